@@ -1,0 +1,1 @@
+"""Code shared by every Lambda function: models, settings, repositories, errors, observability."""

@@ -1,0 +1,131 @@
+"""Domain models shared by the API, the workflow tasks and the callback."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+from uuid import uuid4
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+MAX_DESCRIPTION_CHARS = 1_000
+MAX_PROMPT_CHARS = 500
+MAX_LYRICS_CHARS = 5_000
+MAX_TITLE_CHARS = 120
+AudioFormat = Literal["wav", "mp3", "flac"]
+
+
+def utc_now() -> str:
+    """ISO-8601 UTC timestamp with milliseconds; sorts lexicographically."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def new_job_id() -> str:
+    return str(uuid4())
+
+
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    PROCESSED = "processed"
+    FAILED = "failed"
+
+
+class _StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+def _no_control_chars(value: str) -> str:
+    # Newlines and tabs are fine in lyrics; other control characters only hurt logs and prompts.
+    if any(ord(ch) < 32 and ch not in "\n\r\t" for ch in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+# Text that reaches prompts, logs and the UI: no control characters except line breaks and tabs.
+SafeText = Annotated[str, AfterValidator(_no_control_chars)]
+
+
+class _SongOptions(_StrictModel):
+    instrumental: bool = False
+    duration_s: int = Field(180, ge=10, le=240)
+    seed: int | None = Field(None, ge=0, le=2**32 - 1)
+    guidance_scale: float = Field(15.0, ge=1.0, le=30.0)
+    inference_steps: int = Field(60, ge=10, le=100)
+    formats: list[AudioFormat] = Field(default_factory=lambda: ["wav"], min_length=1, max_length=3)
+    title: SafeText | None = Field(None, min_length=1, max_length=MAX_TITLE_CHARS)
+
+    @field_validator("formats")
+    @classmethod
+    def _unique_formats(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("formats must not repeat")
+        return value
+
+
+class DescriptionRequest(_SongOptions):
+    mode: Literal["description"]
+    description: SafeText = Field(min_length=3, max_length=MAX_DESCRIPTION_CHARS)
+
+
+class CustomLyricsRequest(_SongOptions):
+    mode: Literal["custom_lyrics"]
+    prompt: SafeText = Field(min_length=3, max_length=MAX_PROMPT_CHARS)
+    lyrics: SafeText = Field(min_length=1, max_length=MAX_LYRICS_CHARS)
+
+
+class DescribedLyricsRequest(_SongOptions):
+    mode: Literal["described_lyrics"]
+    prompt: SafeText = Field(min_length=3, max_length=MAX_PROMPT_CHARS)
+    described_lyrics: SafeText = Field(min_length=3, max_length=MAX_DESCRIPTION_CHARS)
+
+
+SongRequest = Annotated[
+    DescriptionRequest | CustomLyricsRequest | DescribedLyricsRequest,
+    Field(discriminator="mode"),
+]
+
+
+class JobError(BaseModel):
+    code: str
+    message: str
+
+
+class AudioFile(BaseModel):
+    format: AudioFormat
+    key: str
+
+
+class JobResult(BaseModel):
+    audio: list[AudioFile]
+    cover_key: str | None = None
+    lyrics: str | None = None
+    prompt: str
+    categories: list[str] = Field(default_factory=list)
+    seed: int
+    duration_s: float
+    sample_rate: int | None = None
+    timings: dict[str, float] = Field(default_factory=dict)
+
+
+class Job(BaseModel):
+    """One row of the jobs table."""
+
+    job_id: str
+    user_id: str
+    status: JobStatus
+    stage: str
+    request: dict
+    created_at: str
+    updated_at: str
+    execution_arn: str | None = None
+    result: JobResult | None = None
+    error: JobError | None = None
+    charged: bool = False
+
+
+class User(BaseModel):
+    user_id: str
+    credits: int
+    created_at: str

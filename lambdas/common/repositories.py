@@ -1,0 +1,198 @@
+"""Data access for the jobs and users tables. Every write that guards an invariant is conditional."""
+
+from __future__ import annotations
+
+import base64
+import json
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
+
+from . import aws
+from .errors import InvalidRequest, JobStateConflict, NotFound
+from .models import Job, JobStatus, User, utc_now
+from .settings import get_settings
+
+BY_USER_INDEX = "by_user"
+
+
+def to_dynamo(value: Any) -> Any:
+    """Plain JSON values -> DynamoDB-safe values (floats become Decimals)."""
+    return json.loads(json.dumps(value), parse_float=Decimal)
+
+
+def from_dynamo(value: Any) -> Any:
+    """DynamoDB values -> plain JSON values (Decimals become int or float)."""
+    if isinstance(value, list):
+        return [from_dynamo(v) for v in value]
+    if isinstance(value, dict):
+        return {k: from_dynamo(v) for k, v in value.items()}
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
+
+
+def is_conditional_failure(exc: ClientError) -> bool:
+    return exc.response["Error"]["Code"] == "ConditionalCheckFailedException"
+
+
+def encode_page_token(key: dict[str, Any] | None) -> str | None:
+    if not key:
+        return None
+    return base64.urlsafe_b64encode(json.dumps(from_dynamo(key)).encode()).decode()
+
+
+def decode_page_token(token: str | None, expected_keys: set[str]) -> dict[str, Any] | None:
+    """Opaque pagination token -> ExclusiveStartKey; anything malformed is a client error."""
+    if not token:
+        return None
+    try:
+        key = json.loads(base64.urlsafe_b64decode(token.encode()))
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidRequest("next_token is not valid") from None
+    if (
+        not isinstance(key, dict)
+        or set(key) != expected_keys
+        or not all(isinstance(v, str) for v in key.values())
+    ):
+        raise InvalidRequest("next_token is not valid")
+    return key
+
+
+class JobRepository:
+    def __init__(self, table_name: str | None = None) -> None:
+        self._table = aws.table(table_name or get_settings().jobs_table_name)
+
+    def create(self, job: Job) -> Job:
+        self._table.put_item(
+            Item=to_dynamo(job.model_dump(exclude_none=True)),
+            ConditionExpression="attribute_not_exists(job_id)",
+        )
+        return job
+
+    def find(self, job_id: str) -> Job | None:
+        item = self._table.get_item(Key={"job_id": job_id}, ConsistentRead=True).get("Item")
+        return Job.model_validate(from_dynamo(item)) if item else None
+
+    def get(self, job_id: str) -> Job:
+        job = self.find(job_id)
+        if job is None:
+            raise NotFound(f"job {job_id} not found")
+        return job
+
+    def get_for_user(self, job_id: str, user_id: str) -> Job:
+        """Another user's job is indistinguishable from a missing one."""
+        job = self.find(job_id)
+        if job is None or job.user_id != user_id:
+            raise NotFound("song not found")
+        return job
+
+    def list_for_user(
+        self, user_id: str, limit: int, next_token: str | None = None
+    ) -> tuple[list[Job], str | None]:
+        """Newest first, paginated with an opaque token."""
+        query: dict[str, Any] = {
+            "IndexName": BY_USER_INDEX,
+            "KeyConditionExpression": Key("user_id").eq(user_id),
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        start = decode_page_token(next_token, {"job_id", "user_id", "created_at"})
+        if start is not None:
+            if start["user_id"] != user_id:
+                raise InvalidRequest("next_token is not valid")
+            query["ExclusiveStartKey"] = start
+        page = self._table.query(**query)
+        jobs = [Job.model_validate(from_dynamo(item)) for item in page.get("Items", [])]
+        return jobs, encode_page_token(page.get("LastEvaluatedKey"))
+
+    def set_execution(self, job_id: str, execution_arn: str) -> None:
+        self._table.update_item(
+            Key={"job_id": job_id},
+            UpdateExpression="SET execution_arn = :arn, updated_at = :now",
+            ExpressionAttributeValues={":arn": execution_arn, ":now": utc_now()},
+            ConditionExpression="attribute_exists(job_id)",
+        )
+
+    def mark_failed(self, job_id: str, code: str, message: str) -> bool:
+        """Fail a job unless it already finished. Returns False when it had already finished."""
+        try:
+            self._table.update_item(
+                Key={"job_id": job_id},
+                UpdateExpression="SET #s = :failed, stage = :stage, #e = :error, updated_at = :now",
+                ConditionExpression="attribute_exists(job_id) AND #s IN (:queued, :processing)",
+                ExpressionAttributeNames={"#s": "status", "#e": "error"},
+                ExpressionAttributeValues={
+                    ":failed": JobStatus.FAILED.value,
+                    ":stage": "failed",
+                    ":error": {"code": code, "message": message},
+                    ":queued": JobStatus.QUEUED.value,
+                    ":processing": JobStatus.PROCESSING.value,
+                    ":now": utc_now(),
+                },
+            )
+        except ClientError as exc:
+            if is_conditional_failure(exc):
+                return False
+            raise
+        return True
+
+    def delete(self, job_id: str, user_id: str) -> None:
+        try:
+            self._table.delete_item(
+                Key={"job_id": job_id},
+                ConditionExpression="user_id = :uid",
+                ExpressionAttributeValues={":uid": user_id},
+            )
+        except ClientError as exc:
+            if is_conditional_failure(exc):
+                raise NotFound("song not found") from None
+            raise
+
+    def require_status(self, job: Job, *allowed: JobStatus) -> None:
+        if job.status not in allowed:
+            raise JobStateConflict(f"job {job.job_id} is {job.status.value}")
+
+
+class UserRepository:
+    def __init__(self, table_name: str | None = None) -> None:
+        self._table = aws.table(table_name or get_settings().users_table_name)
+
+    def find(self, user_id: str) -> User | None:
+        item = self._table.get_item(Key={"user_id": user_id}, ConsistentRead=True).get("Item")
+        return User.model_validate(from_dynamo(item)) if item else None
+
+    def get_or_create(self, user_id: str, signup_credits: int | None = None) -> User:
+        """First use creates the user with the sign-up credits; a concurrent first use cannot double it."""
+        user = self.find(user_id)
+        if user is not None:
+            return user
+        credits = get_settings().signup_credits if signup_credits is None else signup_credits
+        new_user = User(user_id=user_id, credits=credits, created_at=utc_now())
+        try:
+            self._table.put_item(
+                Item=to_dynamo(new_user.model_dump()),
+                ConditionExpression="attribute_not_exists(user_id)",
+            )
+        except ClientError as exc:
+            if not is_conditional_failure(exc):
+                raise
+            # Lost the race: someone else created the user first; theirs is the row.
+            existing = self.find(user_id)
+            if existing is None:  # pragma: no cover - deleted between the two calls
+                raise
+            return existing
+        return new_user
+
+    def add_credits(self, user_id: str, amount: int) -> int:
+        """Grant (or, with a negative amount, revoke) credits; returns the new balance."""
+        response = self._table.update_item(
+            Key={"user_id": user_id},
+            UpdateExpression="ADD credits :amount",
+            ConditionExpression="attribute_exists(user_id)",
+            ExpressionAttributeValues={":amount": amount},
+            ReturnValues="UPDATED_NEW",
+        )
+        return int(response["Attributes"]["credits"])

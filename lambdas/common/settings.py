@@ -1,0 +1,46 @@
+"""Runtime settings from environment variables, read on first use (never at import time)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cache
+
+
+@dataclass(frozen=True)
+class Settings:
+    stage_name: str
+    jobs_table_name: str
+    users_table_name: str
+    idempotency_table_name: str
+    media_bucket_name: str
+    inference_bucket_name: str
+    state_machine_arn: str
+    endpoint_name: str
+    signup_credits: int
+    credits_per_song: int
+    max_concurrent_jobs_per_user: int
+    presigned_url_ttl_s: int = 3600
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return default if raw in (None, "") else int(raw)
+
+
+@cache
+def get_settings() -> Settings:
+    env = os.environ.get
+    return Settings(
+        stage_name=env("STAGE_NAME", "dev"),
+        jobs_table_name=env("JOBS_TABLE_NAME", ""),
+        users_table_name=env("USERS_TABLE_NAME", ""),
+        idempotency_table_name=env("IDEMPOTENCY_TABLE_NAME", ""),
+        media_bucket_name=env("MEDIA_BUCKET_NAME", ""),
+        inference_bucket_name=env("INFERENCE_BUCKET_NAME", ""),
+        state_machine_arn=env("STATE_MACHINE_ARN", ""),
+        endpoint_name=env("ENDPOINT_NAME", ""),
+        signup_credits=_int("SIGNUP_CREDITS", 10),
+        credits_per_song=_int("CREDITS_PER_SONG", 1),
+        max_concurrent_jobs_per_user=_int("MAX_CONCURRENT_JOBS_PER_USER", 1),
+    )

@@ -1,0 +1,51 @@
+"""DynamoDB tables: jobs (with the by_user index), users, and the Powertools idempotency store."""
+
+from __future__ import annotations
+
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_dynamodb as dynamodb
+from constructs import Construct
+
+BY_USER_INDEX = "by_user"
+
+
+class DataStore(Construct):
+    """Owns the tables; the stack grants functions access to them."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, retain: bool = True) -> None:
+        super().__init__(scope, construct_id)
+        removal = RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY
+
+        self.jobs_table = self._table("Jobs", "job_id", removal)
+        self.jobs_table.add_global_secondary_index(
+            index_name=BY_USER_INDEX,
+            partition_key=dynamodb.Attribute(name="user_id", type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name="created_at", type=dynamodb.AttributeType.STRING),
+            projection_type=dynamodb.ProjectionType.ALL,
+        )
+        self.users_table = self._table("Users", "user_id", removal)
+        # Idempotency records are short-lived by design: TTL removes them, nothing to recover.
+        self.idempotency_table = self._table(
+            "Idempotency", "id", RemovalPolicy.DESTROY, time_to_live_attribute="expiration"
+        )
+
+    def _table(
+        self,
+        construct_id: str,
+        partition_key: str,
+        removal: RemovalPolicy,
+        time_to_live_attribute: str | None = None,
+    ) -> dynamodb.Table:
+        return dynamodb.Table(
+            self,
+            construct_id,
+            partition_key=dynamodb.Attribute(name=partition_key, type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            deletion_protection=removal == RemovalPolicy.RETAIN,
+            time_to_live_attribute=time_to_live_attribute,
+            removal_policy=removal,
+        )

@@ -1,0 +1,84 @@
+"""Lambda functions of the service: one asset, python3.12, the Powertools public layer, X-Ray."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_ssm as ssm
+from constructs import Construct
+
+from .nag import acknowledge, logical_id
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+RUNTIME = lambda_.Runtime.PYTHON_3_12
+# The asset is the repository filtered down to the `lambdas` package, so handlers are addressed
+# as `lambdas.<function>.handler.lambda_handler` both on AWS and in tests.
+ASSET_EXCLUDES = ["*", "!lambdas", "!lambdas/**", "**/__pycache__", "**/*.pyc"]
+
+
+def powertools_layer(scope: Construct, version: str) -> lambda_.ILayerVersion:
+    """The Powertools public layer, resolved at deploy time from AWS's public SSM parameter."""
+    arch = "x86_64"
+    parameter = f"/aws/service/powertools/python/{arch}/{RUNTIME.name}/{version}"
+    arn = ssm.StringParameter.value_for_string_parameter(scope, parameter)
+    return lambda_.LayerVersion.from_layer_version_arn(scope, "PowertoolsLayer", arn)
+
+
+class ServiceFunction(Construct):
+    """A Lambda function with its own role, log group and tracing; grants are added by the stack."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        handler: str,
+        description: str,
+        layer: lambda_.ILayerVersion,
+        environment: dict[str, str],
+        log_retention: logs.RetentionDays,
+        timeout_s: int = 30,
+        memory_size: int = 512,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.log_group = logs.LogGroup(
+            self, "Logs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY
+        )
+        # An explicit role instead of the AWS managed basic-execution policy: logs go to this
+        # function's log group only.
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"Runs {description}",
+        )
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            description=description,
+            runtime=RUNTIME,
+            architecture=lambda_.Architecture.X86_64,
+            code=lambda_.Code.from_asset(str(REPO_ROOT), exclude=ASSET_EXCLUDES),
+            handler=handler,
+            layers=[layer],
+            role=self.role,
+            timeout=Duration.seconds(timeout_s),
+            memory_size=memory_size,
+            tracing=lambda_.Tracing.ACTIVE,
+            log_group=self.log_group,
+            logging_format=lambda_.LoggingFormat.JSON,
+            environment=environment,
+        )
+        self.log_group.grant_write(self.role)
+        acknowledge(
+            self.role,
+            "AwsSolutions-IAM5",
+            "X-Ray trace writes support no resource-level permissions, and the function's log streams "
+            "are created at runtime inside its own log group.",
+            "Resource::*",
+            f"Resource::<{logical_id(self.log_group.node.default_child)}.Arn>:*",
+        )

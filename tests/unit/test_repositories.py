@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+import pytest
+
+from lambdas.common.errors import InvalidRequest, NotFound
+from lambdas.common.models import Job, JobStatus, new_job_id, utc_now
+from lambdas.common.repositories import JobRepository, UserRepository
+
+
+def _job(user_id: str, created_at: str | None = None) -> Job:
+    now = created_at or utc_now()
+    return Job(
+        job_id=new_job_id(),
+        user_id=user_id,
+        status=JobStatus.QUEUED,
+        stage="queued",
+        request={"mode": "description", "description": "a calm lofi song", "guidance_scale": 15.0},
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def test_job_round_trip_keeps_floats(aws_env) -> None:
+    jobs = JobRepository()
+    job = jobs.create(_job("alice"))
+    assert jobs.get(job.job_id) == job
+
+
+def test_other_users_job_is_not_found(aws_env) -> None:
+    jobs = JobRepository()
+    job = jobs.create(_job("alice"))
+    with pytest.raises(NotFound):
+        jobs.get_for_user(job.job_id, "mallory")
+    with pytest.raises(NotFound):
+        jobs.delete(job.job_id, "mallory")
+    assert jobs.find(job.job_id) is not None
+
+
+def test_list_is_newest_first_and_paginates(aws_env) -> None:
+    jobs = JobRepository()
+    created = [jobs.create(_job("alice", f"2026-01-0{i}T00:00:00.000Z")) for i in range(1, 6)]
+    jobs.create(_job("bob"))
+    page, token = jobs.list_for_user("alice", limit=2)
+    seen = list(page)
+    while token:
+        page, token = jobs.list_for_user("alice", limit=2, next_token=token)
+        seen.extend(page)
+    assert [j.job_id for j in seen] == [j.job_id for j in reversed(created)]
+
+
+@pytest.mark.parametrize("token", ["not-base64!", "eyJ4IjogMX0=", ""])
+def test_bad_page_token_is_a_client_error(aws_env, token: str) -> None:
+    jobs = JobRepository()
+    if token == "":
+        assert jobs.list_for_user("alice", limit=2, next_token=token) == ([], None)
+        return
+    with pytest.raises(InvalidRequest):
+        jobs.list_for_user("alice", limit=2, next_token=token)
+
+
+def test_mark_failed_only_from_an_unfinished_state(aws_env) -> None:
+    jobs = JobRepository()
+    job = jobs.create(_job("alice"))
+    assert jobs.mark_failed(job.job_id, "ModelError", "the model failed") is True
+    assert jobs.mark_failed(job.job_id, "Other", "second failure") is False
+    stored = jobs.get(job.job_id)
+    assert stored.status == JobStatus.FAILED
+    assert stored.error is not None and stored.error.code == "ModelError"
+
+
+def test_user_created_once_with_signup_credits(aws_env) -> None:
+    users = UserRepository()
+    first = users.get_or_create("alice", signup_credits=7)
+    again = users.get_or_create("alice", signup_credits=99)
+    assert first.credits == again.credits == 7
+
+
+def test_signup_race_keeps_the_first_row(aws_env, monkeypatch: pytest.MonkeyPatch) -> None:
+    users = UserRepository()
+    users.get_or_create("alice", signup_credits=5)
+    users.add_credits("alice", -2)  # the winner already spent credits
+    # The loser read "no user" before the winner's write landed.
+    real_find = users.find
+    stale_reads = [None]
+
+    def stale_then_real(user_id: str):
+        return stale_reads.pop() if stale_reads else real_find(user_id)
+
+    monkeypatch.setattr(users, "find", stale_then_real)
+    user = users.get_or_create("alice", signup_credits=5)
+    assert user.credits == 3
