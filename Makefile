@@ -41,9 +41,11 @@ cfn-lint: synth ## cfn-lint every synthesized template
 test: install lint cfn-lint ## every gate: ruff, cdk-nag + cfn-lint on the synthesized app, pytest
 	$(VENV)/bin/pytest
 
+local: install ## run the local stack in the foreground (Ctrl-C stops it); LOCAL_ARGS="--help" for options
+	$(PY) -m local up $(LOCAL_ARGS)
+
 demo: install ## run the service locally end to end: submit a song, follow it, download it to ./out
-	@if [ -f local/demo.py ]; then $(PY) -m local.demo; else \
-		echo "make demo: the local stack (issue 6) is not built yet"; exit 2; fi
+	$(PY) -m local.demo
 
 deploy: install ## deploy to the AWS account of your credentials (see README)
 	npx cdk deploy --require-approval broadening
@@ -51,4 +53,4 @@ deploy: install ## deploy to the AWS account of your credentials (see README)
 clean: ## remove build outputs
 	rm -rf $(CDK_OUT) .pytest_cache .ruff_cache
 
-.PHONY: help install lint synth cfn-lint test demo deploy clean
+.PHONY: help install lint synth cfn-lint test local demo deploy clean
