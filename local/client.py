@@ -68,13 +68,10 @@ def song_id(job: dict) -> str:
 
 
 def media_urls(job: dict) -> dict[str, str]:
-    """File name -> presigned URL for the audio files and the cover."""
-    urls: dict[str, str] = {}
-    audio = job.get("audio_url")
-    if isinstance(audio, dict):  # one URL per requested format
-        urls.update({f"song.{fmt}": url for fmt, url in audio.items()})
-    elif audio:
-        urls["song.wav"] = audio
+    """File name -> presigned URL for the audio files (one per requested format) and the cover."""
+    urls = {f"song.{fmt}": url for fmt, url in (job.get("audio_urls") or {}).items()}
+    if not urls and job.get("audio_url"):
+        urls["song.wav"] = job["audio_url"]
     if job.get("cover_url"):
         urls["cover.png"] = job["cover_url"]
     return urls

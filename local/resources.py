@@ -27,8 +27,6 @@ class ResourceNames:
     error_topic: str
     callback_queue: str
     callback_dlq: str
-    state_machine: str
-    endpoint: str
     user_pool: str
     user_pool_client: str
 
@@ -45,8 +43,6 @@ class ResourceNames:
             error_topic=f"{prefix}-inference-error",
             callback_queue=f"{prefix}-inference-callback",
             callback_dlq=f"{prefix}-inference-callback-dlq",
-            state_machine=f"{prefix}-song-generation",
-            endpoint=f"{prefix}-music",
             user_pool=f"{prefix}-users",
             user_pool_client=f"{prefix}-web",
         )
@@ -59,7 +55,6 @@ class ResourceNames:
             "IDEMPOTENCY_TABLE_NAME": self.idempotency_table,
             "MEDIA_BUCKET_NAME": self.media_bucket,
             "INFERENCE_BUCKET_NAME": self.inference_bucket,
-            "ENDPOINT_NAME": self.endpoint,
         }
 
     def as_dict(self) -> dict[str, str]:

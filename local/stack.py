@@ -21,6 +21,7 @@ from local.async_endpoint import AsyncEndpoint, AsyncEndpointServer, EndpointCon
 from local.cognito import CognitoSettings, TokenVerifier
 from local.container import ContainerProcess, serve_command, serve_environment
 from local.emulator import REGION, MotoEmulator, free_port
+from local.lambda_routing import route_lambda_invokes
 from local.paths import DEFAULT_STATE_DIR, REPO_ROOT
 from local.resources import (
     CALLBACK_VISIBILITY_TIMEOUT_S,
@@ -32,7 +33,13 @@ from local.resources import (
     create_user_pool,
 )
 from local.sqs_poller import SqsPoller
-from local.workflow import create_state_machine, route_workflow_functions
+from local.workflow import (
+    WorkflowNames,
+    create_state_machine,
+    function_environment,
+    substitutions,
+    task_handlers,
+)
 from stacks.config import ServiceConfig, load_config
 
 log = logging.getLogger(__name__)
@@ -65,10 +72,12 @@ class StackOptions:
         return self.state_dir / "stack.json"
 
 
-def lambda_environment(config: ServiceConfig, names: ResourceNames, moto_url: str, endpoint_url: str) -> dict:
+def lambda_environment(
+    config: ServiceConfig, names: ResourceNames, workflow: WorkflowNames, moto_url: str, endpoint_url: str
+) -> dict[str, str]:
     """What the deployed functions get from CDK, plus the endpoints that point boto3 at this machine."""
     return {
-        **names.environment(),
+        **function_environment(workflow, names),
         "STAGE_NAME": config.stage_name,
         "SIGNUP_CREDITS": str(config.signup_credits),
         "CREDITS_PER_SONG": str(config.credits_per_song),
@@ -91,6 +100,7 @@ class LocalStack:
         self.options = options
         self.config = options.config
         self.names = ResourceNames.for_config(self.config)
+        self.workflow = WorkflowNames.for_prefix(self.config.resource_prefix)
         self._exit = ExitStack()
         self.info: dict[str, Any] = {}
 
@@ -115,7 +125,7 @@ class LocalStack:
 
         endpoint_port = opts.endpoint_port or free_port(opts.host)
         endpoint_url = f"http://{opts.host}:{endpoint_port}"
-        os.environ.update(lambda_environment(self.config, self.names, moto.url, endpoint_url))
+        os.environ.update(lambda_environment(self.config, self.names, self.workflow, moto.url, endpoint_url))
         if not opts.verbose:
             os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
             os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
@@ -127,8 +137,14 @@ class LocalStack:
         container_port = opts.container_port or free_port(opts.host)
         container_url = f"http://{opts.host}:{container_port}"
         self._start_endpoint(moto, messaging, container_url, endpoint_port)
-        self._exit.enter_context(route_workflow_functions(self.config))
-        state_machine_arn = create_state_machine(moto, self.config, self.names)
+        self._exit.enter_context(route_lambda_invokes(task_handlers(self.workflow)))
+        values = substitutions(
+            self.workflow,
+            self.names,
+            credits_per_song=self.config.credits_per_song,
+            inference_timeout_s=self.config.inference_timeout_minutes * 60,
+        )
+        state_machine_arn = create_state_machine(moto.client("stepfunctions"), self.workflow, values)
         os.environ["STATE_MACHINE_ARN"] = state_machine_arn
 
         container = ContainerProcess(
@@ -171,7 +187,7 @@ class LocalStack:
         bucket = self.names.inference_bucket
         endpoint = AsyncEndpoint(
             EndpointConfig(
-                endpoint_name=self.names.endpoint,
+                endpoint_name=self.workflow.endpoint,
                 container_url=container_url,
                 output_path=f"s3://{bucket}/async-output",
                 failure_path=f"s3://{bucket}/async-failures",
@@ -218,7 +234,7 @@ class LocalStack:
                 "idempotency": names.idempotency_table,
             },
             "buckets": {"media": names.media_bucket, "inference": names.inference_bucket},
-            "endpoint_name": names.endpoint,
+            "endpoint_name": self.workflow.endpoint,
             "topics": {"success": messaging.success_topic_arn, "error": messaging.error_topic_arn},
             "queues": {"callback": messaging.callback_queue_url, "callback_dlq": messaging.callback_dlq_url},
         }

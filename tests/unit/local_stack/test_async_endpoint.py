@@ -18,6 +18,8 @@ import pytest
 from local.async_endpoint import AsyncEndpoint, AsyncEndpointServer, EndpointConfig, split_s3_uri
 from local.resources import create_data_and_storage, create_messaging
 
+ENDPOINT = "song-service-test-music"
+
 
 class _Model(BaseHTTPRequestHandler):
     received: list[bytes] = []
@@ -49,7 +51,7 @@ def stack(emulator, names):
     threading.Thread(target=model.serve_forever, daemon=True).start()
     endpoint = AsyncEndpoint(
         EndpointConfig(
-            endpoint_name=names.endpoint,
+            endpoint_name=ENDPOINT,
             container_url=f"http://127.0.0.1:{model.server_address[1]}",
             output_path=f"s3://{names.inference_bucket}/async-output",
             failure_path=f"s3://{names.inference_bucket}/async-failures/",
@@ -81,7 +83,7 @@ def _invoke(stack, job_id: str, payload: dict) -> dict:
     key = f"requests/{job_id}.json"
     emulator.client("s3").put_object(Bucket=names.inference_bucket, Key=key, Body=json.dumps(payload))
     return runtime.invoke_endpoint_async(
-        EndpointName=names.endpoint,
+        EndpointName=ENDPOINT,
         InputLocation=f"s3://{names.inference_bucket}/{key}",
         InferenceId=job_id,
         ContentType="application/json",
@@ -122,7 +124,7 @@ def test_success_writes_output_and_notifies_the_success_topic(stack) -> None:
     assert envelope["Type"] == "Notification" and envelope["TopicArn"] == messaging.success_topic_arn
     assert message["invocationStatus"] == "Completed"
     assert message["eventSource"] == "aws:sagemaker" and message["eventVersion"] == "1.0"
-    assert message["requestParameters"]["endpointName"] == names.endpoint
+    assert message["requestParameters"]["endpointName"] == ENDPOINT
     assert message["requestParameters"]["inputLocation"].endswith("requests/job-ok.json")
     assert message["responseParameters"] == {
         "contentType": "application/json",
@@ -147,7 +149,7 @@ def test_container_rejection_goes_to_the_error_topic_with_the_reason(stack) -> N
 def test_missing_input_fails_the_invocation(stack) -> None:
     runtime, _, names, _ = stack
     runtime.invoke_endpoint_async(
-        EndpointName=names.endpoint,
+        EndpointName=ENDPOINT,
         InputLocation=f"s3://{names.inference_bucket}/requests/nothing-here.json",
         InferenceId="job-missing",
         ContentType="application/json",
