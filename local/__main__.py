@@ -91,7 +91,10 @@ def run_up(args: argparse.Namespace) -> int:
     print(f"stack.json: {options.stack_file}")
     print(f"token:      python -m local token alice --state-dir {options.state_dir}")
     print("Ctrl-C stops the stack.", flush=True)
-    stopping.wait()
+    # Wake up now and then: the kernel may deliver SIGINT to another thread, and CPython runs the
+    # Python handler only when the main thread gets to run bytecode again.
+    while not stopping.wait(timeout=0.5):
+        pass
     print("stopping the local stack...", flush=True)
     stack.stop()
     return 0

@@ -24,14 +24,13 @@ class StackStartError(RuntimeError):
     pass
 
 
-@contextmanager
-def running_stack(
+def start_stack(
     state_dir: Path,
     extra_args: Sequence[str] = (),
     ready_timeout_s: float = 300.0,
     log_name: str = "stack.log",
-) -> Iterator[dict[str, Any]]:
-    """Start the stack, yield the contents of its stack.json, stop it (and wait) on exit."""
+) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
+    """Start `python -m local up` and wait until ready; returns the process and its stack.json."""
     state_dir.mkdir(parents=True, exist_ok=True)
     stack_file = state_dir / "stack.json"
     stack_file.unlink(missing_ok=True)
@@ -45,7 +44,20 @@ def running_stack(
             stderr=subprocess.STDOUT,
         )
     try:
-        yield _wait_ready(proc, stack_file, log_path, ready_timeout_s)
+        return proc, _wait_ready(proc, stack_file, log_path, ready_timeout_s)
+    except BaseException:
+        stop(proc)
+        raise
+
+
+@contextmanager
+def running_stack(
+    state_dir: Path, extra_args: Sequence[str] = (), ready_timeout_s: float = 300.0
+) -> Iterator[dict[str, Any]]:
+    """Start the stack, yield the contents of its stack.json, stop it (and wait) on exit."""
+    proc, info = start_stack(state_dir, extra_args, ready_timeout_s)
+    try:
+        yield info
     finally:
         stop(proc)
 

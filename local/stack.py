@@ -21,6 +21,7 @@ from local.async_endpoint import AsyncEndpoint, AsyncEndpointServer, EndpointCon
 from local.cognito import CognitoSettings, TokenVerifier
 from local.container import ContainerProcess, serve_command, serve_environment
 from local.emulator import REGION, MotoEmulator, free_port
+from local.execution_events import ExecutionStatusWatcher
 from local.lambda_routing import route_lambda_invokes
 from local.paths import DEFAULT_STATE_DIR, REPO_ROOT
 from local.resources import (
@@ -45,6 +46,7 @@ from stacks.config import ServiceConfig, load_config
 log = logging.getLogger(__name__)
 
 CALLBACK_HANDLER = "lambdas.inference_callback.handler.lambda_handler"
+REAPER_HANDLER = "lambdas.reaper.handler.lambda_handler"
 
 
 def config_from_cdk_json(path: Path = REPO_ROOT / "cdk.json") -> ServiceConfig:
@@ -157,6 +159,15 @@ class LocalStack:
         self._exit.callback(container.stop)
         container.start(opts.container_ready_timeout_s)
 
+        watcher = ExecutionStatusWatcher(
+            moto.client("stepfunctions"),
+            state_machine_arn,
+            load_handler(REAPER_HANDLER),
+            function_name=self.workflow.reaper,
+        )
+        watcher.start()
+        self._exit.callback(watcher.stop)
+
         poller = SqsPoller(
             moto.client("sqs"),
             messaging.callback_queue_url,
@@ -178,6 +189,7 @@ class LocalStack:
         self._exit.callback(api.stop)
 
         self.info = self._describe(api.url, moto.url, endpoint_url, container.url, pool, messaging)
+        self.info["container_pid"] = container.pid
         self.info["state_machine_arn"] = state_machine_arn
         self._write_stack_file()
 
