@@ -53,6 +53,14 @@ class Workflow:
     def __init__(self, state_machine_arn: str) -> None:
         self._arn = state_machine_arn
 
+    def execution_arn(self, job_id: str) -> str:
+        """The ARN the job's execution gets: fixed by the state machine ARN and the name (job id).
+
+        Known before starting, so the job row is written once with it instead of updated after.
+        """
+        prefix, _, name = self._arn.rpartition(":stateMachine:")
+        return f"{prefix}:execution:{name}:{job_id}"
+
     def start(self, job: Job) -> str:
         # The execution is named after the job: a retried StartExecution (same name, same input)
         # returns the running execution instead of starting a second one for the same job.

@@ -72,19 +72,20 @@ class SongService:
 
     def _create_song(self, user_id: str, request: Any) -> dict[str, Any]:
         self._check_credits(user_id)
-        now = utc_now()
+        now, job_id = utc_now(), new_job_id()
         job = self.jobs.create(
             Job(
-                job_id=new_job_id(),
+                job_id=job_id,
                 user_id=user_id,
                 status=JobStatus.QUEUED,
                 stage="queued",
                 request=request.model_dump(mode="json"),
                 created_at=now,
                 updated_at=now,
+                execution_arn=self.workflow.execution_arn(job_id),
             )
         )
-        job = self._start_workflow(job)
+        self._start_workflow(job)
         telemetry.song_requested(request.mode)
         logger.info("song requested", extra={"job_id": job.job_id, "mode": request.mode})
         return SongDetail(**job_detail_fields(job)).model_dump(mode="json")
@@ -100,9 +101,9 @@ class SongService:
                 details={"credits": user.credits, "required": cost},
             )
 
-    def _start_workflow(self, job: Job) -> Job:
+    def _start_workflow(self, job: Job) -> None:
         try:
-            arn = self.workflow.start(job)
+            self.workflow.start(job)
         except (ClientError, BotoCoreError):
             logger.exception("workflow start failed", extra={"job_id": job.job_id})
             # Never leave the row queued with no execution behind it.
@@ -113,12 +114,6 @@ class SongService:
             raise ServiceUnavailable(
                 "the song could not be started, please retry", details={"job_id": job.job_id}
             ) from None
-        try:
-            self.jobs.set_execution(job.job_id, arn)
-        except ClientError:
-            # The execution runs either way; the ARN is only a pointer for operators.
-            logger.warning("could not record the execution ARN", extra={"job_id": job.job_id})
-        return job.model_copy(update={"execution_arn": arn})
 
     # --- reading and deleting songs ----------------------------------------------------------
 
