@@ -41,6 +41,9 @@ cfn-lint: synth ## cfn-lint every synthesized template
 test: install lint cfn-lint ## every gate: ruff, cdk-nag + cfn-lint on the synthesized app, pytest
 	$(VENV)/bin/pytest
 
+openapi: $(STAMP) ## regenerate docs/openapi.json from the API's resolver and models
+	$(PY) -m lambdas.api.openapi > docs/openapi.json
+
 demo: install ## run the service locally end to end: submit a song, follow it, download it to ./out
 	@if [ -f local/demo.py ]; then $(PY) -m local.demo; else \
 		echo "make demo: the local stack (issue 6) is not built yet"; exit 2; fi
@@ -51,4 +54,4 @@ deploy: install ## deploy to the AWS account of your credentials (see README)
 clean: ## remove build outputs
 	rm -rf $(CDK_OUT) .pytest_cache .ruff_cache
 
-.PHONY: help install lint synth cfn-lint test demo deploy clean
+.PHONY: help install lint synth cfn-lint test openapi demo deploy clean
