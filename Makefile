@@ -41,6 +41,9 @@ cfn-lint: synth ## cfn-lint every synthesized template
 test: install lint cfn-lint ## every gate: ruff, cdk-nag + cfn-lint on the synthesized app, pytest
 	$(VENV)/bin/pytest
 
+openapi: $(STAMP) ## regenerate docs/openapi.json from the API's resolver and models
+	$(PY) -m lambdas.api.openapi > docs/openapi.json
+
 local: install ## run the local stack in the foreground (Ctrl-C stops it); LOCAL_ARGS="--help" for options
 	$(PY) -m local up $(LOCAL_ARGS)
 
@@ -53,4 +56,4 @@ deploy: install ## deploy to the AWS account of your credentials (see README)
 clean: ## remove build outputs
 	rm -rf $(CDK_OUT) .pytest_cache .ruff_cache
 
-.PHONY: help install lint synth cfn-lint test local demo deploy clean
+.PHONY: help install lint synth cfn-lint test openapi local demo deploy clean

@@ -28,6 +28,9 @@ class ServiceConfig(BaseModel):
     endpoint_max_instances: int = Field(2, ge=1, le=20)
     max_concurrent_invocations_per_instance: int = Field(1, ge=1, le=10)
     inference_timeout_minutes: int = Field(45, ge=5, le=240)
+    # On-demand price of one endpoint instance, for the dashboard's spend estimate and the cost
+    # model (docs/operations.md). Set it to your region's current SageMaker price.
+    endpoint_hourly_usd: float = Field(3.0, gt=0, le=200)
     model_data_s3_uri: str | None = Field(None, pattern=r"^s3://[a-z0-9.\-]{3,63}/.+")
 
     # Models

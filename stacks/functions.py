@@ -82,3 +82,9 @@ class ServiceFunction(Construct):
             "Resource::*",
             f"Resource::<{logical_id(self.log_group.node.default_child)}.Arn>:*",
         )
+        acknowledge(
+            self.function,
+            "AwsSolutions-L1",
+            "The runtime is pinned on purpose (RUNTIME): the Powertools public layer is resolved for "
+            "it and the code is tested against it; upgrades are a deliberate change.",
+        )

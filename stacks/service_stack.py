@@ -5,14 +5,18 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Any
 
-from aws_cdk import CfnOutput, Stack, Tags
+from aws_cdk import CfnOutput, RemovalPolicy, Stack, Tags
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from .api import SongApi
 from .config import ServiceConfig
-from .data import DataStore
+from .data import BY_USER_INDEX, DataStore
 from .functions import powertools_layer
+from .nag import acknowledge, logical_id
 from .storage import Storage
 
 # The retention periods offered in `log_retention_days` (config validates against these keys).
@@ -44,6 +48,44 @@ class SongServiceStack(Stack):
         CfnOutput(self, "MediaBucketName", value=self.storage.media_bucket.bucket_name)
         CfnOutput(self, "InferenceBucketName", value=self.storage.inference_bucket.bucket_name)
 
+        # Replaced by the workflow unit when issue 4 merges: a placeholder state machine so the API
+        # has something to start. It does nothing (one Pass state).
+        placeholder_logs = logs.LogGroup(
+            self,
+            "PlaceholderWorkflowLogs",
+            retention=self.log_retention,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        self.state_machine: sfn.IStateMachine = sfn.StateMachine(
+            self,
+            "PlaceholderWorkflow",
+            definition_body=sfn.DefinitionBody.from_chainable(sfn.Pass(self, "PlaceholderPass")),
+            tracing_enabled=True,
+            logs=sfn.LogOptions(destination=placeholder_logs, level=sfn.LogLevel.ALL),
+        )
+        acknowledge(
+            self.state_machine,
+            "AwsSolutions-IAM5",
+            "CloudWatch Logs delivery and X-Ray actions of a state machine support no resource-level "
+            "permissions.",
+            "Resource::*",
+        )
+        # End of the placeholder.
+
+        self.api = SongApi(
+            self,
+            "Api",
+            config=config,
+            layer=self.powertools_layer,
+            environment=self.api_environment(),
+            log_retention=self.log_retention,
+            state_machine=self.state_machine,
+        )
+        self.grant_api(self.api.function.role)
+        CfnOutput(self, "ApiUrl", value=self.api.api.url)
+        CfnOutput(self, "UserPoolId", value=self.api.user_pool.user_pool_id)
+        CfnOutput(self, "UserPoolClientId", value=self.api.user_pool_client.user_pool_client_id)
+
     @cached_property
     def powertools_layer(self) -> lambda_.ILayerVersion:
         """Created on first use so a stack without functions carries no dangling SSM parameter."""
@@ -63,3 +105,47 @@ class SongServiceStack(Stack):
             "CREDITS_PER_SONG": str(config.credits_per_song),
             "MAX_CONCURRENT_JOBS_PER_USER": str(config.max_concurrent_jobs_per_user),
         }
+
+    def api_environment(self) -> dict[str, str]:
+        return {
+            **self.function_environment(),
+            "IDEMPOTENCY_TABLE_NAME": self.data.idempotency_table.table_name,
+            "MEDIA_BUCKET_NAME": self.storage.media_bucket.bucket_name,
+        }
+
+    def grant_api(self, role: iam.IRole) -> None:
+        """Exactly what the API's code calls, on exactly the resources it touches."""
+        jobs, users = self.data.jobs_table, self.data.users_table
+        idempotency, media = self.data.idempotency_table, self.storage.media_bucket
+        statements = [
+            (
+                ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+                [jobs.table_arn],
+            ),
+            (["dynamodb:Query"], [f"{jobs.table_arn}/index/{BY_USER_INDEX}"]),
+            # Users are created by the API; credits change only in the workflow.
+            (["dynamodb:GetItem", "dynamodb:PutItem"], [users.table_arn]),
+            (
+                ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+                [idempotency.table_arn],
+            ),
+            # Presigned downloads are signed with this role: it needs GetObject itself.
+            (["s3:GetObject", "s3:DeleteObject"], [media.arn_for_objects("songs/*")]),
+        ]
+        for actions, resources in statements:
+            role.add_to_principal_policy(iam.PolicyStatement(actions=actions, resources=resources))
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"],
+                resources=[media.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": ["songs/*"]}},
+            )
+        )
+        self.state_machine.grant_start_execution(role)
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5",
+            "Media objects are per user and per job (songs/{user_id}/{job_id}/...), named at runtime; "
+            "the API signs downloads for and deletes only objects under that prefix.",
+            f"Resource::<{logical_id(media.node.default_child)}.Arn>/songs/*",
+        )

@@ -34,3 +34,30 @@ class JobStateConflict(ServiceError):
     """A state transition was refused because the job is no longer in the expected state."""
 
     code = "JobStateConflict"
+
+
+# Errors raised by the REST API layer (lambdas/api/http_errors.py maps every class to a status).
+
+
+class Unauthorized(ServiceError):
+    code = "Unauthorized"
+
+
+class InvalidBody(ServiceError):
+    """The JSON body does not fit the schema (the API answers 422 with field details)."""
+
+    code = "ValidationError"
+
+
+class PayloadTooLarge(ServiceError):
+    code = "PayloadTooLarge"
+
+
+class UnsupportedMediaType(ServiceError):
+    code = "UnsupportedMediaType"
+
+
+class ServiceUnavailable(ServiceError):
+    """A dependency (the workflow, a table) could not take the request; the client may retry."""
+
+    code = "ServiceUnavailable"

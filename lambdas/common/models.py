@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 from uuid import uuid4
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
@@ -85,6 +85,11 @@ SongRequest = Annotated[
     DescriptionRequest | CustomLyricsRequest | DescribedLyricsRequest,
     Field(discriminator="mode"),
 ]
+# The `mode` values, read from the models so they cannot drift apart.
+SONG_MODES: tuple[str, ...] = tuple(
+    get_args(m.model_fields["mode"].annotation)[0]
+    for m in (DescriptionRequest, CustomLyricsRequest, DescribedLyricsRequest)
+)
 
 
 class JobError(BaseModel):

@@ -3,5 +3,7 @@
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
 logger = Logger()
-tracer = Tracer()
+# Only botocore is traced: the functions make no other outbound calls, and auto-patching every
+# supported library would import `requests` and friends at cold start for nothing.
+tracer = Tracer(patch_modules=["botocore"])
 metrics = Metrics()

@@ -188,11 +188,12 @@ class UserRepository:
 
     def add_credits(self, user_id: str, amount: int) -> int:
         """Grant (or, with a negative amount, revoke) credits; returns the new balance."""
+        # A revocation may not take the balance below zero.
         response = self._table.update_item(
             Key={"user_id": user_id},
             UpdateExpression="ADD credits :amount",
-            ConditionExpression="attribute_exists(user_id)",
-            ExpressionAttributeValues={":amount": amount},
+            ConditionExpression="attribute_exists(user_id) AND credits >= :floor",
+            ExpressionAttributeValues={":amount": amount, ":floor": max(0, -amount)},
             ReturnValues="UPDATED_NEW",
         )
         return int(response["Attributes"]["credits"])

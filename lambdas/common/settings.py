@@ -44,3 +44,12 @@ def get_settings() -> Settings:
         credits_per_song=_int("CREDITS_PER_SONG", 1),
         max_concurrent_jobs_per_user=_int("MAX_CONCURRENT_JOBS_PER_USER", 1),
     )
+
+
+def cors_allow_origins() -> list[str]:
+    """Browser origins the API answers with CORS headers (comma-separated; `*` = any).
+
+    Kept apart from `Settings` because the API's resolver reads it once when the module loads.
+    """
+    raw = os.environ.get("CORS_ALLOW_ORIGINS", "*")
+    return [origin.strip() for origin in raw.split(",") if origin.strip()] or ["*"]

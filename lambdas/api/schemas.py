@@ -1,0 +1,77 @@
+"""Response bodies of the REST API. Request bodies are the domain models in lambdas/common/models.py.
+
+These models feed both the runtime serialization and the OpenAPI document (docs/openapi.json).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from lambdas.common.models import Job, JobError, JobStatus
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(description="Stable machine-readable error code, e.g. InsufficientCredits")
+    message: str
+    details: Any | None = Field(None, description="Field errors for invalid input, or extra context")
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+class HealthResponse(BaseModel):
+    status: Literal["ok"] = "ok"
+
+
+class MeResponse(BaseModel):
+    user_id: str
+    credits: int
+
+
+class SongSummary(BaseModel):
+    job_id: str = Field(description="The song's id (the `song_id` in paths)")
+    status: JobStatus
+    stage: str
+    mode: str
+    title: str | None = None
+    created_at: str
+    updated_at: str
+    error: JobError | None = None
+
+    @classmethod
+    def from_job(cls, job: Job) -> SongSummary:
+        return cls(**_summary_fields(job))
+
+
+class SongDetail(SongSummary):
+    request: dict[str, Any] = Field(description="The accepted request, defaults filled in")
+    audio_url: str | None = Field(None, description="Presigned URL of the first requested format")
+    audio_urls: dict[str, str] | None = Field(None, description="Presigned URL per audio format")
+    cover_url: str | None = None
+    urls_expire_at: str | None = None
+    lyrics: str | None = None
+    prompt: str | None = None
+    categories: list[str] | None = None
+    seed: int | None = None
+    duration_s: float | None = None
+
+
+class SongPage(BaseModel):
+    songs: list[SongSummary]
+    next_token: str | None = Field(None, description="Pass as `next_token` for the next page")
+
+
+def _summary_fields(job: Job) -> dict[str, Any]:
+    return {
+        "job_id": job.job_id,
+        "status": job.status,
+        "stage": job.stage,
+        "mode": str(job.request.get("mode", "")),
+        "title": job.request.get("title"),
+        "created_at": job.created_at,
+        "updated_at": job.updated_at,
+        "error": job.error,
+    }

@@ -1,0 +1,168 @@
+"""What the REST API does, independent of HTTP: users, credits pre-check, job rows, workflow start.
+
+The handler turns requests into calls here; the errors raised here are lambdas/common/errors.py
+classes, which lambdas/api/http_errors.py maps to status codes.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from lambdas.common import media_keys
+from lambdas.common.errors import InsufficientCredits, JobStateConflict, ServiceUnavailable
+from lambdas.common.models import Job, JobResult, JobStatus, new_job_id, utc_now
+from lambdas.common.observability import logger
+from lambdas.common.repositories import JobRepository, UserRepository
+from lambdas.common.settings import Settings, get_settings
+
+from . import telemetry
+from .adapters import MediaStore, Workflow
+from .schemas import MeResponse, SongDetail, SongPage, SongSummary
+
+WORKFLOW_START_FAILED = "WorkflowStartFailed"
+
+
+class SongService:
+    def __init__(
+        self,
+        *,
+        settings: Settings | None = None,
+        jobs: JobRepository | None = None,
+        users: UserRepository | None = None,
+        media: MediaStore | None = None,
+        workflow: Workflow | None = None,
+    ) -> None:
+        self.settings = settings or get_settings()
+        self.jobs = jobs or JobRepository(self.settings.jobs_table_name)
+        self.users = users or UserRepository(self.settings.users_table_name)
+        self.media = media or MediaStore(self.settings.media_bucket_name, self.settings.presigned_url_ttl_s)
+        self.workflow = workflow or Workflow(self.settings.state_machine_arn)
+
+    # --- users -------------------------------------------------------------------------------
+
+    def me(self, user_id: str) -> MeResponse:
+        user = self.users.get_or_create(user_id, self.settings.signup_credits)
+        return MeResponse(user_id=user.user_id, credits=user.credits)
+
+    # --- requesting a song -------------------------------------------------------------------
+
+    def request_song(
+        self,
+        user_id: str,
+        request: Any,
+        idempotency_key: str | None = None,
+        lambda_context: Any = None,
+    ) -> dict[str, Any]:
+        """Accept a song request; with an idempotency key, a repeat returns the first answer."""
+        if idempotency_key is None:
+            return self._create_song(user_id, request)
+        # Imported here: only idempotent requests pay for loading Powertools idempotency.
+        from .idempotency import run_once
+
+        return run_once(
+            lambda: self._create_song(user_id, request),
+            user_id=user_id,
+            key=idempotency_key,
+            payload=request.model_dump(mode="json"),
+            lambda_context=lambda_context,
+        )
+
+    def _create_song(self, user_id: str, request: Any) -> dict[str, Any]:
+        self._check_credits(user_id)
+        now, job_id = utc_now(), new_job_id()
+        job = self.jobs.create(
+            Job(
+                job_id=job_id,
+                user_id=user_id,
+                status=JobStatus.QUEUED,
+                stage="queued",
+                request=request.model_dump(mode="json"),
+                created_at=now,
+                updated_at=now,
+                execution_arn=self.workflow.execution_arn(job_id),
+            )
+        )
+        self._start_workflow(job)
+        telemetry.song_requested(request.mode)
+        logger.info("song requested", extra={"job_id": job.job_id, "mode": request.mode})
+        return SongDetail(**job_detail_fields(job)).model_dump(mode="json")
+
+    def _check_credits(self, user_id: str) -> None:
+        # A pre-check only: the workflow checks again and charges atomically when the song is done.
+        user = self.users.get_or_create(user_id, self.settings.signup_credits)
+        cost = self.settings.credits_per_song
+        if user.credits < cost:
+            telemetry.song_rejected(InsufficientCredits.code)
+            raise InsufficientCredits(
+                f"a song costs {cost} credits and you have {user.credits}",
+                details={"credits": user.credits, "required": cost},
+            )
+
+    def _start_workflow(self, job: Job) -> None:
+        try:
+            self.workflow.start(job)
+        except (ClientError, BotoCoreError):
+            logger.exception("workflow start failed", extra={"job_id": job.job_id})
+            # Never leave the row queued with no execution behind it.
+            self.jobs.mark_failed(
+                job.job_id, WORKFLOW_START_FAILED, "The song could not be started. No credits were charged."
+            )
+            telemetry.song_rejected(WORKFLOW_START_FAILED)
+            raise ServiceUnavailable(
+                "the song could not be started, please retry", details={"job_id": job.job_id}
+            ) from None
+
+    # --- reading and deleting songs ----------------------------------------------------------
+
+    def list_songs(self, user_id: str, limit: int, next_token: str | None) -> SongPage:
+        jobs, token = self.jobs.list_for_user(user_id, limit, next_token)
+        return SongPage(songs=[SongSummary.from_job(job) for job in jobs], next_token=token)
+
+    def get_song(self, user_id: str, job_id: str) -> SongDetail:
+        job = self.jobs.get_for_user(job_id, user_id)
+        fields = job_detail_fields(job)
+        if job.status is JobStatus.PROCESSED and job.result is not None:
+            fields.update(self._result_fields(job, job.result))
+        return SongDetail(**fields)
+
+    def delete_song(self, user_id: str, job_id: str) -> None:
+        """Delete a finished song: media first, so a failure leaves a row the user can delete again.
+
+        A queued or processing song is refused (409): its workflow would otherwise publish media
+        and charge credits for a row that no longer exists.
+        """
+        job = self.jobs.get_for_user(job_id, user_id)
+        if job.status in (JobStatus.QUEUED, JobStatus.PROCESSING):
+            raise JobStateConflict(
+                "the song is still being generated; delete it once it is processed or failed",
+                details={"status": job.status.value},
+            )
+        removed = self.media.delete_prefix(media_keys.job_prefix(user_id, job_id))
+        self.jobs.delete(job_id, user_id)
+        logger.info("song deleted", extra={"job_id": job_id, "media_objects": removed})
+
+    def _result_fields(self, job: Job, result: JobResult) -> dict[str, Any]:
+        prefix = media_keys.job_prefix(job.user_id, job.job_id)
+        # Only keys under the job's own prefix are signed, whatever the row says.
+        audio_urls = {a.format: self.media.presign(a.key) for a in result.audio if a.key.startswith(prefix)}
+        cover_ok = result.cover_key is not None and result.cover_key.startswith(prefix)
+        expires = datetime.now(UTC) + timedelta(seconds=self.settings.presigned_url_ttl_s)
+        return {
+            "audio_urls": audio_urls or None,
+            "audio_url": next(iter(audio_urls.values()), None),
+            "cover_url": self.media.presign(result.cover_key) if cover_ok else None,
+            "urls_expire_at": expires.isoformat(timespec="seconds").replace("+00:00", "Z"),
+            "lyrics": result.lyrics,
+            "prompt": result.prompt,
+            "categories": result.categories,
+            "seed": result.seed,
+            "duration_s": result.duration_s,
+        }
+
+
+def job_detail_fields(job: Job) -> dict[str, Any]:
+    summary = SongSummary.from_job(job).model_dump()
+    return {**summary, "request": job.request}

@@ -1,0 +1,83 @@
+"""The service's business metrics: the one place that names them, their units and dimensions.
+
+The catalog is plain data so the CDK app can import it without the Lambda runtime dependencies.
+Every data point is emitted as its own CloudWatch EMF record with the dimensions
+{service, stage, *spec.dimensions}, so the dashboard (stacks/monitoring.py) can address each
+metric by exactly that dimension set.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+SERVICE = "song-service"
+DEFAULT_NAMESPACE = "SongService"
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    name: str
+    unit: str  # a CloudWatch unit name
+    dimensions: tuple[str, ...] = ()
+
+
+SONGS_REQUESTED = MetricSpec("SongsRequested", "Count", ("mode",))
+SONGS_REJECTED = MetricSpec("SongsRejected", "Count", ("reason",))
+SONGS_PROCESSED = MetricSpec("SongsProcessed", "Count", ("mode",))
+SONGS_FAILED = MetricSpec("SongsFailed", "Count", ("error_code",))
+CREDITS_CHARGED = MetricSpec("CreditsCharged", "Count")
+GENERATION_SECONDS = MetricSpec("GenerationSeconds", "Seconds", ("step",))
+QUEUE_WAIT_SECONDS = MetricSpec("QueueWaitSeconds", "Seconds")
+END_TO_END_SECONDS = MetricSpec("EndToEndSeconds", "Seconds")
+
+ALL_METRICS = (
+    SONGS_REQUESTED,
+    SONGS_REJECTED,
+    SONGS_PROCESSED,
+    SONGS_FAILED,
+    CREDITS_CHARGED,
+    GENERATION_SECONDS,
+    QUEUE_WAIT_SECONDS,
+    END_TO_END_SECONDS,
+)
+# Bounded values for the dimensions, so the dashboard can list them and cardinality stays low.
+MODES = ("description", "custom_lyrics", "described_lyrics")
+GENERATION_STEPS = ("lyrics", "music", "cover", "upload", "total")
+
+
+def namespace() -> str:
+    return os.environ.get("POWERTOOLS_METRICS_NAMESPACE", DEFAULT_NAMESPACE)
+
+
+def emit(spec: MetricSpec, value: float, **dimensions: str) -> None:
+    """Emit one data point. The dimension names must be exactly the spec's."""
+    if set(dimensions) != set(spec.dimensions):
+        raise ValueError(f"{spec.name} takes dimensions {spec.dimensions}, got {sorted(dimensions)}")
+    from aws_lambda_powertools.metrics import single_metric  # runtime-only dependency
+
+    default_dimensions = {"service": SERVICE, "stage": os.environ.get("STAGE_NAME", "dev")}
+    with single_metric(
+        name=spec.name,
+        unit=spec.unit,
+        value=value,
+        namespace=namespace(),
+        default_dimensions=default_dimensions,
+    ) as metric:
+        for name, dim_value in dimensions.items():
+            metric.add_dimension(name=name, value=str(dim_value))
+
+
+def emit_generation_timings(timings: dict[str, float]) -> None:
+    """Per-step seconds from the container's manifest (`lyrics_s`, `music_s`, ...)."""
+    for step in GENERATION_STEPS:
+        seconds = timings.get(f"{step}_s")
+        if seconds is not None:
+            emit(GENERATION_SECONDS, float(seconds), step=step)
+
+
+def dimension_sets() -> Iterator[tuple[str, tuple[str, ...]]]:
+    """(metric name, full dimension names) for every business metric; used by the dashboard tests."""
+    for spec in ALL_METRICS:
+        yield spec.name, ("service", "stage", *spec.dimensions)

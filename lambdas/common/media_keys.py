@@ -1,0 +1,40 @@
+"""Where a job's published media live in the media bucket (the contract between publish and API).
+
+`songs/{user_id}/{job_id}/audio.{fmt}` and `songs/{user_id}/{job_id}/cover.png`. Both ids are
+checked before they become part of a key, so no request value can point at another prefix.
+"""
+
+from __future__ import annotations
+
+import re
+from uuid import UUID
+
+MEDIA_ROOT = "songs/"
+# Cognito `sub` values are UUIDs; other identity providers (the local stack) use similar tokens.
+_USER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
+
+
+def is_valid_user_id(user_id: str) -> bool:
+    return bool(_USER_ID.fullmatch(user_id))
+
+
+def is_valid_job_id(job_id: str) -> bool:
+    """Canonical lower-case UUID text, as `new_job_id()` writes it."""
+    try:
+        return str(UUID(job_id)) == job_id
+    except ValueError:
+        return False
+
+
+def job_prefix(user_id: str, job_id: str) -> str:
+    if not is_valid_user_id(user_id) or not is_valid_job_id(job_id):
+        raise ValueError("user_id or job_id is not safe for an S3 key")
+    return f"{MEDIA_ROOT}{user_id}/{job_id}/"
+
+
+def audio_key(user_id: str, job_id: str, fmt: str) -> str:
+    return f"{job_prefix(user_id, job_id)}audio.{fmt}"
+
+
+def cover_key(user_id: str, job_id: str) -> str:
+    return f"{job_prefix(user_id, job_id)}cover.png"

@@ -1,0 +1,246 @@
+"""The REST front door: Cognito user pool + app client, API Gateway REST API (stage v1), API Lambda."""
+
+from __future__ import annotations
+
+import json
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from .config import ServiceConfig
+from .functions import ServiceFunction
+from .nag import acknowledge
+
+API_STAGE = "v1"
+HANDLER = "lambdas.api.handler.lambda_handler"
+CORS_HEADERS = ["Authorization", "Content-Type", "Idempotency-Key"]
+# One JSON line per request; `user` is the Cognito sub, the same id the Lambda logs and stores.
+ACCESS_LOG_FIELDS = {
+    "requestId": "$context.requestId",
+    "ip": "$context.identity.sourceIp",
+    "user": "$context.authorizer.claims.sub",
+    "requestTime": "$context.requestTime",
+    "httpMethod": "$context.httpMethod",
+    "resourcePath": "$context.resourcePath",
+    "status": "$context.status",
+    "protocol": "$context.protocol",
+    "responseLength": "$context.responseLength",
+    "latencyMs": "$context.responseLatency",
+    "integrationLatencyMs": "$context.integration.latency",
+    "error": "$context.error.message",
+    "xrayTraceId": "$context.xrayTraceId",
+}
+# API Gateway's own errors (no token, throttled, ...) in the service's error shape.
+GATEWAY_ERRORS = {
+    apigw.ResponseType.UNAUTHORIZED: ("401", "Unauthorized"),
+    apigw.ResponseType.ACCESS_DENIED: ("403", "Forbidden"),
+    apigw.ResponseType.THROTTLED: ("429", "TooManyRequests"),
+    apigw.ResponseType.REQUEST_TOO_LARGE: ("413", "PayloadTooLarge"),
+    apigw.ResponseType.DEFAULT_4_XX: (None, "BadRequest"),
+    apigw.ResponseType.DEFAULT_5_XX: (None, "InternalError"),
+}
+
+
+class SongApi(Construct):
+    """Owns the user pool, the REST API and its Lambda; the stack grants the function its data access.
+
+    Attributes: `user_pool`, `user_pool_client`, `api` (apigw.RestApi), `function` (ServiceFunction),
+    `access_logs` (logs.LogGroup).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: ServiceConfig,
+        layer: lambda_.ILayerVersion,
+        environment: dict[str, str],
+        log_retention: logs.RetentionDays,
+        state_machine: sfn.IStateMachine,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.user_pool, self.user_pool_client = self._user_pool(config)
+        self.function = ServiceFunction(
+            self,
+            "Handler",
+            handler=HANDLER,
+            description="Song service REST API",
+            layer=layer,
+            environment={
+                **environment,
+                "STATE_MACHINE_ARN": state_machine.state_machine_arn,
+                "CORS_ALLOW_ORIGINS": ",".join(config.cors_allow_origins),
+            },
+            log_retention=log_retention,
+            # API Gateway gives up after 29 s; more CPU (memory) shortens the cold start.
+            timeout_s=28,
+            memory_size=1024,
+        )
+        self.access_logs = logs.LogGroup(
+            self, "AccessLogs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY
+        )
+        self.api = self._rest_api(config)
+        self._routes()
+
+    # --- Cognito -----------------------------------------------------------------------------
+
+    def _user_pool(self, config: ServiceConfig) -> tuple[cognito.UserPool, cognito.UserPoolClient]:
+        pool = cognito.UserPool(
+            self,
+            "Users",
+            # A consumer service: people sign up themselves and prove their e-mail before use.
+            self_sign_up_enabled=True,
+            sign_in_aliases=cognito.SignInAliases(email=True),
+            auto_verify=cognito.AutoVerifiedAttrs(email=True),
+            standard_attributes=cognito.StandardAttributes(
+                email=cognito.StandardAttribute(required=True, mutable=True)
+            ),
+            password_policy=cognito.PasswordPolicy(
+                min_length=12,
+                require_lowercase=True,
+                require_uppercase=True,
+                require_digits=True,
+                require_symbols=True,
+                temp_password_validity=Duration.days(3),
+            ),
+            mfa=cognito.Mfa.OPTIONAL,
+            mfa_second_factor=cognito.MfaSecondFactor(otp=True, sms=False),
+            account_recovery=cognito.AccountRecovery.EMAIL_ONLY,
+            deletion_protection=config.removal_policy_retain,
+            removal_policy=RemovalPolicy.RETAIN if config.removal_policy_retain else RemovalPolicy.DESTROY,
+        )
+        client = pool.add_client(
+            "WebClient",
+            # A public client (browser, CLI): no secret it could not keep.
+            generate_secret=False,
+            # SRP for apps; USER_PASSWORD_AUTH so scripts and the CLI can get a token (TLS to Cognito).
+            auth_flows=cognito.AuthFlow(user_srp=True, user_password=True),
+            prevent_user_existence_errors=True,
+            enable_token_revocation=True,
+            id_token_validity=Duration.hours(1),
+            access_token_validity=Duration.hours(1),
+            refresh_token_validity=Duration.days(30),
+        )
+        acknowledge(
+            pool,
+            "AwsSolutions-COG2",
+            "MFA is optional (TOTP) rather than required: a token only spends the user's own song "
+            "credits, and required MFA at sign-up would turn most consumers away.",
+        )
+        for rule in ("AwsSolutions-COG3", "AwsSolutions-COG8"):
+            acknowledge(
+                pool,
+                rule,
+                "Threat protection (advanced security) needs the Cognito Plus feature plan, billed per "
+                "active user; sign-up is e-mail verified and the API is throttled. Enable per stage "
+                "when abuse justifies the cost.",
+            )
+        return pool, client
+
+    # --- API Gateway -------------------------------------------------------------------------
+
+    def _rest_api(self, config: ServiceConfig) -> apigw.RestApi:
+        origins = list(config.cors_allow_origins)
+        api = apigw.RestApi(
+            self,
+            "Api",
+            rest_api_name=f"{config.resource_prefix}-api",
+            description="Song generation service REST API",
+            endpoint_types=[apigw.EndpointType.REGIONAL],
+            # The account-level API Gateway CloudWatch role is a prerequisite (README, Deploying).
+            cloud_watch_role=False,
+            deploy_options=apigw.StageOptions(
+                stage_name=API_STAGE,
+                throttling_rate_limit=config.api_throttle_rate_limit,
+                throttling_burst_limit=config.api_throttle_burst_limit,
+                tracing_enabled=True,
+                metrics_enabled=True,
+                logging_level=apigw.MethodLoggingLevel.ERROR,
+                data_trace_enabled=False,  # would log request bodies (lyrics) and tokens
+                access_log_destination=apigw.LogGroupLogDestination(self.access_logs),
+                access_log_format=apigw.AccessLogFormat.custom(json.dumps(ACCESS_LOG_FIELDS)),
+            ),
+            default_cors_preflight_options=apigw.CorsOptions(
+                allow_origins=origins,
+                allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
+                allow_headers=CORS_HEADERS,
+                max_age=Duration.hours(1),
+            ),
+        )
+        self._gateway_responses(api, origins)
+        acknowledge(
+            api,
+            "AwsSolutions-APIG2",
+            "Bodies are validated in the Lambda by the pydantic models that also generate the OpenAPI "
+            "document (one source of truth; API Gateway's draft-4 models cannot express the `mode` "
+            "union). API Gateway validates the required Authorization header.",
+        )
+        acknowledge(
+            api,
+            "AwsSolutions-APIG3",
+            "No WAF web ACL by default (a fixed monthly cost per ACL): every data route needs a Cognito "
+            "token and the stage is throttled. Associate a web ACL per deployment where needed.",
+        )
+        # API Gateway checks the token's presence and required parameters before invoking; body
+        # validation lives in the Lambda (pydantic models, the same ones as the OpenAPI document).
+        self.request_validator = api.add_request_validator(
+            "ParametersValidator", validate_request_parameters=True, validate_request_body=False
+        )
+        return api
+
+    def _gateway_responses(self, api: apigw.RestApi, origins: list[str]) -> None:
+        headers = {"Access-Control-Allow-Origin": "'*'"} if origins == ["*"] else None
+        for response_type, (status, code) in GATEWAY_ERRORS.items():
+            template = (
+                f'{{"error":{{"code":"{code}","message":$context.error.messageString,'
+                '"details":{"request_id":"$context.requestId"}}}'
+            )
+            api.add_gateway_response(
+                f"{code}Response",
+                type=response_type,
+                status_code=status,
+                response_headers=headers,
+                templates={"application/json": template},
+            )
+
+    def _routes(self) -> None:
+        authorizer = apigw.CognitoUserPoolsAuthorizer(
+            self,
+            "Authorizer",
+            cognito_user_pools=[self.user_pool],
+            identity_source="method.request.header.Authorization",
+        )
+        integration = apigw.LambdaIntegration(self.function.function, proxy=True)
+        secured = {
+            "authorization_type": apigw.AuthorizationType.COGNITO,
+            "authorizer": authorizer,
+            "request_validator": self.request_validator,
+            "request_parameters": {"method.request.header.Authorization": True},
+        }
+        root = self.api.root
+        health = root.add_resource("health").add_method(
+            "GET", integration, authorization_type=apigw.AuthorizationType.NONE
+        )
+        acknowledge(
+            health,
+            "AwsSolutions-APIG4",
+            "GET /health is the unauthenticated liveness probe; it reads no data.",
+        )
+        acknowledge(
+            health,
+            "AwsSolutions-COG4",
+            "GET /health is the unauthenticated liveness probe; it reads no data.",
+        )
+        songs = root.add_resource("songs")
+        songs.add_method("GET", integration, **secured)
+        songs.add_method("POST", integration, **secured)
+        song = songs.add_resource("{song_id}")
+        song.add_method("GET", integration, **secured)
+        song.add_method("DELETE", integration, **secured)
+        root.add_resource("me").add_method("GET", integration, **secured)

@@ -1,0 +1,221 @@
+"""The REST API unit: routes and their authorizer, stage v1, throttling, logs, CORS, Cognito, IAM."""
+
+from __future__ import annotations
+
+import json
+
+from aws_cdk.assertions import Match, Template
+
+from stacks.config import ServiceConfig
+
+
+def _methods(template: Template) -> dict[tuple[str, str], dict]:
+    """(HTTP method, path) -> method properties, resolving resource paths through the tree."""
+    resources = template.find_resources("AWS::ApiGateway::Resource")
+
+    def path_of(ref: dict) -> str:
+        if "Fn::GetAtt" in ref:  # the API's root resource
+            return ""
+        props = resources[ref["Ref"]]["Properties"]
+        return f"{path_of(props['ParentId'])}/{props['PathPart']}"
+
+    methods = {}
+    for method in template.find_resources("AWS::ApiGateway::Method").values():
+        props = method["Properties"]
+        methods[(props["HttpMethod"], path_of(props["ResourceId"]) or "/")] = props
+    return methods
+
+
+def test_routes_exist_and_need_cognito_except_health(template: Template) -> None:
+    methods = {key: props for key, props in _methods(template).items() if key[0] != "OPTIONS"}
+    assert set(methods) == {
+        ("GET", "/health"),
+        ("POST", "/songs"),
+        ("GET", "/songs"),
+        ("GET", "/songs/{song_id}"),
+        ("DELETE", "/songs/{song_id}"),
+        ("GET", "/me"),
+    }
+    (authorizer_id,) = template.find_resources("AWS::ApiGateway::Authorizer")
+    for key, props in methods.items():
+        if key == ("GET", "/health"):
+            assert props["AuthorizationType"] == "NONE"
+            continue
+        assert props["AuthorizationType"] == "COGNITO_USER_POOLS", key
+        assert props["AuthorizerId"] == {"Ref": authorizer_id}, key
+        assert props["Integration"]["Type"] == "AWS_PROXY", key
+
+
+def test_only_cors_preflight_and_health_are_open(template: Template) -> None:
+    open_methods = {key for key, props in _methods(template).items() if props["AuthorizationType"] == "NONE"}
+    assert {key for key in open_methods if key[0] != "OPTIONS"} == {("GET", "/health")}
+    for key in open_methods - {("GET", "/health")}:
+        integration = _methods(template)[key]["Integration"]
+        assert integration["Type"] == "MOCK", key  # preflight never reaches the Lambda
+
+
+def test_authorizer_uses_the_user_pool(template: Template) -> None:
+    (pool_id,) = template.find_resources("AWS::Cognito::UserPool")
+    template.has_resource_properties(
+        "AWS::ApiGateway::Authorizer",
+        {
+            "Type": "COGNITO_USER_POOLS",
+            "IdentitySource": "method.request.header.Authorization",
+            "ProviderARNs": [{"Fn::GetAtt": [pool_id, "Arn"]}],
+        },
+    )
+
+
+def test_stage_v1_throttled_traced_and_logged(template: Template) -> None:
+    config = ServiceConfig()
+    (stage,) = template.find_resources("AWS::ApiGateway::Stage").values()
+    props = stage["Properties"]
+    assert props["StageName"] == "v1"
+    assert props["TracingEnabled"] is True
+    (settings,) = props["MethodSettings"]
+    assert settings["ThrottlingRateLimit"] == config.api_throttle_rate_limit
+    assert settings["ThrottlingBurstLimit"] == config.api_throttle_burst_limit
+    assert settings["DataTraceEnabled"] is False
+    access_log_group = props["AccessLogSetting"]["DestinationArn"]["Fn::GetAtt"][0]
+    log_group = template.find_resources("AWS::Logs::LogGroup")[access_log_group]
+    assert log_group["Properties"]["RetentionInDays"] == config.log_retention_days
+    fields = json.loads(props["AccessLogSetting"]["Format"])
+    assert fields["user"] == "$context.authorizer.claims.sub"
+    assert {"requestId", "status", "resourcePath"} <= set(fields)
+
+
+def test_gateway_errors_use_the_service_error_shape(template: Template) -> None:
+    responses = template.find_resources("AWS::ApiGateway::GatewayResponse").values()
+    by_type = {r["Properties"]["ResponseType"]: r["Properties"] for r in responses}
+    assert {"UNAUTHORIZED", "THROTTLED", "DEFAULT_4XX", "DEFAULT_5XX"} <= set(by_type)
+    assert by_type["THROTTLED"]["StatusCode"] == "429"
+    assert by_type["UNAUTHORIZED"]["StatusCode"] == "401"
+    for props in by_type.values():
+        assert props["ResponseTemplates"]["application/json"].startswith('{"error":{"code":')
+
+
+def test_user_pool_password_policy_and_public_client(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::Cognito::UserPool",
+        {
+            "Policies": {
+                "PasswordPolicy": Match.object_like(
+                    {"MinimumLength": 12, "RequireSymbols": True, "RequireUppercase": True}
+                )
+            },
+            "AutoVerifiedAttributes": ["email"],
+            "AdminCreateUserConfig": {"AllowAdminCreateUserOnly": False},
+        },
+    )
+    template.has_resource_properties(
+        "AWS::Cognito::UserPoolClient",
+        {"GenerateSecret": False, "PreventUserExistenceErrors": "ENABLED"},
+    )
+
+
+def _api_function(template: Template) -> tuple[str, dict]:
+    functions = template.find_resources(
+        "AWS::Lambda::Function", {"Properties": {"Handler": "lambdas.api.handler.lambda_handler"}}
+    )
+    assert len(functions) == 1
+    return next(iter(functions.items()))
+
+
+def test_api_function_environment(template: Template) -> None:
+    _, function = _api_function(template)
+    env = function["Properties"]["Environment"]["Variables"]
+    for name in (
+        "JOBS_TABLE_NAME",
+        "USERS_TABLE_NAME",
+        "IDEMPOTENCY_TABLE_NAME",
+        "MEDIA_BUCKET_NAME",
+        "STATE_MACHINE_ARN",
+        "SIGNUP_CREDITS",
+        "CREDITS_PER_SONG",
+        "CORS_ALLOW_ORIGINS",
+        "POWERTOOLS_METRICS_NAMESPACE",
+        "STAGE_NAME",
+    ):
+        assert name in env, name
+    assert function["Properties"]["TracingConfig"] == {"Mode": "Active"}
+
+
+def _statements_of_role(template: Template, role_id: str) -> list[dict]:
+    policies = template.find_resources("AWS::IAM::Policy")
+    return [
+        statement
+        for policy in policies.values()
+        if {"Ref": role_id} in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def _ref(resource: dict | str) -> str:
+    """The logical id a Resource expression points at (GetAtt/Ref, possibly inside a Join)."""
+    if isinstance(resource, str):
+        return resource
+    if "Fn::Join" in resource:
+        parts = resource["Fn::Join"][1]
+        return _ref(parts[0]) + "".join(p for p in parts[1:] if isinstance(p, str))
+    if "Fn::GetAtt" in resource:
+        return resource["Fn::GetAtt"][0]
+    return resource["Ref"]
+
+
+def test_api_role_is_least_privilege(template: Template) -> None:
+    _, function = _api_function(template)
+    role_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
+    statements = _statements_of_role(template, role_id)
+    granted: dict[str, set[str]] = {}
+    for statement in statements:
+        assert statement["Effect"] == "Allow"
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        resources = (
+            statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        )
+        for action in actions:
+            assert "*" not in action, action
+            granted.setdefault(action, set()).update(_ref(r) for r in resources)
+
+    tables = {
+        key: next(
+            iter(
+                template.find_resources(
+                    "AWS::DynamoDB::Table",
+                    {"Properties": {"KeySchema": [{"AttributeName": key, "KeyType": "HASH"}]}},
+                )
+            )
+        )
+        for key in ("job_id", "user_id", "id")
+    }
+    jobs, users, idempotency = tables["job_id"], tables["user_id"], tables["id"]
+    media = next(
+        k
+        for k, v in template.find_resources("AWS::S3::Bucket").items()
+        if v["Properties"].get("VersioningConfiguration")
+    )
+    (state_machine,) = template.find_resources("AWS::StepFunctions::StateMachine")
+    log_group = next(k for k in granted["logs:PutLogEvents"])
+
+    assert granted == {
+        "xray:PutTraceSegments": {"*"},
+        "xray:PutTelemetryRecords": {"*"},
+        "logs:CreateLogStream": {log_group},
+        "logs:PutLogEvents": {log_group},
+        "dynamodb:GetItem": {jobs, users, idempotency},
+        "dynamodb:PutItem": {jobs, users, idempotency},
+        "dynamodb:UpdateItem": {jobs, idempotency},
+        "dynamodb:DeleteItem": {jobs, idempotency},
+        "dynamodb:Query": {f"{jobs}/index/by_user"},
+        "s3:GetObject": {f"{media}/songs/*"},
+        "s3:DeleteObject": {f"{media}/songs/*"},
+        "s3:ListBucket": {media},
+        "states:StartExecution": {state_machine},
+    }
+    (list_bucket,) = [s for s in statements if s["Action"] == "s3:ListBucket"]
+    assert list_bucket["Condition"] == {"StringLike": {"s3:prefix": ["songs/*"]}}
+
+
+def test_outputs_for_clients(template: Template) -> None:
+    outputs = template.find_outputs("*")
+    assert {"ApiUrl", "UserPoolId", "UserPoolClientId"} <= set(outputs)

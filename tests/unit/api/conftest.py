@@ -1,0 +1,126 @@
+"""Drive the API Lambda with API Gateway (REST) proxy events against moto."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import pytest
+
+PASS_STATE_MACHINE = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}})
+
+
+@dataclass
+class FakeContext:
+    aws_request_id: str = "req-0000-1111"
+    function_name: str = "song-api"
+    function_version: str = "$LATEST"
+    memory_limit_in_mb: int = 1024
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:song-api"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 25_000
+
+
+@dataclass
+class ApiResult:
+    status: int
+    body: Any
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def error_code(self) -> str | None:
+        error = self.body.get("error") if isinstance(self.body, dict) else None
+        return error.get("code") if isinstance(error, dict) else None
+
+
+def proxy_event(
+    method: str,
+    path: str,
+    *,
+    user: str | None = "alice",
+    body: Any = None,
+    raw_body: str | None = None,
+    headers: dict[str, str] | None = None,
+    query: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """An API Gateway REST proxy event as the Cognito authorizer would pass it on."""
+    all_headers = {"Content-Type": "application/json", **(headers or {})}
+    if raw_body is None and body is not None:
+        raw_body = json.dumps(body)
+    authorizer = {"claims": {"sub": user, "email": f"{user}@example.com"}} if user else None
+    return {
+        "resource": _resource(path),
+        "path": path,
+        "httpMethod": method,
+        "headers": all_headers,
+        "multiValueHeaders": {k: [v] for k, v in all_headers.items()},
+        "queryStringParameters": query,
+        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
+        "pathParameters": None,
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": _resource(path),
+            "httpMethod": method,
+            "path": f"/v1{path}",
+            "stage": "v1",
+            "requestId": "apigw-request-id",
+            "accountId": "123456789012",
+            "apiId": "abc123",
+            "identity": {"sourceIp": "203.0.113.9"},
+            "authorizer": authorizer,
+        },
+        "body": raw_body,
+        "isBase64Encoded": False,
+    }
+
+
+def _resource(path: str) -> str:
+    parts = path.strip("/").split("/")
+    return "/songs/{song_id}" if len(parts) == 2 and parts[0] == "songs" else path
+
+
+class ApiClient:
+    def __init__(self) -> None:
+        from lambdas.api import handler
+
+        self._handler = handler.lambda_handler
+
+    def call(self, method: str, path: str, **kwargs: Any) -> ApiResult:
+        response = self._handler(proxy_event(method, path, **kwargs), FakeContext())
+        raw = response.get("body")
+        body = json.loads(raw) if raw else None
+        # Powertools answers REST events with multiValueHeaders; flatten both forms.
+        headers = dict(response.get("headers") or {})
+        headers.update({k: v[-1] for k, v in (response.get("multiValueHeaders") or {}).items()})
+        return ApiResult(response["statusCode"], body, headers)
+
+    def post_song(self, body: dict[str, Any], **kwargs: Any) -> ApiResult:
+        return self.call("POST", "/songs", body=body, **kwargs)
+
+
+@pytest.fixture
+def state_machine_arn(aws_env, monkeypatch: pytest.MonkeyPatch) -> str:
+    from lambdas.common import settings
+
+    arn = boto3.client("stepfunctions").create_state_machine(
+        name="song-generation-test",
+        definition=PASS_STATE_MACHINE,
+        roleArn="arn:aws:iam::123456789012:role/song-generation",
+    )["stateMachineArn"]
+    monkeypatch.setenv("STATE_MACHINE_ARN", arn)
+    monkeypatch.setenv("STAGE_NAME", "test")
+    settings.get_settings.cache_clear()
+    return arn
+
+
+@pytest.fixture
+def api(state_machine_arn) -> ApiClient:
+    return ApiClient()
+
+
+@pytest.fixture
+def song_body() -> dict[str, Any]:
+    return {"mode": "description", "description": "an upbeat synthwave song about night drives"}

@@ -1,0 +1,181 @@
+"""Every route, the happy paths and user isolation."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlparse
+
+import boto3
+import pytest
+
+from lambdas.common import media_keys
+from lambdas.common.models import JobStatus
+from lambdas.common.repositories import JobRepository, UserRepository
+
+from .helpers import put_job, put_processed_job
+
+
+def test_health_needs_no_identity(api) -> None:
+    result = api.call("GET", "/health", user=None)
+    assert (result.status, result.body) == (200, {"status": "ok"})
+
+
+def test_me_creates_the_user_with_signup_credits(api) -> None:
+    first = api.call("GET", "/me", user="carol")
+    assert (first.status, first.body) == (200, {"user_id": "carol", "credits": 10})
+    UserRepository().add_credits("carol", -4)
+    assert api.call("GET", "/me", user="carol").body["credits"] == 6
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"mode": "description", "description": "an upbeat synthwave song about night drives"},
+        {"mode": "custom_lyrics", "prompt": "acoustic folk, warm", "lyrics": "[verse]\nhello road"},
+        {
+            "mode": "described_lyrics",
+            "prompt": "punk rock, fast",
+            "described_lyrics": "a song about missing the last bus",
+            "instrumental": False,
+            "duration_s": 60,
+            "seed": 7,
+            "guidance_scale": 7.5,
+            "inference_steps": 30,
+            "formats": ["mp3", "flac"],
+            "title": "Last Bus",
+        },
+    ],
+)
+def test_post_song_queues_a_job_and_starts_the_workflow(api, state_machine_arn, body) -> None:
+    result = api.post_song(body)
+    assert result.status == 202, result.body
+    job_id = result.body["job_id"]
+    assert result.body["status"] == "queued"
+    assert result.body["mode"] == body["mode"]
+
+    row = JobRepository().get(job_id)
+    assert row.user_id == "alice"
+    assert row.status is JobStatus.QUEUED
+    assert row.request["mode"] == body["mode"]
+    assert row.request["duration_s"] == body.get("duration_s", 180)
+
+    sfn = boto3.client("stepfunctions")
+    (execution,) = sfn.list_executions(stateMachineArn=state_machine_arn)["executions"]
+    assert execution["name"] == job_id
+    assert row.execution_arn == execution["executionArn"]
+    described = sfn.describe_execution(executionArn=execution["executionArn"])
+    assert described["input"] == f'{{"job_id": "{job_id}", "user_id": "alice"}}'
+
+
+def test_post_song_does_not_charge_credits(api, song_body) -> None:
+    api.post_song(song_body)
+    assert api.call("GET", "/me").body["credits"] == 10
+
+
+def test_list_is_newest_first_and_paginates(api) -> None:
+    created = [put_job("alice", created_at=f"2026-01-{day:02d}T00:00:00.000Z") for day in range(1, 8)]
+    put_job("bob")
+    seen, token, pages = [], None, 0
+    while True:
+        query = {"limit": "3", **({"next_token": token} if token else {})}
+        page = api.call("GET", "/songs", query=query)
+        assert page.status == 200, page.body
+        seen += [song["job_id"] for song in page.body["songs"]]
+        pages += 1
+        token = page.body["next_token"]
+        if not token:
+            break
+    assert seen == [job.job_id for job in reversed(created)]
+    assert pages >= 3
+
+
+def test_list_default_limit_is_20(api) -> None:
+    for day in range(1, 23):
+        put_job("alice", created_at=f"2026-02-{day:02d}T00:00:00.000Z")
+    page = api.call("GET", "/songs")
+    assert len(page.body["songs"]) == 20
+    assert page.body["next_token"]
+
+
+def test_next_token_of_another_user_is_rejected(api) -> None:
+    for _ in range(3):
+        put_job("bob")
+    token = api.call("GET", "/songs", user="bob", query={"limit": "1"}).body["next_token"]
+    result = api.call("GET", "/songs", user="alice", query={"next_token": token})
+    assert (result.status, result.error_code) == (400, "InvalidRequest")
+
+
+def test_get_queued_song_has_no_urls(api) -> None:
+    job = put_job("alice")
+    result = api.call("GET", f"/songs/{job.job_id}")
+    assert result.status == 200
+    assert result.body["status"] == "queued"
+    assert result.body["audio_url"] is None
+    assert result.body["cover_url"] is None
+
+
+def test_get_processed_song_has_presigned_urls_for_one_hour(api, aws_env) -> None:
+    job = put_processed_job("alice", aws_env.media_bucket)
+    body = api.call("GET", f"/songs/{job.job_id}").body
+    assert body["status"] == "processed"
+    assert set(body["audio_urls"]) == {"mp3", "wav"}
+    assert body["audio_url"] == body["audio_urls"]["mp3"]
+    for url, key in [
+        (body["audio_urls"]["wav"], media_keys.audio_key("alice", job.job_id, "wav")),
+        (body["cover_url"], media_keys.cover_key("alice", job.job_id)),
+    ]:
+        parsed = urlparse(url)
+        assert parsed.path.endswith(key)
+        assert parse_qs(parsed.query)["X-Amz-Expires"] == ["3600"]
+    assert body["lyrics"].startswith("[verse]")
+    assert body["prompt"] == "lofi, chill"
+    assert body["categories"] == ["lofi", "chill", "hip hop"]
+    assert (body["seed"], body["duration_s"]) == (42, 30.0)
+    assert body["urls_expire_at"].endswith("Z")
+
+
+def test_delete_removes_row_and_media(api, aws_env) -> None:
+    job = put_processed_job("alice", aws_env.media_bucket)
+    other = put_processed_job("alice", aws_env.media_bucket)
+    result = api.call("DELETE", f"/songs/{job.job_id}")
+    assert (result.status, result.body) == (204, None)
+    assert JobRepository().find(job.job_id) is None
+    listed = boto3.client("s3").list_objects_v2(Bucket=aws_env.media_bucket, Prefix="songs/alice/")
+    keys = {obj["Key"] for obj in listed.get("Contents", [])}
+    assert keys and all(key.startswith(f"songs/alice/{other.job_id}/") for key in keys)
+    assert api.call("GET", f"/songs/{job.job_id}").status == 404
+
+
+def test_delete_failed_song_is_allowed(api) -> None:
+    job = put_job("alice", JobStatus.FAILED)
+    assert api.call("DELETE", f"/songs/{job.job_id}").status == 204
+
+
+@pytest.mark.parametrize("status", [JobStatus.QUEUED, JobStatus.PROCESSING])
+def test_delete_running_song_is_conflict_and_keeps_it(api, status) -> None:
+    job = put_job("alice", status)
+    result = api.call("DELETE", f"/songs/{job.job_id}")
+    assert (result.status, result.error_code) == (409, "JobStateConflict")
+    assert JobRepository().find(job.job_id) is not None
+
+
+def test_other_users_song_is_404_on_get_and_delete(api, aws_env) -> None:
+    job = put_processed_job("bob", aws_env.media_bucket)
+    for method in ("GET", "DELETE"):
+        result = api.call(method, f"/songs/{job.job_id}", user="mallory")
+        assert (result.status, result.error_code) == (404, "NotFound")
+    assert JobRepository().find(job.job_id) is not None
+    listed = boto3.client("s3").list_objects_v2(
+        Bucket=aws_env.media_bucket, Prefix=f"songs/bob/{job.job_id}/"
+    )
+    assert listed["KeyCount"] == 3
+    assert api.call("GET", "/songs", user="mallory").body["songs"] == []
+
+
+def test_missing_song_is_404(api) -> None:
+    result = api.call("GET", "/songs/00000000-0000-4000-8000-000000000000")
+    assert (result.status, result.error_code) == (404, "NotFound")
+
+
+def test_cors_headers_for_a_browser_origin(api) -> None:
+    result = api.call("GET", "/me", headers={"Origin": "https://app.example.com"})
+    assert result.headers["Access-Control-Allow-Origin"] == "*"
