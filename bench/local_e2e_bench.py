@@ -3,7 +3,7 @@
 Reports, per run and as medians: the total seen by the client, the container's own time (the
 manifest's `timings.total_s`, stored on the job row), and the rest: orchestration (API, workflow,
 queueing, the async endpoint, SNS/SQS, the callback, publish and charge, plus the client's polling
-granularity). Run: `.venv/bin/python bench/local_e2e_bench.py [--runs N]`.
+granularity). Run: `.venv/bin/python -m bench.local_e2e_bench [--runs N]`.
 """
 
 from __future__ import annotations
@@ -12,14 +12,11 @@ import argparse
 import os
 import platform
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import boto3
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from local.client import SongClient, song_id
 from local.launcher import running_stack

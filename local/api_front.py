@@ -134,9 +134,19 @@ def _canonical(name: str) -> str:
     return "-".join(part.capitalize() for part in name.split("-"))
 
 
-def _error(status: int, code: str, message: str) -> GatewayResponse:
-    body = json.dumps({"error": {"code": code, "message": message}}).encode()
-    return GatewayResponse(status, {"Content-Type": "application/json"}, body)
+# The gateway responses of the deployed API (stacks/api.py GATEWAY_ERRORS; a parity test checks them).
+GATEWAY_ERROR_CODES = {401: "Unauthorized", 403: "BadRequest", 413: "PayloadTooLarge", 502: "InternalError"}
+
+
+def _error(status: int, message: str) -> GatewayResponse:
+    error = {
+        "code": GATEWAY_ERROR_CODES[status],
+        "message": message,
+        "details": {"request_id": str(uuid.uuid4())},
+    }
+    return GatewayResponse(
+        status, {"Content-Type": "application/json"}, json.dumps({"error": error}).encode()
+    )
 
 
 class ApiGateway:
@@ -149,19 +159,20 @@ class ApiGateway:
     def handle(self, request: GatewayRequest) -> GatewayResponse:
         path = urlsplit(request.raw_path).path
         if not path.startswith(f"/{STAGE}/"):
-            return _error(403, "MissingAuthenticationToken", "Missing Authentication Token")
+            return _error(403, "Missing Authentication Token")
         route = match_resource(path[len(f"/{STAGE}") :])
         if route is None:
-            return _error(403, "MissingAuthenticationToken", "Missing Authentication Token")
+            # API Gateway's answer to an unknown resource (a DEFAULT_4XX gateway response).
+            return _error(403, "Missing Authentication Token")
         if len(request.body) > MAX_BODY_BYTES:
-            return _error(413, "RequestTooLarge", "Request Too Long")
+            return _error(413, "Request Too Long")
         claims = None
         if (request.method, route.resource) not in PUBLIC and request.method != "OPTIONS":
             try:
                 claims = authorizer_claims(self._verifier.claims(_first(request.headers, "authorization")))
             except Unauthorized as exc:
                 log.info("unauthorized request to %s: %s", route.resource, exc)
-                return _error(401, "Unauthorized", "Unauthorized")
+                return _error(401, "Unauthorized")
         return self._invoke(proxy_event(request, route, claims))
 
     def _invoke(self, event: dict[str, Any]) -> GatewayResponse:
@@ -171,7 +182,7 @@ class ApiGateway:
         except Exception:
             # API Gateway answers 502 when the function errors; the trace stays in this process's log.
             log.exception("API handler raised")
-            return _error(502, "InternalServerError", "Internal server error")
+            return _error(502, "Internal server error")
         return _proxy_response(result)
 
 
