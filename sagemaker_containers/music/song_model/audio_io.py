@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 
+import numpy as np
 import soundfile as sf
 
 from .engines import Audio
@@ -18,7 +19,14 @@ _SUBTYPES = {"wav": "PCM_16", "flac": "PCM_16", "mp3": "MPEG_LAYER_III"}
 _SF_FORMATS = {"wav": "WAV", "flac": "FLAC", "mp3": "MP3"}
 
 
+def to_pcm16(samples: np.ndarray) -> np.ndarray:
+    """Quantise once, here: libsndfile rounds float input differently per format (WAV vs FLAC
+    differed by one step), and the lossless files should carry identical samples."""
+    return np.round(np.clip(samples, -1.0, 1.0) * 32767.0).astype(np.int16)
+
+
 def encode(audio: Audio, fmt: str) -> bytes:
+    data = audio.samples if fmt == "mp3" else to_pcm16(audio.samples)
     buffer = io.BytesIO()
-    sf.write(buffer, audio.samples, audio.sample_rate, format=_SF_FORMATS[fmt], subtype=_SUBTYPES[fmt])
+    sf.write(buffer, data, audio.sample_rate, format=_SF_FORMATS[fmt], subtype=_SUBTYPES[fmt])
     return buffer.getvalue()

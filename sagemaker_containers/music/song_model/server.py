@@ -44,11 +44,7 @@ class App:
         try:
             request = parse_request(data)
         except ValidationError as exc:
-            details = [
-                {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"], "type": e["type"]}
-                for e in exc.errors(include_url=False, include_input=False)
-            ]
-            raise ValidationFailed("the request is not valid", details) from None
+            raise ValidationFailed("the request is not valid", _details(exc)) from None
         if self._pipeline is None:
             raise NotReady("models are still loading")
         with self._lock:
@@ -56,6 +52,16 @@ class App:
             manifest = self._pipeline.run(request)
         log.info("job %s: done in %.1fs", request.job_id, manifest.timings.total_s)
         return manifest.model_dump(mode="json")
+
+
+def _details(exc: ValidationError) -> list[dict[str, str]]:
+    details = []
+    for error in exc.errors(include_url=False, include_input=False):
+        field = ".".join(str(part) for part in error["loc"])
+        if not field and error["type"].startswith("union_tag"):
+            field = "mode"  # the discriminator itself is missing or unknown
+        details.append({"field": field, "message": error["msg"], "type": error["type"]})
+    return details
 
 
 def _decode_json(body: bytes) -> object:

@@ -159,6 +159,11 @@ def build_musicgen() -> tuple[Any, Any]:
     config.pad_token_id = codebook_size
     torch.manual_seed(1)
     model = MusicgenForConditionalGeneration(config).eval()
+    # EnCodec's codebooks are buffers that start at zero (training fills them by k-means): left so,
+    # every code decodes to the same vector and the audio would not depend on what was generated.
+    for name, buffer in model.audio_encoder.named_buffers():
+        if name.endswith("codebook.embed"):
+            buffer.normal_()
     gen = model.generation_config
     gen.decoder_start_token_id = codebook_size
     gen.pad_token_id = codebook_size
