@@ -1,0 +1,362 @@
+"""Inference container benchmark: per-stage time and peak memory for one song.
+
+    # CPU, tiny profile (what the local stack runs), in-process S3 (moto):
+    PYTHONPATH=sagemaker_containers/music python bench/container_bench.py --profile tiny
+    # GPU, real-size models with random weights (Qwen2-7B, SDXL-Turbo, MusicGen-medium):
+    PYTHONPATH=sagemaker_containers/music python bench/container_bench.py --profile gpu-random
+    # GPU with ACE-Step as the engine (needs the ACE-Step package and a checkpoint folder):
+    ... --profile gpu-random --acestep-checkpoint /opt/ml/model/acestep
+
+Random weights give the real compute and memory of each architecture; the words and sounds are
+noise. The LLM then writes until max_new_tokens (its worst case). Prints one JSON document.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import os
+import platform
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sagemaker_containers" / "music"))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import torch
+from song_model import tiny
+from song_model.cover import CoverArtist
+from song_model.engines import MusicgenEngine
+from song_model.models import Models, load_models
+from song_model.pipeline import SongPipeline
+from song_model.schemas import parse_request
+from song_model.settings import load_settings
+from song_model.songwriter import Songwriter
+
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * PAGE
+
+
+class PeakRss:
+    """Samples the resident set size every few ms; `peak` is the maximum since `reset`."""
+
+    def __init__(self) -> None:
+        self.peak = self.overall = rss_bytes()
+        self._stop = threading.Event()
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.005):
+            now = rss_bytes()
+            self.peak = max(self.peak, now)
+            self.overall = max(self.overall, now)
+
+    def reset(self) -> None:
+        self.peak = rss_bytes()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+def measured(stages: dict[str, Any], name: str, fn: Callable[..., Any], rss: PeakRss) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        cuda = torch.cuda.is_available()
+        if cuda:
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+        rss.reset()
+        started = time.perf_counter()
+        result = fn(*args, **kwargs)
+        if cuda:
+            torch.cuda.synchronize()
+        entry = stages.setdefault(name, {"seconds": 0.0, "peak_rss_gib": 0.0})
+        entry["seconds"] = round(entry["seconds"] + time.perf_counter() - started, 3)
+        entry["peak_rss_gib"] = round(max(entry["peak_rss_gib"], rss.peak / 2**30), 3)
+        if cuda:
+            peak = torch.cuda.max_memory_allocated() / 2**30
+            entry["peak_gpu_gib"] = round(max(entry.get("peak_gpu_gib", 0.0), peak), 2)
+        return result
+
+    return wrapper
+
+
+# ---- real-size random-weight models (GPU) ----------------------------------------------------
+
+
+def qwen2_7b_random(device: torch.device) -> tuple[Any, Any]:
+    from transformers import GenerationConfig, Qwen2Config, Qwen2ForCausalLM
+
+    tokenizer = tiny.build_qwen2_tokenizer()
+    im_end = tokenizer.convert_tokens_to_ids("<|im_end|>")
+    # Qwen/Qwen2-7B-Instruct config.json
+    config = Qwen2Config(
+        vocab_size=152064,
+        hidden_size=3584,
+        intermediate_size=18944,
+        num_hidden_layers=28,
+        num_attention_heads=28,
+        num_key_value_heads=4,
+        max_position_embeddings=32768,
+        rope_theta=1000000.0,
+        rms_norm_eps=1e-6,
+        tie_word_embeddings=False,
+        eos_token_id=im_end,
+    )
+    with torch.device(device):
+        model = Qwen2ForCausalLM(config).eval()
+    # Random logits never pick <|im_end|>: generation runs to max_new_tokens, the worst case.
+    model.generation_config = GenerationConfig(eos_token_id=[im_end], pad_token_id=tokenizer.pad_token_id)
+    return model, tokenizer
+
+
+def sdxl_turbo_random(device: torch.device) -> Any:
+    from diffusers import (
+        AutoencoderKL,
+        EulerAncestralDiscreteScheduler,
+        StableDiffusionXLPipeline,
+        UNet2DConditionModel,
+    )
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
+
+    tokenizer = tiny.build_clip_tokenizer()
+    with torch.device(device):
+        # stabilityai/sdxl-turbo unet/, text_encoder/, text_encoder_2/, vae/ config.json
+        unet = UNet2DConditionModel(
+            sample_size=64,
+            in_channels=4,
+            out_channels=4,
+            layers_per_block=2,
+            block_out_channels=(320, 640, 1280),
+            attention_head_dim=(5, 10, 20),
+            down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
+            up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
+            transformer_layers_per_block=(1, 2, 10),
+            cross_attention_dim=2048,
+            use_linear_projection=True,
+            addition_embed_type="text_time",
+            addition_time_embed_dim=256,
+            projection_class_embeddings_input_dim=2816,
+        )
+        enc1 = CLIPTextModel(
+            CLIPTextConfig(
+                vocab_size=49408,
+                hidden_size=768,
+                intermediate_size=3072,
+                num_hidden_layers=12,
+                num_attention_heads=12,
+                hidden_act="quick_gelu",
+                projection_dim=768,
+                eos_token_id=tokenizer.eos_token_id,
+                bos_token_id=tokenizer.bos_token_id,
+            )
+        )
+        enc2 = CLIPTextModelWithProjection(
+            CLIPTextConfig(
+                vocab_size=49408,
+                hidden_size=1280,
+                intermediate_size=5120,
+                num_hidden_layers=32,
+                num_attention_heads=20,
+                hidden_act="gelu",
+                projection_dim=1280,
+                eos_token_id=tokenizer.eos_token_id,
+                bos_token_id=tokenizer.bos_token_id,
+            )
+        )
+        vae = AutoencoderKL(
+            in_channels=3,
+            out_channels=3,
+            latent_channels=4,
+            layers_per_block=2,
+            sample_size=512,
+            block_out_channels=(128, 256, 512, 512),
+            down_block_types=("DownEncoderBlock2D",) * 4,
+            up_block_types=("UpDecoderBlock2D",) * 4,
+            scaling_factor=0.13025,
+            force_upcast=True,
+        )
+    scheduler = EulerAncestralDiscreteScheduler(
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        steps_offset=1,
+        timestep_spacing="trailing",
+    )
+    return StableDiffusionXLPipeline(vae, enc1, enc2, tokenizer, tokenizer, unet, scheduler)
+
+
+def musicgen_medium_random(device: torch.device) -> tuple[Any, Any]:
+    from transformers import (
+        EncodecConfig,
+        MusicgenConfig,
+        MusicgenDecoderConfig,
+        MusicgenForConditionalGeneration,
+        T5Config,
+    )
+
+    tokenizer = tiny.build_t5_tokenizer()
+    # facebook/musicgen-medium config.json (t5-base text encoder, 32 kHz EnCodec, 1.5B decoder)
+    config = MusicgenConfig(
+        text_encoder=T5Config(vocab_size=32128, d_model=768, d_ff=3072, num_layers=12, num_heads=12),
+        audio_encoder=EncodecConfig(
+            sampling_rate=32000,
+            audio_channels=1,
+            num_filters=64,
+            hidden_size=128,
+            codebook_size=2048,
+            upsampling_ratios=[8, 5, 4, 4],
+            target_bandwidths=[2.2],
+            num_lstm_layers=2,
+            compress=2,
+            normalize=False,
+            use_causal_conv=False,
+        ),
+        decoder=MusicgenDecoderConfig(
+            vocab_size=2048,
+            hidden_size=1536,
+            num_hidden_layers=48,
+            ffn_dim=6144,
+            num_attention_heads=24,
+            num_codebooks=4,
+            max_position_embeddings=2048,
+            pad_token_id=2048,
+            bos_token_id=2048,
+            decoder_start_token_id=2048,
+        ),
+    )
+    with torch.device(device):
+        model = MusicgenForConditionalGeneration(config).eval()
+    for name, buffer in model.audio_encoder.named_buffers():
+        if name.endswith("codebook.embed"):
+            buffer.normal_()
+    gen = model.generation_config
+    gen.decoder_start_token_id = gen.pad_token_id = gen.bos_token_id = 2048
+    gen.do_sample, gen.top_k = True, 250
+    return model, tokenizer
+
+
+def gpu_random_models(args: argparse.Namespace) -> Models:
+    device = torch.device("cuda")
+    dtype = torch.bfloat16
+    torch.set_default_dtype(dtype)  # build straight in bf16: a fp32 7B model alone is 30 GB
+    try:
+        llm, llm_tok = qwen2_7b_random(device)
+        image = sdxl_turbo_random(device)
+        if args.acestep_checkpoint:
+            from song_model.engines import AceStepEngine
+
+            engine: Any = AceStepEngine(args.acestep_checkpoint, device, dtype)
+        else:
+            mg, t5 = musicgen_medium_random(device)
+            engine = MusicgenEngine(mg, t5, device)
+    finally:
+        torch.set_default_dtype(torch.float32)
+    return Models(Songwriter(llm, llm_tok, device), engine, CoverArtist(image, device, 512, 2), device)
+
+
+# ---- run ------------------------------------------------------------------------------------
+
+
+def instrument(models: Models, stages: dict[str, Any], rss: PeakRss) -> None:
+    writer = models.songwriter
+    for method in ("style_tags", "lyrics", "categories"):
+        setattr(writer, method, measured(stages, f"llm.{method}", getattr(writer, method), rss))
+    models.engine.generate = measured(stages, "music", models.engine.generate, rss)  # type: ignore[method-assign]
+    models.cover.paint = measured(stages, "cover", models.cover.paint, rss)  # type: ignore[method-assign]
+
+
+def machine() -> dict[str, Any]:
+    info: dict[str, Any] = {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "cpu": platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
+        "ram_gib": round(os.sysconf("SC_PHYS_PAGES") * PAGE / 2**30, 1),
+        "load_average_1m": round(os.getloadavg()[0], 2),  # other work on the machine skews CPU numbers
+    }
+    if torch.cuda.is_available():
+        props = torch.cuda.get_device_properties(0)
+        info["gpu"] = props.name
+        info["gpu_memory_gib"] = round(props.total_memory / 2**30, 1)
+    return info
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--profile", choices=["tiny", "gpu-random"], default="tiny")
+    parser.add_argument("--duration", type=float, default=180.0)
+    parser.add_argument("--steps", type=int, default=27, help="ACE-Step steps (27: its published 27x RT)")
+    parser.add_argument("--formats", default="wav,mp3,flac")
+    parser.add_argument("--acestep-checkpoint", help="ACE-Step checkpoint folder (gpu-random only)")
+    args = parser.parse_args()
+
+    rss = PeakRss()
+    started = time.perf_counter()
+    if args.profile == "tiny":
+        models = load_models(load_settings({"MODEL_PROFILE": "tiny", "DEVICE": "cpu"}))
+    else:
+        if not torch.cuda.is_available():
+            parser.error("--profile gpu-random needs a CUDA GPU")
+        models = gpu_random_models(args)
+    load_s = time.perf_counter() - started
+    result: dict[str, Any] = {
+        "profile": args.profile,
+        "engine": models.engine.name,
+        "machine": machine(),
+        "load": {"seconds": round(load_s, 2), "rss_gib": round(rss_bytes() / 2**30, 3)},
+    }
+    if torch.cuda.is_available():
+        result["load"]["gpu_allocated_gib"] = round(torch.cuda.memory_allocated() / 2**30, 2)
+
+    stages: dict[str, Any] = {}
+    instrument(models, stages, rss)
+    request = parse_request(
+        {
+            "job_id": "bench",
+            "mode": "description",
+            "description": "an upbeat summer pop song about a road trip",
+            "duration_s": args.duration,
+            "seed": 1,
+            "guidance_scale": 15.0 if models.engine.name == "acestep" else 3.0,
+            "inference_steps": args.steps,
+            "formats": args.formats.split(","),
+            "output": {"bucket": "bench-bucket", "prefix": "bench/"},
+        }
+    )
+    from moto import mock_aws
+
+    with mock_aws():
+        import boto3
+
+        boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="bench-bucket")
+        os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+        rss.overall = rss_bytes()
+        manifest = SongPipeline(models).run(request)
+    result["song"] = {
+        "duration_s": manifest.duration_s,
+        "sample_rate": manifest.sample_rate,
+        "lyrics_chars": len(manifest.lyrics or ""),
+        "timings": manifest.timings.model_dump(),
+        "real_time_factor": round(manifest.duration_s / manifest.timings.music_s, 2),
+        "peak_rss_gib": round(rss.overall / 2**30, 3),
+    }
+    if torch.cuda.is_available():
+        # Stage wrappers reset the CUDA peak counter, so the song's peak is the largest stage peak.
+        result["song"]["peak_gpu_gib"] = max(s.get("peak_gpu_gib", 0.0) for s in stages.values())
+    result["stages"] = stages
+    rss.stop()
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,129 @@
+"""One request end to end: words -> music -> cover -> S3 -> manifest."""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import logging
+import secrets
+import time
+from collections.abc import Iterator
+
+import torch
+
+from . import audio_io, storage
+from .cover import Cover, cover_prompt
+from .engines import Audio, MusicJob
+from .errors import ModelError, OutOfMemory, ServiceError
+from .models import Models
+from .schemas import (
+    AudioObject,
+    CoverObject,
+    CustomLyricsRequest,
+    DescribedLyricsRequest,
+    DescriptionRequest,
+    Manifest,
+    Timings,
+)
+
+log = logging.getLogger(__name__)
+
+Request = DescriptionRequest | CustomLyricsRequest | DescribedLyricsRequest
+
+
+@contextlib.contextmanager
+def stage(name: str) -> Iterator[None]:
+    """Turn a model failure into an error for this request alone, with the stage in the message."""
+    try:
+        yield
+    except ServiceError:
+        raise
+    except torch.OutOfMemoryError as exc:
+        # Free what the failed step held so the next request starts from the resident models.
+        gc.collect()
+        torch.cuda.empty_cache()
+        raise OutOfMemory(f"out of GPU memory during {name}") from exc
+    except Exception as exc:
+        log.exception("%s failed", name)
+        raise ModelError(f"{name} failed: {type(exc).__name__}: {exc}") from exc
+
+
+class SongPipeline:
+    def __init__(self, models: Models) -> None:
+        self.models = models
+
+    def run(self, request: Request) -> Manifest:
+        started = time.perf_counter()
+        seed = request.seed if request.seed is not None else secrets.randbelow(2**32)
+        with stage("lyrics"):
+            prompt, lyrics, categories = self._words(request, seed)
+        lyrics_done = time.perf_counter()
+        with stage("music"):
+            audio = self.models.engine.generate(
+                MusicJob(
+                    prompt, lyrics, request.duration_s, request.inference_steps, request.guidance_scale, seed
+                )
+            )
+        music_done = time.perf_counter()
+        with stage("cover"):
+            cover = self.models.cover.paint(cover_prompt(prompt, categories, request.title), seed)
+        cover_done = time.perf_counter()
+        audio_objects, cover_object = self._upload(request, audio, cover)
+        done = time.perf_counter()
+        return Manifest(
+            job_id=request.job_id,
+            audio=audio_objects,
+            cover=cover_object,
+            sample_rate=audio.sample_rate,
+            duration_s=round(audio.duration_s, 3),
+            lyrics=lyrics,
+            prompt=prompt,
+            categories=categories,
+            seed=seed,
+            engine=self.models.engine.name,
+            timings=Timings(
+                lyrics_s=round(lyrics_done - started, 3),
+                music_s=round(music_done - lyrics_done, 3),
+                cover_s=round(cover_done - music_done, 3),
+                upload_s=round(done - cover_done, 3),
+                total_s=round(done - started, 3),
+            ),
+        )
+
+    def _words(self, request: Request, seed: int) -> tuple[str, str | None, list[str]]:
+        """The engine prompt, the lyrics (None when instrumental) and the categories."""
+        writer = self.models.songwriter
+        if isinstance(request, DescriptionRequest):
+            about = request.description
+            prompt = writer.style_tags(about, request.instrumental, seed)
+        else:
+            prompt = request.prompt
+            about = request.described_lyrics if isinstance(request, DescribedLyricsRequest) else prompt
+        lyrics: str | None = None
+        if request.instrumental:
+            lyrics = None
+        elif isinstance(request, CustomLyricsRequest):
+            lyrics = request.lyrics
+        else:
+            lyrics = writer.lyrics(about, prompt, request.duration_s, seed)
+        return prompt, lyrics, writer.categories(prompt, about)
+
+    def _upload(self, request: Request, audio: Audio, cover: Cover) -> tuple[list[AudioObject], CoverObject]:
+        bucket, prefix = request.output.bucket, request.output.prefix
+        audio_objects = []
+        for fmt in request.formats:
+            with stage(f"encoding {fmt}"):
+                body = audio_io.encode(audio, fmt)
+            key = f"{prefix}audio.{fmt}"
+            content_type = audio_io.CONTENT_TYPES[fmt]
+            storage.put_object(bucket, key, body, content_type)
+            size = len(body)
+            audio_objects.append(
+                AudioObject(format=fmt, bucket=bucket, key=key, content_type=content_type, size_bytes=size)
+            )
+        key = f"{prefix}cover.png"
+        storage.put_object(bucket, key, cover.png, "image/png")
+        cover_object = CoverObject(
+            bucket=bucket, key=key, width=cover.width, height=cover.height, size_bytes=len(cover.png)
+        )
+        return audio_objects, cover_object

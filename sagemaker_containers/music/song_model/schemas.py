@@ -1,0 +1,122 @@
+"""Request and manifest schemas: the contract with start_inference and inference_callback."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
+
+AudioFormat = Literal["wav", "mp3", "flac"]
+
+
+class Output(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    bucket: str = Field(min_length=3, max_length=63)
+    prefix: str = Field(min_length=1, max_length=900)
+
+    @field_validator("prefix")
+    @classmethod
+    def _prefix_is_folder(cls, value: str) -> str:
+        # Keys are prefix + "audio.wav"; a prefix without the slash would glue names together.
+        if not value.endswith("/") or value.startswith("/"):
+            raise ValueError("must end with '/' and must not start with '/'")
+        return value
+
+
+class _Common(BaseModel):
+    # Unknown fields are ignored (not rejected): the API already rejects them for users, and an
+    # extra field added by a newer workflow must not fail jobs on an older container.
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    job_id: str = Field(min_length=1, max_length=128)
+    instrumental: bool = False
+    # The API allows 10..240 s; the container accepts from 1 s so tests and benchmarks stay short.
+    duration_s: float = Field(default=180.0, ge=1.0, le=240.0)
+    seed: int | None = Field(default=None, ge=0, le=2**32 - 1)
+    guidance_scale: float = Field(default=15.0, ge=1.0, le=30.0)
+    inference_steps: int = Field(default=60, ge=1, le=200)
+    formats: list[AudioFormat] = Field(default_factory=lambda: ["wav"], min_length=1, max_length=3)
+    title: str | None = Field(default=None, max_length=200)
+    output: Output
+
+    @field_validator("formats")
+    @classmethod
+    def _unique_formats(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("formats must not repeat")
+        return value
+
+
+class DescriptionRequest(_Common):
+    mode: Literal["description"]
+    description: str = Field(min_length=1, max_length=2000)
+
+
+class CustomLyricsRequest(_Common):
+    mode: Literal["custom_lyrics"]
+    prompt: str = Field(min_length=1, max_length=1000)
+    lyrics: str = Field(default="", max_length=5000)
+
+    @model_validator(mode="after")
+    def _lyrics_unless_instrumental(self) -> CustomLyricsRequest:
+        # A model rule, not a field rule, because instrumental songs need no lyrics.
+        if not self.instrumental and not self.lyrics:
+            raise ValueError("lyrics are required for mode custom_lyrics unless instrumental is true")
+        return self
+
+
+class DescribedLyricsRequest(_Common):
+    mode: Literal["described_lyrics"]
+    prompt: str = Field(min_length=1, max_length=1000)
+    described_lyrics: str = Field(min_length=1, max_length=2000)
+
+
+SongRequest = Annotated[
+    DescriptionRequest | CustomLyricsRequest | DescribedLyricsRequest, Field(discriminator="mode")
+]
+REQUEST_ADAPTER: TypeAdapter[SongRequest] = TypeAdapter(SongRequest)
+
+
+def parse_request(data: object) -> DescriptionRequest | CustomLyricsRequest | DescribedLyricsRequest:
+    """Validate a decoded JSON body; raises pydantic.ValidationError."""
+    return REQUEST_ADAPTER.validate_python(data)
+
+
+class AudioObject(BaseModel):
+    format: AudioFormat
+    bucket: str
+    key: str
+    content_type: str
+    size_bytes: int
+
+
+class CoverObject(BaseModel):
+    bucket: str
+    key: str
+    content_type: Literal["image/png"] = "image/png"
+    width: int
+    height: int
+    size_bytes: int
+
+
+class Timings(BaseModel):
+    lyrics_s: float
+    music_s: float
+    cover_s: float
+    upload_s: float
+    total_s: float
+
+
+class Manifest(BaseModel):
+    job_id: str
+    audio: list[AudioObject]
+    cover: CoverObject | None
+    sample_rate: int
+    duration_s: float
+    lyrics: str | None
+    prompt: str
+    categories: list[str] = Field(min_length=3, max_length=5)
+    seed: int
+    engine: str
+    timings: Timings

@@ -1,0 +1,71 @@
+"""Entry point: `python -m song_model.serve [--host H] [--port P]` (the `serve` script runs this).
+
+The port is --port, else $SAGEMAKER_BIND_TO_PORT (set by SageMaker for some setups), else 8080.
+The server answers /ping (503) at once and loads the models in the background; /ping turns 200
+when they are ready. If loading fails the process exits non-zero, so the endpoint (or the local
+stack) sees a dead container rather than one that never gets ready.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import threading
+
+from .models import load_models
+from .server import App, AppServer
+from .settings import Settings, SettingsError, load_settings
+
+log = logging.getLogger("song_model")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Song generation model server (SageMaker contract)")
+    parser.add_argument("--host", default=os.environ.get("SERVER_HOST", "0.0.0.0"))  # noqa: S104
+    parser.add_argument("--port", type=int, default=int(os.environ.get("SAGEMAKER_BIND_TO_PORT", "8080")))
+    return parser.parse_args(argv)
+
+
+def _load_in_background(app: App, settings: Settings) -> None:
+    try:
+        app.set_models(load_models(settings))
+        log.info("ready")
+    except Exception:
+        log.exception("model loading failed; exiting")
+        logging.shutdown()
+        os._exit(1)
+
+
+def main(argv: list[str] | None = None) -> None:
+    logging.basicConfig(
+        level=os.environ.get("LOG_LEVEL", "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    args = parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        log.error("bad setting: %s", exc)
+        sys.exit(2)
+    app = App(max_body_bytes=settings.max_body_bytes)
+    server = AppServer((args.host, args.port), app)
+    log.info(
+        "listening on %s:%d (profile=%s, engine=%s)",
+        args.host,
+        server.server_port,
+        settings.profile,
+        settings.engine,
+    )
+    threading.Thread(target=_load_in_background, args=(app, settings), daemon=True).start()
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+if __name__ == "__main__":
+    main()

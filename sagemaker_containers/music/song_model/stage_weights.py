@@ -1,0 +1,185 @@
+"""Ops command: stage the real weights from the Hugging Face Hub into S3 as the endpoint's model data.
+
+    python -m song_model.stage_weights --bucket my-models --prefix song-model/v1/
+
+Each model goes under `{prefix}{part}/` in the layout the server reads from /opt/ml/model
+(settings.MODEL_SUBDIRS), pinned to the commit the hub served, and `{prefix}staging.json` records
+what was staged. Point the SageMaker model at the prefix as *uncompressed* model data
+(ModelDataSource.S3DataSource: S3DataType=S3Prefix, CompressionType=None): ~30 GB of weights
+download in parallel at start-up instead of being untarred. Re-running skips files already in S3
+with the same size, so an interrupted run resumes. Needs network access to the hub and S3 write
+access; run it from an ops machine or a CodeBuild job, not from the endpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import tempfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .settings import DEFAULT_ACESTEP, DEFAULT_IMAGE, DEFAULT_LLM, DEFAULT_MUSICGEN, MODEL_SUBDIRS
+
+log = logging.getLogger("song_model.stage_weights")
+
+
+@dataclass(frozen=True)
+class Part:
+    name: str  # a key of MODEL_SUBDIRS
+    repo_id: str
+    allow: tuple[str, ...] | None = None
+    ignore: tuple[str, ...] | None = None
+
+
+# What each repo needs at inference: safetensors weights and configs, no duplicate formats.
+PATTERNS: dict[str, dict[str, tuple[str, ...]]] = {
+    "llm": {"allow": ("*.json", "*.safetensors", "*.txt", "*.model", "*.tiktoken")},
+    # ACE-Step's loader reads exactly these four folders.
+    "acestep": {"allow": ("music_dcae_f8c8/*", "music_vocoder/*", "ace_step_transformer/*", "umt5-base/*")},
+    "musicgen": {"allow": ("*.json", "*.safetensors", "*.model", "*.txt")},
+    # sdxl-turbo: the diffusers folders in fp16 only (the server loads variant="fp16"), not the
+    # single-file checkpoints at the root or the fp32 copies (halves the download).
+    "image": {
+        "allow": (
+            "model_index.json",
+            "*/config.json",
+            "scheduler/*",
+            "tokenizer/*",
+            "tokenizer_2/*",
+            "*/*.fp16.safetensors",
+        )
+    },
+}
+
+Downloader = Callable[[Part, Path], str]
+
+
+def plan(llm: str, image: str, engines: Iterable[str], acestep: str, musicgen: str) -> list[Part]:
+    repos = {"llm": llm, "image": image, "acestep": acestep, "musicgen": musicgen}
+    names = ["llm", *engines, "image"]
+    return [
+        Part(name, repos[name], PATTERNS[name].get("allow"), PATTERNS[name].get("ignore")) for name in names
+    ]
+
+
+def hub_download(part: Part, target: Path) -> str:
+    """Download one repo at its current commit into `target`; returns the commit sha."""
+    from huggingface_hub import HfApi, snapshot_download
+
+    sha = HfApi().model_info(part.repo_id).sha
+    snapshot_download(
+        part.repo_id,
+        revision=sha,
+        local_dir=target,
+        allow_patterns=list(part.allow) if part.allow else None,
+        ignore_patterns=list(part.ignore) if part.ignore else None,
+    )
+    return str(sha)
+
+
+def _files(folder: Path) -> list[Path]:
+    # huggingface_hub keeps its bookkeeping in .cache/ inside local_dir; that is not model data.
+    return sorted(p for p in folder.rglob("*") if p.is_file() and ".cache" not in p.relative_to(folder).parts)
+
+
+def _remote_size(s3: Any, bucket: str, key: str) -> int | None:
+    from botocore.exceptions import ClientError
+
+    try:
+        return int(s3.head_object(Bucket=bucket, Key=key)["ContentLength"])
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            return None
+        raise
+
+
+def upload_folder(s3: Any, folder: Path, bucket: str, prefix: str, dry_run: bool) -> dict[str, int]:
+    """Upload every file; returns counts of uploaded and skipped files and total bytes."""
+    counts = {"files": 0, "uploaded": 0, "skipped": 0, "bytes": 0}
+    for path in _files(folder):
+        key = prefix + path.relative_to(folder).as_posix()
+        size = path.stat().st_size
+        counts["files"] += 1
+        counts["bytes"] += size
+        if _remote_size(s3, bucket, key) == size:
+            counts["skipped"] += 1
+            continue
+        log.info("%s s3://%s/%s (%.1f MB)", "would upload" if dry_run else "upload", bucket, key, size / 1e6)
+        if not dry_run:
+            # upload_file switches to parallel multipart for large files (safetensors shards).
+            s3.upload_file(str(path), bucket, key)
+        counts["uploaded"] += 1
+    return counts
+
+
+def stage(
+    parts: list[Part],
+    bucket: str,
+    prefix: str,
+    s3: Any,
+    work_dir: Path,
+    download: Downloader = hub_download,
+    dry_run: bool = False,
+) -> dict[str, Any]:
+    if prefix and not prefix.endswith("/"):
+        prefix += "/"
+    record: dict[str, Any] = {"bucket": bucket, "prefix": prefix, "parts": {}}
+    for part in parts:
+        local = work_dir / MODEL_SUBDIRS[part.name]
+        log.info("downloading %s -> %s", part.repo_id, local)
+        revision = download(part, local)
+        counts = upload_folder(s3, local, bucket, f"{prefix}{MODEL_SUBDIRS[part.name]}/", dry_run)
+        record["parts"][part.name] = {"repo_id": part.repo_id, "revision": revision, **counts}
+    if not dry_run:
+        body = json.dumps(record, indent=2).encode()
+        s3.put_object(Bucket=bucket, Key=f"{prefix}staging.json", Body=body, ContentType="application/json")
+    return record
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--bucket", required=True)
+    parser.add_argument("--prefix", required=True, help="S3 key prefix, e.g. song-model/v1/")
+    parser.add_argument(
+        "--engine",
+        choices=["acestep", "musicgen", "both"],
+        default="acestep",
+        help="which music engine's weights to stage (default acestep)",
+    )
+    parser.add_argument("--llm", default=DEFAULT_LLM)
+    parser.add_argument("--acestep", default=DEFAULT_ACESTEP)
+    parser.add_argument("--musicgen", default=DEFAULT_MUSICGEN)
+    parser.add_argument("--image", default=DEFAULT_IMAGE)
+    parser.add_argument("--work-dir", type=Path, help="local download folder (default: a temp dir)")
+    parser.add_argument("--dry-run", action="store_true", help="download and list, upload nothing")
+    return parser.parse_args(argv)
+
+
+def main(
+    argv: list[str] | None = None, s3: Any = None, download: Downloader = hub_download
+) -> dict[str, Any]:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    args = parse_args(argv)
+    engines = ["acestep", "musicgen"] if args.engine == "both" else [args.engine]
+    parts = plan(args.llm, args.image, engines, args.acestep, args.musicgen)
+    if s3 is None:
+        import boto3
+
+        s3 = boto3.client("s3")
+    with tempfile.TemporaryDirectory(prefix="stage-weights-") as tmp:
+        work_dir = args.work_dir or Path(tmp)
+        record = stage(parts, args.bucket, args.prefix, s3, work_dir, download, args.dry_run)
+    json.dump(record, sys.stdout, indent=2)
+    print()
+    uri = f"s3://{args.bucket}/{record['prefix']}"
+    print(f"Model data: {uri} (S3DataType=S3Prefix, CompressionType=None)", file=sys.stderr)
+    return record
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,265 @@
+"""The `tiny` profile: the real architectures with small random weights, built on this machine.
+
+Every tokenizer is trained here from a small built-in corpus with the same tokenizer class the real
+checkpoint uses (Qwen2 byte-level BPE, CLIP BPE, T5 Unigram), so the code paths (chat template,
+padding, special tokens) are the ones the `full` profile runs. Nothing is downloaded. Weights are
+seeded, so two processes build identical models and a request seed reproduces across restarts.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import torch
+from tokenizers import trainers
+
+from .categories import GENRES
+
+# Qwen2-Instruct's ChatML chat template (as in its tokenizer_config.json).
+QWEN2_CHAT_TEMPLATE = (
+    "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}"
+    "{{ '<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n' }}{% endif %}"
+    "{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}"
+    "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+
+_WORDS = """
+the a and of to in love night city light heart dream fire rain summer winter sky road home time
+dance feel free run fly sing song music beat rhythm soul shine star ocean wave river mountain
+we you i me my your our they she he is are was be never always forever again tonight tomorrow
+up down away back together alone young wild golden blue red dark bright slow fast loud quiet
+guitar piano drums bass synth strings violin saxophone vocals female male choir upbeat mellow
+energetic sad happy romantic dreamy epic chill groovy catchy melodic bpm tempo verse chorus
+bridge intro outro hook write lyrics song about style tags genre mood instruments comma separated
+answer with one only output the following which fits best this describe musical
+"""
+
+
+def _corpus() -> list[str]:
+    sections = "[verse]\n[chorus]\n[bridge]\n[intro]\n[outro]\n"
+    genres = ", ".join(GENRES)
+    return [_WORDS, sections, genres, _WORDS.upper(), " ".join(_WORDS.split()[::-1])] * 4
+
+
+def _bpe_state(tokenizer: Any) -> tuple[dict[str, int], list[tuple[str, str]]]:
+    model = json.loads(tokenizer.backend_tokenizer.to_str())["model"]
+    return model["vocab"], [tuple(pair) for pair in model["merges"]]
+
+
+def build_qwen2_tokenizer() -> Any:
+    from tokenizers import AddedToken, pre_tokenizers
+    from transformers import Qwen2Tokenizer
+
+    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+    seed = Qwen2Tokenizer()
+    trainer = trainers.BpeTrainer(
+        vocab_size=600,
+        special_tokens=specials,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    seed.backend_tokenizer.train_from_iterator(_corpus(), trainer)
+    vocab, merges = _bpe_state(seed)
+    tokenizer = Qwen2Tokenizer(vocab=vocab, merges=merges)
+    tokenizer.add_tokens([AddedToken(t, special=True, normalized=False) for t in specials[1:]])
+    tokenizer.chat_template = QWEN2_CHAT_TEMPLATE
+    return tokenizer
+
+
+def build_llm() -> tuple[Any, Any]:
+    """A 2-layer Qwen2ForCausalLM with grouped-query attention like Qwen2-7B, and its tokenizer."""
+    from transformers import GenerationConfig, Qwen2Config, Qwen2ForCausalLM
+
+    tokenizer = build_qwen2_tokenizer()
+    im_end = tokenizer.convert_tokens_to_ids("<|im_end|>")
+    config = Qwen2Config(
+        vocab_size=len(tokenizer),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=4096,
+        tie_word_embeddings=False,
+        bos_token_id=tokenizer.convert_tokens_to_ids("<|endoftext|>"),
+        eos_token_id=im_end,
+    )
+    torch.manual_seed(0)
+    model = Qwen2ForCausalLM(config).eval()
+    model.generation_config = GenerationConfig(
+        eos_token_id=[im_end, tokenizer.eos_token_id], pad_token_id=tokenizer.pad_token_id
+    )
+    return model, tokenizer
+
+
+def build_t5_tokenizer() -> Any:
+    from transformers import T5Tokenizer
+
+    seed = T5Tokenizer(extra_ids=0)
+    trainer = trainers.UnigramTrainer(
+        vocab_size=400,
+        special_tokens=["<pad>", "</s>", "<unk>"],
+        unk_token="<unk>",  # noqa: S106 - a token, not a secret
+        show_progress=False,
+    )
+    seed.backend_tokenizer.train_from_iterator(_corpus(), trainer)
+    vocab = [tuple(piece) for piece in json.loads(seed.backend_tokenizer.to_str())["model"]["vocab"]]
+    return T5Tokenizer(vocab=vocab, extra_ids=0)
+
+
+def build_musicgen() -> tuple[Any, Any]:
+    """MusicgenForConditionalGeneration (T5 text encoder, EnCodec codec, MusicGen decoder), tiny.
+
+    EnCodec keeps the real 32 kHz sample rate; a hop of 1600 samples (20 frames/s instead of 50)
+    keeps autoregressive decoding short on CPU.
+    """
+    from transformers import (
+        EncodecConfig,
+        MusicgenConfig,
+        MusicgenDecoderConfig,
+        MusicgenForConditionalGeneration,
+        T5Config,
+    )
+
+    tokenizer = build_t5_tokenizer()
+    text = T5Config(
+        vocab_size=len(tokenizer), d_model=32, d_ff=64, num_layers=2, num_heads=4, d_kv=8, pad_token_id=0
+    )
+    codebook_size, codebooks = 64, 2
+    audio = EncodecConfig(
+        sampling_rate=32000,
+        audio_channels=1,
+        num_filters=4,
+        hidden_size=16,
+        codebook_size=codebook_size,
+        upsampling_ratios=[8, 8, 5, 5],
+        # num_quantizers = 1000 * bandwidth // (frame_rate * log2(codebook_size)) = 300 // 120 = 2
+        target_bandwidths=[0.3],
+        num_lstm_layers=1,
+        compress=1,
+        normalize=False,
+        use_causal_conv=False,
+    )
+    decoder = MusicgenDecoderConfig(
+        vocab_size=codebook_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        ffn_dim=64,
+        num_attention_heads=4,
+        num_codebooks=codebooks,
+        max_position_embeddings=4096,
+        pad_token_id=codebook_size,
+        bos_token_id=codebook_size,
+        decoder_start_token_id=codebook_size,
+        audio_channels=1,
+    )
+    config = MusicgenConfig(text_encoder=text, audio_encoder=audio, decoder=decoder)
+    config.decoder_start_token_id = codebook_size
+    config.pad_token_id = codebook_size
+    torch.manual_seed(1)
+    model = MusicgenForConditionalGeneration(config).eval()
+    # EnCodec's codebooks are buffers that start at zero (training fills them by k-means): left so,
+    # every code decodes to the same vector and the audio would not depend on what was generated.
+    for name, buffer in model.audio_encoder.named_buffers():
+        if name.endswith("codebook.embed"):
+            buffer.normal_()
+    gen = model.generation_config
+    gen.decoder_start_token_id = codebook_size
+    gen.pad_token_id = codebook_size
+    gen.bos_token_id = codebook_size
+    gen.do_sample = True
+    gen.top_k = 50
+    gen.guidance_scale = 3.0
+    return model, tokenizer
+
+
+def build_clip_tokenizer() -> Any:
+    from tokenizers import pre_tokenizers
+    from transformers import CLIPTokenizer
+
+    specials = ["<|startoftext|>", "<|endoftext|>"]
+    seed = CLIPTokenizer()
+    trainer = trainers.BpeTrainer(
+        vocab_size=600,
+        special_tokens=specials,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        end_of_word_suffix="</w>",
+        show_progress=False,
+    )
+    seed.backend_tokenizer.train_from_iterator(_corpus(), trainer)
+    vocab, merges = _bpe_state(seed)
+    tokenizer = CLIPTokenizer(vocab=vocab, merges=merges)
+    tokenizer.model_max_length = 77
+    return tokenizer
+
+
+def build_sdxl() -> Any:
+    """StableDiffusionXLPipeline with both CLIP text encoders, the SDXL UNet (text_time
+    conditioning) and the KL VAE, at toy width, plus sdxl-turbo's scheduler settings."""
+    from diffusers import (
+        AutoencoderKL,
+        EulerAncestralDiscreteScheduler,
+        StableDiffusionXLPipeline,
+        UNet2DConditionModel,
+    )
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
+
+    tokenizer = build_clip_tokenizer()
+    text_config = CLIPTextConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=37,
+        num_attention_heads=4,
+        num_hidden_layers=2,
+        projection_dim=32,
+        max_position_embeddings=77,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    torch.manual_seed(2)
+    unet = UNet2DConditionModel(
+        block_out_channels=(32, 64),
+        layers_per_block=1,
+        sample_size=32,
+        in_channels=4,
+        out_channels=4,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        attention_head_dim=(2, 4),
+        use_linear_projection=True,
+        addition_embed_type="text_time",
+        addition_time_embed_dim=8,
+        transformer_layers_per_block=(1, 1),
+        # 6 micro-conditioning values x 8 + the pooled projection of text encoder 2 (32)
+        projection_class_embeddings_input_dim=80,
+        cross_attention_dim=64,  # hidden sizes of both text encoders, concatenated
+        norm_num_groups=1,
+    )
+    vae = AutoencoderKL(
+        block_out_channels=[32, 64],
+        in_channels=3,
+        out_channels=3,
+        down_block_types=["DownEncoderBlock2D", "DownEncoderBlock2D"],
+        up_block_types=["UpDecoderBlock2D", "UpDecoderBlock2D"],
+        latent_channels=4,
+        norm_num_groups=16,
+        sample_size=64,
+    )
+    scheduler = EulerAncestralDiscreteScheduler(
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        steps_offset=1,
+        timestep_spacing="trailing",
+    )
+    return StableDiffusionXLPipeline(
+        vae=vae,
+        text_encoder=CLIPTextModel(text_config).eval(),
+        text_encoder_2=CLIPTextModelWithProjection(text_config).eval(),
+        tokenizer=tokenizer,
+        tokenizer_2=tokenizer,
+        unet=unet.eval(),
+        scheduler=scheduler,
+    )

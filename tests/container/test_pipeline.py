@@ -1,0 +1,124 @@
+"""The pipeline end to end on the tiny profile, writing to moto S3."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import numpy as np
+import pytest
+import soundfile as sf
+from conftest import BUCKET, make_request
+from PIL import Image
+from song_model.categories import GENRES
+from song_model.pipeline import SongPipeline
+from song_model.schemas import Manifest, parse_request
+
+MANIFEST_KEYS = {
+    "job_id", "audio", "cover", "sample_rate", "duration_s", "lyrics", "prompt", "categories", "seed",
+    "engine", "timings",
+}  # fmt: skip
+
+
+def run(models: Any, **body: Any) -> dict[str, Any]:
+    manifest = SongPipeline(models).run(parse_request(make_request(**body)))
+    return manifest.model_dump(mode="json")
+
+
+def fetch(s3: Any, key: str) -> bytes:
+    return s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+
+
+@pytest.mark.parametrize("mode", ["description", "custom_lyrics", "described_lyrics"])
+def test_each_mode_produces_a_complete_manifest(tiny_models: Any, s3: Any, mode: str) -> None:
+    manifest = run(tiny_models, mode=mode)
+    assert set(manifest) == MANIFEST_KEYS
+    Manifest.model_validate(manifest)
+    assert manifest["job_id"] == "job-1"
+    assert manifest["engine"] == "musicgen"
+    assert manifest["seed"] == 42
+    assert manifest["duration_s"] == pytest.approx(1.5)
+    assert manifest["prompt"]
+    assert manifest["lyrics"].startswith("[")
+    assert 3 <= len(manifest["categories"]) <= 5 and set(manifest["categories"]) <= set(GENRES)
+    assert set(manifest["timings"]) == {"lyrics_s", "music_s", "cover_s", "upload_s", "total_s"}
+    assert manifest["timings"]["total_s"] >= manifest["timings"]["music_s"] > 0
+
+
+def test_prompt_and_lyrics_come_from_the_request_when_given(tiny_models: Any, s3: Any) -> None:
+    manifest = run(tiny_models, mode="custom_lyrics")
+    assert manifest["prompt"] == "pop, upbeat, guitar"
+    assert manifest["lyrics"] == "[verse]\nsun on the road\n[chorus]\nla la"
+    described = run(tiny_models, mode="described_lyrics")
+    assert described["prompt"] == "rock, energetic"
+    assert described["lyrics"] != "friends on a road trip"
+
+
+@pytest.mark.parametrize("mode", ["description", "custom_lyrics", "described_lyrics"])
+def test_instrumental_has_no_lyrics(tiny_models: Any, s3: Any, mode: str) -> None:
+    assert run(tiny_models, mode=mode, instrumental=True)["lyrics"] is None
+
+
+def test_every_format_decodes_with_the_right_rate_and_length(tiny_models: Any, s3: Any) -> None:
+    manifest = run(tiny_models, formats=["wav", "mp3", "flac"], duration_s=2.0)
+    by_format = {a["format"]: a for a in manifest["audio"]}
+    assert set(by_format) == {"wav", "mp3", "flac"}
+    types = {"wav": "audio/wav", "mp3": "audio/mpeg", "flac": "audio/flac"}
+    for fmt, entry in by_format.items():
+        assert entry["bucket"] == BUCKET
+        assert entry["key"] == f"scratch/job-1/audio.{fmt}"
+        assert entry["content_type"] == types[fmt]
+        obj = s3.get_object(Bucket=BUCKET, Key=entry["key"])
+        assert obj["ContentType"] == types[fmt]
+        body = obj["Body"].read()
+        assert len(body) == entry["size_bytes"]
+        samples, rate = sf.read(io.BytesIO(body), dtype="float32")
+        assert rate == manifest["sample_rate"] == 32000
+        # MP3 frames carry encoder delay and padding: allow one 1152-sample frame each way.
+        tolerance = 2 * 1152 / rate if fmt == "mp3" else 1 / rate
+        assert abs(len(samples) / rate - 2.0) <= tolerance, fmt
+        assert np.isfinite(samples).all() and np.abs(samples).max() <= 1.0
+
+
+def test_lossless_formats_hold_the_same_samples(tiny_models: Any, s3: Any) -> None:
+    manifest = run(tiny_models, formats=["wav", "flac"])
+    wav, _ = sf.read(io.BytesIO(fetch(s3, manifest["audio"][0]["key"])), dtype="int16")
+    flac, _ = sf.read(io.BytesIO(fetch(s3, manifest["audio"][1]["key"])), dtype="int16")
+    assert np.array_equal(wav, flac)
+
+
+def test_cover_is_a_png_of_the_reported_size(tiny_models: Any, s3: Any) -> None:
+    cover = run(tiny_models)["cover"]
+    assert cover["key"] == "scratch/job-1/cover.png"
+    assert cover["content_type"] == "image/png"
+    body = fetch(s3, cover["key"])
+    assert len(body) == cover["size_bytes"]
+    image = Image.open(io.BytesIO(body))
+    assert image.format == "PNG"
+    assert image.size == (cover["width"], cover["height"]) == (64, 64)
+
+
+def _outputs(s3: Any, manifest: dict[str, Any]) -> tuple[bytes, bytes]:
+    return fetch(s3, manifest["audio"][0]["key"]), fetch(s3, manifest["cover"]["key"])
+
+
+def test_the_same_seed_reproduces_words_audio_and_cover(tiny_models: Any, s3: Any) -> None:
+    first = run(tiny_models, seed=7)
+    first_media = _outputs(s3, first)
+    second = run(tiny_models, seed=7)
+    assert _outputs(s3, second) == first_media
+    for key in ("prompt", "lyrics", "categories"):
+        assert second[key] == first[key]
+    other = run(tiny_models, seed=8)
+    other_audio, other_cover = _outputs(s3, other)
+    assert other_audio != first_media[0]
+    assert other_cover != first_media[1]
+    assert other["lyrics"] != first["lyrics"]
+
+
+def test_a_missing_seed_is_chosen_and_reported(tiny_models: Any, s3: Any) -> None:
+    first = run(tiny_models, seed=None)
+    assert 0 <= first["seed"] < 2**32
+    media = _outputs(s3, first)
+    again = run(tiny_models, seed=first["seed"])
+    assert _outputs(s3, again) == media

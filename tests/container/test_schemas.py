@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from conftest import make_request
+from pydantic import ValidationError
+from song_model.schemas import (
+    CustomLyricsRequest,
+    DescribedLyricsRequest,
+    DescriptionRequest,
+    parse_request,
+)
+
+
+@pytest.mark.parametrize(
+    ("mode", "cls"),
+    [
+        ("description", DescriptionRequest),
+        ("custom_lyrics", CustomLyricsRequest),
+        ("described_lyrics", DescribedLyricsRequest),
+    ],
+)
+def test_each_mode_parses_to_its_model(mode: str, cls: type) -> None:
+    assert isinstance(parse_request(make_request(mode)), cls)
+
+
+def test_defaults_follow_the_design() -> None:
+    body = make_request()
+    for key in ("duration_s", "seed", "guidance_scale", "inference_steps", "formats", "instrumental"):
+        body.pop(key)
+    request = parse_request(body)
+    assert request.duration_s == 180
+    assert request.seed is None
+    assert request.guidance_scale == 15
+    assert request.inference_steps == 60
+    assert request.formats == ["wav"]
+    assert request.instrumental is False
+
+
+def test_unknown_fields_are_ignored() -> None:
+    assert parse_request(make_request(user_id="u-1")).job_id == "job-1"
+
+
+def _locations(body: dict[str, Any]) -> list[tuple[Any, ...]]:
+    with pytest.raises(ValidationError) as info:
+        parse_request(body)
+    return [e["loc"] for e in info.value.errors()]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"mode": "karaoke"}, ()),
+        ({"duration_s": 0.5}, ("duration_s",)),
+        ({"duration_s": 241}, ("duration_s",)),
+        ({"guidance_scale": 31}, ("guidance_scale",)),
+        ({"inference_steps": 0}, ("inference_steps",)),
+        ({"seed": -1}, ("seed",)),
+        ({"formats": ["ogg"]}, ("formats", 0)),
+        ({"formats": []}, ("formats",)),
+        ({"formats": ["wav", "wav"]}, ("formats",)),
+        ({"output": {"bucket": "b-1", "prefix": "no-slash"}}, ("output", "prefix")),
+        ({"output": {"bucket": "b-1"}}, ("output", "prefix")),
+        ({"description": ""}, ("description",)),
+        ({"description": "x" * 2001}, ("description",)),
+    ],
+)
+def test_bad_values_are_reported_on_their_field(overrides: dict[str, Any], field: tuple[Any, ...]) -> None:
+    locations = _locations(make_request(**overrides))
+    if field:
+        assert any(loc[-len(field) :] == field for loc in locations), locations
+    else:
+        assert locations
+
+
+def test_missing_mode_field_is_an_error() -> None:
+    body = make_request("described_lyrics")
+    del body["described_lyrics"]
+    assert any(loc[-1] == "described_lyrics" for loc in _locations(body))
+
+
+def test_custom_lyrics_needs_lyrics_unless_instrumental() -> None:
+    with pytest.raises(ValidationError, match="lyrics are required"):
+        parse_request(make_request("custom_lyrics", lyrics=""))
+    assert parse_request(make_request("custom_lyrics", lyrics="", instrumental=True)).instrumental

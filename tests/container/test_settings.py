@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from song_model.settings import SettingsError, load_settings
+
+
+def test_defaults_are_the_production_setup() -> None:
+    settings = load_settings({})
+    assert settings.profile == "full"
+    assert settings.engine == "acestep"
+    assert settings.llm_model_id == "Qwen/Qwen2-7B-Instruct"
+    assert settings.image_model_id == "stabilityai/sdxl-turbo"
+    assert settings.model_dir == Path("/opt/ml/model")
+    assert settings.cover_size == 512
+    assert settings.cover_steps == 2
+
+
+def test_tiny_profile_defaults_to_musicgen_and_small_covers() -> None:
+    settings = load_settings({"MODEL_PROFILE": "tiny"})
+    assert settings.engine == "musicgen"
+    assert settings.cover_size == 64
+
+
+def test_values_are_trimmed_and_case_insensitive() -> None:
+    settings = load_settings({"MODEL_PROFILE": " TINY ", "DEVICE": "cuda:1", "DTYPE": "BFloat16"})
+    assert (settings.profile, settings.device, settings.dtype) == ("tiny", "cuda:1", "bfloat16")
+
+
+@pytest.mark.parametrize(
+    ("env", "names"),
+    [
+        ({"MODEL_PROFILE": "huge"}, "MODEL_PROFILE"),
+        ({"MUSIC_ENGINE": "jukebox"}, "MUSIC_ENGINE"),
+        ({"DTYPE": "int8"}, "DTYPE"),
+        ({"DEVICE": "tpu"}, "DEVICE"),
+        ({"DEVICE": "cuda:x"}, "DEVICE"),
+        ({"COVER_SIZE": "100"}, "COVER_SIZE"),
+        ({"COVER_SIZE": "big"}, "COVER_SIZE"),
+        ({"COVER_STEPS": "0"}, "COVER_STEPS"),
+        ({"MODEL_PROFILE": "tiny", "MUSIC_ENGINE": "acestep"}, "MUSIC_ENGINE"),
+    ],
+)
+def test_bad_values_fail_with_the_variable_named(env: dict[str, str], names: str) -> None:
+    with pytest.raises(SettingsError, match=names):
+        load_settings(env)

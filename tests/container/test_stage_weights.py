@@ -1,0 +1,71 @@
+"""The weight-staging command against moto S3, with the hub download replaced by local files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from conftest import BUCKET
+from song_model.stage_weights import PATTERNS, Part, main, plan
+
+downloads: list[Part] = []
+
+
+def fake_download(part: Part, target: Path) -> str:
+    """Writes what the hub would for this part (a config and a weights file per folder)."""
+    downloads.append(part)
+    folder = target / "ace_step_transformer" if part.name == "acestep" else target
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.json").write_text(json.dumps({"repo": part.repo_id}))
+    (folder / "model.safetensors").write_bytes(b"\0" * 1024)
+    (target / ".cache").mkdir(exist_ok=True)
+    (target / ".cache" / "lock").write_text("hub bookkeeping")
+    return f"sha-{part.name}"
+
+
+def test_plan_stages_the_llm_the_engine_and_the_image_model() -> None:
+    parts = plan("q", "img", ["acestep"], "ace", "mg")
+    assert [(p.name, p.repo_id) for p in parts] == [("llm", "q"), ("acestep", "ace"), ("image", "img")]
+    assert parts[1].allow == PATTERNS["acestep"]["allow"]
+    both = plan("q", "img", ["acestep", "musicgen"], "ace", "mg")
+    assert [p.name for p in both] == ["llm", "acestep", "musicgen", "image"]
+
+
+def test_staging_uploads_the_server_layout_and_a_record(s3: Any, tmp_path: Path) -> None:
+    downloads.clear()
+    args = ["--bucket", BUCKET, "--prefix", "models/v1", "--work-dir", str(tmp_path)]
+    record = main(args, s3=s3, download=fake_download)
+    assert [p.repo_id for p in downloads] == ["Qwen/Qwen2-7B-Instruct", "ACE-Step/ACE-Step-v1-3.5B",
+                                              "stabilityai/sdxl-turbo"]  # fmt: skip
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]}
+    assert keys == {
+        "models/v1/llm/config.json",
+        "models/v1/llm/model.safetensors",
+        "models/v1/acestep/ace_step_transformer/config.json",
+        "models/v1/acestep/ace_step_transformer/model.safetensors",
+        "models/v1/image/config.json",
+        "models/v1/image/model.safetensors",
+        "models/v1/staging.json",
+    }
+    stored = json.loads(s3.get_object(Bucket=BUCKET, Key="models/v1/staging.json")["Body"].read())
+    assert stored == record
+    assert stored["parts"]["llm"] == {
+        "repo_id": "Qwen/Qwen2-7B-Instruct", "revision": "sha-llm", "files": 2, "uploaded": 2, "skipped": 0,
+        "bytes": 1024 + len(json.dumps({"repo": "Qwen/Qwen2-7B-Instruct"})),
+    }  # fmt: skip
+
+
+def test_a_second_run_skips_what_is_already_there(s3: Any, tmp_path: Path) -> None:
+    args = ["--bucket", BUCKET, "--prefix", "m/", "--engine", "musicgen", "--work-dir", str(tmp_path)]
+    main(args, s3=s3, download=fake_download)
+    again = main(args, s3=s3, download=fake_download)
+    assert {p["uploaded"] for p in again["parts"].values()} == {0}
+    assert {p["skipped"] for p in again["parts"].values()} == {2}
+
+
+def test_dry_run_uploads_nothing(s3: Any, tmp_path: Path) -> None:
+    args = ["--bucket", BUCKET, "--prefix", "m/", "--dry-run", "--work-dir", str(tmp_path)]
+    record = main(args, s3=s3, download=fake_download)
+    assert s3.list_objects_v2(Bucket=BUCKET).get("KeyCount") == 0
+    assert record["parts"]["llm"]["uploaded"] == 2
