@@ -17,6 +17,7 @@ from lambdas.common.repositories import JobRepository, UserRepository
 from lambdas.common.workflow_store import UserSlots, WorkflowJob, WorkflowJobRepository
 from local.lambda_routing import route_lambda_invokes
 from local.resources import ResourceNames, create_data_and_storage
+from local.sfn_patches import stop_interrupts_waiting_tasks
 from local.workflow import (
     WorkflowNames,
     create_state_machine,
@@ -143,7 +144,11 @@ def workflow(monkeypatch: pytest.MonkeyPatch) -> Iterator[Workflow]:
         create_data_and_storage(boto3.client("dynamodb"), boto3.client("s3"), resources)
         endpoint = FakeAsyncEndpoint(resources.inference_bucket)
         flow = Workflow(names=names, resources=resources, endpoint=endpoint)
-        with endpoint.installed(), route_lambda_invokes(task_handlers(names)):
+        with (
+            endpoint.installed(),
+            route_lambda_invokes(task_handlers(names)),
+            stop_interrupts_waiting_tasks(),
+        ):
             flow.deploy()
             yield flow
             _stop_running(flow)

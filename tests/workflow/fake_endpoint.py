@@ -53,7 +53,7 @@ class FakeAsyncEndpoint:
     def _invoke(self, endpoint_name: str, input_location: str, inference_id: str) -> tuple[int, dict, str]:
         if self.reject_with:
             body = json.dumps({"__type": "ValidationError", "message": self.reject_with})
-            return 400, {"x-amzn-ErrorType": "ValidationError"}, body
+            return 400, {"x-amzn-ErrorType": "ValidationError", "status": "400"}, body
         invocation = Invocation(
             endpoint_name=endpoint_name,
             inference_id=inference_id,
