@@ -61,7 +61,7 @@ class Workflow:
     def user(self, user_id: str, credits: int) -> None:
         UserRepository().get_or_create(user_id, signup_credits=credits)
 
-    def submit(self, user_id: str, request: dict | None = None) -> Job:
+    def submit(self, user_id: str, request: dict | None = None, *, start: bool = True) -> Job:
         """What POST /songs does: the job row, then StartExecution named after the job."""
         now = utc_now()
         job = Job(
@@ -74,13 +74,17 @@ class Workflow:
             updated_at=now,
         )
         JobRepository().create(job)
+        if start:
+            self.start(job)
+        time.sleep(0.002)  # distinct created_at values keep submission order unambiguous
+        return job
+
+    def start(self, job: Job) -> None:
         self.sfn.start_execution(
             stateMachineArn=self.state_machine_arn,
             name=job.job_id,
-            input=json.dumps({"job_id": job.job_id, "user_id": user_id}),
+            input=json.dumps({"job_id": job.job_id, "user_id": job.user_id}),
         )
-        time.sleep(0.002)  # distinct created_at values keep submission order unambiguous
-        return job
 
     def execution_arn(self, job_id: str) -> str:
         return self.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{job_id}"
