@@ -14,6 +14,7 @@ from .config import ServiceConfig
 from .data import DataStore
 from .functions import powertools_layer
 from .storage import Storage
+from .workflow import GenerationWorkflow
 
 # The retention periods offered in `log_retention_days` (config validates against these keys).
 LOG_RETENTION = {
@@ -44,6 +45,8 @@ class SongServiceStack(Stack):
         CfnOutput(self, "MediaBucketName", value=self.storage.media_bucket.bucket_name)
         CfnOutput(self, "InferenceBucketName", value=self.storage.inference_bucket.bucket_name)
 
+        self.workflow = self._add_generation_workflow()
+
     @cached_property
     def powertools_layer(self) -> lambda_.ILayerVersion:
         """Created on first use so a stack without functions carries no dangling SSM parameter."""
@@ -63,3 +66,25 @@ class SongServiceStack(Stack):
             "CREDITS_PER_SONG": str(config.credits_per_song),
             "MAX_CONCURRENT_JOBS_PER_USER": str(config.max_concurrent_jobs_per_user),
         }
+
+    # --- generation workflow (issue 4) ---
+
+    def _add_generation_workflow(self) -> GenerationWorkflow:
+        """State machine, task functions, async SageMaker endpoint, notifications, reaper.
+
+        The API starts `self.workflow.state_machine` (grant_start_execution + STATE_MACHINE_ARN).
+        """
+        workflow = GenerationWorkflow(
+            self,
+            "Workflow",
+            config=self.config,
+            data=self.data,
+            media_bucket=self.storage.media_bucket,
+            inference_bucket=self.storage.inference_bucket,
+            layer=self.powertools_layer,
+            log_retention=self.log_retention,
+            environment=self.function_environment(),
+        )
+        CfnOutput(self, "StateMachineArn", value=workflow.state_machine.state_machine_arn)
+        CfnOutput(self, "EndpointName", value=workflow.inference.endpoint_name)
+        return workflow
