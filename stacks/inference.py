@@ -256,6 +256,20 @@ class InferenceEndpoint(Construct):
             scalable_dimension="sagemaker:variant:DesiredInstanceCount",
             min_capacity=config.endpoint_min_instances,
             max_capacity=config.endpoint_max_instances,
+            # The service-linked role Application Auto Scaling creates for SageMaker on first use
+            # (AWS maintains its permissions); CDK's default would be a role with no permissions.
+            role=iam.Role.from_role_arn(
+                self,
+                "ScalingServiceLinkedRole",
+                Stack.of(self).format_arn(
+                    service="iam",
+                    region="",
+                    resource="role",
+                    resource_name="aws-service-role/sagemaker.application-autoscaling.amazonaws.com/"
+                    "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint",
+                ),
+                mutable=False,
+            ),
         )
         self.scalable_target.node.add_dependency(self.endpoint)
         self.scalable_target.scale_to_track_metric(
