@@ -7,7 +7,7 @@ import time
 import pytest
 
 from lambdas.common.models import JobStatus
-from tests.workflow.conftest import COST, ConcurrencyMonitor, Workflow, set_limit
+from tests.workflow.harness import COST, ConcurrencyMonitor, Workflow, set_limit
 
 
 @pytest.mark.parametrize(("jobs", "limit"), [(2, 1), (3, 1), (3, 2)])

@@ -12,7 +12,7 @@ from lambdas.common.models import JobStatus
 from lambdas.common.repositories import UserRepository
 from lambdas.reaper import handler as reaper
 from local.lambda_routing import LambdaContext
-from tests.workflow.conftest import COST, Workflow
+from tests.workflow.harness import COST, Workflow
 
 
 def _assert_failed_cleanly(flow: Workflow, job_id: str, user: str, credits: int, code: str) -> None:

@@ -7,7 +7,7 @@ import json
 import boto3
 
 from lambdas.common.models import JobStatus
-from tests.workflow.conftest import COST, Workflow
+from tests.workflow.harness import COST, Workflow
 
 
 def _states(flow: Workflow, job_id: str) -> list[str]:

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from lambdas.common import metrics
-from tests.workflow.conftest import COST, Workflow
+from tests.workflow.harness import COST, Workflow
 
 
 def _emitted(output: str) -> list[dict]:
