@@ -173,7 +173,7 @@ class Monitoring(Construct):
             )
         for name, function in r.functions.items():
             self._alarm(
-                f"LambdaErrors{name}",
+                f"LambdaErrors{_camel(name)}",
                 metric=function.metric_errors(period=FIVE_MINUTES, statistic=cw.Stats.SUM),
                 threshold=LAMBDA_ERRORS_PER_5_MIN,
                 description=f"The {name} function keeps failing.",
@@ -423,3 +423,7 @@ class Monitoring(Construct):
                 ),
             ],
         ]
+
+
+def _camel(name: str) -> str:
+    return "".join(part.capitalize() for part in name.split("_"))

@@ -5,19 +5,21 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Any
 
-from aws_cdk import CfnOutput, RemovalPolicy, Stack, Tags
+from aws_cdk import CfnOutput, Stack, Tags
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
-from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from .api import SongApi
 from .config import ServiceConfig
 from .data import BY_USER_INDEX, DataStore
 from .functions import powertools_layer
+from .inference import VARIANT_NAME
+from .monitoring import MonitoredResources, Monitoring
 from .nag import acknowledge, logical_id
 from .storage import Storage
+from .workflow import GenerationWorkflow
 
 # The retention periods offered in `log_retention_days` (config validates against these keys).
 LOG_RETENTION = {
@@ -48,29 +50,7 @@ class SongServiceStack(Stack):
         CfnOutput(self, "MediaBucketName", value=self.storage.media_bucket.bucket_name)
         CfnOutput(self, "InferenceBucketName", value=self.storage.inference_bucket.bucket_name)
 
-        # Replaced by the workflow unit when issue 4 merges: a placeholder state machine so the API
-        # has something to start. It does nothing (one Pass state).
-        placeholder_logs = logs.LogGroup(
-            self,
-            "PlaceholderWorkflowLogs",
-            retention=self.log_retention,
-            removal_policy=RemovalPolicy.DESTROY,
-        )
-        self.state_machine: sfn.IStateMachine = sfn.StateMachine(
-            self,
-            "PlaceholderWorkflow",
-            definition_body=sfn.DefinitionBody.from_chainable(sfn.Pass(self, "PlaceholderPass")),
-            tracing_enabled=True,
-            logs=sfn.LogOptions(destination=placeholder_logs, level=sfn.LogLevel.ALL),
-        )
-        acknowledge(
-            self.state_machine,
-            "AwsSolutions-IAM5",
-            "CloudWatch Logs delivery and X-Ray actions of a state machine support no resource-level "
-            "permissions.",
-            "Resource::*",
-        )
-        # End of the placeholder.
+        self.workflow = self._add_generation_workflow()
 
         self.api = SongApi(
             self,
@@ -79,12 +59,14 @@ class SongServiceStack(Stack):
             layer=self.powertools_layer,
             environment=self.api_environment(),
             log_retention=self.log_retention,
-            state_machine=self.state_machine,
+            state_machine=self.workflow.state_machine,
         )
         self.grant_api(self.api.function.role)
         CfnOutput(self, "ApiUrl", value=self.api.api.url)
         CfnOutput(self, "UserPoolId", value=self.api.user_pool.user_pool_id)
         CfnOutput(self, "UserPoolClientId", value=self.api.user_pool_client.user_pool_client_id)
+
+        self.monitoring = self._add_monitoring()
 
     @cached_property
     def powertools_layer(self) -> lambda_.ILayerVersion:
@@ -141,7 +123,7 @@ class SongServiceStack(Stack):
                 conditions={"StringLike": {"s3:prefix": ["songs/*"]}},
             )
         )
-        self.state_machine.grant_start_execution(role)
+        self.workflow.state_machine.grant_start_execution(role)
         acknowledge(
             role,
             "AwsSolutions-IAM5",
@@ -149,3 +131,54 @@ class SongServiceStack(Stack):
             "the API signs downloads for and deletes only objects under that prefix.",
             f"Resource::<{logical_id(media.node.default_child)}.Arn>/songs/*",
         )
+
+    # --- generation workflow (issue 4) ---
+
+    def _add_generation_workflow(self) -> GenerationWorkflow:
+        """State machine, task functions, async SageMaker endpoint, notifications, reaper.
+
+        The API starts `self.workflow.state_machine` (grant_start_execution + STATE_MACHINE_ARN).
+        """
+        workflow = GenerationWorkflow(
+            self,
+            "Workflow",
+            config=self.config,
+            data=self.data,
+            media_bucket=self.storage.media_bucket,
+            inference_bucket=self.storage.inference_bucket,
+            layer=self.powertools_layer,
+            log_retention=self.log_retention,
+            environment=self.function_environment(),
+        )
+        CfnOutput(self, "StateMachineArn", value=workflow.state_machine.state_machine_arn)
+        CfnOutput(self, "EndpointName", value=workflow.inference.endpoint_name)
+        return workflow
+
+    # --- operations (issue 7) ---
+
+    def _add_monitoring(self) -> Monitoring:
+        inference = self.workflow.inference
+        resources = MonitoredResources(
+            stage_name=self.config.stage_name,
+            namespace=self.config.metrics_namespace,
+            api=self.api.api,
+            state_machine=self.workflow.state_machine,
+            endpoint_name=inference.endpoint_name,
+            variant_name=VARIANT_NAME,
+            callback_queue=inference.notifications_queue,
+            dead_letter_queues={
+                "Notifications": inference.notifications_dlq,
+                "Reaper": self.workflow.reaper_dlq,
+            },
+            functions={"api": self.api.function.function, **self.workflow.functions},
+            tables={
+                "jobs": self.data.jobs_table,
+                "users": self.data.users_table,
+                "idempotency": self.data.idempotency_table,
+            },
+            endpoint_hourly_usd=self.config.endpoint_hourly_usd,
+        )
+        monitoring = Monitoring(self, "Monitoring", resources=resources, alarm_email=self.config.alarm_email)
+        CfnOutput(self, "DashboardName", value=monitoring.dashboard.dashboard_name)
+        CfnOutput(self, "AlarmTopicArn", value=monitoring.alarm_topic.topic_arn)
+        return monitoring

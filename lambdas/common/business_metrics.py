@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 
 SERVICE = "song-service"
 DEFAULT_NAMESPACE = "SongService"
@@ -81,3 +82,41 @@ def dimension_sets() -> Iterator[tuple[str, tuple[str, ...]]]:
     """(metric name, full dimension names) for every business metric; used by the dashboard tests."""
     for spec in ALL_METRICS:
         yield spec.name, ("service", "stage", *spec.dimensions)
+
+
+# ---------------------------------------------------------------- recorders used by the workflow
+
+
+def seconds_between(start: str | None, end: str | None) -> float | None:
+    """Seconds between two ISO-8601 timestamps of a job row (None when either is missing)."""
+    if not start or not end:
+        return None
+    delta = _parse(end) - _parse(start)
+    return max(delta.total_seconds(), 0.0)
+
+
+def _parse(timestamp: str) -> datetime:
+    return datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+
+
+def record_processed(
+    *,
+    mode: str,
+    credits: int,
+    timings: dict[str, float],
+    queue_wait_s: float | None,
+    end_to_end_s: float | None,
+) -> None:
+    emit(SONGS_PROCESSED, 1, mode=mode)
+    emit(CREDITS_CHARGED, credits)
+    emit_generation_timings(timings)
+    if queue_wait_s is not None:
+        emit(QUEUE_WAIT_SECONDS, queue_wait_s)
+    if end_to_end_s is not None:
+        emit(END_TO_END_SECONDS, end_to_end_s)
+
+
+def record_failed(*, error_code: str, queue_wait_s: float | None) -> None:
+    emit(SONGS_FAILED, 1, error_code=error_code)
+    if queue_wait_s is not None:
+        emit(QUEUE_WAIT_SECONDS, queue_wait_s)

@@ -1,0 +1,134 @@
+"""Contracts of the async SageMaker round trip: the request we write, the manifest the container
+returns, and the notification SageMaker publishes to SNS when an async invocation ends."""
+
+from __future__ import annotations
+
+import json
+from typing import Literal
+from urllib.parse import urlparse
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .models import AudioFormat, Job
+
+REQUEST_PREFIX = "requests/"
+MEDIA_PREFIX = "media/"
+
+
+def request_key(job_id: str) -> str:
+    return f"{REQUEST_PREFIX}{job_id}.json"
+
+
+def scratch_media_prefix(job_id: str) -> str:
+    """Where the container writes a job's media in the inference bucket."""
+    return f"{MEDIA_PREFIX}{job_id}/"
+
+
+def build_request(job: Job, bucket: str) -> dict:
+    """The container's request: the validated POST body plus the job id and the output location."""
+    return {
+        **job.request,
+        "job_id": job.job_id,
+        "output": {"bucket": bucket, "prefix": scratch_media_prefix(job.job_id)},
+    }
+
+
+def parse_s3_uri(uri: str) -> tuple[str, str]:
+    parsed = urlparse(uri)
+    if parsed.scheme != "s3" or not parsed.netloc or not parsed.path.lstrip("/"):
+        raise ValueError(f"not an s3:// object URI: {uri!r}")
+    return parsed.netloc, parsed.path.lstrip("/")
+
+
+# --- the manifest (the container's response body, written by SageMaker to the output path) ---
+
+
+class _Tolerant(BaseModel):
+    # The container may add fields; the workflow reads only what it needs.
+    model_config = ConfigDict(extra="ignore")
+
+
+class ManifestAudio(_Tolerant):
+    format: AudioFormat
+    bucket: str
+    key: str
+    content_type: str
+    size_bytes: int = Field(ge=0)
+
+
+class ManifestCover(_Tolerant):
+    bucket: str
+    key: str
+    content_type: Literal["image/png"] = "image/png"
+    width: int = Field(gt=0)
+    height: int = Field(gt=0)
+    size_bytes: int = Field(ge=0)
+
+
+class ManifestTimings(_Tolerant):
+    lyrics_s: float = 0.0
+    music_s: float = 0.0
+    cover_s: float = 0.0
+    upload_s: float = 0.0
+    total_s: float = 0.0
+
+
+class Manifest(_Tolerant):
+    job_id: str
+    audio: list[ManifestAudio] = Field(min_length=1)
+    cover: ManifestCover | None = None
+    sample_rate: int = Field(gt=0)
+    duration_s: float = Field(gt=0)
+    lyrics: str | None = None
+    prompt: str
+    categories: list[str] = Field(default_factory=list)
+    seed: int
+    engine: str
+    timings: ManifestTimings = Field(default_factory=ManifestTimings)
+
+
+# --- SageMaker async inference notification ---
+# https://docs.aws.amazon.com/sagemaker/latest/dg/async-inference-check-predictions.html
+
+
+class _Camel(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+class NotificationRequestParameters(_Camel):
+    endpoint_name: str | None = Field(None, alias="endpointName")
+    input_location: str | None = Field(None, alias="inputLocation")
+    content_type: str | None = Field(None, alias="contentType")
+
+
+class NotificationResponseParameters(_Camel):
+    output_location: str | None = Field(None, alias="outputLocation")
+    failure_location: str | None = Field(None, alias="failureLocation")
+    content_type: str | None = Field(None, alias="contentType")
+
+
+class AsyncInferenceNotification(_Camel):
+    inference_id: str = Field(alias="inferenceId", min_length=1)
+    invocation_status: Literal["Completed", "Failed"] = Field(alias="invocationStatus")
+    failure_reason: str | None = Field(None, alias="failureReason")
+    request_parameters: NotificationRequestParameters | None = Field(None, alias="requestParameters")
+    response_parameters: NotificationResponseParameters | None = Field(None, alias="responseParameters")
+    event_time: str | None = Field(None, alias="eventTime")
+    received_time: str | None = Field(None, alias="receivedTime")
+    event_name: str | None = Field(None, alias="eventName")
+
+    @property
+    def succeeded(self) -> bool:
+        return self.invocation_status == "Completed"
+
+    @property
+    def output_location(self) -> str | None:
+        return self.response_parameters.output_location if self.response_parameters else None
+
+
+def parse_notification(body: str) -> AsyncInferenceNotification:
+    """An SQS message body: the notification itself (raw delivery) or wrapped in an SNS envelope."""
+    data = json.loads(body)
+    if isinstance(data, dict) and data.get("Type") == "Notification" and "Message" in data:
+        data = json.loads(data["Message"])
+    return AsyncInferenceNotification.model_validate(data)

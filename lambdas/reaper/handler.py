@@ -1,0 +1,41 @@
+"""EventBridge "Step Functions Execution Status Change" (ABORTED, TIMED_OUT, FAILED) -> clean up.
+
+An execution that was stopped or timed out never ran its own failure path: the job would stay
+`queued`/`processing` and hold a slot forever. For executions that did clean up (a normal
+failure ends in a Fail state) this changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from lambdas.common.observability import logger, tracer
+from lambdas.common.workflow_store import WorkflowJobRepository
+from lambdas.workflow import outcome
+from lambdas.workflow.events import ExecutionStatusDetail
+
+REAPED_STATUSES = frozenset({"ABORTED", "TIMED_OUT", "FAILED"})
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    detail = ExecutionStatusDetail.model_validate(event["detail"])
+    if detail.status not in REAPED_STATUSES:
+        return {"reaped": False}
+    job_id, user_id = _job_of(detail)
+    logger.append_keys(job_id=job_id, user_id=user_id, execution_status=detail.status)
+    result = outcome.reap(job_id, user_id, detail.status)
+    return {"reaped": True, **result}
+
+
+def _job_of(detail: ExecutionStatusDetail) -> tuple[str, str]:
+    """The execution's input names the job; the execution name is the job id (API contract)."""
+    data = json.loads(detail.input or "{}")
+    job_id = str(data.get("job_id") or detail.name)
+    user_id = data.get("user_id")
+    if not user_id:
+        job = WorkflowJobRepository().get(job_id)
+        user_id = job.user_id
+    return job_id, str(user_id)

@@ -1,0 +1,1 @@
+"""Logic of the generation workflow's tasks; the handlers in lambdas/<function>/ stay thin."""

@@ -1,0 +1,41 @@
+"""Payloads the state machine sends to its Lambda tasks (see statemachines/song_generation.asl.json)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    job_id: str = Field(min_length=1)
+    user_id: str = Field(min_length=1)
+
+
+class TokenTask(_Payload):
+    """AcquireSlot and Generate: the task waits until `task_token` is completed."""
+
+    task_token: str = Field(min_length=1)
+
+
+class PublishTask(_Payload):
+    manifest: dict[str, Any]
+
+
+class FinalizeTask(_Payload):
+    outcome: Literal["processed", "failed"]
+    error: dict[str, Any] | None = None
+
+
+class ExecutionStatusDetail(BaseModel):
+    """`detail` of EventBridge's "Step Functions Execution Status Change" event."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    execution_arn: str = Field(alias="executionArn")
+    state_machine_arn: str = Field(alias="stateMachineArn")
+    name: str
+    status: str
+    input: str | None = None

@@ -1,0 +1,148 @@
+"""Publish a generated song: copy the manifest's media into the media bucket, drop the scratch."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from boto3.dynamodb.types import TypeSerializer
+from botocore.exceptions import ClientError
+from pydantic import ValidationError
+
+from lambdas.common import aws
+from lambdas.common.inference import Manifest, request_key, scratch_media_prefix
+from lambdas.common.models import AudioFile, JobResult
+from lambdas.common.observability import logger
+from lambdas.common.repositories import to_dynamo
+from lambdas.common.settings import get_settings
+from lambdas.common.workflow_store import WorkflowJobRepository
+
+from .errors import InvalidManifest
+
+
+def song_prefix(user_id: str, job_id: str) -> str:
+    return f"songs/{user_id}/{job_id}/"
+
+
+def audio_key(user_id: str, job_id: str, fmt: str) -> str:
+    return f"{song_prefix(user_id, job_id)}audio.{fmt}"
+
+
+def cover_key(user_id: str, job_id: str) -> str:
+    return f"{song_prefix(user_id, job_id)}cover.png"
+
+
+def publish(job_id: str, user_id: str, manifest_data: dict[str, Any]) -> dict[str, Any]:
+    """Returns `result_item`: the JobResult as a DynamoDB map, for the ChargeAndComplete transaction."""
+    manifest = _validated(manifest_data, job_id)
+    WorkflowJobRepository().set_stage(job_id, "publishing")
+    media = get_settings().media_bucket_name
+
+    audio: list[AudioFile] = []
+    copies: list[tuple[str, str, str]] = []  # (source key, destination key, content type)
+    for item in manifest.audio:
+        destination = audio_key(user_id, job_id, item.format)
+        copies.append((item.key, destination, item.content_type))
+        audio.append(AudioFile(format=item.format, key=destination))
+    cover = cover_key(user_id, job_id) if manifest.cover else None
+    if manifest.cover and cover:
+        copies.append((manifest.cover.key, cover, manifest.cover.content_type))
+
+    source_bucket = get_settings().inference_bucket_name
+    for source, destination, content_type in copies:
+        _copy(source_bucket, source, media, destination, content_type)
+    _delete(source_bucket, [source for source, _, _ in copies] + [request_key(job_id)])
+
+    result = JobResult(
+        audio=audio,
+        cover_key=cover,
+        lyrics=manifest.lyrics,
+        prompt=manifest.prompt,
+        categories=manifest.categories,
+        seed=manifest.seed,
+        duration_s=manifest.duration_s,
+        sample_rate=manifest.sample_rate,
+        timings=manifest.timings.model_dump(),
+    )
+    item = to_dynamo(result.model_dump(exclude_none=True))
+    return {"result_item": TypeSerializer().serialize(item)["M"]}
+
+
+def _validated(data: dict[str, Any], job_id: str) -> Manifest:
+    """Only this job's scratch objects in the inference bucket may be published."""
+    try:
+        manifest = Manifest.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidManifest(f"the manifest is not valid: {exc.error_count()} errors") from None
+    bucket = get_settings().inference_bucket_name
+    prefix = scratch_media_prefix(job_id)
+    objects = [(a.bucket, a.key) for a in manifest.audio]
+    if manifest.cover:
+        objects.append((manifest.cover.bucket, manifest.cover.key))
+    for obj_bucket, key in objects:
+        if obj_bucket != bucket or not key.startswith(prefix) or ".." in key:
+            raise InvalidManifest(f"s3://{obj_bucket}/{key} is outside the job's scratch prefix")
+    formats = [a.format for a in manifest.audio]
+    if manifest.job_id != job_id or len(set(formats)) != len(formats):
+        raise InvalidManifest("the manifest does not match the job")
+    return manifest
+
+
+def _copy(source_bucket: str, source_key: str, bucket: str, key: str, content_type: str) -> None:
+    s3 = aws.client("s3")
+    try:
+        s3.copy_object(
+            Bucket=bucket,
+            Key=key,
+            CopySource={"Bucket": source_bucket, "Key": source_key},
+            ContentType=content_type,
+            MetadataDirective="REPLACE",
+        )
+    except ClientError as exc:
+        # A retry after the scratch was already removed: the copy landed the first time.
+        if exc.response["Error"]["Code"] in ("NoSuchKey", "404") and _exists(bucket, key):
+            logger.info("already published", extra={"key": key})
+            return
+        raise
+
+
+def _exists(bucket: str, key: str) -> bool:
+    try:
+        aws.client("s3").head_object(Bucket=bucket, Key=key)
+    except ClientError:
+        return False
+    return True
+
+
+def _delete(bucket: str, keys: list[str]) -> None:
+    response = aws.client("s3").delete_objects(
+        Bucket=bucket, Delete={"Objects": [{"Key": key} for key in keys], "Quiet": True}
+    )
+    for error in response.get("Errors", []):
+        # Scratch expires with the bucket's lifecycle rule anyway; not worth failing a paid song.
+        logger.warning(
+            "scratch object not deleted", extra={"key": error.get("Key"), "code": error.get("Code")}
+        )
+
+
+def delete_job_media(user_id: str, job_id: str) -> int:
+    """Remove whatever a failed job left: published copies and scratch. Returns objects deleted."""
+    settings = get_settings()
+    deleted = 0
+    for bucket, prefix in (
+        (settings.media_bucket_name, song_prefix(user_id, job_id)),
+        (settings.inference_bucket_name, scratch_media_prefix(job_id)),
+    ):
+        keys = _list_keys(bucket, prefix)
+        if keys:
+            _delete(bucket, keys)
+            deleted += len(keys)
+    return deleted
+
+
+def _list_keys(bucket: str, prefix: str) -> list[str]:
+    paginator = aws.client("s3").get_paginator("list_objects_v2")
+    return [
+        obj["Key"]
+        for page in paginator.paginate(Bucket=bucket, Prefix=prefix)
+        for obj in page.get("Contents", [])
+    ]

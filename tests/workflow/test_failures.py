@@ -1,0 +1,243 @@
+"""Every way a job can fail: job `failed` with a readable error, nothing charged, slot released."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import boto3
+import pytest
+
+from lambdas.common.models import JobStatus
+from lambdas.common.repositories import UserRepository
+from lambdas.reaper import handler as reaper
+from local.lambda_routing import LambdaContext
+from tests.workflow.harness import COST, Workflow
+
+
+def _assert_failed_cleanly(flow: Workflow, job_id: str, user: str, credits: int, code: str) -> None:
+    described = flow.wait(job_id)
+    assert described["status"] == "FAILED"
+    assert described["error"] == code  # the Fail state carries the job's error code
+    job = flow.job(job_id)
+    assert job.status == JobStatus.FAILED and job.stage == "failed"
+    assert job.error is not None and job.error.code == code and job.error.message
+    assert "Traceback" not in job.error.message and "arn:" not in job.error.message
+    assert job.charged is False
+    assert flow.credits(user) == credits
+    assert flow.slots(user) == set()
+    assert flow.media_keys(f"songs/{user}/{job_id}/") == []
+
+
+def test_insufficient_credits_fails_before_inference(workflow: Workflow) -> None:
+    workflow.user("alice", credits=COST - 1)
+    job = workflow.submit("alice")
+    _assert_failed_cleanly(workflow, job.job_id, "alice", COST - 1, "InsufficientCredits")
+    assert workflow.endpoint.invocations == []
+
+
+def test_endpoint_error_notification(workflow: Workflow) -> None:
+    workflow.user("alice", credits=5)
+    job = workflow.submit("alice")
+    workflow.endpoint.wait_for_invocation(job.job_id)
+    response = workflow.endpoint.fail(job.job_id, "ClientError: Received server error (500) from primary")
+    assert response == {"batchItemFailures": []}
+    _assert_failed_cleanly(workflow, job.job_id, "alice", 5, "GenerationFailed")
+    # The endpoint's internal reason stays out of what the user sees.
+    assert "500" not in workflow.job(job.job_id).error.message
+
+
+def test_no_notification_before_the_timeout(workflow: Workflow) -> None:
+    workflow.deploy(InferenceTimeoutSeconds=1)
+    workflow.user("alice", credits=5)
+    job = workflow.submit("alice")
+    workflow.endpoint.wait_for_invocation(job.job_id)
+    _assert_failed_cleanly(workflow, job.job_id, "alice", 5, "GenerationTimeout")
+
+    # The song arrives late: harmless, nothing is published or charged.
+    assert workflow.endpoint.succeed(job.job_id) == {"batchItemFailures": []}
+    assert workflow.job(job.job_id).status == JobStatus.FAILED
+    assert workflow.credits("alice") == 5
+    assert workflow.media_keys() == []
+
+
+def test_start_inference_failing(workflow: Workflow) -> None:
+    workflow.endpoint.reject_with = "Endpoint song-service-test-music of account 123456789012 not found."
+    workflow.user("alice", credits=5)
+    job = workflow.submit("alice")
+    _assert_failed_cleanly(workflow, job.job_id, "alice", 5, "InternalError")
+    failed_tasks = [e for e in workflow.history(job.job_id) if e["type"] == "TaskFailed"]
+    assert failed_tasks and failed_tasks[0]["taskFailedEventDetails"]["error"] == "ValidationError"
+
+
+def test_credits_spent_during_generation(workflow: Workflow) -> None:
+    workflow.user("alice", credits=COST)
+    job = workflow.submit("alice")
+    workflow.endpoint.wait_for_invocation(job.job_id)
+    UserRepository().add_credits("alice", -1)  # e.g. another device spent them meanwhile
+    workflow.endpoint.succeed(job.job_id)
+    # The media was already copied when the charge was refused: it is removed again.
+    _assert_failed_cleanly(workflow, job.job_id, "alice", COST - 1, "InsufficientCredits")
+    assert workflow.scratch_keys(f"media/{job.job_id}/") == []
+
+
+def test_manifest_outside_the_jobs_scratch_is_refused(workflow: Workflow) -> None:
+    """Publish copies only this job's scratch objects, whatever the manifest claims."""
+    other_id = str(uuid.uuid4())
+    workflow.user("alice", credits=5)
+    job2 = workflow.submit("alice")
+    invocation = workflow.endpoint.wait_for_invocation(job2.job_id)
+    s3 = boto3.client("s3")
+    bucket = workflow.resources.inference_bucket
+    s3.put_object(Bucket=bucket, Key=f"media/{other_id}/audio.wav", Body=b"someone else's song")
+    manifest = {
+        "job_id": job2.job_id,
+        "audio": [
+            {
+                "format": "wav",
+                "bucket": bucket,
+                "key": f"media/{other_id}/audio.wav",
+                "content_type": "audio/wav",
+                "size_bytes": 19,
+            }
+        ],
+        "cover": None,
+        "sample_rate": 48000,
+        "duration_s": 60.0,
+        "lyrics": None,
+        "prompt": "x",
+        "categories": [],
+        "seed": 1,
+        "engine": "acestep",
+        "timings": {},
+    }
+    out_bucket, _, out_key = invocation.output_location.removeprefix("s3://").partition("/")
+    s3.put_object(Bucket=out_bucket, Key=out_key, Body=json.dumps(manifest).encode())
+    workflow.endpoint.notify(invocation, workflow.endpoint._success_message(invocation))
+    _assert_failed_cleanly(workflow, job2.job_id, "alice", 5, "GenerationFailed")
+    assert s3.get_object(Bucket=bucket, Key=f"media/{other_id}/audio.wav")["Body"].read()
+
+
+def test_duplicate_success_notification_charges_once(workflow: Workflow) -> None:
+    workflow.user("alice", credits=5)
+    job = workflow.submit("alice")
+    invocation = workflow.endpoint.wait_for_invocation(job.job_id)
+    workflow.endpoint.succeed(job.job_id)
+    workflow.endpoint.notify(invocation, workflow.endpoint._success_message(invocation))
+    assert workflow.wait(job.job_id)["status"] == "SUCCEEDED"
+    # ... and once more after the job finished.
+    assert workflow.endpoint.notify(invocation, workflow.endpoint._success_message(invocation)) == {
+        "batchItemFailures": []
+    }
+    assert workflow.credits("alice") == 5 - COST
+    assert workflow.job(job.job_id).status == JobStatus.PROCESSED
+    charges = [
+        e
+        for e in workflow.history(job.job_id)
+        if e.get("stateEnteredEventDetails", {}).get("name") == "ChargeAndComplete"
+    ]
+    assert len(charges) == 1
+
+
+def test_charge_retried_after_a_lost_response_charges_once(
+    workflow: Workflow, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The transaction commits but its response is lost: the retry must not charge again."""
+    from moto.dynamodb.exceptions import TransactionCanceledException
+    from moto.dynamodb.models import DynamoDBBackend
+
+    original = DynamoDBBackend.transact_write_items
+    lost = []
+
+    def commit_then_lose_response(self, transact_items):  # type: ignore[no-untyped-def]
+        original(self, transact_items)
+        if not lost:
+            lost.append(True)
+            raise TransactionCanceledException([("TransactionConflict", "lost response", None)])
+
+    workflow.user("alice", credits=5)
+    job = workflow.submit("alice")
+    workflow.endpoint.wait_for_invocation(job.job_id)
+    monkeypatch.setattr(DynamoDBBackend, "transact_write_items", commit_then_lose_response)
+    workflow.endpoint.succeed(job.job_id)
+    assert workflow.wait(job.job_id)["status"] == "SUCCEEDED"
+    assert lost == [True]
+    assert workflow.credits("alice") == 5 - COST
+    assert workflow.job(job.job_id).status == JobStatus.PROCESSED
+    assert workflow.slots("alice") == set()
+    entered = [
+        e["stateEnteredEventDetails"]["name"]
+        for e in workflow.history(job.job_id)
+        if "stateEnteredEventDetails" in e
+    ]
+    assert "CheckCharged" in entered and "HandleFailure" not in entered
+
+
+def test_callback_for_an_unknown_job(workflow: Workflow) -> None:
+    workflow.user("alice", credits=5)
+    job = workflow.submit("alice")
+    invocation = workflow.endpoint.wait_for_invocation(job.job_id)
+    stray = invocation.__class__(**{**invocation.__dict__, "inference_id": str(uuid.uuid4())})
+    assert workflow.endpoint.notify(stray, workflow.endpoint._message(stray, "Failed")) == {
+        "batchItemFailures": []
+    }
+    # The real job is untouched and still completes.
+    assert workflow.job(job.job_id).status == JobStatus.PROCESSING
+    workflow.endpoint.succeed(job.job_id)
+    assert workflow.wait(job.job_id)["status"] == "SUCCEEDED"
+
+
+def _status_change_event(flow: Workflow, job_id: str, user_id: str, status: str) -> dict:
+    return {
+        "version": "0",
+        "source": "aws.states",
+        "detail-type": "Step Functions Execution Status Change",
+        "detail": {
+            "executionArn": flow.execution_arn(job_id),
+            "stateMachineArn": flow.state_machine_arn,
+            "name": job_id,
+            "status": status,
+            "input": json.dumps({"job_id": job_id, "user_id": user_id}),
+        },
+    }
+
+
+def test_aborted_execution_is_reaped(workflow: Workflow) -> None:
+    workflow.user("alice", credits=5)
+    job = workflow.submit("alice")
+    queued = workflow.submit("alice")  # waits for alice's only slot
+    workflow.endpoint.wait_for_invocation(job.job_id)
+    workflow.sfn.stop_execution(executionArn=workflow.execution_arn(job.job_id), error="Operator")
+    assert workflow.wait(job.job_id)["status"] == "ABORTED"
+    # The execution could not clean up: the job still looks busy and holds the slot.
+    assert workflow.job(job.job_id).status == JobStatus.PROCESSING
+    assert workflow.slots("alice") == {job.job_id}
+
+    result = reaper.lambda_handler(
+        _status_change_event(workflow, job.job_id, "alice", "ABORTED"), LambdaContext("reaper")
+    )
+    assert result["reaped"] is True and result["code"] == "Cancelled"
+    stopped = workflow.job(job.job_id)
+    assert stopped.status == JobStatus.FAILED and stopped.error.code == "Cancelled"
+    assert workflow.credits("alice") == 5
+
+    # The freed slot went to the queued job, and a late notification for the stopped one is ignored.
+    workflow.endpoint.wait_for_invocation(queued.job_id)
+    assert workflow.endpoint.succeed(job.job_id) == {"batchItemFailures": []}
+    workflow.endpoint.succeed(queued.job_id)
+    assert workflow.wait(queued.job_id)["status"] == "SUCCEEDED"
+    assert workflow.job(job.job_id).status == JobStatus.FAILED
+    assert workflow.credits("alice") == 5 - COST
+    assert workflow.slots("alice") == set()
+
+
+def test_reaper_leaves_a_cleanly_failed_job_alone(workflow: Workflow) -> None:
+    workflow.user("alice", credits=COST - 1)
+    job = workflow.submit("alice")
+    workflow.wait(job.job_id)
+    before = workflow.job(job.job_id)
+    result = reaper.lambda_handler(
+        _status_change_event(workflow, job.job_id, "alice", "FAILED"), LambdaContext("reaper")
+    )
+    assert result["changed"] is False and result["code"] == "InsufficientCredits"
+    assert workflow.job(job.job_id) == before

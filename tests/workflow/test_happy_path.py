@@ -1,0 +1,82 @@
+"""One song from queued to processed through the real ASL and handlers."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+
+from lambdas.common.models import JobStatus
+from tests.workflow.harness import COST, Workflow
+
+
+def _states(flow: Workflow, job_id: str) -> list[str]:
+    return [
+        event["stateEnteredEventDetails"]["name"]
+        for event in flow.history(job_id)
+        if "stateEnteredEventDetails" in event
+    ]
+
+
+def test_song_is_published_charged_once_and_slot_freed(workflow: Workflow) -> None:
+    workflow.user("alice", credits=5)
+    job = workflow.submit("alice")
+
+    invocation = workflow.endpoint.wait_for_invocation(job.job_id)
+    # While the endpoint works: processing, holding the slot, the request in the inference bucket.
+    running = workflow.job(job.job_id)
+    assert running.status == JobStatus.PROCESSING and running.task_token
+    assert workflow.slots("alice") == {job.job_id}
+    request = json.loads(
+        boto3.client("s3")
+        .get_object(Bucket=workflow.resources.inference_bucket, Key=f"requests/{job.job_id}.json")["Body"]
+        .read()
+    )
+    assert request["job_id"] == job.job_id and request["mode"] == "description"
+    assert request["output"] == {
+        "bucket": workflow.resources.inference_bucket,
+        "prefix": f"media/{job.job_id}/",
+    }
+    assert (
+        invocation.input_location == f"s3://{workflow.resources.inference_bucket}/requests/{job.job_id}.json"
+    )
+
+    assert workflow.endpoint.succeed(job.job_id) == {"batchItemFailures": []}
+    assert workflow.wait(job.job_id)["status"] == "SUCCEEDED"
+
+    done = workflow.job(job.job_id)
+    assert done.status == JobStatus.PROCESSED and done.stage == "completed"
+    assert done.charged is True and done.charged_credits == COST
+    assert done.task_token is None and done.error is None
+    assert workflow.credits("alice") == 5 - COST
+    assert workflow.slots("alice") == set()
+
+    prefix = f"songs/alice/{job.job_id}/"
+    assert workflow.media_keys() == [f"{prefix}audio.mp3", f"{prefix}audio.wav", f"{prefix}cover.png"]
+    assert workflow.scratch_keys(f"media/{job.job_id}/") == []
+    assert workflow.scratch_keys("requests/") == []
+    result = done.result
+    assert result is not None
+    assert [(a.format, a.key) for a in result.audio] == [
+        ("wav", f"{prefix}audio.wav"),
+        ("mp3", f"{prefix}audio.mp3"),
+    ]
+    assert result.cover_key == f"{prefix}cover.png"
+    assert result.lyrics and result.prompt and result.categories
+    assert result.sample_rate == 48_000 and result.duration_s == 60.0 and result.seed == 1234
+    assert result.timings["total_s"] == 22.2
+    media = boto3.client("s3").head_object(Bucket=workflow.resources.media_bucket, Key=f"{prefix}audio.mp3")
+    assert media["ContentType"] == "audio/mpeg"
+
+    assert _states(workflow, job.job_id) == [
+        "Init",
+        "AcquireSlot",
+        "CheckCredits",
+        "HasCredits",
+        "MarkProcessing",
+        "Generate",
+        "Publish",
+        "ChargeAndComplete",
+        "ReleaseSlot",
+        "Done",
+    ]

@@ -1,0 +1,109 @@
+"""The business metrics each outcome records (names are the dashboard's contract)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from lambdas.common import business_metrics as bm
+from tests.workflow.harness import COST, Workflow
+
+
+def _emitted(output: str) -> list[dict]:
+    """EMF records Powertools printed: {metric name: value, dimension: value, ...}."""
+    records = []
+    for line in output.splitlines():
+        if not line.startswith("{") or '"_aws"' not in line:
+            continue
+        record = json.loads(line)
+        directive = record["_aws"]["CloudWatchMetrics"][0]
+        assert directive["Namespace"] == "SongService"
+        for metric in directive["Metrics"]:
+            dims = {d: record[d] for d in directive["Dimensions"][0]}
+            value = record[metric["Name"]]
+            records.append(
+                {"name": metric["Name"], "value": value[0] if isinstance(value, list) else value, **dims}
+            )
+    return records
+
+
+def test_a_processed_song_records_its_metrics_once(workflow: Workflow, capsys: pytest.CaptureFixture) -> None:
+    workflow.user("alice", credits=5)
+    job = workflow.submit("alice")
+    workflow.endpoint.wait_for_invocation(job.job_id)
+    workflow.endpoint.succeed(job.job_id)
+    workflow.wait(job.job_id)
+    records = _emitted(capsys.readouterr().out)
+
+    by_name = {r["name"] + r.get("step", ""): r for r in records}
+    steps = ["lyrics", "music", "cover", "upload", "total"]
+    assert sorted(r["name"] for r in records) == sorted(
+        [
+            bm.SONGS_PROCESSED.name,
+            bm.CREDITS_CHARGED.name,
+            *[bm.GENERATION_SECONDS.name] * len(steps),
+            bm.QUEUE_WAIT_SECONDS.name,
+            bm.END_TO_END_SECONDS.name,
+        ]
+    )
+    assert by_name[bm.SONGS_PROCESSED.name] == {
+        "name": "SongsProcessed",
+        "value": 1,
+        "stage": "test",
+        "service": "song-service",  # Powertools adds the service dimension to every metric
+        "mode": "description",
+    }
+    assert by_name[bm.CREDITS_CHARGED.name]["value"] == COST
+    assert by_name["GenerationSecondsmusic"]["value"] == 20.0
+    assert by_name["GenerationSecondstotal"]["value"] == 22.2
+    assert (
+        0 <= by_name[bm.QUEUE_WAIT_SECONDS.name]["value"] <= by_name[bm.END_TO_END_SECONDS.name]["value"] < 30
+    )
+    assert all(r["stage"] == "test" for r in records)
+
+
+def test_a_failure_is_counted_once_by_error_code(workflow: Workflow, capsys: pytest.CaptureFixture) -> None:
+    from lambdas.reaper import handler as reaper
+    from local.lambda_routing import LambdaContext
+
+    workflow.user("alice", credits=COST - 1)
+    job = workflow.submit("alice")
+    workflow.wait(job.job_id)
+    event = {
+        "detail": {
+            "executionArn": workflow.execution_arn(job.job_id),
+            "stateMachineArn": workflow.state_machine_arn,
+            "name": job.job_id,
+            "status": "FAILED",
+            "input": json.dumps({"job_id": job.job_id, "user_id": "alice"}),
+        }
+    }
+    reaper.lambda_handler(event, LambdaContext("reaper"))  # runs after every failed execution
+    records = _emitted(capsys.readouterr().out)
+    assert records == [
+        {
+            "name": "SongsFailed",
+            "value": 1,
+            "stage": "test",
+            "service": "song-service",
+            "error_code": "InsufficientCredits",
+        }
+    ]
+
+
+def test_every_emitted_metric_is_in_the_catalog(workflow: Workflow, capsys: pytest.CaptureFixture) -> None:
+    """What the code emits is what the dashboard graphs (tests/infra/test_monitoring.py)."""
+    workflow.user("alice", credits=COST)
+    done = workflow.submit("alice")
+    workflow.endpoint.wait_for_invocation(done.job_id)
+    workflow.endpoint.succeed(done.job_id)
+    workflow.wait(done.job_id)
+    broke = workflow.submit("alice")  # no credits left
+    workflow.wait(broke.job_id)
+    catalog = {name: set(dims) for name, dims in bm.dimension_sets()}
+    records = _emitted(capsys.readouterr().out)
+    assert {r["name"] for r in records} >= {"SongsProcessed", "SongsFailed", "GenerationSeconds"}
+    for record in records:
+        dims = set(record) - {"name", "value"}
+        assert catalog[record["name"]] == dims, record
