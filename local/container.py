@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -52,14 +51,14 @@ class ContainerProcess:
     def start(self, ready_timeout_s: float) -> None:
         self._log_path.parent.mkdir(parents=True, exist_ok=True)
         with self._log_path.open("ab") as out:
-            # Own process group: Ctrl-C in the terminal reaches us, and we stop the child ourselves.
+            # Same process group as the stack: whoever kills the group (a terminal's Ctrl-C, the
+            # launcher's last-resort SIGKILL) takes the container with it; no orphan survives.
             self._proc = subprocess.Popen(  # noqa: S603 - fixed command built by the stack
                 self.command,
                 cwd=REPO_ROOT,
                 env=self._env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
-                start_new_session=True,
             )
         self._wait_ready(ready_timeout_s)
 
@@ -82,12 +81,12 @@ class ContainerProcess:
         proc, self._proc = self._proc, None
         if proc is None or proc.poll() is not None:
             return
-        os.killpg(proc.pid, signal.SIGTERM)
+        proc.terminate()
         try:
             proc.wait(timeout=grace_s)
         except subprocess.TimeoutExpired:
             log.warning("container did not stop in %.0f s; killing it", grace_s)
-            os.killpg(proc.pid, signal.SIGKILL)
+            proc.kill()
             proc.wait(timeout=grace_s)
 
 

@@ -42,6 +42,7 @@ def start_stack(
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
             stdout=log,
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, container included (see stop)
         )
     try:
         return proc, _wait_ready(proc, stack_file, log_path, ready_timeout_s)
@@ -76,12 +77,13 @@ def _wait_ready(proc: subprocess.Popen[bytes], stack_file: Path, log_path: Path,
 
 
 def stop(proc: subprocess.Popen[bytes], grace_s: float = 30.0) -> int:
+    """SIGTERM (an orderly shutdown); if that hangs, SIGKILL the whole group, container included."""
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
         try:
             proc.wait(timeout=grace_s)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
     return proc.returncode
 

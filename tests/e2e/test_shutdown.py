@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from local.launcher import start_stack
+from local.launcher import start_stack, stop
 
 pytestmark = pytest.mark.slow
 
@@ -23,16 +23,14 @@ def _port_open(url: str) -> bool:
 
 def test_sigint_stops_everything(tmp_path) -> None:
     proc, info = start_stack(tmp_path)
-    urls = [
-        info["api_url"],
-        info["aws_endpoint_url"],
-        info["sagemaker_runtime_endpoint_url"],
-        info["container_url"],
-    ]
-    assert all(_port_open(url) for url in urls)
-
-    os.kill(proc.pid, signal.SIGINT)
-    assert proc.wait(timeout=60) == 0
+    try:
+        keys = ("api_url", "aws_endpoint_url", "sagemaker_runtime_endpoint_url", "container_url")
+        urls = [info[key] for key in keys]
+        assert all(_port_open(url) for url in urls)
+        os.kill(proc.pid, signal.SIGINT)
+        assert proc.wait(timeout=60) == 0
+    finally:
+        stop(proc)  # a no-op after a clean exit; no stack outlives a failed assertion
 
     with pytest.raises(ProcessLookupError):
         os.kill(info["container_pid"], 0)  # stopped and reaped by the stack, not orphaned
