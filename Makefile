@@ -44,9 +44,11 @@ test: install lint cfn-lint ## every gate: ruff, cdk-nag + cfn-lint on the synth
 openapi: $(STAMP) ## regenerate docs/openapi.json from the API's resolver and models
 	$(PY) -m lambdas.api.openapi > docs/openapi.json
 
+local: install ## run the local stack in the foreground (Ctrl-C stops it); LOCAL_ARGS="--help" for options
+	$(PY) -m local up $(LOCAL_ARGS)
+
 demo: install ## run the service locally end to end: submit a song, follow it, download it to ./out
-	@if [ -f local/demo.py ]; then $(PY) -m local.demo; else \
-		echo "make demo: the local stack (issue 6) is not built yet"; exit 2; fi
+	$(PY) -m local.demo
 
 deploy: install ## deploy to the AWS account of your credentials (see README)
 	npx cdk deploy --require-approval broadening
@@ -54,4 +56,4 @@ deploy: install ## deploy to the AWS account of your credentials (see README)
 clean: ## remove build outputs
 	rm -rf $(CDK_OUT) .pytest_cache .ruff_cache
 
-.PHONY: help install lint synth cfn-lint test openapi demo deploy clean
+.PHONY: help install lint synth cfn-lint test openapi local demo deploy clean

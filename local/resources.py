@@ -1,10 +1,13 @@
-"""The data and storage resources of the stack, created against moto for tests and the local stack.
+"""The stack's resources created against moto, for tests and the local stack.
 
-Key schemas mirror stacks/data.py; tests/infra/test_local_parity.py fails when they drift apart.
+Data and storage key schemas mirror stacks/data.py; tests/infra/test_local_parity.py fails when they
+drift apart. Messaging (the SageMaker notification topics, the callback queue and its DLQ) and the
+Cognito user pool mirror the workflow and API units.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -20,6 +23,12 @@ class ResourceNames:
     idempotency_table: str
     media_bucket: str
     inference_bucket: str
+    success_topic: str
+    error_topic: str
+    callback_queue: str
+    callback_dlq: str
+    user_pool: str
+    user_pool_client: str
 
     @classmethod
     def for_config(cls, config: ServiceConfig) -> ResourceNames:
@@ -30,6 +39,12 @@ class ResourceNames:
             idempotency_table=f"{prefix}-idempotency",
             media_bucket=f"{prefix}-media",
             inference_bucket=f"{prefix}-inference",
+            success_topic=f"{prefix}-inference-success",
+            error_topic=f"{prefix}-inference-error",
+            callback_queue=f"{prefix}-inference-callback",
+            callback_dlq=f"{prefix}-inference-callback-dlq",
+            user_pool=f"{prefix}-users",
+            user_pool_client=f"{prefix}-web",
         )
 
     def environment(self) -> dict[str, str]:
@@ -94,3 +109,79 @@ def create_data_and_storage(dynamodb: Any, s3: Any, names: ResourceNames) -> Non
     )
     for bucket in (names.media_bucket, names.inference_bucket):
         s3.create_bucket(Bucket=bucket)
+
+
+# The callback's event source mapping settings, shared by the local poller and the queue definition.
+CALLBACK_VISIBILITY_TIMEOUT_S = 60
+CALLBACK_MAX_RECEIVE_COUNT = 5
+
+
+@dataclass(frozen=True)
+class Messaging:
+    """ARNs and URLs of the SageMaker notification path: topics -> queue (-> DLQ)."""
+
+    success_topic_arn: str
+    error_topic_arn: str
+    callback_queue_url: str
+    callback_queue_arn: str
+    callback_dlq_url: str
+    callback_dlq_arn: str
+
+    def as_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+def create_messaging(sns: Any, sqs: Any, names: ResourceNames) -> Messaging:
+    """Success/error topics feeding one callback queue with a DLQ, like the workflow unit.
+
+    Subscriptions keep SNS's envelope (raw delivery off, the AWS default): the callback parses it.
+    """
+    dlq_url = sqs.create_queue(QueueName=names.callback_dlq)["QueueUrl"]
+    dlq_arn = _queue_arn(sqs, dlq_url)
+    queue_url = sqs.create_queue(
+        QueueName=names.callback_queue,
+        Attributes={
+            "VisibilityTimeout": str(CALLBACK_VISIBILITY_TIMEOUT_S),
+            "RedrivePolicy": json.dumps(
+                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": CALLBACK_MAX_RECEIVE_COUNT}
+            ),
+        },
+    )["QueueUrl"]
+    queue_arn = _queue_arn(sqs, queue_url)
+    topics = [sns.create_topic(Name=name)["TopicArn"] for name in (names.success_topic, names.error_topic)]
+    for topic_arn in topics:
+        sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
+    return Messaging(
+        success_topic_arn=topics[0],
+        error_topic_arn=topics[1],
+        callback_queue_url=queue_url,
+        callback_queue_arn=queue_arn,
+        callback_dlq_url=dlq_url,
+        callback_dlq_arn=dlq_arn,
+    )
+
+
+def _queue_arn(sqs: Any, queue_url: str) -> str:
+    attrs = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
+    return attrs["Attributes"]["QueueArn"]
+
+
+@dataclass(frozen=True)
+class UserPool:
+    user_pool_id: str
+    client_id: str
+
+
+def create_user_pool(cognito: Any, names: ResourceNames) -> UserPool:
+    """A pool with e-mail-free usernames and a public app client that allows USER_PASSWORD_AUTH."""
+    pool_id = cognito.create_user_pool(
+        PoolName=names.user_pool,
+        Policies={"PasswordPolicy": {"MinimumLength": 12}},
+    )["UserPool"]["Id"]
+    client_id = cognito.create_user_pool_client(
+        UserPoolId=pool_id,
+        ClientName=names.user_pool_client,
+        GenerateSecret=False,
+        ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+    )["UserPoolClient"]["ClientId"]
+    return UserPool(user_pool_id=pool_id, client_id=client_id)

@@ -1,0 +1,123 @@
+"""`python -m local [up]` runs the local stack; `python -m local token USER` prints an id token."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+
+from local.cognito import CognitoSettings, sign_in
+from local.paths import DEFAULT_STATE_DIR
+
+
+def _port(name: str) -> int:
+    # Flags win; LOCAL_<NAME>_PORT env vars next; 0 = a free port chosen at start.
+    return int(os.environ.get(f"LOCAL_{name.upper()}_PORT", "0"))
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m local", description=__doc__)
+    sub = parser.add_subparsers(dest="command")
+    up = sub.add_parser("up", help="start the stack in the foreground (the default)")
+    up.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR, help="stack.json and logs")
+    up.add_argument("--host", default="127.0.0.1")
+    for name in ("api", "moto", "endpoint", "container"):
+        up.add_argument(f"--{name}-port", type=int, default=_port(name), help="0 = any free port")
+    up.add_argument(
+        "--model-dir",
+        type=Path,
+        default=os.environ.get("LOCAL_MODEL_DIR") or None,
+        help="real weights (the container's full profile, MODEL_DIR layout); default: tiny models",
+    )
+    up.add_argument(
+        "--inject-failure",
+        metavar="TEXT",
+        default=os.environ.get("LOCAL_INJECT_FAILURE") or None,
+        help="fault injection: requests containing TEXT reach the container corrupted (it rejects them)",
+    )
+    up.add_argument("--verbose", action="store_true", help="show the handlers' INFO logs and metrics")
+    token = sub.add_parser("token", help="print an id token for USER (created on first use)")
+    token.add_argument("user")
+    token.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR)
+    args = parser.parse_args(argv)
+    if args.command is None:
+        args = parser.parse_args(["up", *(argv if argv is not None else sys.argv[1:])])
+    return args
+
+
+def run_up(args: argparse.Namespace) -> int:
+    # Imported here: `token` should not pay for moto's server and the handlers.
+    from local.stack import LocalStack, StackOptions
+
+    options = StackOptions(
+        state_dir=args.state_dir,
+        host=args.host,
+        api_port=args.api_port,
+        moto_port=args.moto_port,
+        endpoint_port=args.endpoint_port,
+        container_port=args.container_port,
+        model_dir=args.model_dir,
+        corrupt_marker=args.inject_failure,
+        verbose=args.verbose,
+    )
+    stopping = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        if not stopping.is_set() and started.is_set():
+            stopping.set()  # running: the main thread wakes up and stops the stack in order
+        else:
+            raise KeyboardInterrupt  # still starting: LocalStack.start unwinds what it started
+
+    started = threading.Event()
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    stack = LocalStack(options)
+    try:
+        info = stack.start()
+    except KeyboardInterrupt:
+        print("interrupted while starting; stopped", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        print(f"local stack failed to start: {exc}", file=sys.stderr)
+        return 1
+    started.set()
+    print(f"API:        {info['api_url']}  (GET /health needs no token)")
+    print(f"stack.json: {options.stack_file}")
+    print(f"token:      python -m local token alice --state-dir {options.state_dir}")
+    print("Ctrl-C stops the stack.", flush=True)
+    # Wake up now and then: the kernel may deliver SIGINT to another thread, and CPython runs the
+    # Python handler only when the main thread gets to run bytecode again.
+    while not stopping.wait(timeout=0.5):
+        pass
+    print("stopping the local stack...", flush=True)
+    stack.stop()
+    return 0
+
+
+def run_token(args: argparse.Namespace) -> int:
+    stack_file = args.state_dir / "stack.json"
+    if not stack_file.exists():
+        print(
+            f"no running local stack ({stack_file} is missing); start one with `make local`", file=sys.stderr
+        )
+        return 1
+    cognito = json.loads(stack_file.read_text())["cognito"]
+    print(sign_in(CognitoSettings(**cognito), args.user))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request access log
+    args = parse_args(argv)
+    return run_token(args) if args.command == "token" else run_up(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,140 @@
+"""Plays a Lambda SQS event source mapping for an in-process handler.
+
+Like the AWS poller: long-polls up to `batch_size` messages, invokes the function with the SQS event,
+deletes what succeeded (ReportBatchItemFailures: only the ids the function returns stay), and leaves
+the rest invisible until the queue's visibility timeout expires. The queue's redrive policy (moto
+implements it on receive) moves a message to the DLQ after maxReceiveCount receives.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from local.emulator import REGION
+from local.lambda_context import LambdaContext
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[dict[str, Any], Any], Any]
+
+
+def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
+    """The event Lambda builds from a ReceiveMessage batch."""
+    return {
+        "Records": [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": m.get("Attributes", {}),
+                "messageAttributes": _message_attributes(m.get("MessageAttributes", {})),
+                "md5OfBody": m["MD5OfBody"],
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": REGION,
+            }
+            for m in messages
+        ]
+    }
+
+
+def _message_attributes(attributes: dict[str, Any]) -> dict[str, Any]:
+    # ReceiveMessage returns StringValue/DataType; the Lambda event uses camelCase names.
+    return {
+        name: {
+            "stringValue": value.get("StringValue"),
+            "binaryValue": value.get("BinaryValue"),
+            "stringListValues": [],
+            "binaryListValues": [],
+            "dataType": value.get("DataType"),
+        }
+        for name, value in attributes.items()
+    }
+
+
+def failed_ids(result: Any, messages: list[dict[str, Any]]) -> set[str]:
+    """Message ids to keep: those in batchItemFailures; all of them if the response is malformed."""
+    all_ids = {m["MessageId"] for m in messages}
+    if result is None:
+        return set()
+    try:
+        failures = result.get("batchItemFailures", [])
+        ids = {f["itemIdentifier"] for f in failures}
+    except (AttributeError, KeyError, TypeError):
+        return all_ids
+    # Lambda treats an unknown or empty identifier as a failure of the whole batch.
+    return all_ids if any(not i or i not in all_ids for i in ids) else ids
+
+
+class SqsPoller:
+    """One thread that feeds one queue's messages to one handler until stopped."""
+
+    def __init__(
+        self,
+        sqs: Any,
+        queue_url: str,
+        queue_arn: str,
+        handler: Handler,
+        function_name: str,
+        batch_size: int = 10,
+        wait_time_s: int = 1,
+        timeout_s: float = 60.0,
+    ) -> None:
+        self._sqs = sqs
+        self._queue_url = queue_url
+        self._queue_arn = queue_arn
+        self._handler = handler
+        self._function_name = function_name
+        self._batch_size = batch_size
+        self._wait_time_s = wait_time_s
+        self._timeout_s = timeout_s
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"sqs-{function_name}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join(timeout=self._wait_time_s + self._timeout_s)
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                self.poll_once()
+            except Exception:
+                # A broken poll (moto shutting down, a handler bug) must not kill the mapping.
+                log.exception("poller %s: poll failed", self._function_name)
+                self._stopping.wait(1.0)
+
+    def poll_once(self) -> int:
+        """Receive one batch and process it; returns the number of messages received."""
+        messages = self._sqs.receive_message(
+            QueueUrl=self._queue_url,
+            MaxNumberOfMessages=self._batch_size,
+            WaitTimeSeconds=self._wait_time_s,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        ).get("Messages", [])
+        if messages:
+            self._deliver(messages)
+        return len(messages)
+
+    def _deliver(self, messages: list[dict[str, Any]]) -> None:
+        context = LambdaContext(function_name=self._function_name, timeout_s=self._timeout_s)
+        try:
+            result = self._handler(sqs_event(messages, self._queue_arn), context)
+        except Exception:
+            # The whole batch returns to the queue after its visibility timeout, as on AWS.
+            log.exception("function %s failed on a batch of %d", self._function_name, len(messages))
+            return
+        keep = failed_ids(result, messages)
+        done = [m for m in messages if m["MessageId"] not in keep]
+        if done:
+            self._sqs.delete_message_batch(
+                QueueUrl=self._queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
+            )

@@ -1,0 +1,259 @@
+"""The local stack: every AWS piece of the service on this machine, wired like the deployed stack.
+
+Start order (stop is the reverse): moto (DynamoDB, S3, SNS, SQS, Step Functions, Cognito) ->
+resources named from the CDK config -> the async endpoint front -> the workflow (the real ASL with
+local substitutions; its Lambda tasks routed to the in-process handlers) -> the container ->
+the callback's SQS poller -> the API front. `.local/stack.json` is written last, once all is ready.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from local.api_front import ApiGateway, ApiServer, load_handler
+from local.async_endpoint import AsyncEndpoint, AsyncEndpointServer, EndpointConfig
+from local.cognito import CognitoSettings, TokenVerifier
+from local.container import ContainerProcess, serve_command, serve_environment
+from local.emulator import REGION, MotoEmulator, free_port
+from local.execution_events import ExecutionStatusWatcher
+from local.lambda_routing import route_lambda_invokes
+from local.paths import DEFAULT_STATE_DIR, REPO_ROOT
+from local.resources import (
+    CALLBACK_VISIBILITY_TIMEOUT_S,
+    Messaging,
+    ResourceNames,
+    UserPool,
+    create_data_and_storage,
+    create_messaging,
+    create_user_pool,
+)
+from local.sqs_poller import SqsPoller
+from local.workflow import (
+    WorkflowNames,
+    create_state_machine,
+    function_environment,
+    substitutions,
+    task_handlers,
+)
+from stacks.config import ServiceConfig, load_config
+
+log = logging.getLogger(__name__)
+
+CALLBACK_HANDLER = "lambdas.inference_callback.handler.lambda_handler"
+REAPER_HANDLER = "lambdas.reaper.handler.lambda_handler"
+
+
+def config_from_cdk_json(path: Path = REPO_ROOT / "cdk.json") -> ServiceConfig:
+    """The same settings `cdk synth` uses (cdk.json `context.service`)."""
+    context = json.loads(path.read_text())["context"]
+    return load_config(context.get("service"))
+
+
+@dataclass
+class StackOptions:
+    state_dir: Path = DEFAULT_STATE_DIR
+    host: str = "127.0.0.1"
+    api_port: int = 0
+    moto_port: int = 0
+    endpoint_port: int = 0
+    container_port: int = 0
+    model_dir: Path | None = None  # real weights (full profile); None = tiny random-weight models
+    container_ready_timeout_s: float = 600.0
+    corrupt_marker: str | None = None  # async endpoint fault injection, see local/async_endpoint.py
+    verbose: bool = False
+    config: ServiceConfig = field(default_factory=config_from_cdk_json)
+
+    @property
+    def stack_file(self) -> Path:
+        return self.state_dir / "stack.json"
+
+
+def lambda_environment(
+    config: ServiceConfig, names: ResourceNames, workflow: WorkflowNames, moto_url: str, endpoint_url: str
+) -> dict[str, str]:
+    """What the deployed functions get from CDK, plus the endpoints that point boto3 at this machine."""
+    return {
+        **function_environment(workflow, names),
+        "STAGE_NAME": config.stage_name,
+        "SIGNUP_CREDITS": str(config.signup_credits),
+        "CREDITS_PER_SONG": str(config.credits_per_song),
+        "MAX_CONCURRENT_JOBS_PER_USER": str(config.max_concurrent_jobs_per_user),
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_ENDPOINT_URL": moto_url,
+        # boto3's service-specific endpoint variable: only sagemaker-runtime goes to the local endpoint.
+        "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": endpoint_url,
+        "POWERTOOLS_SERVICE_NAME": "song-service",
+        "POWERTOOLS_METRICS_NAMESPACE": config.metrics_namespace,
+        "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon here
+    }
+
+
+class LocalStack:
+    def __init__(self, options: StackOptions) -> None:
+        self.options = options
+        self.config = options.config
+        self.names = ResourceNames.for_config(self.config)
+        self.workflow = WorkflowNames.for_prefix(self.config.resource_prefix)
+        self._exit = ExitStack()
+        self.info: dict[str, Any] = {}
+
+    def start(self) -> dict[str, Any]:
+        """Bring everything up; on any failure, stop what already started and re-raise."""
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self.info
+
+    def stop(self) -> None:
+        self.options.stack_file.unlink(missing_ok=True)
+        self._exit.close()
+
+    def _start(self) -> None:
+        opts = self.options
+        moto = MotoEmulator(opts.moto_port, opts.host)
+        moto.start()
+        self._exit.callback(moto.stop)
+
+        endpoint_port = opts.endpoint_port or free_port(opts.host)
+        endpoint_url = f"http://{opts.host}:{endpoint_port}"
+        os.environ.update(lambda_environment(self.config, self.names, self.workflow, moto.url, endpoint_url))
+        if not opts.verbose:
+            os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+            os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+
+        create_data_and_storage(moto.client("dynamodb"), moto.client("s3"), self.names)
+        messaging = create_messaging(moto.client("sns"), moto.client("sqs"), self.names)
+        pool = create_user_pool(moto.client("cognito-idp"), self.names)
+
+        container_port = opts.container_port or free_port(opts.host)
+        container_url = f"http://{opts.host}:{container_port}"
+        self._start_endpoint(moto, messaging, container_url, endpoint_port)
+        self._exit.enter_context(route_lambda_invokes(task_handlers(self.workflow)))
+        values = substitutions(
+            self.workflow,
+            self.names,
+            credits_per_song=self.config.credits_per_song,
+            inference_timeout_s=self.config.inference_timeout_minutes * 60,
+        )
+        state_machine_arn = create_state_machine(moto.client("stepfunctions"), self.workflow, values)
+        os.environ["STATE_MACHINE_ARN"] = state_machine_arn
+
+        container = ContainerProcess(
+            serve_command(opts.host, container_port),
+            container_port,
+            serve_environment(moto.url, opts.model_dir),
+            log_path=opts.state_dir / "logs" / "container.log",
+            host=opts.host,
+        )
+        self._exit.callback(container.stop)
+        container.start(opts.container_ready_timeout_s)
+
+        watcher = ExecutionStatusWatcher(
+            moto.client("stepfunctions"),
+            state_machine_arn,
+            load_handler(REAPER_HANDLER),
+            function_name=self.workflow.reaper,
+        )
+        watcher.start()
+        self._exit.callback(watcher.stop)
+
+        poller = SqsPoller(
+            moto.client("sqs"),
+            messaging.callback_queue_url,
+            messaging.callback_queue_arn,
+            load_handler(CALLBACK_HANDLER),
+            function_name="inference-callback",
+            timeout_s=CALLBACK_VISIBILITY_TIMEOUT_S,
+        )
+        poller.start()
+        self._exit.callback(poller.stop)
+
+        cognito = CognitoSettings(moto.url, pool.user_pool_id, pool.client_id)
+        api = ApiServer(
+            ApiGateway(TokenVerifier(cognito), load_handler("lambdas.api.handler.lambda_handler")),
+            opts.api_port,
+            opts.host,
+        )
+        api.start()
+        self._exit.callback(api.stop)
+
+        self.info = self._describe(api.url, moto.url, endpoint_url, container.url, pool, messaging)
+        self.info["container_pid"] = container.pid
+        self.info["state_machine_arn"] = state_machine_arn
+        self._write_stack_file()
+
+    def _start_endpoint(
+        self, moto: MotoEmulator, messaging: Messaging, container_url: str, port: int
+    ) -> None:
+        bucket = self.names.inference_bucket
+        endpoint = AsyncEndpoint(
+            EndpointConfig(
+                endpoint_name=self.workflow.endpoint,
+                container_url=container_url,
+                output_path=f"s3://{bucket}/async-output",
+                failure_path=f"s3://{bucket}/async-failures",
+                success_topic_arn=messaging.success_topic_arn,
+                error_topic_arn=messaging.error_topic_arn,
+                workers=self.config.max_concurrent_invocations_per_instance,
+                corrupt_marker=self.options.corrupt_marker,
+            ),
+            moto.client("s3"),
+            moto.client("sns"),
+        )
+        server = AsyncEndpointServer(endpoint, port, self.options.host)
+        endpoint.start()
+        self._exit.callback(endpoint.stop)
+        server.start()
+        self._exit.callback(server.stop)
+
+    def _describe(
+        self,
+        api_url: str,
+        moto_url: str,
+        endpoint_url: str,
+        container_url: str,
+        pool: UserPool,
+        messaging: Messaging,
+    ) -> dict[str, Any]:
+        names = self.names
+        return {
+            "api_url": api_url,
+            "region": REGION,
+            "pid": os.getpid(),
+            "cognito": {
+                "endpoint_url": moto_url,
+                "user_pool_id": pool.user_pool_id,
+                "client_id": pool.client_id,
+            },
+            "aws_endpoint_url": moto_url,
+            "sagemaker_runtime_endpoint_url": endpoint_url,
+            "container_url": container_url,
+            "model_profile": "tiny" if self.options.model_dir is None else "full",
+            "tables": {
+                "jobs": names.jobs_table,
+                "users": names.users_table,
+                "idempotency": names.idempotency_table,
+            },
+            "buckets": {"media": names.media_bucket, "inference": names.inference_bucket},
+            "endpoint_name": self.workflow.endpoint,
+            "topics": {"success": messaging.success_topic_arn, "error": messaging.error_topic_arn},
+            "queues": {"callback": messaging.callback_queue_url, "callback_dlq": messaging.callback_dlq_url},
+        }
+
+    def _write_stack_file(self) -> None:
+        path = self.options.stack_file
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.info, indent=2) + "\n")
+        tmp.replace(path)  # atomic: a reader never sees half a file

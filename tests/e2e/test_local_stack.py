@@ -1,0 +1,108 @@
+"""The service end to end through its HTTP API, on the local stack (tiny models, moto, real handlers).
+
+Songs are submitted together and awaited together where the test allows: the endpoint runs one
+inference at a time, like one instance with MaxConcurrentInvocationsPerInstance=1.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+import wave
+
+import pytest
+import requests
+from PIL import Image
+
+from local.client import download, media_urls, song_id
+
+from .conftest import FAILURE_MARKER, song_body
+
+pytestmark = pytest.mark.slow
+
+MODES = ("description", "custom_lyrics", "described_lyrics")
+SONG_TIMEOUT_S = 150
+
+
+@pytest.fixture(scope="module")
+def processed(user) -> dict[str, dict]:
+    """One song per mode, each by its own user, all in flight at once; mode -> finished job."""
+    submitted = {mode: user(f"mode-{mode}").create_song(song_body(mode)) for mode in MODES}
+    return {mode: user(f"mode-{mode}").wait(song_id(job), SONG_TIMEOUT_S) for mode, job in submitted.items()}
+
+
+def test_health_needs_no_token_and_other_routes_do(stack) -> None:
+    assert requests.get(f"{stack['api_url']}/health", timeout=10).json() == {"status": "ok"}
+    assert requests.get(f"{stack['api_url']}/me", timeout=10).status_code == 401
+    bad = {"Authorization": "Bearer eyJhbGciOiJSUzI1NiJ9.e30.c2ln"}
+    assert requests.get(f"{stack['api_url']}/songs", headers=bad, timeout=10).status_code == 401
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_each_mode_is_processed_with_playable_audio_and_a_cover(processed, mode) -> None:
+    job = processed[mode]
+    assert job["status"] == "processed", job.get("error")
+    urls = media_urls(job)
+    wav_urls = [url for name, url in urls.items() if name.endswith(".wav")]
+    assert wav_urls and "cover.png" in urls
+
+    with wave.open(io.BytesIO(download(wav_urls[0]))) as audio:
+        seconds = audio.getnframes() / audio.getframerate()
+        assert audio.getframerate() > 0 and audio.getnchannels() >= 1
+    assert seconds == pytest.approx(10, abs=1.0)
+
+    cover = Image.open(io.BytesIO(download(urls["cover.png"])))
+    cover.verify()
+    assert cover.format == "PNG" and cover.size[0] > 0
+
+
+def test_presigned_urls_need_their_signature(processed) -> None:
+    url = media_urls(processed["description"])["cover.png"]
+    assert requests.get(url.split("?")[0], timeout=10).status_code == 403
+
+
+def test_a_processed_song_costs_exactly_its_price(processed, user) -> None:
+    me = user("mode-description").me()
+    # cdk.json: signup_credits 10, credits_per_song 1.
+    assert me["credits"] == 9
+
+
+def test_three_quick_songs_of_one_user_run_one_at_a_time_in_order(user) -> None:
+    client = user("queue-user")
+    ids = [song_id(client.create_song(song_body("description", seed=s))) for s in (1, 2, 3)]
+    seen_running: list[int] = []
+    finished_order: list[str] = []
+    deadline = time.monotonic() + 3 * SONG_TIMEOUT_S
+    while len(finished_order) < 3 and time.monotonic() < deadline:
+        statuses = {i: client.song(i)["status"] for i in ids}
+        seen_running.append(sum(s == "processing" for s in statuses.values()))
+        finished_order += [
+            i for i, s in statuses.items() if s in ("processed", "failed") and i not in finished_order
+        ]
+        time.sleep(0.3)
+    assert [client.song(i)["status"] for i in ids] == ["processed"] * 3
+    assert max(seen_running) <= 1
+    assert any(n == 1 for n in seen_running)  # the poll did see the work happen
+    assert finished_order == ids
+    assert client.me()["credits"] == 7
+
+
+def test_another_users_song_is_not_found(processed, user) -> None:
+    mine = song_id(processed["description"])
+    stranger = user("stranger")
+    assert stranger.request("GET", f"/songs/{mine}").status_code == 404
+    assert stranger.request("DELETE", f"/songs/{mine}").status_code == 404
+    assert user("mode-description").song(mine)["status"] == "processed"
+
+
+def test_a_container_failure_fails_the_job_with_a_reason_and_no_charge(user) -> None:
+    client = user("unlucky")
+    credits_before = client.me()["credits"]
+    body = song_body("description", description=f"a song that will break ({FAILURE_MARKER})")
+    job = client.wait(song_id(client.create_song(body)), SONG_TIMEOUT_S)
+    assert job["status"] == "failed"
+    # The user sees the workflow's closed set of reasons; the container's own message stays in logs.
+    assert job["error"]["code"] == "GenerationFailed"
+    assert "Nothing was charged" in job["error"]["message"]
+    assert "audio_url" not in job or not job["audio_url"]
+    assert client.me()["credits"] == credits_before

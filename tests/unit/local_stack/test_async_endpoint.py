@@ -1,0 +1,169 @@
+"""The local async endpoint through boto3's sagemaker-runtime client, against a scripted model server.
+
+The model server here is a test double of the container contract (POST /invocations); the e2e tests
+run the real container behind the same endpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import boto3
+import pytest
+
+from local.async_endpoint import AsyncEndpoint, AsyncEndpointServer, EndpointConfig, split_s3_uri
+from local.resources import create_data_and_storage, create_messaging
+
+ENDPOINT = "song-service-test-music"
+
+
+class _Model(BaseHTTPRequestHandler):
+    received: list[bytes] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.received.append(body)
+        try:
+            request = json.loads(body)
+            status, payload = 200, {"job_id": request["job_id"], "ok": True}
+        except json.JSONDecodeError:
+            status, payload = 400, {"error": {"code": "BadRequest", "message": "the body is not valid JSON"}}
+        raw = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(raw)))
+        self.end_headers()
+        self.wfile.write(raw)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def stack(emulator, names):
+    create_data_and_storage(emulator.client("dynamodb"), emulator.client("s3"), names)
+    messaging = create_messaging(emulator.client("sns"), emulator.client("sqs"), names)
+    model = ThreadingHTTPServer(("127.0.0.1", 0), _Model)
+    threading.Thread(target=model.serve_forever, daemon=True).start()
+    endpoint = AsyncEndpoint(
+        EndpointConfig(
+            endpoint_name=ENDPOINT,
+            container_url=f"http://127.0.0.1:{model.server_address[1]}",
+            output_path=f"s3://{names.inference_bucket}/async-output",
+            failure_path=f"s3://{names.inference_bucket}/async-failures/",
+            success_topic_arn=messaging.success_topic_arn,
+            error_topic_arn=messaging.error_topic_arn,
+            corrupt_marker="#corrupt#",
+        ),
+        emulator.client("s3"),
+        emulator.client("sns"),
+    )
+    server = AsyncEndpointServer(endpoint)
+    endpoint.start()
+    server.start()
+    runtime = boto3.client(
+        "sagemaker-runtime",
+        endpoint_url=server.url,
+        region_name="us-east-1",
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+    )
+    yield runtime, emulator, names, messaging
+    server.stop()
+    endpoint.stop()
+    model.shutdown()
+
+
+def _invoke(stack, job_id: str, payload: dict) -> dict:
+    runtime, emulator, names, _ = stack
+    key = f"requests/{job_id}.json"
+    emulator.client("s3").put_object(Bucket=names.inference_bucket, Key=key, Body=json.dumps(payload))
+    return runtime.invoke_endpoint_async(
+        EndpointName=ENDPOINT,
+        InputLocation=f"s3://{names.inference_bucket}/{key}",
+        InferenceId=job_id,
+        ContentType="application/json",
+    )
+
+
+def _notification(stack, inference_id: str, timeout_s: float = 15) -> tuple[dict, dict]:
+    """(SNS envelope, SageMaker notification) for one inference, from the callback queue."""
+    _, emulator, _, messaging = stack
+    sqs = emulator.client("sqs")
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for m in sqs.receive_message(QueueUrl=messaging.callback_queue_url, WaitTimeSeconds=1).get(
+            "Messages", []
+        ):
+            envelope = json.loads(m["Body"])
+            message = json.loads(envelope["Message"])
+            if message["inferenceId"] == inference_id:
+                sqs.delete_message(QueueUrl=messaging.callback_queue_url, ReceiptHandle=m["ReceiptHandle"])
+                return envelope, message
+    raise AssertionError(f"no notification for {inference_id}")
+
+
+def _read(emulator, uri: str) -> bytes:
+    bucket, key = split_s3_uri(uri)
+    return emulator.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+
+
+def test_success_writes_output_and_notifies_the_success_topic(stack) -> None:
+    _, emulator, names, messaging = stack
+    response = _invoke(stack, "job-ok", {"job_id": "job-ok", "mode": "description"})
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == 202
+    assert response["InferenceId"] == "job-ok"
+    assert response["OutputLocation"] == f"s3://{names.inference_bucket}/async-output/job-ok.out"
+    assert response["FailureLocation"] == f"s3://{names.inference_bucket}/async-failures/job-ok.out"
+
+    envelope, message = _notification(stack, "job-ok")
+    assert envelope["Type"] == "Notification" and envelope["TopicArn"] == messaging.success_topic_arn
+    assert message["invocationStatus"] == "Completed"
+    assert message["eventSource"] == "aws:sagemaker" and message["eventVersion"] == "1.0"
+    assert message["requestParameters"]["endpointName"] == ENDPOINT
+    assert message["requestParameters"]["inputLocation"].endswith("requests/job-ok.json")
+    assert message["responseParameters"] == {
+        "contentType": "application/json",
+        "outputLocation": response["OutputLocation"],
+    }
+    assert {"awsRegion", "eventTime", "receivedTime"} <= set(message)
+    assert json.loads(_read(emulator, response["OutputLocation"])) == {"job_id": "job-ok", "ok": True}
+
+
+def test_container_rejection_goes_to_the_error_topic_with_the_reason(stack) -> None:
+    _, emulator, _, messaging = stack
+    response = _invoke(stack, "job-bad", {"job_id": "job-bad", "description": "#corrupt#"})
+    envelope, message = _notification(stack, "job-bad")
+    assert envelope["TopicArn"] == messaging.error_topic_arn
+    assert message["invocationStatus"] == "Failed"
+    assert "(400)" in message["failureReason"] and "not valid JSON" in message["failureReason"]
+    assert message["responseParameters"]["failureLocation"] == response["FailureLocation"]
+    assert b"not valid JSON" in _read(emulator, response["FailureLocation"])
+    assert not _Model.received[-1].endswith(b"}")  # the container really got the truncated body
+
+
+def test_missing_input_fails_the_invocation(stack) -> None:
+    runtime, _, names, _ = stack
+    runtime.invoke_endpoint_async(
+        EndpointName=ENDPOINT,
+        InputLocation=f"s3://{names.inference_bucket}/requests/nothing-here.json",
+        InferenceId="job-missing",
+        ContentType="application/json",
+    )
+    _, message = _notification(stack, "job-missing")
+    assert message["invocationStatus"] == "Failed"
+    assert "Failed to download" in message["failureReason"]
+
+
+def test_unknown_endpoint_is_a_validation_error(stack) -> None:
+    runtime, _, names, _ = stack
+    with pytest.raises(runtime.exceptions.ValidationError):
+        runtime.invoke_endpoint_async(
+            EndpointName="no-such-endpoint",
+            InputLocation=f"s3://{names.inference_bucket}/requests/x.json",
+            ContentType="application/json",
+        )
