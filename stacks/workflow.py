@@ -171,10 +171,12 @@ class GenerationWorkflow(Construct):
         redundant_depends_on_is_fine(machine.node.default_child)
         for task in (self.acquire_slot, self.start_inference, self.publish, self.finalize):
             task.function.grant_invoke(machine)
-        # Direct integrations: CheckCredits (users GetItem), MarkProcessing and CheckCharged (jobs),
-        # ChargeAndComplete (one transaction updating both rows).
+        # Direct integrations: CheckCredits (users GetItem), MarkProcessing (a transaction: the
+        # user's slot check + the job update), CheckCharged (jobs), ChargeAndComplete (one
+        # transaction updating both rows).
         for table in (self._data.users_table, self._data.jobs_table):
             allow_items(machine.role, table, "dynamodb:GetItem", "dynamodb:UpdateItem")
+        allow_items(machine.role, self._data.users_table, "dynamodb:ConditionCheckItem")
         acknowledge(
             machine,
             "AwsSolutions-IAM5",

@@ -106,3 +106,22 @@ def test_jobs_of_different_users_run_side_by_side(workflow: Workflow) -> None:
     workflow.endpoint.succeed(alice.job_id)
     assert workflow.wait(alice.job_id)["status"] == workflow.wait(bob.job_id)["status"] == "SUCCEEDED"
     assert workflow.credits("alice") == workflow.credits("bob") == 5 - COST
+
+
+def test_the_limit_holds_when_the_slot_wait_times_out(workflow: Workflow) -> None:
+    """The AcquireSlot safety timeout fires while a job waits: it must still never run early.
+
+    MarkProcessing re-checks slot ownership in its transaction, so a job that leaves AcquireSlot
+    without a slot (a timeout, or moto 5.2.5 moving on after TaskTimedOut instead of raising
+    States.Timeout) goes back in line instead of running beside the job that holds the slot.
+    """
+    workflow.deploy(SlotPollSeconds=1)
+    workflow.user("alice", credits=10)
+    workflow.endpoint.auto_delay_s = 2.5  # longer than the slot poll: waiting jobs time out
+    with ConcurrencyMonitor(workflow, ["alice"]) as monitor:
+        submitted = [workflow.submit("alice") for _ in range(3)]
+        outcomes = [workflow.wait(job.job_id)["status"] for job in submitted]
+    assert outcomes == ["SUCCEEDED"] * 3
+    assert monitor.max_processing["alice"] == 1
+    assert [i.inference_id for i in workflow.endpoint.invocations] == [j.job_id for j in submitted]
+    assert workflow.credits("alice") == 10 - 3 * COST
