@@ -13,16 +13,16 @@ import importlib
 import json
 import logging
 import re
-import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from local.cognito import TokenVerifier, Unauthorized, authorizer_claims
+from local.http_server import BackgroundHttpServer
 from local.lambda_context import ACCOUNT, LambdaContext
 
 log = logging.getLogger(__name__)
@@ -221,24 +221,12 @@ class _RequestHandler(BaseHTTPRequestHandler):
         log.debug("api %s - %s", self.address_string(), format % args)
 
 
-class ApiServer:
+class ApiServer(BackgroundHttpServer):
     """The gateway on a local port, served by a thread per request (API Gateway is concurrent too)."""
 
     def __init__(self, gateway: ApiGateway, port: int = 0, host: str = "127.0.0.1") -> None:
-        handler = type("BoundHandler", (_RequestHandler,), {"gateway": gateway})
-        self._server = ThreadingHTTPServer((host, port), handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="api-front", daemon=True)
-        self.host, self.port = self._server.server_address[:2]
+        super().__init__(_RequestHandler, {"gateway": gateway}, port=port, host=host, name="api-front")
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}/{STAGE}"
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=10)
+        return f"{self.base_url}/{STAGE}"

@@ -21,12 +21,13 @@ import threading
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import requests
 
 from local.emulator import REGION
+from local.http_server import BackgroundHttpServer
 
 log = logging.getLogger(__name__)
 
@@ -261,24 +262,12 @@ def _new_id() -> str:
     return str(uuid.uuid4())
 
 
-class AsyncEndpointServer:
+class AsyncEndpointServer(BackgroundHttpServer):
     """The sagemaker-runtime API on a local port (AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME points here)."""
 
     def __init__(self, endpoint: AsyncEndpoint, port: int = 0, host: str = "127.0.0.1") -> None:
-        handler = type("BoundHandler", (_RequestHandler,), {"endpoint": endpoint})
-        self._server = ThreadingHTTPServer((host, port), handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="endpoint-http", daemon=True)
-        self.host, self.port = self._server.server_address[:2]
+        super().__init__(_RequestHandler, {"endpoint": endpoint}, port=port, host=host, name="endpoint-http")
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=10)
+        return self.base_url
