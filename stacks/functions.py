@@ -17,7 +17,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 RUNTIME = lambda_.Runtime.PYTHON_3_12
 # The asset is the repository filtered down to the `lambdas` package, so handlers are addressed
 # as `lambdas.<function>.handler.lambda_handler` both on AWS and in tests.
-ASSET_EXCLUDES = ["*", "!lambdas", "!lambdas/**", "**/__pycache__", "**/*.pyc"]
+# "*" does not match dot-files: ".*" keeps .git, .venv, .local (stack.json) and the like out.
+ASSET_EXCLUDES = ["*", ".*", "!lambdas", "!lambdas/**", "**/__pycache__", "**/*.pyc"]
 
 
 def powertools_layer(scope: Construct, version: str) -> lambda_.ILayerVersion:

@@ -20,6 +20,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from .config import ServiceConfig
+from .grants import allow_list, allow_objects
 from .nag import acknowledge, logical_id
 
 CONTAINER_DIR = Path(__file__).resolve().parent.parent / "sagemaker_containers" / "music"
@@ -164,17 +165,9 @@ class InferenceEndpoint(Construct):
         """Read-only access to the staged weights: that prefix of that bucket, nothing else."""
         bucket_name, _, key = uri.removeprefix("s3://").partition("/")
         prefix = key if key.endswith("/") else f"{key}/"
-        bucket_arn = f"arn:{Aws.PARTITION}:s3:::{bucket_name}"
-        role.add_to_policy(
-            iam.PolicyStatement(actions=["s3:GetObject"], resources=[f"{bucket_arn}/{prefix}*"])
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["s3:ListBucket"],
-                resources=[bucket_arn],
-                conditions={"StringLike": {"s3:prefix": [f"{prefix}*"]}},
-            )
-        )
+        bucket = s3.Bucket.from_bucket_name(self, "ModelData", bucket_name)
+        allow_objects(role, bucket, prefix, "s3:GetObject")
+        allow_list(role, bucket, prefix)
         acknowledge(
             role,
             "AwsSolutions-IAM5",

@@ -15,11 +15,12 @@ from .api import SongApi
 from .config import ServiceConfig
 from .data import BY_USER_INDEX, DataStore
 from .functions import powertools_layer
+from .grants import allow_items, allow_list, allow_objects, allow_query
 from .inference import VARIANT_NAME
 from .monitoring import MonitoredResources, Monitoring
 from .nag import acknowledge, logical_id
 from .storage import Storage
-from .workflow import GenerationWorkflow
+from .workflow import SONGS_PREFIX, GenerationWorkflow
 
 # The retention periods offered in `log_retention_days` (config validates against these keys).
 LOG_RETENTION = {
@@ -99,30 +100,23 @@ class SongServiceStack(Stack):
         """Exactly what the API's code calls, on exactly the resources it touches."""
         jobs, users = self.data.jobs_table, self.data.users_table
         idempotency, media = self.data.idempotency_table, self.storage.media_bucket
-        statements = [
-            (
-                ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
-                [jobs.table_arn],
-            ),
-            (["dynamodb:Query"], [f"{jobs.table_arn}/index/{BY_USER_INDEX}"]),
-            # Users are created by the API; credits change only in the workflow.
-            (["dynamodb:GetItem", "dynamodb:PutItem"], [users.table_arn]),
-            (
-                ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
-                [idempotency.table_arn],
-            ),
-            # Presigned downloads are signed with this role: it needs GetObject itself.
-            (["s3:GetObject", "s3:DeleteObject"], [media.arn_for_objects("songs/*")]),
-        ]
-        for actions, resources in statements:
-            role.add_to_principal_policy(iam.PolicyStatement(actions=actions, resources=resources))
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["s3:ListBucket"],
-                resources=[media.bucket_arn],
-                conditions={"StringLike": {"s3:prefix": ["songs/*"]}},
-            )
+        allow_items(
+            role, jobs, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"
         )
+        allow_query(role, jobs, BY_USER_INDEX)
+        # Users are created by the API; credits change only in the workflow.
+        allow_items(role, users, "dynamodb:GetItem", "dynamodb:PutItem")
+        allow_items(
+            role,
+            idempotency,
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem",
+        )
+        # Presigned downloads are signed with this role: it needs GetObject itself.
+        allow_objects(role, media, SONGS_PREFIX, "s3:GetObject", "s3:DeleteObject")
+        allow_list(role, media, SONGS_PREFIX)
         self.workflow.state_machine.grant_start_execution(role)
         acknowledge(
             role,

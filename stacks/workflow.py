@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import ArnFormat, CfnResource, Duration, RemovalPolicy, Stack
-from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -21,6 +20,7 @@ from constructs import Construct
 from .config import ServiceConfig
 from .data import BY_USER_INDEX, DataStore
 from .functions import ServiceFunction
+from .grants import allow_items, allow_list, allow_objects, allow_query
 from .inference import MEDIA_PREFIX, OUTPUT_PREFIX, REQUEST_PREFIX, InferenceEndpoint
 from .nag import acknowledge, logical_id
 
@@ -100,14 +100,6 @@ class GenerationWorkflow(Construct):
             timeout_s=int(CALLBACK_TIMEOUT.to_seconds()),
         )
         self.reaper = function("Reaper", "reaper", "cleans up after aborted, timed-out or failed executions")
-        for task in self.functions.values():
-            redundant_depends_on_is_fine(task.node.default_child)
-            acknowledge(
-                task,
-                "AwsSolutions-L1",
-                "The service pins one Python runtime for every function (stacks/functions.py RUNTIME), "
-                "matched to the Powertools layer and the tested interpreter; bumping it is one change there.",
-            )
 
         self.state_machine_name = f"{config.resource_prefix}-song-generation"
         self.state_machine = self._state_machine(config, log_retention)
@@ -168,7 +160,6 @@ class GenerationWorkflow(Construct):
                 destination=self.state_machine_log_group, level=sfn.LogLevel.ALL, include_execution_data=True
             ),
         )
-        redundant_depends_on_is_fine(machine.node.default_child)
         for task in (self.acquire_slot, self.start_inference, self.publish, self.finalize):
             task.function.grant_invoke(machine)
         # Direct integrations: CheckCredits (users GetItem), MarkProcessing (a transaction: the
@@ -305,38 +296,3 @@ class GenerationWorkflow(Construct):
                 )
             ],
         )
-
-
-def allow_objects(role: iam.IRole, bucket: s3.IBucket, prefix: str, *actions: str) -> None:
-    """Object-level actions on one prefix only (CDK's bucket grants add s3:List*/GetBucket* too)."""
-    role.add_to_principal_policy(
-        iam.PolicyStatement(actions=list(actions), resources=[bucket.arn_for_objects(f"{prefix}*")])
-    )
-
-
-def allow_list(role: iam.IRole, bucket: s3.IBucket, prefix: str) -> None:
-    """ListBucket restricted to one prefix (finding a failed job's objects to delete)."""
-    role.add_to_principal_policy(
-        iam.PolicyStatement(
-            actions=["s3:ListBucket"],
-            resources=[bucket.bucket_arn],
-            conditions={"StringLike": {"s3:prefix": [f"{prefix}*"]}},
-        )
-    )
-
-
-def allow_items(role: iam.IRole, table: dynamodb.ITable, *actions: str) -> None:
-    """Item-level actions on the table itself, not its indexes (CDK's table grants add both)."""
-    role.add_to_principal_policy(iam.PolicyStatement(actions=list(actions), resources=[table.table_arn]))
-
-
-def allow_query(role: iam.IRole, table: dynamodb.ITable, index: str) -> None:
-    role.add_to_principal_policy(
-        iam.PolicyStatement(actions=["dynamodb:Query"], resources=[f"{table.table_arn}/index/{index}"])
-    )
-
-
-def redundant_depends_on_is_fine(resource: CfnResource) -> None:
-    """CDK makes functions and state machines DependsOn their role as well as its policy; cfn-lint
-    W3005 calls the role part redundant (a GetAtt already orders it). Harmless, so silenced here."""
-    resource.add_metadata("cfn-lint", {"config": {"ignore_checks": ["W3005"]}})

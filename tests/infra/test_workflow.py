@@ -59,7 +59,7 @@ def test_endpoint_config_is_async_with_topics_and_output_paths(template_json: di
 def test_model_runs_the_container_with_its_settings(template: Template, template_json: dict) -> None:
     _, model = _one(template_json, "AWS::SageMaker::Model")
     container = model["Properties"]["PrimaryContainer"]
-    assert "ModelDataUrl" not in container  # model_data_s3_uri unset: weights from the hub
+    assert "ModelDataSource" not in container  # model_data_s3_uri unset: weights from the hub
     assert container["Environment"] == {
         "MODEL_PROFILE": "full",
         "MUSIC_ENGINE": "acestep",
