@@ -27,7 +27,7 @@ from .nag import acknowledge, logical_id
 ASL_PATH = Path(__file__).resolve().parent.parent / "statemachines" / "song_generation.asl.json"
 SONGS_PREFIX = "songs/"
 # Longest a song can take end to end, queue wait included; also the horizon after which a
-# queued job no longer holds its place in the user's queue (lambdas/workflow/config.py).
+# queued job no longer holds its place in the user's queue (queue_horizon in lambdas/workflow/slots.py).
 WORKFLOW_TIMEOUT = Duration.hours(24)
 # Safety net for a lost slot hand-over: a waiting job re-checks its turn this often.
 SLOT_POLL = Duration.minutes(5)

@@ -28,7 +28,6 @@ STATUS_BY_ERROR: dict[type[errors.ServiceError], int] = {
     errors.Unauthorized: 401,
     errors.InsufficientCredits: 402,
     errors.NotFound: 404,
-    errors.Conflict: 409,
     errors.JobStateConflict: 409,
     errors.PayloadTooLarge: 413,
     errors.InvalidBody: 422,

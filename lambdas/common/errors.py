@@ -26,10 +26,6 @@ class InsufficientCredits(ServiceError):
     code = "InsufficientCredits"
 
 
-class Conflict(ServiceError):
-    code = "Conflict"
-
-
 class JobStateConflict(ServiceError):
     """A state transition was refused because the job is no longer in the expected state."""
 

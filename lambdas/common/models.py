@@ -16,9 +16,13 @@ MAX_TITLE_CHARS = 120
 AudioFormat = Literal["wav", "mp3", "flac"]
 
 
+def utc_timestamp(moment: datetime) -> str:
+    """ISO-8601 UTC timestamp with milliseconds, as the job rows store it; sorts lexicographically."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def utc_now() -> str:
-    """ISO-8601 UTC timestamp with milliseconds; sorts lexicographically."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return utc_timestamp(datetime.now(UTC))
 
 
 def new_job_id() -> str:

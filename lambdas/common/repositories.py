@@ -11,7 +11,7 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from . import aws
-from .errors import InvalidRequest, JobStateConflict, NotFound
+from .errors import InvalidRequest, NotFound
 from .models import Job, JobStatus, User, utc_now
 from .settings import get_settings
 
@@ -73,8 +73,13 @@ class JobRepository:
         return job
 
     def find(self, job_id: str) -> Job | None:
+        row = self._read(job_id)
+        return Job.model_validate(row) if row else None
+
+    def _read(self, job_id: str) -> dict[str, Any] | None:
+        """The job's row as plain JSON values (a strongly consistent read), or None."""
         item = self._table.get_item(Key={"job_id": job_id}, ConsistentRead=True).get("Item")
-        return Job.model_validate(from_dynamo(item)) if item else None
+        return from_dynamo(item) if item else None
 
     def get(self, job_id: str) -> Job:
         job = self.find(job_id)
@@ -107,14 +112,6 @@ class JobRepository:
         page = self._table.query(**query)
         jobs = [Job.model_validate(from_dynamo(item)) for item in page.get("Items", [])]
         return jobs, encode_page_token(page.get("LastEvaluatedKey"))
-
-    def set_execution(self, job_id: str, execution_arn: str) -> None:
-        self._table.update_item(
-            Key={"job_id": job_id},
-            UpdateExpression="SET execution_arn = :arn, updated_at = :now",
-            ExpressionAttributeValues={":arn": execution_arn, ":now": utc_now()},
-            ConditionExpression="attribute_exists(job_id)",
-        )
 
     def mark_failed(self, job_id: str, code: str, message: str) -> bool:
         """Fail a job unless it already finished. Returns False when it had already finished."""
@@ -150,10 +147,6 @@ class JobRepository:
             if is_conditional_failure(exc):
                 raise NotFound("song not found") from None
             raise
-
-    def require_status(self, job: Job, *allowed: JobStatus) -> None:
-        if job.status not in allowed:
-            raise JobStateConflict(f"job {job.job_id} is {job.status.value}")
 
 
 class UserRepository:

@@ -20,6 +20,12 @@ class Settings:
     signup_credits: int
     credits_per_song: int
     max_concurrent_jobs_per_user: int
+    # Workflow only. SageMaker's RequestTTLSeconds: a request the workflow stopped waiting for is
+    # not computed.
+    inference_timeout_s: int = 2700
+    # Workflow only. The state machine's own timeout: a queued job older than this has no live
+    # execution, so it no longer holds its place in the user's queue.
+    max_execution_s: int = 86400
     presigned_url_ttl_s: int = 3600
 
 
@@ -43,6 +49,8 @@ def get_settings() -> Settings:
         signup_credits=_int("SIGNUP_CREDITS", 10),
         credits_per_song=_int("CREDITS_PER_SONG", 1),
         max_concurrent_jobs_per_user=_int("MAX_CONCURRENT_JOBS_PER_USER", 1),
+        inference_timeout_s=_int("INFERENCE_TIMEOUT_SECONDS", 2700),
+        max_execution_s=_int("WORKFLOW_TIMEOUT_SECONDS", 86400),
     )
 
 

@@ -33,8 +33,8 @@ class WorkflowJob(Job):
 
 class WorkflowJobRepository(JobRepository):
     def find_workflow_job(self, job_id: str) -> WorkflowJob | None:
-        item = self._table.get_item(Key={"job_id": job_id}, ConsistentRead=True).get("Item")
-        return WorkflowJob.model_validate(from_dynamo(item)) if item else None
+        row = self._read(job_id)
+        return WorkflowJob.model_validate(row) if row else None
 
     def save_slot_token(self, job_id: str, token: str) -> bool:
         """Park the AcquireSlot token on a queued job; False when the job is no longer queued."""

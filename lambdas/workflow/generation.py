@@ -21,7 +21,6 @@ from lambdas.common.settings import get_settings
 from lambdas.common.workflow_store import WorkflowJobRepository
 
 from . import tokens
-from .config import get_workflow_settings
 from .errors import InferenceFailed, InvalidManifest, JobNotFound, JobNotRunnable
 
 # SageMaker's default InvocationTimeoutSeconds is 900 s; a 4-minute song with 100 steps plus
@@ -62,7 +61,7 @@ def start_inference(job_id: str, task_token: str) -> dict:
         InferenceId=job_id,
         ContentType="application/json",
         Accept="application/json",
-        RequestTTLSeconds=min(max(get_workflow_settings().inference_timeout_s, 60), MAX_REQUEST_TTL_S),
+        RequestTTLSeconds=min(max(settings.inference_timeout_s, 60), MAX_REQUEST_TTL_S),
         InvocationTimeoutSeconds=INVOCATION_TIMEOUT_S,
     )
     logger.info(

@@ -8,7 +8,7 @@ from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
-from lambdas.common import aws
+from lambdas.common import aws, media_keys
 from lambdas.common.inference import Manifest, request_key, scratch_media_prefix
 from lambdas.common.models import AudioFile, JobResult
 from lambdas.common.observability import logger
@@ -17,18 +17,6 @@ from lambdas.common.settings import get_settings
 from lambdas.common.workflow_store import WorkflowJobRepository
 
 from .errors import InvalidManifest
-
-
-def song_prefix(user_id: str, job_id: str) -> str:
-    return f"songs/{user_id}/{job_id}/"
-
-
-def audio_key(user_id: str, job_id: str, fmt: str) -> str:
-    return f"{song_prefix(user_id, job_id)}audio.{fmt}"
-
-
-def cover_key(user_id: str, job_id: str) -> str:
-    return f"{song_prefix(user_id, job_id)}cover.png"
 
 
 def publish(job_id: str, user_id: str, manifest_data: dict[str, Any]) -> dict[str, Any]:
@@ -40,11 +28,12 @@ def publish(job_id: str, user_id: str, manifest_data: dict[str, Any]) -> dict[st
     audio: list[AudioFile] = []
     copies: list[tuple[str, str, str]] = []  # (source key, destination key, content type)
     for item in manifest.audio:
-        destination = audio_key(user_id, job_id, item.format)
+        destination = media_keys.audio_key(user_id, job_id, item.format)
         copies.append((item.key, destination, item.content_type))
         audio.append(AudioFile(format=item.format, key=destination))
-    cover = cover_key(user_id, job_id) if manifest.cover else None
-    if manifest.cover and cover:
+    cover = None
+    if manifest.cover:
+        cover = media_keys.cover_key(user_id, job_id)
         copies.append((manifest.cover.key, cover, manifest.cover.content_type))
 
     source_bucket = get_settings().inference_bucket_name
@@ -129,7 +118,7 @@ def delete_job_media(user_id: str, job_id: str) -> int:
     settings = get_settings()
     deleted = 0
     for bucket, prefix in (
-        (settings.media_bucket_name, song_prefix(user_id, job_id)),
+        (settings.media_bucket_name, media_keys.job_prefix(user_id, job_id)),
         (settings.inference_bucket_name, scratch_media_prefix(job_id)),
     ):
         keys = _list_keys(bucket, prefix)

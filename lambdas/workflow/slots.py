@@ -10,14 +10,21 @@ re-runs the check.
 
 from __future__ import annotations
 
-from lambdas.common.models import JobStatus, utc_now
+from datetime import UTC, datetime, timedelta
+
+from lambdas.common.models import JobStatus, utc_now, utc_timestamp
 from lambdas.common.observability import logger
 from lambdas.common.settings import get_settings
 from lambdas.common.workflow_store import UserSlots, WorkflowJob, WorkflowJobRepository
 
 from . import tokens
-from .config import get_workflow_settings
 from .errors import JobNotFound, JobNotRunnable
+
+
+def queue_horizon() -> str:
+    """Queued jobs created before this have outlived the state machine's timeout: no live
+    execution is behind them, so they no longer hold a place in the user's queue."""
+    return utc_timestamp(datetime.now(UTC) - timedelta(seconds=get_settings().max_execution_s))
 
 
 def acquire_or_wait(job_id: str, task_token: str) -> bool:
@@ -52,7 +59,7 @@ def try_acquire(job: WorkflowJob, jobs: WorkflowJobRepository, slots: UserSlots)
     free = limit - len(holders)
     if free <= 0:
         return False
-    waiting = jobs.queued_jobs(job.user_id, get_workflow_settings().queue_horizon())
+    waiting = jobs.queued_jobs(job.user_id, queue_horizon())
     ahead = [
         other
         for other in waiting
@@ -68,7 +75,7 @@ def wake_next(user_id: str) -> list[str]:
     jobs = WorkflowJobRepository()
     slots = UserSlots()
     woken: list[str] = []
-    for candidate in jobs.queued_jobs(user_id, get_workflow_settings().queue_horizon()):
+    for candidate in jobs.queued_jobs(user_id, queue_horizon()):
         job = jobs.find_workflow_job(candidate.job_id)  # the index may lag; the row does not
         if job is None or job.status != JobStatus.QUEUED:
             continue

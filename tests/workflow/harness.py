@@ -180,7 +180,6 @@ def sandbox(setenv: Callable[[str, str], None], limit: int = 1) -> Iterator[Work
     from moto import mock_aws
 
     from lambdas.common import aws, settings
-    from lambdas.workflow import config
 
     resources = ResourceNames.for_config(ServiceConfig(stage_name="test"))
     names = WorkflowNames.for_prefix("song-service-test")
@@ -195,7 +194,6 @@ def sandbox(setenv: Callable[[str, str], None], limit: int = 1) -> Iterator[Work
     def forget_cached() -> None:
         aws.reset()
         settings.get_settings.cache_clear()
-        config.get_workflow_settings.cache_clear()
 
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         forget_cached()
