@@ -120,15 +120,25 @@ def qwen2_7b_random(device: torch.device) -> tuple[Any, Any]:
 
 
 def sdxl_turbo_random(device: torch.device) -> Any:
-    from diffusers import (
-        AutoencoderKL,
-        EulerAncestralDiscreteScheduler,
-        StableDiffusionXLPipeline,
-        UNet2DConditionModel,
-    )
+    from diffusers import AutoencoderKL, StableDiffusionXLPipeline, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
 
     tokenizer = tiny.build_clip_tokenizer()
+
+    def clip(hidden: int, layers: int, heads: int, act: str) -> CLIPTextConfig:
+        # Both encoders: CLIP's 49408-token vocabulary, a 4x MLP, projection as wide as the model.
+        return CLIPTextConfig(
+            vocab_size=49408,
+            hidden_size=hidden,
+            intermediate_size=4 * hidden,
+            num_hidden_layers=layers,
+            num_attention_heads=heads,
+            hidden_act=act,
+            projection_dim=hidden,
+            eos_token_id=tokenizer.eos_token_id,
+            bos_token_id=tokenizer.bos_token_id,
+        )
+
     with torch.device(device):
         # stabilityai/sdxl-turbo unet/, text_encoder/, text_encoder_2/, vae/ config.json
         unet = UNet2DConditionModel(
@@ -147,32 +157,8 @@ def sdxl_turbo_random(device: torch.device) -> Any:
             addition_time_embed_dim=256,
             projection_class_embeddings_input_dim=2816,
         )
-        enc1 = CLIPTextModel(
-            CLIPTextConfig(
-                vocab_size=49408,
-                hidden_size=768,
-                intermediate_size=3072,
-                num_hidden_layers=12,
-                num_attention_heads=12,
-                hidden_act="quick_gelu",
-                projection_dim=768,
-                eos_token_id=tokenizer.eos_token_id,
-                bos_token_id=tokenizer.bos_token_id,
-            )
-        )
-        enc2 = CLIPTextModelWithProjection(
-            CLIPTextConfig(
-                vocab_size=49408,
-                hidden_size=1280,
-                intermediate_size=5120,
-                num_hidden_layers=32,
-                num_attention_heads=20,
-                hidden_act="gelu",
-                projection_dim=1280,
-                eos_token_id=tokenizer.eos_token_id,
-                bos_token_id=tokenizer.bos_token_id,
-            )
-        )
+        enc1 = CLIPTextModel(clip(768, layers=12, heads=12, act="quick_gelu"))
+        enc2 = CLIPTextModelWithProjection(clip(1280, layers=32, heads=20, act="gelu"))
         vae = AutoencoderKL(
             in_channels=3,
             out_channels=3,
@@ -185,24 +171,12 @@ def sdxl_turbo_random(device: torch.device) -> Any:
             scaling_factor=0.13025,
             force_upcast=True,
         )
-    scheduler = EulerAncestralDiscreteScheduler(
-        beta_start=0.00085,
-        beta_end=0.012,
-        beta_schedule="scaled_linear",
-        steps_offset=1,
-        timestep_spacing="trailing",
-    )
+    scheduler = tiny.sdxl_turbo_scheduler()
     return StableDiffusionXLPipeline(vae, enc1, enc2, tokenizer, tokenizer, unet, scheduler)
 
 
 def musicgen_medium_random(device: torch.device) -> tuple[Any, Any]:
-    from transformers import (
-        EncodecConfig,
-        MusicgenConfig,
-        MusicgenDecoderConfig,
-        MusicgenForConditionalGeneration,
-        T5Config,
-    )
+    from transformers import EncodecConfig, MusicgenConfig, MusicgenDecoderConfig, T5Config
 
     tokenizer = tiny.build_t5_tokenizer()
     # facebook/musicgen-medium config.json (t5-base text encoder, 32 kHz EnCodec, 1.5B decoder)
@@ -234,15 +208,7 @@ def musicgen_medium_random(device: torch.device) -> tuple[Any, Any]:
             decoder_start_token_id=2048,
         ),
     )
-    with torch.device(device):
-        model = MusicgenForConditionalGeneration(config).eval()
-    for name, buffer in model.audio_encoder.named_buffers():
-        if name.endswith("codebook.embed"):
-            buffer.normal_()
-    gen = model.generation_config
-    gen.decoder_start_token_id = gen.pad_token_id = gen.bos_token_id = 2048
-    gen.do_sample, gen.top_k = True, 250
-    return model, tokenizer
+    return tiny.random_musicgen(config, top_k=250, device=device), tokenizer
 
 
 def gpu_random_models(args: argparse.Namespace) -> Models:
@@ -261,7 +227,7 @@ def gpu_random_models(args: argparse.Namespace) -> Models:
             engine = MusicgenEngine(mg, t5, device)
     finally:
         torch.set_default_dtype(torch.float32)
-    return Models(Songwriter(llm, llm_tok, device), engine, CoverArtist(image, device, 512, 2), device)
+    return Models(Songwriter(llm, llm_tok, device), engine, CoverArtist(image, device, 512, 2))
 
 
 # ---- run ------------------------------------------------------------------------------------

@@ -49,9 +49,23 @@ def test_prompt_and_lyrics_come_from_the_request_when_given(tiny_models: Any, s3
     manifest = run(tiny_models, mode="custom_lyrics")
     assert manifest["prompt"] == "pop, upbeat, guitar"
     assert manifest["lyrics"] == "[verse]\nsun on the road\n[chorus]\nla la"
+
+
+def test_described_lyrics_are_written_by_the_llm_from_the_description(
+    tiny_models: Any, s3: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writer = tiny_models.songwriter
+    calls: list[tuple[Any, ...]] = []
+
+    def lyrics(about: str, style: str, duration_s: float, seed: int) -> str:
+        calls.append((about, style, duration_s, seed))
+        return "[verse]\nwritten"
+
+    monkeypatch.setattr(writer, "lyrics", lyrics)
     described = run(tiny_models, mode="described_lyrics")
+    assert calls == [("friends on a road trip", "rock, energetic", 1.5, 42)]
     assert described["prompt"] == "rock, energetic"
-    assert described["lyrics"] != "friends on a road trip"
+    assert described["lyrics"] == "[verse]\nwritten"
 
 
 @pytest.mark.parametrize("mode", ["description", "custom_lyrics", "described_lyrics"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 import pytest
@@ -57,7 +58,7 @@ def test_invalid_requests_get_422_with_field_details(
     error = assert_error(
         client.call("POST", "/invocations", make_request(**overrides)), 422, "validation_error"
     )
-    assert any(d["field"].startswith(field) or field in d["field"] for d in error["details"]), error
+    assert any(field in d["field"] for d in error["details"]), error
 
 
 def test_missing_fields_get_422(client: Client) -> None:
@@ -73,6 +74,14 @@ def test_broken_json_gets_400_and_the_server_keeps_serving(client: Client) -> No
     assert_error(client.call("POST", "/invocations", raw=b"\xff\xfe"), 400, "bad_request")
     assert client.call("GET", "/ping")[0] == 200
     assert client.call("POST", "/invocations", make_request())[0] == 200
+
+
+def test_a_negative_content_length_gets_400_not_a_stuck_connection(client: Client) -> None:
+    port = int(client.base.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n")
+        assert sock.recv(4096).startswith(b"HTTP/1.1 400")
+    assert client.call("GET", "/ping")[0] == 200
 
 
 def test_unknown_routes_get_404(client: Client) -> None:

@@ -27,7 +27,7 @@ def fake_download(part: Part, target: Path) -> str:
 def test_plan_stages_the_llm_the_engine_and_the_image_model() -> None:
     parts = plan("q", "img", ["acestep"], "ace", "mg")
     assert [(p.name, p.repo_id) for p in parts] == [("llm", "q"), ("acestep", "ace"), ("image", "img")]
-    assert parts[1].allow == PATTERNS["acestep"]["allow"]
+    assert parts[1].allow == PATTERNS["acestep"]
     both = plan("q", "img", ["acestep", "musicgen"], "ace", "mg")
     assert [p.name for p in both] == ["llm", "acestep", "musicgen", "image"]
 

@@ -11,7 +11,7 @@ import torch
 
 from .cover import CoverArtist
 from .engines import AceStepEngine, MusicEngine, MusicgenEngine
-from .settings import MODEL_SUBDIRS, Settings
+from .settings import Settings
 from .songwriter import Songwriter
 
 log = logging.getLogger(__name__)
@@ -25,7 +25,6 @@ class Models:
     songwriter: Songwriter
     engine: MusicEngine
     cover: CoverArtist
-    device: torch.device
 
 
 def resolve_device(setting: str) -> torch.device:
@@ -44,8 +43,8 @@ def resolve_dtype(setting: str, device: torch.device) -> torch.dtype:
 
 
 def model_source(settings: Settings, part: str, model_id: str) -> str:
-    """A local folder under MODEL_DIR if it holds files, else the id (a path or a hub repo id)."""
-    local = settings.model_dir / MODEL_SUBDIRS[part]
+    """MODEL_DIR/<part> if it holds files, else the id (a path or a hub repo id)."""
+    local = settings.model_dir / part
     if local.is_dir() and any(local.iterdir()):
         return str(local)
     return model_id
@@ -83,7 +82,6 @@ def _load_tiny(settings: Settings, device: torch.device) -> Models:
         songwriter=Songwriter(llm.to(device), llm_tokenizer, device),
         engine=MusicgenEngine(musicgen.to(device), t5_tokenizer, device),
         cover=CoverArtist(image.to(device), device, settings.cover_size, settings.cover_steps),
-        device=device,
     )
 
 
@@ -99,7 +97,6 @@ def _load_full(settings: Settings, device: torch.device, dtype: torch.dtype) -> 
         cover=CoverArtist(
             _load_image(settings, device, dtype), device, settings.cover_size, settings.cover_steps
         ),
-        device=device,
     )
 
 
@@ -116,7 +113,7 @@ def _load_engine(settings: Settings, device: torch.device, dtype: torch.dtype) -
 def acestep_checkpoint(settings: Settings) -> str:
     """A folder with ACE-Step's four parts: MODEL_DIR/acestep, MUSIC_MODEL_ID as a path, or a
     snapshot of the MUSIC_MODEL_ID hub repo (ACE-Step's own fallback always fetches its v1 repo)."""
-    for candidate in (settings.model_dir / MODEL_SUBDIRS["acestep"], Path(settings.music_model_id)):
+    for candidate in (settings.model_dir / "acestep", Path(settings.music_model_id)):
         if all((candidate / part).is_dir() for part in ACESTEP_PARTS):
             return str(candidate)
     from huggingface_hub import snapshot_download

@@ -99,7 +99,7 @@ class SongPipeline:
         else:
             prompt = request.prompt
             about = request.described_lyrics if isinstance(request, DescribedLyricsRequest) else prompt
-        lyrics: str | None = None
+        lyrics: str | None
         if request.instrumental:
             lyrics = None
         elif isinstance(request, CustomLyricsRequest):

@@ -100,8 +100,12 @@ class Handler(BaseHTTPRequestHandler):
             length = int(self.headers.get("Content-Length", "0"))
         except ValueError:
             raise BadRequest("invalid Content-Length") from None
+        if length < 0:
+            # rfile.read(-1) would wait for the client to close: a stuck handler, not an answer.
+            self.close_connection = True
+            raise BadRequest("invalid Content-Length")
         if length > self.server.app.max_body_bytes:
-            # Drain what the client sends anyway so the connection stays usable.
+            # The body is left unread, so the connection cannot carry another request: close it.
             self.close_connection = True
             raise PayloadTooLarge(f"the body is larger than {self.server.app.max_body_bytes} bytes")
         return self.rfile.read(length)

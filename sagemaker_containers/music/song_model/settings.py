@@ -33,6 +33,8 @@ class Settings:
     music_model_id: str = DEFAULT_ACESTEP
     musicgen_model_id: str = DEFAULT_MUSICGEN
     image_model_id: str = DEFAULT_IMAGE
+    # Under model_dir (where SageMaker unpacks the model data) each model has a folder named after
+    # its part: llm/, acestep/, musicgen/, image/. song_model.stage_weights writes that layout.
     model_dir: Path = Path("/opt/ml/model")
     device: str = "auto"
     dtype: str = "auto"
@@ -100,8 +102,3 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         cover_steps=_int(env, "COVER_STEPS", 2, 1, 50),
         max_body_bytes=_int(env, "MAX_BODY_BYTES", 1_000_000, 1_000, 100_000_000),
     )
-
-
-# Where each model lives under MODEL_DIR (SageMaker unpacks the model data there). The weight
-# staging command (song_model.stage_weights) writes this same layout.
-MODEL_SUBDIRS = {"llm": "llm", "acestep": "acestep", "musicgen": "musicgen", "image": "image"}

@@ -3,7 +3,7 @@
     python -m song_model.stage_weights --bucket my-models --prefix song-model/v1/
 
 Each model goes under `{prefix}{part}/` in the layout the server reads from /opt/ml/model
-(settings.MODEL_SUBDIRS), pinned to the commit the hub served, and `{prefix}staging.json` records
+(llm/, acestep/, musicgen/, image/), pinned to the commit the hub served, and `{prefix}staging.json` records
 what was staged. Point the SageMaker model at the prefix as *uncompressed* model data
 (ModelDataSource.S3DataSource: S3DataType=S3Prefix, CompressionType=None): ~30 GB of weights
 download in parallel at start-up instead of being untarred. Re-running skips files already in S3
@@ -23,37 +23,35 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .settings import DEFAULT_ACESTEP, DEFAULT_IMAGE, DEFAULT_LLM, DEFAULT_MUSICGEN, MODEL_SUBDIRS
+from .settings import DEFAULT_ACESTEP, DEFAULT_IMAGE, DEFAULT_LLM, DEFAULT_MUSICGEN
 
 log = logging.getLogger("song_model.stage_weights")
 
 
 @dataclass(frozen=True)
 class Part:
-    name: str  # a key of MODEL_SUBDIRS
+    name: str  # a key of PATTERNS, and the part's folder under MODEL_DIR
     repo_id: str
-    allow: tuple[str, ...] | None = None
-    ignore: tuple[str, ...] | None = None
+    allow: tuple[str, ...]
 
 
-# What each repo needs at inference: safetensors weights and configs, no duplicate formats.
-PATTERNS: dict[str, dict[str, tuple[str, ...]]] = {
-    "llm": {"allow": ("*.json", "*.safetensors", "*.txt", "*.model", "*.tiktoken")},
+# The files each repo needs at inference (allow patterns): safetensors weights and configs, no
+# duplicate formats.
+PATTERNS: dict[str, tuple[str, ...]] = {
+    "llm": ("*.json", "*.safetensors", "*.txt", "*.model", "*.tiktoken"),
     # ACE-Step's loader reads exactly these four folders.
-    "acestep": {"allow": ("music_dcae_f8c8/*", "music_vocoder/*", "ace_step_transformer/*", "umt5-base/*")},
-    "musicgen": {"allow": ("*.json", "*.safetensors", "*.model", "*.txt")},
+    "acestep": ("music_dcae_f8c8/*", "music_vocoder/*", "ace_step_transformer/*", "umt5-base/*"),
+    "musicgen": ("*.json", "*.safetensors", "*.model", "*.txt"),
     # sdxl-turbo: the diffusers folders in fp16 only (the server loads variant="fp16"), not the
     # single-file checkpoints at the root or the fp32 copies (halves the download).
-    "image": {
-        "allow": (
-            "model_index.json",
-            "*/config.json",
-            "scheduler/*",
-            "tokenizer/*",
-            "tokenizer_2/*",
-            "*/*.fp16.safetensors",
-        )
-    },
+    "image": (
+        "model_index.json",
+        "*/config.json",
+        "scheduler/*",
+        "tokenizer/*",
+        "tokenizer_2/*",
+        "*/*.fp16.safetensors",
+    ),
 }
 
 Downloader = Callable[[Part, Path], str]
@@ -62,9 +60,7 @@ Downloader = Callable[[Part, Path], str]
 def plan(llm: str, image: str, engines: Iterable[str], acestep: str, musicgen: str) -> list[Part]:
     repos = {"llm": llm, "image": image, "acestep": acestep, "musicgen": musicgen}
     names = ["llm", *engines, "image"]
-    return [
-        Part(name, repos[name], PATTERNS[name].get("allow"), PATTERNS[name].get("ignore")) for name in names
-    ]
+    return [Part(name, repos[name], PATTERNS[name]) for name in names]
 
 
 def hub_download(part: Part, target: Path) -> str:
@@ -76,8 +72,7 @@ def hub_download(part: Part, target: Path) -> str:
         part.repo_id,
         revision=sha,
         local_dir=target,
-        allow_patterns=list(part.allow) if part.allow else None,
-        ignore_patterns=list(part.ignore) if part.ignore else None,
+        allow_patterns=list(part.allow),
     )
     return str(sha)
 
@@ -130,10 +125,10 @@ def stage(
         prefix += "/"
     record: dict[str, Any] = {"bucket": bucket, "prefix": prefix, "parts": {}}
     for part in parts:
-        local = work_dir / MODEL_SUBDIRS[part.name]
+        local = work_dir / part.name
         log.info("downloading %s -> %s", part.repo_id, local)
         revision = download(part, local)
-        counts = upload_folder(s3, local, bucket, f"{prefix}{MODEL_SUBDIRS[part.name]}/", dry_run)
+        counts = upload_folder(s3, local, bucket, f"{prefix}{part.name}/", dry_run)
         record["parts"][part.name] = {"repo_id": part.repo_id, "revision": revision, **counts}
     if not dry_run:
         body = json.dumps(record, indent=2).encode()

@@ -118,7 +118,6 @@ def build_musicgen() -> tuple[Any, Any]:
         EncodecConfig,
         MusicgenConfig,
         MusicgenDecoderConfig,
-        MusicgenForConditionalGeneration,
         T5Config,
     )
 
@@ -158,20 +157,28 @@ def build_musicgen() -> tuple[Any, Any]:
     config.decoder_start_token_id = codebook_size
     config.pad_token_id = codebook_size
     torch.manual_seed(1)
-    model = MusicgenForConditionalGeneration(config).eval()
+    return random_musicgen(config, top_k=50), tokenizer
+
+
+def random_musicgen(config: Any, top_k: int, device: torch.device | str = "cpu") -> Any:
+    """MusicgenForConditionalGeneration with random weights, set up to generate like a checkpoint.
+
+    Also used by bench/container_bench.py for the real-size model. The special tokens all take the
+    id past the last code (decoder.pad_token_id), as in MusicGen's published configs.
+    """
+    from transformers import MusicgenForConditionalGeneration
+
+    with torch.device(device):
+        model = MusicgenForConditionalGeneration(config).eval()
     # EnCodec's codebooks are buffers that start at zero (training fills them by k-means): left so,
     # every code decodes to the same vector and the audio would not depend on what was generated.
     for name, buffer in model.audio_encoder.named_buffers():
         if name.endswith("codebook.embed"):
             buffer.normal_()
     gen = model.generation_config
-    gen.decoder_start_token_id = codebook_size
-    gen.pad_token_id = codebook_size
-    gen.bos_token_id = codebook_size
-    gen.do_sample = True
-    gen.top_k = 50
-    gen.guidance_scale = 3.0
-    return model, tokenizer
+    gen.decoder_start_token_id = gen.pad_token_id = gen.bos_token_id = config.decoder.pad_token_id
+    gen.do_sample, gen.top_k = True, top_k
+    return model
 
 
 def build_clip_tokenizer() -> Any:
@@ -197,12 +204,7 @@ def build_clip_tokenizer() -> Any:
 def build_sdxl() -> Any:
     """StableDiffusionXLPipeline with both CLIP text encoders, the SDXL UNet (text_time
     conditioning) and the KL VAE, at toy width, plus sdxl-turbo's scheduler settings."""
-    from diffusers import (
-        AutoencoderKL,
-        EulerAncestralDiscreteScheduler,
-        StableDiffusionXLPipeline,
-        UNet2DConditionModel,
-    )
+    from diffusers import AutoencoderKL, StableDiffusionXLPipeline, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
 
     tokenizer = build_clip_tokenizer()
@@ -247,13 +249,6 @@ def build_sdxl() -> Any:
         norm_num_groups=16,
         sample_size=64,
     )
-    scheduler = EulerAncestralDiscreteScheduler(
-        beta_start=0.00085,
-        beta_end=0.012,
-        beta_schedule="scaled_linear",
-        steps_offset=1,
-        timestep_spacing="trailing",
-    )
     return StableDiffusionXLPipeline(
         vae=vae,
         text_encoder=CLIPTextModel(text_config).eval(),
@@ -261,5 +256,18 @@ def build_sdxl() -> Any:
         tokenizer=tokenizer,
         tokenizer_2=tokenizer,
         unet=unet.eval(),
-        scheduler=scheduler,
+        scheduler=sdxl_turbo_scheduler(),
+    )
+
+
+def sdxl_turbo_scheduler() -> Any:
+    """stabilityai/sdxl-turbo's scheduler/scheduler_config.json (also used by the GPU benchmark)."""
+    from diffusers import EulerAncestralDiscreteScheduler
+
+    return EulerAncestralDiscreteScheduler(
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        steps_offset=1,
+        timestep_spacing="trailing",
     )
