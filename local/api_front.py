@@ -9,37 +9,28 @@ in this process. Gateway-level failures answer like API Gateway does (401, 403 u
 from __future__ import annotations
 
 import base64
-import importlib
 import json
 import logging
 import re
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from local.account import ACCOUNT
 from local.cognito import TokenVerifier, Unauthorized, authorizer_claims
 from local.http_server import BackgroundHttpServer
-from local.lambda_context import ACCOUNT, LambdaContext
+from local.lambda_context import Handler, LambdaContext
 
 log = logging.getLogger(__name__)
 
 STAGE = "v1"
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
-API_HANDLER = "lambdas.api.handler.lambda_handler"
 # The REST API's resources (stacks: the API unit); GET /health is the only one without the authorizer.
 RESOURCES = ("/health", "/me", "/songs", "/songs/{song_id}")
 PUBLIC = {("GET", "/health")}
-
-Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
-
-
-def load_handler(dotted: str) -> Handler:
-    module_name, _, attr = dotted.rpartition(".")
-    return getattr(importlib.import_module(module_name), attr)
 
 
 @dataclass(frozen=True)
@@ -152,7 +143,7 @@ def _error(status: int, message: str) -> GatewayResponse:
 class ApiGateway:
     """Authorize, build the event, invoke the handler, translate its proxy response."""
 
-    def __init__(self, verifier: TokenVerifier, handler: Handler | None = None) -> None:
+    def __init__(self, verifier: TokenVerifier, handler: Handler) -> None:
         self._verifier = verifier
         self._handler = handler
 
@@ -176,9 +167,8 @@ class ApiGateway:
         return self._invoke(proxy_event(request, route, claims))
 
     def _invoke(self, event: dict[str, Any]) -> GatewayResponse:
-        handler = self._handler or load_handler(API_HANDLER)
         try:
-            result = handler(event, LambdaContext(function_name="api", timeout_s=29))
+            result = self._handler(event, LambdaContext(function_name="api", timeout_s=29))
         except Exception:
             # API Gateway answers 502 when the function errors; the trace stays in this process's log.
             log.exception("API handler raised")

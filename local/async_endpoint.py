@@ -26,7 +26,7 @@ from typing import Any
 
 import requests
 
-from local.emulator import REGION
+from local.account import REGION
 from local.http_server import BackgroundHttpServer
 
 log = logging.getLogger(__name__)
@@ -65,10 +65,6 @@ class Invocation:
     content_type: str
     accept: str | None
     received_time: str
-
-    @property
-    def file_name(self) -> str:
-        return f"{self.inference_id}.out"
 
 
 @dataclass(frozen=True)
@@ -111,9 +107,6 @@ class AsyncEndpoint:
 
     def submit(self, invocation: Invocation) -> None:
         self._queue.put(invocation)
-
-    def backlog(self) -> int:
-        return self._queue.qsize()
 
     def _work(self) -> None:
         while (invocation := self._queue.get()) is not None:
@@ -227,7 +220,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self._reply(400, {"__type": "ValidationError", "message": "InputLocation must be an S3 URI"})
             return
         invocation = Invocation(
-            inference_id=self.headers.get("X-Amzn-SageMaker-Inference-Id") or _new_id(),
+            inference_id=self.headers.get("X-Amzn-SageMaker-Inference-Id") or str(uuid.uuid4()),
             input_location=input_location,
             content_type=self.headers.get("X-Amzn-SageMaker-Content-Type") or "application/octet-stream",
             accept=self.headers.get("X-Amzn-SageMaker-Accept"),
@@ -256,10 +249,6 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("endpoint %s - %s", self.address_string(), format % args)
-
-
-def _new_id() -> str:
-    return str(uuid.uuid4())
 
 
 class AsyncEndpointServer(BackgroundHttpServer):

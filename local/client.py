@@ -64,14 +64,13 @@ class SongClient:
 
 
 def song_id(job: dict) -> str:
-    return str(job.get("song_id") or job.get("job_id") or job["id"])
+    """The id a song's paths take (`job_id` in the API's responses)."""
+    return str(job["job_id"])
 
 
 def media_urls(job: dict) -> dict[str, str]:
     """File name -> presigned URL for the audio files (one per requested format) and the cover."""
     urls = {f"song.{fmt}": url for fmt, url in (job.get("audio_urls") or {}).items()}
-    if not urls and job.get("audio_url"):
-        urls["song.wav"] = job["audio_url"]
     if job.get("cover_url"):
         urls["cover.png"] = job["cover_url"]
     return urls

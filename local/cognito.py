@@ -13,7 +13,7 @@ import jwt
 from botocore import UNSIGNED
 from botocore.config import Config
 
-from local.emulator import REGION
+from local.account import REGION
 
 
 class Unauthorized(Exception):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import requests
 
-from local.emulator import REGION
+from local.account import REGION
 from local.paths import REPO_ROOT
 
 log = logging.getLogger(__name__)

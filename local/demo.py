@@ -15,7 +15,7 @@ from pathlib import Path
 
 from local.client import ApiError, SongClient, download, media_urls, song_id
 from local.launcher import StackStartError, running_stack
-from local.paths import REPO_ROOT
+from local.paths import DEFAULT_STATE_DIR, REPO_ROOT
 
 SONG = {
     "mode": "description",
@@ -64,7 +64,7 @@ def save_media(job: dict, out_dir: Path) -> list[Path]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local.demo", description=__doc__)
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "out")
-    parser.add_argument("--state-dir", type=Path, default=REPO_ROOT / ".local" / "demo")
+    parser.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR / "demo")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the song")
     args = parser.parse_args(argv)
     try:

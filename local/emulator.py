@@ -11,7 +11,7 @@ import boto3
 from moto.core.config import default_user_config
 from moto.server import ThreadedMotoServer
 
-REGION = "us-east-1"
+from local.account import REGION
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -10,12 +10,11 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from local.emulator import REGION
-from local.lambda_context import ACCOUNT, LambdaContext
+from local.account import ACCOUNT, REGION
+from local.lambda_context import Handler, LambdaContext
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +57,7 @@ class ExecutionStatusWatcher:
         self,
         sfn: Any,
         state_machine_arn: str,
-        handler: Callable[[dict[str, Any], Any], Any],
+        handler: Handler,
         function_name: str,
         interval_s: float = 1.0,
     ) -> None:

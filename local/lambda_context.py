@@ -1,18 +1,30 @@
-"""The context object the Lambda runtime passes to a handler, for in-process invocations."""
+"""What the Lambda runtime gives a handler, for in-process invocations: the context object, and the
+handler itself found by its dotted name (the function's `Handler` setting)."""
 
 from __future__ import annotations
 
+import importlib
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
-from local.emulator import REGION
+from local.account import function_arn
 
-ACCOUNT = "123456789012"  # moto's default account
+Handler = Callable[[Any, Any], Any]
+
+
+def load_handler(dotted: str) -> Handler:
+    """`lambdas.api.handler.lambda_handler` -> that function."""
+    module_name, _, attr = dotted.rpartition(".")
+    return getattr(importlib.import_module(module_name), attr)
 
 
 @dataclass
 class LambdaContext:
+    """The attributes of the runtime's context object that Powertools and the handlers read."""
+
     function_name: str
     memory_limit_in_mb: int = 512
     timeout_s: float = 30.0
@@ -28,7 +40,7 @@ class LambdaContext:
 
     @property
     def invoked_function_arn(self) -> str:
-        return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{self.function_name}"
+        return function_arn(self.function_name)
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self._deadline - time.monotonic()) * 1000))

@@ -8,7 +8,7 @@ Cognito user pool mirror the workflow and API units.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from stacks.config import ServiceConfig
@@ -56,9 +56,6 @@ class ResourceNames:
             "MEDIA_BUCKET_NAME": self.media_bucket,
             "INFERENCE_BUCKET_NAME": self.inference_bucket,
         }
-
-    def as_dict(self) -> dict[str, str]:
-        return asdict(self)
 
 
 def table_definitions(names: ResourceNames) -> list[dict[str, Any]]:
@@ -126,9 +123,6 @@ class Messaging:
     callback_queue_arn: str
     callback_dlq_url: str
     callback_dlq_arn: str
-
-    def as_dict(self) -> dict[str, str]:
-        return asdict(self)
 
 
 def create_messaging(sns: Any, sqs: Any, names: ResourceNames) -> Messaging:

@@ -10,15 +10,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
 from typing import Any
 
-from local.emulator import REGION
-from local.lambda_context import LambdaContext
+from local.account import REGION
+from local.lambda_context import Handler, LambdaContext
 
 log = logging.getLogger(__name__)
-
-Handler = Callable[[dict[str, Any], Any], Any]
 
 
 def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:

@@ -16,12 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from local.api_front import ApiGateway, ApiServer, load_handler
+from local.account import REGION
+from local.api_front import ApiGateway, ApiServer
 from local.async_endpoint import AsyncEndpoint, AsyncEndpointServer, EndpointConfig
 from local.cognito import CognitoSettings, TokenVerifier
 from local.container import ContainerProcess, serve_command, serve_environment
-from local.emulator import REGION, MotoEmulator, free_port
+from local.emulator import MotoEmulator, free_port
 from local.execution_events import ExecutionStatusWatcher
+from local.lambda_context import load_handler
 from local.lambda_routing import route_lambda_invokes
 from local.paths import DEFAULT_STATE_DIR, REPO_ROOT
 from local.resources import (
@@ -45,6 +47,7 @@ from stacks.config import ServiceConfig, load_config
 
 log = logging.getLogger(__name__)
 
+API_HANDLER = "lambdas.api.handler.lambda_handler"
 CALLBACK_HANDLER = "lambdas.inference_callback.handler.lambda_handler"
 REAPER_HANDLER = "lambdas.reaper.handler.lambda_handler"
 
@@ -173,7 +176,7 @@ class LocalStack:
             messaging.callback_queue_url,
             messaging.callback_queue_arn,
             load_handler(CALLBACK_HANDLER),
-            function_name="inference-callback",
+            function_name=self.workflow.inference_callback,
             timeout_s=CALLBACK_VISIBILITY_TIMEOUT_S,
         )
         poller.start()
@@ -181,7 +184,7 @@ class LocalStack:
 
         cognito = CognitoSettings(moto.url, pool.user_pool_id, pool.client_id)
         api = ApiServer(
-            ApiGateway(TokenVerifier(cognito), load_handler("lambdas.api.handler.lambda_handler")),
+            ApiGateway(TokenVerifier(cognito), load_handler(API_HANDLER)),
             opts.api_port,
             opts.host,
         )

@@ -19,12 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from local.lambda_routing import Handler
+from local.account import ACCOUNT, function_arn
+from local.lambda_context import Handler
 from local.resources import ResourceNames
 
 ASL_PATH = Path(__file__).resolve().parent.parent / "statemachines" / "song_generation.asl.json"
-ACCOUNT = "123456789012"
-REGION = "us-east-1"
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
 
 
@@ -51,10 +50,6 @@ class WorkflowNames:
             reaper=f"{prefix}-reaper",
             endpoint=f"{prefix}-music",
         )
-
-
-def function_arn(name: str) -> str:
-    return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
 
 
 def placeholders(definition: str) -> set[str]:
