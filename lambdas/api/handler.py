@@ -218,6 +218,11 @@ def reject_before_routing(event: dict[str, Any]) -> errors.ServiceError | None:
             [{"field": "body", "message": "must be a JSON object", "type": "model_type"}],
         )
     event["body"], event["isBase64Encoded"] = text, False
+    # Media types are case-insensitive; Powertools compares the header as written.
+    for key in ("headers", "multiValueHeaders"):
+        for name in [n for n in event.get(key) or {} if n.lower() == "content-type"]:
+            value = json_body.JSON_MEDIA_TYPE
+            event[key][name] = [value] if key == "multiValueHeaders" else value
     return None
 
 

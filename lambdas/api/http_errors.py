@@ -16,7 +16,10 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import ServiceError as PowertoolsServiceError
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 from botocore.exceptions import ClientError
 
 from lambdas.common import errors
@@ -132,6 +135,10 @@ def register(app: APIGatewayRestResolver) -> None:
 
     app.exception_handler(errors.ServiceError)(from_service_error)
     app.exception_handler(RequestValidationError)(from_validation_error)
+    # The pre-routing media type check answers first; this is the resolver's own, kept as a 415.
+    app.exception_handler(RequestUnsupportedContentType)(
+        lambda _exc: from_service_error(errors.UnsupportedMediaType("send the body as JSON"))
+    )
     app.exception_handler(PowertoolsServiceError)(from_routing_error)
     app.exception_handler([IdempotencyValidationError, IdempotencyAlreadyInProgressError])(
         from_idempotency_error

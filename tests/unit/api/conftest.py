@@ -45,6 +45,7 @@ def proxy_event(
     raw_body: str | None = None,
     headers: dict[str, str] | None = None,
     query: dict[str, str] | None = None,
+    base64: bool = False,
 ) -> dict[str, Any]:
     """An API Gateway REST proxy event as the Cognito authorizer would pass it on."""
     all_headers = {"Content-Type": "application/json", **(headers or {})}
@@ -73,7 +74,7 @@ def proxy_event(
             "authorizer": authorizer,
         },
         "body": raw_body,
-        "isBase64Encoded": False,
+        "isBase64Encoded": base64,
     }
 
 
