@@ -7,6 +7,8 @@ from aws_cdk.assertions import Template
 from local.resources import ResourceNames, table_definitions
 from stacks.config import ServiceConfig
 
+from .test_api import _methods
+
 
 def _keys(definition: dict) -> tuple:
     gsis = tuple(
@@ -22,27 +24,6 @@ def test_local_tables_match_cdk(template: Template) -> None:
     assert cdk_tables == local_tables
 
 
-def _deployed_methods(template: Template) -> set[tuple[str, str, bool]]:
-    """(method, resource path, public) of every API Gateway method but the CORS preflights."""
-    resources = template.find_resources("AWS::ApiGateway::Resource")
-
-    def path(ref: dict) -> str:
-        if "Fn::GetAtt" in ref:  # the RestApi's RootResourceId
-            return ""
-        props = resources[ref["Ref"]]["Properties"]
-        return f"{path(props['ParentId'])}/{props['PathPart']}"
-
-    return {
-        (
-            props["HttpMethod"],
-            path(props["ResourceId"]) or "/",
-            props.get("AuthorizationType") in (None, "NONE"),
-        )
-        for props in (m["Properties"] for m in template.find_resources("AWS::ApiGateway::Method").values())
-        if props["HttpMethod"] != "OPTIONS"
-    }
-
-
 def test_local_api_front_serves_exactly_the_deployed_methods(template: Template) -> None:
     # The front's table comes from the OpenAPI document (+ the docs page): a route missing from the
     # stack, or from the document, fails here. Public methods are the ones without the authorizer.
@@ -54,7 +35,12 @@ def test_local_api_front_serves_exactly_the_deployed_methods(template: Template)
         for resource, methods in routes.methods.items()
         for method in methods
     }
-    assert local == _deployed_methods(template)
+    deployed = {
+        (method, path, props.get("AuthorizationType") in (None, "NONE"))
+        for (method, path), props in _methods(template).items()
+        if method != "OPTIONS"
+    }
+    assert local == deployed
 
 
 def test_local_gateway_errors_use_the_deployed_codes() -> None:
