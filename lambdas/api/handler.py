@@ -91,6 +91,7 @@ def service() -> SongService:
 @app.get(
     "/health",
     summary="Liveness",
+    operation_id="health",
     tags=["ops"],
     responses={**_ok(200, "The API is up", HealthResponse), **_error_responses(429, 500)},
 )
@@ -101,11 +102,20 @@ def health() -> HealthResponse:
 @app.post(
     "/songs",
     summary="Request a song",
+    operation_id="requestSong",
     tags=["songs"],
     status_code=202,
     security=SECURITY,
     responses={
-        **_ok(202, "Accepted: the job, queued", SongDetail),
+        202: {
+            "description": "Accepted: the job, queued",
+            "content": {"application/json": {"model": SongDetail}},
+            # How a client (or an API tester) follows the new song: its id feeds the song routes.
+            "links": {
+                op: {"operationId": op, "parameters": {"song_id": "$response.body#/job_id"}}
+                for op in ("getSong", "deleteSong")
+            },
+        },
         **_error_responses(400, 401, 402, 409, 413, 415, 422, 429, 500, 503),
     },
 )
@@ -126,6 +136,7 @@ def request_song(
 @app.get(
     "/songs",
     summary="List my songs, newest first",
+    operation_id="listSongs",
     tags=["songs"],
     security=SECURITY,
     responses={**_ok(200, "One page of songs", SongPage), **_error_responses(400, 401, 429, 500)},
@@ -140,6 +151,7 @@ def list_songs(
 @app.get(
     "/songs/<song_id>",
     summary="One song, with download URLs (valid 1 h) once processed",
+    operation_id="getSong",
     tags=["songs"],
     security=SECURITY,
     responses={**_ok(200, "The song", SongDetail), **_error_responses(400, 401, 404, 429, 500)},
@@ -151,6 +163,7 @@ def get_song(song_id: SongId) -> SongDetail:
 @app.delete(
     "/songs/<song_id>",
     summary="Delete a finished song and its media",
+    operation_id="deleteSong",
     description="A song still queued or processing cannot be deleted yet (409).",
     tags=["songs"],
     status_code=204,
@@ -164,6 +177,7 @@ def delete_song(song_id: SongId) -> None:
 @app.get(
     "/me",
     summary="My credits (the first call creates the user)",
+    operation_id="getMe",
     tags=["users"],
     security=SECURITY,
     responses={**_ok(200, "The caller and their credits", MeResponse), **_error_responses(401, 429, 500)},

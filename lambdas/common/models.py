@@ -56,7 +56,9 @@ class _SongOptions(_StrictModel):
     seed: int | None = Field(None, ge=0, le=2**32 - 1)
     guidance_scale: float = Field(15.0, ge=1.0, le=30.0)
     inference_steps: int = Field(60, ge=10, le=100)
-    formats: list[AudioFormat] = Field(default_factory=lambda: ["wav"], min_length=1, max_length=3)
+    formats: list[AudioFormat] = Field(
+        default_factory=lambda: ["wav"], min_length=1, max_length=3, json_schema_extra={"uniqueItems": True}
+    )
     title: SafeText | None = Field(None, min_length=1, max_length=MAX_TITLE_CHARS)
 
     @field_validator("formats")
