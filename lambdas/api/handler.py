@@ -143,7 +143,13 @@ def request_song(
 )
 def list_songs(
     limit: Annotated[int, Query(ge=1, le=50, description="Page size")] = 20,
-    next_token: Annotated[str | None, Query(max_length=2048, description="From the previous page")] = None,
+    next_token: Annotated[
+        str | None,
+        Query(
+            max_length=2048,
+            description="The opaque `next_token` of the previous page; any other value is 400",
+        ),
+    ] = None,
 ) -> SongPage:
     return service().list_songs(current_user_id(), limit, next_token)
 

@@ -92,11 +92,13 @@ def _no_constant(name: str) -> Any:
     raise _Rejected(f"{name} is not a JSON number")
 
 
-def _finite_float(literal: str) -> float:
+def _finite_float(literal: str) -> float | int:
     number = float(literal)
     if len(literal) > MAX_NUMBER_CHARS or not math.isfinite(number):
         raise _Rejected("a number is out of range")
-    return number
+    # JSON has one number type: 30.0 and 3e1 are the integer 30 (JSON Schema's "integer" agrees),
+    # so they reach the strict models as int. Strings and booleans stay what they are.
+    return int(number) if number.is_integer() else number
 
 
 def _bounded_int(literal: str) -> int:

@@ -126,7 +126,7 @@ def test_json_media_type_variants_are_accepted(api, content_type) -> None:
     ("extra", "field"),
     [
         ({"duration_s": "30"}, "body.duration_s"),  # a numeric string is not a number
-        ({"duration_s": 30.0}, "body.duration_s"),  # nor a float with an integral value
+        ({"duration_s": 30.5}, "body.duration_s"),  # nor a fraction
         ({"duration_s": True}, "body.duration_s"),  # nor a boolean
         ({"instrumental": "yes"}, "body.instrumental"),
         ({"instrumental": 1}, "body.instrumental"),
@@ -160,6 +160,12 @@ def test_control_characters_are_refused_in_text(api, aws_env, state_machine_arn,
         "type": "string_pattern_mismatch",
     }
     _nothing_written(aws_env, state_machine_arn)
+
+
+@pytest.mark.parametrize("literal", ["30.0", "3e1", "300e-1"])
+def test_an_integral_number_is_an_integer_as_in_json_schema(api, literal) -> None:
+    raw = VALID_TEXT[:-1] + f', "duration_s": {literal}}}'
+    assert api.call("POST", "/songs", raw_body=raw).status == 202
 
 
 def test_line_breaks_tabs_and_other_unicode_are_fine(api) -> None:
