@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
-from urllib.parse import urlsplit
 
 import jwt
 import pytest
@@ -19,6 +17,8 @@ from moto.cognitoidp.models import load_resource
 from local.api_front import ApiGateway, ApiServer, RouteTable, service_routes
 from local.cognito import CognitoSettings, TokenVerifier, sign_in
 from local.resources import create_user_pool
+
+from .raw_http import raw_request
 
 
 def echo_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -164,30 +164,17 @@ def test_head_gets_the_status_without_a_body(api) -> None:
     assert response.content == b""
 
 
-def _raw_request(url: str, request: bytes) -> bytes:
-    parts = urlsplit(url)
-    with socket.create_connection((parts.hostname, parts.port), timeout=5) as sock:
-        sock.sendall(request)
-        chunks = []
-        while chunk := sock.recv(65536):
-            chunks.append(chunk)
-    return b"".join(chunks)
-
-
 @pytest.mark.parametrize("length", ["-1", "abc", "1e3", "+5"])
 def test_bad_content_length_is_400_at_once(api, length) -> None:
     # The server must neither wait for a body that never comes nor read past the request.
-    raw = _raw_request(
-        api, f"POST /v1/songs HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n\r\n".encode()
-    )
-    head, _, body = raw.partition(b"\r\n\r\n")
+    request = f"POST /v1/songs HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n\r\n"
+    head, body = raw_request(api, request.encode())
     assert head.startswith(b"HTTP/1.1 400")
     assert json.loads(body)["error"]["message"] == "invalid Content-Length"
 
 
 def test_malformed_request_line_is_a_json_error(api) -> None:
-    raw = _raw_request(api, b"GET /v1/health HTTP/9.9\r\n\r\n")
-    head, _, body = raw.partition(b"\r\n\r\n")
+    head, body = raw_request(api, b"GET /v1/health HTTP/9.9\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 505")
     assert json.loads(body)["error"]["code"] == "InternalError"
 
