@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -102,8 +103,7 @@ class ApiClient:
         return self.call("POST", "/songs", body=body, **kwargs)
 
 
-@pytest.fixture
-def state_machine_arn(aws_env, monkeypatch: pytest.MonkeyPatch) -> str:
+def _create_state_machine(monkeypatch: pytest.MonkeyPatch) -> str:
     from lambdas.common import settings
 
     arn = boto3.client("stepfunctions").create_state_machine(
@@ -115,6 +115,34 @@ def state_machine_arn(aws_env, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("STAGE_NAME", "test")
     settings.get_settings.cache_clear()
     return arn
+
+
+@pytest.fixture
+def state_machine_arn(aws_env, monkeypatch: pytest.MonkeyPatch) -> str:
+    return _create_state_machine(monkeypatch)
+
+
+@dataclass
+class SharedApi:
+    """One moto backend for a whole module of tests that write nothing (or check their own writes)."""
+
+    client: ApiClient
+    names: Any
+    state_machine_arn: str
+
+    def writes(self) -> tuple[int, int]:
+        """(job rows, executions): compare before and after a request that must write nothing."""
+        jobs = boto3.client("dynamodb").scan(TableName=self.names.jobs_table, Select="COUNT")["Count"]
+        runs = boto3.client("stepfunctions").list_executions(stateMachineArn=self.state_machine_arn)
+        return jobs, len(runs["executions"])
+
+
+@pytest.fixture(scope="module")
+def shared_api() -> Iterator[SharedApi]:
+    from tests.conftest import moto_environment
+
+    with pytest.MonkeyPatch.context() as monkeypatch, moto_environment(monkeypatch) as names:
+        yield SharedApi(ApiClient(), names, _create_state_machine(monkeypatch))
 
 
 @pytest.fixture

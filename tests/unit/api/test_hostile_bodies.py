@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 
-import boto3
 import pytest
 
 from lambdas.api import json_body
@@ -14,10 +13,20 @@ VALID = {"mode": "description", "description": "an upbeat synthwave song about n
 VALID_TEXT = json.dumps(VALID)
 
 
-def _nothing_written(aws_env, state_machine_arn) -> None:
-    assert boto3.client("dynamodb").scan(TableName=aws_env.jobs_table)["Items"] == []
-    executions = boto3.client("stepfunctions").list_executions(stateMachineArn=state_machine_arn)
-    assert executions["executions"] == []
+# One moto backend for the whole module (a fresh one per test cost about a second each).
+
+
+@pytest.fixture
+def api(shared_api):
+    return shared_api.client
+
+
+@pytest.fixture
+def nothing_written(shared_api):
+    """Fails the test if the request under test wrote a job row or started an execution."""
+    before = shared_api.writes()
+    yield
+    assert shared_api.writes() == before, "a rejected request wrote something"
 
 
 def _assert_error(result, status: int, code: str) -> None:
@@ -52,9 +61,8 @@ def _assert_error(result, status: int, code: str) -> None:
         "trailing-data",
     ],
 )
-def test_malformed_json_classes_are_400(api, aws_env, state_machine_arn, raw) -> None:
+def test_malformed_json_classes_are_400(api, nothing_written, raw) -> None:
     _assert_error(api.call("POST", "/songs", raw_body=raw), 400, "MalformedJson")
-    _nothing_written(aws_env, state_machine_arn)
 
 
 def _base64_event_body(api, raw: bytes, content_type: str = "application/json"):
@@ -79,9 +87,8 @@ def _base64_event_body(api, raw: bytes, content_type: str = "application/json"):
     ],
     ids=["invalid-utf8", "utf16-bom", "utf16-no-bom", "utf8-bom", "utf32"],
 )
-def test_bodies_that_are_not_utf8_are_400(api, aws_env, state_machine_arn, raw) -> None:
+def test_bodies_that_are_not_utf8_are_400(api, nothing_written, raw) -> None:
     _assert_error(_base64_event_body(api, raw), 400, "MalformedJson")
-    _nothing_written(aws_env, state_machine_arn)
 
 
 def test_a_base64_utf8_body_is_accepted(api) -> None:
@@ -102,10 +109,9 @@ def test_a_base64_utf8_body_is_accepted(api) -> None:
         "",
     ],
 )
-def test_media_types_other_than_json_are_415(api, aws_env, state_machine_arn, content_type) -> None:
+def test_media_types_other_than_json_are_415(api, nothing_written, content_type) -> None:
     result = api.call("POST", "/songs", raw_body=VALID_TEXT, headers={"Content-Type": content_type})
     _assert_error(result, 415, "UnsupportedMediaType")
-    _nothing_written(aws_env, state_machine_arn)
 
 
 @pytest.mark.parametrize(
@@ -137,11 +143,10 @@ def test_json_media_type_variants_are_accepted(api, content_type) -> None:
         ({"title": 5}, "body.title"),
     ],
 )
-def test_json_types_are_strict(api, aws_env, state_machine_arn, extra, field) -> None:
+def test_json_types_are_strict(api, nothing_written, extra, field) -> None:
     result = api.post_song({**VALID, **extra})
     _assert_error(result, 422, "ValidationError")
     assert field in {d["field"] for d in result.body["error"]["details"]}
-    _nothing_written(aws_env, state_machine_arn)
 
 
 @pytest.mark.parametrize(
@@ -150,7 +155,7 @@ def test_json_types_are_strict(api, aws_env, state_machine_arn, extra, field) ->
     ids=lambda c: f"U+{ord(c):04X}",
 )
 @pytest.mark.parametrize("field", ["description", "title"])
-def test_control_characters_are_refused_in_text(api, aws_env, state_machine_arn, char, field) -> None:
+def test_control_characters_are_refused_in_text(api, nothing_written, char, field) -> None:
     result = api.post_song({**VALID, field: f"night{char}drive"})  # json.dumps escapes as \uXXXX
     _assert_error(result, 422, "ValidationError")
     (detail,) = result.body["error"]["details"]
@@ -159,7 +164,6 @@ def test_control_characters_are_refused_in_text(api, aws_env, state_machine_arn,
         "message": "must not contain control characters other than line breaks and tabs",
         "type": "string_pattern_mismatch",
     }
-    _nothing_written(aws_env, state_machine_arn)
 
 
 @pytest.mark.parametrize("literal", ["30.0", "3e1", "300e-1"])
