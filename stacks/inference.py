@@ -161,10 +161,10 @@ class InferenceEndpoint(Construct):
             role,
             "AwsSolutions-IAM5",
             "Log streams of the endpoint's own log group (created by SageMaker at runtime); "
-            "cloudwatch:PutMetricData, ecr:GetAuthorizationToken and the EC2 network-interface actions "
-            "SageMaker needs for a model in a VPC support no resource-level permissions (the first is "
-            "limited by a namespace condition); kms:GenerateDataKey* is CDK's grant for publishing to "
-            "the encrypted topics, on their key only.",
+            "cloudwatch:PutMetricData, ecr:GetAuthorizationToken and the EC2 Describe* calls SageMaker "
+            "makes for a model in a VPC support no resource-level permissions (the first is limited by "
+            "a namespace condition); kms:GenerateDataKey* is CDK's grant for publishing to the "
+            "encrypted topics, on their key only.",
             f"Resource::arn:<AWS::Partition>:logs:{region}:{account}:log-group:{log_group}:*",
             "Resource::*",
             "Action::kms:GenerateDataKey*",
@@ -186,7 +186,16 @@ class InferenceEndpoint(Construct):
 
     def _grant_network_interfaces(self, role: iam.Role) -> None:
         """What SageMaker needs in the execution role to attach the model's network interfaces to
-        the VPC (AWS: "Give SageMaker AI Hosted Endpoints Access to Resources in Your Amazon VPC")."""
+        the VPC (AWS: "Give SageMaker AI Hosted Endpoints Access to Resources in Your Amazon VPC"),
+        scoped to this VPC's subnets and security group and this account's network interfaces."""
+        assert self.network
+        stack = Stack.of(self)
+
+        def ec2_arn(resource: str) -> str:
+            # Spelled out (not format_arn): the cdk-nag finding below names the same string.
+            return f"arn:{Aws.PARTITION}:ec2:{stack.region}:{stack.account}:{resource}"
+
+        interfaces = ec2_arn("network-interface/*")
         role.add_to_policy(
             iam.PolicyStatement(
                 actions=[
@@ -194,6 +203,22 @@ class InferenceEndpoint(Construct):
                     "ec2:CreateNetworkInterfacePermission",
                     "ec2:DeleteNetworkInterface",
                     "ec2:DeleteNetworkInterfacePermission",
+                ],
+                resources=[interfaces],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["ec2:CreateNetworkInterface"],
+                resources=[
+                    *(ec2_arn(f"subnet/{subnet}") for subnet in self.network.subnets.subnet_ids),
+                    ec2_arn(f"security-group/{self.network.security_group.security_group_id}"),
+                ],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=[
                     "ec2:DescribeDhcpOptions",
                     "ec2:DescribeNetworkInterfaces",
                     "ec2:DescribeSecurityGroups",
@@ -202,6 +227,15 @@ class InferenceEndpoint(Construct):
                 ],
                 resources=["*"],
             )
+        )
+        region = "<AWS::Region>" if Token.is_unresolved(stack.region) else stack.region
+        account = "<AWS::AccountId>" if Token.is_unresolved(stack.account) else stack.account
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5",
+            "SageMaker creates the model's network interfaces at runtime (ids unknown before); only "
+            "in this VPC's subnets with its security group.",
+            f"Resource::arn:<AWS::Partition>:ec2:{region}:{account}:network-interface/*",
         )
 
     # --- model, endpoint config (async), endpoint ---

@@ -39,8 +39,8 @@ class ModelNetwork(Construct):
                     name="Model", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=24
                 )
             ],
-            # Stripping the (unused) default security group's rules needs a custom-resource
-            # Lambda; nothing is ever attached to it (.checkov.yaml says so for CKV2_AWS_12).
+            # Stripping the default security group's rules needs another custom-resource Lambda;
+            # nothing is ever attached to that group (the model has its own).
             restrict_default_security_group=False,
         )
         self.vpc.add_flow_log(

@@ -38,6 +38,16 @@ def cloud_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def staged_template(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """A stage whose weights are staged in another bucket (the production path)."""
+    return synth(
+        tmp_path_factory.mktemp("staged"),
+        stage_name="weights",
+        model_data_s3_uri="s3://model-bucket/song-model/v1",
+    )
+
+
+@pytest.fixture(scope="session")
 def template_json(cloud_assembly: Path) -> dict:
     return json.loads((cloud_assembly / f"SongService-{STAGE}.template.json").read_text())
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .conftest import synth
-
 
 def _lambda_asset_dirs(cloud_assembly: Path, template_json: dict) -> set[str]:
     hashes = {
@@ -26,8 +24,8 @@ def test_every_function_ships_only_the_lambdas_package(cloud_assembly: Path, tem
     assert Path("lambdas/api/handler.py") in shipped
 
 
-def test_staged_model_data_is_an_s3_prefix_readable_by_the_endpoint_only(tmp_path: Path) -> None:
-    template = synth(tmp_path, stage_name="weights", model_data_s3_uri="s3://model-bucket/song-model/v1")
+def test_staged_model_data_is_an_s3_prefix_readable_by_the_endpoint_only(staged_template: dict) -> None:
+    template = staged_template
     (model,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::SageMaker::Model"]
     assert model["Properties"]["PrimaryContainer"]["ModelDataSource"] == {
         "S3DataSource": {
