@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Aws, Duration, Stack, Token
+from aws_cdk import Annotations, Aws, Duration, Stack, Token
 from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
@@ -78,6 +78,14 @@ class InferenceEndpoint(Construct):
         self.image.repository.grant_pull(self.execution_role)
         self._endpoint(config, inference_bucket)
         self._autoscaling(config)
+        if not config.model_data_s3_uri and not config.model_internet_access:
+            # Valid to synthesize (CI, tests), but such an endpoint would never load its models.
+            Annotations.of(self).add_warning_v2(
+                "song-service:no-model-data",
+                "model_data_s3_uri is unset and model_internet_access is false: the model has no "
+                "weights to load. Stage them and deploy with -c model_data_s3_uri=s3://BUCKET/PREFIX/ "
+                "(README, Deploying), or allow hub downloads with -c model_internet_access=true.",
+            )
 
     # --- SNS success/error topics -> one SQS queue (+ DLQ) consumed by inference_callback ---
 

@@ -42,7 +42,9 @@ def _diff(a: object, b: object, path: str = "") -> list[str]:
 
 def test_tests_template_is_the_cli_template(template_json: dict) -> None:
     differences = _diff(template_json, _cli_template())
-    assert not differences, f"in-process synth differs from `npx cdk synth` at {differences[:10]}"
+    assert not differences, (
+        f"in-process synth differs from `npx cdk synth` (stale cdk.out? `make synth`) at {differences[:10]}"
+    )
 
 
 def test_cli_template_has_the_feature_flags_applied(template_json: dict) -> None:

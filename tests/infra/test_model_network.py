@@ -152,3 +152,26 @@ def test_internet_access_is_an_explicit_setting(tmp_path) -> None:
     ((_, model),) = _of_type(resources, "AWS::SageMaker::Model").items()
     assert "VpcConfig" not in model["Properties"]
     assert not _of_type(resources, "AWS::EC2::VPC")
+
+
+def _warnings(cloud_assembly) -> list[str]:
+    # Newer CDK versions keep the stack's metadata (annotations) beside the manifest.
+    files = [cloud_assembly / "manifest.json", *cloud_assembly.glob("*.metadata.json")]
+    return [
+        str(entry["data"])
+        for path in files
+        for entries in _metadata_entries(json.loads(path.read_text()))
+        for entry in entries
+        if entry["type"] == "aws:cdk:warning"
+    ]
+
+
+def _metadata_entries(document: dict) -> list[list[dict]]:
+    if "artifacts" in document:
+        return [e for a in document["artifacts"].values() for e in a.get("metadata", {}).values()]
+    return list(document.values())
+
+
+def test_synth_warns_when_the_model_would_have_no_weights(cloud_assembly) -> None:
+    # cdk.json stages nothing and allows no internet: fine for CI, unusable as a deployment.
+    assert any("model_data_s3_uri is unset" in w for w in _warnings(cloud_assembly))
