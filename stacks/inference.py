@@ -36,10 +36,19 @@ FAILURE_PREFIX = "async-failures/"
 TARGET_BACKLOG_PER_INSTANCE = 2.0
 
 
-def _partition(scope: Construct) -> str:
-    """The partition as cdk-nag prints it in a finding: a literal, or the pseudo parameter."""
-    partition = Stack.of(scope).partition
-    return "<AWS::Partition>" if Token.is_unresolved(partition) else partition
+def _nag_env(scope: Construct) -> tuple[str, str, str]:
+    """Partition, region and account as cdk-nag prints them inside a finding: the literal value,
+    or the pseudo parameter when the app leaves it to deploy time."""
+    stack = Stack.of(scope)
+
+    def shown(value: str, pseudo: str) -> str:
+        return f"<AWS::{pseudo}>" if Token.is_unresolved(value) else value
+
+    return (
+        shown(stack.partition, "Partition"),
+        shown(stack.region, "Region"),
+        shown(stack.account, "AccountId"),
+    )
 
 
 class InferenceEndpoint(Construct):
@@ -149,8 +158,7 @@ class InferenceEndpoint(Construct):
         # Spelled out (not format_arn) so the cdk-nag finding below names the same string
         # whether or not the app enables partition literals.
         stack = Stack.of(self)
-        region = "<AWS::Region>" if Token.is_unresolved(stack.region) else stack.region
-        account = "<AWS::AccountId>" if Token.is_unresolved(stack.account) else stack.account
+        _, region, account = _nag_env(self)
         log_streams_arn = f"arn:{Aws.PARTITION}:logs:{stack.region}:{stack.account}:log-group:{log_group}:*"
         role.add_to_policy(
             iam.PolicyStatement(
@@ -236,8 +244,7 @@ class InferenceEndpoint(Construct):
                 resources=["*"],
             )
         )
-        region = "<AWS::Region>" if Token.is_unresolved(stack.region) else stack.region
-        account = "<AWS::AccountId>" if Token.is_unresolved(stack.account) else stack.account
+        _, region, account = _nag_env(self)
         acknowledge(
             role,
             "AwsSolutions-IAM5",
@@ -262,7 +269,7 @@ class InferenceEndpoint(Construct):
             "SageMaker copies every file under the staged model-data prefix; the file names are "
             "the models' own.",
             # The partition is a literal when cdk.json enables partition literals.
-            f"Resource::arn:{_partition(self)}:s3:::{bucket_name}/{prefix}*",
+            f"Resource::arn:{_nag_env(self)[0]}:s3:::{bucket_name}/{prefix}*",
         )
 
     def _vpc_config(self) -> sagemaker.CfnModel.VpcConfigProperty | None:
