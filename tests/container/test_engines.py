@@ -43,7 +43,9 @@ def spy() -> Any:
 
 
 @pytest.mark.parametrize("duration", [1.0, 2.345, 3.7])
-def test_acestep_renders_48k_stereo_of_exactly_the_requested_length(tiny_models: Any, duration: float) -> None:
+def test_acestep_renders_48k_stereo_of_exactly_the_requested_length(
+    tiny_models: Any, duration: float
+) -> None:
     engine = tiny_models.engine
     assert isinstance(engine, AceStepEngine) and isinstance(engine.pipeline, AceStepPipeline)
     audio = engine.generate(MusicJob("pop", "[verse]\nla la", duration, seed=1, steps=1))

@@ -32,10 +32,22 @@ def test_defaults_follow_the_design() -> None:
     request = parse_request(body)
     assert request.duration_s == 180
     assert request.seed is None
-    assert request.guidance_scale == 15
-    assert request.inference_steps == 60
+    assert request.guidance_scale is None and request.inference_steps is None
+    assert (request.bpm, request.key, request.time_signature, request.vocal_language) == (None,) * 4
     assert request.formats == ["wav"]
     assert request.instrumental is False
+
+
+def test_music_metadata_parses() -> None:
+    body = {"bpm": 30, "key": "C# minor", "time_signature": 6, "vocal_language": "zh", "duration_s": 600}
+    request = parse_request(make_request(**body))
+    assert (request.bpm, request.key, request.time_signature, request.vocal_language) == (
+        30,
+        "C# minor",
+        6,
+        "zh",
+    )
+    assert request.duration_s == 600
 
 
 def test_unknown_fields_are_ignored() -> None:
@@ -53,8 +65,14 @@ def _locations(body: dict[str, Any]) -> list[tuple[Any, ...]]:
     [
         ({"mode": "karaoke"}, ()),
         ({"duration_s": 0.5}, ("duration_s",)),
-        ({"duration_s": 241}, ("duration_s",)),
-        ({"guidance_scale": 31}, ("guidance_scale",)),
+        ({"duration_s": 601}, ("duration_s",)),
+        ({"guidance_scale": 16}, ("guidance_scale",)),
+        ({"bpm": 29}, ("bpm",)),
+        ({"bpm": 301}, ("bpm",)),
+        ({"key": "H major"}, ("key",)),
+        ({"key": "C"}, ("key",)),
+        ({"time_signature": 5}, ("time_signature",)),
+        ({"vocal_language": "english"}, ("vocal_language",)),
         ({"inference_steps": 0}, ("inference_steps",)),
         ({"seed": -1}, ("seed",)),
         ({"formats": ["ogg"]}, ("formats", 0)),

@@ -37,7 +37,8 @@ class Settings:
     musicgen_model_id: str = DEFAULT_MUSICGEN
     image_model_id: str = DEFAULT_IMAGE
     # Under model_dir (where SageMaker puts the model data) each model has a folder named after
-    # its part: llm/, acestep/ (a diffusers AceStepPipeline folder), musicgen/, image/. song_model.stage_weights writes that layout.
+    # its part: llm/, acestep/ (a diffusers AceStepPipeline folder), musicgen/, image/.
+    # song_model.stage_weights writes that layout.
     model_dir: Path = Path("/opt/ml/model")
     device: str = "auto"
     dtype: str = "auto"

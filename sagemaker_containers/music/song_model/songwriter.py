@@ -44,7 +44,9 @@ def clean_tags(text: str) -> list[str]:
     return tags[:MAX_TAGS]
 
 
-_META_FIELD = re.compile(r"^\s*[-*]?\s*(bpm|tempo|key|time signature|language)\s*[:=]\s*(.+?)\s*$", re.I | re.M)
+_META_FIELD = re.compile(
+    r"^\s*[-*]?\s*(bpm|tempo|key|time signature|language)\s*[:=]\s*(.+?)\s*$", re.I | re.M
+)
 
 
 def parse_metadata(text: str) -> MusicMetadata:

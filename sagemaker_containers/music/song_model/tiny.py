@@ -1,8 +1,8 @@
 """The `tiny` profile: the real architectures with small random weights, built on this machine.
 
 ACE-Step 1.5 (the default engine) is the diffusers AceStepPipeline with all eight parts built from
-small configs. Every tokenizer is trained here from a small built-in corpus with the same tokenizer class the real
-checkpoint uses (Qwen2 byte-level BPE, CLIP BPE, T5 Unigram), so the code paths (chat template,
+small configs. Every tokenizer is trained here from a small built-in corpus with the same tokenizer
+class the real checkpoint uses (Qwen2 byte-level BPE, CLIP BPE, T5 Unigram), so the code paths (chat template,
 padding, special tokens) are the ones the `full` profile runs. Nothing is downloaded. Weights are
 seeded, so two processes build identical models and a request seed reproduces across restarts.
 """
