@@ -102,3 +102,29 @@ def test_custom_lyrics_needs_lyrics_unless_instrumental() -> None:
     with pytest.raises(ValidationError, match="lyrics are required"):
         parse_request(make_request("custom_lyrics", lyrics=""))
     assert parse_request(make_request("custom_lyrics", lyrics="", instrumental=True)).instrumental
+
+
+def test_the_api_request_reaches_the_container_with_its_music_fields() -> None:
+    """POST /songs body -> job row (model_dump) -> lambdas.common.inference.build_request ->
+    the container's parser: every music field arrives with its value; nulls stay null."""
+    from pydantic import TypeAdapter
+
+    from lambdas.common.inference import build_request
+    from lambdas.common.models import Job, JobStatus
+    from lambdas.common.models import SongRequest as ApiSongRequest
+
+    body = {
+        "mode": "description", "description": "a waltz about rain", "duration_s": 600,
+        "bpm": 84, "key": "Eb major", "time_signature": 3, "vocal_language": "fr",
+    }  # fmt: skip
+    api_request = TypeAdapter(ApiSongRequest).validate_python(body)
+    job = Job(
+        job_id="j1", user_id="u", status=JobStatus.PROCESSING, stage="generating",
+        request=api_request.model_dump(mode="json"),
+        created_at="2026-01-01T00:00:00.000Z", updated_at="2026-01-01T00:00:00.000Z",
+    )  # fmt: skip
+    request = parse_request(build_request(job, "scratch-bucket"))
+    metadata = (request.bpm, request.key, request.time_signature, request.vocal_language)
+    assert metadata == (84, "Eb major", 3, "fr")
+    assert request.duration_s == 600
+    assert request.inference_steps is None and request.guidance_scale is None
