@@ -57,7 +57,7 @@ class ServiceConfig(BaseModel):
     # Models
     llm_model_id: str = Field("Qwen/Qwen2-7B-Instruct", min_length=1, max_length=200)
     music_engine: Literal["acestep", "musicgen"] = "acestep"
-    acestep_model_id: str = Field("ACE-Step/ACE-Step-v1-3.5B", min_length=1, max_length=200)
+    acestep_model_id: str = Field("ACE-Step/acestep-v15-xl-turbo-diffusers", min_length=1, max_length=200)
     musicgen_model_id: str = Field("facebook/musicgen-medium", min_length=1, max_length=200)
     image_model_id: str = Field("stabilityai/sdxl-turbo", min_length=1, max_length=200)
 

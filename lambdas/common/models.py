@@ -53,10 +53,17 @@ SafeText = Annotated[str, AfterValidator(_no_control_chars)]
 
 class _SongOptions(_StrictModel):
     instrumental: bool = False
-    duration_s: int = Field(180, ge=10, le=240)
+    duration_s: int = Field(180, ge=10, le=600)
     seed: int | None = Field(None, ge=0, le=2**32 - 1)
-    guidance_scale: float = Field(15.0, ge=1.0, le=30.0)
-    inference_steps: int = Field(60, ge=10, le=100)
+    # null = the configured checkpoint's recommended values (ACE-Step turbo: 8 steps, no guidance;
+    # base: 50 steps, guidance 7.0); ranges as in ACE-Step 1.5's INFERENCE.md.
+    guidance_scale: float | None = Field(None, ge=1.0, le=15.0)
+    inference_steps: int | None = Field(None, ge=1, le=100)
+    # Music metadata (the container applies the same rules: song_model/schemas.py).
+    bpm: int | None = Field(None, ge=30, le=300)
+    key: str | None = Field(None, pattern=r"^[A-G][#b]? (major|minor)$", examples=["C major", "F# minor"])
+    time_signature: Literal[2, 3, 4, 6] | None = None
+    vocal_language: str | None = Field(None, pattern=r"^[a-z]{2}$", examples=["en"])
     formats: list[AudioFormat] = Field(default_factory=lambda: ["wav"], min_length=1, max_length=3)
     title: SafeText | None = Field(None, min_length=1, max_length=MAX_TITLE_CHARS)
 

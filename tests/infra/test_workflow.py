@@ -64,9 +64,10 @@ def test_model_runs_the_container_with_its_settings(template: Template, template
     assert "ModelDataSource" not in container  # model_data_s3_uri unset: weights from the hub
     assert container["Environment"] == {
         "MODEL_PROFILE": "full",
+        "DEVICE": "cuda",
         "MUSIC_ENGINE": "acestep",
         "LLM_MODEL_ID": "Qwen/Qwen2-7B-Instruct",
-        "MUSIC_MODEL_ID": "ACE-Step/ACE-Step-v1-3.5B",
+        "MUSIC_MODEL_ID": "ACE-Step/acestep-v15-xl-turbo-diffusers",
         "MUSICGEN_MODEL_ID": "facebook/musicgen-medium",
         "IMAGE_MODEL_ID": "stabilityai/sdxl-turbo",
     }
