@@ -85,7 +85,7 @@ def lambda_environment(
         **function_environment(workflow, names),
         "STAGE_NAME": config.stage_name,
         "SIGNUP_CREDITS": str(config.signup_credits),
-        "CREDITS_PER_SONG": str(config.credits_per_song),
+        "CREDITS_PER_MINUTE": str(config.credits_per_minute),
         "MAX_CONCURRENT_JOBS_PER_USER": str(config.max_concurrent_jobs_per_user),
         "AWS_DEFAULT_REGION": REGION,
         "AWS_REGION": REGION,
@@ -146,7 +146,6 @@ class LocalStack:
         values = substitutions(
             self.workflow,
             self.names,
-            credits_per_song=self.config.credits_per_song,
             inference_timeout_s=self.config.inference_timeout_minutes * 60,
         )
         state_machine_arn = create_state_machine(moto.client("stepfunctions"), self.workflow, values)

@@ -150,7 +150,6 @@ class GenerationWorkflow(Construct):
                 "FinalizeFunctionArn": self.finalize.function.function_arn,
                 "JobsTableName": self._data.jobs_table.table_name,
                 "UsersTableName": self._data.users_table.table_name,
-                "CreditsPerSong": str(config.credits_per_song),
                 "InferenceTimeoutSeconds": str(config.inference_timeout_minutes * 60),
                 "SlotPollSeconds": str(int(SLOT_POLL.to_seconds())),
             },
@@ -162,11 +161,9 @@ class GenerationWorkflow(Construct):
         )
         for task in (self.acquire_slot, self.start_inference, self.publish, self.finalize):
             task.function.grant_invoke(machine)
-        # Direct integrations: CheckCredits (users GetItem), MarkProcessing (a transaction: the
-        # user's slot check + the job update), CheckCharged (jobs), ChargeAndComplete (one
-        # transaction updating both rows).
-        for table in (self._data.users_table, self._data.jobs_table):
-            allow_items(machine.role, table, "dynamodb:GetItem", "dynamodb:UpdateItem")
+        # Direct integrations: CheckReservation (jobs GetItem) and MarkProcessing (a transaction:
+        # the user's slot check + the job update). The charge runs in finalize-job.
+        allow_items(machine.role, self._data.jobs_table, "dynamodb:GetItem", "dynamodb:UpdateItem")
         allow_items(machine.role, self._data.users_table, "dynamodb:ConditionCheckItem")
         acknowledge(
             machine,
