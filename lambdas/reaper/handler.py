@@ -2,8 +2,8 @@
 
 An execution that was stopped (a cancel, an operator) or timed out never ran its own failure
 path: the job would stay `queued`/`processing` (or `canceled`) and hold its slot and its reserved
-credits forever. The reaper releases both through the same path as the workflow's failure state. For executions that did clean up (a normal
-failure ends in a Fail state) this changes nothing.
+credits forever. The reaper releases both through the same path as the workflow's failure state.
+For executions that did clean up (a normal failure ends in a Fail state) this changes nothing.
 """
 
 from __future__ import annotations

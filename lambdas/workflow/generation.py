@@ -18,8 +18,8 @@ from lambdas.common.inference import (
 )
 from lambdas.common.models import JobStatus
 from lambdas.common.observability import logger
-from lambdas.common.settings import get_settings
 from lambdas.common.repositories import JobRepository
+from lambdas.common.settings import get_settings
 
 from . import tokens
 from .errors import InferenceFailed, InvalidManifest, JobNotFound, JobNotRunnable, TokenNotCurrent
@@ -82,7 +82,11 @@ def start_inference(job_id: str, task_token: str) -> dict:
         "inference requested",
         extra={"job_id": job_id, "output_location": response.get("OutputLocation")},
     )
-    return {"input_location": input_location, "invoked": True, "output_location": response.get("OutputLocation")}
+    return {
+        "input_location": input_location,
+        "invoked": True,
+        "output_location": response.get("OutputLocation"),
+    }
 
 
 def handle_notification(notification: AsyncInferenceNotification) -> str:

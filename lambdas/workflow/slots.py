@@ -14,8 +14,8 @@ from datetime import UTC, datetime, timedelta
 
 from lambdas.common.models import UNFINISHED, Job, JobStatus, utc_now, utc_timestamp
 from lambdas.common.observability import logger
-from lambdas.common.settings import get_settings
 from lambdas.common.repositories import JobRepository, UserRepository
+from lambdas.common.settings import get_settings
 
 from . import tokens
 from .errors import JobNotFound, JobNotRunnable

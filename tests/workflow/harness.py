@@ -121,6 +121,9 @@ class Workflow:
         assert user is not None
         return user.credits
 
+    def jobs_of(self, user_id: str) -> list[Job]:
+        return JobRepository().list_for_user(user_id, limit=50)[0]
+
     def reserved(self, user_id: str) -> int:
         user = UserRepository().find(user_id)
         assert user is not None
