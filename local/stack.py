@@ -21,6 +21,7 @@ from local.api_front import ApiGateway, ApiServer
 from local.async_endpoint import AsyncEndpoint, AsyncEndpointServer, EndpointConfig
 from local.cognito import CognitoSettings, TokenVerifier
 from local.container import ContainerProcess, serve_command, serve_environment
+from local.dynamodb_patches import atomic_transactions
 from local.emulator import MotoEmulator, free_port
 from local.execution_events import ExecutionStatusWatcher
 from local.lambda_context import load_handler
@@ -143,6 +144,7 @@ class LocalStack:
         container_url = f"http://{opts.host}:{container_port}"
         self._start_endpoint(moto, messaging, container_url, endpoint_port)
         self._exit.enter_context(route_lambda_invokes(task_handlers(self.workflow)))
+        self._exit.enter_context(atomic_transactions())
         values = substitutions(
             self.workflow,
             self.names,

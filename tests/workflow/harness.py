@@ -16,6 +16,7 @@ import boto3
 from lambdas.common.models import Job, JobStatus, new_job_id, utc_now
 from lambdas.common.pricing import request_price
 from lambdas.common.repositories import JobRepository, UserRepository
+from local.dynamodb_patches import atomic_transactions
 from local.lambda_routing import route_lambda_invokes
 from local.resources import ResourceNames, create_data_and_storage
 from local.sfn_patches import stop_interrupts_waiting_tasks
@@ -148,6 +149,29 @@ def _stop_running(flow: Workflow) -> None:
             flow.sfn.stop_execution(executionArn=execution["executionArn"])
 
 
+@contextmanager
+def lose_transaction_response(
+    predicate: Callable[[list[dict[str, Any]]], bool], error: Callable[[], Exception]
+) -> Iterator[list[bool]]:
+    """The first DynamoDB transaction matching `predicate` commits, then answers with `error`."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    original = DynamoDBBackend.transact_write_items
+    lost: list[bool] = []
+
+    def commit_then_fail(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        original(self, transact_items)
+        if not lost and predicate(transact_items):
+            lost.append(True)
+            raise error()
+
+    DynamoDBBackend.transact_write_items = commit_then_fail
+    try:
+        yield lost
+    finally:
+        DynamoDBBackend.transact_write_items = original
+
+
 def set_limit(monkeypatch: Any, limit: int) -> None:
     from lambdas.common import settings
 
@@ -219,6 +243,7 @@ def sandbox(setenv: Callable[[str, str], None], limit: int = 1) -> Iterator[Work
             endpoint.installed(),
             route_lambda_invokes(task_handlers(names)),
             stop_interrupts_waiting_tasks(),
+            atomic_transactions(),
         ):
             flow.deploy()
             try:

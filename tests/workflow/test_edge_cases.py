@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 
 from lambdas.common import aws
 from lambdas.common.models import JobStatus, Reservation
-from tests.workflow.harness import COST, Workflow
+from tests.workflow.harness import COST, Workflow, lose_transaction_response
 
 
 def _entered(flow: Workflow, job_id: str) -> list[str]:
@@ -93,29 +93,6 @@ def test_an_unreadable_output_is_permanent(workflow: Workflow) -> None:
 # --- a MarkProcessing transaction that committed but answered with an error --------------------
 
 
-@contextmanager
-def _lose_response_of(
-    predicate: Callable[[list[dict[str, Any]]], bool], error: Callable[[], Exception]
-) -> Iterator[list[bool]]:
-    """The first DynamoDB transaction matching `predicate` commits, then answers with `error`."""
-    from moto.dynamodb.models import DynamoDBBackend
-
-    original = DynamoDBBackend.transact_write_items
-    lost: list[bool] = []
-
-    def commit_then_fail(self: Any, transact_items: list[dict[str, Any]]) -> None:
-        original(self, transact_items)
-        if not lost and predicate(transact_items):
-            lost.append(True)
-            raise error()
-
-    DynamoDBBackend.transact_write_items = commit_then_fail
-    try:
-        yield lost
-    finally:
-        DynamoDBBackend.transact_write_items = original
-
-
 def _is_mark_processing(items: list[dict[str, Any]]) -> bool:
     return any("started_at" in op.get("Update", {}).get("UpdateExpression", "") for op in items)
 
@@ -129,7 +106,7 @@ def test_a_retried_mark_processing_that_had_committed_moves_on(workflow: Workflo
         return DynamodbException("TransactionConflictException", "the response was lost")
 
     workflow.user("alice", credits=5)
-    with _lose_response_of(_is_mark_processing, conflict) as lost:
+    with lose_transaction_response(_is_mark_processing, conflict) as lost:
         job = workflow.submit("alice")
         workflow.endpoint.wait_for_invocation(job.job_id, timeout_s=30)
     assert lost == [True]

@@ -6,12 +6,11 @@ import json
 import uuid
 
 import boto3
-import pytest
 
 from lambdas.common.models import JobStatus, Reservation
 from lambdas.reaper import handler as reaper
 from local.lambda_routing import LambdaContext
-from tests.workflow.harness import COST, Workflow
+from tests.workflow.harness import COST, Workflow, lose_transaction_response
 
 
 def _assert_failed_cleanly(flow: Workflow, job_id: str, user: str, credits: int, code: str) -> None:
@@ -168,29 +167,25 @@ def test_duplicate_success_notification_charges_once(workflow: Workflow) -> None
     assert len(charges) == 1
 
 
-def test_charge_retried_after_a_lost_response_charges_once(
-    workflow: Workflow, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_charge_retried_after_a_lost_response_charges_once(workflow: Workflow) -> None:
     """The capture transaction commits but its response is lost: the re-read sees it captured and
     nothing is charged again."""
     from moto.dynamodb.exceptions import TransactionCanceledException
-    from moto.dynamodb.models import DynamoDBBackend
 
-    original = DynamoDBBackend.transact_write_items
-    lost = []
+    def lost_response() -> Exception:
+        return TransactionCanceledException([("TransactionConflict", "lost response", None)])
 
-    def commit_then_lose_response(self, transact_items):  # type: ignore[no-untyped-def]
-        original(self, transact_items)
-        if not lost:
-            lost.append(True)
-            raise TransactionCanceledException([("TransactionConflict", "lost response", None)])
+    def is_capture(items: list) -> bool:
+        return any(
+            "reservation = :captured" in op.get("Update", {}).get("UpdateExpression", "") for op in items
+        )
 
     workflow.user("alice", credits=5)
     job = workflow.submit("alice")
     workflow.endpoint.wait_for_invocation(job.job_id)
-    monkeypatch.setattr(DynamoDBBackend, "transact_write_items", commit_then_lose_response)
-    workflow.endpoint.succeed(job.job_id)
-    assert workflow.wait(job.job_id)["status"] == "SUCCEEDED"
+    with lose_transaction_response(is_capture, lost_response) as lost:
+        workflow.endpoint.succeed(job.job_id)
+        assert workflow.wait(job.job_id)["status"] == "SUCCEEDED"
     assert lost == [True]
     assert workflow.credits("alice") == 5 - COST
     assert workflow.job(job.job_id).status == JobStatus.PROCESSED
