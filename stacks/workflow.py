@@ -233,7 +233,8 @@ class GenerationWorkflow(Construct):
             (self._media, SONGS_PREFIX),
         )
 
-        allow_items(self.callback.role, jobs, "dynamodb:GetItem")
+        # UpdateItem: a completed task's token is removed from the job (conditional on that token).
+        allow_items(self.callback.role, jobs, "dynamodb:GetItem", "dynamodb:UpdateItem")
         allow_objects(self.callback.role, self._scratch, OUTPUT_PREFIX, "s3:GetObject")
         self.callback.role.add_to_policy(task_response)
         self._acknowledge_prefixes(self.callback, (self._scratch, OUTPUT_PREFIX))

@@ -213,6 +213,7 @@ def test_each_task_gets_only_what_it_does(template_json: dict) -> None:
     }
     assert actions("InferenceCallback") == {
         "dynamodb:GetItem",
+        "dynamodb:UpdateItem",
         "s3:GetObject",
         "states:SendTaskSuccess",
         "states:SendTaskFailure",
