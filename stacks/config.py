@@ -64,7 +64,8 @@ class ServiceConfig(BaseModel):
     # Business rules
     max_concurrent_jobs_per_user: int = Field(1, ge=1, le=10)
     signup_credits: int = Field(10, ge=0, le=100_000)
-    credits_per_song: int = Field(1, ge=1, le=1_000)
+    # The price: credits per started minute of rendered audio, per take (lambdas/common/pricing.py).
+    credits_per_minute: int = Field(1, ge=1, le=1_000)
 
     # API
     api_throttle_rate_limit: int = Field(20, ge=1, le=10_000)

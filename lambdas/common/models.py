@@ -34,6 +34,21 @@ class JobStatus(StrEnum):
     PROCESSING = "processing"
     PROCESSED = "processed"
     FAILED = "failed"
+    CANCELED = "canceled"
+
+
+# The status rules, in one place: a job runs while UNFINISHED; one that ended in ENDED_UNCHARGED
+# gives its reservation back, a PROCESSED one has had it captured.
+UNFINISHED = frozenset({JobStatus.QUEUED, JobStatus.PROCESSING})
+ENDED_UNCHARGED = frozenset({JobStatus.FAILED, JobStatus.CANCELED})
+
+
+class Reservation(StrEnum):
+    """The job's price on the user's row: held from submission until captured or released once."""
+
+    HELD = "held"
+    CAPTURED = "captured"
+    RELEASED = "released"
 
 
 class _StrictModel(BaseModel):
@@ -126,7 +141,7 @@ class JobResult(BaseModel):
 
 
 class Job(BaseModel):
-    """One row of the jobs table."""
+    """One row of the jobs table (the API shows only some of it: see lambdas/api/schemas.py)."""
 
     job_id: str
     user_id: str
@@ -139,9 +154,23 @@ class Job(BaseModel):
     result: JobResult | None = None
     error: JobError | None = None
     charged: bool = False
+    price_credits: int | None = None  # reserved at submission (lambdas/common/pricing.py)
+    reservation: Reservation | None = None
+    # Workflow bookkeeping.
+    slot_token: str | None = None  # token of the AcquireSlot wait, while queued
+    task_token: str | None = None  # token of the Generate wait, while processing
+    inference_input: str | None = None  # s3:// location of the request the endpoint reads
+    invocation_started_at: str | None = None  # set once, before the one InvokeEndpointAsync
+    started_at: str | None = None  # queued -> processing
+    finished_at: str | None = None  # processing -> processed
 
 
 class User(BaseModel):
     user_id: str
     credits: int
+    reserved_credits: int = 0  # the prices of the user's songs in flight
     created_at: str
+
+    @property
+    def available_credits(self) -> int:
+        return self.credits - self.reserved_credits

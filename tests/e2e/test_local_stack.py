@@ -62,7 +62,7 @@ def test_presigned_urls_need_their_signature(processed) -> None:
 
 def test_a_processed_song_costs_exactly_its_price(processed, user) -> None:
     me = user("mode-description").me()
-    # cdk.json: signup_credits 10, credits_per_song 1.
+    # cdk.json: signup_credits 10, credits_per_minute 1; a 10-second song costs one started minute.
     assert me["credits"] == 9
 
 

@@ -145,7 +145,12 @@ def test_insufficient_credits_is_402_and_writes_no_job(api, aws_env, state_machi
     UserRepository().get_or_create("alice", signup_credits=0)
     result = api.post_song(VALID)
     assert (result.status, result.error_code) == (402, "InsufficientCredits")
-    assert result.body["error"]["details"] == {"credits": 0, "required": 1}
+    assert result.body["error"]["details"] == {
+        "price_credits": 3,  # VALID: 180 s
+        "credits": 0,
+        "reserved_credits": 0,
+        "available_credits": 0,
+    }
     _nothing_written(aws_env, state_machine_arn)
 
 
