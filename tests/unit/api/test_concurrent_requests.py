@@ -11,6 +11,8 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import boto3
+
 from lambdas.api import handler
 from lambdas.common.models import JobStatus
 from local.api_front import ApiGateway, GatewayRequest, service_routes
@@ -32,9 +34,15 @@ def _request(method: str, path: str, body: dict | None = None) -> GatewayRequest
     )
 
 
-def test_mixed_concurrent_requests_keep_their_statuses(api, song_body) -> None:
+def test_mixed_concurrent_requests_keep_their_statuses(api, aws_env, song_body) -> None:
     gateway = ApiGateway(AliceVerifier(), handler.lambda_handler, service_routes())
     api.call("GET", "/me")  # create alice once, so the first calls do not race the sign-up
+    boto3.client("dynamodb").update_item(  # credits for every song below, whatever its price
+        TableName=aws_env.users_table,
+        Key={"user_id": {"S": "alice"}},
+        UpdateExpression="SET credits = :c",
+        ExpressionAttributeValues={":c": {"N": "100000"}},
+    )
     finished = [put_job("alice", JobStatus.PROCESSED) for _ in range(6)]
     calls = [
         *[(_request("POST", "/songs", song_body), 202) for _ in range(6)],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 
+import boto3
 import pytest
 
 from lambdas.api import json_body
@@ -16,8 +17,20 @@ VALID_TEXT = json.dumps(VALID)
 # One moto backend for the whole module (a fresh one per test cost about a second each).
 
 
+@pytest.fixture(scope="module")
+def _rich_alice(shared_api) -> None:
+    # Accepted songs reserve their price; alice can pay for every one this module submits.
+    shared_api.client.call("GET", "/me")
+    boto3.client("dynamodb").update_item(
+        TableName=shared_api.names.users_table,
+        Key={"user_id": {"S": "alice"}},
+        UpdateExpression="SET credits = :c",
+        ExpressionAttributeValues={":c": {"N": "100000"}},
+    )
+
+
 @pytest.fixture
-def api(shared_api):
+def api(shared_api, _rich_alice):
     return shared_api.client
 
 
