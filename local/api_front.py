@@ -2,8 +2,10 @@
 
 Requests to /v1/<path> are authorized (every route but GET /health needs a valid id token), turned
 into the API Gateway REST proxy event the deployed Lambda receives, and handed to the real handler
-in this process. Gateway-level failures answer like API Gateway does (401, 403 unknown route,
-413 body too large, 502 when the function raises).
+in this process. Gateway-level failures answer like API Gateway does, in the JSON error shape of the
+deployed gateway responses (401, 403 "Missing Authentication Token" for an unknown resource or
+method, TRACE included, 413 body too large, 502 when the function raises). Like one Lambda
+execution environment, the handler serves one request at a time.
 """
 
 from __future__ import annotations
@@ -12,25 +14,24 @@ import base64
 import json
 import logging
 import re
+import threading
 import time
 import uuid
 from dataclasses import dataclass
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from local.account import ACCOUNT
 from local.cognito import TokenVerifier, Unauthorized, authorizer_claims
-from local.http_server import BackgroundHttpServer
+from local.http_server import BackgroundHttpServer, BadContentLength, read_body
 from local.lambda_context import Handler, LambdaContext
 
 log = logging.getLogger(__name__)
 
 STAGE = "v1"
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
-# The REST API's resources (stacks: the API unit); GET /health is the only one without the authorizer.
-RESOURCES = ("/health", "/me", "/songs", "/songs/{song_id}")
-PUBLIC = {("GET", "/health")}
 
 
 @dataclass(frozen=True)
@@ -39,15 +40,56 @@ class Route:
     path_parameters: dict[str, str] | None
 
 
-def match_resource(path: str) -> Route | None:
-    """Map a request path (without the stage) to its resource template and path parameters."""
-    for resource in RESOURCES:
-        pattern = "^" + re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(resource)) + "/?$"
-        found = re.match(pattern, path)
-        if found:
-            params = {k: unquote(v) for k, v in found.groupdict().items()}
-            return Route(resource, params or None)
-    return None
+@dataclass(frozen=True)
+class RouteTable:
+    """The deployed REST API's methods: resource template -> methods, and which need no token.
+
+    Built from the OpenAPI document (`from_openapi`), so a route added to the API is served here
+    without a second list; tests/infra/test_local_parity.py checks it against the synthesized
+    template's AWS::ApiGateway::Method resources.
+    """
+
+    methods: dict[str, frozenset[str]]
+    public: frozenset[tuple[str, str]]
+
+    @classmethod
+    def from_openapi(cls, spec: dict[str, Any], extra_public: tuple[tuple[str, str], ...] = ()) -> RouteTable:
+        methods: dict[str, set[str]] = {}
+        public = set(extra_public)
+        for resource, item in spec["paths"].items():
+            for method, operation in item.items():
+                methods.setdefault(resource, set()).add(method.upper())
+                if not operation.get("security"):
+                    public.add((method.upper(), resource))
+        for method, resource in extra_public:
+            methods.setdefault(resource, set()).add(method)
+        return cls({r: frozenset(m) for r, m in methods.items()}, frozenset(public))
+
+    def match(self, path: str) -> Route | None:
+        """Map a request path (without the stage) to its resource template and path parameters."""
+        # Static resources first, as API Gateway prefers /songs/cancel over /songs/{song_id}.
+        for resource in sorted(self.methods, key=lambda r: ("{" in r, r)):
+            pattern = "^" + re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(resource)) + "/?$"
+            found = re.match(pattern, path)
+            if found:
+                params = {k: unquote(v) for k, v in found.groupdict().items()}
+                return Route(resource, params or None)
+        return None
+
+    def allows(self, method: str, resource: str) -> bool:
+        # Every resource answers the CORS preflight (the stack's default_cors_preflight_options).
+        return method == "OPTIONS" or method in self.methods.get(resource, ())
+
+    def is_public(self, method: str, resource: str) -> bool:
+        return method == "OPTIONS" or (method, resource) in self.public
+
+
+def service_routes() -> RouteTable:
+    """The service's routes: every operation of its OpenAPI document, plus the public docs page."""
+    from lambdas.api.handler import DOCS_PATH
+    from lambdas.api.openapi import document_dict
+
+    return RouteTable.from_openapi(document_dict(), extra_public=(("GET", DOCS_PATH),))
 
 
 @dataclass
@@ -125,16 +167,18 @@ def _canonical(name: str) -> str:
     return "-".join(part.capitalize() for part in name.split("-"))
 
 
-# The gateway responses of the deployed API (stacks/api.py GATEWAY_ERRORS; a parity test checks them).
-GATEWAY_ERROR_CODES = {401: "Unauthorized", 403: "BadRequest", 413: "PayloadTooLarge", 502: "InternalError"}
+# The gateway responses of the deployed API (stacks/api.py GATEWAY_ERRORS; a parity test checks them):
+# the specific ones by status, the DEFAULT_4XX / DEFAULT_5XX codes for every other status.
+GATEWAY_ERROR_CODES = {401: "Unauthorized", 413: "PayloadTooLarge", 429: "TooManyRequests"}
+DEFAULT_4XX_CODE = "BadRequest"
+DEFAULT_5XX_CODE = "InternalError"
+# API Gateway's message for an unknown resource or method.
+UNKNOWN_ROUTE_MESSAGE = "Missing Authentication Token"
 
 
-def _error(status: int, message: str) -> GatewayResponse:
-    error = {
-        "code": GATEWAY_ERROR_CODES[status],
-        "message": message,
-        "details": {"request_id": str(uuid.uuid4())},
-    }
+def gateway_error(status: int, message: str) -> GatewayResponse:
+    code = GATEWAY_ERROR_CODES.get(status, DEFAULT_4XX_CODE if status < 500 else DEFAULT_5XX_CODE)
+    error = {"code": code, "message": message, "details": {"request_id": str(uuid.uuid4())}}
     return GatewayResponse(
         status, {"Content-Type": "application/json"}, json.dumps({"error": error}).encode()
     )
@@ -143,36 +187,41 @@ def _error(status: int, message: str) -> GatewayResponse:
 class ApiGateway:
     """Authorize, build the event, invoke the handler, translate its proxy response."""
 
-    def __init__(self, verifier: TokenVerifier, handler: Handler) -> None:
+    def __init__(self, verifier: TokenVerifier, handler: Handler, routes: RouteTable) -> None:
         self._verifier = verifier
         self._handler = handler
+        self.routes = routes
+        # One Lambda execution environment runs one request at a time; the handler's module state
+        # (the Powertools resolver's current event and response) is not safe to share between threads.
+        self._environment = threading.Lock()
 
     def handle(self, request: GatewayRequest) -> GatewayResponse:
         path = urlsplit(request.raw_path).path
         if not path.startswith(f"/{STAGE}/"):
-            return _error(403, "Missing Authentication Token")
-        route = match_resource(path[len(f"/{STAGE}") :])
-        if route is None:
-            # API Gateway's answer to an unknown resource (a DEFAULT_4XX gateway response).
-            return _error(403, "Missing Authentication Token")
+            return gateway_error(403, UNKNOWN_ROUTE_MESSAGE)
+        route = self.routes.match(path[len(f"/{STAGE}") :])
+        if route is None or not self.routes.allows(request.method, route.resource):
+            # API Gateway's answer to an unknown resource or method (a DEFAULT_4XX gateway response).
+            return gateway_error(403, UNKNOWN_ROUTE_MESSAGE)
         if len(request.body) > MAX_BODY_BYTES:
-            return _error(413, "Request Too Long")
+            return gateway_error(413, "Request Too Long")
         claims = None
-        if (request.method, route.resource) not in PUBLIC and request.method != "OPTIONS":
+        if not self.routes.is_public(request.method, route.resource):
             try:
                 claims = authorizer_claims(self._verifier.claims(_first(request.headers, "authorization")))
             except Unauthorized as exc:
                 log.info("unauthorized request to %s: %s", route.resource, exc)
-                return _error(401, "Unauthorized")
+                return gateway_error(401, "Unauthorized")
         return self._invoke(proxy_event(request, route, claims))
 
     def _invoke(self, event: dict[str, Any]) -> GatewayResponse:
-        try:
-            result = self._handler(event, LambdaContext(function_name="api", timeout_s=29))
-        except Exception:
-            # API Gateway answers 502 when the function errors; the trace stays in this process's log.
-            log.exception("API handler raised")
-            return _error(502, "Internal server error")
+        with self._environment:
+            try:
+                result = self._handler(event, LambdaContext(function_name="api", timeout_s=29))
+            except Exception:
+                # API Gateway answers 502 when the function errors; the trace stays in this log.
+                log.exception("API handler raised")
+                return gateway_error(502, "Internal server error")
         return _proxy_response(result)
 
 
@@ -190,29 +239,47 @@ class _RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
+        try:
+            body = read_body(self, MAX_BODY_BYTES)
+        except BadContentLength as exc:
+            self._send(gateway_error(exc.status, exc.message))
+            return
         headers: dict[str, list[str]] = {}
         for name, value in self.headers.items():
             headers.setdefault(name.lower(), []).append(value)
         request = GatewayRequest(self.command, self.path, headers, body, self.client_address[0])
-        response = self.gateway.handle(request)
+        self._send(self.gateway.handle(request))
+
+    def _send(self, response: GatewayResponse) -> None:
         self.send_response(response.status)
         for name, value in response.headers.items():
             if name.lower() not in ("content-length", "connection"):
                 self.send_header(name, value)
         self.send_header("Content-Length", str(len(response.body)))
         self.end_headers()
-        self.wfile.write(response.body)
+        if self.command != "HEAD":
+            self.wfile.write(response.body)
 
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _serve
+    def __getattr__(self, name: str) -> Any:
+        # http.server dispatches to do_<METHOD> and answers an HTML 501 when there is none; the
+        # gateway takes every method (TRACE, PROPFIND, ...) and refuses unknown ones itself.
+        if name.startswith("do_"):
+            return self._serve
+        raise AttributeError(name)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        # Malformed request lines and oversized headers: JSON like every other gateway error, with a
+        # status line even when the request line was unreadable (http.server would assume HTTP/0.9).
+        self.request_version = self.protocol_version
+        self.close_connection = True
+        self._send(gateway_error(code, message or HTTPStatus(code).phrase))
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("api %s - %s", self.address_string(), format % args)
 
 
 class ApiServer(BackgroundHttpServer):
-    """The gateway on a local port, served by a thread per request (API Gateway is concurrent too)."""
+    """The gateway on a local port; requests are read in parallel, the handler runs one at a time."""
 
     def __init__(self, gateway: ApiGateway, port: int = 0, host: str = "127.0.0.1") -> None:
         super().__init__(_RequestHandler, {"gateway": gateway}, port=port, host=host, name="api-front")

@@ -27,10 +27,12 @@ from typing import Any
 import requests
 
 from local.account import REGION
-from local.http_server import BackgroundHttpServer
+from local.http_server import BackgroundHttpServer, BadContentLength, read_body
 
 log = logging.getLogger(__name__)
 
+# InvokeEndpointAsync carries its payload in S3; a body sent here is read and dropped, up to this size.
+MAX_BODY_BYTES = 1024 * 1024
 _PATH = re.compile(r"^/endpoints/(?P<name>[^/]+)/async-invocations$")
 
 
@@ -203,9 +205,11 @@ class _RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)  # the payload travels through S3; a body here is ignored
+        try:
+            read_body(self, MAX_BODY_BYTES)  # the payload travels through S3; a body here is ignored
+        except BadContentLength as exc:
+            self._reply(exc.status, {"__type": "ValidationError", "message": exc.message})
+            return
         found = _PATH.match(self.path.split("?")[0])
         if not found:
             self._reply(404, {"__type": "UnknownOperationException", "message": "Unknown operation"})

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from local.account import REGION
-from local.api_front import ApiGateway, ApiServer
+from local.api_front import ApiGateway, ApiServer, service_routes
 from local.async_endpoint import AsyncEndpoint, AsyncEndpointServer, EndpointConfig
 from local.cognito import CognitoSettings, TokenVerifier
 from local.container import ContainerProcess, serve_command, serve_environment
@@ -185,7 +185,7 @@ class LocalStack:
 
         cognito = CognitoSettings(moto.url, pool.user_pool_id, pool.client_id)
         api = ApiServer(
-            ApiGateway(TokenVerifier(cognito), load_handler(API_HANDLER)),
+            ApiGateway(TokenVerifier(cognito), load_handler(API_HANDLER), service_routes()),
             opts.api_port,
             opts.host,
         )

@@ -18,6 +18,7 @@ from .nag import acknowledge
 
 API_STAGE = "v1"
 HANDLER = "lambdas.api.handler.lambda_handler"
+DOCS_PATH = "/docs"  # lambdas.api.handler.DOCS_PATH; the parity test keeps them equal
 CORS_HEADERS = ["Authorization", "Content-Type", "Idempotency-Key"]
 # One JSON line per request; `user` is the Cognito sub, the same id the Lambda logs and stores.
 ACCESS_LOG_FIELDS = {
@@ -237,6 +238,18 @@ class SongApi(Construct):
             "AwsSolutions-COG4",
             "GET /health is the unauthenticated liveness probe; it reads no data.",
         )
+        # The API reference (Swagger UI page, `?format=json` the OpenAPI document), served by the
+        # API function from the same resolver; public like the docs of any public API.
+        docs = root.add_resource(DOCS_PATH.strip("/")).add_method(
+            "GET", integration, authorization_type=apigw.AuthorizationType.NONE
+        )
+        for rule in ("AwsSolutions-APIG4", "AwsSolutions-COG4"):
+            acknowledge(
+                docs,
+                rule,
+                "GET /docs is the public API reference (the OpenAPI document and its page); it reads "
+                "no data and describes only what the document in the repository already publishes.",
+            )
         songs = root.add_resource("songs")
         songs.add_method("GET", integration, **secured)
         songs.add_method("POST", integration, **secured)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import pytest
 
@@ -23,8 +26,8 @@ for _var in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
     os.environ.pop(_var, None)
 
 
-@pytest.fixture
-def aws_env(monkeypatch: pytest.MonkeyPatch):
+@contextmanager
+def moto_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """moto in-process with the service's tables and buckets; yields their names."""
     import boto3
     from moto import mock_aws
@@ -43,3 +46,10 @@ def aws_env(monkeypatch: pytest.MonkeyPatch):
         yield names
         aws.reset()
         settings.get_settings.cache_clear()
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch):
+    """moto in-process with the service's tables and buckets; yields their names."""
+    with moto_environment(monkeypatch) as names:
+        yield names

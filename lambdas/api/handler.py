@@ -9,7 +9,7 @@ from __future__ import annotations
 import warnings
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, content_types
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 
@@ -18,7 +18,7 @@ from lambdas.common.models import SongRequest
 from lambdas.common.observability import logger, metrics, tracer
 from lambdas.common.settings import cors_allow_origins, get_settings
 
-from . import http_errors
+from . import http_errors, json_body
 from .schemas import ErrorResponse, HealthResponse, MeResponse, SongDetail, SongPage
 from .service import SongService
 
@@ -28,6 +28,7 @@ MAX_BODY_BYTES = 64 * 1024
 UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"  # visible ASCII, as in the IETF Idempotency-Key draft
 SECURITY = [{"cognito": []}]
+METHODS_WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
 
 # GET requests emit no business metric; Powertools would warn on every one of them.
 warnings.filterwarnings("ignore", message="No application metrics to publish")
@@ -39,8 +40,14 @@ CORS = CORSConfig(
     allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
     max_age=3600,
 )
-app = APIGatewayRestResolver(enable_validation=True, cors=CORS)
+# The strict parser is the resolver's deserializer too, so no body reaches a route through plain json.
+app = APIGatewayRestResolver(enable_validation=True, cors=CORS, json_body_deserializer=json_body.loads)
 http_errors.register(app)
+
+
+def _ok(status: int, description: str, model: type | None = None) -> dict[int | str, dict[str, Any]]:
+    content = {"content": {"application/json": {"model": model}}} if model else {}
+    return {status: {"description": description, **content}}
 
 
 def _error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -79,7 +86,15 @@ def service() -> SongService:
     return SongService(settings=get_settings())
 
 
-@app.get("/health", summary="Liveness", tags=["ops"], responses=_error_responses(422, 500))
+# Every operation lists every status it can answer, success first. 429 comes from the stage's
+# throttling and 401 from the Cognito authorizer (both API Gateway's, in this error shape).
+@app.get(
+    "/health",
+    summary="Liveness",
+    operation_id="health",
+    tags=["ops"],
+    responses={**_ok(200, "The API is up", HealthResponse), **_error_responses(429, 500)},
+)
 def health() -> HealthResponse:
     return HealthResponse()
 
@@ -87,12 +102,20 @@ def health() -> HealthResponse:
 @app.post(
     "/songs",
     summary="Request a song",
+    operation_id="requestSong",
     tags=["songs"],
     status_code=202,
     security=SECURITY,
-    response_description="The job, queued",
     responses={
-        202: {"description": "Accepted", "content": {"application/json": {"model": SongDetail}}},
+        202: {
+            "description": "Accepted: the job, queued",
+            "content": {"application/json": {"model": SongDetail}},
+            # How a client (or an API tester) follows the new song: its id feeds the song routes.
+            "links": {
+                op: {"operationId": op, "parameters": {"song_id": "$response.body#/job_id"}}
+                for op in ("getSong", "deleteSong")
+            },
+        },
         **_error_responses(400, 401, 402, 409, 413, 415, 422, 429, 500, 503),
     },
 )
@@ -113,13 +136,20 @@ def request_song(
 @app.get(
     "/songs",
     summary="List my songs, newest first",
+    operation_id="listSongs",
     tags=["songs"],
     security=SECURITY,
-    responses=_error_responses(400, 401, 422, 429, 500),
+    responses={**_ok(200, "One page of songs", SongPage), **_error_responses(400, 401, 429, 500)},
 )
 def list_songs(
     limit: Annotated[int, Query(ge=1, le=50, description="Page size")] = 20,
-    next_token: Annotated[str | None, Query(max_length=2048, description="From the previous page")] = None,
+    next_token: Annotated[
+        str | None,
+        Query(
+            max_length=2048,
+            description="The opaque `next_token` of the previous page; any other value is 400",
+        ),
+    ] = None,
 ) -> SongPage:
     return service().list_songs(current_user_id(), limit, next_token)
 
@@ -127,9 +157,10 @@ def list_songs(
 @app.get(
     "/songs/<song_id>",
     summary="One song, with download URLs (valid 1 h) once processed",
+    operation_id="getSong",
     tags=["songs"],
     security=SECURITY,
-    responses=_error_responses(400, 401, 404, 422, 429, 500),
+    responses={**_ok(200, "The song", SongDetail), **_error_responses(400, 401, 404, 429, 500)},
 )
 def get_song(song_id: SongId) -> SongDetail:
     return service().get_song(current_user_id(), song_id)
@@ -138,11 +169,12 @@ def get_song(song_id: SongId) -> SongDetail:
 @app.delete(
     "/songs/<song_id>",
     summary="Delete a finished song and its media",
+    operation_id="deleteSong",
     description="A song still queued or processing cannot be deleted yet (409).",
     tags=["songs"],
     status_code=204,
     security=SECURITY,
-    responses={204: {"description": "Deleted"}, **_error_responses(400, 401, 404, 409, 422, 429, 500)},
+    responses={**_ok(204, "Deleted"), **_error_responses(400, 401, 404, 409, 429, 500)},
 )
 def delete_song(song_id: SongId) -> None:
     service().delete_song(current_user_id(), song_id)
@@ -151,31 +183,66 @@ def delete_song(song_id: SongId) -> None:
 @app.get(
     "/me",
     summary="My credits: balance, reserved by songs in progress, available (the first call creates the user)",
+    operation_id="getMe",
     tags=["users"],
     security=SECURITY,
-    responses=_error_responses(401, 422, 429, 500),
+    responses={**_ok(200, "The caller and their credits", MeResponse), **_error_responses(401, 429, 500)},
 )
 def me() -> MeResponse:
     return service().me(current_user_id())
 
 
+DOCS_PATH = "/docs"
+
+
+@app.get(DOCS_PATH, include_in_schema=False)
+def api_reference():  # no return annotation: Powertools would model `Response` as a body
+    """The API reference without a token: the page (Swagger UI), or `?format=json` the document."""
+    from . import openapi
+
+    query = app.current_event.query_string_parameters or {}
+    context = app.current_event.request_context
+    # Under the stage (`/v1/docs`) on the execute-api URL; at the root behind a custom domain.
+    base_path = f"/{context.stage}" if context.path.startswith(f"/{context.stage}/") else ""
+    content_type, body = openapi.docs_page(base_path, want_json=query.get("format") == "json")
+    return Response(status_code=200, content_type=content_type, body=body)
+
+
 def reject_before_routing(event: dict[str, Any]) -> errors.ServiceError | None:
-    """Checks that must run before Powertools parses the body (its validation runs first)."""
+    """Body checks that must run before Powertools parses the body (its validation runs first).
+
+    Only methods that carry a body read one: a body on GET or DELETE is ignored (dropped from the
+    event), as no route of those methods takes one. Accepted bodies reach Powertools as UTF-8 text.
+    """
     body = event.get("body")
     if not body:
         return None
-    if len(body.encode() if isinstance(body, str) else body) > MAX_BODY_BYTES:
+    if str(event.get("httpMethod", "")).upper() not in METHODS_WITH_BODY:
+        event["body"], event["isBase64Encoded"] = None, False
+        return None
+    # Base64 is 4 characters per 3 bytes; text is counted in UTF-8 bytes, as clients send it.
+    size = len(body) * 3 // 4 if event.get("isBase64Encoded") else len(body.encode("utf-8", "surrogatepass"))
+    if size > MAX_BODY_BYTES:
         return errors.PayloadTooLarge(f"the request body is over {MAX_BODY_BYTES} bytes")
     headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
-    content_type = (headers.get("content-type") or content_types.APPLICATION_JSON).lower()
-    if not content_type.startswith(content_types.APPLICATION_JSON):
-        return errors.UnsupportedMediaType("send the body as JSON with Content-Type: application/json")
-    if (body if isinstance(body, str) else body.decode(errors="replace")).lstrip().startswith("["):
+    try:
+        json_body.check_media_type(headers.get("content-type"))
+        text = json_body.decode(body, bool(event.get("isBase64Encoded")))
+        parsed = json_body.loads(text)
+    except errors.ServiceError as exc:
+        return exc
+    if not isinstance(parsed, dict):
         # Powertools would validate the first element of a JSON array as if it were the body.
         return errors.InvalidBody(
             "the request body is not valid",
             [{"field": "body", "message": "must be a JSON object", "type": "model_type"}],
         )
+    event["body"], event["isBase64Encoded"] = text, False
+    # Media types are case-insensitive; Powertools compares the header as written.
+    for key in ("headers", "multiValueHeaders"):
+        for name in [n for n in event.get(key) or {} if n.lower() == "content-type"]:
+            value = json_body.JSON_MEDIA_TYPE
+            event[key][name] = [value] if key == "multiValueHeaders" else value
     return None
 
 

@@ -16,11 +16,14 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import ServiceError as PowertoolsServiceError
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 from botocore.exceptions import ClientError
 
 from lambdas.common import errors
-from lambdas.common.models import SONG_MODES
+from lambdas.common.models import SAFE_TEXT_PATTERN, SONG_MODES
 from lambdas.common.observability import logger
 
 STATUS_BY_ERROR: dict[type[errors.ServiceError], int] = {
@@ -74,12 +77,22 @@ def from_validation_error(exc: RequestValidationError) -> Response:
 
 
 def _field_error(problem: dict[str, Any]) -> dict[str, str]:
-    # The offending input is not echoed back: it may be large, and it is the client's own data.
+    # Nothing the client sent is echoed back: not the offending value (it may be large, and it is
+    # the client's own data), nor a name the client made up (an unknown field, an unknown mode).
     loc = [str(part) for part in problem.get("loc", ())]
+    kind = str(problem.get("type"))
     if len(loc) >= 3 and loc[0] == "body" and loc[1] in SONG_MODES:
         # pydantic names the union member (`body.custom_lyrics.prompt`); clients sent `prompt`.
         del loc[1]
-    return {"field": ".".join(loc), "message": str(problem.get("msg", "")), "type": str(problem.get("type"))}
+    message = str(problem.get("msg", ""))
+    ctx = problem.get("ctx") or {}
+    if kind == "extra_forbidden":
+        loc, message = loc[:-1], "unknown fields are not allowed (the API reference lists the fields)"
+    elif kind == "union_tag_invalid":
+        message = f"{ctx.get('discriminator', 'the tag')} must be one of {ctx.get('expected_tags', '')}"
+    elif kind == "string_pattern_mismatch" and ctx.get("pattern") == SAFE_TEXT_PATTERN:
+        message = "must not contain control characters other than line breaks and tabs"
+    return {"field": ".".join(loc), "message": message, "type": kind}
 
 
 def from_idempotency_error(exc: Exception) -> Response:
@@ -122,6 +135,10 @@ def register(app: APIGatewayRestResolver) -> None:
 
     app.exception_handler(errors.ServiceError)(from_service_error)
     app.exception_handler(RequestValidationError)(from_validation_error)
+    # The pre-routing media type check answers first; this is the resolver's own, kept as a 415.
+    app.exception_handler(RequestUnsupportedContentType)(
+        lambda _exc: from_service_error(errors.UnsupportedMediaType("send the body as JSON"))
+    )
     app.exception_handler(PowertoolsServiceError)(from_routing_error)
     app.exception_handler([IdempotencyValidationError, IdempotencyAlreadyInProgressError])(
         from_idempotency_error

@@ -39,6 +39,12 @@ class Unauthorized(ServiceError):
     code = "Unauthorized"
 
 
+class MalformedJson(InvalidRequest):
+    """The body is not strict UTF-8 JSON (bad syntax, duplicate keys, NaN, too deep, ...): 400."""
+
+    code = "MalformedJson"
+
+
 class InvalidBody(ServiceError):
     """The JSON body does not fit the schema (the API answers 422 with field details)."""
 

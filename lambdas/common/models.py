@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import Annotated, Literal, get_args
 from uuid import uuid4
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 MAX_DESCRIPTION_CHARS = 1_000
 MAX_PROMPT_CHARS = 500
@@ -51,19 +51,18 @@ class Reservation(StrEnum):
     RELEASED = "released"
 
 
+# Request bodies: the schema the OpenAPI document publishes is exactly the rule enforced. Unknown
+# fields are rejected and types are strict ("30" is not 30, "yes" is not true); text is taken as
+# sent (no silent stripping), so a value the schema accepts is never refused after a rewrite.
 class _StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
-def _no_control_chars(value: str) -> str:
-    # Newlines and tabs are fine in lyrics; other control characters only hurt logs and prompts.
-    if any(ord(ch) < 32 and ch not in "\n\r\t" for ch in value):
-        raise ValueError("must not contain control characters")
-    return value
-
-
-# Text that reaches prompts, logs and the UI: no control characters except line breaks and tabs.
-SafeText = Annotated[str, AfterValidator(_no_control_chars)]
+# Text that reaches prompts, logs and the UI: no control characters (C0, DEL, C1) except line
+# breaks and tabs. A JSON Schema pattern (ECMA-262, also valid for pydantic's Rust engine and
+# Python `re`), so the published document states the rule clients must follow.
+SAFE_TEXT_PATTERN = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+SafeText = Annotated[str, StringConstraints(pattern=SAFE_TEXT_PATTERN)]
 
 
 class _SongOptions(_StrictModel):
@@ -79,7 +78,9 @@ class _SongOptions(_StrictModel):
     key: str | None = Field(None, pattern=r"^[A-G][#b]? (major|minor)$", examples=["C major", "F# minor"])
     time_signature: Literal[2, 3, 4, 6] | None = None
     vocal_language: str | None = Field(None, pattern=r"^[a-z]{2}$", examples=["en"])
-    formats: list[AudioFormat] = Field(default_factory=lambda: ["wav"], min_length=1, max_length=3)
+    formats: list[AudioFormat] = Field(
+        default_factory=lambda: ["wav"], min_length=1, max_length=3, json_schema_extra={"uniqueItems": True}
+    )
     title: SafeText | None = Field(None, min_length=1, max_length=MAX_TITLE_CHARS)
 
     @field_validator("formats")

@@ -26,7 +26,7 @@ def _methods(template: Template) -> dict[tuple[str, str], dict]:
     return methods
 
 
-def test_routes_exist_and_need_cognito_except_health(template: Template) -> None:
+def test_routes_exist_and_need_cognito_except_health_and_docs(template: Template) -> None:
     methods = {key: props for key, props in _methods(template).items() if key[0] != "OPTIONS"}
     assert set(methods) == {
         ("GET", "/health"),
@@ -35,10 +35,11 @@ def test_routes_exist_and_need_cognito_except_health(template: Template) -> None
         ("GET", "/songs/{song_id}"),
         ("DELETE", "/songs/{song_id}"),
         ("GET", "/me"),
+        ("GET", "/docs"),
     }
     (authorizer_id,) = template.find_resources("AWS::ApiGateway::Authorizer")
     for key, props in methods.items():
-        if key == ("GET", "/health"):
+        if key in (("GET", "/health"), ("GET", "/docs")):
             assert props["AuthorizationType"] == "NONE"
             continue
         assert props["AuthorizationType"] == "COGNITO_USER_POOLS", key
@@ -46,10 +47,11 @@ def test_routes_exist_and_need_cognito_except_health(template: Template) -> None
         assert props["Integration"]["Type"] == "AWS_PROXY", key
 
 
-def test_only_cors_preflight_and_health_are_open(template: Template) -> None:
+def test_only_cors_preflight_health_and_docs_are_open(template: Template) -> None:
+    public = {("GET", "/health"), ("GET", "/docs")}
     open_methods = {key for key, props in _methods(template).items() if props["AuthorizationType"] == "NONE"}
-    assert {key for key in open_methods if key[0] != "OPTIONS"} == {("GET", "/health")}
-    for key in open_methods - {("GET", "/health")}:
+    assert {key for key in open_methods if key[0] != "OPTIONS"} == public
+    for key in open_methods - public:
         integration = _methods(template)[key]["Integration"]
         assert integration["Type"] == "MOCK", key  # preflight never reaches the Lambda
 

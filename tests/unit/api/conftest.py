@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +46,7 @@ def proxy_event(
     raw_body: str | None = None,
     headers: dict[str, str] | None = None,
     query: dict[str, str] | None = None,
+    base64: bool = False,
 ) -> dict[str, Any]:
     """An API Gateway REST proxy event as the Cognito authorizer would pass it on."""
     all_headers = {"Content-Type": "application/json", **(headers or {})}
@@ -73,7 +75,7 @@ def proxy_event(
             "authorizer": authorizer,
         },
         "body": raw_body,
-        "isBase64Encoded": False,
+        "isBase64Encoded": base64,
     }
 
 
@@ -101,8 +103,7 @@ class ApiClient:
         return self.call("POST", "/songs", body=body, **kwargs)
 
 
-@pytest.fixture
-def state_machine_arn(aws_env, monkeypatch: pytest.MonkeyPatch) -> str:
+def _create_state_machine(monkeypatch: pytest.MonkeyPatch) -> str:
     from lambdas.common import settings
 
     arn = boto3.client("stepfunctions").create_state_machine(
@@ -114,6 +115,34 @@ def state_machine_arn(aws_env, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("STAGE_NAME", "test")
     settings.get_settings.cache_clear()
     return arn
+
+
+@pytest.fixture
+def state_machine_arn(aws_env, monkeypatch: pytest.MonkeyPatch) -> str:
+    return _create_state_machine(monkeypatch)
+
+
+@dataclass
+class SharedApi:
+    """One moto backend for a whole module of tests that write nothing (or check their own writes)."""
+
+    client: ApiClient
+    names: Any
+    state_machine_arn: str
+
+    def writes(self) -> tuple[int, int]:
+        """(job rows, executions): compare before and after a request that must write nothing."""
+        jobs = boto3.client("dynamodb").scan(TableName=self.names.jobs_table, Select="COUNT")["Count"]
+        runs = boto3.client("stepfunctions").list_executions(stateMachineArn=self.state_machine_arn)
+        return jobs, len(runs["executions"])
+
+
+@pytest.fixture(scope="module")
+def shared_api() -> Iterator[SharedApi]:
+    from tests.conftest import moto_environment
+
+    with pytest.MonkeyPatch.context() as monkeypatch, moto_environment(monkeypatch) as names:
+        yield SharedApi(ApiClient(), names, _create_state_machine(monkeypatch))
 
 
 @pytest.fixture

@@ -32,7 +32,7 @@ def _fields(result) -> set[str]:
         ({**VALID, "duration_s": "long"}, "body.duration_s"),  # wrong type
         ({**VALID, "instrumental": "maybe"}, "body.instrumental"),
         ({**VALID, "formats": "mp3"}, "body.formats"),
-        ({**VALID, "colour": "blue"}, "body.colour"),  # unknown field
+        ({**VALID, "colour": "blue"}, "body"),  # unknown field: its name is not echoed
         ({"mode": "custom_lyrics", "prompt": "folk, warm"}, "body.lyrics"),  # missing mode field
         ({"mode": "described_lyrics", "described_lyrics": "a bus"}, "body.prompt"),
         ({"description": "no mode given at all"}, "body"),

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import jwt
@@ -12,9 +14,11 @@ import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 from moto.cognitoidp.models import load_resource
 
-from local.api_front import ApiGateway, ApiServer, match_resource
+from local.api_front import ApiGateway, ApiServer, RouteTable, service_routes
 from local.cognito import CognitoSettings, TokenVerifier, sign_in
 from local.resources import create_user_pool
+
+from .raw_http import raw_request
 
 
 def echo_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -35,7 +39,7 @@ def cognito(emulator, names) -> CognitoSettings:
 
 @pytest.fixture(scope="module")
 def api(cognito):
-    server = ApiServer(ApiGateway(TokenVerifier(cognito), echo_handler))
+    server = ApiServer(ApiGateway(TokenVerifier(cognito), echo_handler, service_routes()))
     server.start()
     yield server.url
     server.stop()
@@ -78,7 +82,7 @@ def test_missing_or_malformed_token_is_401(api, header) -> None:
 
 def test_signed_in_user_reaches_the_handler_with_claims(api, cognito) -> None:
     token = sign_in(cognito, "alice")
-    response = requests.post(
+    response = requests.delete(
         f"{api}/songs/abc-123?limit=5&limit=7",
         data=json.dumps({"x": 1}),
         headers={"Authorization": f"Bearer {token}", "Idempotency-Key": "k1"},
@@ -140,6 +144,67 @@ def test_unknown_route_and_missing_stage_are_403(api, cognito) -> None:
     assert requests.get(api.removesuffix("/v1") + "/songs", headers=headers, timeout=10).status_code == 403
 
 
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("TRACE", "/songs"), ("PUT", "/songs"), ("PATCH", "/me"), ("POST", "/health"), ("FOO", "/me")],
+)
+def test_unknown_method_is_403_json_like_api_gateway(api, cognito, method, path) -> None:
+    # API Gateway REST answers a method a resource does not have like an unknown resource.
+    headers = {"Authorization": sign_in(cognito, "alice")}
+    response = requests.request(method, f"{api}{path}", headers=headers, timeout=10)
+    assert response.status_code == 403
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.json()["error"]["code"] == "BadRequest"
+    assert response.json()["error"]["message"] == "Missing Authentication Token"
+
+
+def test_head_gets_the_status_without_a_body(api) -> None:
+    response = requests.head(f"{api}/health", timeout=10)
+    assert response.status_code == 403
+    assert response.content == b""
+
+
+@pytest.mark.parametrize("length", ["-1", "abc", "1e3", "+5"])
+def test_bad_content_length_is_400_at_once(api, length) -> None:
+    # The server must neither wait for a body that never comes nor read past the request.
+    request = f"POST /v1/songs HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n\r\n"
+    head, body = raw_request(api, request.encode())
+    assert head.startswith(b"HTTP/1.1 400")
+    assert json.loads(body)["error"]["message"] == "invalid Content-Length"
+
+
+def test_malformed_request_line_is_a_json_error(api) -> None:
+    head, body = raw_request(api, b"GET /v1/health HTTP/9.9\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 505")
+    assert json.loads(body)["error"]["code"] == "InternalError"
+
+
+def test_the_handler_runs_one_request_at_a_time(cognito) -> None:
+    active, peak, lock = 0, 0, threading.Lock()
+
+    def slow_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        nonlocal active, peak
+        with lock:
+            active += 1
+            peak = max(peak, active)
+        time.sleep(0.05)
+        with lock:
+            active -= 1
+        return {"statusCode": 200, "body": "{}"}
+
+    server = ApiServer(ApiGateway(TokenVerifier(cognito), slow_handler, service_routes()))
+    server.start()
+    try:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            codes = list(
+                pool.map(lambda _: requests.get(f"{server.url}/health", timeout=10).status_code, range(8))
+            )
+    finally:
+        server.stop()
+    assert codes == [200] * 8
+    assert peak == 1
+
+
 def test_handler_exception_is_502_without_details(api, cognito) -> None:
     headers = {"Authorization": sign_in(cognito, "alice")}
     response = requests.get(f"{api}/songs/boom", headers=headers, timeout=10)
@@ -147,7 +212,18 @@ def test_handler_exception_is_502_without_details(api, cognito) -> None:
     assert "handler bug" not in response.text
 
 
-def test_match_resource() -> None:
-    assert match_resource("/songs").resource == "/songs"
-    assert match_resource("/songs/a%20b").path_parameters == {"song_id": "a b"}
-    assert match_resource("/songs/a/b") is None
+def test_route_table_matches_templates_static_first() -> None:
+    spec = {
+        "paths": {
+            "/songs/{song_id}": {"get": {"security": [{"cognito": []}]}},
+            "/songs/cancel": {"post": {"security": [{"cognito": []}]}},
+            "/health": {"get": {"security": []}},
+        }
+    }
+    routes = RouteTable.from_openapi(spec, extra_public=(("GET", "/docs"),))
+    assert routes.match("/songs/a%20b").path_parameters == {"song_id": "a b"}
+    assert routes.match("/songs/cancel").resource == "/songs/cancel"
+    assert routes.match("/songs/a/b") is None
+    assert routes.public == {("GET", "/health"), ("GET", "/docs")}
+    assert routes.allows("OPTIONS", "/songs/cancel")
+    assert not routes.allows("GET", "/songs/cancel")

@@ -18,6 +18,8 @@ import pytest
 from local.async_endpoint import AsyncEndpoint, AsyncEndpointServer, EndpointConfig, split_s3_uri
 from local.resources import create_data_and_storage, create_messaging
 
+from .raw_http import raw_request
+
 ENDPOINT = "song-service-test-music"
 
 
@@ -167,3 +169,12 @@ def test_unknown_endpoint_is_a_validation_error(stack) -> None:
             InputLocation=f"s3://{names.inference_bucket}/requests/x.json",
             ContentType="application/json",
         )
+
+
+@pytest.mark.parametrize("length", ["-1", "abc"])
+def test_bad_content_length_is_400_at_once(stack, length) -> None:
+    runtime = stack[0]
+    request = f"POST /endpoints/{ENDPOINT}/async-invocations HTTP/1.1\r\nContent-Length: {length}\r\n\r\n"
+    head, body = raw_request(runtime.meta.endpoint_url, request.encode())
+    assert head.startswith(b"HTTP/1.1 400")
+    assert json.loads(body) == {"__type": "ValidationError", "message": "invalid Content-Length"}

@@ -1,0 +1,39 @@
+"""GET /docs: the API reference page and the OpenAPI document, without a token."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from lambdas.api import handler
+from lambdas.api.openapi import document
+
+from .conftest import FakeContext, proxy_event
+
+
+def _get(query: dict[str, str] | None = None) -> dict:
+    return handler.lambda_handler(proxy_event("GET", "/docs", user=None, query=query), FakeContext())
+
+
+def test_docs_json_is_the_document_for_this_deployment(state_machine_arn) -> None:
+    response = _get({"format": "json"})
+    assert response["statusCode"] == 200
+    served = json.loads(response["body"])
+    committed = json.loads(document())
+    # The same document, with this deployment (the stage path) as its only server.
+    assert served["servers"] == [{"url": "/v1"}]
+    assert {**served, "servers": committed["servers"]} == committed
+
+
+def test_docs_page_is_swagger_ui_with_no_external_assets(state_machine_arn) -> None:
+    response = _get()
+    assert response["statusCode"] == 200
+    content_type = (
+        response.get("headers", {}).get("Content-Type") or response["multiValueHeaders"]["Content-Type"][0]
+    )
+    assert content_type.startswith("text/html")
+    page = response["body"]
+    assert "SwaggerUIBundle(" in page and '"/songs/{song_id}"' in page
+    # Swagger UI's JS and CSS are inlined from the Powertools package: nothing from a CDN.
+    assert not re.search(r"<(script|link)[^>]+(src|href)=", page)
+    assert "</script>" not in page.split("spec:", 1)[1].split("presets:", 1)[0]
