@@ -2,8 +2,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+import torch
 from song_model.categories import GENRES, pick_categories
-from song_model.songwriter import clean_lyrics, clean_tags
+from song_model.errors import ModelError
+from song_model.songwriter import LYRICS_ATTEMPTS, Songwriter, clean_lyrics, clean_tags
 
 
 def test_clean_tags_takes_the_first_line_and_normalises() -> None:
@@ -47,3 +50,29 @@ def test_tiny_songwriter_writes_tagged_lyrics_and_known_categories(tiny_models: 
 
 def test_instrumental_style_tags_say_so(tiny_models: Any) -> None:
     assert "instrumental" in tiny_models.songwriter.style_tags("calm piano", instrumental=True, seed=3)
+
+
+def _writer_answering(answers: list[str], tiny_models: Any) -> tuple[Songwriter, list[int]]:
+    """The tiny songwriter with its sampling replaced by scripted answers; records the seeds."""
+    writer = Songwriter(tiny_models.songwriter.model, tiny_models.songwriter.tokenizer, torch.device("cpu"))
+    seeds: list[int] = []
+
+    def chat(user: str, seed: int, max_new_tokens: int) -> str:
+        seeds.append(seed)
+        return answers[len(seeds) - 1]
+
+    writer._chat = chat  # type: ignore[method-assign]
+    return writer, seeds
+
+
+def test_an_empty_lyrics_draw_is_sampled_again_with_the_next_seed(tiny_models: Any) -> None:
+    writer, seeds = _writer_answering(["", "  ", "la la la"], tiny_models)
+    assert writer.lyrics("rain", "folk", duration_s=10, seed=7) == "[verse]\nla la la"
+    assert seeds == [7, 8, 9]
+
+
+def test_lyrics_fail_with_a_model_error_after_every_draw_was_empty(tiny_models: Any) -> None:
+    writer, seeds = _writer_answering([""] * LYRICS_ATTEMPTS, tiny_models)
+    with pytest.raises(ModelError, match="empty lyrics"):
+        writer.lyrics("rain", "folk", duration_s=10, seed=7)
+    assert len(seeds) == LYRICS_ATTEMPTS

@@ -83,6 +83,10 @@ def clean_lyrics(text: str) -> str:
     return f"[verse]\n{lyrics}" if lyrics else ""
 
 
+# Draws of the lyrics before a song fails with a model error.
+LYRICS_ATTEMPTS = 3
+
+
 class Songwriter:
     def __init__(self, model: Any, tokenizer: Any, device: torch.device) -> None:
         self.model = model
@@ -141,20 +145,23 @@ class Songwriter:
 
     def lyrics(self, about: str, style: str, duration_s: float, seed: int) -> str:
         lines = max(4, round(duration_s / 4))
-        answer = self._chat(
+        question = (
             f"Write song lyrics about: {about}\nStyle: {style}\n"
             f"The song lasts {round(duration_s)} seconds, so write about {lines} lines. "
             "Mark each section with a tag on its own line: [verse], [chorus] or [bridge]. "
-            "Output only the lyrics.",
-            seed,
+            "Output only the lyrics."
+        )
+        # A sampled answer can be empty (an end token first); sample again with the next seeds, so
+        # one unlucky draw does not fail the song and the same seed still gives the same lyrics.
+        for attempt in range(LYRICS_ATTEMPTS):
             # ~1.5 tokens a word, ~6 words a line, plus headers; capped (a 10-minute song gets
             # ~85 lines, which ACE-Step spreads over the length).
-            max_new_tokens=min(1024, 32 + lines * 12),
-        )
-        lyrics = clean_lyrics(answer)
-        if not lyrics:
-            raise ModelError("the language model returned empty lyrics")
-        return lyrics
+            answer = self._chat(question, seed + attempt, max_new_tokens=min(1024, 32 + lines * 12))
+            lyrics = clean_lyrics(answer)
+            if lyrics:
+                return lyrics
+            log.warning("LLM returned empty lyrics; sampling again", extra={"attempt": attempt + 1})
+        raise ModelError(f"the language model returned empty lyrics {LYRICS_ATTEMPTS} times")
 
     def categories(self, prompt: str, about: str) -> list[str]:
         """Rank every genre label by the LLM's likelihood of answering with it; keep 3 to 5.
