@@ -129,41 +129,44 @@ def _canonical(name: str) -> str:
 GATEWAY_ERROR_CODES = {401: "Unauthorized", 403: "BadRequest", 413: "PayloadTooLarge", 502: "InternalError"}
 
 
-def _error(status: int, message: str) -> GatewayResponse:
+def _error(status: int, message: str, cors_origin: str | None = None) -> GatewayResponse:
     error = {
         "code": GATEWAY_ERROR_CODES[status],
         "message": message,
         "details": {"request_id": str(uuid.uuid4())},
     }
-    return GatewayResponse(
-        status, {"Content-Type": "application/json"}, json.dumps({"error": error}).encode()
-    )
+    headers = {"Content-Type": "application/json"}
+    if cors_origin:
+        # Like the deployed gateway responses: the web app can read the error, not just fail.
+        headers["Access-Control-Allow-Origin"] = cors_origin
+    return GatewayResponse(status, headers, json.dumps({"error": error}).encode())
 
 
 class ApiGateway:
     """Authorize, build the event, invoke the handler, translate its proxy response."""
 
-    def __init__(self, verifier: TokenVerifier, handler: Handler) -> None:
+    def __init__(self, verifier: TokenVerifier, handler: Handler, cors_origin: str | None = None) -> None:
         self._verifier = verifier
         self._handler = handler
+        self._cors_origin = cors_origin
 
     def handle(self, request: GatewayRequest) -> GatewayResponse:
         path = urlsplit(request.raw_path).path
         if not path.startswith(f"/{STAGE}/"):
-            return _error(403, "Missing Authentication Token")
+            return _error(403, "Missing Authentication Token", self._cors_origin)
         route = match_resource(path[len(f"/{STAGE}") :])
         if route is None:
             # API Gateway's answer to an unknown resource (a DEFAULT_4XX gateway response).
-            return _error(403, "Missing Authentication Token")
+            return _error(403, "Missing Authentication Token", self._cors_origin)
         if len(request.body) > MAX_BODY_BYTES:
-            return _error(413, "Request Too Long")
+            return _error(413, "Request Too Long", self._cors_origin)
         claims = None
         if (request.method, route.resource) not in PUBLIC and request.method != "OPTIONS":
             try:
                 claims = authorizer_claims(self._verifier.claims(_first(request.headers, "authorization")))
             except Unauthorized as exc:
                 log.info("unauthorized request to %s: %s", route.resource, exc)
-                return _error(401, "Unauthorized")
+                return _error(401, "Unauthorized", self._cors_origin)
         return self._invoke(proxy_event(request, route, claims))
 
     def _invoke(self, event: dict[str, Any]) -> GatewayResponse:
@@ -172,7 +175,7 @@ class ApiGateway:
         except Exception:
             # API Gateway answers 502 when the function errors; the trace stays in this process's log.
             log.exception("API handler raised")
-            return _error(502, "Internal server error")
+            return _error(502, "Internal server error", self._cors_origin)
         return _proxy_response(result)
 
 
