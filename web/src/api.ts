@@ -119,7 +119,8 @@ export class Api {
     } catch {
       // fetch rejects without a status: offline, DNS, or a route the API does not have (its CORS
       // preflight fails before any answer reaches the page).
-      throw new ApiError(0, "NetworkError", `The API could not be reached for ${method} /${path.split("?")[0]}.`);
+      const route = `${method} /${path.split("?")[0]}`;
+      throw new ApiError(0, "NetworkError", `No answer from the API for ${route}: offline, or the API has no such route.`);
     }
     const text = await response.text();
     const parsed = text ? safeJson(text) : undefined;

@@ -36,10 +36,12 @@ export function renderSongs(root: HTMLElement, ctx: Context): void {
   const show = (page: SongPage) => {
     tokens[pageIndex + 1] = page.next_token ?? undefined;
     replace(list, page.songs.length ? page.songs.map(item) : h("li", { class: "empty" }, "No songs yet: make your first one above."));
-    replace(pager,
+    const paged = pageIndex > 0 || !!page.next_token;
+    replace(pager, !paged ? null : [
       h("button", { type: "button", disabled: pageIndex === 0, onclick: () => go(pageIndex - 1) }, "Newer"),
       h("span", {}, `Page ${pageIndex + 1}`),
-      h("button", { type: "button", disabled: !page.next_token, onclick: () => go(pageIndex + 1) }, "Older"));
+      h("button", { type: "button", disabled: !page.next_token, onclick: () => go(pageIndex + 1) }, "Older"),
+    ]);
     const active = page.songs.filter(isActive).length;
     if (active < activeBefore) void ctx.refreshCredits(); // a song finished: credits moved
     activeBefore = active;
