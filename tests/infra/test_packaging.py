@@ -13,8 +13,9 @@ from app import build_app
 def _lambda_asset_dirs(cloud_assembly: Path, template_json: dict) -> set[str]:
     hashes = {
         r["Properties"]["Code"]["S3Key"].removesuffix(".zip")
-        for r in template_json["Resources"].values()
-        if r["Type"] == "AWS::Lambda::Function"
+        for logical_id, r in template_json["Resources"].items()
+        # CDK's own BucketDeployment handler (the web app's upload) ships CDK's code, not ours.
+        if r["Type"] == "AWS::Lambda::Function" and not logical_id.startswith("CustomCDKBucketDeployment")
     }
     return {f"asset.{h}" for h in hashes}
 
