@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy, Stack, Token
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
@@ -191,6 +191,8 @@ class WebApp(Construct):
 
     def _acknowledge_deployment_handler(self) -> None:
         stack = Stack.of(self)
+        # With @aws-cdk/core:enablePartitionLiterals (cdk.json) the partition is a literal.
+        partition = "<AWS::Partition>" if Token.is_unresolved(stack.partition) else stack.partition
         handlers = [c for c in stack.node.children if c.node.id.startswith(DEPLOYMENT_HANDLER_PREFIX)]
         for handler in handlers:
             acknowledge(
@@ -210,7 +212,7 @@ class WebApp(Construct):
                 "Action::s3:List*",
                 "Action::s3:DeleteObject*",
                 "Action::s3:Abort*",
-                f"Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-{stack.region}/*",
+                f"Resource::arn:{partition}:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-{stack.region}/*",
                 f"Resource::<{logical_id(self.bucket.node.default_child)}.Arn>/*",
                 "Resource::*",
             )

@@ -37,11 +37,13 @@ async function start(): Promise<void> {
     statusLine, main);
 
   let cleanups: (() => void)[] = [];
+  let moved = false; // navigated inside the app: move focus to the new screen's heading
   const ctx: Context = {
     api,
     config,
     navigate(path) {
       history.pushState(null, "", path);
+      moved = true;
       void route();
     },
     async refreshCredits() {
@@ -89,6 +91,8 @@ async function start(): Promise<void> {
       document.title = "Your songs · Song Studio";
       renderSongs(main, ctx);
     }
+    if (moved) main.querySelector<HTMLElement>("h1")?.focus();
+    moved = false;
   }
 
   // Same-origin links navigate inside the app (keyboard and mouse alike: both fire click).
