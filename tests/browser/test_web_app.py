@@ -20,6 +20,7 @@ RENDER_TIMEOUT_MS = 180_000
 def sign_up_and_in(page: Any, email: str, shots: str | None = None) -> None:
     page.goto("/")
     page.get_by_role("heading", name="Sign in").wait_for()
+    assert not page.get_by_role("button", name="Sign out").is_visible()
     if shots:
         screenshot(page, f"sign-in-{shots}")
     page.get_by_role("button", name="Create account").click()

@@ -74,9 +74,12 @@ export function renderSongs(root: HTMLElement, ctx: Context): void {
   };
   ctx.onLeave(() => stopPolling?.());
 
-  const form = renderCreateForm(ctx, async () => {
+  const form = renderCreateForm(ctx, async (song) => {
     pageIndex = 0;
     restartPolling();
+    // Show the new song at once, as the API answered it (queued), then refresh the page.
+    list.querySelector(".empty")?.remove();
+    list.prepend(item(song));
     await Promise.all([load(), ctx.refreshCredits()]);
   });
   replace(root, h("h1", { class: "visually-hidden", tabindex: "-1" }, "Songs"), form, section);
