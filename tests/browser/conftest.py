@@ -104,6 +104,23 @@ def id_token(stack: dict[str, Any], email: str) -> str:
     return result["AuthenticationResult"]["IdToken"]
 
 
+AXE = REPO_ROOT / "web" / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def accessibility_violations(page: Any) -> list[str]:
+    """axe-core's WCAG 2 A/AA checks (labels, contrast, roles, names) on the page as it is now.
+
+    Injected through the DevTools protocol, which the page's CSP does not govern.
+    """
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.evaluate(AXE.read_text())
+    result = page.evaluate(
+        "async () => (await axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21aa']})).violations"
+        ".map(v => `${v.id}: ${v.help} (${v.nodes.map(n => n.target.join(' ')).join(', ')})`)"
+    )
+    return list(result)
+
+
 def screenshot(page: Any, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)

@@ -10,7 +10,16 @@ from typing import Any
 import pytest
 import requests
 
-from tests.browser.conftest import DESKTOP, PASSWORD, PHONE, aws_client, id_token, screenshot, user_sub
+from tests.browser.conftest import (
+    DESKTOP,
+    PASSWORD,
+    PHONE,
+    accessibility_violations,
+    aws_client,
+    id_token,
+    screenshot,
+    user_sub,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -23,6 +32,7 @@ def sign_up_and_in(page: Any, email: str, shots: str | None = None) -> None:
     assert not page.get_by_role("button", name="Sign out").is_visible()
     if shots:
         screenshot(page, f"sign-in-{shots}")
+        assert accessibility_violations(page) == []
     page.get_by_role("button", name="Create account").click()
     page.get_by_label("E-mail").fill(email)
     page.get_by_label("Password").fill(PASSWORD)
@@ -46,7 +56,7 @@ def test_wrong_password_shows_cognitos_message(new_page: Any) -> None:
     page.goto("/")
     page.get_by_label("E-mail").fill(f"nobody-{uuid.uuid4().hex[:8]}@example.com")
     page.get_by_label("Password").fill(PASSWORD)
-    page.locator("form").get_by_role("button", name="Sign in").click()
+    page.get_by_label("Password").press("Enter")  # keyboard only: Enter submits the form
     alert = page.get_by_role("alert")
     alert.wait_for()
     assert alert.inner_text().strip()  # Cognito's own words, e.g. "User does not exist."
@@ -110,6 +120,7 @@ def test_a_song_from_sign_up_to_playing_to_deleted(
     downloads = {a.get_attribute("data-format") for a in page.locator(".downloads a").all()}
     assert downloads == {"wav", "flac"}
     screenshot(page, "song-desktop")
+    assert accessibility_violations(page) == []
     page.set_viewport_size(PHONE)
     screenshot(page, "song-phone")
     page.set_viewport_size(DESKTOP)
@@ -143,6 +154,7 @@ def test_invalid_input_shows_the_apis_field_errors(new_page: Any, page_errors: l
     fields = set(alert.locator(".problems code").all_inner_texts())
     assert {"description", "duration_s"} <= {f.rsplit(".", 1)[-1] for f in fields}, text
     screenshot(page, "validation-error-phone")
+    assert accessibility_violations(page) == []
     assert page_errors == []
 
 
