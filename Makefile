@@ -36,11 +36,33 @@ node_modules/.installed: package.json
 
 install: $(STAMP) node_modules/.installed ## create .venv and node_modules
 
+# The web app (web/): pinned by web/package-lock.json; rebuilt only when its sources change.
+WEB_STAMP := web/node_modules/.installed
+WEB_SOURCES := $(shell find web/src web/public -type f 2>/dev/null) web/index.html web/vite.config.ts web/tsconfig.json
+
+$(WEB_STAMP): web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+web/dist/index.html: $(WEB_STAMP) $(WEB_SOURCES)
+	cd web && npm run --silent build
+	touch $@
+
+web: web/dist/index.html ## build the web app into web/dist (type check + Vite); synth deploys it
+
+browser: ## Debian's chromium for the browser tests (installed with apt when missing)
+	@test -x /usr/bin/chromium || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else echo "chromium is missing: sudo apt-get install chromium" >&2; exit 1; fi; }
+
+screenshots: install web browser ## refresh docs/screenshots from the browser tests
+	SCREENSHOT_DIR=docs/screenshots $(VENV)/bin/pytest tests/browser -q
+
 lint: $(STAMP) ## ruff (style, bugs, security)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-synth: $(STAMP) node_modules/.installed ## synthesize with the pinned CDK CLI (cdk-nag runs here) into cdk.out
+synth: $(STAMP) node_modules/.installed web ## synthesize with the pinned CDK CLI (cdk-nag runs here) into cdk.out
 	rm -rf $(CDK_OUT)
 	npx cdk synth --quiet --output $(CDK_OUT)
 
@@ -51,22 +73,22 @@ checkov: synth $(CHECKOV_VENV)/.installed ## checkov on every synthesized templa
 	BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml $$(printf -- '--file %s ' $(CDK_OUT)/*.template.json)
 
 # REQUIRE_CLI_SYNTH: the infra tests compare their template with the CLI's in cdk.out (never skipped here).
-test: install lint cfn-lint checkov ## every gate: ruff, cdk-nag + cfn-lint + checkov on the synthesized app, pytest
+test: install lint cfn-lint checkov browser ## every gate: ruff, cdk-nag + cfn-lint + checkov on the synthesized app, pytest
 	REQUIRE_CLI_SYNTH=1 $(VENV)/bin/pytest
 
 openapi: $(STAMP) ## regenerate docs/openapi.json from the API's resolver and models
 	$(PY) -m lambdas.api.openapi > docs/openapi.json
 
-local: install ## run the local stack in the foreground (Ctrl-C stops it); LOCAL_ARGS="--help" for options
+local: install web ## run the local stack in the foreground (Ctrl-C stops it); LOCAL_ARGS="--help" for options
 	$(PY) -m local up $(LOCAL_ARGS)
 
-demo: install ## run the service locally end to end: submit a song, follow it, download it to ./out
+demo: install web ## run the service locally end to end: submit a song, follow it, download it to ./out
 	$(PY) -m local.demo
 
-deploy: install ## deploy to the AWS account of your credentials (see README)
+deploy: install web ## deploy to the AWS account of your credentials (see README)
 	npx cdk deploy --require-approval broadening
 
 clean: ## remove build outputs
-	rm -rf $(CDK_OUT) .pytest_cache .ruff_cache
+	rm -rf $(CDK_OUT) .pytest_cache .ruff_cache web/dist
 
-.PHONY: help install lint synth cfn-lint checkov test openapi local demo deploy clean
+.PHONY: help install lint synth cfn-lint checkov test openapi local demo deploy clean web browser screenshots

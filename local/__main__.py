@@ -27,7 +27,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     up = sub.add_parser("up", help="start the stack in the foreground (the default)")
     up.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR, help="stack.json and logs")
     up.add_argument("--host", default="127.0.0.1")
-    for name in ("api", "moto", "endpoint", "container"):
+    for name in ("api", "moto", "endpoint", "container", "web"):
         up.add_argument(f"--{name}-port", type=int, default=_port(name), help="0 = any free port")
     up.add_argument(
         "--model-dir",
@@ -62,6 +62,7 @@ def run_up(args: argparse.Namespace) -> int:
         moto_port=args.moto_port,
         endpoint_port=args.endpoint_port,
         container_port=args.container_port,
+        web_port=args.web_port,
         model_dir=args.model_dir,
         corrupt_marker=args.inject_failure,
         verbose=args.verbose,
@@ -88,6 +89,7 @@ def run_up(args: argparse.Namespace) -> int:
         return 1
     started.set()
     print(f"API:        {info['api_url']}  (GET /health needs no token)")
+    print(f"Web app:    {info['web_url']}  (sign up there, or sign in as a `token` user)")
     print(f"stack.json: {options.stack_file}")
     print(f"token:      python -m local token alice --state-dir {options.state_dir}")
     print("Ctrl-C stops the stack.", flush=True)

@@ -176,21 +176,26 @@ DEFAULT_5XX_CODE = "InternalError"
 UNKNOWN_ROUTE_MESSAGE = "Missing Authentication Token"
 
 
-def gateway_error(status: int, message: str) -> GatewayResponse:
+def gateway_error(status: int, message: str, cors_origin: str | None = None) -> GatewayResponse:
     code = GATEWAY_ERROR_CODES.get(status, DEFAULT_4XX_CODE if status < 500 else DEFAULT_5XX_CODE)
     error = {"code": code, "message": message, "details": {"request_id": str(uuid.uuid4())}}
-    return GatewayResponse(
-        status, {"Content-Type": "application/json"}, json.dumps({"error": error}).encode()
-    )
+    headers = {"Content-Type": "application/json"}
+    if cors_origin:
+        # Like the deployed gateway responses: the web app can read the error, not just fail.
+        headers["Access-Control-Allow-Origin"] = cors_origin
+    return GatewayResponse(status, headers, json.dumps({"error": error}).encode())
 
 
 class ApiGateway:
     """Authorize, build the event, invoke the handler, translate its proxy response."""
 
-    def __init__(self, verifier: TokenVerifier, handler: Handler, routes: RouteTable) -> None:
+    def __init__(
+        self, verifier: TokenVerifier, handler: Handler, routes: RouteTable, cors_origin: str | None = None
+    ) -> None:
         self._verifier = verifier
         self._handler = handler
         self.routes = routes
+        self._cors_origin = cors_origin
         # One Lambda execution environment runs one request at a time; the handler's module state
         # (the Powertools resolver's current event and response) is not safe to share between threads.
         self._environment = threading.Lock()
@@ -198,20 +203,20 @@ class ApiGateway:
     def handle(self, request: GatewayRequest) -> GatewayResponse:
         path = urlsplit(request.raw_path).path
         if not path.startswith(f"/{STAGE}/"):
-            return gateway_error(403, UNKNOWN_ROUTE_MESSAGE)
+            return gateway_error(403, UNKNOWN_ROUTE_MESSAGE, self._cors_origin)
         route = self.routes.match(path[len(f"/{STAGE}") :])
         if route is None or not self.routes.allows(request.method, route.resource):
             # API Gateway's answer to an unknown resource or method (a DEFAULT_4XX gateway response).
-            return gateway_error(403, UNKNOWN_ROUTE_MESSAGE)
+            return gateway_error(403, UNKNOWN_ROUTE_MESSAGE, self._cors_origin)
         if len(request.body) > MAX_BODY_BYTES:
-            return gateway_error(413, "Request Too Long")
+            return gateway_error(413, "Request Too Long", self._cors_origin)
         claims = None
         if not self.routes.is_public(request.method, route.resource):
             try:
                 claims = authorizer_claims(self._verifier.claims(_first(request.headers, "authorization")))
             except Unauthorized as exc:
                 log.info("unauthorized request to %s: %s", route.resource, exc)
-                return gateway_error(401, "Unauthorized")
+                return gateway_error(401, "Unauthorized", self._cors_origin)
         return self._invoke(proxy_event(request, route, claims))
 
     def _invoke(self, event: dict[str, Any]) -> GatewayResponse:
@@ -221,7 +226,7 @@ class ApiGateway:
             except Exception:
                 # API Gateway answers 502 when the function errors; the trace stays in this log.
                 log.exception("API handler raised")
-                return gateway_error(502, "Internal server error")
+                return gateway_error(502, "Internal server error", self._cors_origin)
         return _proxy_response(result)
 
 

@@ -29,7 +29,7 @@ SONG = {
 def run(out_dir: Path, state_dir: Path, timeout_s: float) -> None:
     print("starting the local stack (moto, Cognito, workflow, async endpoint, tiny models)...", flush=True)
     with running_stack(state_dir) as stack:
-        print(f"API at {stack['api_url']}", flush=True)
+        print(f"API at {stack['api_url']}; web app at {stack['web_url']} (while the demo runs)", flush=True)
         client = SongClient.for_user(stack, "demo-user")
         print(f"signed in as demo-user; {client.me()}", flush=True)
         started = time.monotonic()
@@ -46,6 +46,10 @@ def run(out_dir: Path, state_dir: Path, timeout_s: float) -> None:
             print(f"saved {path}")
         print(f"credits left: {client.me()['credits']}")
     print("local stack stopped")
+    print(
+        "To try the web app: `make local`, then open the 'Web app' URL it prints "
+        "(also `web_url` in .local/stack.json) and create an account there."
+    )
 
 
 def engine_summary(stack: dict, job_id: str) -> str:

@@ -37,6 +37,7 @@ from local.resources import (
     create_user_pool,
 )
 from local.sqs_poller import SqsPoller
+from local.web import WebServer, WebSettings
 from local.workflow import (
     WorkflowNames,
     create_state_machine,
@@ -67,6 +68,7 @@ class StackOptions:
     moto_port: int = 0
     endpoint_port: int = 0
     container_port: int = 0
+    web_port: int = 0
     model_dir: Path | None = None  # real weights (full profile); None = tiny random-weight models
     container_ready_timeout_s: float = 600.0
     corrupt_marker: str | None = None  # async endpoint fault injection, see local/async_endpoint.py
@@ -132,6 +134,11 @@ class LocalStack:
         endpoint_port = opts.endpoint_port or free_port(opts.host)
         endpoint_url = f"http://{opts.host}:{endpoint_port}"
         os.environ.update(lambda_environment(self.config, self.names, self.workflow, moto.url, endpoint_url))
+        # The web app's origin is the one browser origin the API allows (CloudFront's on AWS);
+        # set before the API handler is imported: it reads the origins once.
+        web_port = opts.web_port or free_port(opts.host)
+        web_origin = f"http://{opts.host}:{web_port}"
+        os.environ["CORS_ALLOW_ORIGINS"] = web_origin
         if not opts.verbose:
             os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
             os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
@@ -185,14 +192,23 @@ class LocalStack:
 
         cognito = CognitoSettings(moto.url, pool.user_pool_id, pool.client_id)
         api = ApiServer(
-            ApiGateway(TokenVerifier(cognito), load_handler(API_HANDLER), service_routes()),
+            ApiGateway(
+                TokenVerifier(cognito), load_handler(API_HANDLER), service_routes(), cors_origin=web_origin
+            ),
             opts.api_port,
             opts.host,
         )
         api.start()
         self._exit.callback(api.stop)
 
+        web = WebServer(
+            WebSettings(api.url, REGION, pool.user_pool_id, pool.client_id, moto.url), web_port, opts.host
+        )
+        web.start()
+        self._exit.callback(web.stop)
+
         self.info = self._describe(api.url, moto.url, endpoint_url, container.url, pool, messaging)
+        self.info["web_url"] = web.url
         self.info["container_pid"] = container.pid
         self.info["state_machine_arn"] = state_machine_arn
         self._write_stack_file()

@@ -64,9 +64,12 @@ class SongApi(Construct):
         environment: dict[str, str],
         log_retention: logs.RetentionDays,
         state_machine: sfn.IStateMachine,
+        web_origin: str,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.user_pool, self.user_pool_client = self._user_pool(config)
+        # The web app's origin first (gateway responses name it), then any configured extras.
+        self.cors_origins = [web_origin, *config.cors_allow_origins]
+        self.user_pool, self.user_pool_client = self._user_pool(config, web_origin)
         self.function = ServiceFunction(
             self,
             "Handler",
@@ -76,7 +79,7 @@ class SongApi(Construct):
             environment={
                 **environment,
                 "STATE_MACHINE_ARN": state_machine.state_machine_arn,
-                "CORS_ALLOW_ORIGINS": ",".join(config.cors_allow_origins),
+                "CORS_ALLOW_ORIGINS": ",".join(self.cors_origins),
             },
             log_retention=log_retention,
             # API Gateway gives up after 29 s; more CPU (memory) shortens the cold start.
@@ -91,7 +94,9 @@ class SongApi(Construct):
 
     # --- Cognito -----------------------------------------------------------------------------
 
-    def _user_pool(self, config: ServiceConfig) -> tuple[cognito.UserPool, cognito.UserPoolClient]:
+    def _user_pool(
+        self, config: ServiceConfig, web_origin: str
+    ) -> tuple[cognito.UserPool, cognito.UserPoolClient]:
         pool = cognito.UserPool(
             self,
             "Users",
@@ -122,6 +127,13 @@ class SongApi(Construct):
             generate_secret=False,
             # SRP for apps; USER_PASSWORD_AUTH so scripts and the CLI can get a token (TLS to Cognito).
             auth_flows=cognito.AuthFlow(user_srp=True, user_password=True),
+            # The web app (its CloudFront domain) is the only redirect target for OAuth sign-in.
+            o_auth=cognito.OAuthSettings(
+                flows=cognito.OAuthFlows(authorization_code_grant=True),
+                scopes=[cognito.OAuthScope.OPENID, cognito.OAuthScope.EMAIL, cognito.OAuthScope.PROFILE],
+                callback_urls=[f"{web_origin}/"],
+                logout_urls=[f"{web_origin}/"],
+            ),
             prevent_user_existence_errors=True,
             enable_token_revocation=True,
             id_token_validity=Duration.hours(1),
@@ -147,7 +159,7 @@ class SongApi(Construct):
     # --- API Gateway -------------------------------------------------------------------------
 
     def _rest_api(self, config: ServiceConfig) -> apigw.RestApi:
-        origins = list(config.cors_allow_origins)
+        origins = self.cors_origins
         api = apigw.RestApi(
             self,
             "Api",
@@ -196,7 +208,9 @@ class SongApi(Construct):
         return api
 
     def _gateway_responses(self, api: apigw.RestApi, origins: list[str]) -> None:
-        headers = {"Access-Control-Allow-Origin": "'*'"} if origins == ["*"] else None
+        # Gateway responses cannot pick among origins: they name the web app's, so the app can read
+        # a 401/403/429 body instead of failing on CORS.
+        headers = {"Access-Control-Allow-Origin": f"'{origins[0]}'", "Vary": "'Origin'"}
         for response_type, (status, code) in GATEWAY_ERRORS.items():
             template = (
                 f'{{"error":{{"code":"{code}","message":$context.error.messageString,'

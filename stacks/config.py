@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -70,7 +70,9 @@ class ServiceConfig(BaseModel):
     # API
     api_throttle_rate_limit: int = Field(20, ge=1, le=10_000)
     api_throttle_burst_limit: int = Field(40, ge=1, le=5_000)
-    cors_allow_origins: tuple[str, ...] = ("*",)
+    # Browser origins the API allows besides the web app's own CloudFront origin (always allowed),
+    # e.g. a developer's `http://localhost:5173`; full origins only, no wildcard.
+    cors_allow_origins: tuple[Annotated[str, Field(pattern=r"^https?://[^/*\s]+$")], ...] = ()
 
     # Operations
     alarm_email: str | None = Field(None, pattern=r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$", max_length=254)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Any
 
-from aws_cdk import CfnOutput, Stack, Tags
+import jsii
+from aws_cdk import CfnOutput, IStableStringProducer, Lazy, Stack, Tags
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -20,6 +21,7 @@ from .inference import VARIANT_NAME
 from .monitoring import MonitoredResources, Monitoring
 from .nag import acknowledge, logical_id
 from .storage import Storage
+from .web import WebApp
 from .workflow import SONGS_PREFIX, GenerationWorkflow
 
 # The retention periods offered in `log_retention_days` (config validates against these keys).
@@ -43,7 +45,9 @@ class SongServiceStack(Stack):
 
         retain = config.removal_policy_retain
         self.data = DataStore(self, "Data", retain=retain)
-        self.storage = Storage(self, "Storage", retain=retain, cors_allow_origins=config.cors_allow_origins)
+        # Media CORS stays open: presigned GETs carry their own signature, and the web app's
+        # <audio>/<img> (no-cors requests) do not need it.
+        self.storage = Storage(self, "Storage", retain=retain)
         self.log_retention = LOG_RETENTION[config.log_retention_days]
 
         CfnOutput(self, "JobsTableName", value=self.data.jobs_table.table_name)
@@ -61,8 +65,21 @@ class SongServiceStack(Stack):
             environment=self.api_environment(),
             log_retention=self.log_retention,
             state_machine=self.workflow.state_machine,
+            # The API allows the web app's origin and the app's CSP names the API: each needs the
+            # other's generated name, so the API takes the origin lazily (resolved at synthesis).
+            web_origin=Lazy.string(_WebOrigin(self)),
         )
         self.grant_api(self.api.function.role)
+        self.web = WebApp(
+            self,
+            "Web",
+            api=self.api.api,
+            user_pool=self.api.user_pool,
+            user_pool_client=self.api.user_pool_client,
+            media_bucket=self.storage.media_bucket,
+            logs_bucket=self.storage.access_logs_bucket,
+        )
+        CfnOutput(self, "WebUrl", value=f"{self.web.origin}/")
         CfnOutput(self, "ApiUrl", value=self.api.api.url)
         CfnOutput(self, "UserPoolId", value=self.api.user_pool.user_pool_id)
         CfnOutput(self, "UserPoolClientId", value=self.api.user_pool_client.user_pool_client_id)
@@ -178,3 +195,12 @@ class SongServiceStack(Stack):
         CfnOutput(self, "DashboardName", value=monitoring.dashboard.dashboard_name)
         CfnOutput(self, "AlarmTopicArn", value=monitoring.alarm_topic.topic_arn)
         return monitoring
+
+
+@jsii.implements(IStableStringProducer)
+class _WebOrigin:
+    def __init__(self, stack: SongServiceStack) -> None:
+        self._stack = stack
+
+    def produce(self) -> str:
+        return self._stack.web.origin

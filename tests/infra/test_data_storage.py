@@ -46,7 +46,7 @@ def test_idempotency_table_expires_records(template: Template) -> None:
 
 
 def test_buckets_are_private_encrypted_and_tls_only(template: Template) -> None:
-    template.resource_count_is("AWS::S3::Bucket", 3)
+    template.resource_count_is("AWS::S3::Bucket", 4)  # access logs, media, inference, web site
     template.all_resources_properties(
         "AWS::S3::Bucket",
         {
@@ -71,7 +71,7 @@ def test_buckets_are_private_encrypted_and_tls_only(template: Template) -> None:
         if statement["Effect"] == "Deny"
         and statement.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false"
     ]
-    assert len(tls_denies) == 3
+    assert len(tls_denies) == 4  # access logs, media, inference, web site
 
 
 def test_media_is_versioned_and_logged_scratch_expires(template: Template) -> None:

@@ -227,3 +227,18 @@ def test_route_table_matches_templates_static_first() -> None:
     assert routes.public == {("GET", "/health"), ("GET", "/docs")}
     assert routes.allows("OPTIONS", "/songs/cancel")
     assert not routes.allows("GET", "/songs/cancel")
+
+
+def test_gateway_errors_carry_the_web_apps_origin(cognito) -> None:
+    # Like the deployed gateway responses: the web app can read a 401/403 body, not just fail CORS.
+    server = ApiServer(
+        ApiGateway(TokenVerifier(cognito), echo_handler, service_routes(), cors_origin="http://127.0.0.1:5")
+    )
+    server.start()
+    try:
+        for path, status in (("/me", 401), ("/nowhere", 403)):
+            response = requests.get(f"{server.url}{path}", timeout=10)
+            assert response.status_code == status
+            assert response.headers["Access-Control-Allow-Origin"] == "http://127.0.0.1:5"
+    finally:
+        server.stop()

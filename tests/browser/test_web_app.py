@@ -1,0 +1,188 @@
+"""The web app in a real browser against the local stack: sign up and in, make a song and watch it
+render, play it, delete it; the API's errors (402, invalid input) shown as the API words them."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+import pytest
+import requests
+
+from tests.browser.conftest import (
+    DESKTOP,
+    PASSWORD,
+    PHONE,
+    accessibility_violations,
+    aws_client,
+    id_token,
+    screenshot,
+    user_sub,
+)
+
+pytestmark = pytest.mark.slow
+
+RENDER_TIMEOUT_MS = 180_000
+
+
+def sign_up_and_in(page: Any, email: str, shots: str | None = None) -> None:
+    page.goto("/")
+    page.get_by_role("heading", name="Sign in").wait_for()
+    assert not page.get_by_role("button", name="Sign out").is_visible()
+    if shots:
+        screenshot(page, f"sign-in-{shots}")
+        assert accessibility_violations(page) == []
+    page.get_by_role("button", name="Create account").click()
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.locator("form").get_by_role("button", name="Create account").click()
+    # Real Cognito e-mails a code; moto accepts any (the form says so, from config.json).
+    page.get_by_role("heading", name="Confirm your e-mail").wait_for()
+    page.get_by_label("Confirmation code").fill("000000")
+    page.get_by_role("button", name="Confirm").click()
+    page.get_by_text("Account confirmed").wait_for()
+    page.get_by_label("Password").fill(PASSWORD)
+    page.locator("form").get_by_role("button", name="Sign in").click()
+    page.get_by_text("10 credits available").wait_for()
+
+
+def open_advanced(page: Any) -> None:
+    page.get_by_text("Advanced settings").click()
+
+
+def test_wrong_password_shows_cognitos_message(new_page: Any) -> None:
+    page = new_page()
+    page.goto("/")
+    page.get_by_label("E-mail").fill(f"nobody-{uuid.uuid4().hex[:8]}@example.com")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_label("Password").press("Enter")  # keyboard only: Enter submits the form
+    alert = page.get_by_role("alert")
+    alert.wait_for()
+    assert alert.inner_text().strip()  # Cognito's own words, e.g. "User does not exist."
+    assert page.get_by_role("heading", name="Sign in").is_visible()
+
+
+def test_a_song_from_sign_up_to_playing_to_deleted(
+    new_page: Any, stack: dict[str, Any], page_errors: list[str]
+) -> None:
+    page = new_page()
+    email = f"web-{uuid.uuid4().hex[:8]}@example.com"
+    sign_up_and_in(page, email, shots="desktop")
+
+    # Record every status the list shows for the new song (polling re-renders the badge).
+    page.evaluate(
+        """() => {
+          window.__statuses = [];
+          new MutationObserver(() => {
+            for (const b of document.querySelectorAll('.songs .badge')) {
+              const s = b.dataset.status;
+              if (window.__statuses.at(-1) !== s) window.__statuses.push(s);
+            }
+          }).observe(document.body, {subtree: true, childList: true});
+        }"""
+    )
+    page.get_by_label("Description", exact=True).fill("a calm piano piece for a rainy morning")
+    page.get_by_label("Title (optional)").fill("Rainy morning")
+    open_advanced(page)
+    page.get_by_label("Length (seconds)").fill("10")
+    page.get_by_label("Inference steps").fill("10")
+    page.get_by_label("Seed").fill("7")
+    page.get_by_label("FLAC").check()
+    screenshot(page, "create-desktop")
+    page.get_by_role("button", name="Create song").click()
+
+    item = page.locator(".songs li.song", has_text="Rainy morning")
+    item.wait_for()
+    item.locator('.badge[data-status="processed"]').wait_for(timeout=RENDER_TIMEOUT_MS)
+    statuses = page.evaluate("window.__statuses")
+    assert statuses[0] == "queued", statuses
+    assert statuses[-1] == "processed", statuses
+    screenshot(page, "songs-desktop")
+
+    item.get_by_role("link", name="Rainy morning").click()
+    page.get_by_role("heading", name="Rainy morning").wait_for()
+    audio = page.locator("audio.main-player")
+    audio.wait_for()
+    # The presigned audio really loads: metadata read, a positive duration.
+    page.wait_for_function(
+        "() => { const a = document.querySelector('audio.main-player');"
+        " return a && a.readyState >= 1 && a.duration > 0; }"
+    )
+    cover = page.get_by_role("img", name="Cover art for Rainy morning")
+    page.wait_for_function(
+        "() => { const i = document.querySelector('img.cover');"
+        " return i && i.complete && i.naturalWidth > 0; }"
+    )
+    assert cover.is_visible()
+    assert page.locator(".chips li").count() >= 1  # categories
+    assert page.locator("pre.lyrics").inner_text().strip()
+    downloads = {a.get_attribute("data-format") for a in page.locator(".downloads a").all()}
+    assert downloads == {"wav", "flac"}
+    screenshot(page, "song-desktop")
+    assert accessibility_violations(page) == []
+    page.set_viewport_size(PHONE)
+    screenshot(page, "song-phone")
+    page.set_viewport_size(DESKTOP)
+
+    song_id = page.url.rstrip("/").rsplit("/", 1)[-1]
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete").click()
+    page.get_by_role("heading", name="Your songs").wait_for()
+    page.get_by_text("No songs yet").wait_for()
+    token = id_token(stack, email)
+    gone = requests.get(f"{stack['api_url']}/songs/{song_id}", headers={"Authorization": token}, timeout=10)
+    assert gone.status_code == 404
+
+    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("heading", name="Sign in").wait_for()
+    assert page_errors == []
+
+
+def test_invalid_input_shows_the_apis_field_errors(new_page: Any, page_errors: list[str]) -> None:
+    page = new_page(PHONE)
+    sign_up_and_in(page, f"web-{uuid.uuid4().hex[:8]}@example.com", shots="phone")
+    screenshot(page, "create-phone")
+    page.get_by_label("Description", exact=True).fill("ab")  # the API wants at least 3 characters
+    open_advanced(page)
+    page.get_by_label("Length (seconds)").fill("5")  # the API wants at least 10
+    page.get_by_role("button", name="Create song").click()
+    alert = page.locator(".create [role=alert]")
+    alert.wait_for()
+    text = alert.inner_text()
+    assert "(HTTP 422)" in text
+    fields = set(alert.locator(".problems code").all_inner_texts())
+    assert {"description", "duration_s"} <= {f.rsplit(".", 1)[-1] for f in fields}, text
+    screenshot(page, "validation-error-phone")
+    assert accessibility_violations(page) == []
+    assert page_errors == []
+
+
+def test_no_credits_shows_the_apis_402_message(new_page: Any, stack: dict[str, Any]) -> None:
+    page = new_page()
+    email = f"web-{uuid.uuid4().hex[:8]}@example.com"
+    sign_up_and_in(page, email)
+    aws_client(stack, "dynamodb").update_item(
+        TableName=stack["tables"]["users"],
+        Key={"user_id": {"S": user_sub(stack, email)}},
+        UpdateExpression="SET credits = :zero",
+        ExpressionAttributeValues={":zero": {"N": "0"}},
+    )
+    body = {"mode": "description", "description": "a short calm piano piece", "duration_s": 10}
+    expected = requests.post(
+        f"{stack['api_url']}/songs", json=body, headers={"Authorization": id_token(stack, email)}, timeout=10
+    )
+    assert expected.status_code == 402
+    message = expected.json()["error"]["message"]
+
+    page.reload()
+    page.get_by_text(re.compile(r"^0 credits available")).wait_for()
+    page.get_by_label("Description", exact=True).fill(body["description"])
+    open_advanced(page)
+    page.get_by_label("Length (seconds)").fill("10")
+    page.get_by_role("button", name="Create song").click()
+    alert = page.locator(".create [role=alert]")
+    alert.wait_for()
+    assert message in alert.inner_text()
+    assert "(HTTP 402)" in alert.inner_text()
+    screenshot(page, "no-credits-desktop")

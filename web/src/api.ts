@@ -1,0 +1,147 @@
+// The REST API client: adds the Cognito id token, turns error bodies into ApiError with the API's
+// own wording ({"error": {"code", "message", "details"}}).
+import type { AppConfig } from "./config";
+import { idToken } from "./auth";
+
+export type JobStatus = "queued" | "processing" | "processed" | "failed" | "canceled";
+
+export interface Me {
+  user_id: string;
+  credits: number;
+  reserved_credits?: number;
+  available_credits?: number;
+}
+
+export interface SongSummary {
+  job_id: string;
+  status: JobStatus;
+  stage: string;
+  mode: string;
+  title?: string | null;
+  created_at: string;
+  updated_at: string;
+  error?: { code: string; message: string } | null;
+  queue_position?: number | null;
+  eta_s?: number | null;
+}
+
+export interface Take {
+  seed?: number | null;
+  audio_url?: string | null;
+  audio_urls?: Record<string, string> | null;
+}
+
+export interface SongDetail extends SongSummary {
+  request: Record<string, unknown>;
+  audio_url?: string | null;
+  audio_urls?: Record<string, string> | null;
+  cover_url?: string | null;
+  urls_expire_at?: string | null;
+  lyrics?: string | null;
+  prompt?: string | null;
+  categories?: string[] | null;
+  seed?: number | null;
+  duration_s?: number | null;
+  takes?: Take[] | null;
+  price_credits?: number | null;
+}
+
+export interface SongPage {
+  songs: SongSummary[];
+  next_token?: string | null;
+}
+
+export interface FieldProblem {
+  field?: string;
+  message?: string;
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+  }
+
+  /** Field-level problems (422/400 details), when the API gave them. */
+  get fieldProblems(): FieldProblem[] {
+    return Array.isArray(this.details) ? (this.details as FieldProblem[]) : [];
+  }
+}
+
+export class Api {
+  constructor(private readonly config: AppConfig) {}
+
+  me(): Promise<Me> {
+    return this.call("GET", "me");
+  }
+
+  listSongs(limit: number, nextToken?: string): Promise<SongPage> {
+    const query = new URLSearchParams({ limit: String(limit) });
+    if (nextToken) query.set("next_token", nextToken);
+    return this.call("GET", `songs?${query}`);
+  }
+
+  getSong(id: string): Promise<SongDetail> {
+    return this.call("GET", `songs/${encodeURIComponent(id)}`);
+  }
+
+  createSong(body: Record<string, unknown>, idempotencyKey: string): Promise<SongDetail> {
+    return this.call("POST", "songs", body, { "Idempotency-Key": idempotencyKey });
+  }
+
+  deleteSong(id: string): Promise<void> {
+    return this.call("DELETE", `songs/${encodeURIComponent(id)}`);
+  }
+
+  cancelSong(id: string): Promise<SongDetail> {
+    return this.call("POST", `songs/${encodeURIComponent(id)}/cancel`);
+  }
+
+  private async call<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    extraHeaders: Record<string, string> = {},
+  ): Promise<T> {
+    const headers: Record<string, string> = { Authorization: await idToken(), ...extraHeaders };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    let response: Response;
+    try {
+      response = await fetch(this.config.apiUrl + path, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch {
+      // fetch rejects without a status: offline, DNS, or a route the API does not have (its CORS
+      // preflight fails before any answer reaches the page).
+      const route = `${method} /${path.split("?")[0]}`;
+      throw new ApiError(0, "NetworkError", `No answer from the API for ${route}: offline, or the API has no such route.`);
+    }
+    const text = await response.text();
+    const parsed = text ? safeJson(text) : undefined;
+    if (!response.ok) throw toApiError(response, parsed);
+    return parsed as T;
+  }
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function toApiError(response: Response, parsed: unknown): ApiError {
+  const error = (parsed as { error?: { code?: string; message?: string; details?: unknown } })?.error;
+  if (error?.message) {
+    return new ApiError(response.status, error.code ?? String(response.status), error.message, error.details);
+  }
+  const message = (parsed as { message?: string })?.message ?? response.statusText;
+  return new ApiError(response.status, String(response.status), message || `HTTP ${response.status}`);
+}

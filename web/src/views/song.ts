@@ -1,0 +1,119 @@
+// One song: status while it renders; then cover, player, lyrics, categories, downloads; delete,
+// and cancel while it is queued or processing.
+import type { SongDetail, Take } from "../api";
+import type { Context } from "../context";
+import { h, replace } from "../dom";
+import { errorBox, isActive, poll, songTitle, statusBadge, when } from "../ui";
+
+const POLL_MS = 2000;
+
+export function renderSong(root: HTMLElement, ctx: Context, songId: string): void {
+  const actionsError = h("div", { "aria-live": "assertive" });
+  let stopPolling: (() => void) | null = null;
+  ctx.onLeave(() => stopPolling?.());
+
+  const load = async (): Promise<SongDetail | null> => {
+    try {
+      const song = await ctx.api.getSong(songId);
+      show(song);
+      return song;
+    } catch (error) {
+      replace(root, h("h1", { tabindex: "-1" }, "Song"), errorBox(error), h("p", {}, h("a", { href: "/" }, "Back to your songs")));
+      return null;
+    }
+  };
+
+  const show = (song: SongDetail) => {
+    // Keep the player (and its position) when a poll re-renders a finished song.
+    const audio = root.querySelector<HTMLAudioElement>("audio.main-player");
+    const keepPlayer = audio && song.audio_url && audio.dataset.songId === song.job_id;
+    replace(root,
+      h("p", { class: "back" }, h("a", { href: "/" }, "← Your songs")),
+      h("article", { class: "card song-page", "aria-labelledby": "song-title" },
+        h("header", { class: "song-head" },
+          song.cover_url ? h("img", { class: "cover", src: song.cover_url, alt: `Cover art for ${songTitle(song)}`, width: 256, height: 256 }) : null,
+          h("div", {},
+            h("h1", { id: "song-title", tabindex: "-1" }, songTitle(song)),
+            h("p", { class: "status-line", role: "status" }, statusBadge(song)),
+            song.status === "failed" && song.error ? h("p", { class: "reason" }, `Why: ${song.error.message}`) : null,
+            h("p", { class: "meta" }, `Created ${when(song.created_at)}`, song.duration_s ? ` · ${Math.round(song.duration_s)} s` : "",
+              song.seed !== undefined && song.seed !== null ? ` · seed ${song.seed}` : ""),
+            song.categories?.length ? h("ul", { class: "chips", "aria-label": "Categories" }, song.categories.map((c) => h("li", {}, c))) : null)),
+        song.audio_url ? player(song, keepPlayer ? audio! : null) : null,
+        downloads("Download", song.audio_urls),
+        takes(song.takes),
+        song.prompt ? h("section", {}, h("h2", {}, "Style"), h("p", {}, song.prompt)) : null,
+        song.lyrics ? h("section", {}, h("h2", {}, "Lyrics"), h("pre", { class: "lyrics" }, song.lyrics)) : null,
+        h("div", { class: "row actions" },
+          isActive(song) ? h("button", { type: "button", onclick: () => cancel(song) }, "Cancel") : null,
+          !isActive(song) ? h("button", { type: "button", class: "danger", onclick: () => remove(song) }, "Delete") : null),
+        actionsError));
+    if (isActive(song) && !stopPolling) {
+      stopPolling = poll(async () => {
+        const fresh = await load();
+        const again = !!fresh && isActive(fresh);
+        if (!again) {
+          stopPolling = null;
+          void ctx.refreshCredits();
+          if (fresh) ctx.announce(`The song is ${fresh.status}.`);
+        }
+        return again;
+      }, POLL_MS);
+    }
+  };
+
+  const cancel = async (song: SongDetail) => {
+    replace(actionsError);
+    try {
+      await ctx.api.cancelSong(song.job_id);
+      ctx.announce("Canceling the song.");
+      await load();
+      void ctx.refreshCredits();
+    } catch (error) {
+      replace(actionsError, errorBox(error));
+    }
+  };
+
+  const remove = async (song: SongDetail) => {
+    if (!window.confirm(`Delete "${songTitle(song)}" and its files?`)) return;
+    replace(actionsError);
+    try {
+      await ctx.api.deleteSong(song.job_id);
+      ctx.announce("Song deleted.");
+      ctx.navigate("/");
+    } catch (error) {
+      replace(actionsError, errorBox(error));
+    }
+  };
+
+  replace(root, h("h1", { tabindex: "-1" }, "Loading the song…"));
+  void load().then(() => root.querySelector<HTMLElement>("h1")?.focus());
+}
+
+function player(song: SongDetail, existing: HTMLAudioElement | null): HTMLElement {
+  const audio = existing ?? h("audio", { class: "main-player", controls: true, preload: "metadata", src: song.audio_url! });
+  audio.dataset.songId = song.job_id;
+  audio.setAttribute("aria-label", `Play ${songTitle(song)}`);
+  return h("section", { class: "player" }, audio);
+}
+
+function downloads(label: string, urls?: Record<string, string> | null): HTMLElement | null {
+  if (!urls || !Object.keys(urls).length) return null;
+  return h("section", { class: "downloads" }, h("h2", {}, label),
+    h("ul", { class: "row" }, Object.entries(urls).map(([format, url]) =>
+      h("li", {}, h("a", { class: "button", href: url, download: "", "data-format": format }, format.toUpperCase())))));
+}
+
+/** Extra takes of a song rendered with `variants` > 1 (each its own seed and files). */
+function takes(list?: Take[] | null): HTMLElement | null {
+  if (!list || list.length < 2) return null;
+  return h("section", { class: "takes" }, h("h2", {}, "Variants"),
+    h("ol", {}, list.map((take, i) => {
+      const urls = take.audio_urls ?? (take.audio_url ? { audio: take.audio_url } : {});
+      const first = Object.values(urls)[0];
+      return h("li", {},
+        h("p", {}, `Take ${i + 1}`, take.seed !== undefined && take.seed !== null ? ` · seed ${take.seed}` : ""),
+        first ? h("audio", { controls: true, preload: "none", src: first, "aria-label": `Play take ${i + 1}` }) : null,
+        downloads(`Take ${i + 1} downloads`, urls));
+    })));
+}
