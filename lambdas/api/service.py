@@ -13,14 +13,16 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from lambdas.common import media_keys
 from lambdas.common.errors import InsufficientCredits, JobStateConflict, ServiceUnavailable
-from lambdas.common.models import Job, JobResult, JobStatus, new_job_id, utc_now
+from lambdas.common.models import AUDIO_IN_MODES, Job, JobResult, JobSource, JobStatus, new_job_id, utc_now
 from lambdas.common.observability import logger
 from lambdas.common.repositories import JobRepository, UserRepository
 from lambdas.common.settings import Settings, get_settings
+from lambdas.common.uploads import UploadObjects, UploadRepository
 
 from . import telemetry
 from .adapters import MediaStore, Workflow
-from .schemas import MeResponse, SongDetail, SongPage, SongSummary
+from .schemas import MeResponse, SongDetail, SongPage, SongSource, SongSummary
+from .sources import SourceResolver
 
 WORKFLOW_START_FAILED = "WorkflowStartFailed"
 
@@ -34,12 +36,26 @@ class SongService:
         users: UserRepository | None = None,
         media: MediaStore | None = None,
         workflow: Workflow | None = None,
+        sources: SourceResolver | None = None,
     ) -> None:
         self.settings = settings or get_settings()
         self.jobs = jobs or JobRepository(self.settings.jobs_table_name)
         self.users = users or UserRepository(self.settings.users_table_name)
         self.media = media or MediaStore(self.settings.media_bucket_name, self.settings.presigned_url_ttl_s)
         self.workflow = workflow or Workflow(self.settings.state_machine_arn)
+        self._sources = sources
+
+    @property
+    def sources(self) -> SourceResolver:
+        """Built on first use: text modes never touch the uploads table."""
+        if self._sources is None:
+            self._sources = SourceResolver(
+                self.settings,
+                self.jobs,
+                UploadRepository(self.settings.uploads_table_name),
+                UploadObjects(self.settings.uploads_bucket_name),
+            )
+        return self._sources
 
     # --- users -------------------------------------------------------------------------------
 
@@ -71,7 +87,11 @@ class SongService:
         )
 
     def _create_song(self, user_id: str, request: Any) -> dict[str, Any]:
+        # The source is resolved first: a refused source (404/409/422) reserves and charges nothing.
+        source = self.sources.resolve(user_id, request) if request.mode in AUDIO_IN_MODES else None
         self._check_credits(user_id)
+        if source is not None:
+            self.sources.keep(user_id, source)
         now, job_id = utc_now(), new_job_id()
         job = self.jobs.create(
             Job(
@@ -83,6 +103,7 @@ class SongService:
                 created_at=now,
                 updated_at=now,
                 execution_arn=self.workflow.execution_arn(job_id),
+                source=source,
             )
         )
         self._start_workflow(job)
@@ -147,12 +168,18 @@ class SongService:
     def _result_fields(self, job: Job, result: JobResult) -> dict[str, Any]:
         prefix = media_keys.job_prefix(job.user_id, job.job_id)
         # Only keys under the job's own prefix are signed, whatever the row says.
-        audio_urls = {a.format: self.media.presign(a.key) for a in result.audio if a.key.startswith(prefix)}
+        own = [a for a in result.audio if a.key.startswith(prefix)]
+        audio_urls = {a.format: self.media.presign(a.key) for a in own if a.track is None}
+        tracks: dict[str, dict[str, str]] = {}
+        for a in own:
+            if a.track is not None:
+                tracks.setdefault(a.track, {})[a.format] = self.media.presign(a.key)
         cover_ok = result.cover_key is not None and result.cover_key.startswith(prefix)
         expires = datetime.now(UTC) + timedelta(seconds=self.settings.presigned_url_ttl_s)
         return {
             "audio_urls": audio_urls or None,
             "audio_url": next(iter(audio_urls.values()), None),
+            "tracks": tracks or None,
             "cover_url": self.media.presign(result.cover_key) if cover_ok else None,
             "urls_expire_at": expires.isoformat(timespec="seconds").replace("+00:00", "Z"),
             "lyrics": result.lyrics,
@@ -165,4 +192,11 @@ class SongService:
 
 def job_detail_fields(job: Job) -> dict[str, Any]:
     summary = SongSummary.from_job(job).model_dump()
-    return {**summary, "request": job.request}
+    return {**summary, "request": job.request, "source": _source_fields(job.source)}
+
+
+def _source_fields(source: JobSource | None) -> SongSource | None:
+    """The ids and length only: where the source lies in S3 is the service's business."""
+    if source is None:
+        return None
+    return SongSource(upload_id=source.upload_id, song_id=source.song_id, duration_s=source.duration_s)

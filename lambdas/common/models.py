@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import Annotated, Literal, get_args
 from uuid import uuid4
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 MAX_DESCRIPTION_CHARS = 1_000
 MAX_PROMPT_CHARS = 500
@@ -36,8 +36,11 @@ class JobStatus(StrEnum):
     FAILED = "failed"
 
 
-class _StrictModel(BaseModel):
+class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+_StrictModel = StrictModel  # the request models below use the private name
 
 
 def _no_control_chars(value: str) -> str:
@@ -51,9 +54,9 @@ def _no_control_chars(value: str) -> str:
 SafeText = Annotated[str, AfterValidator(_no_control_chars)]
 
 
-class _SongOptions(_StrictModel):
-    instrumental: bool = False
-    duration_s: int = Field(180, ge=10, le=240)
+class _RenderOptions(_StrictModel):
+    """Options of every mode; text modes add length and instrumental (_SongOptions)."""
+
     seed: int | None = Field(None, ge=0, le=2**32 - 1)
     guidance_scale: float = Field(15.0, ge=1.0, le=30.0)
     inference_steps: int = Field(60, ge=10, le=100)
@@ -66,6 +69,11 @@ class _SongOptions(_StrictModel):
         if len(set(value)) != len(value):
             raise ValueError("formats must not repeat")
         return value
+
+
+class _SongOptions(_RenderOptions):
+    instrumental: bool = False
+    duration_s: int = Field(180, ge=10, le=240)
 
 
 class DescriptionRequest(_SongOptions):
@@ -85,14 +93,121 @@ class DescribedLyricsRequest(_SongOptions):
     described_lyrics: SafeText = Field(min_length=3, max_length=MAX_DESCRIPTION_CHARS)
 
 
+# --- audio-in modes: a new song made from a source track (an upload or one of the user's songs) ---
+
+_UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+MAX_RENDER_S = 600  # the longest audio one job renders (ACE-Step 1.5's limit)
+# The track classes ACE-Step 1.5's base checkpoint extracts (`track_name` of task_type extract).
+StemTrack = Literal[
+    "vocals",
+    "backing_vocals",
+    "drums",
+    "bass",
+    "guitar",
+    "keyboard",
+    "percussion",
+    "strings",
+    "synth",
+    "fx",
+    "brass",
+    "woodwinds",
+]
+
+
+class SourceRef(_StrictModel):
+    """Exactly one of `upload_id` (a ready upload) or `song_id` (one of the caller's processed songs)."""
+
+    upload_id: str | None = Field(None, pattern=_UUID)
+    song_id: str | None = Field(None, pattern=_UUID)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> SourceRef:
+        if (self.upload_id is None) == (self.song_id is None):
+            raise ValueError("give exactly one of upload_id or song_id")
+        return self
+
+
+class _AudioInOptions(_RenderOptions):
+    source: SourceRef
+
+
+class CoverRequest(_AudioInOptions):
+    """Restyle the source: same length and structure, the style of `prompt`."""
+
+    mode: Literal["cover"]
+    prompt: SafeText = Field(min_length=3, max_length=MAX_PROMPT_CHARS)
+    lyrics: SafeText | None = Field(None, min_length=1, max_length=MAX_LYRICS_CHARS)
+    strength: float = Field(
+        0.5, ge=0.0, le=1.0, description="How closely the cover follows the source (1 = closest)"
+    )
+
+
+class RepaintRequest(_AudioInOptions):
+    """Regenerate `start_s`..`end_s` of the source; the rest of the track stays as it was."""
+
+    mode: Literal["repaint"]
+    start_s: float = Field(ge=0.0, le=MAX_RENDER_S)
+    end_s: float = Field(gt=0.0, le=MAX_RENDER_S, description="Must be after start_s and within the source")
+    prompt: SafeText | None = Field(None, min_length=3, max_length=MAX_PROMPT_CHARS)
+    lyrics: SafeText | None = Field(None, min_length=1, max_length=MAX_LYRICS_CHARS)
+
+    @model_validator(mode="after")
+    def _window(self) -> RepaintRequest:
+        if self.end_s - self.start_s < 1.0:
+            raise ValueError("end_s must be at least 1 second after start_s")
+        return self
+
+
+class ExtendRequest(_AudioInOptions):
+    """Add `add_s` seconds after the end of the source: one longer song."""
+
+    mode: Literal["extend"]
+    add_s: float = Field(ge=5.0, le=MAX_RENDER_S - 5)
+    prompt: SafeText | None = Field(None, min_length=3, max_length=MAX_PROMPT_CHARS)
+    lyrics: SafeText | None = Field(None, min_length=1, max_length=MAX_LYRICS_CHARS)
+
+
+class StemsRequest(_AudioInOptions):
+    """Split the source into `tracks`: one audio file per track."""
+
+    mode: Literal["stems"]
+    tracks: list[StemTrack] = Field(min_length=1, max_length=4)
+
+    @field_validator("tracks")
+    @classmethod
+    def _unique_tracks(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("tracks must not repeat")
+        return value
+
+
+AudioInRequest = CoverRequest | RepaintRequest | ExtendRequest | StemsRequest
 SongRequest = Annotated[
-    DescriptionRequest | CustomLyricsRequest | DescribedLyricsRequest,
+    DescriptionRequest
+    | CustomLyricsRequest
+    | DescribedLyricsRequest
+    | CoverRequest
+    | RepaintRequest
+    | ExtendRequest
+    | StemsRequest,
     Field(discriminator="mode"),
 ]
 # The `mode` values, read from the models so they cannot drift apart.
 SONG_MODES: tuple[str, ...] = tuple(
     get_args(m.model_fields["mode"].annotation)[0]
-    for m in (DescriptionRequest, CustomLyricsRequest, DescribedLyricsRequest)
+    for m in (
+        DescriptionRequest,
+        CustomLyricsRequest,
+        DescribedLyricsRequest,
+        CoverRequest,
+        RepaintRequest,
+        ExtendRequest,
+        StemsRequest,
+    )
+)
+AUDIO_IN_MODES: tuple[str, ...] = tuple(
+    get_args(m.model_fields["mode"].annotation)[0]
+    for m in (CoverRequest, RepaintRequest, ExtendRequest, StemsRequest)
 )
 
 
@@ -104,6 +219,20 @@ class JobError(BaseModel):
 class AudioFile(BaseModel):
     format: AudioFormat
     key: str
+    track: str | None = None  # stems: which track this file holds
+
+
+class JobSource(BaseModel):
+    """The source of an audio-in song, resolved by the API at submission.
+
+    `bucket`/`key` are where the container reads it; the API shows only the ids and the length.
+    """
+
+    upload_id: str | None = None
+    song_id: str | None = None
+    bucket: str
+    key: str
+    duration_s: float
 
 
 class JobResult(BaseModel):
@@ -132,6 +261,7 @@ class Job(BaseModel):
     result: JobResult | None = None
     error: JobError | None = None
     charged: bool = False
+    source: JobSource | None = None  # audio-in modes only
 
 
 class User(BaseModel):

@@ -26,8 +26,18 @@ def test_document_covers_every_route_with_security_except_health() -> None:
         ("GET", "/songs/{song_id}"),
         ("DELETE", "/songs/{song_id}"),
         ("GET", "/me"),
+        ("POST", "/uploads"),
+        ("GET", "/uploads/{upload_id}"),
     }
     for key, op in operations.items():
         assert ("security" in op) == (key != ("GET", "/health")), key
     body = operations[("POST", "/songs")]["requestBody"]["content"]["application/json"]["schema"]
-    assert set(body["discriminator"]["mapping"]) == {"description", "custom_lyrics", "described_lyrics"}
+    assert set(body["discriminator"]["mapping"]) == {
+        "description",
+        "custom_lyrics",
+        "described_lyrics",
+        "cover",
+        "repaint",
+        "extend",
+        "stems",
+    }
