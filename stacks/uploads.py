@@ -15,7 +15,7 @@ Permissions that cross services, as AWS checks them:
 from __future__ import annotations
 
 import jsii
-from aws_cdk import Aws, Duration, RemovalPolicy
+from aws_cdk import Aws, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -36,6 +36,8 @@ RETENTION_TAG = ("retention", "unused")  # lambdas/common/uploads.py sets it on 
 AUDIO_LAYER_DIR = REPO_ROOT / "build" / "layers" / "audio"
 CHECK_TIMEOUT_S = 120  # decoding a 10-minute MP3 takes seconds; S3 download of 50 MB too
 CHECK_MAX_RECEIVES = 3
+# The stack-level singleton CDK creates for bucket notifications (aws-s3 BucketNotificationsHandler).
+NOTIFICATIONS_HANDLER_ID = "BucketNotificationsHandler050a0587b7544547bf325f094a3db834"
 
 
 class Uploads(Construct):
@@ -177,6 +179,16 @@ class Uploads(Construct):
             s3.EventType.OBJECT_CREATED,
             QueueFromThisBucket(self.queue, self.bucket),
             s3.NotificationKeyFilter(prefix=UPLOADS_PREFIX),
+        )
+        # CDK writes bucket notifications through its own custom resource (a CloudFormation
+        # notification on the bucket itself would need the queue policy before the bucket exists).
+        handler = Stack.of(self).node.find_child(NOTIFICATIONS_HANDLER_ID)
+        acknowledge(
+            handler,
+            "AwsSolutions-IAM4",
+            "CDK's bucket-notifications custom resource: its role logs with the AWS basic execution "
+            "policy; it runs only at deploy time to write this bucket's notification configuration.",
+            "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
         )
 
 

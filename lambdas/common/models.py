@@ -7,7 +7,15 @@ from enum import StrEnum
 from typing import Annotated, Literal, get_args
 from uuid import uuid4
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 MAX_DESCRIPTION_CHARS = 1_000
 MAX_PROMPT_CHARS = 500
@@ -151,11 +159,13 @@ class RepaintRequest(_AudioInOptions):
     prompt: SafeText | None = Field(None, min_length=3, max_length=MAX_PROMPT_CHARS)
     lyrics: SafeText | None = Field(None, min_length=1, max_length=MAX_LYRICS_CHARS)
 
-    @model_validator(mode="after")
-    def _window(self) -> RepaintRequest:
-        if self.end_s - self.start_s < 1.0:
-            raise ValueError("end_s must be at least 1 second after start_s")
-        return self
+    @field_validator("end_s")
+    @classmethod
+    def _window(cls, end_s: float, info: ValidationInfo) -> float:
+        start_s = info.data.get("start_s")
+        if start_s is not None and end_s - start_s < 1.0:
+            raise ValueError("must be at least 1 second after start_s")
+        return end_s
 
 
 class ExtendRequest(_AudioInOptions):

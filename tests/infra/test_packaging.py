@@ -14,7 +14,7 @@ def _lambda_asset_dirs(cloud_assembly: Path, template_json: dict) -> set[str]:
     hashes = {
         r["Properties"]["Code"]["S3Key"].removesuffix(".zip")
         for r in template_json["Resources"].values()
-        if r["Type"] == "AWS::Lambda::Function"
+        if r["Type"] == "AWS::Lambda::Function" and "S3Key" in r["Properties"]["Code"]
     }
     return {f"asset.{h}" for h in hashes}
 
