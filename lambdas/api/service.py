@@ -22,7 +22,7 @@ from lambdas.common.uploads import UploadObjects, UploadRepository
 from . import telemetry
 from .adapters import MediaStore, Workflow
 from .schemas import MeResponse, SongDetail, SongPage, SongSource, SongSummary
-from .sources import SourceResolver
+from .sources import SourceResolver, render_plan
 
 WORKFLOW_START_FAILED = "WorkflowStartFailed"
 
@@ -87,11 +87,14 @@ class SongService:
         )
 
     def _create_song(self, user_id: str, request: Any) -> dict[str, Any]:
-        # The source is resolved first: a refused source (404/409/422) reserves and charges nothing.
-        source = self.sources.resolve(user_id, request) if request.mode in AUDIO_IN_MODES else None
+        body = request.model_dump(mode="json")
+        source = None
+        if request.mode in AUDIO_IN_MODES:
+            # Resolved first: a refused source (404/409/422) reserves and charges nothing.
+            source = self.sources.resolve(user_id, request)
+            # What the job renders, stored like a text mode's length: shown, priced and rendered.
+            body["duration_s"] = render_plan(request, source).duration_s
         self._check_credits(user_id)
-        if source is not None:
-            self.sources.keep(user_id, source)
         now, job_id = utc_now(), new_job_id()
         job = self.jobs.create(
             Job(
@@ -99,17 +102,27 @@ class SongService:
                 user_id=user_id,
                 status=JobStatus.QUEUED,
                 stage="queued",
-                request=request.model_dump(mode="json"),
+                request=body,
                 created_at=now,
                 updated_at=now,
                 execution_arn=self.workflow.execution_arn(job_id),
                 source=source,
             )
         )
+        if source is not None:
+            self._keep_source(user_id, source)
         self._start_workflow(job)
         telemetry.song_requested(request.mode)
         logger.info("song requested", extra={"job_id": job.job_id, "mode": request.mode})
         return SongDetail(**job_detail_fields(job)).model_dump(mode="json")
+
+    def _keep_source(self, user_id: str, source: JobSource) -> None:
+        """Stop the upload from expiring. Best effort: its expiry is days away (the job needs the
+        source for hours at most), and failing the request here would strand the job row."""
+        try:
+            self.sources.keep(user_id, source)
+        except (ClientError, BotoCoreError):
+            logger.warning("could not mark the source upload used", extra={"upload_id": source.upload_id})
 
     def _check_credits(self, user_id: str) -> None:
         # A pre-check only: the workflow checks again and charges atomically when the song is done.

@@ -54,6 +54,8 @@ def test_each_mode_from_a_ready_upload_is_queued_with_its_source(api, aws_env, m
     assert created.status == 202, created.body
     assert created.body["mode"] == mode
     assert created.body["source"] == {"upload_id": upload_id, "song_id": None, "duration_s": 30.0}
+    # The length the job renders (what it is priced by): extend renders the longer canvas.
+    assert created.body["request"]["duration_s"] == (50.0 if mode == "extend" else 30.0)
 
     shown = api.call("GET", f"/songs/{created.body['job_id']}")
     assert shown.body["source"]["upload_id"] == upload_id
@@ -170,3 +172,14 @@ def test_stems_switched_off_are_refused_clearly(api, aws_env, monkeypatch) -> No
     settings.get_settings.cache_clear()
     error = _refused(api, body("stems", {"upload_id": ready_upload(aws_env)}), 422, "ModeUnavailable")
     assert "stems are not available" in error["message"]
+
+
+def test_render_plan_counts_every_rendered_track() -> None:
+    from lambdas.api.sources import RenderPlan, render_plan
+    from lambdas.common.models import JobSource, StemsRequest
+
+    source = JobSource(upload_id=str(uuid.uuid4()), bucket="b", key="k", duration_s=61.0)
+    stems = StemsRequest.model_validate(
+        {"mode": "stems", "source": {"upload_id": source.upload_id}, "tracks": ["vocals", "drums", "bass"]}
+    )
+    assert render_plan(stems, source) == RenderPlan(duration_s=61.0, takes=3)
