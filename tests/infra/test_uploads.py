@@ -196,3 +196,12 @@ def test_check_dead_letters_are_alarmed(template_json: dict) -> None:
 def test_stack_outputs_name_the_uploads_resources(template: Template) -> None:
     template.has_output("UploadsBucketName", Match.any_value())
     template.has_output("UploadsTableName", Match.any_value())
+
+
+def test_the_endpoint_and_the_api_agree_on_stems(template_json: dict) -> None:
+    (model,) = [r for r in template_json["Resources"].values() if r["Type"] == "AWS::SageMaker::Model"]
+    assert model["Properties"]["PrimaryContainer"]["Environment"]["STEMS_ENABLED"] == "true"
+    api = _one_id(template_json, "AWS::Lambda::Function", "ApiHandler")
+    assert (
+        template_json["Resources"][api]["Properties"]["Environment"]["Variables"]["STEMS_ENABLED"] == "true"
+    )
