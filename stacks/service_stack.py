@@ -62,7 +62,7 @@ class SongServiceStack(Stack):
             log_retention=self.log_retention,
             environment=self.function_environment(),
         )
-        self.grant_source_reads(self.workflow.inference.execution_role)
+        self.grant_source_reads()
         CfnOutput(self, "UploadsBucketName", value=self.uploads.bucket.bucket_name)
         CfnOutput(self, "UploadsTableName", value=self.uploads.table.table_name)
 
@@ -157,19 +157,12 @@ class SongServiceStack(Stack):
             f"Resource::<{logical_id(uploads.bucket.node.default_child)}.Arn>/{UPLOADS_PREFIX}*",
         )
 
-    def grant_source_reads(self, role: iam.IRole) -> None:
-        """The endpoint reads audio-in sources itself: uploads and published songs, read-only."""
-        uploads, media = self.uploads.bucket, self.storage.media_bucket
-        allow_objects(role, uploads, UPLOADS_PREFIX, "s3:GetObject")
-        allow_objects(role, media, SONGS_PREFIX, "s3:GetObject")
-        acknowledge(
-            role,
-            "AwsSolutions-IAM5",
-            "Audio-in songs read their source track, named per user and per upload or song at runtime; "
-            "GetObject only, on the uploads and published-songs prefixes.",
-            f"Resource::<{logical_id(uploads.node.default_child)}.Arn>/{UPLOADS_PREFIX}*",
-            f"Resource::<{logical_id(media.node.default_child)}.Arn>/{SONGS_PREFIX}*",
-        )
+    def grant_source_reads(self) -> None:
+        """The endpoint reads audio-in sources itself: uploads and published songs, read-only (IAM,
+        and the model VPC's S3 endpoint policy: the container reaches S3 only through it)."""
+        inference = self.workflow.inference
+        inference.grant_container_objects(self.uploads.bucket, UPLOADS_PREFIX, "s3:GetObject")
+        inference.grant_container_objects(self.storage.media_bucket, SONGS_PREFIX, "s3:GetObject")
 
     # --- generation workflow (issue 4) ---
 

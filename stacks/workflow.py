@@ -63,6 +63,7 @@ class GenerationWorkflow(Construct):
             config=config,
             inference_bucket=inference_bucket,
             callback_timeout=CALLBACK_TIMEOUT,
+            log_retention=log_retention,
         )
         env = {
             **environment,
@@ -89,6 +90,9 @@ class GenerationWorkflow(Construct):
         self.start_inference = function(
             "StartInference", "start_inference", "workflow: start async inference"
         )
+        # A new instance type is a new endpoint (its name changes): point the function at it only
+        # once it exists, so no job is sent to a name that is not there yet.
+        self.start_inference.function.node.add_dependency(self.inference.endpoint)
         self.publish = function(
             "Publish", "publish_song", "workflow: publish the song's media", timeout_s=120
         )

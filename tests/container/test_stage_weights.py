@@ -69,3 +69,14 @@ def test_dry_run_uploads_nothing(s3: Any, tmp_path: Path) -> None:
     record = main(args, s3=s3, download=fake_download)
     assert s3.list_objects_v2(Bucket=BUCKET).get("KeyCount") == 0
     assert record["parts"]["llm"]["uploaded"] == 2
+
+
+def test_printed_model_data_uri_is_what_the_stack_accepts(s3: Any, tmp_path: Path, capsys: Any) -> None:
+    from stacks.config import load_config
+
+    args = ["--bucket", BUCKET, "--prefix", "song-model/v2", "--work-dir", str(tmp_path)]
+    main(args, s3=s3, download=fake_download)
+    (line,) = [x for x in capsys.readouterr().err.splitlines() if x.startswith("Deploy with:")]
+    uri = line.split("model_data_s3_uri=", 1)[1]
+    assert uri == f"s3://{BUCKET}/song-model/v2/"
+    assert load_config({"model_data_s3_uri": uri}).model_data_s3_uri == uri

@@ -205,3 +205,17 @@ def test_the_endpoint_and_the_api_agree_on_stems(template_json: dict) -> None:
     assert (
         template_json["Resources"][api]["Properties"]["Environment"]["Variables"]["STEMS_ENABLED"] == "true"
     )
+
+
+def test_the_model_network_lets_the_source_reads_through(template_json: dict) -> None:
+    """The container reaches S3 only through the VPC's gateway endpoint, whose policy must name the
+    source buckets too, read-only."""
+    (endpoint,) = [r for r in template_json["Resources"].values() if r["Type"] == "AWS::EC2::VPCEndpoint"]
+    grants = _grants(endpoint["Properties"]["PolicyDocument"]["Statement"])
+    uploads = _one_id(template_json, "AWS::S3::Bucket", "UploadsBucket")
+    media = _one_id(template_json, "AWS::S3::Bucket", "StorageMedia")
+    reads = " ".join(grants["s3:GetObject"])
+    assert uploads in reads and media in reads
+    for action, resources in grants.items():
+        if action != "s3:GetObject":
+            assert not any(uploads in r for r in resources), (action, resources)

@@ -11,6 +11,8 @@ from aws_cdk.assertions import Match, Template
 
 from local.workflow import ASL_PATH, placeholders
 
+from .conftest import CONFIG
+
 
 def _one(template_json: dict, resource_type: str) -> tuple[str, dict]:
     found = [(k, v) for k, v in template_json["Resources"].items() if v["Type"] == resource_type]
@@ -69,7 +71,7 @@ def test_model_runs_the_container_with_its_settings(template: Template, template
         "IMAGE_MODEL_ID": "stabilityai/sdxl-turbo",
     }
     assert "dkr.ecr" in json.dumps(container["Image"])  # the Docker image asset
-    template.has_resource_properties("AWS::SageMaker::Endpoint", {"EndpointName": "song-service-test-music"})
+    template.has_resource_properties("AWS::SageMaker::Endpoint", {"EndpointName": CONFIG.endpoint_name})
 
 
 def test_autoscaling_from_zero_with_both_policies(template: Template, template_json: dict) -> None:
@@ -78,7 +80,7 @@ def test_autoscaling_from_zero_with_both_policies(template: Template, template_j
         {
             "MinCapacity": 0,
             "MaxCapacity": 2,
-            "ResourceId": "endpoint/song-service-test-music/variant/AllTraffic",
+            "ResourceId": f"endpoint/{CONFIG.endpoint_name}/variant/AllTraffic",
             "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
             "ServiceNamespace": "sagemaker",
             "RoleARN": {"Fn::Join": ["", Match.array_with([Match.string_like_regexp("AWSServiceRoleFor")])]},
@@ -237,7 +239,7 @@ def test_each_task_gets_only_what_it_does(template_json: dict) -> None:
         for s in _policy_statements(template_json, "StartInference")
         if "sagemaker" in json.dumps(s["Action"])
     ]
-    assert json.dumps(invoke[0]["Resource"]).count("endpoint/song-service-test-music") == 1
+    assert json.dumps(invoke[0]["Resource"]).count(f"endpoint/{CONFIG.endpoint_name}") == 1
 
 
 def test_endpoint_role_reads_requests_and_writes_results_only(template_json: dict) -> None:

@@ -172,7 +172,10 @@ def main(
     json.dump(record, sys.stdout, indent=2)
     print()
     uri = f"s3://{args.bucket}/{record['prefix']}"
+    # Uncompressed weights under a prefix (not a model.tar.gz): the value cdk.json's
+    # `model_data_s3_uri` takes (stacks/config.py validates it).
     print(f"Model data: {uri} (S3DataType=S3Prefix, CompressionType=None)", file=sys.stderr)
+    print(f"Deploy with: npx cdk deploy -c model_data_s3_uri={uri}", file=sys.stderr)
     return record
 
 
