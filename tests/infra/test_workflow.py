@@ -69,6 +69,7 @@ def test_model_runs_the_container_with_its_settings(template: Template, template
         "MUSIC_MODEL_ID": "ACE-Step/ACE-Step-v1-3.5B",
         "MUSICGEN_MODEL_ID": "facebook/musicgen-medium",
         "IMAGE_MODEL_ID": "stabilityai/sdxl-turbo",
+        "STEMS_ENABLED": "true",
     }
     assert "dkr.ecr" in json.dumps(container["Image"])  # the Docker image asset
     template.has_resource_properties("AWS::SageMaker::Endpoint", {"EndpointName": CONFIG.endpoint_name})
