@@ -16,11 +16,12 @@ export PYTHONDONTWRITEBYTECODE := 1
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-# torch first and pinned: the CPU wheel; an unpinned torch would pull GBs of CUDA packages.
-$(STAMP): pyproject.toml
+# torch first and pinned (the one torch line, shared with the GPU image: its requirements.txt): the CPU
+# wheel; an unpinned torch would pull GBs of CUDA packages.
+$(STAMP): pyproject.toml sagemaker_containers/music/requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade "pip>=25.1"
-	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q "$$(grep -m1 "^torch==" sagemaker_containers/music/requirements.txt)"
 	$(PY) -m pip install -q --group dev
 	touch $@
 

@@ -57,14 +57,15 @@ class ServiceConfig(BaseModel):
     # Models
     llm_model_id: str = Field("Qwen/Qwen2-7B-Instruct", min_length=1, max_length=200)
     music_engine: Literal["acestep", "musicgen"] = "acestep"
-    acestep_model_id: str = Field("ACE-Step/ACE-Step-v1-3.5B", min_length=1, max_length=200)
+    acestep_model_id: str = Field("ACE-Step/acestep-v15-xl-turbo-diffusers", min_length=1, max_length=200)
     musicgen_model_id: str = Field("facebook/musicgen-medium", min_length=1, max_length=200)
     image_model_id: str = Field("stabilityai/sdxl-turbo", min_length=1, max_length=200)
 
     # Business rules
     max_concurrent_jobs_per_user: int = Field(1, ge=1, le=10)
     signup_credits: int = Field(10, ge=0, le=100_000)
-    credits_per_song: int = Field(1, ge=1, le=1_000)
+    # The price: credits per started minute of rendered audio, per take (lambdas/common/pricing.py).
+    credits_per_minute: int = Field(1, ge=1, le=1_000)
 
     # Audio uploads (audio-in modes): the largest file and the longest track accepted, and how
     # long an upload nobody used is kept.

@@ -295,6 +295,9 @@ class InferenceEndpoint(Construct):
     def _endpoint(self, config: ServiceConfig, bucket: s3.IBucket) -> None:
         environment = {
             "MODEL_PROFILE": "full",
+            # No silent CPU fallback: a missing GPU or a driver too old for the image's CUDA fails
+            # the container at start (health check) instead of rendering songs for hours.
+            "DEVICE": "cuda",
             "MUSIC_ENGINE": config.music_engine,
             "LLM_MODEL_ID": config.llm_model_id,
             "MUSIC_MODEL_ID": config.acestep_model_id,

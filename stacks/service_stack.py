@@ -98,7 +98,7 @@ class SongServiceStack(Stack):
             "JOBS_TABLE_NAME": self.data.jobs_table.table_name,
             "USERS_TABLE_NAME": self.data.users_table.table_name,
             "SIGNUP_CREDITS": str(config.signup_credits),
-            "CREDITS_PER_SONG": str(config.credits_per_song),
+            "CREDITS_PER_MINUTE": str(config.credits_per_minute),
             "MAX_CONCURRENT_JOBS_PER_USER": str(config.max_concurrent_jobs_per_user),
             "UPLOAD_MAX_MB": str(config.upload_max_mb),
             "UPLOAD_MAX_DURATION_SECONDS": str(config.upload_max_duration_s),
@@ -122,8 +122,10 @@ class SongServiceStack(Stack):
             role, jobs, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"
         )
         allow_query(role, jobs, BY_USER_INDEX)
-        # Users are created by the API; credits change only in the workflow.
-        allow_items(role, users, "dynamodb:GetItem", "dynamodb:PutItem")
+        # Users are created by the API; it reserves a song's price (UpdateItem in the transaction
+        # that writes the job) and releases it when the workflow cannot start. Credits themselves
+        # change only in the workflow (capture).
+        allow_items(role, users, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")
         allow_items(
             role,
             idempotency,

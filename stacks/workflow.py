@@ -154,7 +154,6 @@ class GenerationWorkflow(Construct):
                 "FinalizeFunctionArn": self.finalize.function.function_arn,
                 "JobsTableName": self._data.jobs_table.table_name,
                 "UsersTableName": self._data.users_table.table_name,
-                "CreditsPerSong": str(config.credits_per_song),
                 "InferenceTimeoutSeconds": str(config.inference_timeout_minutes * 60),
                 "SlotPollSeconds": str(int(SLOT_POLL.to_seconds())),
             },
@@ -166,11 +165,9 @@ class GenerationWorkflow(Construct):
         )
         for task in (self.acquire_slot, self.start_inference, self.publish, self.finalize):
             task.function.grant_invoke(machine)
-        # Direct integrations: CheckCredits (users GetItem), MarkProcessing (a transaction: the
-        # user's slot check + the job update), CheckCharged (jobs), ChargeAndComplete (one
-        # transaction updating both rows).
-        for table in (self._data.users_table, self._data.jobs_table):
-            allow_items(machine.role, table, "dynamodb:GetItem", "dynamodb:UpdateItem")
+        # Direct integrations: CheckReservation (jobs GetItem) and MarkProcessing (a transaction:
+        # the user's slot check + the job update). The charge runs in finalize-job.
+        allow_items(machine.role, self._data.jobs_table, "dynamodb:GetItem", "dynamodb:UpdateItem")
         allow_items(machine.role, self._data.users_table, "dynamodb:ConditionCheckItem")
         acknowledge(
             machine,
@@ -240,7 +237,8 @@ class GenerationWorkflow(Construct):
             (self._media, SONGS_PREFIX),
         )
 
-        allow_items(self.callback.role, jobs, "dynamodb:GetItem")
+        # UpdateItem: a completed task's token is removed from the job (conditional on that token).
+        allow_items(self.callback.role, jobs, "dynamodb:GetItem", "dynamodb:UpdateItem")
         allow_objects(self.callback.role, self._scratch, OUTPUT_PREFIX, "s3:GetObject")
         self.callback.role.add_to_policy(task_response)
         self._acknowledge_prefixes(self.callback, (self._scratch, OUTPUT_PREFIX))

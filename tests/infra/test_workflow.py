@@ -64,9 +64,10 @@ def test_model_runs_the_container_with_its_settings(template: Template, template
     assert "ModelDataSource" not in container  # model_data_s3_uri unset: weights from the hub
     assert container["Environment"] == {
         "MODEL_PROFILE": "full",
+        "DEVICE": "cuda",
         "MUSIC_ENGINE": "acestep",
         "LLM_MODEL_ID": "Qwen/Qwen2-7B-Instruct",
-        "MUSIC_MODEL_ID": "ACE-Step/ACE-Step-v1-3.5B",
+        "MUSIC_MODEL_ID": "ACE-Step/acestep-v15-xl-turbo-diffusers",
         "MUSICGEN_MODEL_ID": "facebook/musicgen-medium",
         "IMAGE_MODEL_ID": "stabilityai/sdxl-turbo",
         "STEMS_ENABLED": "true",
@@ -216,6 +217,7 @@ def test_each_task_gets_only_what_it_does(template_json: dict) -> None:
     }
     assert actions("InferenceCallback") == {
         "dynamodb:GetItem",
+        "dynamodb:UpdateItem",
         "s3:GetObject",
         "states:SendTaskSuccess",
         "states:SendTaskFailure",
@@ -256,3 +258,31 @@ def test_endpoint_role_reads_requests_and_writes_results_only(template_json: dic
     written = " ".join(s3["s3:PutObject"])
     assert all(p in written for p in ("/media/*", "/async-output/*", "/async-failures/*"))
     assert "sns:Publish" in _actions(statements)
+
+
+def test_state_machine_and_charge_have_exactly_the_table_actions_they_use(template_json: dict) -> None:
+    """The direct integrations read the job's reservation (jobs GetItem), and MarkProcessing is a
+    transaction: the user's slot check (ConditionCheckItem) + the job update. The charge moved to
+    finalize-job: its capture/release transactions update both rows (UpdateItem on each)."""
+    tables = {
+        key: _logical_id(template_json, "AWS::DynamoDB::Table", fragment)
+        for key, fragment in (("jobs", "Jobs"), ("users", "Users"))
+    }
+
+    def granted(role: str) -> dict[str, set[str]]:
+        found: dict[str, set[str]] = {}
+        for statement in _policy_statements(template_json, role):
+            for action in _actions([statement]):
+                if action.startswith("dynamodb:"):
+                    resources = json.dumps(statement["Resource"])
+                    found.setdefault(action, set()).update(k for k, t in tables.items() if t in resources)
+        return found
+
+    assert granted("StateMachineRole") == {
+        "dynamodb:GetItem": {"jobs"},
+        "dynamodb:UpdateItem": {"jobs"},
+        "dynamodb:ConditionCheckItem": {"users"},
+    }
+    for role in ("Finalize", "Reaper"):
+        actions = granted(role)
+        assert actions["dynamodb:UpdateItem"] == {"jobs", "users"}, role

@@ -22,7 +22,7 @@ def test_cli_overrides_win_and_are_coerced() -> None:
 @pytest.mark.parametrize(
     ("values", "message"),
     [
-        ({"credits_per_song": 0}, "credits_per_song"),
+        ({"credits_per_minute": 0}, "credits_per_minute"),
         ({"music_engine": "wavenet"}, "music_engine"),
         ({"endpoint_instance_type": "g6e.2xlarge"}, "endpoint_instance_type"),
         ({"endpoint_min_instances": 3, "endpoint_max_instances": 2}, "endpoint_max_instances"),
