@@ -50,6 +50,32 @@ class SongClient:
     def song(self, song_id: str) -> dict[str, Any]:
         return self._ok(self.request("GET", f"/songs/{song_id}"))
 
+    def create_upload(self, filename: str, content_type: str, size_bytes: int) -> dict[str, Any]:
+        body = {"filename": filename, "content_type": content_type, "size_bytes": size_bytes}
+        return self._ok(self.request("POST", "/uploads", json=body))
+
+    def upload(self, upload_id: str) -> dict[str, Any]:
+        return self._ok(self.request("GET", f"/uploads/{upload_id}"))
+
+    def upload_file(
+        self, filename: str, data: bytes, content_type: str, timeout_s: float = 60
+    ) -> dict[str, Any]:
+        """The browser's whole upload: ask for a form, POST the file to S3, wait for the check."""
+        form = self.create_upload(filename, content_type, len(data))
+        post_form(form, filename, data, content_type).raise_for_status()
+        return self.wait_upload(form["upload_id"], timeout_s)
+
+    def wait_upload(self, upload_id: str, timeout_s: float, poll_s: float = 0.25) -> dict[str, Any]:
+        """Poll GET /uploads/{id} until the check has decided (ready or rejected)."""
+        deadline = time.monotonic() + timeout_s
+        upload = self.upload(upload_id)
+        while upload["status"] == "pending":
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"upload {upload_id} still pending after {timeout_s:.0f} s")
+            time.sleep(poll_s)
+            upload = self.upload(upload_id)
+        return upload
+
     def wait(self, song_id: str, timeout_s: float, poll_s: float = 0.5) -> dict[str, Any]:
         """Poll GET /songs/{id} until processed or failed; TimeoutError names the last status."""
         deadline = time.monotonic() + timeout_s
@@ -61,6 +87,12 @@ class SongClient:
             time.sleep(poll_s)
             song = self.song(song_id)
         return song
+
+
+def post_form(form: dict[str, Any], filename: str, data: bytes, content_type: str) -> requests.Response:
+    """POST a file with a presigned form as a browser does: the form's fields, then the file last."""
+    files = {"file": (filename, data, content_type)}
+    return requests.post(form["url"], data=form["fields"], files=files, timeout=60)
 
 
 def song_id(job: dict) -> str:

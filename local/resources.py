@@ -29,6 +29,10 @@ class ResourceNames:
     callback_dlq: str
     user_pool: str
     user_pool_client: str
+    uploads_table: str
+    uploads_bucket: str
+    upload_check_queue: str
+    upload_check_dlq: str
 
     @classmethod
     def for_config(cls, config: ServiceConfig) -> ResourceNames:
@@ -45,6 +49,10 @@ class ResourceNames:
             callback_dlq=f"{prefix}-inference-callback-dlq",
             user_pool=f"{prefix}-users",
             user_pool_client=f"{prefix}-web",
+            uploads_table=f"{prefix}-uploads",
+            uploads_bucket=f"{prefix}-uploads",
+            upload_check_queue=f"{prefix}-upload-check",
+            upload_check_dlq=f"{prefix}-upload-check-dlq",
         )
 
     def environment(self) -> dict[str, str]:
@@ -55,6 +63,8 @@ class ResourceNames:
             "IDEMPOTENCY_TABLE_NAME": self.idempotency_table,
             "MEDIA_BUCKET_NAME": self.media_bucket,
             "INFERENCE_BUCKET_NAME": self.inference_bucket,
+            "UPLOADS_TABLE_NAME": self.uploads_table,
+            "UPLOADS_BUCKET_NAME": self.uploads_bucket,
         }
 
 
@@ -93,6 +103,12 @@ def table_definitions(names: ResourceNames) -> list[dict[str, Any]]:
             "AttributeDefinitions": string_attrs("id"),
             "BillingMode": "PAY_PER_REQUEST",
         },
+        {
+            "TableName": names.uploads_table,
+            "KeySchema": [{"AttributeName": "upload_id", "KeyType": "HASH"}],
+            "AttributeDefinitions": string_attrs("upload_id"),
+            "BillingMode": "PAY_PER_REQUEST",
+        },
     ]
 
 
@@ -104,8 +120,68 @@ def create_data_and_storage(dynamodb: Any, s3: Any, names: ResourceNames) -> Non
         TableName=names.idempotency_table,
         TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiration"},
     )
-    for bucket in (names.media_bucket, names.inference_bucket):
+    dynamodb.update_time_to_live(
+        TableName=names.uploads_table,
+        TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at_epoch"},
+    )
+    for bucket in (names.media_bucket, names.inference_bucket, names.uploads_bucket):
         s3.create_bucket(Bucket=bucket)
+    # Browsers POST upload forms straight to the bucket (stacks/uploads.py).
+    s3.put_bucket_cors(
+        Bucket=names.uploads_bucket,
+        CORSConfiguration={
+            "CORSRules": [{"AllowedMethods": ["POST"], "AllowedOrigins": ["*"], "AllowedHeaders": ["*"]}]
+        },
+    )
+
+
+# The upload check's event source mapping, as stacks/uploads.py sets it up.
+UPLOADS_PREFIX = "uploads/"
+UPLOAD_CHECK_VISIBILITY_TIMEOUT_S = 720
+UPLOAD_CHECK_MAX_RECEIVE_COUNT = 3
+
+
+@dataclass(frozen=True)
+class UploadCheckQueue:
+    queue_url: str
+    queue_arn: str
+    dlq_url: str
+
+
+def create_upload_check(s3: Any, sqs: Any, names: ResourceNames) -> UploadCheckQueue:
+    """ObjectCreated on `uploads/` -> the check queue (with its DLQ), like the uploads unit.
+
+    moto delivers the bucket's notifications to SQS itself (ObjectCreated:Post for a form upload),
+    so the check is triggered by the same event as on AWS; configuring it sends S3's test event
+    first, which the check skips as AWS's would.
+    """
+    dlq_url = sqs.create_queue(QueueName=names.upload_check_dlq)["QueueUrl"]
+    queue_url = sqs.create_queue(
+        QueueName=names.upload_check_queue,
+        Attributes={
+            "VisibilityTimeout": str(UPLOAD_CHECK_VISIBILITY_TIMEOUT_S),
+            "RedrivePolicy": json.dumps(
+                {
+                    "deadLetterTargetArn": _queue_arn(sqs, dlq_url),
+                    "maxReceiveCount": UPLOAD_CHECK_MAX_RECEIVE_COUNT,
+                }
+            ),
+        },
+    )["QueueUrl"]
+    queue_arn = _queue_arn(sqs, queue_url)
+    s3.put_bucket_notification_configuration(
+        Bucket=names.uploads_bucket,
+        NotificationConfiguration={
+            "QueueConfigurations": [
+                {
+                    "QueueArn": queue_arn,
+                    "Events": ["s3:ObjectCreated:*"],
+                    "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": UPLOADS_PREFIX}]}},
+                }
+            ]
+        },
+    )
+    return UploadCheckQueue(queue_url=queue_url, queue_arn=queue_arn, dlq_url=dlq_url)
 
 
 # The callback's event source mapping settings, shared by the local poller and the queue definition.

@@ -29,11 +29,13 @@ from local.lambda_routing import route_lambda_invokes
 from local.paths import DEFAULT_STATE_DIR, REPO_ROOT
 from local.resources import (
     CALLBACK_VISIBILITY_TIMEOUT_S,
+    UPLOAD_CHECK_VISIBILITY_TIMEOUT_S,
     Messaging,
     ResourceNames,
     UserPool,
     create_data_and_storage,
     create_messaging,
+    create_upload_check,
     create_user_pool,
 )
 from local.sqs_poller import SqsPoller
@@ -51,6 +53,7 @@ log = logging.getLogger(__name__)
 
 API_HANDLER = "lambdas.api.handler.lambda_handler"
 CALLBACK_HANDLER = "lambdas.inference_callback.handler.lambda_handler"
+UPLOAD_CHECK_HANDLER = "lambdas.upload_check.handler.lambda_handler"
 REAPER_HANDLER = "lambdas.reaper.handler.lambda_handler"
 
 
@@ -90,6 +93,10 @@ def lambda_environment(
         "SIGNUP_CREDITS": str(config.signup_credits),
         "CREDITS_PER_MINUTE": str(config.credits_per_minute),
         "MAX_CONCURRENT_JOBS_PER_USER": str(config.max_concurrent_jobs_per_user),
+        "UPLOAD_MAX_MB": str(config.upload_max_mb),
+        "UPLOAD_MAX_DURATION_SECONDS": str(config.upload_max_duration_s),
+        "UPLOAD_EXPIRY_DAYS": str(config.upload_expiry_days),
+        "STEMS_ENABLED": str(config.stems_enabled).lower(),
         "AWS_DEFAULT_REGION": REGION,
         "AWS_REGION": REGION,
         "AWS_ACCESS_KEY_ID": "local",
@@ -146,6 +153,7 @@ class LocalStack:
         create_data_and_storage(moto.client("dynamodb"), moto.client("s3"), self.names)
         messaging = create_messaging(moto.client("sns"), moto.client("sqs"), self.names)
         pool = create_user_pool(moto.client("cognito-idp"), self.names)
+        upload_check = create_upload_check(moto.client("s3"), moto.client("sqs"), self.names)
 
         container_port = opts.container_port or free_port(opts.host)
         container_url = f"http://{opts.host}:{container_port}"
@@ -189,6 +197,18 @@ class LocalStack:
         )
         poller.start()
         self._exit.callback(poller.stop)
+
+        check_poller = SqsPoller(
+            moto.client("sqs"),
+            upload_check.queue_url,
+            upload_check.queue_arn,
+            load_handler(UPLOAD_CHECK_HANDLER),
+            function_name=f"{self.config.resource_prefix}-upload-check",
+            timeout_s=UPLOAD_CHECK_VISIBILITY_TIMEOUT_S,
+            batch_size=1,
+        )
+        check_poller.start()
+        self._exit.callback(check_poller.stop)
 
         cognito = CognitoSettings(moto.url, pool.user_pool_id, pool.client_id)
         api = ApiServer(
@@ -264,8 +284,13 @@ class LocalStack:
                 "jobs": names.jobs_table,
                 "users": names.users_table,
                 "idempotency": names.idempotency_table,
+                "uploads": names.uploads_table,
             },
-            "buckets": {"media": names.media_bucket, "inference": names.inference_bucket},
+            "buckets": {
+                "media": names.media_bucket,
+                "inference": names.inference_bucket,
+                "uploads": names.uploads_bucket,
+            },
             "endpoint_name": self.workflow.endpoint,
             "topics": {"success": messaging.success_topic_arn, "error": messaging.error_topic_arn},
             "queues": {"callback": messaging.callback_queue_url, "callback_dlq": messaging.callback_dlq_url},

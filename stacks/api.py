@@ -271,3 +271,6 @@ class SongApi(Construct):
         song.add_method("GET", integration, **secured)
         song.add_method("DELETE", integration, **secured)
         root.add_resource("me").add_method("GET", integration, **secured)
+        uploads = root.add_resource("uploads")
+        uploads.add_method("POST", integration, **secured)
+        uploads.add_resource("{upload_id}").add_method("GET", integration, **secured)

@@ -67,6 +67,14 @@ class ServiceConfig(BaseModel):
     # The price: credits per started minute of rendered audio, per take (lambdas/common/pricing.py).
     credits_per_minute: int = Field(1, ge=1, le=1_000)
 
+    # Audio uploads (audio-in modes): the largest file and the longest track accepted, and how
+    # long an upload nobody used is kept.
+    upload_max_mb: int = Field(50, ge=1, le=500)
+    upload_max_duration_s: int = Field(600, ge=10, le=600)
+    upload_expiry_days: int = Field(7, ge=1, le=365)
+    # Stems need the base checkpoint beside turbo on the GPU; off where memory is short.
+    stems_enabled: bool = True
+
     # API
     api_throttle_rate_limit: int = Field(20, ge=1, le=10_000)
     api_throttle_burst_limit: int = Field(40, ge=1, le=5_000)

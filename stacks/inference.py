@@ -303,6 +303,8 @@ class InferenceEndpoint(Construct):
             "MUSIC_MODEL_ID": config.acestep_model_id,
             "MUSICGEN_MODEL_ID": config.musicgen_model_id,
             "IMAGE_MODEL_ID": config.image_model_id,
+            # Stems load the base checkpoint beside turbo (GPU memory: docs/container.md).
+            "STEMS_ENABLED": str(config.stems_enabled).lower(),
         }
         self.model = sagemaker.CfnModel(
             self,

@@ -21,6 +21,7 @@ from .inference import VARIANT_NAME
 from .monitoring import MonitoredResources, Monitoring
 from .nag import acknowledge, logical_id
 from .storage import Storage
+from .uploads import UPLOADS_PREFIX, Uploads
 from .web import WebApp
 from .workflow import SONGS_PREFIX, GenerationWorkflow
 
@@ -56,6 +57,18 @@ class SongServiceStack(Stack):
         CfnOutput(self, "InferenceBucketName", value=self.storage.inference_bucket.bucket_name)
 
         self.workflow = self._add_generation_workflow()
+        self.uploads = Uploads(
+            self,
+            "Uploads",
+            config=config,
+            access_logs_bucket=self.storage.access_logs_bucket,
+            layer=self.powertools_layer,
+            log_retention=self.log_retention,
+            environment=self.function_environment(),
+        )
+        self.grant_source_reads()
+        CfnOutput(self, "UploadsBucketName", value=self.uploads.bucket.bucket_name)
+        CfnOutput(self, "UploadsTableName", value=self.uploads.table.table_name)
 
         self.api = SongApi(
             self,
@@ -104,6 +117,10 @@ class SongServiceStack(Stack):
             "SIGNUP_CREDITS": str(config.signup_credits),
             "CREDITS_PER_MINUTE": str(config.credits_per_minute),
             "MAX_CONCURRENT_JOBS_PER_USER": str(config.max_concurrent_jobs_per_user),
+            "UPLOAD_MAX_MB": str(config.upload_max_mb),
+            "UPLOAD_MAX_DURATION_SECONDS": str(config.upload_max_duration_s),
+            "UPLOAD_EXPIRY_DAYS": str(config.upload_expiry_days),
+            "STEMS_ENABLED": str(config.stems_enabled).lower(),
         }
 
     def api_environment(self) -> dict[str, str]:
@@ -111,6 +128,7 @@ class SongServiceStack(Stack):
             **self.function_environment(),
             "IDEMPOTENCY_TABLE_NAME": self.data.idempotency_table.table_name,
             "MEDIA_BUCKET_NAME": self.storage.media_bucket.bucket_name,
+            **self.uploads.environment(),
         }
 
     def grant_api(self, role: iam.IRole) -> None:
@@ -144,6 +162,26 @@ class SongServiceStack(Stack):
             "the API signs downloads for and deletes only objects under that prefix.",
             f"Resource::<{logical_id(media.node.default_child)}.Arn>/songs/*",
         )
+        # Uploads: rows written and read by the API; the presigned POST is signed with this role, so
+        # it needs PutObject (and PutObjectTagging: the form sets the retention tag, which using the
+        # upload in a song changes).
+        uploads = self.uploads
+        allow_items(role, uploads.table, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")
+        allow_objects(role, uploads.bucket, UPLOADS_PREFIX, "s3:PutObject", "s3:PutObjectTagging")
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5",
+            "Uploads are per user (uploads/{user_id}/{upload_id}), named at runtime; the API signs "
+            "upload forms for and re-tags only objects under that prefix.",
+            f"Resource::<{logical_id(uploads.bucket.node.default_child)}.Arn>/{UPLOADS_PREFIX}*",
+        )
+
+    def grant_source_reads(self) -> None:
+        """The endpoint reads audio-in sources itself: uploads and published songs, read-only (IAM,
+        and the model VPC's S3 endpoint policy: the container reaches S3 only through it)."""
+        inference = self.workflow.inference
+        inference.grant_container_objects(self.uploads.bucket, UPLOADS_PREFIX, "s3:GetObject")
+        inference.grant_container_objects(self.storage.media_bucket, SONGS_PREFIX, "s3:GetObject")
 
     # --- generation workflow (issue 4) ---
 
@@ -182,12 +220,18 @@ class SongServiceStack(Stack):
             dead_letter_queues={
                 "Notifications": inference.notifications_dlq,
                 "Reaper": self.workflow.reaper_dlq,
+                "UploadCheck": self.uploads.dlq,
             },
-            functions={"api": self.api.function.function, **self.workflow.functions},
+            functions={
+                "api": self.api.function.function,
+                **self.workflow.functions,
+                "upload_check": self.uploads.check.function,
+            },
             tables={
                 "jobs": self.data.jobs_table,
                 "users": self.data.users_table,
                 "idempotency": self.data.idempotency_table,
+                "uploads": self.uploads.table,
             },
             endpoint_hourly_usd=self.config.endpoint_hourly_usd,
         )

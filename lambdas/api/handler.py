@@ -17,10 +17,20 @@ from lambdas.common import errors, media_keys
 from lambdas.common.models import SongRequest
 from lambdas.common.observability import logger, metrics, tracer
 from lambdas.common.settings import cors_allow_origins, get_settings
+from lambdas.common.uploads import UploadRequest
 
 from . import http_errors, json_body
-from .schemas import ErrorResponse, HealthResponse, MeResponse, SongDetail, SongPage
+from .schemas import (
+    ErrorResponse,
+    HealthResponse,
+    MeResponse,
+    SongDetail,
+    SongPage,
+    UploadCreated,
+    UploadDetail,
+)
 from .service import SongService
+from .uploads import UploadService
 
 # The largest valid body is ~6 KiB of text; 64 KiB leaves room for JSON escapes (\uXXXX) and
 # stops anything bigger before it is parsed.
@@ -56,10 +66,10 @@ def _error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         401: "Missing or invalid token",
         402: "The available credits do not cover the song's price (details: price and balance)",
         404: "Not found, or not yours",
-        409: "Conflict",
+        409: "Conflict (or a source not ready yet)",
         413: "Body over the size limit",
         415: "Body is not JSON",
-        422: "Invalid input; details lists the fields",
+        422: "Invalid input (details lists the fields), or an unusable audio source",
         429: "Throttled",
         500: "Unexpected error; details carries a correlation id",
         503: "The workflow could not be started; retry",
@@ -71,6 +81,7 @@ def _error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 SongId = Annotated[str, Path(pattern=UUID_PATTERN, description="The song's id (a UUID)")]
+UploadId = Annotated[str, Path(pattern=UUID_PATTERN, description="The upload's id (a UUID)")]
 
 
 def current_user_id() -> str:
@@ -120,7 +131,10 @@ def health() -> HealthResponse:
     },
 )
 def request_song(
-    request: Annotated[SongRequest, Body(description="One of three modes, chosen by `mode`")],
+    request: Annotated[
+        SongRequest,
+        Body(description="Text modes, or audio-in modes with a `source`; chosen by `mode`"),
+    ],
     idempotency_key: Annotated[
         str | None,
         Header(
@@ -206,6 +220,36 @@ def api_reference():  # no return annotation: Powertools would model `Response` 
     base_path = f"/{context.stage}" if context.path.startswith(f"/{context.stage}/") else ""
     content_type, body = openapi.docs_page(base_path, want_json=query.get("format") == "json")
     return Response(status_code=200, content_type=content_type, body=body)
+
+
+@app.post(
+    "/uploads",
+    summary="Start an upload of a source track (presigned POST form)",
+    description=(
+        "Returns a form for S3: POST `fields` and then the file (as the `file` field) to `url`. The "
+        "form accepts exactly the declared type and size. The upload check then decodes the file; "
+        "follow it with GET /uploads/{upload_id}."
+    ),
+    tags=["uploads"],
+    status_code=201,
+    security=SECURITY,
+    responses={**_ok(201, "Created", UploadCreated), **_error_responses(400, 401, 413, 415, 422, 429, 500)},
+)
+def create_upload(
+    request: Annotated[UploadRequest, Body(description="The file about to be sent")],
+) -> UploadCreated:
+    return UploadService().create(current_user_id(), request)
+
+
+@app.get(
+    "/uploads/<upload_id>",
+    summary="An upload and the result of its check",
+    tags=["uploads"],
+    security=SECURITY,
+    responses={**_ok(200, "The upload", UploadDetail), **_error_responses(400, 401, 404, 429, 500)},
+)
+def get_upload(upload_id: UploadId) -> UploadDetail:
+    return UploadService().get(current_user_id(), upload_id)
 
 
 def reject_before_routing(event: dict[str, Any]) -> errors.ServiceError | None:

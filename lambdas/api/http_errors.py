@@ -2,8 +2,10 @@
 
 - 400 the request itself is malformed (bad JSON, bad path/query/header value, bad next_token)
 - 401 no usable identity; 402 not enough credits; 404 missing or another user's song
-- 409 idempotency conflict, or a song that cannot be deleted yet; 413 body over the size limit
-- 415 not JSON; 422 the JSON body fails the schema (field-level details)
+- 409 idempotency conflict, a song that cannot be deleted yet, or an upload still being checked
+- 413 body over the size limit
+- 415 not JSON; 422 the JSON body fails the schema (field-level details), or an audio source that
+  cannot be used (rejected or expired upload, a window outside it), or a mode switched off
 - 429 throttled downstream; 503 the workflow could not be started; 500 anything else, with the
   Lambda request id as correlation id and never a stack trace.
 """
@@ -32,6 +34,9 @@ STATUS_BY_ERROR: dict[type[errors.ServiceError], int] = {
     errors.InsufficientCredits: 402,
     errors.NotFound: 404,
     errors.JobStateConflict: 409,
+    errors.SourceNotReady: 409,
+    errors.SourceUnusable: 422,
+    errors.ModeUnavailable: 422,
     errors.PayloadTooLarge: 413,
     errors.InvalidBody: 422,
     errors.UnsupportedMediaType: 415,

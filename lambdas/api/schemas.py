@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from lambdas.common.models import Job, JobError, JobStatus
+from lambdas.common.uploads import SourceFormat, Upload, UploadStatus
 
 
 class ErrorBody(BaseModel):
@@ -51,8 +52,20 @@ class SongSummary(BaseModel):
         return cls(**_summary_fields(job))
 
 
+class SongSource(BaseModel):
+    """What an audio-in song was made from."""
+
+    upload_id: str | None = None
+    song_id: str | None = None
+    duration_s: float = Field(description="Length of the source track, seconds")
+
+
 class SongDetail(SongSummary):
     request: dict[str, Any] = Field(description="The accepted request, defaults filled in")
+    source: SongSource | None = Field(None, description="Audio-in modes: the source track")
+    tracks: dict[str, dict[str, str]] | None = Field(
+        None, description="Stems: presigned URL per track, then per format"
+    )
     audio_url: str | None = Field(None, description="Presigned URL of the first requested format")
     audio_urls: dict[str, str] | None = Field(None, description="Presigned URL per audio format")
     cover_url: str | None = None
@@ -62,6 +75,33 @@ class SongDetail(SongSummary):
     categories: list[str] | None = None
     seed: int | None = None
     duration_s: float | None = None
+
+
+class UploadCreated(BaseModel):
+    upload_id: str
+    url: str = Field(description="POST the form here: `fields` first, then the file as the `file` field")
+    fields: dict[str, str] = Field(description="Form fields to send unchanged")
+    expires_at: str = Field(description="The form is accepted until then")
+    max_duration_s: int = Field(description="Longer tracks are rejected by the upload check")
+
+
+class UploadDetail(BaseModel):
+    upload_id: str
+    status: UploadStatus = Field(description="pending until the file has landed and been checked")
+    filename: str
+    content_type: str
+    size_bytes: int
+    created_at: str
+    expires_at: str | None = Field(None, description="An unused upload is deleted then; null once used")
+    format: SourceFormat | None = None
+    duration_s: float | None = None
+    sample_rate: int | None = None
+    channels: int | None = None
+    error: JobError | None = Field(None, description="Why the upload was rejected")
+
+    @classmethod
+    def from_upload(cls, upload: Upload) -> UploadDetail:
+        return cls(**upload.model_dump(include=set(cls.model_fields)))
 
 
 class SongPage(BaseModel):

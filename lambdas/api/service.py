@@ -13,15 +13,26 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from lambdas.common import media_keys
 from lambdas.common.errors import InsufficientCredits, JobStateConflict, ServiceUnavailable
-from lambdas.common.models import UNFINISHED, Job, JobResult, JobStatus, new_job_id, utc_now
+from lambdas.common.models import (
+    AUDIO_IN_MODES,
+    UNFINISHED,
+    Job,
+    JobResult,
+    JobSource,
+    JobStatus,
+    new_job_id,
+    utc_now,
+)
 from lambdas.common.observability import logger
 from lambdas.common.pricing import request_price
 from lambdas.common.repositories import JobRepository, UserRepository
 from lambdas.common.settings import Settings, get_settings
+from lambdas.common.uploads import UploadObjects, UploadRepository
 
 from . import telemetry
 from .adapters import MediaStore, Workflow
-from .schemas import MeResponse, SongDetail, SongPage, SongSummary
+from .schemas import MeResponse, SongDetail, SongPage, SongSource, SongSummary
+from .sources import SourceResolver, render_plan
 
 WORKFLOW_START_FAILED = "WorkflowStartFailed"
 
@@ -35,12 +46,26 @@ class SongService:
         users: UserRepository | None = None,
         media: MediaStore | None = None,
         workflow: Workflow | None = None,
+        sources: SourceResolver | None = None,
     ) -> None:
         self.settings = settings or get_settings()
         self.jobs = jobs or JobRepository(self.settings.jobs_table_name, self.settings.users_table_name)
         self.users = users or self.jobs.users
         self.media = media or MediaStore(self.settings.media_bucket_name, self.settings.presigned_url_ttl_s)
         self.workflow = workflow or Workflow(self.settings.state_machine_arn)
+        self._sources = sources
+
+    @property
+    def sources(self) -> SourceResolver:
+        """Built on first use: text modes never touch the uploads table."""
+        if self._sources is None:
+            self._sources = SourceResolver(
+                self.settings,
+                self.jobs,
+                UploadRepository(self.settings.uploads_table_name),
+                UploadObjects(self.settings.uploads_bucket_name),
+            )
+        return self._sources
 
     # --- users -------------------------------------------------------------------------------
 
@@ -77,8 +102,14 @@ class SongService:
         )
 
     def _create_song(self, user_id: str, request: Any) -> dict[str, Any]:
-        now, job_id = utc_now(), new_job_id()
         body = request.model_dump(mode="json")
+        source = None
+        if request.mode in AUDIO_IN_MODES:
+            # Resolved first: a refused source (404/409/422) reserves and charges nothing.
+            source = self.sources.resolve(user_id, request)
+            # What the job renders, stored like a text mode's length: shown, priced and rendered.
+            body["duration_s"] = render_plan(request, source).duration_s
+        now, job_id = utc_now(), new_job_id()
         job = Job(
             job_id=job_id,
             user_id=user_id,
@@ -89,6 +120,7 @@ class SongService:
             updated_at=now,
             execution_arn=self.workflow.execution_arn(job_id),
             price_credits=request_price(body, self.settings.credits_per_minute),
+            source=source,
         )
         try:
             # The price is held on the user from now on: a user can never have more songs in
@@ -97,10 +129,20 @@ class SongService:
         except InsufficientCredits:
             telemetry.song_rejected(InsufficientCredits.code)
             raise
+        if source is not None:
+            self._keep_source(user_id, source)
         self._start_workflow(job)
         telemetry.song_requested(request.mode)
         logger.info("song requested", extra={"job_id": job.job_id, "mode": request.mode})
         return SongDetail(**job_detail_fields(job)).model_dump(mode="json")
+
+    def _keep_source(self, user_id: str, source: JobSource) -> None:
+        """Stop the upload from expiring. Best effort: its expiry is days away (the job needs the
+        source for hours at most), and failing the request here would strand the job row."""
+        try:
+            self.sources.keep(user_id, source)
+        except (ClientError, BotoCoreError):
+            logger.warning("could not mark the source upload used", extra={"upload_id": source.upload_id})
 
     def _start_workflow(self, job: Job) -> None:
         try:
@@ -151,12 +193,18 @@ class SongService:
     def _result_fields(self, job: Job, result: JobResult) -> dict[str, Any]:
         prefix = media_keys.job_prefix(job.user_id, job.job_id)
         # Only keys under the job's own prefix are signed, whatever the row says.
-        audio_urls = {a.format: self.media.presign(a.key) for a in result.audio if a.key.startswith(prefix)}
+        own = [a for a in result.audio if a.key.startswith(prefix)]
+        audio_urls = {a.format: self.media.presign(a.key) for a in own if a.track is None}
+        tracks: dict[str, dict[str, str]] = {}
+        for a in own:
+            if a.track is not None:
+                tracks.setdefault(a.track, {})[a.format] = self.media.presign(a.key)
         cover_ok = result.cover_key is not None and result.cover_key.startswith(prefix)
         expires = datetime.now(UTC) + timedelta(seconds=self.settings.presigned_url_ttl_s)
         return {
             "audio_urls": audio_urls or None,
             "audio_url": next(iter(audio_urls.values()), None),
+            "tracks": tracks or None,
             "cover_url": self.media.presign(result.cover_key) if cover_ok else None,
             "urls_expire_at": expires.isoformat(timespec="seconds").replace("+00:00", "Z"),
             "lyrics": result.lyrics,
@@ -169,4 +217,11 @@ class SongService:
 
 def job_detail_fields(job: Job) -> dict[str, Any]:
     summary = SongSummary.from_job(job).model_dump()
-    return {**summary, "request": job.request}
+    return {**summary, "request": job.request, "source": _source_fields(job.source)}
+
+
+def _source_fields(source: JobSource | None) -> SongSource | None:
+    """The ids and length only: where the source lies in S3 is the service's business."""
+    if source is None:
+        return None
+    return SongSource(upload_id=source.upload_id, song_id=source.song_id, duration_s=source.duration_s)

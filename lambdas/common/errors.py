@@ -32,6 +32,24 @@ class JobStateConflict(ServiceError):
     code = "JobStateConflict"
 
 
+class SourceNotReady(ServiceError):
+    """An audio-in source that cannot be used yet (an upload still being checked): retry later."""
+
+    code = "SourceNotReady"
+
+
+class SourceUnusable(ServiceError):
+    """An audio-in source that can never be used as asked (rejected, expired, window outside it)."""
+
+    code = "SourceUnusable"
+
+
+class ModeUnavailable(ServiceError):
+    """A mode this deployment does not offer (stems without the base checkpoint)."""
+
+    code = "ModeUnavailable"
+
+
 # Errors raised by the REST API layer (lambdas/api/http_errors.py maps every class to a status).
 
 

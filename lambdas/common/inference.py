@@ -25,12 +25,19 @@ def scratch_media_prefix(job_id: str) -> str:
 
 
 def build_request(job: Job, bucket: str) -> dict:
-    """The container's request: the validated POST body plus the job id and the output location."""
-    return {
+    """The container's request: the validated POST body plus the job id and the output location.
+
+    Audio-in modes: `source` becomes where the container reads the track (resolved by the API at
+    submission) and the length it was measured at.
+    """
+    request = {
         **job.request,
         "job_id": job.job_id,
         "output": {"bucket": bucket, "prefix": scratch_media_prefix(job.job_id)},
     }
+    if job.source is not None:
+        request["source"] = job.source.model_dump(exclude_none=True)
+    return request
 
 
 def parse_s3_uri(uri: str) -> tuple[str, str]:
@@ -50,6 +57,7 @@ class _Tolerant(BaseModel):
 
 class ManifestAudio(_Tolerant):
     format: AudioFormat
+    track: str | None = Field(None, pattern=r"^[a-z_]{1,32}$")  # stems: the track this file holds
     bucket: str
     key: str
     content_type: str

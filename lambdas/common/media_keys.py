@@ -32,8 +32,10 @@ def job_prefix(user_id: str, job_id: str) -> str:
     return f"{MEDIA_ROOT}{user_id}/{job_id}/"
 
 
-def audio_key(user_id: str, job_id: str, fmt: str) -> str:
-    return f"{job_prefix(user_id, job_id)}audio.{fmt}"
+def audio_key(user_id: str, job_id: str, fmt: str, track: str | None = None) -> str:
+    """`audio.{fmt}`, or `stem-{track}.{fmt}` for one track of a stems song."""
+    name = "audio" if track is None else f"stem-{track}"
+    return f"{job_prefix(user_id, job_id)}{name}.{fmt}"
 
 
 def cover_key(user_id: str, job_id: str) -> str:

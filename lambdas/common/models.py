@@ -7,7 +7,15 @@ from enum import StrEnum
 from typing import Annotated, Literal, get_args
 from uuid import uuid4
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 MAX_DESCRIPTION_CHARS = 1_000
 MAX_PROMPT_CHARS = 500
@@ -54,7 +62,7 @@ class Reservation(StrEnum):
 # Request bodies: the schema the OpenAPI document publishes is exactly the rule enforced. Unknown
 # fields are rejected and types are strict ("30" is not 30, "yes" is not true); text is taken as
 # sent (no silent stripping), so a value the schema accepts is never refused after a rewrite.
-class _StrictModel(BaseModel):
+class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
@@ -65,19 +73,14 @@ SAFE_TEXT_PATTERN = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
 SafeText = Annotated[str, StringConstraints(pattern=SAFE_TEXT_PATTERN)]
 
 
-class _SongOptions(_StrictModel):
-    instrumental: bool = False
-    duration_s: int = Field(180, ge=10, le=600)
+class _RenderOptions(StrictModel):
+    """Options of every mode; text modes add length, instrumental and metadata (_SongOptions)."""
+
     seed: int | None = Field(None, ge=0, le=2**32 - 1)
     # null = the configured checkpoint's recommended values (ACE-Step turbo: 8 steps, no guidance;
     # base: 50 steps, guidance 7.0); ranges as in ACE-Step 1.5's INFERENCE.md.
     guidance_scale: float | None = Field(None, ge=1.0, le=15.0)
     inference_steps: int | None = Field(None, ge=1, le=100)
-    # Music metadata (the container applies the same rules: song_model/schemas.py).
-    bpm: int | None = Field(None, ge=30, le=300)
-    key: str | None = Field(None, pattern=r"^[A-G][#b]? (major|minor)$", examples=["C major", "F# minor"])
-    time_signature: Literal[2, 3, 4, 6] | None = None
-    vocal_language: str | None = Field(None, pattern=r"^[a-z]{2}$", examples=["en"])
     formats: list[AudioFormat] = Field(
         default_factory=lambda: ["wav"], min_length=1, max_length=3, json_schema_extra={"uniqueItems": True}
     )
@@ -89,6 +92,16 @@ class _SongOptions(_StrictModel):
         if len(set(value)) != len(value):
             raise ValueError("formats must not repeat")
         return value
+
+
+class _SongOptions(_RenderOptions):
+    instrumental: bool = False
+    duration_s: int = Field(180, ge=10, le=600)
+    # Music metadata (the container applies the same rules: song_model/schemas.py).
+    bpm: int | None = Field(None, ge=30, le=300)
+    key: str | None = Field(None, pattern=r"^[A-G][#b]? (major|minor)$", examples=["C major", "F# minor"])
+    time_signature: Literal[2, 3, 4, 6] | None = None
+    vocal_language: str | None = Field(None, pattern=r"^[a-z]{2}$", examples=["en"])
 
 
 class DescriptionRequest(_SongOptions):
@@ -108,14 +121,123 @@ class DescribedLyricsRequest(_SongOptions):
     described_lyrics: SafeText = Field(min_length=3, max_length=MAX_DESCRIPTION_CHARS)
 
 
+# --- audio-in modes: a new song made from a source track (an upload or one of the user's songs) ---
+
+_UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+MAX_RENDER_S = 600  # the longest audio one job renders (ACE-Step 1.5's limit)
+# The track classes ACE-Step 1.5's base checkpoint extracts (`track_name` of task_type extract).
+StemTrack = Literal[
+    "vocals",
+    "backing_vocals",
+    "drums",
+    "bass",
+    "guitar",
+    "keyboard",
+    "percussion",
+    "strings",
+    "synth",
+    "fx",
+    "brass",
+    "woodwinds",
+]
+
+
+class SourceRef(StrictModel):
+    """Exactly one of `upload_id` (a ready upload) or `song_id` (one of the caller's processed songs)."""
+
+    upload_id: str | None = Field(None, pattern=_UUID)
+    song_id: str | None = Field(None, pattern=_UUID)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> SourceRef:
+        if (self.upload_id is None) == (self.song_id is None):
+            raise ValueError("give exactly one of upload_id or song_id")
+        return self
+
+
+class _AudioInOptions(_RenderOptions):
+    source: SourceRef
+
+
+class CoverRequest(_AudioInOptions):
+    """Restyle the source: same length and structure, the style of `prompt`."""
+
+    mode: Literal["cover"]
+    prompt: SafeText = Field(min_length=3, max_length=MAX_PROMPT_CHARS)
+    lyrics: SafeText | None = Field(None, min_length=1, max_length=MAX_LYRICS_CHARS)
+    strength: float = Field(
+        0.5, ge=0.0, le=1.0, description="How closely the cover follows the source (1 = closest)"
+    )
+
+
+class RepaintRequest(_AudioInOptions):
+    """Regenerate `start_s`..`end_s` of the source; the rest of the track stays as it was."""
+
+    mode: Literal["repaint"]
+    start_s: float = Field(ge=0.0, le=MAX_RENDER_S)
+    end_s: float = Field(gt=0.0, le=MAX_RENDER_S, description="Must be after start_s and within the source")
+    prompt: SafeText | None = Field(None, min_length=3, max_length=MAX_PROMPT_CHARS)
+    lyrics: SafeText | None = Field(None, min_length=1, max_length=MAX_LYRICS_CHARS)
+
+    @field_validator("end_s")
+    @classmethod
+    def _window(cls, end_s: float, info: ValidationInfo) -> float:
+        start_s = info.data.get("start_s")
+        if start_s is not None and end_s - start_s < 1.0:
+            raise ValueError("must be at least 1 second after start_s")
+        return end_s
+
+
+class ExtendRequest(_AudioInOptions):
+    """Add `add_s` seconds after the end of the source: one longer song."""
+
+    mode: Literal["extend"]
+    add_s: float = Field(ge=5.0, le=MAX_RENDER_S - 5)
+    prompt: SafeText | None = Field(None, min_length=3, max_length=MAX_PROMPT_CHARS)
+    lyrics: SafeText | None = Field(None, min_length=1, max_length=MAX_LYRICS_CHARS)
+
+
+class StemsRequest(_AudioInOptions):
+    """Split the source into `tracks`: one audio file per track."""
+
+    mode: Literal["stems"]
+    tracks: list[StemTrack] = Field(min_length=1, max_length=4)
+
+    @field_validator("tracks")
+    @classmethod
+    def _unique_tracks(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("tracks must not repeat")
+        return value
+
+
+AudioInRequest = CoverRequest | RepaintRequest | ExtendRequest | StemsRequest
 SongRequest = Annotated[
-    DescriptionRequest | CustomLyricsRequest | DescribedLyricsRequest,
+    DescriptionRequest
+    | CustomLyricsRequest
+    | DescribedLyricsRequest
+    | CoverRequest
+    | RepaintRequest
+    | ExtendRequest
+    | StemsRequest,
     Field(discriminator="mode"),
 ]
 # The `mode` values, read from the models so they cannot drift apart.
 SONG_MODES: tuple[str, ...] = tuple(
     get_args(m.model_fields["mode"].annotation)[0]
-    for m in (DescriptionRequest, CustomLyricsRequest, DescribedLyricsRequest)
+    for m in (
+        DescriptionRequest,
+        CustomLyricsRequest,
+        DescribedLyricsRequest,
+        CoverRequest,
+        RepaintRequest,
+        ExtendRequest,
+        StemsRequest,
+    )
+)
+AUDIO_IN_MODES: tuple[str, ...] = tuple(
+    get_args(m.model_fields["mode"].annotation)[0]
+    for m in (CoverRequest, RepaintRequest, ExtendRequest, StemsRequest)
 )
 
 
@@ -127,6 +249,20 @@ class JobError(BaseModel):
 class AudioFile(BaseModel):
     format: AudioFormat
     key: str
+    track: str | None = None  # stems: which track this file holds
+
+
+class JobSource(BaseModel):
+    """The source of an audio-in song, resolved by the API at submission.
+
+    `bucket`/`key` are where the container reads it; the API shows only the ids and the length.
+    """
+
+    upload_id: str | None = None
+    song_id: str | None = None
+    bucket: str
+    key: str
+    duration_s: float
 
 
 class JobResult(BaseModel):
@@ -164,6 +300,7 @@ class Job(BaseModel):
     invocation_started_at: str | None = None  # set once, before the one InvokeEndpointAsync
     started_at: str | None = None  # queued -> processing
     finished_at: str | None = None  # processing -> processed
+    source: JobSource | None = None  # audio-in modes only
 
 
 class User(BaseModel):

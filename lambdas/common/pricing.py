@@ -17,5 +17,10 @@ def price_credits(duration_s: float, takes: int, credits_per_minute: int) -> int
 
 
 def request_price(request: dict[str, Any], credits_per_minute: int) -> int:
-    """The price of an accepted song request (its JSON form, defaults filled in)."""
-    return price_credits(float(request["duration_s"]), int(request.get("variants") or 1), credits_per_minute)
+    """The price of an accepted song request (its JSON form, defaults filled in).
+
+    Audio-in modes: the API stores the rendered length in `duration_s` (lambdas/api/sources.py),
+    and stems render the whole length once per track.
+    """
+    takes = int(request.get("variants") or 1) * len(request.get("tracks") or [None])
+    return price_credits(float(request["duration_s"]), takes, credits_per_minute)

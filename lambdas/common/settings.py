@@ -27,6 +27,14 @@ class Settings:
     # execution, so it no longer holds its place in the user's queue.
     max_execution_s: int = 86400
     presigned_url_ttl_s: int = 3600
+    # Audio uploads (lambdas/common/uploads.py): table, bucket and the limits cdk.json sets.
+    uploads_table_name: str = ""
+    uploads_bucket_name: str = ""
+    upload_max_bytes: int = 50 * 1024 * 1024
+    upload_max_duration_s: int = 600
+    upload_expiry_days: int = 7
+    upload_form_ttl_s: int = 900  # how long the presigned POST form is valid
+    stems_enabled: bool = True
 
 
 def _int(name: str, default: int) -> int:
@@ -51,6 +59,12 @@ def get_settings() -> Settings:
         max_concurrent_jobs_per_user=_int("MAX_CONCURRENT_JOBS_PER_USER", 1),
         inference_timeout_s=_int("INFERENCE_TIMEOUT_SECONDS", 2700),
         max_execution_s=_int("WORKFLOW_TIMEOUT_SECONDS", 86400),
+        uploads_table_name=env("UPLOADS_TABLE_NAME", ""),
+        uploads_bucket_name=env("UPLOADS_BUCKET_NAME", ""),
+        upload_max_bytes=_int("UPLOAD_MAX_MB", 50) * 1024 * 1024,
+        upload_max_duration_s=_int("UPLOAD_MAX_DURATION_SECONDS", 600),
+        upload_expiry_days=_int("UPLOAD_EXPIRY_DAYS", 7),
+        stems_enabled=env("STEMS_ENABLED", "true").lower() == "true",
     )
 
 

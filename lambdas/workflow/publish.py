@@ -26,9 +26,9 @@ def publish(job_id: str, user_id: str, manifest_data: dict[str, Any]) -> dict[st
     audio: list[AudioFile] = []
     copies: list[tuple[str, str, str]] = []  # (source key, destination key, content type)
     for item in manifest.audio:
-        destination = media_keys.audio_key(user_id, job_id, item.format)
+        destination = media_keys.audio_key(user_id, job_id, item.format, item.track)
         copies.append((item.key, destination, item.content_type))
-        audio.append(AudioFile(format=item.format, key=destination))
+        audio.append(AudioFile(format=item.format, key=destination, track=item.track))
     cover = None
     if manifest.cover:
         cover = media_keys.cover_key(user_id, job_id)
@@ -67,8 +67,8 @@ def _validated(data: dict[str, Any], job_id: str) -> Manifest:
     for obj_bucket, key in objects:
         if obj_bucket != bucket or not key.startswith(prefix) or ".." in key:
             raise InvalidManifest(f"s3://{obj_bucket}/{key} is outside the job's scratch prefix")
-    formats = [a.format for a in manifest.audio]
-    if manifest.job_id != job_id or len(set(formats)) != len(formats):
+    files = [(a.track, a.format) for a in manifest.audio]  # one file per track and format
+    if manifest.job_id != job_id or len(set(files)) != len(files):
         raise InvalidManifest("the manifest does not match the job")
     return manifest
 

@@ -36,6 +36,8 @@ def test_routes_exist_and_need_cognito_except_health_and_docs(template: Template
         ("DELETE", "/songs/{song_id}"),
         ("GET", "/me"),
         ("GET", "/docs"),
+        ("POST", "/uploads"),
+        ("GET", "/uploads/{upload_id}"),
     }
     (authorizer_id,) = template.find_resources("AWS::ApiGateway::Authorizer")
     for key, props in methods.items():
@@ -188,9 +190,11 @@ def test_api_role_is_least_privilege(template: Template) -> None:
                 )
             )
         )
-        for key in ("job_id", "user_id", "id")
+        for key in ("job_id", "user_id", "id", "upload_id")
     }
     jobs, users, idempotency = tables["job_id"], tables["user_id"], tables["id"]
+    uploads = tables["upload_id"]
+    uploads_bucket = next(k for k in template.find_resources("AWS::S3::Bucket") if "UploadsBucket" in k)
     media = next(
         k
         for k, v in template.find_resources("AWS::S3::Bucket").items()
@@ -204,14 +208,17 @@ def test_api_role_is_least_privilege(template: Template) -> None:
         "xray:PutTelemetryRecords": {"*"},
         "logs:CreateLogStream": {log_group},
         "logs:PutLogEvents": {log_group},
-        "dynamodb:GetItem": {jobs, users, idempotency},
-        "dynamodb:PutItem": {jobs, users, idempotency},
-        "dynamodb:UpdateItem": {jobs, users, idempotency},
+        "dynamodb:GetItem": {jobs, users, idempotency, uploads},
+        "dynamodb:PutItem": {jobs, users, idempotency, uploads},
+        "dynamodb:UpdateItem": {jobs, users, idempotency, uploads},
         "dynamodb:DeleteItem": {jobs, idempotency},
         "dynamodb:Query": {f"{jobs}/index/by_user"},
         "s3:GetObject": {f"{media}/songs/*"},
         "s3:DeleteObject": {f"{media}/songs/*"},
         "s3:ListBucket": {media},
+        # Upload forms are signed by this role; using an upload re-tags it.
+        "s3:PutObject": {f"{uploads_bucket}/uploads/*"},
+        "s3:PutObjectTagging": {f"{uploads_bucket}/uploads/*"},
         "states:StartExecution": {state_machine},
     }
     (list_bucket,) = [s for s in statements if s["Action"] == "s3:ListBucket"]

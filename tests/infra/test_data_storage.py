@@ -14,8 +14,9 @@ def _table_with_key(template: Template, key: str) -> dict:
     return next(iter(tables.values()))
 
 
-def test_three_on_demand_tables_with_pitr_and_encryption(template: Template) -> None:
-    template.resource_count_is("AWS::DynamoDB::Table", 3)
+def test_four_on_demand_tables_with_pitr_and_encryption(template: Template) -> None:
+    # jobs, users, idempotency, uploads (stacks/uploads.py)
+    template.resource_count_is("AWS::DynamoDB::Table", 4)
     template.all_resources_properties(
         "AWS::DynamoDB::Table",
         {
@@ -46,7 +47,7 @@ def test_idempotency_table_expires_records(template: Template) -> None:
 
 
 def test_buckets_are_private_encrypted_and_tls_only(template: Template) -> None:
-    template.resource_count_is("AWS::S3::Bucket", 4)  # access logs, media, inference, web site
+    template.resource_count_is("AWS::S3::Bucket", 5)  # access logs, media, inference, web site, uploads
     template.all_resources_properties(
         "AWS::S3::Bucket",
         {
@@ -71,7 +72,7 @@ def test_buckets_are_private_encrypted_and_tls_only(template: Template) -> None:
         if statement["Effect"] == "Deny"
         and statement.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false"
     ]
-    assert len(tls_denies) == 4  # access logs, media, inference, web site
+    assert len(tls_denies) == 5  # access logs, media, inference, web site, uploads
 
 
 def test_media_is_versioned_and_logged_scratch_expires(template: Template) -> None:

@@ -70,6 +70,7 @@ def test_model_runs_the_container_with_its_settings(template: Template, template
         "MUSIC_MODEL_ID": "ACE-Step/acestep-v15-xl-turbo-diffusers",
         "MUSICGEN_MODEL_ID": "facebook/musicgen-medium",
         "IMAGE_MODEL_ID": "stabilityai/sdxl-turbo",
+        "STEMS_ENABLED": "true",
     }
     assert "dkr.ecr" in json.dumps(container["Image"])  # the Docker image asset
     template.has_resource_properties("AWS::SageMaker::Endpoint", {"EndpointName": CONFIG.endpoint_name})
@@ -252,7 +253,8 @@ def test_endpoint_role_reads_requests_and_writes_results_only(template_json: dic
             if action.startswith("s3:"):
                 s3.setdefault(action, []).append(json.dumps(statement["Resource"]))
     assert set(s3) == {"s3:GetObject", "s3:PutObject"}
-    assert all("/requests/*" in r for r in s3["s3:GetObject"])
+    # Requests, plus the audio-in sources (uploads and published songs: tests/infra/test_uploads.py).
+    assert all(any(p in r for p in ("/requests/*", "/uploads/*", "/songs/*")) for r in s3["s3:GetObject"])
     written = " ".join(s3["s3:PutObject"])
     assert all(p in written for p in ("/media/*", "/async-output/*", "/async-failures/*"))
     assert "sns:Publish" in _actions(statements)

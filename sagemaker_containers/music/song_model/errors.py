@@ -63,3 +63,10 @@ class StorageError(ServiceError):
 
     status = 502
     code = "storage_error"
+
+
+class SourceMissing(ServiceError):
+    """An audio-in source that is gone (its song or upload was deleted after the job was queued)."""
+
+    status = 422
+    code = "source_missing"

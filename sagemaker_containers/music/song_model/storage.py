@@ -5,7 +5,7 @@ from __future__ import annotations
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .errors import StorageError
+from .errors import SourceMissing, StorageError
 
 
 def put_object(bucket: str, key: str, body: bytes, content_type: str) -> None:
@@ -16,3 +16,16 @@ def put_object(bucket: str, key: str, body: bytes, content_type: str) -> None:
         client.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
     except (ClientError, BotoCoreError) as exc:
         raise StorageError(f"could not write s3://{bucket}/{key}: {exc}") from exc
+
+
+def get_object(bucket: str, key: str) -> bytes:
+    """An object's bytes (audio-in sources). A missing object is the caller's problem (404-like)."""
+    client = boto3.client("s3")
+    try:
+        return client.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
+            raise SourceMissing(f"the source track s3://{bucket}/{key} no longer exists") from exc
+        raise StorageError(f"could not read s3://{bucket}/{key}: {exc}") from exc
+    except BotoCoreError as exc:
+        raise StorageError(f"could not read s3://{bucket}/{key}: {exc}") from exc

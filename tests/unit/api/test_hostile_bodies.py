@@ -9,6 +9,7 @@ import boto3
 import pytest
 
 from lambdas.api import json_body
+from lambdas.common.models import SONG_MODES
 
 VALID = {"mode": "description", "description": "an upbeat synthwave song about night drives"}
 VALID_TEXT = json.dumps(VALID)
@@ -211,7 +212,9 @@ def test_unknown_mode_lists_the_modes(api) -> None:
     result = api.post_song({"mode": "remix", "description": "abc"})
     (detail,) = result.body["error"]["details"]
     assert detail["field"] == "body"
-    assert detail["message"] == "'mode' must be one of 'description', 'custom_lyrics', 'described_lyrics'"
+    modes = ", ".join(f"'{mode}'" for mode in SONG_MODES)
+    assert detail["message"] == f"'mode' must be one of {modes}"
+    assert "'description'" in modes and "'stems'" in modes
 
 
 @pytest.mark.parametrize("method", ["GET", "DELETE"])

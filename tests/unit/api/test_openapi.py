@@ -50,7 +50,19 @@ def test_core_routes_are_documented(spec) -> None:
         ("GET", "/songs/{song_id}"),
         ("DELETE", "/songs/{song_id}"),
         ("GET", "/me"),
+        ("POST", "/uploads"),
+        ("GET", "/uploads/{upload_id}"),
     } <= set(_operations(spec))
+    body = _operations(spec)[("POST", "/songs")]["requestBody"]["content"]["application/json"]["schema"]
+    assert set(body["discriminator"]["mapping"]) == {
+        "description",
+        "custom_lyrics",
+        "described_lyrics",
+        "cover",
+        "repaint",
+        "extend",
+        "stems",
+    }
 
 
 def test_every_operation_declares_security_and_its_statuses(spec) -> None:

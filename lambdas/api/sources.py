@@ -1,0 +1,159 @@
+"""Audio-in modes at submission: find the source track, check the request against it, and say how
+much audio the job renders (what its price is computed from).
+
+Every refusal here happens before anything is reserved or written, so nothing is charged:
+another user's (or a missing) upload or song is 404, an upload still being checked or a song still
+being made is 409, a rejected or expired upload, a failed song or a window outside the track is 422.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lambdas.common.errors import InvalidBody, ModeUnavailable, NotFound, SourceNotReady, SourceUnusable
+from lambdas.common.models import (
+    MAX_RENDER_S,
+    AudioInRequest,
+    ExtendRequest,
+    JobSource,
+    JobStatus,
+    RepaintRequest,
+    StemsRequest,
+    utc_now,
+)
+from lambdas.common.repositories import JobRepository
+from lambdas.common.settings import Settings
+from lambdas.common.uploads import UploadObjects, UploadRepository, UploadStatus
+
+# Source formats the container decodes, best first (lossless before lossy).
+_SOURCE_FORMAT_ORDER = ("wav", "flac", "mp3")
+# A window end a hair past the measured length (rounding in a client) is the end of the track.
+_END_TOLERANCE_S = 0.05
+
+
+@dataclass(frozen=True)
+class RenderPlan:
+    """How much audio a job renders: `duration_s` per take, `takes` renders (stems: one per track)."""
+
+    duration_s: float
+    takes: int
+
+
+class SourceResolver:
+    def __init__(
+        self, settings: Settings, jobs: JobRepository, uploads: UploadRepository, objects: UploadObjects
+    ) -> None:
+        self.settings = settings
+        self.jobs = jobs
+        self.uploads = uploads
+        self.objects = objects
+
+    def resolve(self, user_id: str, request: AudioInRequest) -> JobSource:
+        """The source's S3 location and length, after every check against the request."""
+        if isinstance(request, StemsRequest) and not self.settings.stems_enabled:
+            raise ModeUnavailable(
+                "stems are not available on this deployment (the base checkpoint is not loaded)"
+            )
+        ref = request.source
+        source = (
+            self._upload(user_id, ref.upload_id) if ref.upload_id else self._song(user_id, str(ref.song_id))
+        )
+        check_against_source(request, source.duration_s)
+        return source
+
+    def keep(self, user_id: str, source: JobSource) -> None:
+        """An upload a song uses no longer expires (row and object)."""
+        if source.upload_id:
+            self.uploads.mark_used(source.upload_id, user_id)
+            self.objects.keep(source.key)
+
+    def _upload(self, user_id: str, upload_id: str) -> JobSource:
+        upload = self.uploads.get_for_user(upload_id, user_id)
+        if upload.status is UploadStatus.PENDING:
+            raise SourceNotReady(
+                "the upload has not been checked yet: upload the file with the form from POST /uploads, "
+                "then retry once GET /uploads/{id} says ready",
+                details={"upload_id": upload_id, "status": upload.status.value},
+            )
+        if upload.status is UploadStatus.REJECTED:
+            reason = upload.error.message if upload.error else "it could not be used"
+            raise SourceUnusable(
+                f"the upload was rejected: {reason}",
+                details={"upload_id": upload_id, "status": upload.status.value},
+            )
+        if not upload.used and upload.expires_at and upload.expires_at < utc_now():
+            raise SourceUnusable(
+                f"the upload expired at {upload.expires_at}; upload the file again",
+                details={"upload_id": upload_id},
+            )
+        if upload.duration_s is None:  # pragma: no cover - a ready row always carries its length
+            raise SourceUnusable("the upload has no measured length", details={"upload_id": upload_id})
+        return JobSource(
+            upload_id=upload_id,
+            bucket=self.objects.bucket,
+            key=upload.key,
+            duration_s=upload.duration_s,
+        )
+
+    def _song(self, user_id: str, song_id: str) -> JobSource:
+        try:
+            job = self.jobs.get_for_user(song_id, user_id)
+        except NotFound:
+            raise NotFound("source song not found") from None
+        if job.status in (JobStatus.QUEUED, JobStatus.PROCESSING):
+            raise SourceNotReady(
+                "the source song is still being made; retry once it is processed",
+                details={"song_id": song_id, "status": job.status.value},
+            )
+        if job.status is not JobStatus.PROCESSED or job.result is None:
+            raise SourceUnusable(
+                f"the source song is {job.status.value} and has no audio",
+                details={"song_id": song_id, "status": job.status.value},
+            )
+        if any(a.track for a in job.result.audio):
+            raise SourceUnusable(
+                "the source song holds separate stems, not one track; upload the stem you want to use",
+                details={"song_id": song_id},
+            )
+        by_format = {a.format: a.key for a in job.result.audio}
+        fmt = next((f for f in _SOURCE_FORMAT_ORDER if f in by_format), None)
+        if fmt is None:  # pragma: no cover - every processed song has one of these formats
+            raise SourceUnusable("the source song has no audio file", details={"song_id": song_id})
+        return JobSource(
+            song_id=song_id,
+            bucket=self.settings.media_bucket_name,
+            key=by_format[fmt],
+            duration_s=job.result.duration_s,
+        )
+
+
+def check_against_source(request: AudioInRequest, source_s: float) -> None:
+    """Windows and lengths that only make sense with the source's length known: 422 per field."""
+    problems: list[dict[str, str]] = []
+    if isinstance(request, RepaintRequest):
+        if request.end_s > source_s + _END_TOLERANCE_S:
+            problems.append(_field("end_s", f"must be within the source, which is {source_s:.2f} s long"))
+    elif isinstance(request, ExtendRequest) and source_s + request.add_s > MAX_RENDER_S:
+        most = max(0.0, MAX_RENDER_S - source_s)
+        problems.append(
+            _field(
+                "add_s",
+                f"the source is {source_s:.2f} s; songs end at {MAX_RENDER_S} s, so at most {most:.2f}",
+            )
+        )
+    if problems:
+        raise InvalidBody("the request does not fit the source track", problems)
+
+
+def render_plan(request: AudioInRequest, source: JobSource) -> RenderPlan:
+    """What the job renders, and so what it costs: cover and repaint the source's length, extend the
+    longer canvas, stems the source's length once per track."""
+    if isinstance(request, ExtendRequest):
+        return RenderPlan(duration_s=source.duration_s + request.add_s, takes=1)
+    if isinstance(request, StemsRequest):
+        return RenderPlan(duration_s=source.duration_s, takes=len(request.tracks))
+    return RenderPlan(duration_s=source.duration_s, takes=1)
+
+
+def _field(name: str, message: str) -> dict[str, str]:
+    return {"field": f"body.{name}", "message": message, "type": "value_error"}

@@ -1,0 +1,221 @@
+"""Audio uploads: the uploads bucket (browser POST), the uploads table, and the upload check
+(S3 ObjectCreated -> SQS -> Lambda with a libsndfile layer) that decodes and measures each file.
+
+Permissions that cross services, as AWS checks them:
+- S3 -> SQS: the queue policy lets `s3.amazonaws.com` SendMessage only for this bucket
+  (aws:SourceArn) and this account (aws:SourceAccount): QueueFromThisBucket below. The
+  queue is encrypted with SQS-owned keys (SSE-SQS): S3 cannot use the AWS-managed `aws/sqs` KMS key,
+  and SSE-SQS needs no key policy.
+- SQS -> Lambda: the event source mapping polls with the function's role (ReceiveMessage,
+  DeleteMessage, GetQueueAttributes on this queue, granted by CDK).
+- Browser -> S3: a presigned POST is signed by the API's role, so that role needs s3:PutObject and
+  s3:PutObjectTagging (the form sets the retention tag) on `uploads/*`; the stack grants them.
+"""
+
+from __future__ import annotations
+
+import jsii
+from aws_cdk import Aws, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as event_sources
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from .config import ServiceConfig
+from .functions import REPO_ROOT, RUNTIME, ServiceFunction
+from .grants import allow_items, allow_objects
+from .nag import acknowledge, logical_id
+
+UPLOADS_PREFIX = "uploads/"
+RETENTION_TAG = ("retention", "unused")  # lambdas/common/uploads.py sets it on every upload
+# Built by `make audio-layer` (part of `make install`) from layers/audio/requirements.txt.
+AUDIO_LAYER_DIR = REPO_ROOT / "build" / "layers" / "audio"
+CHECK_TIMEOUT_S = 120  # decoding a 10-minute MP3 takes seconds; S3 download of 50 MB too
+CHECK_MAX_RECEIVES = 3
+# The stack-level singleton CDK creates for bucket notifications (aws-s3 BucketNotificationsHandler).
+NOTIFICATIONS_HANDLER_ID = "BucketNotificationsHandler050a0587b7544547bf325f094a3db834"
+
+
+class Uploads(Construct):
+    """Attributes: bucket, table, queue, dlq, check (ServiceFunction), layer."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: ServiceConfig,
+        access_logs_bucket: s3.IBucket,
+        layer: lambda_.ILayerVersion,
+        log_retention: logs.RetentionDays,
+        environment: dict[str, str],
+    ) -> None:
+        super().__init__(scope, construct_id)
+        retain = config.removal_policy_retain
+        removal = RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY
+        self.bucket = self._bucket(config, access_logs_bucket, removal)
+        self.table = dynamodb.Table(
+            self,
+            "Table",
+            partition_key=dynamodb.Attribute(name="upload_id", type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            deletion_protection=retain,
+            # Rows of unused uploads go when their objects do; a used upload's row has no TTL.
+            time_to_live_attribute="expires_at_epoch",
+            removal_policy=removal,
+        )
+        self._queues()
+        self.layer = lambda_.LayerVersion(
+            self,
+            "AudioLayer",
+            code=lambda_.Code.from_asset(str(AUDIO_LAYER_DIR)),
+            compatible_runtimes=[RUNTIME],
+            compatible_architectures=[lambda_.Architecture.X86_64],
+            description="soundfile + numpy (libsndfile: WAV, MP3, FLAC, Ogg) for the upload check",
+        )
+        self.check = ServiceFunction(
+            self,
+            "Check",
+            handler="lambdas.upload_check.handler.lambda_handler",
+            description="upload check: decode and measure uploaded tracks",
+            layer=layer,
+            environment={**environment, **self.environment()},
+            log_retention=log_retention,
+            timeout_s=CHECK_TIMEOUT_S,
+            memory_size=1024,
+        )
+        self.check.function.add_layers(self.layer)
+        allow_items(self.check.role, self.table, "dynamodb:GetItem", "dynamodb:UpdateItem")
+        allow_objects(self.check.role, self.bucket, UPLOADS_PREFIX, "s3:GetObject", "s3:DeleteObject")
+        acknowledge(
+            self.check.role,
+            "AwsSolutions-IAM5",
+            "Uploads are per user (uploads/{user_id}/{upload_id}), named at runtime; the check reads "
+            "and deletes only objects under that prefix.",
+            f"Resource::<{logical_id(self.bucket.node.default_child)}.Arn>/{UPLOADS_PREFIX}*",
+        )
+        self.check.function.add_event_source(
+            event_sources.SqsEventSource(
+                self.queue,
+                # One file per invocation: a slow decode never holds other uploads back or hits
+                # the timeout for them.
+                batch_size=1,
+                report_batch_item_failures=True,
+            )
+        )
+
+    def environment(self) -> dict[str, str]:
+        """What the API and the check read (lambdas/common/settings.py)."""
+        return {"UPLOADS_TABLE_NAME": self.table.table_name, "UPLOADS_BUCKET_NAME": self.bucket.bucket_name}
+
+    def _bucket(self, config: ServiceConfig, logs_bucket: s3.IBucket, removal: RemovalPolicy) -> s3.Bucket:
+        key, value = RETENTION_TAG
+        bucket = s3.Bucket(
+            self,
+            "Bucket",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            minimum_tls_version=1.2,
+            removal_policy=removal,
+            server_access_logs_bucket=logs_bucket,
+            server_access_logs_prefix="uploads/",
+            lifecycle_rules=[
+                # Uploads no song used: the form tags them `retention=unused`; using one in a song
+                # re-tags it `used`, which this rule does not match.
+                s3.LifecycleRule(
+                    id="ExpireUnusedUploads",
+                    prefix=UPLOADS_PREFIX,
+                    tag_filters={key: value},
+                    expiration=Duration.days(config.upload_expiry_days),
+                ),
+                s3.LifecycleRule(
+                    id="AbortIncompleteUploads", abort_incomplete_multipart_upload_after=Duration.days(1)
+                ),
+            ],
+            # Browsers POST the form straight to S3 (the response is not read: 204, no body).
+            cors=[
+                s3.CorsRule(
+                    allowed_methods=[s3.HttpMethods.POST],
+                    allowed_origins=list(config.cors_allow_origins),
+                    allowed_headers=["*"],
+                    max_age=3600,
+                )
+            ],
+        )
+        return bucket
+
+    def _queues(self) -> None:
+        self.dlq = sqs.Queue(
+            self,
+            "CheckDlq",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        acknowledge(
+            self.dlq,
+            "AwsSolutions-SQS3",
+            "This queue is the dead-letter queue of the upload check queue.",
+        )
+        self.queue = sqs.Queue(
+            self,
+            "CheckQueue",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            # AWS's guidance for Lambda event sources: at least six times the function timeout.
+            visibility_timeout=Duration.seconds(6 * CHECK_TIMEOUT_S),
+            dead_letter_queue=sqs.DeadLetterQueue(max_receive_count=CHECK_MAX_RECEIVES, queue=self.dlq),
+        )
+        self.bucket.add_event_notification(
+            s3.EventType.OBJECT_CREATED,
+            QueueFromThisBucket(self.queue, self.bucket),
+            s3.NotificationKeyFilter(prefix=UPLOADS_PREFIX),
+        )
+        # CDK writes bucket notifications through its own custom resource (a CloudFormation
+        # notification on the bucket itself would need the queue policy before the bucket exists).
+        handler = Stack.of(self).node.find_child(NOTIFICATIONS_HANDLER_ID)
+        acknowledge(
+            handler,
+            "AwsSolutions-IAM4",
+            "CDK's bucket-notifications custom resource: its role logs with the AWS basic execution "
+            "policy; it runs only at deploy time to write this bucket's notification configuration.",
+            "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
+        )
+
+
+@jsii.implements(s3.IBucketNotificationDestination)
+class QueueFromThisBucket:
+    """Like s3n.SqsDestination, with the account pinned too (bucket names are global: AWS's
+    confused-deputy guidance is aws:SourceArn and aws:SourceAccount) and SendMessage only."""
+
+    def __init__(self, queue: sqs.Queue, bucket: s3.Bucket) -> None:
+        self.queue = queue
+        self.bucket = bucket
+
+    def bind(self, _scope: Construct, _bucket: object) -> s3.BucketNotificationDestinationConfig:
+        arn = self.bucket.bucket_arn
+        result = self.queue.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[iam.ServicePrincipal("s3.amazonaws.com")],
+                actions=["sqs:SendMessage"],
+                resources=[self.queue.queue_arn],
+                conditions={
+                    "ArnEquals": {"aws:SourceArn": arn},
+                    "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+                },
+            )
+        )
+        return s3.BucketNotificationDestinationConfig(
+            arn=self.queue.queue_arn,
+            type=s3.BucketNotificationDestinationType.QUEUE,
+            dependencies=[result.policy_dependable] if result.policy_dependable else [],
+        )

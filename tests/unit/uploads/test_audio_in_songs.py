@@ -1,0 +1,185 @@
+"""POST /songs in the audio-in modes: sources resolved and checked before anything is charged."""
+
+from __future__ import annotations
+
+import uuid
+
+import boto3
+import pytest
+
+from lambdas.common.inference import build_request
+from lambdas.common.models import JobStatus
+from lambdas.common.repositories import JobRepository, UserRepository
+from lambdas.common.uploads import UploadRepository, new_upload
+from tests.unit.api.helpers import put_job, put_processed_job
+
+USER = "alice"
+
+
+def ready_upload(names, user: str = USER, duration_s: float = 30.0) -> str:
+    upload = new_upload(user, str(uuid.uuid4()), "src.wav", "audio/wav", 1000, expiry_days=7)
+    repo = UploadRepository()
+    repo.create(upload)
+    boto3.client("s3").put_object(Bucket=names.uploads_bucket, Key=upload.key, Body=b"x" * 1000)
+    repo.mark_ready(
+        upload.upload_id, fmt="wav", duration_s=duration_s, sample_rate=48_000, channels=2, etag="e"
+    )
+    return upload.upload_id
+
+
+def pending_upload(user: str = USER) -> str:
+    upload = new_upload(user, str(uuid.uuid4()), "src.wav", "audio/wav", 1000, expiry_days=7)
+    UploadRepository().create(upload)
+    return upload.upload_id
+
+
+def body(mode: str, source: dict, **extra) -> dict:
+    fields = {
+        "cover": {"prompt": "jazz trio, brushed drums", "strength": 0.7},
+        "repaint": {"start_s": 5.0, "end_s": 12.5, "prompt": "guitar solo"},
+        "extend": {"add_s": 20.0},
+        "stems": {"tracks": ["vocals", "drums"]},
+    }[mode]
+    return {"mode": mode, "source": source, "seed": 3, **fields, **extra}
+
+
+def _jobs_of(user: str) -> list:
+    return JobRepository().list_for_user(user, 50)[0]
+
+
+@pytest.mark.parametrize("mode", ["cover", "repaint", "extend", "stems"])
+def test_each_mode_from_a_ready_upload_is_queued_with_its_source(api, aws_env, mode) -> None:
+    upload_id = ready_upload(aws_env)
+    created = api.post_song(body(mode, {"upload_id": upload_id}))
+    assert created.status == 202, created.body
+    assert created.body["mode"] == mode
+    assert created.body["source"] == {"upload_id": upload_id, "song_id": None, "duration_s": 30.0}
+    # The length the job renders (what it is priced by): extend renders the longer canvas.
+    assert created.body["request"]["duration_s"] == (50.0 if mode == "extend" else 30.0)
+
+    shown = api.call("GET", f"/songs/{created.body['job_id']}")
+    assert shown.body["source"]["upload_id"] == upload_id
+    job = JobRepository().get(created.body["job_id"])
+    request = build_request(job, "scratch")
+    assert request["source"] == {
+        "upload_id": upload_id,
+        "bucket": aws_env.uploads_bucket,
+        "key": f"uploads/{USER}/{upload_id}",
+        "duration_s": 30.0,
+    }
+    assert request["mode"] == mode
+
+
+def test_a_used_upload_no_longer_expires(api, aws_env) -> None:
+    upload_id = ready_upload(aws_env)
+    assert api.post_song(body("cover", {"upload_id": upload_id})).status == 202
+    row = UploadRepository().find(upload_id)
+    assert row.used and row.expires_at is None and row.expires_at_epoch is None
+    tags = boto3.client("s3").get_object_tagging(Bucket=aws_env.uploads_bucket, Key=row.key)["TagSet"]
+    assert tags == [{"Key": "retention", "Value": "used"}]
+    assert api.call("GET", f"/uploads/{upload_id}").body["expires_at"] is None
+
+
+def test_a_processed_song_of_the_user_is_a_source(api, aws_env) -> None:
+    song = put_processed_job(USER, aws_env.media_bucket)
+    created = api.post_song(body("extend", {"song_id": song.job_id}))
+    assert created.status == 202, created.body
+    job = JobRepository().get(created.body["job_id"])
+    assert job.source.song_id == song.job_id and job.source.duration_s == 30.0
+    # The lossless file of the song is read, from the media bucket.
+    assert (job.source.bucket, job.source.key) == (
+        aws_env.media_bucket,
+        f"songs/{USER}/{song.job_id}/audio.wav",
+    )
+
+
+def _refused(api, request: dict, status: int, code: str, user: str = USER) -> dict:
+    before = UserRepository().get_or_create(user)
+    jobs_before = len(_jobs_of(user))
+    result = api.post_song(request, user=user)
+    assert result.status == status, result.body
+    assert result.error_code == code
+    # Nothing written, nothing reserved or charged.
+    assert len(_jobs_of(user)) == jobs_before
+    assert UserRepository().get_or_create(user) == before
+    return result.body["error"]
+
+
+def test_someone_elses_upload_or_song_is_404(api, aws_env) -> None:
+    theirs = ready_upload(aws_env, user="bob")
+    their_song = put_processed_job("bob", aws_env.media_bucket)
+    _refused(api, body("cover", {"upload_id": theirs}), 404, "NotFound")
+    _refused(api, body("cover", {"song_id": their_song.job_id}), 404, "NotFound")
+    _refused(api, body("cover", {"upload_id": str(uuid.uuid4())}), 404, "NotFound")
+
+
+def test_a_pending_upload_is_409_with_what_to_do(api, aws_env) -> None:
+    error = _refused(api, body("repaint", {"upload_id": pending_upload()}), 409, "SourceNotReady")
+    assert "not been checked yet" in error["message"] and error["details"]["status"] == "pending"
+
+
+def test_a_rejected_upload_is_422_with_its_reason(api, aws_env) -> None:
+    upload_id = pending_upload()
+    UploadRepository().mark_rejected(
+        upload_id, "TooLong", "the track is 12:00 long; tracks up to 10:00 are accepted"
+    )
+    error = _refused(api, body("cover", {"upload_id": upload_id}), 422, "SourceUnusable")
+    assert (
+        error["message"]
+        == "the upload was rejected: the track is 12:00 long; tracks up to 10:00 are accepted"
+    )
+
+
+def test_a_song_still_being_made_is_409_and_a_failed_one_422(api, aws_env) -> None:
+    queued = put_job(USER, JobStatus.QUEUED)
+    _refused(api, body("cover", {"song_id": queued.job_id}), 409, "SourceNotReady")
+    failed = put_job(USER, JobStatus.FAILED)
+    _refused(api, body("cover", {"song_id": failed.job_id}), 422, "SourceUnusable")
+
+
+def test_windows_and_lengths_must_fit_the_source(api, aws_env) -> None:
+    upload_id = ready_upload(aws_env, duration_s=30.0)
+    error = _refused(api, body("repaint", {"upload_id": upload_id}, end_s=31.0), 422, "ValidationError")
+    assert error["details"][0]["field"] == "body.end_s" and "30.00 s long" in error["details"][0]["message"]
+    long_upload = ready_upload(aws_env, duration_s=590.0)
+    error = _refused(api, body("extend", {"upload_id": long_upload}, add_s=20.0), 422, "ValidationError")
+    assert error["details"][0]["field"] == "body.add_s" and "at most 10.00" in error["details"][0]["message"]
+
+
+@pytest.mark.parametrize(
+    ("request_body", "field"),
+    [
+        (body("cover", {}), "body.source"),
+        (body("cover", {"upload_id": str(uuid.uuid4()), "song_id": str(uuid.uuid4())}), "body.source"),
+        (body("cover", {"upload_id": "../../etc"}), "body.source.upload_id"),
+        (body("cover", {"upload_id": str(uuid.uuid4())}, strength=1.5), "body.strength"),
+        (body("repaint", {"upload_id": str(uuid.uuid4())}, start_s=10.0, end_s=10.5), "body.end_s"),
+        (body("stems", {"upload_id": str(uuid.uuid4())}, tracks=["vocals", "vocals"]), "body.tracks"),
+        (body("stems", {"upload_id": str(uuid.uuid4())}, tracks=["kazoo"]), "body.tracks.0"),
+        (body("extend", {"upload_id": str(uuid.uuid4())}, add_s=1.0), "body.add_s"),
+    ],
+)
+def test_malformed_audio_in_requests_are_422_per_field(api, aws_env, request_body, field) -> None:
+    result = api.post_song(request_body)
+    assert result.status == 422, result.body
+    assert any(d["field"] == field for d in result.body["error"]["details"]), result.body
+
+
+def test_stems_switched_off_are_refused_clearly(api, aws_env, monkeypatch) -> None:
+    from lambdas.common import settings
+
+    monkeypatch.setenv("STEMS_ENABLED", "false")
+    settings.get_settings.cache_clear()
+    error = _refused(api, body("stems", {"upload_id": ready_upload(aws_env)}), 422, "ModeUnavailable")
+    assert "stems are not available" in error["message"]
+
+
+def test_render_plan_counts_every_rendered_track() -> None:
+    from lambdas.api.sources import RenderPlan, render_plan
+    from lambdas.common.models import JobSource, StemsRequest
+
+    source = JobSource(upload_id=str(uuid.uuid4()), bucket="b", key="k", duration_s=61.0)
+    stems = StemsRequest.model_validate(
+        {"mode": "stems", "source": {"upload_id": source.upload_id}, "tracks": ["vocals", "drums", "bass"]}
+    )
+    assert render_plan(stems, source) == RenderPlan(duration_s=61.0, takes=3)

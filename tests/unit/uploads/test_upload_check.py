@@ -1,0 +1,193 @@
+"""The upload check with moto: real files decoded by soundfile, the outcome recorded, rejects deleted."""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+
+from lambdas.common.uploads import UploadObjects, UploadRepository, UploadStatus, new_upload, object_key
+from lambdas.upload_check import handler
+from lambdas.upload_check.check import UploadCheck, clock
+
+from .conftest import audio_bytes, s3_event
+
+USER = "alice"
+
+
+def land(
+    names, data: bytes, content_type: str, *, declared_size: int | None = None, stored_type: str | None = None
+):
+    """A pending row as POST /uploads writes it, and the object as the form would store it."""
+    upload = new_upload(USER, _new_id(), "track", content_type, declared_size or len(data), expiry_days=7)
+    UploadRepository().create(upload)
+    boto3.client("s3").put_object(
+        Bucket=names.uploads_bucket, Key=upload.key, Body=data, ContentType=stored_type or content_type
+    )
+    return upload
+
+
+def _new_id() -> str:
+    import uuid
+
+    return str(uuid.uuid4())
+
+
+def _exists(names, key: str) -> bool:
+    return "Contents" in boto3.client("s3").list_objects_v2(Bucket=names.uploads_bucket, Prefix=key)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "content_type"),
+    [("wav", "audio/wav"), ("flac", "audio/flac"), ("ogg", "audio/ogg"), ("mp3", "audio/mpeg")],
+)
+def test_each_format_is_decoded_and_measured(aws_env, fmt, content_type) -> None:
+    upload = land(aws_env, audio_bytes(fmt, seconds=2.0, sample_rate=44_100, channels=2), content_type)
+    assert UploadCheck().check(upload.key) == "ready"
+    row = UploadRepository().find(upload.upload_id)
+    assert row.status is UploadStatus.READY and row.error is None
+    assert row.format == fmt and row.sample_rate == 44_100 and row.channels == 2
+    # MP3 frames pad the end by up to one frame (1152 samples) plus the encoder delay.
+    assert row.duration_s == pytest.approx(2.0, abs=0.06 if fmt == "mp3" else 1e-3)
+    assert _exists(aws_env, upload.key)
+
+
+def test_mono_and_rate_are_reported_as_found(aws_env) -> None:
+    upload = land(aws_env, audio_bytes("wav", seconds=1.5, sample_rate=22_050, channels=1), "audio/x-wav")
+    UploadCheck().check(upload.key)
+    row = UploadRepository().find(upload.upload_id)
+    assert (row.channels, row.sample_rate, row.duration_s) == (1, 22_050, 1.5)
+
+
+@pytest.mark.parametrize(
+    ("data", "content_type", "code", "words"),
+    [
+        (b"this is a text file, not a song\n" * 40, "audio/wav", "NotAudio", "not audio that can be read"),
+        (
+            audio_bytes("flac"),
+            "audio/wav",
+            "WrongType",
+            "the file is FLAC audio but was declared as audio/wav",
+        ),
+        (
+            audio_bytes("wav"),
+            "audio/mpeg",
+            "WrongType",
+            "the file is WAV audio but was declared as audio/mpeg",
+        ),
+        (audio_bytes("wav", seconds=0.4), "audio/wav", "TooShort", "0.40 s long"),
+    ],
+)
+def test_unusable_files_are_rejected_with_a_reason_and_deleted(
+    aws_env, data, content_type, code, words
+) -> None:
+    upload = land(aws_env, data, content_type)
+    assert UploadCheck().check(upload.key) == "rejected"
+    row = UploadRepository().find(upload.upload_id)
+    assert row.status is UploadStatus.REJECTED
+    assert row.error.code == code and words in row.error.message
+    assert not _exists(aws_env, upload.key)
+
+
+def test_too_long_says_how_long_and_the_limit(aws_env, upload_limits) -> None:
+    upload = land(aws_env, audio_bytes("ogg", seconds=4.6), "audio/ogg")
+    UploadCheck().check(upload.key)
+    row = UploadRepository().find(upload.upload_id)
+    assert row.error.code == "TooLong"
+    assert row.error.message == "the track is 0:05 long; tracks up to 0:03 are accepted"
+    assert not _exists(aws_env, upload.key)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "words"),
+    [
+        ({"declared_size": 10}, "were declared"),
+        ({"stored_type": "audio/flac"}, "sent as audio/flac but declared as audio/wav"),
+    ],
+)
+def test_a_file_that_is_not_what_was_declared_is_rejected(aws_env, kwargs, words) -> None:
+    upload = land(aws_env, audio_bytes("wav"), "audio/wav", **kwargs)
+    UploadCheck().check(upload.key)
+    row = UploadRepository().find(upload.upload_id)
+    assert row.error.code == "NotAsDeclared" and words in row.error.message
+
+
+def test_a_repeated_event_changes_nothing(aws_env) -> None:
+    upload = land(aws_env, audio_bytes("wav"), "audio/wav")
+    check = UploadCheck()
+    assert check.check(upload.key) == "ready"
+    etag = UploadRepository().find(upload.upload_id).etag
+    assert check.check(upload.key, f'"{etag}"') == "duplicate"
+    assert UploadRepository().find(upload.upload_id).status is UploadStatus.READY
+
+
+def test_a_checked_file_replaced_through_the_same_form_is_rejected(aws_env) -> None:
+    upload = land(aws_env, audio_bytes("wav"), "audio/wav")
+    check = UploadCheck()
+    check.check(upload.key)
+    put = boto3.client("s3").put_object(Bucket=aws_env.uploads_bucket, Key=upload.key, Body=b"x" * 100)
+    assert check.check(upload.key, put["ETag"]) == "replaced"
+    row = UploadRepository().find(upload.upload_id)
+    assert row.status is UploadStatus.REJECTED and row.error.code == "Replaced"
+    assert not _exists(aws_env, upload.key)
+
+
+def test_objects_without_a_row_or_outside_the_layout_are_deleted(aws_env) -> None:
+    s3 = boto3.client("s3")
+    orphan = object_key(USER, _new_id())
+    s3.put_object(Bucket=aws_env.uploads_bucket, Key=orphan, Body=b"x")
+    s3.put_object(Bucket=aws_env.uploads_bucket, Key="uploads/stray.wav", Body=b"x")
+    check = UploadCheck()
+    assert check.check(orphan) == "orphan"
+    assert check.check("uploads/stray.wav") == "foreign"
+    assert not _exists(aws_env, orphan) and not _exists(aws_env, "uploads/stray.wav")
+
+
+def test_a_key_under_another_users_prefix_does_not_touch_the_row(aws_env) -> None:
+    """A row is only ever checked through its own key: the owner is part of the key."""
+    upload = land(aws_env, audio_bytes("wav"), "audio/wav")
+    forged = object_key("mallory", upload.upload_id)
+    boto3.client("s3").put_object(Bucket=aws_env.uploads_bucket, Key=forged, Body=b"x")
+    assert UploadCheck().check(forged) == "orphan"
+    assert UploadRepository().find(upload.upload_id).status is UploadStatus.PENDING
+
+
+def test_a_retry_after_the_row_was_rejected_still_deletes_the_object(aws_env) -> None:
+    upload = land(aws_env, b"not audio" * 50, "audio/wav")
+    UploadRepository().mark_rejected(upload.upload_id, "NotAudio", "not audio")
+    assert UploadCheck().check(upload.key) == "already_rejected"
+    assert not _exists(aws_env, upload.key)
+
+
+def test_handler_skips_s3_test_events_and_reports_failures_per_message(aws_env, monkeypatch) -> None:
+    good = land(aws_env, audio_bytes("wav"), "audio/wav")
+    boom = land(aws_env, audio_bytes("wav"), "audio/wav")
+    real_head = UploadObjects.head
+
+    def flaky_head(self, key):
+        if key == boom.key:
+            raise RuntimeError("S3 is having a moment")
+        return real_head(self, key)
+
+    monkeypatch.setattr(UploadObjects, "head", flaky_head)
+    records = [
+        {"messageId": "m0", "body": '{"Service":"Amazon S3","Event":"s3:TestEvent"}'},
+        {"messageId": "m1", "body": s3_event(good.key)},
+        {"messageId": "m2", "body": s3_event(boom.key)},
+        {"messageId": "m3", "body": s3_event(good.key, event="ObjectRemoved:Delete")},
+    ]
+    event = {
+        "Records": [
+            {**r, "receiptHandle": r["messageId"], "attributes": {}, "eventSource": "aws:sqs"}
+            for r in records
+        ]
+    }
+    from tests.unit.api.conftest import FakeContext
+
+    result = handler.lambda_handler(event, FakeContext())
+    assert result == {"batchItemFailures": [{"itemIdentifier": "m2"}]}
+    assert UploadRepository().find(good.upload_id).status is UploadStatus.READY
+    assert UploadRepository().find(boom.upload_id).status is UploadStatus.PENDING
+
+
+def test_clock_reads_like_a_track_length() -> None:
+    assert (clock(725), clock(59.6), clock(600)) == ("12:05", "1:00", "10:00")
