@@ -29,7 +29,15 @@ log = logging.getLogger(__name__)
 STAGE = "v1"
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
 # The REST API's resources (stacks: the API unit); GET /health is the only one without the authorizer.
-RESOURCES = ("/health", "/me", "/songs", "/songs/{song_id}")
+RESOURCES = (
+    "/health",
+    "/me",
+    "/me/webhook-secret",
+    "/me/webhook-secret/rotate",
+    "/songs",
+    "/songs/{song_id}",
+    "/songs/{song_id}/cancel",
+)
 PUBLIC = {("GET", "/health")}
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Any
 
-from aws_cdk import CfnOutput, Stack, Tags
+from aws_cdk import ArnFormat, CfnOutput, Stack, Tags
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -13,13 +13,14 @@ from constructs import Construct
 
 from .api import SongApi
 from .config import ServiceConfig
-from .data import BY_USER_INDEX, DataStore
+from .data import BY_STATUS_INDEX, BY_USER_INDEX, DataStore
 from .functions import powertools_layer
 from .grants import allow_items, allow_list, allow_objects, allow_query
 from .inference import VARIANT_NAME
 from .monitoring import MonitoredResources, Monitoring
 from .nag import acknowledge, logical_id
 from .storage import Storage
+from .webhooks import LifecycleEvents
 from .workflow import SONGS_PREFIX, GenerationWorkflow
 
 # The retention periods offered in `log_retention_days` (config validates against these keys).
@@ -63,6 +64,7 @@ class SongServiceStack(Stack):
             state_machine=self.workflow.state_machine,
         )
         self.grant_api(self.api.function.role)
+        self.events = self._add_lifecycle_events()
         CfnOutput(self, "ApiUrl", value=self.api.api.url)
         CfnOutput(self, "UserPoolId", value=self.api.user_pool.user_pool_id)
         CfnOutput(self, "UserPoolClientId", value=self.api.user_pool_client.user_pool_client_id)
@@ -87,6 +89,9 @@ class SongServiceStack(Stack):
             "SIGNUP_CREDITS": str(config.signup_credits),
             "CREDITS_PER_SONG": str(config.credits_per_song),
             "MAX_CONCURRENT_JOBS_PER_USER": str(config.max_concurrent_jobs_per_user),
+            "GPU_PARALLELISM": str(
+                config.endpoint_max_instances * config.max_concurrent_invocations_per_instance
+            ),
         }
 
     def api_environment(self) -> dict[str, str]:
@@ -104,8 +109,10 @@ class SongServiceStack(Stack):
             role, jobs, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"
         )
         allow_query(role, jobs, BY_USER_INDEX)
-        # Users are created by the API; credits change only in the workflow.
-        allow_items(role, users, "dynamodb:GetItem", "dynamodb:PutItem")
+        allow_query(role, jobs, BY_STATUS_INDEX)  # queue position and ETA of a queued song
+        # Users are created by the API; credits change only in the workflow. UpdateItem: the
+        # webhook signing secret.
+        allow_items(role, users, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")
         allow_items(
             role,
             idempotency,
@@ -118,6 +125,24 @@ class SongServiceStack(Stack):
         allow_objects(role, media, SONGS_PREFIX, "s3:GetObject", "s3:DeleteObject")
         allow_list(role, media, SONGS_PREFIX)
         self.workflow.state_machine.grant_start_execution(role)
+        # Cancel stops the job's execution; executions are named after jobs, known only at runtime.
+        executions = self.format_arn(
+            service="states",
+            resource="execution",
+            resource_name=f"{self.workflow.state_machine_name}:*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["states:StopExecution"], resources=[executions])
+        )
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5",
+            "Cancel stops the execution of one job; executions are named after jobs (runtime ids), so the "
+            "grant covers this state machine's executions and no other.",
+            f"Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
+            f"{self.workflow.state_machine_name}:*",
+        )
         acknowledge(
             role,
             "AwsSolutions-IAM5",
@@ -148,6 +173,26 @@ class SongServiceStack(Stack):
         CfnOutput(self, "EndpointName", value=workflow.inference.endpoint_name)
         return workflow
 
+    # --- lifecycle events and webhooks (issue 13) ---
+
+    def _add_lifecycle_events(self) -> LifecycleEvents:
+        """The bus and the webhook sender; every function that changes a job's status emits."""
+        lifecycle = LifecycleEvents(
+            self,
+            "Events",
+            config=self.config,
+            data=self.data,
+            layer=self.powertools_layer,
+            log_retention=self.log_retention,
+            environment=self.function_environment(),
+        )
+        emitters = [self.api.function.function]
+        emitters += [self.workflow.functions[name] for name in ("start_inference", "finalize", "reaper")]
+        for function in emitters:
+            lifecycle.allow_emit(function)
+        CfnOutput(self, "EventBusName", value=lifecycle.bus.event_bus_name)
+        return lifecycle
+
     # --- operations (issue 7) ---
 
     def _add_monitoring(self) -> Monitoring:
@@ -163,8 +208,13 @@ class SongServiceStack(Stack):
             dead_letter_queues={
                 "Notifications": inference.notifications_dlq,
                 "Reaper": self.workflow.reaper_dlq,
+                "Webhooks": self.events.dlq,
             },
-            functions={"api": self.api.function.function, **self.workflow.functions},
+            functions={
+                "api": self.api.function.function,
+                **self.workflow.functions,
+                "webhook_sender": self.events.sender.function,
+            },
             tables={
                 "jobs": self.data.jobs_table,
                 "users": self.data.users_table,

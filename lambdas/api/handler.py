@@ -19,7 +19,14 @@ from lambdas.common.observability import logger, metrics, tracer
 from lambdas.common.settings import cors_allow_origins, get_settings
 
 from . import http_errors
-from .schemas import ErrorResponse, HealthResponse, MeResponse, SongDetail, SongPage
+from .schemas import (
+    ErrorResponse,
+    HealthResponse,
+    MeResponse,
+    SongDetail,
+    SongPage,
+    WebhookSecretResponse,
+)
 from .service import SongService
 
 # The largest valid body is ~6 KiB of text; 64 KiB leaves room for JSON escapes (\uXXXX) and
@@ -135,6 +142,19 @@ def get_song(song_id: SongId) -> SongDetail:
     return service().get_song(current_user_id(), song_id)
 
 
+@app.post(
+    "/songs/<song_id>/cancel",
+    summary="Cancel a queued or processing song",
+    description="The song ends `canceled` within seconds and is never charged. Repeating it returns the "
+    "canceled song again; a song that already finished (processed or failed) is a 409.",
+    tags=["songs"],
+    security=SECURITY,
+    responses=_error_responses(400, 401, 404, 409, 422, 429, 500, 503),
+)
+def cancel_song(song_id: SongId) -> SongDetail:
+    return service().cancel_song(current_user_id(), song_id)
+
+
 @app.delete(
     "/songs/<song_id>",
     summary="Delete a finished song and its media",
@@ -157,6 +177,29 @@ def delete_song(song_id: SongId) -> None:
 )
 def me() -> MeResponse:
     return service().me(current_user_id())
+
+
+@app.get(
+    "/me/webhook-secret",
+    summary="My webhook signing secret (created on first use)",
+    tags=["users"],
+    security=SECURITY,
+    responses=_error_responses(401, 422, 429, 500),
+)
+def webhook_secret() -> WebhookSecretResponse:
+    return service().webhook_secret(current_user_id())
+
+
+@app.post(
+    "/me/webhook-secret/rotate",
+    summary="Replace my webhook signing secret",
+    description="Deliveries signed from now on use the new secret, retries of earlier events included.",
+    tags=["users"],
+    security=SECURITY,
+    responses=_error_responses(401, 422, 429, 500),
+)
+def rotate_webhook_secret() -> WebhookSecretResponse:
+    return service().rotate_webhook_secret(current_user_id())
 
 
 def reject_before_routing(event: dict[str, Any]) -> errors.ServiceError | None:

@@ -26,8 +26,10 @@ def scratch_media_prefix(job_id: str) -> str:
 
 def build_request(job: Job, bucket: str) -> dict:
     """The container's request: the validated POST body plus the job id and the output location."""
+    # The webhook is the API's business, not the GPU's.
+    request = {k: v for k, v in job.request.items() if k != "webhook_url"}
     return {
-        **job.request,
+        **request,
         "job_id": job.job_id,
         "output": {"bucket": bucket, "prefix": scratch_media_prefix(job.job_id)},
     }

@@ -9,6 +9,9 @@ from uuid import uuid4
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
+from .settings import get_settings
+from .url_safety import MAX_URL_CHARS, UnsafeUrl, check_submitted_url
+
 MAX_DESCRIPTION_CHARS = 1_000
 MAX_PROMPT_CHARS = 500
 MAX_LYRICS_CHARS = 5_000
@@ -34,6 +37,11 @@ class JobStatus(StrEnum):
     PROCESSING = "processing"
     PROCESSED = "processed"
     FAILED = "failed"
+    CANCELED = "canceled"
+
+
+# A job in one of these is still owned by its workflow; the others are final.
+ACTIVE_STATUSES = frozenset({JobStatus.QUEUED, JobStatus.PROCESSING})
 
 
 class _StrictModel(BaseModel):
@@ -45,6 +53,14 @@ def _no_control_chars(value: str) -> str:
     if any(ord(ch) < 32 and ch not in "\n\r\t" for ch in value):
         raise ValueError("must not contain control characters")
     return value
+
+
+def _safe_webhook_url(value: str) -> str:
+    # Checked again, on the resolved address, at every delivery (lambdas/common/url_safety.py).
+    try:
+        return check_submitted_url(value, get_settings().webhook_allow_http_loopback)
+    except UnsafeUrl as exc:
+        raise ValueError(f"webhook_url {exc}") from None
 
 
 # Text that reaches prompts, logs and the UI: no control characters except line breaks and tabs.
@@ -59,6 +75,11 @@ class _SongOptions(_StrictModel):
     inference_steps: int = Field(60, ge=10, le=100)
     formats: list[AudioFormat] = Field(default_factory=lambda: ["wav"], min_length=1, max_length=3)
     title: SafeText | None = Field(None, min_length=1, max_length=MAX_TITLE_CHARS)
+    webhook_url: Annotated[str, AfterValidator(_safe_webhook_url)] | None = Field(
+        None,
+        max_length=MAX_URL_CHARS,
+        description="https URL that receives the song's lifecycle events, signed per Standard Webhooks",
+    )
 
     @field_validator("formats")
     @classmethod

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -12,10 +13,11 @@ from botocore.exceptions import ClientError
 
 from . import aws
 from .errors import InvalidRequest, NotFound
-from .models import Job, JobStatus, User, utc_now
+from .models import Job, JobError, JobStatus, User, utc_now
 from .settings import get_settings
 
 BY_USER_INDEX = "by_user"
+BY_STATUS_INDEX = "by_status"
 
 
 def to_dynamo(value: Any) -> Any:
@@ -32,6 +34,10 @@ def from_dynamo(value: Any) -> Any:
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     return value
+
+
+def _parse_time(timestamp: str) -> datetime:
+    return datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
 
 
 def is_conditional_failure(exc: ClientError) -> bool:
@@ -81,6 +87,24 @@ class JobRepository:
         item = self._table.get_item(Key={"job_id": job_id}, ConsistentRead=True).get("Item")
         return from_dynamo(item) if item else None
 
+    def read_row(self, job_id: str) -> dict[str, Any] | None:
+        """The whole row, attributes outside the Job model included (e.g. webhook delivery records)."""
+        return self._read(job_id)
+
+    def record_webhook_delivery(self, job_id: str, attribute: str, record: dict[str, Any]) -> None:
+        """The delivery record of one event type (`webhook_song.processed`: status, attempts, detail)."""
+        try:
+            self._table.update_item(
+                Key={"job_id": job_id},
+                UpdateExpression="SET #d = :record",
+                ConditionExpression="attribute_exists(job_id)",
+                ExpressionAttributeNames={"#d": attribute},
+                ExpressionAttributeValues={":record": to_dynamo({**record, "updated_at": utc_now()})},
+            )
+        except ClientError as exc:
+            if not is_conditional_failure(exc):  # the song was deleted meanwhile: nothing to record
+                raise
+
     def get(self, job_id: str) -> Job:
         job = self.find(job_id)
         if job is None:
@@ -113,6 +137,37 @@ class JobRepository:
         jobs = [Job.model_validate(from_dynamo(item)) for item in page.get("Items", [])]
         return jobs, encode_page_token(page.get("LastEvaluatedKey"))
 
+    def count_by_status(self, status: JobStatus, created_from: str, created_to: str, limit: int) -> int:
+        """Jobs in `status` created in [created_from, created_to], counted up to `limit`.
+
+        One Query of the by_status index (keys only, eventually consistent): it reads at most
+        `limit` small index items, so its cost stays bounded however long the queue is.
+        """
+        page = self._table.query(
+            IndexName=BY_STATUS_INDEX,
+            KeyConditionExpression=Key("status").eq(status.value)
+            & Key("created_at").between(created_from, created_to),
+            Select="COUNT",
+            Limit=limit,
+        )
+        return int(page["Count"])  # BETWEEN is inclusive: a caller counting "before me" subtracts itself
+
+    def recent_render_seconds(self, limit: int) -> list[float]:
+        """processing -> processed seconds of the `limit` most recently created processed jobs."""
+        page = self._table.query(
+            IndexName=BY_STATUS_INDEX,
+            KeyConditionExpression=Key("status").eq(JobStatus.PROCESSED.value),
+            ProjectionExpression="started_at, finished_at",
+            ScanIndexForward=False,
+            Limit=limit,
+        )
+        seconds = []
+        for item in page.get("Items", []):
+            start, end = item.get("started_at"), item.get("finished_at")
+            if start and end:
+                seconds.append((_parse_time(end) - _parse_time(start)).total_seconds())
+        return [s for s in seconds if s >= 0]
+
     def mark_failed(self, job_id: str, code: str, message: str) -> bool:
         """Fail a job unless it already finished. Returns False when it had already finished."""
         try:
@@ -135,6 +190,36 @@ class JobRepository:
                 return False
             raise
         return True
+
+    def mark_canceled(self, job_id: str, user_id: str, error: JobError) -> Job | None:
+        """The owner's queued or processing job becomes canceled; returns it, or None when the job
+        was not active any more (finished or already canceled: the caller re-reads it).
+
+        The status condition is what keeps a canceled job from being charged: the workflow's
+        charge transaction requires `processing`, and every later step requires its own status.
+        """
+        try:
+            response = self._table.update_item(
+                Key={"job_id": job_id},
+                UpdateExpression="SET #s = :canceled, stage = :stage, #e = :error, updated_at = :now",
+                ConditionExpression="user_id = :uid AND #s IN (:queued, :processing)",
+                ExpressionAttributeNames={"#s": "status", "#e": "error"},
+                ExpressionAttributeValues={
+                    ":canceled": JobStatus.CANCELED.value,
+                    ":stage": "canceled",
+                    ":error": error.model_dump(),
+                    ":uid": user_id,
+                    ":queued": JobStatus.QUEUED.value,
+                    ":processing": JobStatus.PROCESSING.value,
+                    ":now": utc_now(),
+                },
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if is_conditional_failure(exc):
+                return None
+            raise
+        return Job.model_validate(from_dynamo(response["Attributes"]))
 
     def delete(self, job_id: str, user_id: str) -> None:
         try:
@@ -178,6 +263,30 @@ class UserRepository:
                 raise
             return existing
         return new_user
+
+    def webhook_secret(self, user_id: str, new_secret: str) -> str:
+        """The user's webhook signing secret; the first call stores `new_secret` (two concurrent first
+        calls agree on one). It lives on the user row: the table is encrypted at rest (KMS), and the
+        secret is never logged.
+        """
+        response = self._table.update_item(
+            Key={"user_id": user_id},
+            UpdateExpression="SET webhook_secret = if_not_exists(webhook_secret, :secret)",
+            ConditionExpression="attribute_exists(user_id)",
+            ExpressionAttributeValues={":secret": new_secret},
+            ReturnValues="ALL_NEW",
+        )
+        return str(response["Attributes"]["webhook_secret"])
+
+    def rotate_webhook_secret(self, user_id: str, new_secret: str) -> str:
+        """Replace the secret; deliveries signed from now on use the new one."""
+        self._table.update_item(
+            Key={"user_id": user_id},
+            UpdateExpression="SET webhook_secret = :secret, webhook_secret_rotated_at = :now",
+            ConditionExpression="attribute_exists(user_id)",
+            ExpressionAttributeValues={":secret": new_secret, ":now": utc_now()},
+        )
+        return new_secret
 
     def add_credits(self, user_id: str, amount: int) -> int:
         """Grant (or, with a negative amount, revoke) credits; returns the new balance."""

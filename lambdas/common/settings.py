@@ -27,6 +27,14 @@ class Settings:
     # execution, so it no longer holds its place in the user's queue.
     max_execution_s: int = 86400
     presigned_url_ttl_s: int = 3600
+    # The stack's EventBridge bus for song lifecycle events (lambdas/common/lifecycle.py).
+    event_bus_name: str = ""
+    # Songs the GPU endpoint renders at once when scaled out (max instances x invocations per
+    # instance); the queue ETA divides by it.
+    gpu_parallelism: int = 1
+    # Local development only (the local stack sets it; the deployed stack never does): webhooks
+    # may go to http://127.0.0.1. See lambdas/webhooks/ssrf.py.
+    webhook_allow_http_loopback: bool = False
 
 
 def _int(name: str, default: int) -> int:
@@ -51,6 +59,9 @@ def get_settings() -> Settings:
         max_concurrent_jobs_per_user=_int("MAX_CONCURRENT_JOBS_PER_USER", 1),
         inference_timeout_s=_int("INFERENCE_TIMEOUT_SECONDS", 2700),
         max_execution_s=_int("WORKFLOW_TIMEOUT_SECONDS", 86400),
+        event_bus_name=env("EVENT_BUS_NAME", ""),
+        gpu_parallelism=_int("GPU_PARALLELISM", 1),
+        webhook_allow_http_loopback=env("WEBHOOK_ALLOW_HTTP_LOOPBACK", "").lower() == "true",
     )
 
 

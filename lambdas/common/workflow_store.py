@@ -48,8 +48,9 @@ class WorkflowJobRepository(JobRepository):
             JobStatus.PROCESSING,
         )
 
-    def set_stage(self, job_id: str, stage: str) -> None:
-        self._conditional_set(job_id, {"stage": stage}, JobStatus.PROCESSING)
+    def set_stage(self, job_id: str, stage: str) -> bool:
+        """False when the job is no longer processing (canceled meanwhile): nothing written."""
+        return self._conditional_set(job_id, {"stage": stage}, JobStatus.PROCESSING)
 
     def _conditional_set(self, job_id: str, values: dict[str, Any], required: JobStatus) -> bool:
         """SET `values` if the job is in status `required`; False (nothing written) otherwise."""

@@ -7,7 +7,7 @@ import json
 
 from pydantic import ValidationError
 
-from lambdas.common import aws
+from lambdas.common import aws, lifecycle
 from lambdas.common.inference import (
     AsyncInferenceNotification,
     Manifest,
@@ -22,6 +22,7 @@ from lambdas.common.workflow_store import WorkflowJobRepository
 
 from . import tokens
 from .errors import InferenceFailed, InvalidManifest, JobNotFound, JobNotRunnable
+from .publish import delete_scratch
 
 # SageMaker's default InvocationTimeoutSeconds is 900 s; a 4-minute song with 100 steps plus
 # lyrics and cover can get close on a cold instance, so allow the maximum.
@@ -54,6 +55,7 @@ def start_inference(job_id: str, task_token: str) -> dict:
     input_location = f"s3://{bucket}/{key}"
     if not jobs.save_task_token(job_id, task_token, input_location):
         raise JobNotRunnable(f"job {job_id} stopped processing")
+    lifecycle.announce(job)  # MarkProcessing made it `processing`; a retry announces again
 
     response = aws.client("sagemaker-runtime").invoke_endpoint_async(
         EndpointName=settings.endpoint_name,
@@ -83,6 +85,13 @@ def handle_notification(notification: AsyncInferenceNotification) -> str:
     if job is None:
         logger.warning("notification for an unknown job", extra={"job_id": job_id})
         return "unknown_job"
+    if job.status in (JobStatus.CANCELED, JobStatus.FAILED):
+        # A late GPU result of a job that ended meanwhile: never published, never charged.
+        removed = delete_scratch(job_id)
+        logger.info(
+            "late result discarded", extra={"job_id": job_id, "status": job.status, "removed": removed}
+        )
+        return "discarded"
     if job.status != JobStatus.PROCESSING or not job.task_token:
         logger.info("notification for a job not waiting", extra={"job_id": job_id, "status": job.status})
         return "not_waiting"

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from lambdas.common import business_metrics as metrics
+from lambdas.common import lifecycle
 from lambdas.common.models import JobError, JobStatus
 from lambdas.common.observability import logger
 from lambdas.common.repositories import UserRepository
@@ -65,10 +66,17 @@ def classify(error: dict[str, Any] | None, user_id: str) -> JobError:
 
 
 def complete(job_id: str, user_id: str) -> dict[str, Any]:
-    """Success path (after ChargeAndComplete): free the slot, start the next job, record metrics."""
-    released = UserSlots().release(user_id, job_id)
-    woken = wake_next(user_id)
+    """Success path (after ChargeAndComplete): free the slot, start the next job, record metrics.
+
+    The event goes out while the job still holds its slot: a retry after a failed PutEvents
+    announces again, a retry after the slot was freed does not.
+    """
+    slots = UserSlots()
     job = WorkflowJobRepository().find_workflow_job(job_id)
+    if job is not None and job.status == JobStatus.PROCESSED and job_id in slots.holders(user_id):
+        lifecycle.announce(job)
+    released = slots.release(user_id, job_id)
+    woken = wake_next(user_id)
     if released and job is not None and job.status == JobStatus.PROCESSED:
         _record_processed(job)
     return {"released": released, "woken": woken}
@@ -85,6 +93,8 @@ def fail(job_id: str, user_id: str, error: dict[str, Any] | None) -> dict[str, A
         _remove_media(user_id, job_id)
     UserSlots().release(user_id, job_id)
     wake_next(user_id)
+    if changed and job is not None:
+        lifecycle.announce(job)
     if changed:
         metrics.record_failed(
             error_code=failure.code,

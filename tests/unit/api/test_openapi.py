@@ -26,6 +26,9 @@ def test_document_covers_every_route_with_security_except_health() -> None:
         ("GET", "/songs/{song_id}"),
         ("DELETE", "/songs/{song_id}"),
         ("GET", "/me"),
+        ("POST", "/songs/{song_id}/cancel"),
+        ("GET", "/me/webhook-secret"),
+        ("POST", "/me/webhook-secret/rotate"),
     }
     for key, op in operations.items():
         assert ("security" in op) == (key != ("GET", "/health")), key
