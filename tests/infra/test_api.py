@@ -34,7 +34,10 @@ def test_routes_exist_and_need_cognito_except_health(template: Template) -> None
         ("GET", "/songs"),
         ("GET", "/songs/{song_id}"),
         ("DELETE", "/songs/{song_id}"),
+        ("POST", "/songs/{song_id}/cancel"),
         ("GET", "/me"),
+        ("GET", "/me/webhook-secret"),
+        ("POST", "/me/webhook-secret/rotate"),
     }
     (authorizer_id,) = template.find_resources("AWS::ApiGateway::Authorizer")
     for key, props in methods.items():
@@ -204,13 +207,16 @@ def test_api_role_is_least_privilege(template: Template) -> None:
         "logs:PutLogEvents": {log_group},
         "dynamodb:GetItem": {jobs, users, idempotency},
         "dynamodb:PutItem": {jobs, users, idempotency},
-        "dynamodb:UpdateItem": {jobs, idempotency},
+        "dynamodb:UpdateItem": {jobs, users, idempotency},  # users: the webhook secret
         "dynamodb:DeleteItem": {jobs, idempotency},
-        "dynamodb:Query": {f"{jobs}/index/by_user"},
+        "dynamodb:Query": {f"{jobs}/index/by_user", f"{jobs}/index/by_status"},
         "s3:GetObject": {f"{media}/songs/*"},
         "s3:DeleteObject": {f"{media}/songs/*"},
         "s3:ListBucket": {media},
         "states:StartExecution": {state_machine},
+        # Cancel: this state machine's executions only (tests/infra/test_webhooks.py).
+        "states:StopExecution": {"arn::states:us-east-1::execution:song-service-test-song-generation:*"},
+        "events:PutEvents": {next(iter(template.find_resources("AWS::Events::EventBus")))},
     }
     (list_bucket,) = [s for s in statements if s["Action"] == "s3:ListBucket"]
     assert list_bucket["Condition"] == {"StringLike": {"s3:prefix": ["songs/*"]}}
