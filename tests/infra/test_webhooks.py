@@ -30,7 +30,7 @@ def test_rule_on_the_bus_sends_songs_with_a_webhook_to_the_queue(template_json: 
         for k, v in template_json["Resources"].items()
         if v["Type"] == "AWS::Events::Rule" and "WebhookEvents" in k
     }
-    ((rule_id, rule),) = rules.items()
+    (rule,) = rules.values()
     queue_id, _ = _queue_ids(template_json)
     assert rule["EventBusName"] == {"Ref": _bus_id(template_json)}
     assert rule["EventPattern"] == WEBHOOK_RULE_PATTERN
