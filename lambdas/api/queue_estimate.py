@@ -31,10 +31,16 @@ RECENT_RENDERS = 20
 def estimate(job: Job, jobs: JobRepository, settings: Settings) -> dict[str, int | None]:
     now = datetime.now(UTC)
     horizon = utc_timestamp(now - timedelta(seconds=settings.max_execution_s))
+    # Processing first, then the queue up to this job: if the job itself is no longer in the
+    # queue, it started between the reads (and may be counted as processing): it is next.
     processing = jobs.count_by_status(JobStatus.PROCESSING, horizon, utc_timestamp(now), MAX_COUNTED)
-    # The window ends at this job's created_at and so counts the job itself: subtract it.
-    queued_before = jobs.count_by_status(JobStatus.QUEUED, horizon, job.created_at, MAX_COUNTED + 1) - 1
-    position = min(processing + max(queued_before, 0), MAX_COUNTED)
+    queued = jobs.ids_by_status(JobStatus.QUEUED, horizon, job.created_at, MAX_COUNTED + 1)
+    if job.job_id in queued:
+        position = min(processing + len(queued) - 1, MAX_COUNTED)
+    elif len(queued) > MAX_COUNTED:
+        position = MAX_COUNTED  # too far back to see itself within the bound
+    else:
+        position = 0
     renders = jobs.recent_render_seconds(RECENT_RENDERS)
     if not renders:
         return {"queue_position": position, "eta_s": None}

@@ -138,19 +138,23 @@ class JobRepository:
         return jobs, encode_page_token(page.get("LastEvaluatedKey"))
 
     def count_by_status(self, status: JobStatus, created_from: str, created_to: str, limit: int) -> int:
-        """Jobs in `status` created in [created_from, created_to], counted up to `limit`.
+        """Jobs in `status` created in [created_from, created_to], counted up to `limit`."""
+        return len(self.ids_by_status(status, created_from, created_to, limit))
 
-        One Query of the by_status index (keys only, eventually consistent): it reads at most
-        `limit` small index items, so its cost stays bounded however long the queue is.
+    def ids_by_status(self, status: JobStatus, created_from: str, created_to: str, limit: int) -> list[str]:
+        """Ids of jobs in `status` created in [created_from, created_to] (inclusive), oldest first.
+
+        One Query of the by_status index (eventually consistent), at most `limit` small index
+        items, so its cost stays bounded however long the queue is.
         """
         page = self._table.query(
             IndexName=BY_STATUS_INDEX,
             KeyConditionExpression=Key("status").eq(status.value)
             & Key("created_at").between(created_from, created_to),
-            Select="COUNT",
+            ProjectionExpression="job_id",
             Limit=limit,
         )
-        return int(page["Count"])  # BETWEEN is inclusive: a caller counting "before me" subtracts itself
+        return [str(item["job_id"]) for item in page.get("Items", [])]
 
     def recent_render_seconds(self, limit: int) -> list[float]:
         """processing -> processed seconds of the `limit` most recently created processed jobs."""

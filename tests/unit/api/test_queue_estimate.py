@@ -50,3 +50,20 @@ def test_the_first_in_line_and_other_statuses(api, aws_env) -> None:
     running = put_job("alice", JobStatus.PROCESSING)
     song = api.call("GET", f"/songs/{running.job_id}").body
     assert song["queue_position"] is None and song["eta_s"] is None
+
+
+def test_a_song_that_started_between_the_reads_is_next(api, aws_env) -> None:
+    """GET read the row while queued; by the time the index is read the song is processing."""
+    from lambdas.api.queue_estimate import estimate
+    from lambdas.common.repositories import JobRepository
+    from lambdas.common.settings import get_settings
+
+    put_job("bob", JobStatus.QUEUED, created_at=_at(30))
+    stale = put_job("alice", JobStatus.QUEUED, created_at=_at(20))
+    boto3.resource("dynamodb").Table(aws_env.jobs_table).update_item(
+        Key={"job_id": stale.job_id},
+        UpdateExpression="SET #s = :p",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":p": "processing"},
+    )
+    assert estimate(stale, JobRepository(), get_settings())["queue_position"] == 0
