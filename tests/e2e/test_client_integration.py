@@ -149,7 +149,8 @@ def test_cancel_while_processing_and_while_queued(user, receiver) -> None:
     following = song_id(client.create_song(song_body("description", seed=23)))
     _wait_status(client, following, "processing", 20)
     assert time.monotonic() - started < 20
-    done = client.wait(following, SONG_TIMEOUT_S)
+    # It renders after the canceled song's GPU work (one local worker cannot drop a running job).
+    done = client.wait(following, 2 * SONG_TIMEOUT_S)
     assert done["status"] == "processed"
 
     # The canceled song's GPU work ended before the next one's (one worker): no late charge.
@@ -181,6 +182,7 @@ def test_queue_position_decreases(user) -> None:
         if not positions or positions[-1] != song["queue_position"]:
             positions.append(song["queue_position"])
         time.sleep(0.3)
-    assert positions[0] == 2 and positions == sorted(positions, reverse=True) and len(positions) >= 2
+    # At least the two songs before it; more if another test's song still renders.
+    assert positions[0] >= 2 and positions == sorted(positions, reverse=True) and len(positions) >= 2
     assert client.wait(last, 3 * SONG_TIMEOUT_S)["status"] == "processed"
     assert "queue_position" not in client.song(last) or client.song(last)["queue_position"] is None
