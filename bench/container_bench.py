@@ -2,10 +2,10 @@
 
     # CPU, tiny profile (what the local stack runs), in-process S3 (moto):
     PYTHONPATH=sagemaker_containers/music python bench/container_bench.py --profile tiny
-    # GPU, real-size models with random weights (Qwen2-7B, SDXL-Turbo, MusicGen-medium):
+    # GPU, real-size models with random weights (Qwen2-7B, SDXL-Turbo, ACE-Step 1.5 XL turbo):
     PYTHONPATH=sagemaker_containers/music python bench/container_bench.py --profile gpu-random
-    # GPU with ACE-Step as the engine (needs the ACE-Step package and a checkpoint folder):
-    ... --profile gpu-random --acestep-checkpoint /opt/ml/model/acestep
+    # ... with MusicGen-medium as the engine instead:
+    ... --profile gpu-random --engine musicgen
 
 Random weights give the real compute and memory of each architecture; the words and sounds are
 noise. The LLM then writes until max_new_tokens (its worst case). Prints one JSON document.
@@ -31,7 +31,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import torch
 from song_model import tiny
 from song_model.cover import CoverArtist
-from song_model.engines import MusicgenEngine
+from song_model.engines import AceStepEngine, MusicgenEngine
 from song_model.models import Models, load_models
 from song_model.pipeline import SongPipeline
 from song_model.schemas import parse_request
@@ -211,6 +211,66 @@ def musicgen_medium_random(device: torch.device) -> tuple[Any, Any]:
     return tiny.random_musicgen(config, top_k=250, device=device), tokenizer
 
 
+def acestep_xl_turbo_random(device: torch.device) -> Any:
+    """AceStepPipeline at ACE-Step 1.5 XL turbo's published sizes, random weights.
+
+    Sources: the acestep-v15-xl-*-diffusers model card (DiT hidden 2560, 32 layers, 32 heads,
+    condition encoder 2048 wide; ~4.7B parameters), its condition encoder config.json (2048 hidden,
+    6144 intermediate, 16 heads / 8 KV, 8 lyric + 4 timbre layers, text_hidden_dim 1024,
+    timbre_hidden_dim 64), the 1.5 VAE config (Oobleck, 128 wide, ratios 2,4,4,6,10, multiples
+    1,2,4,8,16, 64 latent channels, 48 kHz stereo) and Qwen3-Embedding-0.6B (the text encoder).
+    The audio (de)tokenizer take the condition encoder's width (their own configs were not at hand;
+    they only run for audio-code covers). The tokenizer is the tiny one: text length, not vocabulary,
+    sets the cost.
+    """
+    from diffusers import (
+        AceStepAudioTokenDetokenizer,
+        AceStepAudioTokenizer,
+        AceStepConditionEncoder,
+        AceStepPipeline,
+        AceStepTransformer1DModel,
+        AutoencoderOobleck,
+    )
+    from transformers import Qwen3Config, Qwen3Model
+
+    tokenizer = tiny.build_qwen2_tokenizer()
+    encoder = dict(hidden_size=2048, intermediate_size=6144, num_attention_heads=16, num_key_value_heads=8)
+    with torch.device(device):
+        text_encoder = Qwen3Model(
+            Qwen3Config(
+                vocab_size=151669, hidden_size=1024, intermediate_size=3072, num_hidden_layers=28,
+                num_attention_heads=16, num_key_value_heads=8, head_dim=128, max_position_embeddings=32768,
+            )
+        )  # fmt: skip
+        transformer = AceStepTransformer1DModel(
+            hidden_size=2560, intermediate_size=9728, num_hidden_layers=32, num_attention_heads=32,
+            num_key_value_heads=8, head_dim=128, in_channels=192, audio_acoustic_hidden_dim=64,
+            patch_size=2, encoder_hidden_size=2048, is_turbo=True, model_version="turbo",
+        )  # fmt: skip
+        condition_encoder = AceStepConditionEncoder(
+            text_hidden_dim=1024, timbre_hidden_dim=64, num_lyric_encoder_hidden_layers=8,
+            num_timbre_encoder_hidden_layers=4, **encoder,
+        )  # fmt: skip
+        audio_tokenizer = AceStepAudioTokenizer(fsq_dim=2048, fsq_input_levels=[8, 8, 8, 5, 5, 5], **encoder)
+        detokenizer = AceStepAudioTokenDetokenizer(**encoder)
+        vae = AutoencoderOobleck(
+            encoder_hidden_size=128, downsampling_ratios=[2, 4, 4, 6, 10], channel_multiples=[1, 2, 4, 8, 16],
+            decoder_channels=128, decoder_input_channels=64, audio_channels=2, sampling_rate=48000,
+        )  # fmt: skip
+    pipeline = AceStepPipeline(
+        vae=vae.eval(),
+        text_encoder=text_encoder.eval(),
+        tokenizer=tokenizer,
+        transformer=transformer.eval(),
+        condition_encoder=condition_encoder.eval(),
+        scheduler=tiny.acestep_scheduler(),
+        audio_tokenizer=audio_tokenizer.eval(),
+        audio_token_detokenizer=detokenizer.eval(),
+    )
+    pipeline.vae.enable_tiling()  # as AceStepEngine.from_pretrained does
+    return pipeline
+
+
 def gpu_random_models(args: argparse.Namespace) -> Models:
     device = torch.device("cuda")
     dtype = torch.bfloat16
@@ -218,10 +278,8 @@ def gpu_random_models(args: argparse.Namespace) -> Models:
     try:
         llm, llm_tok = qwen2_7b_random(device)
         image = sdxl_turbo_random(device)
-        if args.acestep_checkpoint:
-            from song_model.engines import AceStepEngine
-
-            engine: Any = AceStepEngine(args.acestep_checkpoint, device, dtype)
+        if args.engine == "acestep":
+            engine: Any = AceStepEngine(acestep_xl_turbo_random(device), device)
         else:
             mg, t5 = musicgen_medium_random(device)
             engine = MusicgenEngine(mg, t5, device)
@@ -235,7 +293,7 @@ def gpu_random_models(args: argparse.Namespace) -> Models:
 
 def instrument(models: Models, stages: dict[str, Any], rss: PeakRss) -> None:
     writer = models.songwriter
-    for method in ("style_tags", "lyrics", "categories"):
+    for method in ("style_tags", "metadata", "lyrics", "categories"):
         setattr(writer, method, measured(stages, f"llm.{method}", getattr(writer, method), rss))
     models.engine.generate = measured(stages, "music", models.engine.generate, rss)  # type: ignore[method-assign]
     models.cover.paint = measured(stages, "cover", models.cover.paint, rss)  # type: ignore[method-assign]
@@ -261,15 +319,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--profile", choices=["tiny", "gpu-random"], default="tiny")
     parser.add_argument("--duration", type=float, default=180.0)
-    parser.add_argument("--steps", type=int, default=27, help="ACE-Step steps (27: its published 27x RT)")
+    parser.add_argument("--steps", type=int, default=None, help="diffusion steps (default: the checkpoint's)")
     parser.add_argument("--formats", default="wav,mp3,flac")
-    parser.add_argument("--acestep-checkpoint", help="ACE-Step checkpoint folder (gpu-random only)")
+    parser.add_argument("--engine", choices=["acestep", "musicgen"], default="acestep")
     args = parser.parse_args()
 
     rss = PeakRss()
     started = time.perf_counter()
     if args.profile == "tiny":
-        models = load_models(load_settings({"MODEL_PROFILE": "tiny", "DEVICE": "cpu"}))
+        env = {"MODEL_PROFILE": "tiny", "DEVICE": "cpu", "MUSIC_ENGINE": args.engine}
+        models = load_models(load_settings(env))
     else:
         if not torch.cuda.is_available():
             parser.error("--profile gpu-random needs a CUDA GPU")
@@ -293,7 +352,6 @@ def main() -> None:
             "description": "an upbeat summer pop song about a road trip",
             "duration_s": args.duration,
             "seed": 1,
-            "guidance_scale": 15.0 if models.engine.name == "acestep" else 3.0,
             "inference_steps": args.steps,
             "formats": args.formats.split(","),
             "output": {"bucket": "bench-bucket", "prefix": "bench/"},
@@ -311,6 +369,7 @@ def main() -> None:
     result["song"] = {
         "duration_s": manifest.duration_s,
         "sample_rate": manifest.sample_rate,
+        "music": manifest.music.model_dump(),
         "lyrics_chars": len(manifest.lyrics or ""),
         "timings": manifest.timings.model_dump(),
         "real_time_factor": round(manifest.duration_s / manifest.timings.music_s, 2),

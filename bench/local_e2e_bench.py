@@ -25,7 +25,7 @@ SONG = {
     "mode": "description",
     "description": "a bright ukulele tune",
     "duration_s": 10,
-    "inference_steps": 10,
+    "inference_steps": 2,
 }
 POLL_S = 0.1
 

@@ -21,7 +21,6 @@ SONG = {
     "mode": "description",
     "description": "an upbeat synth-pop song about a night drive along the coast",
     "duration_s": 10,
-    "inference_steps": 10,
     "seed": 7,
     "title": "Night Drive",
 }
@@ -42,10 +41,25 @@ def run(out_dir: Path, state_dir: Path, timeout_s: float) -> None:
         print(f"processed in {time.monotonic() - started:.1f} s", flush=True)
         saved = save_media(job, out_dir)
         print(json.dumps(job, indent=2))
+        print(engine_summary(stack, song_id(job)), flush=True)
         for path in saved:
             print(f"saved {path}")
         print(f"credits left: {client.me()['credits']}")
     print("local stack stopped")
+
+
+def engine_summary(stack: dict, job_id: str) -> str:
+    """What rendered the song, from the container's manifest (the async endpoint's output object)."""
+    import boto3
+
+    s3 = boto3.client("s3", endpoint_url=stack["aws_endpoint_url"])
+    body = s3.get_object(Bucket=stack["buckets"]["inference"], Key=f"async-output/{job_id}.out")["Body"]
+    manifest = json.loads(body.read())
+    music = manifest.get("music", {})
+    return (
+        f"engine: {manifest['engine']} at {manifest['sample_rate']} Hz, "
+        f"{music.get('inference_steps')} steps, guidance {music.get('guidance_scale')}"
+    )
 
 
 def save_media(job: dict, out_dir: Path) -> list[Path]:

@@ -22,6 +22,7 @@ from local.api_front import ApiGateway, ApiServer
 from local.async_endpoint import AsyncEndpoint, AsyncEndpointServer, EndpointConfig
 from local.cognito import CognitoSettings, TokenVerifier
 from local.container import ContainerProcess, serve_command, serve_environment
+from local.dynamodb_patches import atomic_transactions
 from local.emulator import MotoEmulator, free_port
 from local.execution_events import ExecutionStatusWatcher
 from local.lambda_context import load_handler
@@ -89,7 +90,7 @@ def lambda_environment(
         **function_environment(workflow, names),
         "STAGE_NAME": config.stage_name,
         "SIGNUP_CREDITS": str(config.signup_credits),
-        "CREDITS_PER_SONG": str(config.credits_per_song),
+        "CREDITS_PER_MINUTE": str(config.credits_per_minute),
         "MAX_CONCURRENT_JOBS_PER_USER": str(config.max_concurrent_jobs_per_user),
         "EVENT_BUS_NAME": names.event_bus,
         "GPU_PARALLELISM": str(config.max_concurrent_invocations_per_instance),  # one local instance
@@ -152,12 +153,12 @@ class LocalStack:
         container_url = f"http://{opts.host}:{container_port}"
         self._start_endpoint(moto, messaging, container_url, endpoint_port)
         self._exit.enter_context(route_lambda_invokes(task_handlers(self.workflow)))
+        self._exit.enter_context(atomic_transactions())
         # StopExecution (cancel) must end a token wait at once, as on AWS (see local/sfn_patches.py).
         self._exit.enter_context(stop_interrupts_waiting_tasks())
         values = substitutions(
             self.workflow,
             self.names,
-            credits_per_song=self.config.credits_per_song,
             inference_timeout_s=self.config.inference_timeout_minutes * 60,
         )
         state_machine_arn = create_state_machine(moto.client("stepfunctions"), self.workflow, values)

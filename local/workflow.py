@@ -69,7 +69,6 @@ def substitutions(
     names: WorkflowNames,
     resources: ResourceNames,
     *,
-    credits_per_song: int = 1,
     inference_timeout_s: int = 2700,
     slot_poll_s: int = 300,
 ) -> dict[str, Any]:
@@ -80,7 +79,6 @@ def substitutions(
         "FinalizeFunctionArn": function_arn(names.finalize),
         "JobsTableName": resources.jobs_table,
         "UsersTableName": resources.users_table,
-        "CreditsPerSong": credits_per_song,
         "InferenceTimeoutSeconds": inference_timeout_s,
         "SlotPollSeconds": slot_poll_s,
     }

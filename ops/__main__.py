@@ -51,7 +51,8 @@ def grant(args: argparse.Namespace, jobs_table: str, users_table: str) -> dict[s
     except ClientError as exc:
         if is_conditional_failure(exc):
             raise SystemExit(
-                f"user {args.user_id!r} not found (use --create), or the balance would go below zero"
+                f"user {args.user_id!r} not found (use --create), or the balance would go below what "
+                "songs in progress have reserved"
             ) from None
         raise
     return {"user_id": args.user_id, "granted": args.amount, "credits": balance, "reason": args.reason}
@@ -65,12 +66,16 @@ def show(args: argparse.Namespace, jobs_table: str, users_table: str) -> dict[st
     return {
         "user_id": user.user_id,
         "credits": user.credits,
+        "reserved_credits": user.reserved_credits,
+        "available_credits": user.available_credits,
         "created_at": user.created_at,
         "recent_jobs": [
             {
                 "job_id": j.job_id,
                 "status": j.status.value,
                 "created_at": j.created_at,
+                "price_credits": j.price_credits,
+                "reservation": j.reservation,
                 "charged": j.charged,
                 "error": j.error.model_dump() if j.error else None,
             }

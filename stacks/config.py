@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+import json
+import re
+from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 CONTEXT_KEY = "service"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# What the CDK CLI adds to the context of every `cdk synth`/`cdk deploy` (besides cdk.json and
+# cdk.context.json): path and asset metadata on each resource and version reporting.
+CLI_DEFAULT_CONTEXT = {
+    "aws:cdk:enable-path-metadata": True,
+    "aws:cdk:enable-asset-metadata": True,
+    "aws:cdk:version-reporting": True,
+    "aws:cdk:bundling-stacks": ["**"],
+}
+# An S3 bucket name (3-63 characters) and a key prefix: the staged, uncompressed model data.
+MODEL_DATA_URI = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9])/(?P<prefix>\S+)$")
+ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".zip", ".gz")
 
 
 class ConfigError(ValueError):
@@ -31,19 +46,26 @@ class ServiceConfig(BaseModel):
     # On-demand price of one endpoint instance, for the dashboard's spend estimate and the cost
     # model (docs/operations.md). Set it to your region's current SageMaker price.
     endpoint_hourly_usd: float = Field(3.0, gt=0, le=200)
-    model_data_s3_uri: str | None = Field(None, pattern=r"^s3://[a-z0-9.\-]{3,63}/.+")
+    # The S3 prefix `song_model.stage_weights` wrote (s3://bucket/prefix/): SageMaker copies it
+    # uncompressed to /opt/ml/model (S3DataType=S3Prefix, CompressionType=None). Not a tarball.
+    model_data_s3_uri: str | None = None
+    # The model container runs in isolated subnets whose only route out is an S3 gateway endpoint
+    # for the stack's buckets. True runs it outside the VPC with internet access, for loading the
+    # model ids from the Hugging Face hub when no model data is staged (docs/operations.md).
+    model_internet_access: bool = False
 
     # Models
     llm_model_id: str = Field("Qwen/Qwen2-7B-Instruct", min_length=1, max_length=200)
     music_engine: Literal["acestep", "musicgen"] = "acestep"
-    acestep_model_id: str = Field("ACE-Step/ACE-Step-v1-3.5B", min_length=1, max_length=200)
+    acestep_model_id: str = Field("ACE-Step/acestep-v15-xl-turbo-diffusers", min_length=1, max_length=200)
     musicgen_model_id: str = Field("facebook/musicgen-medium", min_length=1, max_length=200)
     image_model_id: str = Field("stabilityai/sdxl-turbo", min_length=1, max_length=200)
 
     # Business rules
     max_concurrent_jobs_per_user: int = Field(1, ge=1, le=10)
     signup_credits: int = Field(10, ge=0, le=100_000)
-    credits_per_song: int = Field(1, ge=1, le=1_000)
+    # The price: credits per started minute of rendered audio, per take (lambdas/common/pricing.py).
+    credits_per_minute: int = Field(1, ge=1, le=1_000)
 
     # API
     api_throttle_rate_limit: int = Field(20, ge=1, le=10_000)
@@ -55,6 +77,21 @@ class ServiceConfig(BaseModel):
     log_retention_days: Literal[7, 14, 30, 90, 180, 365, 731] = 30
     powertools_layer_version: str = Field("3.37.0", pattern=r"^(latest|\d+\.\d+\.\d+)$")
     removal_policy_retain: bool = True
+
+    @field_validator("model_data_s3_uri")
+    @classmethod
+    def _check_model_data(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if value.lower().endswith(ARCHIVE_SUFFIXES):
+            raise ValueError(
+                f"{value!r} names an archive; the model reads uncompressed weights from an S3 prefix. "
+                "Stage them with `python -m song_model.stage_weights --bucket B --prefix P/` and "
+                "set the s3://B/P/ it prints"
+            )
+        if not MODEL_DATA_URI.match(value):
+            raise ValueError(f"{value!r} is not an S3 prefix of the form s3://bucket/prefix/")
+        return value if value.endswith("/") else f"{value}/"
 
     @model_validator(mode="after")
     def _check_ranges(self) -> ServiceConfig:
@@ -70,6 +107,18 @@ class ServiceConfig(BaseModel):
     @property
     def metrics_namespace(self) -> str:
         return "SongService"
+
+    @property
+    def endpoint_name(self) -> str:
+        """The endpoint's name carries its instance type: a new type is a new endpoint, created
+        before the old one (and its autoscaling target) is removed (docs/operations.md)."""
+        instance = self.endpoint_instance_type.removeprefix("ml.").replace(".", "-")
+        return f"{self.resource_prefix}-music-{instance}"
+
+    @property
+    def model_data_bucket(self) -> str | None:
+        match = MODEL_DATA_URI.match(self.model_data_s3_uri or "")
+        return match["bucket"] if match else None
 
 
 def load_config(context: dict[str, Any] | None, overrides: dict[str, Any] | None = None) -> ServiceConfig:
@@ -92,6 +141,18 @@ def _from_cli(value: Any) -> Any:
     if isinstance(value, str) and value == "":
         return None
     return value
+
+
+def cli_context(root: Path = PROJECT_ROOT) -> dict[str, Any]:
+    """The context `cdk synth`/`cdk deploy` hand the app: the CLI's defaults, cdk.json's `context`
+    (feature flags and the `service` block), then cdk.context.json (cached lookups), as the CLI
+    merges them. Tests and `python app.py` use it so they build what `cdk deploy` deploys."""
+    context: dict[str, Any] = dict(CLI_DEFAULT_CONTEXT)
+    context.update(json.loads((root / "cdk.json").read_text()).get("context", {}))
+    cached = root / "cdk.context.json"
+    if cached.exists():
+        context.update(json.loads(cached.read_text()))
+    return context
 
 
 def config_from_app(node: Any) -> ServiceConfig:

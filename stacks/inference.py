@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Aws, Duration, Stack, Token
+from aws_cdk import Annotations, Aws, Duration, Stack, Token
 from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sns as sns
@@ -22,6 +23,7 @@ from constructs import Construct
 from .config import ServiceConfig
 from .grants import allow_list, allow_objects
 from .nag import acknowledge, logical_id
+from .network import ModelNetwork
 
 CONTAINER_DIR = Path(__file__).resolve().parent.parent / "sagemaker_containers" / "music"
 VARIANT_NAME = "AllTraffic"
@@ -34,9 +36,28 @@ FAILURE_PREFIX = "async-failures/"
 TARGET_BACKLOG_PER_INSTANCE = 2.0
 
 
+def _nag_env(scope: Construct) -> tuple[str, str, str]:
+    """Partition, region and account as cdk-nag prints them inside a finding: the literal value,
+    or the pseudo parameter when the app leaves it to deploy time."""
+    stack = Stack.of(scope)
+
+    def shown(value: str, pseudo: str) -> str:
+        return f"<AWS::{pseudo}>" if Token.is_unresolved(value) else value
+
+    return (
+        shown(stack.partition, "Partition"),
+        shown(stack.region, "Region"),
+        shown(stack.account, "AccountId"),
+    )
+
+
 class InferenceEndpoint(Construct):
     """Attributes: endpoint_name, endpoint_arn, success_topic, error_topic, notifications_queue,
-    notifications_dlq, topics_key, execution_role, image, scalable_target."""
+    notifications_dlq, topics_key, execution_role, image, scalable_target, network (None when the
+    model runs with internet access).
+
+    A bucket the container needs is one line: `grant_container_objects(bucket, prefix, actions...)`
+    (the IAM grant plus the S3 endpoint's policy)."""
 
     def __init__(
         self,
@@ -46,13 +67,19 @@ class InferenceEndpoint(Construct):
         config: ServiceConfig,
         inference_bucket: s3.IBucket,
         callback_timeout: Duration,
+        log_retention: logs.RetentionDays,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.endpoint_name = f"{config.resource_prefix}-music"
+        self.endpoint_name = config.endpoint_name
         self.endpoint_arn = Stack.of(self).format_arn(
             service="sagemaker", resource="endpoint", resource_name=self.endpoint_name
         )
         self._notifications(config, callback_timeout)
+        self.network = (
+            None
+            if config.model_internet_access
+            else ModelNetwork(self, "Network", log_retention=log_retention)
+        )
         self.execution_role = self._execution_role(config, inference_bucket)
         self.image = ecr_assets.DockerImageAsset(
             self, "Image", directory=str(CONTAINER_DIR), platform=ecr_assets.Platform.LINUX_AMD64
@@ -60,6 +87,14 @@ class InferenceEndpoint(Construct):
         self.image.repository.grant_pull(self.execution_role)
         self._endpoint(config, inference_bucket)
         self._autoscaling(config)
+        if not config.model_data_s3_uri and not config.model_internet_access:
+            # Valid to synthesize (CI, tests), but such an endpoint would never load its models.
+            Annotations.of(self).add_warning_v2(
+                "song-service:no-model-data",
+                "model_data_s3_uri is unset and model_internet_access is false: the model has no "
+                "weights to load. Stage them and deploy with -c model_data_s3_uri=s3://BUCKET/PREFIX/ "
+                "(README, Deploying), or allow hub downloads with -c model_internet_access=true.",
+            )
 
     # --- SNS success/error topics -> one SQS queue (+ DLQ) consumed by inference_callback ---
 
@@ -107,25 +142,23 @@ class InferenceEndpoint(Construct):
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
             description="SageMaker runs the music model: reads requests and weights, writes media, results",
         )
-        for prefix, action in (
-            (REQUEST_PREFIX, "s3:GetObject"),
-            (MEDIA_PREFIX, "s3:PutObject"),
-            (OUTPUT_PREFIX, "s3:PutObject"),
-            (FAILURE_PREFIX, "s3:PutObject"),
-        ):
-            role.add_to_policy(
-                iam.PolicyStatement(actions=[action], resources=[bucket.arn_for_objects(f"{prefix}*")])
-            )
+        self.execution_role = role
+        # The container reads its request and writes media; SageMaker writes the async output or
+        # failure with the same role (through the VPC too, so the endpoint policy lists them).
+        self.grant_container_objects(bucket, REQUEST_PREFIX, "s3:GetObject")
+        for prefix in (MEDIA_PREFIX, OUTPUT_PREFIX, FAILURE_PREFIX):
+            self.grant_container_objects(bucket, prefix, "s3:PutObject")
         if config.model_data_s3_uri:
             self._grant_model_data(role, config.model_data_s3_uri)
+        if self.network:
+            self._grant_network_interfaces(role)
         self.success_topic.grant_publish(role)
         self.error_topic.grant_publish(role)
         log_group = f"/aws/sagemaker/Endpoints/{self.endpoint_name}"
         # Spelled out (not format_arn) so the cdk-nag finding below names the same string
         # whether or not the app enables partition literals.
         stack = Stack.of(self)
-        region = "<AWS::Region>" if Token.is_unresolved(stack.region) else stack.region
-        account = "<AWS::AccountId>" if Token.is_unresolved(stack.account) else stack.account
+        _, region, account = _nag_env(self)
         log_streams_arn = f"arn:{Aws.PARTITION}:logs:{stack.region}:{stack.account}:log-group:{log_group}:*"
         role.add_to_policy(
             iam.PolicyStatement(
@@ -140,40 +173,111 @@ class InferenceEndpoint(Construct):
                 conditions={"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}},
             )
         )
-        bucket_id = logical_id(bucket.node.default_child)
         acknowledge(
             role,
             "AwsSolutions-IAM5",
-            "Object access limited to the scratch bucket's prefixes the endpoint owns; log streams of "
-            "the endpoint's own log group (created by SageMaker at runtime); cloudwatch:PutMetricData and "
-            "ecr:GetAuthorizationToken support no resource-level permissions (the former is limited by a "
-            "namespace condition); kms:GenerateDataKey* is CDK's grant for publishing to the encrypted "
-            "topics, on their key only.",
-            *(
-                f"Resource::<{bucket_id}.Arn>/{prefix}*"
-                for prefix in (REQUEST_PREFIX, MEDIA_PREFIX, OUTPUT_PREFIX, FAILURE_PREFIX)
-            ),
+            "Log streams of the endpoint's own log group (created by SageMaker at runtime); "
+            "cloudwatch:PutMetricData, ecr:GetAuthorizationToken and the EC2 Describe* calls SageMaker "
+            "makes for a model in a VPC support no resource-level permissions (the first is limited by "
+            "a namespace condition); kms:GenerateDataKey* is CDK's grant for publishing to the "
+            "encrypted topics, on their key only.",
             f"Resource::arn:<AWS::Partition>:logs:{region}:{account}:log-group:{log_group}:*",
             "Resource::*",
             "Action::kms:GenerateDataKey*",
         )
         return role
 
+    def grant_container_objects(self, bucket: s3.IBucket, prefix: str, *actions: str) -> None:
+        """The container may do `actions` on the objects under `prefix` of `bucket`: the IAM grant,
+        its cdk-nag acknowledgement and, when the model runs in the VPC, the S3 endpoint's policy."""
+        allow_objects(self.execution_role, bucket, prefix, *actions)
+        if self.network:
+            self.network.allow_bucket(bucket.bucket_arn, *actions)
+        acknowledge(
+            self.execution_role,
+            "AwsSolutions-IAM5",
+            "Object access limited to one prefix the endpoint owns; object names are per job.",
+            f"Resource::<{logical_id(bucket.node.default_child)}.Arn>/{prefix}*",
+        )
+
+    def _grant_network_interfaces(self, role: iam.Role) -> None:
+        """What SageMaker needs in the execution role to attach the model's network interfaces to
+        the VPC (AWS: "Give SageMaker AI Hosted Endpoints Access to Resources in Your Amazon VPC"),
+        scoped to this VPC's subnets and security group and this account's network interfaces."""
+        assert self.network
+        stack = Stack.of(self)
+
+        def ec2_arn(resource: str) -> str:
+            # Spelled out (not format_arn): the cdk-nag finding below names the same string.
+            return f"arn:{Aws.PARTITION}:ec2:{stack.region}:{stack.account}:{resource}"
+
+        interfaces = ec2_arn("network-interface/*")
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=[
+                    "ec2:CreateNetworkInterface",
+                    "ec2:CreateNetworkInterfacePermission",
+                    "ec2:DeleteNetworkInterface",
+                    "ec2:DeleteNetworkInterfacePermission",
+                ],
+                resources=[interfaces],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["ec2:CreateNetworkInterface"],
+                resources=[
+                    *(ec2_arn(f"subnet/{subnet}") for subnet in self.network.subnets.subnet_ids),
+                    ec2_arn(f"security-group/{self.network.security_group.security_group_id}"),
+                ],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=[
+                    "ec2:DescribeDhcpOptions",
+                    "ec2:DescribeNetworkInterfaces",
+                    "ec2:DescribeSecurityGroups",
+                    "ec2:DescribeSubnets",
+                    "ec2:DescribeVpcs",
+                ],
+                resources=["*"],
+            )
+        )
+        _, region, account = _nag_env(self)
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5",
+            "SageMaker creates the model's network interfaces at runtime (ids unknown before); only "
+            "in this VPC's subnets with its security group.",
+            f"Resource::arn:<AWS::Partition>:ec2:{region}:{account}:network-interface/*",
+        )
+
     # --- model, endpoint config (async), endpoint ---
 
     def _grant_model_data(self, role: iam.Role, uri: str) -> None:
         """Read-only access to the staged weights: that prefix of that bucket, nothing else."""
-        bucket_name, _, key = uri.removeprefix("s3://").partition("/")
-        prefix = key if key.endswith("/") else f"{key}/"
+        bucket_name, _, prefix = uri.removeprefix("s3://").partition("/")
         bucket = s3.Bucket.from_bucket_name(self, "ModelData", bucket_name)
         allow_objects(role, bucket, prefix, "s3:GetObject")
         allow_list(role, bucket, prefix)
+        if self.network:
+            self.network.allow_bucket(bucket.bucket_arn, "s3:GetObject", "s3:ListBucket")
         acknowledge(
             role,
             "AwsSolutions-IAM5",
             "SageMaker copies every file under the staged model-data prefix; the file names are "
             "the models' own.",
-            f"Resource::arn:<AWS::Partition>:s3:::{bucket_name}/{prefix}*",
+            # The partition is a literal when cdk.json enables partition literals.
+            f"Resource::arn:{_nag_env(self)[0]}:s3:::{bucket_name}/{prefix}*",
+        )
+
+    def _vpc_config(self) -> sagemaker.CfnModel.VpcConfigProperty | None:
+        if not self.network:
+            return None
+        return sagemaker.CfnModel.VpcConfigProperty(
+            security_group_ids=[self.network.security_group.security_group_id],
+            subnets=self.network.subnets.subnet_ids,
         )
 
     @staticmethod
@@ -182,7 +286,7 @@ class InferenceEndpoint(Construct):
             return None
         return sagemaker.CfnModel.ModelDataSourceProperty(
             s3_data_source=sagemaker.CfnModel.S3DataSourceProperty(
-                s3_uri=uri if uri.endswith("/") else f"{uri}/",
+                s3_uri=uri,
                 s3_data_type="S3Prefix",
                 compression_type="None",
             )
@@ -191,6 +295,9 @@ class InferenceEndpoint(Construct):
     def _endpoint(self, config: ServiceConfig, bucket: s3.IBucket) -> None:
         environment = {
             "MODEL_PROFILE": "full",
+            # No silent CPU fallback: a missing GPU or a driver too old for the image's CUDA fails
+            # the container at start (health check) instead of rendering songs for hours.
+            "DEVICE": "cuda",
             "MUSIC_ENGINE": config.music_engine,
             "LLM_MODEL_ID": config.llm_model_id,
             "MUSIC_MODEL_ID": config.acestep_model_id,
@@ -209,11 +316,15 @@ class InferenceEndpoint(Construct):
                 # scale-out); without it the container loads the hub ids.
                 model_data_source=self._model_data_source(config.model_data_s3_uri),
             ),
+            vpc_config=self._vpc_config(),
         )
-        # The role's policy must exist before SageMaker validates the image and model data.
+        # The role's policy must exist before SageMaker validates the image and model data, and
+        # the S3 route (gateway endpoint) before the instance downloads the weights.
         policy = self.execution_role.node.try_find_child("DefaultPolicy")
         if policy is not None:
             self.model.node.add_dependency(policy)
+        if self.network:
+            self.model.node.add_dependency(self.network.s3_endpoint)
         self.endpoint_config = sagemaker.CfnEndpointConfig(
             self,
             "EndpointConfig",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_cdk import Duration
+from aws_cdk import Aws, Duration
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
@@ -82,15 +82,36 @@ class Monitoring(Construct):
     def _alarm_topic(self, alarm_email: str | None) -> sns.Topic:
         # CloudWatch can publish to an encrypted topic only with a customer managed key it may use.
         key = kms.Key(self, "AlarmTopicKey", enable_key_rotation=True, description="Alarm topic encryption")
-        key.add_to_resource_policy(
-            iam.PolicyStatement(
-                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
-                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
-                resources=["*"],
-            )
-        )
         topic = sns.Topic(
             self, "AlarmTopic", master_key=key, enforce_ssl=True, display_name="Song service alarms"
+        )
+        # The topic policy CDK writes (enforce_ssl) replaces SNS's default policy, so CloudWatch
+        # (a service principal) may publish only if a statement says so; the key policy likewise.
+        # Both only for alarms of this account and region (confused-deputy protection).
+        alarms_of_this_account = {
+            "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+            "ArnLike": {
+                "aws:SourceArn": f"arn:{Aws.PARTITION}:cloudwatch:{Aws.REGION}:{Aws.ACCOUNT_ID}:alarm:*"
+            },
+        }
+        cloudwatch = iam.ServicePrincipal("cloudwatch.amazonaws.com")
+        topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsPublish",
+                actions=["sns:Publish"],
+                principals=[cloudwatch],
+                resources=[topic.topic_arn],
+                conditions=alarms_of_this_account,
+            )
+        )
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsUseKey",
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                principals=[cloudwatch],
+                resources=["*"],
+                conditions=alarms_of_this_account,
+            )
         )
         if alarm_email:
             topic.add_subscription(subscriptions.EmailSubscription(alarm_email))

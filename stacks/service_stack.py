@@ -87,7 +87,7 @@ class SongServiceStack(Stack):
             "JOBS_TABLE_NAME": self.data.jobs_table.table_name,
             "USERS_TABLE_NAME": self.data.users_table.table_name,
             "SIGNUP_CREDITS": str(config.signup_credits),
-            "CREDITS_PER_SONG": str(config.credits_per_song),
+            "CREDITS_PER_MINUTE": str(config.credits_per_minute),
             "MAX_CONCURRENT_JOBS_PER_USER": str(config.max_concurrent_jobs_per_user),
             "GPU_PARALLELISM": str(
                 config.endpoint_max_instances * config.max_concurrent_invocations_per_instance
@@ -110,8 +110,10 @@ class SongServiceStack(Stack):
         )
         allow_query(role, jobs, BY_USER_INDEX)
         allow_query(role, jobs, BY_STATUS_INDEX)  # queue position and ETA of a queued song
-        # Users are created by the API; credits change only in the workflow. UpdateItem: the
-        # webhook signing secret.
+        # Users are created by the API; it reserves a song's price (UpdateItem in the transaction
+        # that writes the job) and releases it when the workflow cannot start. Credits themselves
+        # change only in the workflow (capture).
+        # UpdateItem also sets the webhook signing secret.
         allow_items(role, users, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")
         allow_items(
             role,

@@ -63,6 +63,7 @@ class GenerationWorkflow(Construct):
             config=config,
             inference_bucket=inference_bucket,
             callback_timeout=CALLBACK_TIMEOUT,
+            log_retention=log_retention,
         )
         env = {
             **environment,
@@ -89,6 +90,9 @@ class GenerationWorkflow(Construct):
         self.start_inference = function(
             "StartInference", "start_inference", "workflow: start async inference"
         )
+        # A new instance type is a new endpoint (its name changes): point the function at it only
+        # once it exists, so no job is sent to a name that is not there yet.
+        self.start_inference.function.node.add_dependency(self.inference.endpoint)
         self.publish = function(
             "Publish", "publish_song", "workflow: publish the song's media", timeout_s=120
         )
@@ -150,7 +154,6 @@ class GenerationWorkflow(Construct):
                 "FinalizeFunctionArn": self.finalize.function.function_arn,
                 "JobsTableName": self._data.jobs_table.table_name,
                 "UsersTableName": self._data.users_table.table_name,
-                "CreditsPerSong": str(config.credits_per_song),
                 "InferenceTimeoutSeconds": str(config.inference_timeout_minutes * 60),
                 "SlotPollSeconds": str(int(SLOT_POLL.to_seconds())),
             },
@@ -162,11 +165,9 @@ class GenerationWorkflow(Construct):
         )
         for task in (self.acquire_slot, self.start_inference, self.publish, self.finalize):
             task.function.grant_invoke(machine)
-        # Direct integrations: CheckCredits (users GetItem), MarkProcessing (a transaction: the
-        # user's slot check + the job update), CheckCharged (jobs), ChargeAndComplete (one
-        # transaction updating both rows).
-        for table in (self._data.users_table, self._data.jobs_table):
-            allow_items(machine.role, table, "dynamodb:GetItem", "dynamodb:UpdateItem")
+        # Direct integrations: CheckReservation (jobs GetItem) and MarkProcessing (a transaction:
+        # the user's slot check + the job update). The charge runs in finalize-job.
+        allow_items(machine.role, self._data.jobs_table, "dynamodb:GetItem", "dynamodb:UpdateItem")
         allow_items(machine.role, self._data.users_table, "dynamodb:ConditionCheckItem")
         acknowledge(
             machine,
@@ -236,7 +237,8 @@ class GenerationWorkflow(Construct):
             (self._media, SONGS_PREFIX),
         )
 
-        allow_items(self.callback.role, jobs, "dynamodb:GetItem")
+        # UpdateItem: a completed task's token is removed from the job (conditional on that token).
+        allow_items(self.callback.role, jobs, "dynamodb:GetItem", "dynamodb:UpdateItem")
         allow_objects(self.callback.role, self._scratch, OUTPUT_PREFIX, "s3:GetObject")
         # A late result of a canceled or failed job is removed from the scratch prefix.
         allow_list(self.callback.role, self._scratch, MEDIA_PREFIX)

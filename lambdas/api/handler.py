@@ -54,7 +54,7 @@ def _error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     described = {
         400: "Malformed request (bad JSON, id, query or header)",
         401: "Missing or invalid token",
-        402: "Not enough credits",
+        402: "The available credits do not cover the song's price (details: price and balance)",
         404: "Not found, or not yours",
         409: "Conflict",
         413: "Body over the size limit",
@@ -170,7 +170,7 @@ def delete_song(song_id: SongId) -> None:
 
 @app.get(
     "/me",
-    summary="My credits (the first call creates the user)",
+    summary="My credits: balance, reserved by songs in progress, available (the first call creates the user)",
     tags=["users"],
     security=SECURITY,
     responses=_error_responses(401, 422, 429, 500),

@@ -29,7 +29,9 @@ class HealthResponse(BaseModel):
 
 class MeResponse(BaseModel):
     user_id: str
-    credits: int
+    credits: int = Field(description="The balance; songs are charged from it when they are processed")
+    reserved_credits: int = Field(description="Held for the user's songs in progress (their prices)")
+    available_credits: int = Field(description="credits - reserved_credits: what new songs can use")
 
 
 class WebhookSecretResponse(BaseModel):
@@ -47,6 +49,9 @@ class SongSummary(BaseModel):
     created_at: str
     updated_at: str
     error: JobError | None = None
+    price_credits: int | None = Field(
+        None, description="The song's price, reserved at submission and charged only if it is processed"
+    )
 
     @classmethod
     def from_job(cls, job: Job) -> SongSummary:

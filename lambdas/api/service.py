@@ -14,7 +14,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from lambdas.common import lifecycle, media_keys
 from lambdas.common.errors import InsufficientCredits, JobStateConflict, ServiceUnavailable
 from lambdas.common.models import (
-    ACTIVE_STATUSES,
+    UNFINISHED,
     Job,
     JobError,
     JobResult,
@@ -23,6 +23,7 @@ from lambdas.common.models import (
     utc_now,
 )
 from lambdas.common.observability import logger
+from lambdas.common.pricing import request_price
 from lambdas.common.repositories import JobRepository, UserRepository
 from lambdas.common.settings import Settings, get_settings
 from lambdas.common.song_view import song_fields
@@ -47,8 +48,8 @@ class SongService:
         workflow: Workflow | None = None,
     ) -> None:
         self.settings = settings or get_settings()
-        self.jobs = jobs or JobRepository(self.settings.jobs_table_name)
-        self.users = users or UserRepository(self.settings.users_table_name)
+        self.jobs = jobs or JobRepository(self.settings.jobs_table_name, self.settings.users_table_name)
+        self.users = users or self.jobs.users
         self.media = media or MediaStore(self.settings.media_bucket_name, self.settings.presigned_url_ttl_s)
         self.workflow = workflow or Workflow(self.settings.state_machine_arn)
 
@@ -56,7 +57,12 @@ class SongService:
 
     def me(self, user_id: str) -> MeResponse:
         user = self.users.get_or_create(user_id, self.settings.signup_credits)
-        return MeResponse(user_id=user.user_id, credits=user.credits)
+        return MeResponse(
+            user_id=user.user_id,
+            credits=user.credits,
+            reserved_credits=user.reserved_credits,
+            available_credits=user.available_credits,
+        )
 
     def webhook_secret(self, user_id: str) -> WebhookSecretResponse:
         self.users.get_or_create(user_id, self.settings.signup_credits)
@@ -92,35 +98,30 @@ class SongService:
         )
 
     def _create_song(self, user_id: str, request: Any) -> dict[str, Any]:
-        self._check_credits(user_id)
         now, job_id = utc_now(), new_job_id()
-        job = self.jobs.create(
-            Job(
-                job_id=job_id,
-                user_id=user_id,
-                status=JobStatus.QUEUED,
-                stage="queued",
-                request=request.model_dump(mode="json"),
-                created_at=now,
-                updated_at=now,
-                execution_arn=self.workflow.execution_arn(job_id),
-            )
+        body = request.model_dump(mode="json")
+        job = Job(
+            job_id=job_id,
+            user_id=user_id,
+            status=JobStatus.QUEUED,
+            stage="queued",
+            request=body,
+            created_at=now,
+            updated_at=now,
+            execution_arn=self.workflow.execution_arn(job_id),
+            price_credits=request_price(body, self.settings.credits_per_minute),
         )
+        try:
+            # The price is held on the user from now on: a user can never have more songs in
+            # flight than the credits cover. The workflow captures it or releases it, once.
+            job = self.jobs.create_reserved(job, self.settings.signup_credits)
+        except InsufficientCredits:
+            telemetry.song_rejected(InsufficientCredits.code)
+            raise
         self._start_workflow(job)
         telemetry.song_requested(request.mode)
         logger.info("song requested", extra={"job_id": job.job_id, "mode": request.mode})
         return SongDetail(**song_fields(job)).model_dump(mode="json")
-
-    def _check_credits(self, user_id: str) -> None:
-        # A pre-check only: the workflow checks again and charges atomically when the song is done.
-        user = self.users.get_or_create(user_id, self.settings.signup_credits)
-        cost = self.settings.credits_per_song
-        if user.credits < cost:
-            telemetry.song_rejected(InsufficientCredits.code)
-            raise InsufficientCredits(
-                f"a song costs {cost} credits and you have {user.credits}",
-                details={"credits": user.credits, "required": cost},
-            )
 
     def _start_workflow(self, job: Job) -> None:
         try:
@@ -131,6 +132,7 @@ class SongService:
             self.jobs.mark_failed(
                 job.job_id, WORKFLOW_START_FAILED, "The song could not be started. No credits were charged."
             )
+            self.jobs.release_reservation(job.job_id)
             telemetry.song_rejected(WORKFLOW_START_FAILED)
             raise ServiceUnavailable(
                 "the song could not be started, please retry", details={"job_id": job.job_id}
@@ -157,7 +159,7 @@ class SongService:
         already finished is a 409.
         """
         job = self.jobs.get_for_user(job_id, user_id)
-        if job.status in ACTIVE_STATUSES:
+        if job.status in UNFINISHED:
             canceled = self.jobs.mark_canceled(job_id, user_id, CANCELED_BY_USER)
             job = canceled or self.jobs.get_for_user(job_id, user_id)
             if canceled is not None:
@@ -187,11 +189,13 @@ class SongService:
         and charge credits for a row that no longer exists.
         """
         job = self.jobs.get_for_user(job_id, user_id)
-        if job.status in (JobStatus.QUEUED, JobStatus.PROCESSING):
+        if job.status in UNFINISHED:
             raise JobStateConflict(
                 "the song is still being generated; delete it once it is processed or failed",
                 details={"status": job.status.value},
             )
+        # Normally released already when the job ended; a row must never take a hold with it.
+        self.jobs.release_reservation(job_id)
         removed = self.media.delete_prefix(media_keys.job_prefix(user_id, job_id))
         self.jobs.delete(job_id, user_id)
         logger.info("song deleted", extra={"job_id": job_id, "media_objects": removed})

@@ -40,8 +40,18 @@ class JobStatus(StrEnum):
     CANCELED = "canceled"
 
 
-# A job in one of these is still owned by its workflow; the others are final.
-ACTIVE_STATUSES = frozenset({JobStatus.QUEUED, JobStatus.PROCESSING})
+# The status rules, in one place: a job runs while UNFINISHED; one that ended in ENDED_UNCHARGED
+# gives its reservation back, a PROCESSED one has had it captured.
+UNFINISHED = frozenset({JobStatus.QUEUED, JobStatus.PROCESSING})
+ENDED_UNCHARGED = frozenset({JobStatus.FAILED, JobStatus.CANCELED})
+
+
+class Reservation(StrEnum):
+    """The job's price on the user's row: held from submission until captured or released once."""
+
+    HELD = "held"
+    CAPTURED = "captured"
+    RELEASED = "released"
 
 
 class _StrictModel(BaseModel):
@@ -69,10 +79,17 @@ SafeText = Annotated[str, AfterValidator(_no_control_chars)]
 
 class _SongOptions(_StrictModel):
     instrumental: bool = False
-    duration_s: int = Field(180, ge=10, le=240)
+    duration_s: int = Field(180, ge=10, le=600)
     seed: int | None = Field(None, ge=0, le=2**32 - 1)
-    guidance_scale: float = Field(15.0, ge=1.0, le=30.0)
-    inference_steps: int = Field(60, ge=10, le=100)
+    # null = the configured checkpoint's recommended values (ACE-Step turbo: 8 steps, no guidance;
+    # base: 50 steps, guidance 7.0); ranges as in ACE-Step 1.5's INFERENCE.md.
+    guidance_scale: float | None = Field(None, ge=1.0, le=15.0)
+    inference_steps: int | None = Field(None, ge=1, le=100)
+    # Music metadata (the container applies the same rules: song_model/schemas.py).
+    bpm: int | None = Field(None, ge=30, le=300)
+    key: str | None = Field(None, pattern=r"^[A-G][#b]? (major|minor)$", examples=["C major", "F# minor"])
+    time_signature: Literal[2, 3, 4, 6] | None = None
+    vocal_language: str | None = Field(None, pattern=r"^[a-z]{2}$", examples=["en"])
     formats: list[AudioFormat] = Field(default_factory=lambda: ["wav"], min_length=1, max_length=3)
     title: SafeText | None = Field(None, min_length=1, max_length=MAX_TITLE_CHARS)
     webhook_url: Annotated[str, AfterValidator(_safe_webhook_url)] | None = Field(
@@ -140,7 +157,7 @@ class JobResult(BaseModel):
 
 
 class Job(BaseModel):
-    """One row of the jobs table."""
+    """One row of the jobs table (the API shows only some of it: see lambdas/api/schemas.py)."""
 
     job_id: str
     user_id: str
@@ -153,9 +170,23 @@ class Job(BaseModel):
     result: JobResult | None = None
     error: JobError | None = None
     charged: bool = False
+    price_credits: int | None = None  # reserved at submission (lambdas/common/pricing.py)
+    reservation: Reservation | None = None
+    # Workflow bookkeeping.
+    slot_token: str | None = None  # token of the AcquireSlot wait, while queued
+    task_token: str | None = None  # token of the Generate wait, while processing
+    inference_input: str | None = None  # s3:// location of the request the endpoint reads
+    invocation_started_at: str | None = None  # set once, before the one InvokeEndpointAsync
+    started_at: str | None = None  # queued -> processing
+    finished_at: str | None = None  # processing -> processed
 
 
 class User(BaseModel):
     user_id: str
     credits: int
+    reserved_credits: int = 0  # the prices of the user's songs in flight
     created_at: str
+
+    @property
+    def available_credits(self) -> int:
+        return self.credits - self.reserved_credits

@@ -1,4 +1,17 @@
-"""Data access for the jobs and users tables. Every write that guards an invariant is conditional."""
+"""The one data layer for the jobs and users tables: the API, the workflow tasks, the reaper and the
+ops CLI all read and write rows here, so each status rule and each credit rule lives in one place.
+
+Every write that guards an invariant is conditional, so a retried call is harmless:
+- a job's status moves only forward (`UNFINISHED` -> processed | failed | canceled);
+- the price is reserved at submission in the same transaction that writes the job row
+  (`create_reserved`), and leaves the user's `reserved_credits` exactly once: captured with the
+  `processed` update (`capture`) or released when the job ends otherwise (`release_reservation`).
+  The job's `reservation` attribute (held -> captured | released) is the condition that makes
+  each of them happen at most once;
+- a user's running jobs are the string set `active_jobs` on the user row (ADD/DELETE are
+  idempotent, unlike a counter: a retried acquire or release cannot leak or double-free a slot);
+- a job calls InvokeEndpointAsync at most once: `claim_invocation` records the attempt first.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +21,22 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from boto3.dynamodb.conditions import Key
+from boto3.dynamodb.conditions import Attr, Key
+from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
 
 from . import aws
-from .errors import InvalidRequest, NotFound
-from .models import Job, JobError, JobStatus, User, utc_now
+from .errors import InsufficientCredits, InvalidRequest, JobStateConflict, NotFound, ServiceUnavailable
+from .models import ENDED_UNCHARGED, Job, JobError, JobResult, JobStatus, Reservation, User, utc_now
+from .observability import logger
 from .settings import get_settings
 
 BY_USER_INDEX = "by_user"
 BY_STATUS_INDEX = "by_status"
+# Optimistic reservation: a concurrent change of the user's reserved credits makes the transaction
+# re-read and try again; more than this many in a row means the user is hammering the API.
+MAX_RESERVE_ATTEMPTS = 5
+_serializer = TypeSerializer()
 
 
 def to_dynamo(value: Any) -> Any:
@@ -40,8 +59,17 @@ def _parse_time(timestamp: str) -> datetime:
     return datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
 
 
+def typed(value: Any) -> dict[str, Any]:
+    """A plain value as a low-level DynamoDB attribute value ({"S": ...}, {"M": ...})."""
+    return _serializer.serialize(to_dynamo(value))
+
+
 def is_conditional_failure(exc: ClientError) -> bool:
     return exc.response["Error"]["Code"] == "ConditionalCheckFailedException"
+
+
+def is_cancelled_transaction(exc: ClientError) -> bool:
+    return exc.response["Error"]["Code"] == "TransactionCanceledException"
 
 
 def encode_page_token(key: dict[str, Any] | None) -> str | None:
@@ -67,29 +95,174 @@ def decode_page_token(token: str | None, expected_keys: set[str]) -> dict[str, A
     return key
 
 
-class JobRepository:
-    def __init__(self, table_name: str | None = None) -> None:
-        self._table = aws.table(table_name or get_settings().jobs_table_name)
+def _transact(items: list[dict[str, Any]]) -> None:
+    aws.client("dynamodb").transact_write_items(TransactItems=items)
 
-    def create(self, job: Job) -> Job:
-        self._table.put_item(
-            Item=to_dynamo(job.model_dump(exclude_none=True)),
-            ConditionExpression="attribute_not_exists(job_id)",
+
+class UserRepository:
+    SLOTS = "active_jobs"
+
+    def __init__(self, table_name: str | None = None, jobs_table_name: str | None = None) -> None:
+        settings = get_settings()
+        self.table_name = table_name or settings.users_table_name
+        self._jobs_table_name = jobs_table_name or settings.jobs_table_name
+        self._table = aws.table(self.table_name)
+
+    def find(self, user_id: str) -> User | None:
+        item = self._table.get_item(Key={"user_id": user_id}, ConsistentRead=True).get("Item")
+        return User.model_validate(from_dynamo(item)) if item else None
+
+    def get_or_create(self, user_id: str, signup_credits: int | None = None) -> User:
+        """First use creates the user with the sign-up credits; a concurrent first use cannot double it."""
+        user = self.find(user_id)
+        if user is not None:
+            return user
+        credits = get_settings().signup_credits if signup_credits is None else signup_credits
+        new_user = User(user_id=user_id, credits=credits, created_at=utc_now())
+        try:
+            self._table.put_item(
+                Item=to_dynamo(new_user.model_dump()),
+                ConditionExpression="attribute_not_exists(user_id)",
+            )
+        except ClientError as exc:
+            if not is_conditional_failure(exc):
+                raise
+            # Lost the race: someone else created the user first; theirs is the row.
+            existing = self.find(user_id)
+            if existing is None:  # pragma: no cover - deleted between the two calls
+                raise
+            return existing
+        return new_user
+
+    def add_credits(self, user_id: str, amount: int) -> int:
+        """Grant (or, with a negative amount, revoke) credits; returns the new balance.
+
+        A revocation may not take the balance below what songs in flight have reserved (the
+        condition fails, ConditionalCheckFailedException, if the reservations grew meanwhile).
+        """
+        user = self.find(user_id)
+        reserved = user.reserved_credits if user else 0
+        response = self._table.update_item(
+            Key={"user_id": user_id},
+            UpdateExpression="ADD credits :amount",
+            ConditionExpression="attribute_exists(user_id) AND credits >= :floor AND "
+            "(attribute_not_exists(reserved_credits) OR reserved_credits <= :reserved)",
+            ExpressionAttributeValues={
+                ":amount": amount,
+                ":floor": reserved + max(0, -amount),
+                ":reserved": reserved,
+            },
+            ReturnValues="UPDATED_NEW",
         )
-        return job
+        return int(response["Attributes"]["credits"])
+
+    # --- the per-user slots (at most N running jobs) -------------------------------------
+
+    def webhook_secret(self, user_id: str, new_secret: str) -> str:
+        """The user's webhook signing secret; the first call stores `new_secret` (two concurrent first
+        calls agree on one). It lives on the user row: the table is encrypted at rest (KMS), and the
+        secret is never logged.
+        """
+        response = self._table.update_item(
+            Key={"user_id": user_id},
+            UpdateExpression="SET webhook_secret = if_not_exists(webhook_secret, :secret)",
+            ConditionExpression="attribute_exists(user_id)",
+            ExpressionAttributeValues={":secret": new_secret},
+            ReturnValues="ALL_NEW",
+        )
+        return str(response["Attributes"]["webhook_secret"])
+
+    def rotate_webhook_secret(self, user_id: str, new_secret: str) -> str:
+        """Replace the secret; deliveries signed from now on use the new one."""
+        self._table.update_item(
+            Key={"user_id": user_id},
+            UpdateExpression="SET webhook_secret = :secret, webhook_secret_rotated_at = :now",
+            ConditionExpression="attribute_exists(user_id)",
+            ExpressionAttributeValues={":secret": new_secret, ":now": utc_now()},
+        )
+        return new_secret
+
+    def slot_holders(self, user_id: str) -> set[str]:
+        item = self._table.get_item(
+            Key={"user_id": user_id}, ProjectionExpression=self.SLOTS, ConsistentRead=True
+        ).get("Item")
+        return set(item.get(self.SLOTS, set())) if item else set()
+
+    def acquire_slot(self, user_id: str, job_id: str, limit: int) -> bool:
+        """Take a slot for a queued job if fewer than `limit` are held. True if held afterwards.
+
+        The check that the job is still queued runs in the same transaction, so a job that the
+        reaper failed meanwhile can never be handed a slot after its release.
+        """
+        try:
+            _transact(
+                [
+                    {
+                        "Update": {
+                            "TableName": self.table_name,
+                            "Key": {"user_id": {"S": user_id}},
+                            "UpdateExpression": "ADD active_jobs :job",
+                            "ConditionExpression": "attribute_exists(user_id) AND ("
+                            "attribute_not_exists(active_jobs) OR size(active_jobs) < :limit "
+                            "OR contains(active_jobs, :job_id))",
+                            "ExpressionAttributeValues": {
+                                ":job": {"SS": [job_id]},
+                                ":job_id": {"S": job_id},
+                                ":limit": {"N": str(limit)},
+                            },
+                        }
+                    },
+                    {
+                        "ConditionCheck": {
+                            "TableName": self._jobs_table_name,
+                            "Key": {"job_id": {"S": job_id}},
+                            "ConditionExpression": "#s = :queued",
+                            "ExpressionAttributeNames": {"#s": "status"},
+                            "ExpressionAttributeValues": {":queued": {"S": JobStatus.QUEUED.value}},
+                        }
+                    },
+                ]
+            )
+        except ClientError as exc:
+            if is_cancelled_transaction(exc):
+                return False
+            raise
+        return True
+
+    def release_slot(self, user_id: str, job_id: str) -> bool:
+        """Free the job's slot. True if this call freed it, False if it was not held (idempotent)."""
+        try:
+            self._table.update_item(
+                Key={"user_id": user_id},
+                UpdateExpression="DELETE active_jobs :job",
+                ConditionExpression="contains(active_jobs, :job_id)",
+                ExpressionAttributeValues={":job": {job_id}, ":job_id": job_id},
+            )
+        except ClientError as exc:
+            if is_conditional_failure(exc):
+                return False
+            raise
+        return True
+
+
+class JobRepository:
+    def __init__(self, table_name: str | None = None, users_table_name: str | None = None) -> None:
+        settings = get_settings()
+        self.table_name = table_name or settings.jobs_table_name
+        self.users = UserRepository(users_table_name or settings.users_table_name, self.table_name)
+        self._table = aws.table(self.table_name)
+
+    # --- reading ---------------------------------------------------------------------------
 
     def find(self, job_id: str) -> Job | None:
-        row = self._read(job_id)
-        return Job.model_validate(row) if row else None
-
-    def _read(self, job_id: str) -> dict[str, Any] | None:
-        """The job's row as plain JSON values (a strongly consistent read), or None."""
+        """The job's row (a strongly consistent read), or None."""
         item = self._table.get_item(Key={"job_id": job_id}, ConsistentRead=True).get("Item")
-        return from_dynamo(item) if item else None
+        return Job.model_validate(from_dynamo(item)) if item else None
 
     def read_row(self, job_id: str) -> dict[str, Any] | None:
         """The whole row, attributes outside the Job model included (e.g. webhook delivery records)."""
-        return self._read(job_id)
+        item = self._table.get_item(Key={"job_id": job_id}, ConsistentRead=True).get("Item")
+        return from_dynamo(item) if item else None
 
     def record_webhook_delivery(self, job_id: str, attribute: str, record: dict[str, Any]) -> None:
         """The delivery record of one event type (`webhook_song.processed`: status, attempts, detail)."""
@@ -172,6 +345,165 @@ class JobRepository:
                 seconds.append((_parse_time(end) - _parse_time(start)).total_seconds())
         return [s for s in seconds if s >= 0]
 
+    def queued_jobs(self, user_id: str, created_since: str) -> list[Job]:
+        """The user's queued jobs created at or after `created_since`, oldest first (submission order).
+
+        Reads the by_user index, which is eventually consistent: callers re-read a row before
+        acting on it. Jobs older than `created_since` cannot have a live execution any more.
+        """
+        query: dict[str, Any] = {
+            "IndexName": BY_USER_INDEX,
+            "KeyConditionExpression": Key("user_id").eq(user_id) & Key("created_at").gte(created_since),
+            "FilterExpression": Attr("status").eq(JobStatus.QUEUED.value),
+            "ScanIndexForward": True,
+        }
+        jobs: list[Job] = []
+        while True:
+            page = self._table.query(**query)
+            jobs.extend(Job.model_validate(from_dynamo(item)) for item in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return jobs
+            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    # --- creating and deleting ---------------------------------------------------------------
+
+    def create(self, job: Job) -> Job:
+        """A job row with no reservation (a job without one never runs: the workflow fails it)."""
+        self._table.put_item(Item=self._item(job), ConditionExpression="attribute_not_exists(job_id)")
+        return job
+
+    def create_reserved(self, job: Job, signup_credits: int | None = None) -> Job:
+        """Reserve the job's price on its user and write the row, in one transaction.
+
+        The user's `reserved_credits` grows by the price only if `credits - reserved_credits`
+        covers it; the check is optimistic (the transaction requires the reserved amount it read),
+        so concurrent submissions of one user can never reserve more than the user has.
+        Raises InsufficientCredits (the API's 402) when the available credits do not cover it.
+        """
+        price = job.price_credits
+        if price is None or price < 1:
+            raise ValueError("a reserved job needs a positive price_credits")
+        job = job.model_copy(update={"reservation": Reservation.HELD})
+        for _ in range(MAX_RESERVE_ATTEMPTS):
+            user = self.users.get_or_create(job.user_id, signup_credits)
+            if user.available_credits < price:
+                raise _insufficient(user, price)
+            reserved_now = (
+                "(attribute_not_exists(reserved_credits) OR reserved_credits = :reserved)"
+                if user.reserved_credits == 0
+                else "reserved_credits = :reserved"
+            )
+            try:
+                _transact(
+                    [
+                        {
+                            "Update": {
+                                "TableName": self.users.table_name,
+                                "Key": {"user_id": {"S": job.user_id}},
+                                "UpdateExpression": "SET reserved_credits = :after",
+                                "ConditionExpression": f"credits >= :after AND {reserved_now}",
+                                "ExpressionAttributeValues": {
+                                    ":reserved": {"N": str(user.reserved_credits)},
+                                    ":after": {"N": str(user.reserved_credits + price)},
+                                },
+                            }
+                        },
+                        {
+                            "Put": {
+                                "TableName": self.table_name,
+                                "Item": {k: _serializer.serialize(v) for k, v in self._item(job).items()},
+                                "ConditionExpression": "attribute_not_exists(job_id)",
+                            }
+                        },
+                    ]
+                )
+            except ClientError as exc:
+                if not is_cancelled_transaction(exc):
+                    raise
+                continue  # the user's balance or reservations changed meanwhile: read again
+            return job
+        raise ServiceUnavailable("too many concurrent requests for this user, please retry")
+
+    def delete(self, job_id: str, user_id: str) -> None:
+        try:
+            self._table.delete_item(
+                Key={"job_id": job_id},
+                ConditionExpression="user_id = :uid",
+                ExpressionAttributeValues={":uid": user_id},
+            )
+        except ClientError as exc:
+            if is_conditional_failure(exc):
+                raise NotFound("song not found") from None
+            raise
+
+    # --- the job's life in the workflow -------------------------------------------------------
+
+    def save_slot_token(self, job_id: str, token: str) -> bool:
+        """Park the AcquireSlot token on a queued job; False when the job is no longer queued."""
+        return self._conditional_set(job_id, {"slot_token": token}, JobStatus.QUEUED)
+
+    def set_stage(self, job_id: str, stage: str) -> bool:
+        """False when the job is no longer processing (canceled meanwhile): nothing written."""
+        return self._conditional_set(job_id, {"stage": stage}, JobStatus.PROCESSING)
+
+    def claim_invocation(self, job_id: str, token: str, input_location: str) -> str | None:
+        """Store the Generate task's token on a processing job before SageMaker is called.
+
+        Returns the claim (a timestamp) when this call is the job's first attempt, which must
+        then call InvokeEndpointAsync; None when an earlier attempt already did (a retried task):
+        only the token changes then, and the invocation already running completes it.
+        Raises JobStateConflict when the job is not processing.
+        """
+        now = utc_now()
+        try:
+            response = self._table.update_item(
+                Key={"job_id": job_id},
+                UpdateExpression="SET task_token = :token, inference_input = :input, stage = :stage, "
+                "invocation_started_at = if_not_exists(invocation_started_at, :now), updated_at = :now",
+                ConditionExpression="#s = :processing",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={
+                    ":token": token,
+                    ":input": input_location,
+                    ":stage": "generating",
+                    ":now": now,
+                    ":processing": JobStatus.PROCESSING.value,
+                },
+                # The row as it was: whether an earlier attempt had claimed the invocation.
+                ReturnValues="ALL_OLD",
+            )
+        except ClientError as exc:
+            if is_conditional_failure(exc):
+                raise JobStateConflict(f"job {job_id} is not processing") from None
+            raise
+        return None if "invocation_started_at" in response.get("Attributes", {}) else now
+
+    def withdraw_invocation(self, job_id: str, claim: str) -> None:
+        """SageMaker refused the invocation (nothing runs): let a retried task invoke again."""
+        try:
+            self._table.update_item(
+                Key={"job_id": job_id},
+                UpdateExpression="REMOVE invocation_started_at",
+                ConditionExpression="invocation_started_at = :claim",
+                ExpressionAttributeValues={":claim": claim},
+            )
+        except ClientError as exc:
+            if not is_conditional_failure(exc):
+                raise
+
+    def clear_task_token(self, job_id: str, token: str) -> None:
+        """The Generate task was completed with `token`: later notifications find nothing waiting."""
+        try:
+            self._table.update_item(
+                Key={"job_id": job_id},
+                UpdateExpression="REMOVE task_token",
+                ConditionExpression="task_token = :token",
+                ExpressionAttributeValues={":token": token},
+            )
+        except ClientError as exc:
+            if not is_conditional_failure(exc):
+                raise
+
     def mark_failed(self, job_id: str, code: str, message: str) -> bool:
         """Fail a job unless it already finished. Returns False when it had already finished."""
         try:
@@ -225,81 +557,156 @@ class JobRepository:
             raise
         return Job.model_validate(from_dynamo(response["Attributes"]))
 
-    def delete(self, job_id: str, user_id: str) -> None:
+    # --- the reservation: captured on success, released otherwise, each at most once ----------
+
+    def capture(self, job_id: str, result: JobResult) -> bool:
+        """Charge the reserved price and complete the job, atomically: the job becomes
+        `processed` with its result and `charged = true`, the user's credits and reserved credits
+        both drop by the price. True if this call charged; False if an earlier call already did
+        (a retry after a lost response). Raises JobStateConflict when the job can no longer be
+        completed (failed, canceled or never reserved)."""
+        job = self.get(job_id)
+        if job.reservation == Reservation.CAPTURED:
+            return False
+        if job.status != JobStatus.PROCESSING or job.reservation != Reservation.HELD or not job.price_credits:
+            raise JobStateConflict(f"job {job_id} is {job.status.value}, reservation {job.reservation}")
+        price = {"N": str(job.price_credits)}
+        now = {"S": utc_now()}
         try:
-            self._table.delete_item(
+            _transact(
+                [
+                    {
+                        "Update": {
+                            "TableName": self.table_name,
+                            "Key": {"job_id": {"S": job_id}},
+                            "UpdateExpression": "SET #s = :processed, stage = :stage, #r = :result, "
+                            "charged = :true, reservation = :captured, finished_at = :now, updated_at = :now "
+                            "REMOVE task_token",
+                            "ConditionExpression": "#s = :processing AND reservation = :held "
+                            "AND price_credits = :price",
+                            "ExpressionAttributeNames": {"#s": "status", "#r": "result"},
+                            "ExpressionAttributeValues": {
+                                ":processed": {"S": JobStatus.PROCESSED.value},
+                                ":processing": {"S": JobStatus.PROCESSING.value},
+                                ":stage": {"S": "completed"},
+                                ":result": typed(result.model_dump(mode="json", exclude_none=True)),
+                                ":true": {"BOOL": True},
+                                ":held": {"S": Reservation.HELD.value},
+                                ":captured": {"S": Reservation.CAPTURED.value},
+                                ":price": price,
+                                ":now": now,
+                            },
+                        }
+                    },
+                    self._unreserve(job.user_id, price, charge=True),
+                ]
+            )
+        except ClientError as exc:
+            if not is_cancelled_transaction(exc):
+                raise
+            after = self.get(job_id)
+            if after.reservation == Reservation.CAPTURED:
+                return False
+            if after.status != JobStatus.PROCESSING or after.reservation != Reservation.HELD:
+                raise JobStateConflict(f"job {job_id} is {after.status.value}") from None
+            raise  # a conflict with another write: the caller retries
+        return True
+
+    def release_reservation(self, job_id: str) -> bool:
+        """Give a failed or canceled job's reserved price back to its user. True if this call did;
+        False if there is nothing to release (released already, captured, never reserved, or the
+        job has not ended uncharged). Every path that ends a job without a song calls this."""
+        job = self.find(job_id)
+        if job is None or job.reservation != Reservation.HELD or not job.price_credits:
+            return False
+        if job.status not in ENDED_UNCHARGED:
+            logger.warning("reservation kept: the job has not ended", extra={"job_id": job_id})
+            return False
+        price = {"N": str(job.price_credits)}
+        try:
+            _transact(
+                [
+                    {
+                        "Update": {
+                            "TableName": self.table_name,
+                            "Key": {"job_id": {"S": job_id}},
+                            "UpdateExpression": "SET reservation = :released, updated_at = :now",
+                            "ConditionExpression": "reservation = :held AND price_credits = :price "
+                            "AND #s IN (:failed, :canceled)",
+                            "ExpressionAttributeNames": {"#s": "status"},
+                            "ExpressionAttributeValues": {
+                                ":released": {"S": Reservation.RELEASED.value},
+                                ":held": {"S": Reservation.HELD.value},
+                                ":price": price,
+                                ":failed": {"S": JobStatus.FAILED.value},
+                                ":canceled": {"S": JobStatus.CANCELED.value},
+                                ":now": {"S": utc_now()},
+                            },
+                        }
+                    },
+                    self._unreserve(job.user_id, price, charge=False),
+                ]
+            )
+        except ClientError as exc:
+            if not is_cancelled_transaction(exc):
+                raise
+            after = self.find(job_id)
+            if after is None or after.reservation != Reservation.HELD:
+                return False  # someone else released it first
+            raise
+        return True
+
+    def _unreserve(self, user_id: str, price: dict[str, str], *, charge: bool) -> dict[str, Any]:
+        """The user's half of capture (charge=True: credits drop too) and release."""
+        spend = "credits = credits - :price, " if charge else ""
+        return {
+            "Update": {
+                "TableName": self.users.table_name,
+                "Key": {"user_id": {"S": user_id}},
+                "UpdateExpression": f"SET {spend}reserved_credits = reserved_credits - :price",
+                "ConditionExpression": "reserved_credits >= :price"
+                + (" AND credits >= :price" if charge else ""),
+                "ExpressionAttributeValues": {":price": price},
+            }
+        }
+
+    # --- helpers --------------------------------------------------------------------------------
+
+    @staticmethod
+    def _item(job: Job) -> dict[str, Any]:
+        return to_dynamo(job.model_dump(mode="json", exclude_none=True))
+
+    def _conditional_set(self, job_id: str, values: dict[str, Any], required: JobStatus) -> bool:
+        """SET `values` if the job is in status `required`; False (nothing written) otherwise."""
+        names = {f"#a{i}": name for i, name in enumerate(values)} | {"#s": "status"}
+        assignments = ", ".join(f"#a{i} = :v{i}" for i in range(len(values)))
+        attr_values = {f":v{i}": value for i, value in enumerate(values.values())}
+        try:
+            self._table.update_item(
                 Key={"job_id": job_id},
-                ConditionExpression="user_id = :uid",
-                ExpressionAttributeValues={":uid": user_id},
+                UpdateExpression=f"SET {assignments}, updated_at = :now",
+                ConditionExpression="#s = :required",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=attr_values | {":now": utc_now(), ":required": required.value},
             )
         except ClientError as exc:
             if is_conditional_failure(exc):
-                raise NotFound("song not found") from None
+                return False
             raise
+        return True
 
 
-class UserRepository:
-    def __init__(self, table_name: str | None = None) -> None:
-        self._table = aws.table(table_name or get_settings().users_table_name)
-
-    def find(self, user_id: str) -> User | None:
-        item = self._table.get_item(Key={"user_id": user_id}, ConsistentRead=True).get("Item")
-        return User.model_validate(from_dynamo(item)) if item else None
-
-    def get_or_create(self, user_id: str, signup_credits: int | None = None) -> User:
-        """First use creates the user with the sign-up credits; a concurrent first use cannot double it."""
-        user = self.find(user_id)
-        if user is not None:
-            return user
-        credits = get_settings().signup_credits if signup_credits is None else signup_credits
-        new_user = User(user_id=user_id, credits=credits, created_at=utc_now())
-        try:
-            self._table.put_item(
-                Item=to_dynamo(new_user.model_dump()),
-                ConditionExpression="attribute_not_exists(user_id)",
-            )
-        except ClientError as exc:
-            if not is_conditional_failure(exc):
-                raise
-            # Lost the race: someone else created the user first; theirs is the row.
-            existing = self.find(user_id)
-            if existing is None:  # pragma: no cover - deleted between the two calls
-                raise
-            return existing
-        return new_user
-
-    def webhook_secret(self, user_id: str, new_secret: str) -> str:
-        """The user's webhook signing secret; the first call stores `new_secret` (two concurrent first
-        calls agree on one). It lives on the user row: the table is encrypted at rest (KMS), and the
-        secret is never logged.
-        """
-        response = self._table.update_item(
-            Key={"user_id": user_id},
-            UpdateExpression="SET webhook_secret = if_not_exists(webhook_secret, :secret)",
-            ConditionExpression="attribute_exists(user_id)",
-            ExpressionAttributeValues={":secret": new_secret},
-            ReturnValues="ALL_NEW",
-        )
-        return str(response["Attributes"]["webhook_secret"])
-
-    def rotate_webhook_secret(self, user_id: str, new_secret: str) -> str:
-        """Replace the secret; deliveries signed from now on use the new one."""
-        self._table.update_item(
-            Key={"user_id": user_id},
-            UpdateExpression="SET webhook_secret = :secret, webhook_secret_rotated_at = :now",
-            ConditionExpression="attribute_exists(user_id)",
-            ExpressionAttributeValues={":secret": new_secret, ":now": utc_now()},
-        )
-        return new_secret
-
-    def add_credits(self, user_id: str, amount: int) -> int:
-        """Grant (or, with a negative amount, revoke) credits; returns the new balance."""
-        # A revocation may not take the balance below zero.
-        response = self._table.update_item(
-            Key={"user_id": user_id},
-            UpdateExpression="ADD credits :amount",
-            ConditionExpression="attribute_exists(user_id) AND credits >= :floor",
-            ExpressionAttributeValues={":amount": amount, ":floor": max(0, -amount)},
-            ReturnValues="UPDATED_NEW",
-        )
-        return int(response["Attributes"]["credits"])
+def _insufficient(user: User, price: int) -> InsufficientCredits:
+    message = (
+        f"this song costs {price} credits and you have {user.available_credits} available "
+        f"({user.credits} credits, {user.reserved_credits} reserved by songs in progress)"
+    )
+    return InsufficientCredits(
+        message,
+        details={
+            "price_credits": price,
+            "credits": user.credits,
+            "reserved_credits": user.reserved_credits,
+            "available_credits": user.available_credits,
+        },
+    )

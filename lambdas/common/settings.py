@@ -18,7 +18,7 @@ class Settings:
     state_machine_arn: str
     endpoint_name: str
     signup_credits: int
-    credits_per_song: int
+    credits_per_minute: int  # the price: credits per started minute of audio, per take
     max_concurrent_jobs_per_user: int
     # Workflow only. SageMaker's RequestTTLSeconds: a request the workflow stopped waiting for is
     # not computed.
@@ -55,7 +55,7 @@ def get_settings() -> Settings:
         state_machine_arn=env("STATE_MACHINE_ARN", ""),
         endpoint_name=env("ENDPOINT_NAME", ""),
         signup_credits=_int("SIGNUP_CREDITS", 10),
-        credits_per_song=_int("CREDITS_PER_SONG", 1),
+        credits_per_minute=_int("CREDITS_PER_MINUTE", 1),
         max_concurrent_jobs_per_user=_int("MAX_CONCURRENT_JOBS_PER_USER", 1),
         inference_timeout_s=_int("INFERENCE_TIMEOUT_SECONDS", 2700),
         max_execution_s=_int("WORKFLOW_TIMEOUT_SECONDS", 86400),

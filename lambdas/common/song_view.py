@@ -20,6 +20,7 @@ def summary_fields(job: Job) -> dict[str, Any]:
         "created_at": job.created_at,
         "updated_at": job.updated_at,
         "error": job.error.model_dump() if job.error else None,
+        "price_credits": job.price_credits,
     }
 
 

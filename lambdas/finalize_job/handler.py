@@ -1,4 +1,4 @@
-"""Workflow tasks ReleaseSlot (outcome processed) and HandleFailure (outcome failed)."""
+"""Workflow tasks ChargeAndComplete (outcome processed) and HandleFailure (outcome failed)."""
 
 from __future__ import annotations
 
@@ -15,5 +15,5 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     task = FinalizeTask.model_validate(event)
     logger.append_keys(job_id=task.job_id, user_id=task.user_id, outcome=task.outcome)
     if task.outcome == "processed":
-        return outcome.complete(task.job_id, task.user_id)
+        return outcome.complete(task.job_id, task.user_id, task.result or {})
     return outcome.fail(task.job_id, task.user_id, task.error)

@@ -1,8 +1,9 @@
 """EventBridge "Step Functions Execution Status Change" (ABORTED, TIMED_OUT, FAILED) -> clean up.
 
-An execution that was stopped or timed out never ran its own failure path: the job would stay
-`queued`/`processing` and hold a slot forever. For executions that did clean up (a normal
-failure ends in a Fail state) this changes nothing.
+An execution that was stopped (a cancel, an operator) or timed out never ran its own failure
+path: the job would stay `queued`/`processing` (or `canceled`) and hold its slot and its reserved
+credits forever. The reaper releases both through the same path as the workflow's failure state.
+For executions that did clean up (a normal failure ends in a Fail state) this changes nothing.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import json
 from typing import Any
 
 from lambdas.common.observability import logger, tracer
-from lambdas.common.workflow_store import WorkflowJobRepository
+from lambdas.common.repositories import JobRepository
 from lambdas.workflow import outcome
 from lambdas.workflow.events import ExecutionStatusDetail
 
@@ -36,6 +37,6 @@ def _job_of(detail: ExecutionStatusDetail) -> tuple[str, str]:
     job_id = str(data.get("job_id") or detail.name)
     user_id = data.get("user_id")
     if not user_id:
-        job = WorkflowJobRepository().get(job_id)
+        job = JobRepository().get(job_id)
         user_id = job.user_id
     return job_id, str(user_id)

@@ -15,3 +15,7 @@ class InvalidManifest(Exception):
 
 class InferenceFailed(Exception):
     """The endpoint reported a failed invocation (used as the task failure's error name)."""
+
+
+class TokenNotCurrent(Exception):
+    """The Generate task is being retried and its new token is not stored yet: deliver again."""

@@ -25,7 +25,10 @@ class PublishTask(_Payload):
 
 
 class FinalizeTask(_Payload):
+    """ChargeAndComplete (outcome processed, with the published result) and HandleFailure."""
+
     outcome: Literal["processed", "failed"]
+    result: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
 
 

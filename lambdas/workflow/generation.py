@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
 from lambdas.common import aws, lifecycle
@@ -17,28 +18,32 @@ from lambdas.common.inference import (
 )
 from lambdas.common.models import JobStatus
 from lambdas.common.observability import logger
+from lambdas.common.repositories import JobRepository
 from lambdas.common.settings import get_settings
-from lambdas.common.workflow_store import WorkflowJobRepository
 
 from . import tokens
-from .errors import InferenceFailed, InvalidManifest, JobNotFound, JobNotRunnable
+from .errors import InferenceFailed, InvalidManifest, JobNotFound, JobNotRunnable, TokenNotCurrent
 from .publish import delete_scratch
 
 # SageMaker's default InvocationTimeoutSeconds is 900 s; a 4-minute song with 100 steps plus
 # lyrics and cover can get close on a cold instance, so allow the maximum.
 INVOCATION_TIMEOUT_S = 3600
 MAX_REQUEST_TTL_S = 21600  # SageMaker's limit for RequestTTLSeconds
+# S3 error codes worth another delivery even though their HTTP status is below 500.
+TRANSIENT_S3_CODES = frozenset({"SlowDown", "RequestTimeout", "Throttling", "ThrottlingException"})
 
 
 def start_inference(job_id: str, task_token: str) -> dict:
-    """Write the request to S3, keep the token on the job, then call InvokeEndpointAsync.
+    """Write the request to S3, keep the token on the job, then call InvokeEndpointAsync once.
 
     The token is stored first: a notification can only arrive after the invocation, so the
-    callback always finds it. A retry overwrites the token with the new one.
+    callback always finds it. A retried task (e.g. a Lambda service error after SageMaker had
+    accepted the invocation) only replaces the token: the job's first attempt recorded its
+    invocation on the row, and the invocation already running completes the new token.
     """
     settings = get_settings()
-    jobs = WorkflowJobRepository()
-    job = jobs.find_workflow_job(job_id)
+    jobs = JobRepository()
+    job = jobs.find(job_id)
     if job is None:
         raise JobNotFound(f"job {job_id} does not exist")
     if job.status != JobStatus.PROCESSING:
@@ -46,31 +51,49 @@ def start_inference(job_id: str, task_token: str) -> dict:
 
     bucket = settings.inference_bucket_name
     key = request_key(job_id)
-    aws.client("s3").put_object(
-        Bucket=bucket,
-        Key=key,
-        Body=json.dumps(build_request(job, bucket)).encode(),
-        ContentType="application/json",
-    )
     input_location = f"s3://{bucket}/{key}"
-    if not jobs.save_task_token(job_id, task_token, input_location):
-        raise JobNotRunnable(f"job {job_id} stopped processing")
-    lifecycle.announce(job)  # MarkProcessing made it `processing`; a retry announces again
+    if job.invocation_started_at is None:
+        aws.client("s3").put_object(
+            Bucket=bucket,
+            Key=key,
+            Body=json.dumps(build_request(job, bucket)).encode(),
+            ContentType="application/json",
+        )
+    claim = jobs.claim_invocation(job_id, task_token, input_location)
+    if claim is None:
+        logger.info("inference already requested; waiting for it", extra={"job_id": job_id})
+        return {"input_location": input_location, "invoked": False}
 
-    response = aws.client("sagemaker-runtime").invoke_endpoint_async(
-        EndpointName=settings.endpoint_name,
-        InputLocation=input_location,
-        InferenceId=job_id,
-        ContentType="application/json",
-        Accept="application/json",
-        RequestTTLSeconds=min(max(settings.inference_timeout_s, 60), MAX_REQUEST_TTL_S),
-        InvocationTimeoutSeconds=INVOCATION_TIMEOUT_S,
-    )
+    try:
+        response = aws.client("sagemaker-runtime").invoke_endpoint_async(
+            EndpointName=settings.endpoint_name,
+            InputLocation=input_location,
+            InferenceId=job_id,
+            ContentType="application/json",
+            Accept="application/json",
+            RequestTTLSeconds=min(max(settings.inference_timeout_s, 60), MAX_REQUEST_TTL_S),
+            InvocationTimeoutSeconds=INVOCATION_TIMEOUT_S,
+        )
+    except ClientError:
+        # SageMaker answered with an error: nothing was queued, so a retry may invoke. (A network
+        # error leaves the claim: the request may have been accepted, and one invocation at most.)
+        jobs.withdraw_invocation(job_id, claim)
+        raise
     logger.info(
         "inference requested",
         extra={"job_id": job_id, "output_location": response.get("OutputLocation")},
     )
-    return {"input_location": input_location, "output_location": response.get("OutputLocation")}
+    try:
+        lifecycle.announce(job)  # processing; this call owned the job's one invocation
+    except Exception:
+        # A retry would not invoke again (the claim is taken), so a failed event must not fail
+        # the task: the job matters more than its notification.
+        logger.exception("song.processing event not sent", extra={"job_id": job_id})
+    return {
+        "input_location": input_location,
+        "invoked": True,
+        "output_location": response.get("OutputLocation"),
+    }
 
 
 def handle_notification(notification: AsyncInferenceNotification) -> str:
@@ -78,10 +101,13 @@ def handle_notification(notification: AsyncInferenceNotification) -> str:
 
     Harmless on duplicates and late arrivals: an unknown job, a job that is not processing
     (finished, failed, timed out) or a token that is no longer waiting is logged and dropped.
-    Errors worth a retry (S3, throttling) propagate so the SQS message is retried.
+    An output that cannot be read for good (missing, access denied, not a manifest) fails the
+    task at once. Errors worth a retry (S3 throttling or 5xx, a token being replaced by a
+    retried Generate task) propagate so the SQS message is retried.
     """
     job_id = notification.inference_id
-    job = WorkflowJobRepository().find_workflow_job(job_id)
+    jobs = JobRepository()
+    job = jobs.find(job_id)
     if job is None:
         logger.warning("notification for an unknown job", extra={"job_id": job_id})
         return "unknown_job"
@@ -98,16 +124,33 @@ def handle_notification(notification: AsyncInferenceNotification) -> str:
 
     if not notification.succeeded:
         reason = notification.failure_reason or "the endpoint reported a failure"
-        sent = tokens.send_failure(job.task_token, InferenceFailed.__name__, reason)
-        return "failed" if sent else "stale_token"
+        outcome = (InferenceFailed.__name__, reason)
+    else:
+        try:
+            outcome = _load_manifest(notification, job_id).model_dump(mode="json")
+        except InvalidManifest as exc:
+            outcome = (InvalidManifest.__name__, str(exc))
+    return _complete(jobs, job_id, job.task_token, outcome)
 
-    try:
-        manifest = _load_manifest(notification, job_id)
-    except InvalidManifest as exc:
-        sent = tokens.send_failure(job.task_token, InvalidManifest.__name__, str(exc))
-        return "failed" if sent else "stale_token"
-    sent = tokens.send_success(job.task_token, manifest.model_dump(mode="json"))
-    return "succeeded" if sent else "stale_token"
+
+def _complete(jobs: JobRepository, job_id: str, token: str, outcome: dict | tuple[str, str]) -> str:
+    """Send the outcome to the job's current token; follow it once if a retried task replaced it."""
+    for _ in range(2):
+        if isinstance(outcome, tuple):
+            sent = tokens.send_failure(token, *outcome)
+        else:
+            sent = tokens.send_success(token, outcome)
+        if sent:
+            jobs.clear_task_token(job_id, token)
+            return "failed" if isinstance(outcome, tuple) else "succeeded"
+        job = jobs.find(job_id)
+        if job is None or job.status != JobStatus.PROCESSING or not job.task_token:
+            return "stale_token"
+        if job.task_token == token:
+            # The Generate task is being retried and has not stored its new token yet.
+            raise TokenNotCurrent(f"the task token of job {job_id} is being replaced")
+        token = job.task_token
+    return "stale_token"
 
 
 def _load_manifest(notification: AsyncInferenceNotification, job_id: str) -> Manifest:
@@ -118,7 +161,7 @@ def _load_manifest(notification: AsyncInferenceNotification, job_id: str) -> Man
         bucket, key = parse_s3_uri(location)
     except ValueError as exc:
         raise InvalidManifest(str(exc)) from None
-    body = aws.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    body = _read_output(bucket, key)
     try:
         manifest = Manifest.model_validate_json(body)
     except ValidationError as exc:
@@ -126,3 +169,22 @@ def _load_manifest(notification: AsyncInferenceNotification, job_id: str) -> Man
     if manifest.job_id != job_id:
         raise InvalidManifest(f"the manifest is for job {manifest.job_id}")
     return manifest
+
+
+def _read_output(bucket: str, key: str) -> bytes:
+    """The output object's bytes. A 4xx answer (no such key or bucket, access denied, a KMS key
+    that refuses) will not change on a retry: the output is lost, InvalidManifest. Throttling and
+    5xx propagate (botocore already retried them) so SQS delivers the message again."""
+    try:
+        return aws.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    except ClientError as exc:
+        if is_transient(exc):
+            raise
+        code = exc.response.get("Error", {}).get("Code", "unknown")
+        raise InvalidManifest(f"the output s3://{bucket}/{key} cannot be read ({code})") from None
+
+
+def is_transient(exc: ClientError) -> bool:
+    status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 500)
+    code = exc.response.get("Error", {}).get("Code", "")
+    return status >= 500 or status == 429 or code in TRANSIENT_S3_CODES

@@ -1,4 +1,6 @@
-"""How a job ends: release its slot, record its metrics, and on failure a user-readable error.
+"""How a job ends: on success its reservation is captured with the `processed` update; otherwise
+the job gets a user-readable error and its reservation is released. Either way its slot is freed
+and handed on, and its metrics are recorded.
 
 Called by the workflow's last states and by the reaper; every step is idempotent, so a retried
 call or the reaper running after the workflow's own cleanup changes nothing and counts nothing
@@ -11,11 +13,9 @@ from typing import Any
 
 from lambdas.common import business_metrics as metrics
 from lambdas.common import lifecycle
-from lambdas.common.models import JobError, JobStatus
+from lambdas.common.models import Job, JobError, JobResult, JobStatus
 from lambdas.common.observability import logger
-from lambdas.common.repositories import UserRepository
-from lambdas.common.settings import get_settings
-from lambdas.common.workflow_store import UserSlots, WorkflowJob, WorkflowJobRepository
+from lambdas.common.repositories import JobRepository
 
 from .publish import delete_job_media
 from .slots import wake_next
@@ -45,53 +45,49 @@ _BY_ERROR_NAME = {
     "States.Timeout": GENERATION_TIMEOUT,
     "JobNotFound": CANCELLED,
     "JobNotRunnable": CANCELLED,
+    "JobStateConflict": CANCELLED,  # e.g. canceled while the song was published
     "DynamoDB.ConditionalCheckFailedException": CANCELLED,  # MarkProcessing: no longer queued
     "Execution.ABORTED": CANCELLED,
     "Execution.TIMED_OUT": GENERATION_TIMEOUT,
 }
 
 
-def classify(error: dict[str, Any] | None, user_id: str) -> JobError:
+def classify(error: dict[str, Any] | None) -> JobError:
     """A Step Functions error ({Error, Cause}) -> the error the user sees. Causes stay in the logs."""
-    name = str((error or {}).get("Error", ""))
-    if name in _BY_ERROR_NAME:
-        return _BY_ERROR_NAME[name]
-    if name.startswith("DynamoDb.Transaction"):
-        # ChargeAndComplete refused and the job was not charged: most likely the credits ran out
-        # while the song was generated.
-        user = UserRepository().find(user_id)
-        if user is not None and user.credits < get_settings().credits_per_song:
-            return INSUFFICIENT_CREDITS
-    return INTERNAL_ERROR
+    return _BY_ERROR_NAME.get(str((error or {}).get("Error", "")), INTERNAL_ERROR)
 
 
-def complete(job_id: str, user_id: str) -> dict[str, Any]:
-    """Success path (after ChargeAndComplete): free the slot, start the next job, record metrics.
+def complete(job_id: str, user_id: str, result: dict[str, Any]) -> dict[str, Any]:
+    """Success path (ChargeAndComplete): capture the reservation with the `processed` update,
+    announce it, free the slot, start the next job, record metrics. A retry charges nothing twice.
 
     The event goes out while the job still holds its slot: a retry after a failed PutEvents
     announces again, a retry after the slot was freed does not.
     """
-    slots = UserSlots()
-    job = WorkflowJobRepository().find_workflow_job(job_id)
-    if job is not None and job.status == JobStatus.PROCESSED and job_id in slots.holders(user_id):
+    jobs = JobRepository()
+    charged = jobs.capture(job_id, JobResult.model_validate(result))
+    job = jobs.get(job_id)
+    if job.status == JobStatus.PROCESSED and job_id in jobs.users.slot_holders(user_id):
         lifecycle.announce(job)
-    released = slots.release(user_id, job_id)
+    released = jobs.users.release_slot(user_id, job_id)
     woken = wake_next(user_id)
-    if released and job is not None and job.status == JobStatus.PROCESSED:
+    if charged:
         _record_processed(job)
-    return {"released": released, "woken": woken}
+    return {"charged": charged, "released": released, "woken": woken}
 
 
 def fail(job_id: str, user_id: str, error: dict[str, Any] | None) -> dict[str, Any]:
-    """Failure path: mark failed (never a processed job), remove media, free the slot, record it."""
-    failure = classify(error, user_id)
+    """Failure path: mark failed (never a processed or canceled job), release the reservation,
+    remove media, free the slot, record it."""
+    failure = classify(error)
     logger.info("job failed", extra={"job_id": job_id, "code": failure.code, "error": error})
-    jobs = WorkflowJobRepository()
+    jobs = JobRepository()
     changed = jobs.mark_failed(job_id, failure.code, failure.message)
-    job = jobs.find_workflow_job(job_id)
+    released = jobs.release_reservation(job_id)
+    job = jobs.find(job_id)
     if job is None or job.status != JobStatus.PROCESSED:
         _remove_media(user_id, job_id)
-    UserSlots().release(user_id, job_id)
+    jobs.users.release_slot(user_id, job_id)
     wake_next(user_id)
     if changed and job is not None:
         lifecycle.announce(job)
@@ -101,7 +97,7 @@ def fail(job_id: str, user_id: str, error: dict[str, Any] | None) -> dict[str, A
             queue_wait_s=metrics.seconds_between(job.created_at, job.started_at) if job else None,
         )
     stored = job.error if job is not None and job.error is not None else failure
-    return {"code": stored.code, "message": stored.message, "changed": changed}
+    return {"code": stored.code, "message": stored.message, "changed": changed, "released": released}
 
 
 def reap(job_id: str, user_id: str, execution_status: str) -> dict[str, Any]:
@@ -116,11 +112,11 @@ def _remove_media(user_id: str, job_id: str) -> None:
         logger.exception("media cleanup failed", extra={"job_id": job_id})
 
 
-def _record_processed(job: WorkflowJob) -> None:
+def _record_processed(job: Job) -> None:
     result = job.result
     metrics.record_processed(
         mode=str(job.request.get("mode", "unknown")),
-        credits=job.charged_credits or get_settings().credits_per_song,
+        credits=job.price_credits or 0,
         timings=result.timings if result else {},
         queue_wait_s=metrics.seconds_between(job.created_at, job.started_at),
         end_to_end_s=metrics.seconds_between(job.created_at, job.finished_at),

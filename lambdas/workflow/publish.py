@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
@@ -12,17 +11,16 @@ from lambdas.common import aws, media_keys
 from lambdas.common.inference import Manifest, request_key, scratch_media_prefix
 from lambdas.common.models import AudioFile, JobResult
 from lambdas.common.observability import logger
-from lambdas.common.repositories import to_dynamo
+from lambdas.common.repositories import JobRepository
 from lambdas.common.settings import get_settings
-from lambdas.common.workflow_store import WorkflowJobRepository
 
 from .errors import InvalidManifest, JobNotRunnable
 
 
 def publish(job_id: str, user_id: str, manifest_data: dict[str, Any]) -> dict[str, Any]:
-    """Returns `result_item`: the JobResult as a DynamoDB map, for the ChargeAndComplete transaction."""
+    """Returns `result`: the JobResult (JSON) that ChargeAndComplete stores with the charge."""
     manifest = _validated(manifest_data, job_id)
-    if not WorkflowJobRepository().set_stage(job_id, "publishing"):
+    if not JobRepository().set_stage(job_id, "publishing"):
         # Canceled (or failed) while the GPU worked: its media is never published nor charged.
         raise JobNotRunnable(f"job {job_id} is no longer processing")
     media = get_settings().media_bucket_name
@@ -54,8 +52,7 @@ def publish(job_id: str, user_id: str, manifest_data: dict[str, Any]) -> dict[st
         sample_rate=manifest.sample_rate,
         timings=manifest.timings.model_dump(),
     )
-    item = to_dynamo(result.model_dump(exclude_none=True))
-    return {"result_item": TypeSerializer().serialize(item)["M"]}
+    return {"result": result.model_dump(mode="json", exclude_none=True)}
 
 
 def _validated(data: dict[str, Any], job_id: str) -> Manifest:

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from lambdas.common.models import JobStatus, utc_now, utc_timestamp
+from lambdas.common.models import UNFINISHED, Job, JobStatus, utc_now, utc_timestamp
 from lambdas.common.observability import logger
+from lambdas.common.repositories import JobRepository, UserRepository
 from lambdas.common.settings import get_settings
-from lambdas.common.workflow_store import UserSlots, WorkflowJob, WorkflowJobRepository
 
 from . import tokens
 from .errors import JobNotFound, JobNotRunnable
@@ -29,14 +29,14 @@ def queue_horizon() -> str:
 
 def acquire_or_wait(job_id: str, task_token: str) -> bool:
     """AcquireSlot task: True if the job holds a slot now (its token is completed)."""
-    jobs = WorkflowJobRepository()
-    job = jobs.find_workflow_job(job_id)
+    jobs = JobRepository()
+    job = jobs.find(job_id)
     if job is None:
         raise JobNotFound(f"job {job_id} does not exist")
-    if job.status not in (JobStatus.QUEUED, JobStatus.PROCESSING):
+    if job.status not in UNFINISHED:
         raise JobNotRunnable(f"job {job_id} is {job.status.value}")
-    slots = UserSlots()
-    if job_id in slots.holders(job.user_id):
+    slots = jobs.users
+    if job_id in slots.slot_holders(job.user_id):
         # A retried or re-polled acquire of a job that already got its slot.
         tokens.send_success(task_token, {"acquired_at": utc_now()})
         return True
@@ -50,10 +50,10 @@ def acquire_or_wait(job_id: str, task_token: str) -> bool:
     return False
 
 
-def try_acquire(job: WorkflowJob, jobs: WorkflowJobRepository, slots: UserSlots) -> bool:
+def try_acquire(job: Job, jobs: JobRepository, slots: UserRepository) -> bool:
     """Take a slot for `job` if one is free and no older queued job of the user is still waiting."""
     limit = get_settings().max_concurrent_jobs_per_user
-    holders = slots.holders(job.user_id)
+    holders = slots.slot_holders(job.user_id)
     if job.job_id in holders:
         return True
     free = limit - len(holders)
@@ -67,16 +67,16 @@ def try_acquire(job: WorkflowJob, jobs: WorkflowJobRepository, slots: UserSlots)
     ]
     if len(ahead) >= free:
         return False
-    return slots.acquire(job.user_id, job.job_id, limit)
+    return slots.acquire_slot(job.user_id, job.job_id, limit)
 
 
 def wake_next(user_id: str) -> list[str]:
     """Hand free slots to the user's oldest waiting jobs; returns the job ids woken."""
-    jobs = WorkflowJobRepository()
-    slots = UserSlots()
+    jobs = JobRepository()
+    slots = jobs.users
     woken: list[str] = []
     for candidate in jobs.queued_jobs(user_id, queue_horizon()):
-        job = jobs.find_workflow_job(candidate.job_id)  # the index may lag; the row does not
+        job = jobs.find(candidate.job_id)  # the index may lag; the row does not
         if job is None or job.status != JobStatus.QUEUED:
             continue
         if not job.slot_token:

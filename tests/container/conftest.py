@@ -39,6 +39,15 @@ def tiny_models() -> Any:
     return load_models(load_settings({"MODEL_PROFILE": "tiny"}))
 
 
+@pytest.fixture(scope="session")
+def tiny_musicgen(tiny_models: Any) -> Any:
+    """The alternative engine, tiny (tiny_models carries the default engine, ACE-Step)."""
+    import torch
+    from song_model.models import tiny_engine
+
+    return tiny_engine("musicgen", torch.device("cpu"))
+
+
 @pytest.fixture
 def s3() -> Iterator[Any]:
     import boto3
@@ -65,8 +74,8 @@ def make_request(mode: str = "description", **overrides: Any) -> dict[str, Any]:
         "instrumental": False,
         "duration_s": 1.5,
         "seed": 42,
-        "guidance_scale": 3.0,
-        "inference_steps": 4,
+        "guidance_scale": None,
+        "inference_steps": 2,
         "formats": ["wav"],
         "output": {"bucket": BUCKET, "prefix": "scratch/job-1/"},
     }

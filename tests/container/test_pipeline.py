@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import io
 from typing import Any
+from unittest import mock
 
 import numpy as np
 import pytest
 import soundfile as sf
 from conftest import BUCKET, make_request
+from diffusers import AceStepPipeline
 from PIL import Image
 from song_model.categories import GENRES
 from song_model.pipeline import SongPipeline
@@ -16,7 +18,7 @@ from song_model.schemas import Manifest, parse_request
 
 MANIFEST_KEYS = {
     "job_id", "audio", "cover", "sample_rate", "duration_s", "lyrics", "prompt", "categories", "seed",
-    "engine", "timings",
+    "engine", "music", "timings",
 }  # fmt: skip
 
 
@@ -35,7 +37,7 @@ def test_each_mode_produces_a_complete_manifest(tiny_models: Any, s3: Any, mode:
     assert set(manifest) == MANIFEST_KEYS
     Manifest.model_validate(manifest)
     assert manifest["job_id"] == "job-1"
-    assert manifest["engine"] == "musicgen"
+    assert manifest["engine"] == "acestep" and manifest["sample_rate"] == 48000
     assert manifest["seed"] == 42
     assert manifest["duration_s"] == pytest.approx(1.5)
     assert manifest["prompt"]
@@ -87,7 +89,8 @@ def test_every_format_decodes_with_the_right_rate_and_length(tiny_models: Any, s
         body = obj["Body"].read()
         assert len(body) == entry["size_bytes"]
         samples, rate = sf.read(io.BytesIO(body), dtype="float32")
-        assert rate == manifest["sample_rate"] == 32000
+        assert rate == manifest["sample_rate"] == 48000
+        assert sf.info(io.BytesIO(body)).channels == 2
         # MP3 frames carry encoder delay and padding: allow one 1152-sample frame each way.
         tolerance = 2 * 1152 / rate if fmt == "mp3" else 1 / rate
         assert abs(len(samples) / rate - 2.0) <= tolerance, fmt
@@ -136,3 +139,47 @@ def test_a_missing_seed_is_chosen_and_reported(tiny_models: Any, s3: Any) -> Non
     media = _outputs(s3, first)
     again = run(tiny_models, seed=first["seed"])
     assert _outputs(s3, again) == media
+
+
+def test_a_ten_minute_song_is_rendered_to_the_sample(tiny_models: Any, s3: Any) -> None:
+    """The longest request the API accepts, through the real pipeline (1 step keeps it cheap)."""
+    manifest = run(
+        tiny_models, mode="custom_lyrics", instrumental=True, duration_s=600, inference_steps=1, seed=3
+    )
+    assert manifest["duration_s"] == 600.0
+    info = sf.info(io.BytesIO(fetch(s3, manifest["audio"][0]["key"])))
+    assert (info.frames, info.samplerate, info.channels) == (600 * 48000, 48000, 2)
+
+
+def test_music_settings_report_defaults_and_request_metadata(tiny_models: Any, s3: Any) -> None:
+    body = {"bpm": 140, "key": "Bb major", "time_signature": 6, "vocal_language": "es"}
+    manifest = run(tiny_models, mode="custom_lyrics", inference_steps=None, duration_s=1.0, **body)
+    assert manifest["music"] == {"inference_steps": 8, "guidance_scale": None, **body}
+
+
+def test_description_mode_fills_missing_metadata_from_the_songwriter(
+    tiny_models: Any, s3: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The LLM's proposal is parsed and passed to ACE-Step; what the user set always wins."""
+    writer = tiny_models.songwriter
+    answer = "Sure!\nbpm: 128 BPM\nkey: a minor\ntime signature: 4/4\nlanguage: EN"
+    monkeypatch.setattr(writer, "_chat", lambda user, seed, max_new_tokens: answer)
+    with mock.patch.object(
+        AceStepPipeline, "__call__", autospec=True, side_effect=AceStepPipeline.__call__
+    ) as call:
+        manifest = run(tiny_models, mode="description", bpm=90, duration_s=1.0)
+    kwargs = call.call_args.kwargs
+    assert (kwargs["bpm"], kwargs["keyscale"], kwargs["timesignature"], kwargs["vocal_language"]) == (
+        90, "A minor", "4", "en",
+    )  # fmt: skip
+    assert manifest["music"]["key"] == "A minor"
+
+
+def test_other_modes_do_not_ask_the_songwriter_for_metadata(
+    tiny_models: Any, s3: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def fail(*args: Any) -> None:
+        raise AssertionError("metadata proposed outside description mode")
+
+    monkeypatch.setattr(tiny_models.songwriter, "metadata", fail)
+    assert run(tiny_models, mode="custom_lyrics", duration_s=1.0)["music"]["bpm"] is None

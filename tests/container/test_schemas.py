@@ -32,10 +32,22 @@ def test_defaults_follow_the_design() -> None:
     request = parse_request(body)
     assert request.duration_s == 180
     assert request.seed is None
-    assert request.guidance_scale == 15
-    assert request.inference_steps == 60
+    assert request.guidance_scale is None and request.inference_steps is None
+    assert (request.bpm, request.key, request.time_signature, request.vocal_language) == (None,) * 4
     assert request.formats == ["wav"]
     assert request.instrumental is False
+
+
+def test_music_metadata_parses() -> None:
+    body = {"bpm": 30, "key": "C# minor", "time_signature": 6, "vocal_language": "zh", "duration_s": 600}
+    request = parse_request(make_request(**body))
+    assert (request.bpm, request.key, request.time_signature, request.vocal_language) == (
+        30,
+        "C# minor",
+        6,
+        "zh",
+    )
+    assert request.duration_s == 600
 
 
 def test_unknown_fields_are_ignored() -> None:
@@ -53,8 +65,14 @@ def _locations(body: dict[str, Any]) -> list[tuple[Any, ...]]:
     [
         ({"mode": "karaoke"}, ()),
         ({"duration_s": 0.5}, ("duration_s",)),
-        ({"duration_s": 241}, ("duration_s",)),
-        ({"guidance_scale": 31}, ("guidance_scale",)),
+        ({"duration_s": 601}, ("duration_s",)),
+        ({"guidance_scale": 16}, ("guidance_scale",)),
+        ({"bpm": 29}, ("bpm",)),
+        ({"bpm": 301}, ("bpm",)),
+        ({"key": "H major"}, ("key",)),
+        ({"key": "C"}, ("key",)),
+        ({"time_signature": 5}, ("time_signature",)),
+        ({"vocal_language": "english"}, ("vocal_language",)),
         ({"inference_steps": 0}, ("inference_steps",)),
         ({"seed": -1}, ("seed",)),
         ({"formats": ["ogg"]}, ("formats", 0)),
@@ -84,3 +102,29 @@ def test_custom_lyrics_needs_lyrics_unless_instrumental() -> None:
     with pytest.raises(ValidationError, match="lyrics are required"):
         parse_request(make_request("custom_lyrics", lyrics=""))
     assert parse_request(make_request("custom_lyrics", lyrics="", instrumental=True)).instrumental
+
+
+def test_the_api_request_reaches_the_container_with_its_music_fields() -> None:
+    """POST /songs body -> job row (model_dump) -> lambdas.common.inference.build_request ->
+    the container's parser: every music field arrives with its value; nulls stay null."""
+    from pydantic import TypeAdapter
+
+    from lambdas.common.inference import build_request
+    from lambdas.common.models import Job, JobStatus
+    from lambdas.common.models import SongRequest as ApiSongRequest
+
+    body = {
+        "mode": "description", "description": "a waltz about rain", "duration_s": 600,
+        "bpm": 84, "key": "Eb major", "time_signature": 3, "vocal_language": "fr",
+    }  # fmt: skip
+    api_request = TypeAdapter(ApiSongRequest).validate_python(body)
+    job = Job(
+        job_id="j1", user_id="u", status=JobStatus.PROCESSING, stage="generating",
+        request=api_request.model_dump(mode="json"),
+        created_at="2026-01-01T00:00:00.000Z", updated_at="2026-01-01T00:00:00.000Z",
+    )  # fmt: skip
+    request = parse_request(build_request(job, "scratch-bucket"))
+    metadata = (request.bpm, request.key, request.time_signature, request.vocal_language)
+    assert metadata == (84, "Eb major", 3, "fr")
+    assert request.duration_s == 600
+    assert request.inference_steps is None and request.guidance_scale is None

@@ -15,7 +15,7 @@ downloads: list[Part] = []
 def fake_download(part: Part, target: Path) -> str:
     """Writes what the hub would for this part (a config and a weights file per folder)."""
     downloads.append(part)
-    folder = target / "ace_step_transformer" if part.name == "acestep" else target
+    folder = target / "transformer" if part.name == "acestep" else target
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "config.json").write_text(json.dumps({"repo": part.repo_id}))
     (folder / "model.safetensors").write_bytes(b"\0" * 1024)
@@ -36,14 +36,15 @@ def test_staging_uploads_the_server_layout_and_a_record(s3: Any, tmp_path: Path)
     downloads.clear()
     args = ["--bucket", BUCKET, "--prefix", "models/v1", "--work-dir", str(tmp_path)]
     record = main(args, s3=s3, download=fake_download)
-    assert [p.repo_id for p in downloads] == ["Qwen/Qwen2-7B-Instruct", "ACE-Step/ACE-Step-v1-3.5B",
-                                              "stabilityai/sdxl-turbo"]  # fmt: skip
+    assert [p.repo_id for p in downloads] == [
+        "Qwen/Qwen2-7B-Instruct", "ACE-Step/acestep-v15-xl-turbo-diffusers", "stabilityai/sdxl-turbo",
+    ]  # fmt: skip
     keys = {o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]}
     assert keys == {
         "models/v1/llm/config.json",
         "models/v1/llm/model.safetensors",
-        "models/v1/acestep/ace_step_transformer/config.json",
-        "models/v1/acestep/ace_step_transformer/model.safetensors",
+        "models/v1/acestep/transformer/config.json",
+        "models/v1/acestep/transformer/model.safetensors",
         "models/v1/image/config.json",
         "models/v1/image/model.safetensors",
         "models/v1/staging.json",
@@ -69,3 +70,33 @@ def test_dry_run_uploads_nothing(s3: Any, tmp_path: Path) -> None:
     record = main(args, s3=s3, download=fake_download)
     assert s3.list_objects_v2(Bucket=BUCKET).get("KeyCount") == 0
     assert record["parts"]["llm"]["uploaded"] == 2
+
+
+def test_the_acestep_patterns_select_a_diffusers_pipeline_folder() -> None:
+    """What AceStepPipeline.from_pretrained reads (the official conversion's layout), nothing else."""
+    from fnmatch import fnmatch
+
+    wanted = [
+        "model_index.json", "transformer/config.json",
+        "transformer/diffusion_pytorch_model-00001-of-00003.safetensors",
+        "transformer/diffusion_pytorch_model.safetensors.index.json", "condition_encoder/config.json",
+        "vae/diffusion_pytorch_model.safetensors", "text_encoder/model.safetensors",
+        "tokenizer/tokenizer.json",
+        "tokenizer/merges.txt", "scheduler/scheduler_config.json", "audio_tokenizer/config.json",
+        "audio_token_detokenizer/diffusion_pytorch_model.safetensors",
+    ]  # fmt: skip
+    unwanted = ["README.md", ".gitattributes", "transformer/diffusion_pytorch_model.bin", "assets/demo.mp3"]
+    patterns = PATTERNS["acestep"]
+    assert all(any(fnmatch(path, p) for p in patterns) for path in wanted)
+    assert not any(any(fnmatch(path, p) for p in patterns) for path in unwanted)
+
+
+def test_printed_model_data_uri_is_what_the_stack_accepts(s3: Any, tmp_path: Path, capsys: Any) -> None:
+    from stacks.config import load_config
+
+    args = ["--bucket", BUCKET, "--prefix", "song-model/v2", "--work-dir", str(tmp_path)]
+    main(args, s3=s3, download=fake_download)
+    (line,) = [x for x in capsys.readouterr().err.splitlines() if x.startswith("Deploy with:")]
+    uri = line.split("model_data_s3_uri=", 1)[1]
+    assert uri == f"s3://{BUCKET}/song-model/v2/"
+    assert load_config({"model_data_s3_uri": uri}).model_data_s3_uri == uri

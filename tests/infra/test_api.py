@@ -134,7 +134,7 @@ def test_api_function_environment(template: Template) -> None:
         "MEDIA_BUCKET_NAME",
         "STATE_MACHINE_ARN",
         "SIGNUP_CREDITS",
-        "CREDITS_PER_SONG",
+        "CREDITS_PER_MINUTE",
         "CORS_ALLOW_ORIGINS",
         "POWERTOOLS_METRICS_NAMESPACE",
         "STAGE_NAME",
@@ -197,7 +197,8 @@ def test_api_role_is_least_privilege(template: Template) -> None:
         for k, v in template.find_resources("AWS::S3::Bucket").items()
         if v["Properties"].get("VersioningConfiguration")
     )
-    (state_machine,) = template.find_resources("AWS::StepFunctions::StateMachine")
+    ((state_machine, machine),) = template.find_resources("AWS::StepFunctions::StateMachine").items()
+    machine_name = machine["Properties"]["StateMachineName"]
     log_group = next(k for k in granted["logs:PutLogEvents"])
 
     assert granted == {
@@ -215,7 +216,7 @@ def test_api_role_is_least_privilege(template: Template) -> None:
         "s3:ListBucket": {media},
         "states:StartExecution": {state_machine},
         # Cancel: this state machine's executions only (tests/infra/test_webhooks.py).
-        "states:StopExecution": {"arn::states:us-east-1::execution:song-service-test-song-generation:*"},
+        "states:StopExecution": {f"arn::states:us-east-1::execution:{machine_name}:*"},
         "events:PutEvents": {next(iter(template.find_resources("AWS::Events::EventBus")))},
     }
     (list_bucket,) = [s for s in statements if s["Action"] == "s3:ListBucket"]

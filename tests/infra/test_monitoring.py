@@ -6,12 +6,12 @@ import json
 import re
 from typing import Any
 
-import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from app import build_app
 from lambdas.common import business_metrics as bm
+
+from .conftest import STAGE, synth
 
 # CloudWatch namespaces of AWS services -> the dimension sets the stack's resources publish under.
 AWS_DIMENSIONS = {
@@ -95,7 +95,7 @@ def test_business_metrics_on_the_dashboard_are_the_ones_the_code_emits(dashboard
             continue
         assert name in catalog, f"{name} is not emitted by the code"
         assert set(dims) == set(catalog[name]), f"{name} is emitted with {catalog[name]}, graphed with {dims}"
-        assert dims["stage"] == "test"
+        assert dims["stage"] == STAGE
         assert dims["service"] in ("song-service", "*")
         seen.add(name)
     assert seen == set(catalog), "every business metric is on the dashboard"
@@ -170,9 +170,7 @@ def test_alarm_topic_is_encrypted_and_tls_only(template: Template) -> None:
 
 
 def test_alarm_email_subscribes_to_the_topic(tmp_path) -> None:
-    app = cdk.App(outdir=str(tmp_path), context={"stage_name": "mail", "alarm_email": "oncall@example.com"})
-    build_app(app).synth()
-    template = Template.from_json(json.loads((tmp_path / "SongService-mail.template.json").read_text()))
+    template = Template.from_json(synth(tmp_path, stage_name="mail", alarm_email="oncall@example.com"))
     template.has_resource_properties(
         "AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "oncall@example.com"}
     )

@@ -136,7 +136,11 @@ def test_api_may_stop_only_this_state_machines_executions(template_json: dict) -
         s for s in _policy_statements(template_json, "ApiHandler") if "states:StopExecution" in _actions([s])
     ]
     assert len(stops) == 1 and _actions(stops) == {"states:StopExecution"}
-    assert "execution:song-service-test-song-generation:*" in json.dumps(stops[0]["Resource"])
+    machines = [
+        v for v in template_json["Resources"].values() if v["Type"] == "AWS::StepFunctions::StateMachine"
+    ]
+    name = machines[0]["Properties"]["StateMachineName"]
+    assert f"execution:{name}:*" in json.dumps(stops[0]["Resource"])
 
 
 def test_jobs_by_status_index_for_the_queue_position(template: Template) -> None:

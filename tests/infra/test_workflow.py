@@ -11,6 +11,8 @@ from aws_cdk.assertions import Match, Template
 
 from local.workflow import ASL_PATH, placeholders
 
+from .conftest import CONFIG
+
 
 def _one(template_json: dict, resource_type: str) -> tuple[str, dict]:
     found = [(k, v) for k, v in template_json["Resources"].items() if v["Type"] == resource_type]
@@ -62,14 +64,15 @@ def test_model_runs_the_container_with_its_settings(template: Template, template
     assert "ModelDataSource" not in container  # model_data_s3_uri unset: weights from the hub
     assert container["Environment"] == {
         "MODEL_PROFILE": "full",
+        "DEVICE": "cuda",
         "MUSIC_ENGINE": "acestep",
         "LLM_MODEL_ID": "Qwen/Qwen2-7B-Instruct",
-        "MUSIC_MODEL_ID": "ACE-Step/ACE-Step-v1-3.5B",
+        "MUSIC_MODEL_ID": "ACE-Step/acestep-v15-xl-turbo-diffusers",
         "MUSICGEN_MODEL_ID": "facebook/musicgen-medium",
         "IMAGE_MODEL_ID": "stabilityai/sdxl-turbo",
     }
     assert "dkr.ecr" in json.dumps(container["Image"])  # the Docker image asset
-    template.has_resource_properties("AWS::SageMaker::Endpoint", {"EndpointName": "song-service-test-music"})
+    template.has_resource_properties("AWS::SageMaker::Endpoint", {"EndpointName": CONFIG.endpoint_name})
 
 
 def test_autoscaling_from_zero_with_both_policies(template: Template, template_json: dict) -> None:
@@ -78,7 +81,7 @@ def test_autoscaling_from_zero_with_both_policies(template: Template, template_j
         {
             "MinCapacity": 0,
             "MaxCapacity": 2,
-            "ResourceId": "endpoint/song-service-test-music/variant/AllTraffic",
+            "ResourceId": f"endpoint/{CONFIG.endpoint_name}/variant/AllTraffic",
             "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
             "ServiceNamespace": "sagemaker",
             "RoleARN": {"Fn::Join": ["", Match.array_with([Match.string_like_regexp("AWSServiceRoleFor")])]},
@@ -214,6 +217,7 @@ def test_each_task_gets_only_what_it_does(template_json: dict) -> None:
     }
     assert actions("InferenceCallback") == {
         "dynamodb:GetItem",
+        "dynamodb:UpdateItem",
         "s3:GetObject",
         "s3:ListBucket",  # a late result of a canceled job is removed
         "s3:DeleteObject",
@@ -240,7 +244,7 @@ def test_each_task_gets_only_what_it_does(template_json: dict) -> None:
         for s in _policy_statements(template_json, "StartInference")
         if "sagemaker" in json.dumps(s["Action"])
     ]
-    assert json.dumps(invoke[0]["Resource"]).count("endpoint/song-service-test-music") == 1
+    assert json.dumps(invoke[0]["Resource"]).count(f"endpoint/{CONFIG.endpoint_name}") == 1
 
 
 def test_endpoint_role_reads_requests_and_writes_results_only(template_json: dict) -> None:
@@ -255,3 +259,31 @@ def test_endpoint_role_reads_requests_and_writes_results_only(template_json: dic
     written = " ".join(s3["s3:PutObject"])
     assert all(p in written for p in ("/media/*", "/async-output/*", "/async-failures/*"))
     assert "sns:Publish" in _actions(statements)
+
+
+def test_state_machine_and_charge_have_exactly_the_table_actions_they_use(template_json: dict) -> None:
+    """The direct integrations read the job's reservation (jobs GetItem), and MarkProcessing is a
+    transaction: the user's slot check (ConditionCheckItem) + the job update. The charge moved to
+    finalize-job: its capture/release transactions update both rows (UpdateItem on each)."""
+    tables = {
+        key: _logical_id(template_json, "AWS::DynamoDB::Table", fragment)
+        for key, fragment in (("jobs", "Jobs"), ("users", "Users"))
+    }
+
+    def granted(role: str) -> dict[str, set[str]]:
+        found: dict[str, set[str]] = {}
+        for statement in _policy_statements(template_json, role):
+            for action in _actions([statement]):
+                if action.startswith("dynamodb:"):
+                    resources = json.dumps(statement["Resource"])
+                    found.setdefault(action, set()).update(k for k, t in tables.items() if t in resources)
+        return found
+
+    assert granted("StateMachineRole") == {
+        "dynamodb:GetItem": {"jobs"},
+        "dynamodb:UpdateItem": {"jobs"},
+        "dynamodb:ConditionCheckItem": {"users"},
+    }
+    for role in ("Finalize", "Reaper"):
+        actions = granted(role)
+        assert actions["dynamodb:UpdateItem"] == {"jobs", "users"}, role

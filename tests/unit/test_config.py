@@ -22,7 +22,7 @@ def test_cli_overrides_win_and_are_coerced() -> None:
 @pytest.mark.parametrize(
     ("values", "message"),
     [
-        ({"credits_per_song": 0}, "credits_per_song"),
+        ({"credits_per_minute": 0}, "credits_per_minute"),
         ({"music_engine": "wavenet"}, "music_engine"),
         ({"endpoint_instance_type": "g6e.2xlarge"}, "endpoint_instance_type"),
         ({"endpoint_min_instances": 3, "endpoint_max_instances": 2}, "endpoint_max_instances"),
@@ -39,3 +39,41 @@ def test_bad_values_name_the_key(values: dict, message: str) -> None:
 
 def test_empty_cli_value_means_unset() -> None:
     assert load_config({"alarm_email": "ops@example.com"}, {"alarm_email": ""}).alarm_email is None
+
+
+@pytest.mark.parametrize(
+    ("uri", "message"),
+    [
+        ("s3://models/song/model.tar.gz", "names an archive"),
+        ("s3://models/song/weights.tgz", "names an archive"),
+        ("s3://models", "not an S3 prefix"),
+        ("s3://models/", "not an S3 prefix"),
+        ("https://models.s3.amazonaws.com/song/", "not an S3 prefix"),
+        ("s3://Models_Bucket/song/", "not an S3 prefix"),
+    ],
+)
+def test_model_data_must_be_the_staged_prefix(uri: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=f"model_data_s3_uri: .*{message}"):
+        load_config({"model_data_s3_uri": uri})
+
+
+def test_model_data_prefix_is_normalized_and_its_bucket_known() -> None:
+    config = load_config({"model_data_s3_uri": "s3://my-models/song-model/v1"})
+    assert config.model_data_s3_uri == "s3://my-models/song-model/v1/"
+    assert config.model_data_bucket == "my-models"
+    assert load_config(None).model_data_bucket is None
+
+
+def test_model_runs_without_internet_unless_asked() -> None:
+    assert load_config(None).model_internet_access is False
+    assert load_config({}, {"model_internet_access": "true"}).model_internet_access is True
+
+
+def test_endpoint_name_carries_the_instance_type() -> None:
+    assert load_config(None).endpoint_name == "song-service-dev-music-g6e-2xlarge"
+    other = load_config({"stage_name": "prod", "endpoint_instance_type": "ml.g6e.12xlarge"})
+    assert other.endpoint_name == "song-service-prod-music-g6e-12xlarge"
+    assert (
+        len(load_config({"stage_name": "a" * 16, "endpoint_instance_type": "ml.p5en.48xlarge"}).endpoint_name)
+        <= 63
+    )

@@ -14,8 +14,9 @@ from typing import Any
 import boto3
 
 from lambdas.common.models import Job, JobStatus, new_job_id, utc_now
+from lambdas.common.pricing import request_price
 from lambdas.common.repositories import JobRepository, UserRepository
-from lambdas.common.workflow_store import UserSlots, WorkflowJob, WorkflowJobRepository
+from local.dynamodb_patches import atomic_transactions
 from local.lambda_routing import route_lambda_invokes
 from local.resources import ResourceNames, create_data_and_storage
 from local.sfn_patches import stop_interrupts_waiting_tasks
@@ -29,7 +30,8 @@ from local.workflow import (
 from stacks.config import ServiceConfig
 from tests.workflow.fake_endpoint import FakeAsyncEndpoint
 
-COST = 2
+CREDITS_PER_MINUTE = 2
+COST = 2  # the price of REQUEST: one started minute
 REQUEST = {
     "mode": "description",
     "description": "a calm lofi song about rain",
@@ -53,7 +55,7 @@ class Workflow:
     sfn: Any = field(default_factory=lambda: boto3.client("stepfunctions"))
 
     def deploy(self, **overrides: Any) -> str:
-        values = substitutions(self.names, self.resources, credits_per_song=COST, slot_poll_s=60) | overrides
+        values = substitutions(self.names, self.resources, slot_poll_s=60) | overrides
         if self.state_machine_arn:
             self.sfn.delete_state_machine(stateMachineArn=self.state_machine_arn)
         self.state_machine_arn = create_state_machine(self.sfn, self.names, values)
@@ -62,19 +64,25 @@ class Workflow:
     def user(self, user_id: str, credits: int) -> None:
         UserRepository().get_or_create(user_id, signup_credits=credits)
 
-    def submit(self, user_id: str, request: dict | None = None, *, start: bool = True) -> Job:
-        """What POST /songs does: the job row, then StartExecution named after the job."""
+    def submit(
+        self, user_id: str, request: dict | None = None, *, start: bool = True, reserve: bool = True
+    ) -> Job:
+        """What POST /songs does: the job row with its price reserved, then StartExecution named
+        after the job. `reserve=False` writes a row without a reservation."""
         now = utc_now()
+        body = request or REQUEST
         job = Job(
             job_id=new_job_id(),
             user_id=user_id,
             status=JobStatus.QUEUED,
             stage="queued",
-            request=request or REQUEST,
+            request=body,
             created_at=now,
             updated_at=now,
+            price_credits=request_price(body, CREDITS_PER_MINUTE),
         )
-        JobRepository().create(job)
+        jobs = JobRepository()
+        job = jobs.create_reserved(job) if reserve else jobs.create(job)
         if start:
             self.start(job)
         time.sleep(0.002)  # distinct created_at values keep submission order unambiguous
@@ -104,8 +112,8 @@ class Workflow:
     def history(self, job_id: str) -> list[dict[str, Any]]:
         return self.sfn.get_execution_history(executionArn=self.execution_arn(job_id))["events"]
 
-    def job(self, job_id: str) -> WorkflowJob:
-        job = WorkflowJobRepository().find_workflow_job(job_id)
+    def job(self, job_id: str) -> Job:
+        job = JobRepository().find(job_id)
         assert job is not None
         return job
 
@@ -114,8 +122,16 @@ class Workflow:
         assert user is not None
         return user.credits
 
+    def jobs_of(self, user_id: str) -> list[Job]:
+        return JobRepository().list_for_user(user_id, limit=50)[0]
+
+    def reserved(self, user_id: str) -> int:
+        user = UserRepository().find(user_id)
+        assert user is not None
+        return user.reserved_credits
+
     def slots(self, user_id: str) -> set[str]:
-        return UserSlots().holders(user_id)
+        return UserRepository().slot_holders(user_id)
 
     def media_keys(self, prefix: str = "") -> list[str]:
         response = boto3.client("s3").list_objects_v2(Bucket=self.resources.media_bucket, Prefix=prefix)
@@ -131,6 +147,29 @@ def _stop_running(flow: Workflow) -> None:
     for execution in flow.sfn.list_executions(stateMachineArn=flow.state_machine_arn)["executions"]:
         if execution["status"] == "RUNNING":
             flow.sfn.stop_execution(executionArn=execution["executionArn"])
+
+
+@contextmanager
+def lose_transaction_response(
+    predicate: Callable[[list[dict[str, Any]]], bool], error: Callable[[], Exception]
+) -> Iterator[list[bool]]:
+    """The first DynamoDB transaction matching `predicate` commits, then answers with `error`."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    original = DynamoDBBackend.transact_write_items
+    lost: list[bool] = []
+
+    def commit_then_fail(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        original(self, transact_items)
+        if not lost and predicate(transact_items):
+            lost.append(True)
+            raise error()
+
+    DynamoDBBackend.transact_write_items = commit_then_fail
+    try:
+        yield lost
+    finally:
+        DynamoDBBackend.transact_write_items = original
 
 
 def set_limit(monkeypatch: Any, limit: int) -> None:
@@ -160,7 +199,7 @@ class ConcurrencyMonitor:
         self._thread.join()
 
     def _run(self) -> None:
-        jobs = WorkflowJobRepository()
+        jobs = JobRepository()
         while not self._stop.is_set():
             for user in self.users:
                 self.max_slots[user] = max(self.max_slots[user], len(self.flow.slots(user)))
@@ -184,7 +223,7 @@ def sandbox(setenv: Callable[[str, str], None], limit: int = 1) -> Iterator[Work
     resources = ResourceNames.for_config(ServiceConfig(stage_name="test"))
     names = WorkflowNames.for_prefix("song-service-test")
     environment = function_environment(names, resources) | {
-        "CREDITS_PER_SONG": str(COST),
+        "CREDITS_PER_MINUTE": str(CREDITS_PER_MINUTE),
         "MAX_CONCURRENT_JOBS_PER_USER": str(limit),
         "STAGE_NAME": "test",
     }
@@ -204,6 +243,7 @@ def sandbox(setenv: Callable[[str, str], None], limit: int = 1) -> Iterator[Work
             endpoint.installed(),
             route_lambda_invokes(task_handlers(names)),
             stop_interrupts_waiting_tasks(),
+            atomic_transactions(),
         ):
             flow.deploy()
             try:

@@ -6,13 +6,11 @@ import json
 import uuid
 
 import boto3
-import pytest
 
-from lambdas.common.models import JobStatus
-from lambdas.common.repositories import UserRepository
+from lambdas.common.models import JobStatus, Reservation
 from lambdas.reaper import handler as reaper
 from local.lambda_routing import LambdaContext
-from tests.workflow.harness import COST, Workflow
+from tests.workflow.harness import COST, Workflow, lose_transaction_response
 
 
 def _assert_failed_cleanly(flow: Workflow, job_id: str, user: str, credits: int, code: str) -> None:
@@ -23,15 +21,15 @@ def _assert_failed_cleanly(flow: Workflow, job_id: str, user: str, credits: int,
     assert job.status == JobStatus.FAILED and job.stage == "failed"
     assert job.error is not None and job.error.code == code and job.error.message
     assert "Traceback" not in job.error.message and "arn:" not in job.error.message
-    assert job.charged is False
-    assert flow.credits(user) == credits
+    assert job.charged is False and job.reservation != Reservation.HELD
+    assert flow.credits(user) == credits and flow.reserved(user) == 0
     assert flow.slots(user) == set()
     assert flow.media_keys(f"songs/{user}/{job_id}/") == []
 
 
-def test_insufficient_credits_fails_before_inference(workflow: Workflow) -> None:
+def test_a_job_without_a_reserved_price_fails_before_inference(workflow: Workflow) -> None:
     workflow.user("alice", credits=COST - 1)
-    job = workflow.submit("alice")
+    job = workflow.submit("alice", reserve=False)
     _assert_failed_cleanly(workflow, job.job_id, "alice", COST - 1, "InsufficientCredits")
     assert workflow.endpoint.invocations == []
 
@@ -70,15 +68,45 @@ def test_start_inference_failing(workflow: Workflow) -> None:
     assert failed_tasks and failed_tasks[0]["taskFailedEventDetails"]["error"] == "ValidationError"
 
 
-def test_credits_spent_during_generation(workflow: Workflow) -> None:
-    workflow.user("alice", credits=COST)
+def test_a_canceled_job_is_reaped_and_never_charged(workflow: Workflow) -> None:
+    """The client's cancel: the row becomes `canceled`, the execution is stopped, and the reaper
+    (ABORTED) releases the reservation and the slot; a late result is discarded."""
+    workflow.user("alice", credits=5)
     job = workflow.submit("alice")
     workflow.endpoint.wait_for_invocation(job.job_id)
-    UserRepository().add_credits("alice", -1)  # e.g. another device spent them meanwhile
-    workflow.endpoint.succeed(job.job_id)
-    # The media was already copied when the charge was refused: it is removed again.
-    _assert_failed_cleanly(workflow, job.job_id, "alice", COST - 1, "InsufficientCredits")
-    assert workflow.scratch_keys(f"media/{job.job_id}/") == []
+    _cancel(job.job_id)
+    workflow.sfn.stop_execution(executionArn=workflow.execution_arn(job.job_id), error="Canceled")
+    assert workflow.wait(job.job_id)["status"] == "ABORTED"
+    assert workflow.reserved("alice") == COST  # still held until the reaper runs
+
+    result = reaper.lambda_handler(
+        _status_change_event(workflow, job.job_id, "alice", "ABORTED"), LambdaContext("reaper")
+    )
+    assert result["released"] is True and result["changed"] is False
+    canceled = workflow.job(job.job_id)
+    assert canceled.status == JobStatus.CANCELED and canceled.reservation == Reservation.RELEASED
+    assert workflow.credits("alice") == 5 and workflow.reserved("alice") == 0
+    assert workflow.slots("alice") == set()
+    assert workflow.endpoint.succeed(job.job_id) == {"batchItemFailures": []}  # the late song
+    assert workflow.job(job.job_id).status == JobStatus.CANCELED and workflow.credits("alice") == 5
+    # The reaper may run again (EventBridge delivers at least once): nothing changes.
+    again = reaper.lambda_handler(
+        _status_change_event(workflow, job.job_id, "alice", "ABORTED"), LambdaContext("reaper")
+    )
+    assert again["released"] is False and workflow.reserved("alice") == 0
+
+
+def _cancel(job_id: str) -> None:
+    """What POST /songs/{id}/cancel does to the row (client-integration issue)."""
+    from lambdas.common.settings import get_settings
+
+    boto3.resource("dynamodb").Table(get_settings().jobs_table_name).update_item(
+        Key={"job_id": job_id},
+        UpdateExpression="SET #s = :canceled",
+        ConditionExpression="#s IN (:queued, :processing)",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":canceled": "canceled", ":queued": "queued", ":processing": "processing"},
+    )
 
 
 def test_manifest_outside_the_jobs_scratch_is_refused(workflow: Workflow) -> None:
@@ -139,28 +167,25 @@ def test_duplicate_success_notification_charges_once(workflow: Workflow) -> None
     assert len(charges) == 1
 
 
-def test_charge_retried_after_a_lost_response_charges_once(
-    workflow: Workflow, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The transaction commits but its response is lost: the retry must not charge again."""
+def test_charge_retried_after_a_lost_response_charges_once(workflow: Workflow) -> None:
+    """The capture transaction commits but its response is lost: the re-read sees it captured and
+    nothing is charged again."""
     from moto.dynamodb.exceptions import TransactionCanceledException
-    from moto.dynamodb.models import DynamoDBBackend
 
-    original = DynamoDBBackend.transact_write_items
-    lost = []
+    def lost_response() -> Exception:
+        return TransactionCanceledException([("TransactionConflict", "lost response", None)])
 
-    def commit_then_lose_response(self, transact_items):  # type: ignore[no-untyped-def]
-        original(self, transact_items)
-        if not lost:
-            lost.append(True)
-            raise TransactionCanceledException([("TransactionConflict", "lost response", None)])
+    def is_capture(items: list) -> bool:
+        return any(
+            "reservation = :captured" in op.get("Update", {}).get("UpdateExpression", "") for op in items
+        )
 
     workflow.user("alice", credits=5)
     job = workflow.submit("alice")
     workflow.endpoint.wait_for_invocation(job.job_id)
-    monkeypatch.setattr(DynamoDBBackend, "transact_write_items", commit_then_lose_response)
-    workflow.endpoint.succeed(job.job_id)
-    assert workflow.wait(job.job_id)["status"] == "SUCCEEDED"
+    with lose_transaction_response(is_capture, lost_response) as lost:
+        workflow.endpoint.succeed(job.job_id)
+        assert workflow.wait(job.job_id)["status"] == "SUCCEEDED"
     assert lost == [True]
     assert workflow.credits("alice") == 5 - COST
     assert workflow.job(job.job_id).status == JobStatus.PROCESSED
@@ -170,7 +195,8 @@ def test_charge_retried_after_a_lost_response_charges_once(
         for e in workflow.history(job.job_id)
         if "stateEnteredEventDetails" in e
     ]
-    assert "CheckCharged" in entered and "HandleFailure" not in entered
+    assert entered.count("ChargeAndComplete") == 1 and "HandleFailure" not in entered
+    assert workflow.reserved("alice") == 0
 
 
 def test_callback_for_an_unknown_job(workflow: Workflow) -> None:
@@ -219,7 +245,8 @@ def test_aborted_execution_is_reaped(workflow: Workflow) -> None:
     assert result["reaped"] is True and result["code"] == "Cancelled"
     stopped = workflow.job(job.job_id)
     assert stopped.status == JobStatus.FAILED and stopped.error.code == "Cancelled"
-    assert workflow.credits("alice") == 5
+    assert stopped.reservation == Reservation.RELEASED
+    assert workflow.credits("alice") == 5 and workflow.reserved("alice") == COST  # the queued one
 
     # The freed slot went to the queued job, and a late notification for the stopped one is ignored.
     workflow.endpoint.wait_for_invocation(queued.job_id)
@@ -233,7 +260,7 @@ def test_aborted_execution_is_reaped(workflow: Workflow) -> None:
 
 def test_reaper_leaves_a_cleanly_failed_job_alone(workflow: Workflow) -> None:
     workflow.user("alice", credits=COST - 1)
-    job = workflow.submit("alice")
+    job = workflow.submit("alice", reserve=False)
     workflow.wait(job.job_id)
     before = workflow.job(job.job_id)
     result = reaper.lambda_handler(

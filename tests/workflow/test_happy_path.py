@@ -6,7 +6,7 @@ import json
 
 import boto3
 
-from lambdas.common.models import JobStatus
+from lambdas.common.models import JobStatus, Reservation
 from tests.workflow.harness import COST, Workflow
 
 
@@ -26,6 +26,8 @@ def test_song_is_published_charged_once_and_slot_freed(workflow: Workflow) -> No
     # While the endpoint works: processing, holding the slot, the request in the inference bucket.
     running = workflow.job(job.job_id)
     assert running.status == JobStatus.PROCESSING and running.task_token
+    assert running.reservation == Reservation.HELD and running.price_credits == COST
+    assert workflow.reserved("alice") == COST and workflow.credits("alice") == 5  # held, not charged
     assert workflow.slots("alice") == {job.job_id}
     request = json.loads(
         boto3.client("s3")
@@ -46,9 +48,9 @@ def test_song_is_published_charged_once_and_slot_freed(workflow: Workflow) -> No
 
     done = workflow.job(job.job_id)
     assert done.status == JobStatus.PROCESSED and done.stage == "completed"
-    assert done.charged is True and done.charged_credits == COST
+    assert done.charged is True and done.reservation == Reservation.CAPTURED and done.price_credits == COST
     assert done.task_token is None and done.error is None
-    assert workflow.credits("alice") == 5 - COST
+    assert workflow.credits("alice") == 5 - COST and workflow.reserved("alice") == 0
     assert workflow.slots("alice") == set()
 
     prefix = f"songs/alice/{job.job_id}/"
@@ -71,12 +73,11 @@ def test_song_is_published_charged_once_and_slot_freed(workflow: Workflow) -> No
     assert _states(workflow, job.job_id) == [
         "Init",
         "AcquireSlot",
-        "CheckCredits",
-        "HasCredits",
+        "CheckReservation",
+        "IsReserved",
         "MarkProcessing",
         "Generate",
         "Publish",
         "ChargeAndComplete",
-        "ReleaseSlot",
         "Done",
     ]

@@ -68,7 +68,7 @@ def test_a_failure_is_counted_once_by_error_code(workflow: Workflow, capsys: pyt
     from local.lambda_routing import LambdaContext
 
     workflow.user("alice", credits=COST - 1)
-    job = workflow.submit("alice")
+    job = workflow.submit("alice", reserve=False)  # a row without a reserved price fails at once
     workflow.wait(job.job_id)
     event = {
         "detail": {
@@ -99,7 +99,7 @@ def test_every_emitted_metric_is_in_the_catalog(workflow: Workflow, capsys: pyte
     workflow.endpoint.wait_for_invocation(done.job_id)
     workflow.endpoint.succeed(done.job_id)
     workflow.wait(done.job_id)
-    broke = workflow.submit("alice")  # no credits left
+    broke = workflow.submit("alice", reserve=False)  # no credits left: nothing reserved
     workflow.wait(broke.job_id)
     catalog = {name: set(dims) for name, dims in bm.dimension_sets()}
     records = _emitted(capsys.readouterr().out)

@@ -1,35 +1,33 @@
-"""Music engines behind one interface: ACE-Step (default) and MusicGen (transformers)."""
+"""Music engines behind one interface: ACE-Step 1.5 (diffusers AceStepPipeline, the default) and
+MusicGen (transformers).
+
+An engine takes a MusicJob (words, length, seed, optional sampling settings and music metadata,
+optionally an audio input for the audio-to-audio tasks) and returns the audio at the engine's own
+sample rate. Sampling settings left as None take the loaded checkpoint's recommended values.
+"""
 
 from __future__ import annotations
 
 import logging
 import math
-import os
-import tempfile
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import soundfile as sf
 import torch
 
-from .errors import ModelError
+from .errors import ValidationFailed
 
 log = logging.getLogger(__name__)
 
-# ACE-Step's UI: "Use [instrumental] or [inst] to generate instrumental music."
-ACESTEP_INSTRUMENTAL_LYRICS = "[instrumental]"
-
-
-@dataclass(frozen=True)
-class MusicJob:
-    prompt: str
-    lyrics: str | None  # None = instrumental
-    duration_s: float
-    steps: int
-    guidance_scale: float
-    seed: int
+TEXT2MUSIC = "text2music"
+# ACE-Step 1.5's task types (diffusers AceStepPipeline `task_type`): the guidance-distilled turbo
+# checkpoints were trained for the first three, base/sft checkpoints for all six.
+TURBO_TASKS = (TEXT2MUSIC, "cover", "repaint")
+BASE_TASKS = (*TURBO_TASKS, "extract", "lego", "complete")
+# ACE-Step's convention for a song without vocals (its docs: lyrics "[Instrumental]").
+ACESTEP_INSTRUMENTAL_LYRICS = "[Instrumental]"
 
 
 @dataclass(frozen=True)
@@ -42,6 +40,55 @@ class Audio:
         return self.samples.shape[0] / self.sample_rate
 
 
+@dataclass(frozen=True)
+class MusicMetadata:
+    """What ACE-Step conditions on besides the words (None = the model decides)."""
+
+    bpm: int | None = None
+    key: str | None = None  # "C major", "F# minor"
+    time_signature: int | None = None  # beats per bar: 2, 3, 4 or 6 (6/8)
+    vocal_language: str | None = None  # ISO 639-1, e.g. "en"
+
+
+@dataclass(frozen=True)
+class AudioInput:
+    """The audio-to-audio tasks: the source track (and a timbre reference) at the engine's rate.
+
+    task: cover (restyle `source`, `strength` 0..1 keeps its structure), repaint (regenerate
+    `start_s`..`end_s` of `source`), extract / lego (`track_name`, e.g. "vocals"), complete
+    (`track_classes`). Which tasks run depends on the checkpoint: `MusicEngine.tasks`.
+    """
+
+    task: str
+    source: Audio | None = None
+    reference: Audio | None = None
+    start_s: float | None = None
+    end_s: float | None = None
+    track_name: str | None = None
+    track_classes: tuple[str, ...] = ()
+    strength: float = 1.0
+
+
+@dataclass(frozen=True)
+class MusicJob:
+    prompt: str
+    lyrics: str | None  # None = instrumental
+    duration_s: float
+    seed: int
+    steps: int | None = None  # None = the checkpoint's recommended value
+    guidance_scale: float | None = None  # None = the checkpoint's recommended value
+    metadata: MusicMetadata = field(default_factory=MusicMetadata)
+    audio_input: AudioInput | None = None
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """The settings a job actually runs with (reported in the manifest)."""
+
+    steps: int | None  # None: the engine has no step count (autoregressive)
+    guidance_scale: float | None  # None: the checkpoint does not use guidance (turbo)
+
+
 def fit_length(samples: np.ndarray, frames: int) -> np.ndarray:
     """Trim or zero-pad (frames, channels) audio to exactly `frames` samples."""
     if samples.shape[0] >= frames:
@@ -51,59 +98,119 @@ def fit_length(samples: np.ndarray, frames: int) -> np.ndarray:
 
 class MusicEngine(ABC):
     name: str
+    sample_rate: int
+    tasks: tuple[str, ...] = (TEXT2MUSIC,)
+
+    @abstractmethod
+    def sampling(self, job: MusicJob) -> Sampling:
+        """The job's steps and guidance, with the checkpoint's defaults where the job has None."""
 
     @abstractmethod
     def generate(self, job: MusicJob) -> Audio:
-        """Render `job.duration_s` seconds of audio for the prompt (and lyrics, if the engine sings)."""
+        """Render exactly `job.duration_s` seconds of audio for the job."""
+
+    def check_task(self, job: MusicJob) -> str:
+        task = job.audio_input.task if job.audio_input else TEXT2MUSIC
+        if task not in self.tasks:
+            raise ValidationFailed(
+                f"task {task!r} is not supported by the {self.name} engine's checkpoint "
+                f"(supported: {', '.join(self.tasks)})"
+            )
+        return task
 
 
 class AceStepEngine(MusicEngine):
-    """ACEStepPipeline from the official ACE-Step repository (pinned in the Dockerfile).
+    """ACE-Step 1.5 through diffusers' AceStepPipeline (built in memory, or from_pretrained).
 
-    The pipeline writes its result to `save_path` (torchaudio, soundfile backend) and returns
-    `[audio_path, ..., input_params]`; we read the file back, so the sample rate is whatever the
-    checkpoint's vocoder produced (48 kHz stereo for ACE-Step v1).
+    Defaults follow the checkpoint kind the transformer config declares (`is_turbo`/`model_version`,
+    read by the pipeline as `is_turbo`), per the diffusers ACE-Step docs and ACE-Step's INFERENCE.md:
+    turbo is guidance-distilled: 8 steps, shift 3.0, guidance not used (a requested guidance_scale
+    is ignored); base/sft run classifier-free guidance: 7.0, with 50 steps (ACE-Step recommends
+    32-64 for base) and shift 3.0.
     """
 
     name = "acestep"
+    TURBO_STEPS = 8
+    BASE_STEPS = 50
+    BASE_GUIDANCE = 7.0
+    SHIFT = 3.0
 
-    def __init__(self, checkpoint_dir: str, device: torch.device, dtype: torch.dtype) -> None:
-        from acestep.pipeline_ace_step import ACEStepPipeline
+    def __init__(self, pipeline: Any, device: torch.device) -> None:
+        self.pipeline = pipeline
+        # One bar per request in the endpoint's logs is noise; timings go in the manifest.
+        pipeline.set_progress_bar_config(disable=True)
+        self.device = device
+        self.turbo = bool(pipeline.is_turbo)
+        self.tasks = TURBO_TASKS if self.turbo else BASE_TASKS
+        self.sample_rate = int(pipeline.sample_rate)
 
-        if dtype == torch.float16:
-            # ACEStepPipeline only takes "bfloat16" or (anything else ->) float32.
-            log.warning("ACE-Step does not support float16; using bfloat16")
-        self.pipeline = ACEStepPipeline(
-            checkpoint_dir=checkpoint_dir,
-            device_id=device.index or 0,
-            dtype="float32" if dtype == torch.float32 else "bfloat16",
-            torch_compile=False,
-            cpu_offload=False,
-            overlapped_decode=False,
-        )
-        # Loaded now rather than lazily on the first request, so /ping only turns 200 when ready.
-        self.pipeline.load_checkpoint(checkpoint_dir)
+    @classmethod
+    def from_pretrained(cls, source: str, device: torch.device, dtype: torch.dtype) -> AceStepEngine:
+        """A diffusers-format checkpoint folder (model_index.json + one folder per part) or hub id."""
+        from diffusers import AceStepPipeline
+
+        pipeline = AceStepPipeline.from_pretrained(source, torch_dtype=dtype).to(device)
+        # Decode long songs in 30 s tiles: a 10-minute song is 28.8M samples per channel, and the
+        # VAE's full-rate activations would not fit beside the LLM and SDXL otherwise.
+        pipeline.vae.enable_tiling()
+        return cls(pipeline, device)
+
+    def sampling(self, job: MusicJob) -> Sampling:
+        if self.turbo:
+            return Sampling(job.steps or self.TURBO_STEPS, None)
+        guidance = self.BASE_GUIDANCE if job.guidance_scale is None else job.guidance_scale
+        return Sampling(job.steps or self.BASE_STEPS, guidance)
 
     def generate(self, job: MusicJob) -> Audio:
-        with tempfile.TemporaryDirectory(prefix="acestep-") as tmp:
-            save_path = os.path.join(tmp, "song.wav")
-            result = self.pipeline(
-                format="wav",
-                audio_duration=float(job.duration_s),
+        task = self.check_task(job)
+        sampling = self.sampling(job)
+        meta = job.metadata
+        # A CPU generator gives the same starting noise on any device, so a seed reproduces a song
+        # whether it ran on the GPU endpoint or the local stack's CPU (same weights assumed).
+        generator = torch.Generator(device="cpu").manual_seed(job.seed)
+        with torch.inference_mode():
+            output = self.pipeline(
                 prompt=job.prompt,
-                lyrics=job.lyrics if job.lyrics else ACESTEP_INSTRUMENTAL_LYRICS,
-                infer_step=int(job.steps),
-                guidance_scale=float(job.guidance_scale),
-                manual_seeds=[int(job.seed)],
-                save_path=save_path,
-                batch_size=1,
+                lyrics=job.lyrics or ACESTEP_INSTRUMENTAL_LYRICS,
+                audio_duration=float(job.duration_s),
+                num_inference_steps=sampling.steps,
+                # 1.0 = no guidance; turbo would ignore (and warn about) anything higher.
+                guidance_scale=sampling.guidance_scale or 1.0,
+                shift=self.SHIFT,
+                generator=generator,
+                bpm=meta.bpm,
+                keyscale=meta.key,
+                timesignature=str(meta.time_signature) if meta.time_signature else None,
+                # "unknown" is ACE-Step's own value for "let the model infer the language".
+                vocal_language=meta.vocal_language or "unknown",
+                task_type=task,
+                **self._audio_kwargs(job.audio_input),
             )
-            paths = [p for p in result if isinstance(p, str)]
-            if not paths or not os.path.exists(paths[0]):
-                raise ModelError(f"ACE-Step returned no audio file (got {type(result).__name__})")
-            samples, rate = sf.read(paths[0], dtype="float32", always_2d=True)
-        frames = round(job.duration_s * rate)
-        return Audio(np.clip(fit_length(samples, frames), -1.0, 1.0), int(rate))
+        # (batch, channels, samples) -> (samples, channels); the latent grid is 1920 samples, so
+        # the decoded audio can run up to 40 ms past the request: cut it to the exact length.
+        samples = output.audios[0].float().cpu().numpy().T
+        frames = round(job.duration_s * self.sample_rate)
+        return Audio(np.clip(fit_length(samples, frames), -1.0, 1.0), self.sample_rate)
+
+    def _audio_kwargs(self, audio_input: AudioInput | None) -> dict[str, Any]:
+        if audio_input is None:
+            return {}
+        return {
+            "src_audio": self._tensor(audio_input.source),
+            "reference_audio": self._tensor(audio_input.reference),
+            "repainting_start": audio_input.start_s,
+            "repainting_end": audio_input.end_s,
+            "track_name": audio_input.track_name,
+            "complete_track_classes": list(audio_input.track_classes) or None,
+            "audio_cover_strength": audio_input.strength,
+        }
+
+    def _tensor(self, audio: Audio | None) -> torch.Tensor | None:
+        if audio is None:
+            return None
+        if audio.sample_rate != self.sample_rate:
+            raise ValidationFailed(f"input audio must be {self.sample_rate} Hz, got {audio.sample_rate} Hz")
+        return torch.from_numpy(np.ascontiguousarray(audio.samples.T, dtype=np.float32))
 
 
 class MusicgenEngine(MusicEngine):
@@ -111,10 +218,13 @@ class MusicgenEngine(MusicEngine):
 
     MusicGen was trained on 30 s clips, so longer songs are generated in windows: each window is
     conditioned on the last `context_s` seconds of audio so far (audiocraft's extension scheme).
-    It has no lyrics input; songs from this engine are instrumental whatever the lyrics say.
+    It has no lyrics input; songs from this engine are instrumental whatever the lyrics say, and it
+    ignores the music metadata and the step count (it samples one token per codec frame).
     """
 
     name = "musicgen"
+    # MusicGen's published generation_config.json: guidance_scale 3.0.
+    GUIDANCE = 3.0
 
     def __init__(
         self,
@@ -136,22 +246,27 @@ class MusicgenEngine(MusicEngine):
         self.context_frames = int(context_s * self.frame_rate)
         self.hop = round(self.sample_rate / self.frame_rate)
 
+    def sampling(self, job: MusicJob) -> Sampling:
+        return Sampling(None, self.GUIDANCE if job.guidance_scale is None else job.guidance_scale)
+
     def generate(self, job: MusicJob) -> Audio:
+        self.check_task(job)
+        guidance = self.sampling(job).guidance_scale
         text = self.tokenizer([job.prompt], return_tensors="pt", padding=True).to(self.device)
         total = math.ceil(job.duration_s * self.frame_rate)
         torch.manual_seed(job.seed)
-        audio = self._window(text, min(total, self.window_frames), None, job.guidance_scale)
+        audio = self._window(text, min(total, self.window_frames), None, guidance)
         while audio.shape[-1] < total * self.hop:
             context = audio[..., -self.context_frames * self.hop :]
             new = min(self.window_frames - self.context_frames, total - audio.shape[-1] // self.hop)
-            window = self._window(text, new, context, job.guidance_scale)
+            window = self._window(text, new, context, guidance)
             audio = torch.cat([audio, window[..., context.shape[-1] :]], dim=-1)
         samples = audio[0].float().cpu().numpy().T  # (channels, n) -> (n, channels)
         frames = round(job.duration_s * self.sample_rate)
         return Audio(np.clip(fit_length(samples, frames), -1.0, 1.0), self.sample_rate)
 
     def _window(
-        self, text: Any, new_frames: int, context: torch.Tensor | None, guidance_scale: float
+        self, text: Any, new_frames: int, context: torch.Tensor | None, guidance_scale: float | None
     ) -> torch.Tensor:
         kwargs: dict[str, Any] = {}
         if context is not None:

@@ -16,9 +16,6 @@ from .songwriter import Songwriter
 
 log = logging.getLogger(__name__)
 
-# ACE-Step's loader needs these four folders in its checkpoint directory.
-ACESTEP_PARTS = ("music_dcae_f8c8", "music_vocoder", "ace_step_transformer", "umt5-base")
-
 
 @dataclass
 class Models:
@@ -76,13 +73,21 @@ def _load_tiny(settings: Settings, device: torch.device) -> Models:
         # (measured: 2 s of tiny MusicGen audio takes 0.65 s with it, 0.06 s without).
         torch.backends.mkldnn.enabled = False
     llm, llm_tokenizer = tiny.build_llm()
-    musicgen, t5_tokenizer = tiny.build_musicgen()
     image = tiny.build_sdxl()
     return Models(
         songwriter=Songwriter(llm.to(device), llm_tokenizer, device),
-        engine=MusicgenEngine(musicgen.to(device), t5_tokenizer, device),
+        engine=tiny_engine(settings.engine, device),
         cover=CoverArtist(image.to(device), device, settings.cover_size, settings.cover_steps),
     )
+
+
+def tiny_engine(engine: str, device: torch.device) -> MusicEngine:
+    from . import tiny
+
+    if engine == "acestep":
+        return AceStepEngine(tiny.build_acestep().to(device), device)
+    musicgen, t5_tokenizer = tiny.build_musicgen()
+    return MusicgenEngine(musicgen.to(device), t5_tokenizer, device)
 
 
 def _load_full(settings: Settings, device: torch.device, dtype: torch.dtype) -> Models:
@@ -102,23 +107,13 @@ def _load_full(settings: Settings, device: torch.device, dtype: torch.dtype) -> 
 
 def _load_engine(settings: Settings, device: torch.device, dtype: torch.dtype) -> MusicEngine:
     if settings.engine == "acestep":
-        return AceStepEngine(acestep_checkpoint(settings), device, dtype)
+        src = model_source(settings, "acestep", settings.music_model_id)
+        return AceStepEngine.from_pretrained(src, device, dtype)
     from transformers import AutoTokenizer, MusicgenForConditionalGeneration
 
     src = model_source(settings, "musicgen", settings.musicgen_model_id)
     model = MusicgenForConditionalGeneration.from_pretrained(src, dtype=dtype).to(device).eval()
     return MusicgenEngine(model, AutoTokenizer.from_pretrained(src), device)
-
-
-def acestep_checkpoint(settings: Settings) -> str:
-    """A folder with ACE-Step's four parts: MODEL_DIR/acestep, MUSIC_MODEL_ID as a path, or a
-    snapshot of the MUSIC_MODEL_ID hub repo (ACE-Step's own fallback always fetches its v1 repo)."""
-    for candidate in (settings.model_dir / "acestep", Path(settings.music_model_id)):
-        if all((candidate / part).is_dir() for part in ACESTEP_PARTS):
-            return str(candidate)
-    from huggingface_hub import snapshot_download
-
-    return snapshot_download(settings.music_model_id)
 
 
 def _load_image(settings: Settings, device: torch.device, dtype: torch.dtype) -> object:

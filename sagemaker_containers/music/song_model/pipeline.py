@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import logging
 import secrets
@@ -13,7 +14,7 @@ import torch
 
 from . import audio_io, storage
 from .cover import Cover, cover_prompt
-from .engines import Audio, MusicJob
+from .engines import Audio, MusicJob, MusicMetadata
 from .errors import ModelError, OutOfMemory, ServiceError
 from .models import Models
 from .schemas import (
@@ -23,6 +24,7 @@ from .schemas import (
     DescribedLyricsRequest,
     DescriptionRequest,
     Manifest,
+    MusicSettings,
     Timings,
 )
 
@@ -57,13 +59,20 @@ class SongPipeline:
         seed = request.seed if request.seed is not None else secrets.randbelow(2**32)
         with stage("lyrics"):
             prompt, lyrics, categories = self._words(request, seed)
+            metadata = self._metadata(request, prompt, seed)
         lyrics_done = time.perf_counter()
+        job = MusicJob(
+            prompt=prompt,
+            lyrics=lyrics,
+            duration_s=request.duration_s,
+            seed=seed,
+            steps=request.inference_steps,
+            guidance_scale=request.guidance_scale,
+            metadata=metadata,
+        )
+        sampling = self.models.engine.sampling(job)
         with stage("music"):
-            audio = self.models.engine.generate(
-                MusicJob(
-                    prompt, lyrics, request.duration_s, request.inference_steps, request.guidance_scale, seed
-                )
-            )
+            audio = self.models.engine.generate(job)
         music_done = time.perf_counter()
         with stage("cover"):
             cover = self.models.cover.paint(cover_prompt(prompt, categories, request.title), seed)
@@ -81,6 +90,11 @@ class SongPipeline:
             categories=categories,
             seed=seed,
             engine=self.models.engine.name,
+            music=MusicSettings(
+                inference_steps=sampling.steps,
+                guidance_scale=sampling.guidance_scale,
+                **dataclasses.asdict(metadata),
+            ),
             timings=Timings(
                 lyrics_s=round(lyrics_done - started, 3),
                 music_s=round(music_done - lyrics_done, 3),
@@ -107,6 +121,21 @@ class SongPipeline:
         else:
             lyrics = writer.lyrics(about, prompt, request.duration_s, seed)
         return prompt, lyrics, writer.categories(prompt, about)
+
+    def _metadata(self, request: Request, prompt: str, seed: int) -> MusicMetadata:
+        """The request's bpm/key/time signature/language; in description mode the songwriter
+        proposes the ones the user left out (the user's values always win)."""
+        given = MusicMetadata(
+            bpm=request.bpm,
+            key=request.key,
+            time_signature=request.time_signature,
+            vocal_language=request.vocal_language,
+        )
+        missing = [f.name for f in dataclasses.fields(given) if getattr(given, f.name) is None]
+        if not isinstance(request, DescriptionRequest) or not missing:
+            return given
+        proposed = self.models.songwriter.metadata(request.description, prompt, seed)
+        return dataclasses.replace(given, **{name: getattr(proposed, name) for name in missing})
 
     def _upload(self, request: Request, audio: Audio, cover: Cover) -> tuple[list[AudioObject], CoverObject]:
         bucket, prefix = request.output.bucket, request.output.prefix

@@ -7,6 +7,14 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 
 AudioFormat = Literal["wav", "mp3", "flac"]
+TimeSignature = Literal[2, 3, 4, 6]
+
+# Music metadata rules (the API in lambdas/common/models.py applies the same ones; the songwriter's
+# proposals are checked against them too). Ranges from ACE-Step 1.5's INFERENCE.md: bpm 30-300,
+# time signature 2, 3, 4 or 6 (6/8), key like "C major" / "F# minor", vocal language ISO 639-1.
+BPM_MIN, BPM_MAX = 30, 300
+KEY_PATTERN = r"^[A-G][#b]? (major|minor)$"
+LANGUAGE_PATTERN = r"^[a-z]{2}$"
 
 
 class Output(BaseModel):
@@ -31,11 +39,16 @@ class _Common(BaseModel):
 
     job_id: str = Field(min_length=1, max_length=128)
     instrumental: bool = False
-    # The API allows 10..240 s; the container accepts from 1 s so tests and benchmarks stay short.
-    duration_s: float = Field(default=180.0, ge=1.0, le=240.0)
+    # The API allows 10..600 s; the container accepts from 1 s so tests and benchmarks stay short.
+    duration_s: float = Field(default=180.0, ge=1.0, le=600.0)
     seed: int | None = Field(default=None, ge=0, le=2**32 - 1)
-    guidance_scale: float = Field(default=15.0, ge=1.0, le=30.0)
-    inference_steps: int = Field(default=60, ge=1, le=200)
+    # None = the loaded checkpoint's recommended value (engines.MusicEngine.sampling).
+    guidance_scale: float | None = Field(default=None, ge=1.0, le=15.0)
+    inference_steps: int | None = Field(default=None, ge=1, le=200)
+    bpm: int | None = Field(default=None, ge=BPM_MIN, le=BPM_MAX)
+    key: str | None = Field(default=None, pattern=KEY_PATTERN)
+    time_signature: TimeSignature | None = None
+    vocal_language: str | None = Field(default=None, pattern=LANGUAGE_PATTERN)
     formats: list[AudioFormat] = Field(default_factory=lambda: ["wav"], min_length=1, max_length=3)
     title: str | None = Field(default=None, max_length=200)
     output: Output
@@ -108,6 +121,17 @@ class Timings(BaseModel):
     total_s: float
 
 
+class MusicSettings(BaseModel):
+    """What the music stage ran with: the request's values, the songwriter's proposals, defaults."""
+
+    inference_steps: int | None
+    guidance_scale: float | None
+    bpm: int | None
+    key: str | None
+    time_signature: int | None
+    vocal_language: str | None
+
+
 class Manifest(BaseModel):
     job_id: str
     audio: list[AudioObject]
@@ -119,4 +143,5 @@ class Manifest(BaseModel):
     categories: list[str] = Field(min_length=3, max_length=5)
     seed: int
     engine: str
+    music: MusicSettings
     timings: Timings

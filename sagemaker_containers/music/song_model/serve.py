@@ -4,6 +4,11 @@ The port is --port, else $SAGEMAKER_BIND_TO_PORT (set by SageMaker for some setu
 The server answers /ping (503) at once and loads the models in the background; /ping turns 200
 when they are ready. If loading fails the process exits non-zero, so the endpoint (or the local
 stack) sees a dead container rather than one that never gets ready.
+
+SIGTERM (what `docker stop` and SageMaker send) stops the server with status 0. The handler is
+installed explicitly because the image runs this process as PID 1 (`serve` execs it), and the
+kernel drops signals to PID 1 that have no handler: without it the container would hang until
+SIGKILL.
 """
 
 from __future__ import annotations
@@ -11,8 +16,10 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 import threading
+from types import FrameType
 
 from .models import load_models
 from .server import App, AppServer
@@ -38,6 +45,12 @@ def _load_in_background(app: App, settings: Settings) -> None:
         os._exit(1)
 
 
+def _stop(signum: int, frame: FrameType | None) -> None:
+    log.info("received %s; stopping", signal.Signals(signum).name)
+    # Raised in the main thread, inside serve_forever: unwinds to main's `finally`.
+    raise SystemExit(0)
+
+
 def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(
         level=os.environ.get("LOG_LEVEL", "INFO").upper(),
@@ -58,6 +71,7 @@ def main(argv: list[str] | None = None) -> None:
         settings.profile,
         settings.engine,
     )
+    signal.signal(signal.SIGTERM, _stop)
     threading.Thread(target=_load_in_background, args=(app, settings), daemon=True).start()
     try:
         server.serve_forever()
@@ -65,6 +79,7 @@ def main(argv: list[str] | None = None) -> None:
         pass
     finally:
         server.server_close()
+        log.info("stopped")
 
 
 if __name__ == "__main__":

@@ -16,7 +16,10 @@ ENGINES = ("acestep", "musicgen")
 DTYPES = ("auto", "float32", "float16", "bfloat16")
 
 DEFAULT_LLM = "Qwen/Qwen2-7B-Instruct"
-DEFAULT_ACESTEP = "ACE-Step/ACE-Step-v1-3.5B"
+# ACE-Step 1.5 XL turbo, the official diffusers-format conversion (MIT): 8 steps, no guidance.
+# The base checkpoint for the tasks turbo lacks (extract, lego, complete): ACESTEP_BASE.
+DEFAULT_ACESTEP = "ACE-Step/acestep-v15-xl-turbo-diffusers"
+ACESTEP_BASE = "ACE-Step/acestep-v15-xl-base-diffusers"
 DEFAULT_MUSICGEN = "facebook/musicgen-medium"
 DEFAULT_IMAGE = "stabilityai/sdxl-turbo"
 
@@ -33,8 +36,9 @@ class Settings:
     music_model_id: str = DEFAULT_ACESTEP
     musicgen_model_id: str = DEFAULT_MUSICGEN
     image_model_id: str = DEFAULT_IMAGE
-    # Under model_dir (where SageMaker unpacks the model data) each model has a folder named after
-    # its part: llm/, acestep/, musicgen/, image/. song_model.stage_weights writes that layout.
+    # Under model_dir (where SageMaker puts the model data) each model has a folder named after
+    # its part: llm/, acestep/ (a diffusers AceStepPipeline folder), musicgen/, image/.
+    # song_model.stage_weights writes that layout.
     model_dir: Path = Path("/opt/ml/model")
     device: str = "auto"
     dtype: str = "auto"
@@ -78,11 +82,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read and validate the settings; raises SettingsError on the first bad value."""
     env = os.environ if env is None else env
     profile = _choice(env, "MODEL_PROFILE", PROFILES, "full")
-    # ACE-Step has no small random-weight variant that runs without its package and weights, so the
-    # tiny profile defaults to MusicGen, whose full architecture ships with transformers.
-    engine = _choice(env, "MUSIC_ENGINE", ENGINES, "musicgen" if profile == "tiny" else "acestep")
-    if profile == "tiny" and engine == "acestep":
-        raise SettingsError("MUSIC_ENGINE=acestep needs MODEL_PROFILE=full (the tiny profile uses musicgen)")
+    engine = _choice(env, "MUSIC_ENGINE", ENGINES, "acestep")
     # sdxl-turbo is trained at 512x512; the tiny profile keeps images small so tests stay fast.
     cover_size = _int(env, "COVER_SIZE", 64 if profile == "tiny" else 512, 64, 1024)
     if cover_size % 8:

@@ -13,7 +13,9 @@ from typing import Any
 import torch
 
 from .categories import GENRES, pick_categories
+from .engines import MusicMetadata
 from .errors import ModelError
+from .schemas import BPM_MAX, BPM_MIN, KEY_PATTERN, LANGUAGE_PATTERN
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,29 @@ def clean_tags(text: str) -> list[str]:
         if tag and tag not in tags:
             tags.append(tag)
     return tags[:MAX_TAGS]
+
+
+_META_FIELD = re.compile(
+    r"^\s*[-*]?\s*(bpm|tempo|key|time signature|language)\s*[:=]\s*(.+?)\s*$", re.I | re.M
+)
+
+
+def parse_metadata(text: str) -> MusicMetadata:
+    """bpm / key / time signature / language from `name: value` lines; anything off-rule is dropped
+    (None lets ACE-Step decide), so a rambling answer can never make a request invalid."""
+    found = {name.lower(): value for name, value in _META_FIELD.findall(text)}
+    bpm_text = re.match(r"\d{2,3}", found.get("bpm") or found.get("tempo") or "")
+    bpm = int(bpm_text.group()) if bpm_text else None
+    key = " ".join((found.get("key") or "").replace("-", " ").split())
+    key = key[:1].upper() + key[1:].lower() if key else ""
+    signature = re.match(r"([2346])(?:/\d)?$", found.get("time signature", ""))
+    language = (found.get("language") or "").lower()
+    return MusicMetadata(
+        bpm=bpm if bpm is not None and BPM_MIN <= bpm <= BPM_MAX else None,
+        key=key if re.match(KEY_PATTERN, key) else None,
+        time_signature=int(signature.group(1)) if signature else None,
+        vocal_language=language if re.match(LANGUAGE_PATTERN, language) else None,
+    )
 
 
 def clean_lyrics(text: str) -> str:
@@ -101,6 +126,19 @@ class Songwriter:
             tags.append("instrumental")
         return ", ".join(tags)
 
+    def metadata(self, description: str, style: str, seed: int) -> MusicMetadata:
+        """Proposed tempo, key, metre and vocal language for a described song: the job ACE-Step
+        1.5's own planner LM does upstream (not part of the diffusers port)."""
+        answer = self._chat(
+            "Propose the musical settings for this song. Answer with exactly these four lines:\n"
+            "bpm: <30-300>\nkey: <note> <major|minor>\ntime signature: <2, 3, 4 or 6>\n"
+            "language: <ISO 639-1 code of the vocals>\n\n"
+            f"Song: {description}\nStyle: {style}",
+            seed,
+            max_new_tokens=40,
+        )
+        return parse_metadata(answer)
+
     def lyrics(self, about: str, style: str, duration_s: float, seed: int) -> str:
         lines = max(4, round(duration_s / 4))
         answer = self._chat(
@@ -109,7 +147,8 @@ class Songwriter:
             "Mark each section with a tag on its own line: [verse], [chorus] or [bridge]. "
             "Output only the lyrics.",
             seed,
-            # ~1.5 tokens a word, ~6 words a line, plus headers; capped for the 240 s maximum.
+            # ~1.5 tokens a word, ~6 words a line, plus headers; capped (a 10-minute song gets
+            # ~85 lines, which ACE-Step spreads over the length).
             max_new_tokens=min(1024, 32 + lines * 12),
         )
         lyrics = clean_lyrics(answer)

@@ -3,12 +3,14 @@
     python -m song_model.stage_weights --bucket my-models --prefix song-model/v1/
 
 Each model goes under `{prefix}{part}/` in the layout the server reads from /opt/ml/model
-(llm/, acestep/, musicgen/, image/), pinned to the commit the hub served, and `{prefix}staging.json` records
-what was staged. Point the SageMaker model at the prefix as *uncompressed* model data
-(ModelDataSource.S3DataSource: S3DataType=S3Prefix, CompressionType=None): ~30 GB of weights
-download in parallel at start-up instead of being untarred. Re-running skips files already in S3
-with the same size, so an interrupted run resumes. Needs network access to the hub and S3 write
-access; run it from an ops machine or a CodeBuild job, not from the endpoint.
+(llm/, acestep/, musicgen/, image/), pinned to the commit the hub served, and `{prefix}staging.json`
+records what was staged. acestep/ is the diffusers-format ACE-Step 1.5 checkpoint (MIT licence):
+ACE-Step/acestep-v15-xl-turbo-diffusers by default, `--acestep ACE-Step/acestep-v15-xl-base-diffusers`
+for the base model. Point the SageMaker model at the prefix as *uncompressed* model data
+(ModelDataSource.S3DataSource: S3DataType=S3Prefix, CompressionType=None): ~31 GB of weights
+(README "Model data") download in parallel at start-up instead of being untarred. Re-running
+skips files already in S3 with the same size, so an interrupted run resumes. Needs network access
+to the hub and S3 write access; run it from an ops machine or a CodeBuild job, not the endpoint.
 """
 
 from __future__ import annotations
@@ -39,8 +41,10 @@ class Part:
 # duplicate formats.
 PATTERNS: dict[str, tuple[str, ...]] = {
     "llm": ("*.json", "*.safetensors", "*.txt", "*.model", "*.tiktoken"),
-    # ACE-Step's loader reads exactly these four folders.
-    "acestep": ("music_dcae_f8c8/*", "music_vocoder/*", "ace_step_transformer/*", "umt5-base/*"),
+    # A diffusers pipeline folder: model_index.json plus one folder per part (transformer,
+    # condition_encoder, vae, text_encoder, tokenizer, scheduler, audio_tokenizer,
+    # audio_token_detokenizer); AceStepPipeline.from_pretrained reads exactly this.
+    "acestep": ("model_index.json", "*/*.json", "*/*.safetensors", "tokenizer/*"),
     "musicgen": ("*.json", "*.safetensors", "*.model", "*.txt"),
     # sdxl-turbo: the diffusers folders in fp16 only (the server loads variant="fp16"), not the
     # single-file checkpoints at the root or the fp32 copies (halves the download).
@@ -172,7 +176,10 @@ def main(
     json.dump(record, sys.stdout, indent=2)
     print()
     uri = f"s3://{args.bucket}/{record['prefix']}"
+    # Uncompressed weights under a prefix (not a model.tar.gz): the value cdk.json's
+    # `model_data_s3_uri` takes (stacks/config.py validates it).
     print(f"Model data: {uri} (S3DataType=S3Prefix, CompressionType=None)", file=sys.stderr)
+    print(f"Deploy with: npx cdk deploy -c model_data_s3_uri={uri}", file=sys.stderr)
     return record
 
 

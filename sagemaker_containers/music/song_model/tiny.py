@@ -1,7 +1,8 @@
 """The `tiny` profile: the real architectures with small random weights, built on this machine.
 
-Every tokenizer is trained here from a small built-in corpus with the same tokenizer class the real
-checkpoint uses (Qwen2 byte-level BPE, CLIP BPE, T5 Unigram), so the code paths (chat template,
+ACE-Step 1.5 (the default engine) is the diffusers AceStepPipeline with all eight parts built from
+small configs. Every tokenizer is trained here from a small built-in corpus with the same tokenizer
+class the real checkpoint uses (Qwen2 byte-level BPE, CLIP BPE, T5 Unigram), so the code paths (chat template,
 padding, special tokens) are the ones the `full` profile runs. Nothing is downloaded. Weights are
 seeded, so two processes build identical models and a request seed reproduces across restarts.
 """
@@ -271,3 +272,102 @@ def sdxl_turbo_scheduler() -> Any:
         steps_offset=1,
         timestep_spacing="trailing",
     )
+
+
+def build_acestep(turbo: bool = True) -> Any:
+    """AceStepPipeline (ACE-Step 1.5) from its real classes with small configs and random weights.
+
+    The shapes that must agree (checked against diffusers 0.42.1): the DiT takes 3 x the acoustic
+    latent (noise, source latents, chunk mask); the condition encoder reads the text encoder's
+    hidden size and acoustic-size timbre latents; the VAE encoder is 2 x acoustic wide (mean and
+    scale), so the audio-input tasks (cover, repaint, extract) run too. The VAE keeps the real 48 kHz
+    stereo and 1920 samples per latent (25 latents/s) but in two upsampling stages at width 1, and
+    the DiT patches 8 latents per token instead of 2: a 10-minute song then renders in about half a
+    minute on two CPU cores, with the real code path end to end. `turbo` selects the checkpoint kind
+    the pipeline reads from the transformer config (turbo: guidance distilled; base: CFG).
+    """
+    from diffusers import (
+        AceStepAudioTokenDetokenizer,
+        AceStepAudioTokenizer,
+        AceStepConditionEncoder,
+        AceStepPipeline,
+        AceStepTransformer1DModel,
+        AutoencoderOobleck,
+    )
+    from transformers import Qwen3Config, Qwen3Model
+
+    tokenizer = build_qwen2_tokenizer()
+    acoustic, text_hidden = 16, 32
+    blocks = dict(  # shared by the DiT, the condition encoder and the audio (de)tokenizer
+        hidden_size=32, intermediate_size=64, num_attention_heads=4, num_key_value_heads=2, head_dim=8,
+        sliding_window=16,
+    )  # fmt: skip
+    torch.manual_seed(3)
+    text_encoder = Qwen3Model(
+        Qwen3Config(
+            vocab_size=len(tokenizer),
+            hidden_size=text_hidden,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            head_dim=8,
+            max_position_embeddings=4096,
+            pad_token_id=tokenizer.pad_token_id,
+        )
+    )
+    transformer = AceStepTransformer1DModel(
+        num_hidden_layers=2,
+        in_channels=3 * acoustic,
+        audio_acoustic_hidden_dim=acoustic,
+        patch_size=8,
+        is_turbo=turbo,
+        model_version="turbo" if turbo else "base",
+        **blocks,
+    )
+    condition_encoder = AceStepConditionEncoder(
+        text_hidden_dim=text_hidden,
+        timbre_hidden_dim=acoustic,
+        num_lyric_encoder_hidden_layers=1,
+        num_timbre_encoder_hidden_layers=1,
+        **blocks,
+    )
+    audio_tokenizer = AceStepAudioTokenizer(
+        audio_acoustic_hidden_dim=acoustic,
+        pool_window_size=5,
+        fsq_dim=blocks["hidden_size"],
+        fsq_input_levels=[8, 8, 8, 5, 5, 5],
+        num_attention_pooler_hidden_layers=1,
+        **blocks,
+    )
+    detokenizer = AceStepAudioTokenDetokenizer(
+        audio_acoustic_hidden_dim=acoustic, pool_window_size=5, num_attention_pooler_hidden_layers=1, **blocks
+    )
+    vae = AutoencoderOobleck(
+        encoder_hidden_size=2 * acoustic,
+        downsampling_ratios=[48, 40],
+        channel_multiples=[1, 1],
+        decoder_channels=1,
+        decoder_input_channels=acoustic,
+        audio_channels=2,
+        sampling_rate=48000,
+    )
+    pipeline = AceStepPipeline(
+        vae=vae.eval(),
+        text_encoder=text_encoder.eval(),
+        tokenizer=tokenizer,
+        transformer=transformer.eval(),
+        condition_encoder=condition_encoder.eval(),
+        scheduler=acestep_scheduler(),
+        audio_tokenizer=audio_tokenizer.eval(),
+        audio_token_detokenizer=detokenizer.eval(),
+    )
+    return pipeline
+
+
+def acestep_scheduler() -> Any:
+    """The official conversions' scheduler config: the pipeline computes ACE-Step's shifted sigma
+    schedule itself and passes it in, so the scheduler consumes timesteps in [0, 1] unshifted."""
+    from diffusers import FlowMatchEulerDiscreteScheduler
+
+    return FlowMatchEulerDiscreteScheduler(num_train_timesteps=1, shift=1.0)

@@ -38,9 +38,13 @@ def _fields(result) -> set[str]:
         ({"description": "no mode given at all"}, "body"),
         ({"mode": "remix", "description": "unknown mode"}, "body"),
         ({**VALID, "duration_s": 9}, "body.duration_s"),  # out of range
-        ({**VALID, "duration_s": 241}, "body.duration_s"),
-        ({**VALID, "guidance_scale": 31}, "body.guidance_scale"),
-        ({**VALID, "inference_steps": 5}, "body.inference_steps"),
+        ({**VALID, "duration_s": 601}, "body.duration_s"),
+        ({**VALID, "guidance_scale": 16}, "body.guidance_scale"),
+        ({**VALID, "bpm": 301}, "body.bpm"),
+        ({**VALID, "key": "C"}, "body.key"),
+        ({**VALID, "time_signature": 5}, "body.time_signature"),
+        ({**VALID, "vocal_language": "english"}, "body.vocal_language"),
+        ({**VALID, "inference_steps": 0}, "body.inference_steps"),
         ({**VALID, "seed": -1}, "body.seed"),
         ({**VALID, "formats": []}, "body.formats"),
         ({**VALID, "formats": ["ogg"]}, "body.formats.0"),
@@ -141,7 +145,12 @@ def test_insufficient_credits_is_402_and_writes_no_job(api, aws_env, state_machi
     UserRepository().get_or_create("alice", signup_credits=0)
     result = api.post_song(VALID)
     assert (result.status, result.error_code) == (402, "InsufficientCredits")
-    assert result.body["error"]["details"] == {"credits": 0, "required": 1}
+    assert result.body["error"]["details"] == {
+        "price_credits": 3,  # VALID: 180 s
+        "credits": 0,
+        "reserved_credits": 0,
+        "available_credits": 0,
+    }
     _nothing_written(aws_env, state_machine_arn)
 
 

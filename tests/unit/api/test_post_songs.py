@@ -7,7 +7,7 @@ import json
 import boto3
 from botocore.exceptions import ClientError
 
-from lambdas.common.models import JobStatus
+from lambdas.common.models import JobStatus, Reservation
 from lambdas.common.repositories import JobRepository, UserRepository
 
 VALID = {"mode": "description", "description": "an upbeat synthwave song about night drives"}
@@ -73,7 +73,9 @@ def test_workflow_start_failure_marks_the_job_failed(api, aws_env, monkeypatch) 
     job = JobRepository().get(result.body["error"]["details"]["job_id"])
     assert job.status is JobStatus.FAILED
     assert job.error is not None and job.error.code == "WorkflowStartFailed"
-    assert api.call("GET", "/me").body["credits"] == 10
+    assert job.reservation == Reservation.RELEASED  # the price held for it is given back
+    me = api.call("GET", "/me").body
+    assert (me["credits"], me["reserved_credits"]) == (10, 0)
 
 
 def test_start_failure_with_idempotency_key_can_be_retried(api, aws_env, monkeypatch) -> None:

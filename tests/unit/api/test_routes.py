@@ -21,7 +21,10 @@ def test_health_needs_no_identity(api) -> None:
 
 def test_me_creates_the_user_with_signup_credits(api) -> None:
     first = api.call("GET", "/me", user="carol")
-    assert (first.status, first.body) == (200, {"user_id": "carol", "credits": 10})
+    assert (first.status, first.body) == (
+        200,
+        {"user_id": "carol", "credits": 10, "reserved_credits": 0, "available_credits": 10},
+    )
     UserRepository().add_credits("carol", -4)
     assert api.call("GET", "/me", user="carol").body["credits"] == 6
 
@@ -66,9 +69,31 @@ def test_post_song_queues_a_job_and_starts_the_workflow(api, state_machine_arn, 
     assert described["input"] == f'{{"job_id": "{job_id}", "user_id": "alice"}}'
 
 
-def test_post_song_does_not_charge_credits(api, song_body) -> None:
-    api.post_song(song_body)
-    assert api.call("GET", "/me").body["credits"] == 10
+def test_post_song_reserves_the_price_and_charges_nothing(api, song_body) -> None:
+    song = api.post_song(song_body).body  # 180 s by default: three started minutes
+    assert song["price_credits"] == 3
+    assert api.call("GET", f"/songs/{song['job_id']}").body["price_credits"] == 3
+    assert api.call("GET", "/me").body == {
+        "user_id": "alice",
+        "credits": 10,
+        "reserved_credits": 3,
+        "available_credits": 7,
+    }
+
+
+def test_a_user_cannot_queue_more_songs_than_the_credits_pay_for(api, song_body) -> None:
+    """One credit, one-minute songs: the first is accepted, the next ones are 402 until it ends."""
+    UserRepository().get_or_create("alice", signup_credits=1)
+    short = {**song_body, "duration_s": 60}
+    assert api.post_song(short).status == 202
+    for _ in range(3):
+        refused = api.post_song(short)
+        assert (refused.status, refused.error_code) == (402, "InsufficientCredits")
+        assert "1 credits and you have 0 available" in refused.body["error"]["message"]
+        assert refused.body["error"]["details"]["reserved_credits"] == 1
+    assert len(api.call("GET", "/songs").body["songs"]) == 1
+    longer = api.post_song({**song_body, "duration_s": 600})
+    assert longer.body["error"]["details"]["price_credits"] == 10
 
 
 def test_list_is_newest_first_and_paginates(api) -> None:

@@ -30,7 +30,7 @@ def test_me_after_a_lost_race_reports_the_stored_credits(api, monkeypatch) -> No
     UserRepository().get_or_create("erin", signup_credits=2)
     monkeypatch.setattr(UserRepository, "find", _none_then_real())
     result = api.call("GET", "/me", user="erin")
-    assert result.body == {"user_id": "erin", "credits": 2}
+    assert result.body == {"user_id": "erin", "credits": 2, "reserved_credits": 0, "available_credits": 2}
 
 
 def _none_then_real():

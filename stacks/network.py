@@ -1,0 +1,128 @@
+"""The model container's network: isolated subnets whose only way out is an S3 gateway endpoint.
+
+No internet gateway, no NAT: the container reaches S3 (its request, the media it writes, the staged
+weights) and nothing else. The gateway endpoint's policy names every bucket the container may touch
+(`allow_bucket`), and the security group has no inbound rule and one outbound rule: HTTPS to S3's
+managed prefix list. docs/architecture.md ("Model network") explains the choice over
+EnableNetworkIsolation.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Stack
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from aws_cdk import custom_resources as cr
+from constructs import Construct
+
+from .nag import acknowledge
+
+# The id CDK gives the AwsCustomResource provider function (aws-cdk-lib custom-resources).
+AWS_CUSTOM_RESOURCE_PROVIDER_ID = "AWS679f53fac002430cb0da5b7982bd2287"
+# SageMaker wants subnets in at least two Availability Zones, even for one instance.
+AVAILABILITY_ZONES = 2
+
+
+class ModelNetwork(Construct):
+    """Attributes: vpc, subnets (the isolated ones), security_group, s3_endpoint, s3_prefix_list_id."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, log_retention: logs.RetentionDays) -> None:
+        super().__init__(scope, construct_id)
+        self.vpc = ec2.Vpc(
+            self,
+            "Vpc",
+            max_azs=AVAILABILITY_ZONES,
+            nat_gateways=0,
+            subnet_configuration=[
+                ec2.SubnetConfiguration(
+                    name="Model", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=24
+                )
+            ],
+            # Stripping the default security group's rules needs another custom-resource Lambda;
+            # nothing is ever attached to that group (the model has its own).
+            restrict_default_security_group=False,
+        )
+        self.vpc.add_flow_log(
+            "FlowLog",
+            destination=ec2.FlowLogDestination.to_cloud_watch_logs(
+                logs.LogGroup(self, "FlowLogs", retention=log_retention)
+            ),
+        )
+        isolated = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
+        self.subnets = self.vpc.select_subnets(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
+        self.s3_endpoint = self.vpc.add_gateway_endpoint(
+            "S3", service=ec2.GatewayVpcEndpointAwsService.S3, subnets=[isolated]
+        )
+        self.s3_prefix_list_id = self._s3_prefix_list_id()
+        self.security_group = ec2.SecurityGroup(
+            self,
+            "Model",
+            vpc=self.vpc,
+            description="SageMaker model container: no inbound, HTTPS to S3 only",
+            allow_all_outbound=False,
+        )
+        # Inline on the group: an egress list in the group itself replaces EC2's default allow-all
+        # rule (a separate SecurityGroupEgress resource, what add_egress_rule makes for a prefix
+        # list resolved at deploy time, would leave that default in place).
+        group = self.security_group.node.default_child
+        assert isinstance(group, ec2.CfnSecurityGroup)
+        group.security_group_egress = [
+            ec2.CfnSecurityGroup.EgressProperty(
+                ip_protocol="tcp",
+                from_port=443,
+                to_port=443,
+                destination_prefix_list_id=self.s3_prefix_list_id,
+                description="HTTPS to S3 (gateway endpoint)",
+            )
+        ]
+
+    def allow_bucket(self, bucket_arn: str, *actions: str) -> None:
+        """Let traffic through the S3 endpoint for these actions on one bucket (its objects and, for
+        s3:ListBucket, the bucket). IAM still decides who may do what; this is the network boundary."""
+        self.s3_endpoint.add_to_policy(
+            iam.PolicyStatement(
+                principals=[iam.AnyPrincipal()],
+                actions=list(actions),
+                resources=[bucket_arn, f"{bucket_arn}/*"],
+            )
+        )
+
+    def _s3_prefix_list_id(self) -> str:
+        """The region's S3 managed prefix list (com.amazonaws.REGION.s3). CloudFormation exposes no
+        attribute for it and a context lookup needs credentials at synth, so one read-only
+        DescribeManagedPrefixLists call at deploy time resolves it."""
+        name = f"com.amazonaws.{Stack.of(self).region}.s3"
+        call = cr.AwsSdkCall(
+            service="EC2",
+            action="describeManagedPrefixLists",
+            parameters={"Filters": [{"Name": "prefix-list-name", "Values": [name]}]},
+            physical_resource_id=cr.PhysicalResourceId.of(name),
+            output_paths=["PrefixLists.0.PrefixListId"],
+        )
+        lookup = cr.AwsCustomResource(
+            self,
+            "S3PrefixList",
+            on_create=call,
+            on_update=call,
+            policy=cr.AwsCustomResourcePolicy.from_sdk_calls(
+                resources=cr.AwsCustomResourcePolicy.ANY_RESOURCE
+            ),
+            install_latest_aws_sdk=False,
+        )
+        acknowledge(
+            lookup,
+            "AwsSolutions-IAM5",
+            "ec2:DescribeManagedPrefixLists supports no resource-level permissions; it only reads.",
+            "Resource::*",
+        )
+        # The singleton function CDK runs AwsCustomResource calls with (one per stack).
+        provider = Stack.of(self).node.find_child(AWS_CUSTOM_RESOURCE_PROVIDER_ID)
+        acknowledge(
+            provider,
+            "AwsSolutions-IAM4",
+            "CDK's AwsCustomResource provider logs with AWSLambdaBasicExecutionRole (CloudWatch Logs "
+            "writes only); its one call is the read-only prefix-list lookup above.",
+            "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
+        )
+        return lookup.get_response_field("PrefixLists.0.PrefixListId")

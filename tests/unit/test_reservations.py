@@ -1,0 +1,164 @@
+"""The price of a song: computed by length, reserved at submission, captured or released once."""
+
+from __future__ import annotations
+
+import pytest
+
+from lambdas.common.errors import InsufficientCredits, JobStateConflict
+from lambdas.common.models import Job, JobResult, JobStatus, Reservation, new_job_id, utc_now
+from lambdas.common.pricing import price_credits, request_price
+from lambdas.common.repositories import JobRepository, UserRepository
+
+RESULT = JobResult(audio=[], prompt="lofi", seed=1, duration_s=60.0)
+
+
+@pytest.mark.parametrize(
+    ("duration_s", "takes", "per_minute", "price"),
+    [
+        (10, 1, 1, 1),
+        (60, 1, 1, 1),
+        (60.5, 1, 1, 2),
+        (61, 1, 3, 6),
+        (180, 1, 1, 3),
+        (600, 1, 2, 20),
+        (90, 4, 1, 8),
+    ],
+)
+def test_price_is_per_started_minute_and_take(
+    duration_s: float, takes: int, per_minute: int, price: int
+) -> None:
+    assert price_credits(duration_s, takes, per_minute) == price
+
+
+@pytest.mark.parametrize("args", [(0, 1, 1), (60, 0, 1), (60, 1, 0)])
+def test_price_refuses_what_cannot_be_a_song(args: tuple) -> None:
+    with pytest.raises(ValueError):
+        price_credits(*args)
+
+
+def test_request_price_reads_duration_and_variants() -> None:
+    assert request_price({"duration_s": 150}, 2) == 6
+    assert request_price({"duration_s": 150, "variants": 3}, 2) == 18
+
+
+def _job(user_id: str, price: int) -> Job:
+    now = utc_now()
+    return Job(
+        job_id=new_job_id(),
+        user_id=user_id,
+        status=JobStatus.QUEUED,
+        stage="queued",
+        request={"mode": "description", "description": "song", "duration_s": 60},
+        created_at=now,
+        updated_at=now,
+        price_credits=price,
+    )
+
+
+def _set_status(job_id: str, status: JobStatus) -> None:
+    import boto3
+
+    from lambdas.common.settings import get_settings
+
+    boto3.resource("dynamodb").Table(get_settings().jobs_table_name).update_item(
+        Key={"job_id": job_id},
+        UpdateExpression="SET #s = :s",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":s": status.value},
+    )
+
+
+def _user(user_id: str = "alice") -> tuple[int, int]:
+    user = UserRepository().find(user_id)
+    assert user is not None
+    return user.credits, user.reserved_credits
+
+
+def test_reserve_holds_the_price_and_refuses_what_is_not_available(aws_env) -> None:
+    jobs = JobRepository()
+    first = jobs.create_reserved(_job("alice", 3), signup_credits=5)
+    assert first.reservation == Reservation.HELD and jobs.get(first.job_id).price_credits == 3
+    assert _user() == (5, 3)
+    with pytest.raises(InsufficientCredits) as refused:
+        jobs.create_reserved(_job("alice", 3))
+    assert refused.value.details == {
+        "price_credits": 3,
+        "credits": 5,
+        "reserved_credits": 3,
+        "available_credits": 2,
+    }
+    assert "3 credits" in refused.value.message and "2 available" in refused.value.message
+    assert len(jobs.list_for_user("alice", 10)[0]) == 1  # the refused job left no row
+    jobs.create_reserved(_job("alice", 2))
+    assert _user() == (5, 5)
+
+
+def test_a_reservation_from_a_stale_read_is_retried_not_overbooked(aws_env, monkeypatch) -> None:
+    """Two submissions read the same balance: the second one's transaction requires the reserved
+    amount it read, fails, reads again and is refused. (Interleaved by hand: moto's in-process
+    transactions are not atomic across threads, DynamoDB's are.)"""
+    users = UserRepository()
+    users.get_or_create("alice", signup_credits=4)
+    stale = users.find("alice")
+    JobRepository().create_reserved(_job("alice", 3))
+    reads: list[int] = []
+    real = UserRepository.get_or_create
+
+    def first_read_is_stale(self, user_id, signup_credits=None):  # type: ignore[no-untyped-def]
+        reads.append(1)
+        return stale if len(reads) == 1 else real(self, user_id, signup_credits)
+
+    monkeypatch.setattr(UserRepository, "get_or_create", first_read_is_stale)
+    with pytest.raises(InsufficientCredits):
+        JobRepository().create_reserved(_job("alice", 3))
+    assert len(reads) == 2  # refused by the transaction, then by the fresh read
+    assert _user() == (4, 3)
+    assert len(JobRepository().list_for_user("alice", 20)[0]) == 1
+
+
+def test_capture_charges_once_and_completes_the_job(aws_env) -> None:
+    jobs = JobRepository()
+    job = jobs.create_reserved(_job("alice", 2), signup_credits=5)
+    _set_status(job.job_id, JobStatus.PROCESSING)
+    assert jobs.capture(job.job_id, RESULT) is True
+    assert jobs.capture(job.job_id, RESULT) is False  # a retry
+    done = jobs.get(job.job_id)
+    assert done.status == JobStatus.PROCESSED and done.charged and done.reservation == Reservation.CAPTURED
+    assert done.result == RESULT
+    assert _user() == (3, 0)
+    assert jobs.release_reservation(job.job_id) is False  # nothing left to release
+    assert _user() == (3, 0)
+
+
+def test_capture_refuses_a_job_that_ended_otherwise(aws_env) -> None:
+    jobs = JobRepository()
+    job = jobs.create_reserved(_job("alice", 2), signup_credits=5)
+    _set_status(job.job_id, JobStatus.CANCELED)
+    with pytest.raises(JobStateConflict):
+        jobs.capture(job.job_id, RESULT)
+    assert _user() == (5, 2)
+
+
+@pytest.mark.parametrize("status", [JobStatus.FAILED, JobStatus.CANCELED])
+def test_release_gives_the_price_back_exactly_once(aws_env, status: JobStatus) -> None:
+    jobs = JobRepository()
+    job = jobs.create_reserved(_job("alice", 2), signup_credits=5)
+    assert jobs.release_reservation(job.job_id) is False  # still queued: the hold stays
+    _set_status(job.job_id, status)
+    assert jobs.release_reservation(job.job_id) is True
+    assert jobs.release_reservation(job.job_id) is False
+    assert jobs.get(job.job_id).reservation == Reservation.RELEASED
+    assert _user() == (5, 0)
+    with pytest.raises(JobStateConflict):
+        jobs.capture(job.job_id, RESULT)
+
+
+def test_a_revocation_cannot_take_reserved_credits(aws_env) -> None:
+    from botocore.exceptions import ClientError
+
+    users = UserRepository()
+    JobRepository().create_reserved(_job("alice", 3), signup_credits=5)
+    with pytest.raises(ClientError):
+        users.add_credits("alice", -3)
+    assert users.add_credits("alice", -2) == 3
+    assert _user() == (3, 3)
