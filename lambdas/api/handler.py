@@ -128,7 +128,7 @@ def health() -> HealthResponse:
                 for op in ("getSong", "deleteSong")
             },
         },
-        **_error_responses(400, 401, 402, 409, 413, 415, 422, 429, 500, 503),
+        **_error_responses(400, 401, 402, 404, 409, 413, 415, 422, 429, 500, 503),
     },
 )
 def request_song(

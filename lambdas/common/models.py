@@ -109,7 +109,10 @@ class _RenderOptions(StrictModel):
     webhook_url: WebhookUrl | None = Field(
         None,
         max_length=MAX_URL_CHARS,
-        description="https URL that receives the song's lifecycle events, signed per Standard Webhooks",
+        description=(
+            "https URL that receives the song's lifecycle events, signed per Standard Webhooks; its "
+            "host must resolve to public addresses only (checked now and at every delivery)"
+        ),
     )
 
     @field_validator("formats")
