@@ -9,7 +9,7 @@ import requests
 
 from local.cognito import CognitoSettings, sign_in
 
-TERMINAL = ("processed", "failed")
+TERMINAL = ("processed", "failed", "canceled")
 
 
 class ApiError(RuntimeError):
@@ -76,8 +76,11 @@ class SongClient:
             upload = self.upload(upload_id)
         return upload
 
+    def cancel(self, song_id: str) -> dict[str, Any]:
+        return self._ok(self.request("POST", f"/songs/{song_id}/cancel"))
+
     def wait(self, song_id: str, timeout_s: float, poll_s: float = 0.5) -> dict[str, Any]:
-        """Poll GET /songs/{id} until processed or failed; TimeoutError names the last status."""
+        """Poll GET /songs/{id} until processed, failed or canceled; TimeoutError names the last status."""
         deadline = time.monotonic() + timeout_s
         song = self.song(song_id)
         while song["status"] not in TERMINAL:

@@ -11,9 +11,12 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from lambdas.common.event_catalog import WEBHOOK_RULE_PATTERN
+from lambdas.webhooks.schedule import MAX_ATTEMPTS, WEBHOOK_QUEUE_VISIBILITY_S
 from stacks.config import ServiceConfig
 
 BY_USER_INDEX = "by_user"
+BY_STATUS_INDEX = "by_status"
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,9 @@ class ResourceNames:
     uploads_bucket: str
     upload_check_queue: str
     upload_check_dlq: str
+    event_bus: str
+    webhook_queue: str
+    webhook_dlq: str
 
     @classmethod
     def for_config(cls, config: ServiceConfig) -> ResourceNames:
@@ -53,6 +59,9 @@ class ResourceNames:
             uploads_bucket=f"{prefix}-uploads",
             upload_check_queue=f"{prefix}-upload-check",
             upload_check_dlq=f"{prefix}-upload-check-dlq",
+            event_bus=f"{prefix}-song-events",
+            webhook_queue=f"{prefix}-webhooks",
+            webhook_dlq=f"{prefix}-webhooks-dlq",
         )
 
     def environment(self) -> dict[str, str]:
@@ -78,7 +87,7 @@ def table_definitions(names: ResourceNames) -> list[dict[str, Any]]:
         {
             "TableName": names.jobs_table,
             "KeySchema": [{"AttributeName": "job_id", "KeyType": "HASH"}],
-            "AttributeDefinitions": string_attrs("job_id", "user_id", "created_at"),
+            "AttributeDefinitions": string_attrs("job_id", "user_id", "created_at", "status"),
             "GlobalSecondaryIndexes": [
                 {
                     "IndexName": BY_USER_INDEX,
@@ -87,7 +96,18 @@ def table_definitions(names: ResourceNames) -> list[dict[str, Any]]:
                         {"AttributeName": "created_at", "KeyType": "RANGE"},
                     ],
                     "Projection": {"ProjectionType": "ALL"},
-                }
+                },
+                {
+                    "IndexName": BY_STATUS_INDEX,
+                    "KeySchema": [
+                        {"AttributeName": "status", "KeyType": "HASH"},
+                        {"AttributeName": "created_at", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {
+                        "ProjectionType": "INCLUDE",
+                        "NonKeyAttributes": ["started_at", "finished_at"],
+                    },
+                },
             ],
             "BillingMode": "PAY_PER_REQUEST",
         },
@@ -234,6 +254,38 @@ def create_messaging(sns: Any, sqs: Any, names: ResourceNames) -> Messaging:
 def _queue_arn(sqs: Any, queue_url: str) -> str:
     attrs = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
     return attrs["Attributes"]["QueueArn"]
+
+
+@dataclass(frozen=True)
+class LifecycleEvents:
+    """The lifecycle bus and the webhook sender's queue (see stacks/webhooks.py)."""
+
+    event_bus_name: str
+    webhook_queue_url: str
+    webhook_queue_arn: str
+    webhook_dlq_url: str
+
+
+def create_lifecycle_events(events: Any, sqs: Any, names: ResourceNames) -> LifecycleEvents:
+    """Bus -> rule (songs with a webhook) -> queue with a DLQ after the last delivery attempt."""
+    dlq_url = sqs.create_queue(QueueName=names.webhook_dlq)["QueueUrl"]
+    queue_url = sqs.create_queue(
+        QueueName=names.webhook_queue,
+        Attributes={
+            "VisibilityTimeout": str(WEBHOOK_QUEUE_VISIBILITY_S),
+            "RedrivePolicy": json.dumps(
+                {"deadLetterTargetArn": _queue_arn(sqs, dlq_url), "maxReceiveCount": MAX_ATTEMPTS}
+            ),
+        },
+    )["QueueUrl"]
+    queue_arn = _queue_arn(sqs, queue_url)
+    events.create_event_bus(Name=names.event_bus)
+    rule = f"{names.event_bus}-webhooks"
+    events.put_rule(Name=rule, EventBusName=names.event_bus, EventPattern=json.dumps(WEBHOOK_RULE_PATTERN))
+    events.put_targets(
+        Rule=rule, EventBusName=names.event_bus, Targets=[{"Id": "webhooks", "Arn": queue_arn}]
+    )
+    return LifecycleEvents(names.event_bus, queue_url, queue_arn, dlq_url)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lambdas.webhooks.schedule import WEBHOOK_SENDER_TIMEOUT_S
 from local.account import REGION
 from local.api_front import ApiGateway, ApiServer, service_routes
 from local.async_endpoint import AsyncEndpoint, AsyncEndpointServer, EndpointConfig
@@ -34,10 +35,12 @@ from local.resources import (
     ResourceNames,
     UserPool,
     create_data_and_storage,
+    create_lifecycle_events,
     create_messaging,
     create_upload_check,
     create_user_pool,
 )
+from local.sfn_patches import stop_interrupts_waiting_tasks
 from local.sqs_poller import SqsPoller
 from local.web import WebServer, WebSettings
 from local.workflow import (
@@ -55,6 +58,7 @@ API_HANDLER = "lambdas.api.handler.lambda_handler"
 CALLBACK_HANDLER = "lambdas.inference_callback.handler.lambda_handler"
 UPLOAD_CHECK_HANDLER = "lambdas.upload_check.handler.lambda_handler"
 REAPER_HANDLER = "lambdas.reaper.handler.lambda_handler"
+WEBHOOK_SENDER_HANDLER = "lambdas.webhook_sender.handler.lambda_handler"
 
 
 def config_from_cdk_json(path: Path = REPO_ROOT / "cdk.json") -> ServiceConfig:
@@ -97,6 +101,10 @@ def lambda_environment(
         "UPLOAD_MAX_DURATION_SECONDS": str(config.upload_max_duration_s),
         "UPLOAD_EXPIRY_DAYS": str(config.upload_expiry_days),
         "STEMS_ENABLED": str(config.stems_enabled).lower(),
+        "EVENT_BUS_NAME": names.event_bus,
+        "GPU_PARALLELISM": str(config.max_concurrent_invocations_per_instance),  # one local instance
+        # Local development: webhooks may go to http://127.0.0.1 (never set by the CDK app).
+        "WEBHOOK_ALLOW_HTTP_LOOPBACK": "true",
         "AWS_DEFAULT_REGION": REGION,
         "AWS_REGION": REGION,
         "AWS_ACCESS_KEY_ID": "local",
@@ -152,6 +160,7 @@ class LocalStack:
 
         create_data_and_storage(moto.client("dynamodb"), moto.client("s3"), self.names)
         messaging = create_messaging(moto.client("sns"), moto.client("sqs"), self.names)
+        lifecycle = create_lifecycle_events(moto.client("events"), moto.client("sqs"), self.names)
         pool = create_user_pool(moto.client("cognito-idp"), self.names)
         upload_check = create_upload_check(moto.client("s3"), moto.client("sqs"), self.names)
 
@@ -160,6 +169,8 @@ class LocalStack:
         self._start_endpoint(moto, messaging, container_url, endpoint_port)
         self._exit.enter_context(route_lambda_invokes(task_handlers(self.workflow)))
         self._exit.enter_context(atomic_transactions())
+        # StopExecution (cancel) must end a token wait at once, as on AWS (see local/sfn_patches.py).
+        self._exit.enter_context(stop_interrupts_waiting_tasks())
         values = substitutions(
             self.workflow,
             self.names,
@@ -209,6 +220,17 @@ class LocalStack:
         )
         check_poller.start()
         self._exit.callback(check_poller.stop)
+
+        webhooks = SqsPoller(
+            moto.client("sqs"),
+            lifecycle.webhook_queue_url,
+            lifecycle.webhook_queue_arn,
+            load_handler(WEBHOOK_SENDER_HANDLER),
+            function_name=f"{self.config.resource_prefix}-webhook-sender",
+            timeout_s=WEBHOOK_SENDER_TIMEOUT_S,
+        )
+        webhooks.start()
+        self._exit.callback(webhooks.stop)
 
         cognito = CognitoSettings(moto.url, pool.user_pool_id, pool.client_id)
         api = ApiServer(
@@ -293,7 +315,13 @@ class LocalStack:
             },
             "endpoint_name": self.workflow.endpoint,
             "topics": {"success": messaging.success_topic_arn, "error": messaging.error_topic_arn},
-            "queues": {"callback": messaging.callback_queue_url, "callback_dlq": messaging.callback_dlq_url},
+            "queues": {
+                "callback": messaging.callback_queue_url,
+                "callback_dlq": messaging.callback_dlq_url,
+                "webhooks": self.names.webhook_queue,
+                "webhooks_dlq": self.names.webhook_dlq,
+            },
+            "event_bus": self.names.event_bus,
         }
 
     def _write_stack_file(self) -> None:

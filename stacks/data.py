@@ -7,6 +7,11 @@ from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
 BY_USER_INDEX = "by_user"
+# Jobs by status, oldest first: the queue position and recent render times (GET /songs/{id}).
+# The few status values make few partitions; the service's write rate is bounded by the GPUs,
+# far below one partition's limit.
+BY_STATUS_INDEX = "by_status"
+BY_STATUS_ATTRIBUTES = ["started_at", "finished_at"]
 
 
 class DataStore(Construct):
@@ -22,6 +27,13 @@ class DataStore(Construct):
             partition_key=dynamodb.Attribute(name="user_id", type=dynamodb.AttributeType.STRING),
             sort_key=dynamodb.Attribute(name="created_at", type=dynamodb.AttributeType.STRING),
             projection_type=dynamodb.ProjectionType.ALL,
+        )
+        self.jobs_table.add_global_secondary_index(
+            index_name=BY_STATUS_INDEX,
+            partition_key=dynamodb.Attribute(name="status", type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name="created_at", type=dynamodb.AttributeType.STRING),
+            projection_type=dynamodb.ProjectionType.INCLUDE,
+            non_key_attributes=BY_STATUS_ATTRIBUTES,
         )
         self.users_table = self._table("Users", "user_id", removal)
         # Idempotency records are short-lived by design: TTL removes them, nothing to recover.

@@ -6,7 +6,7 @@ from functools import cached_property
 from typing import Any
 
 import jsii
-from aws_cdk import CfnOutput, IStableStringProducer, Lazy, Stack, Tags
+from aws_cdk import Aws, CfnOutput, IStableStringProducer, Lazy, Stack, Tags, Token
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -14,7 +14,7 @@ from constructs import Construct
 
 from .api import SongApi
 from .config import ServiceConfig
-from .data import BY_USER_INDEX, DataStore
+from .data import BY_STATUS_INDEX, BY_USER_INDEX, DataStore
 from .functions import powertools_layer
 from .grants import allow_items, allow_list, allow_objects, allow_query
 from .inference import VARIANT_NAME
@@ -23,6 +23,7 @@ from .nag import acknowledge, logical_id
 from .storage import Storage
 from .uploads import UPLOADS_PREFIX, Uploads
 from .web import WebApp
+from .webhooks import LifecycleEvents
 from .workflow import SONGS_PREFIX, GenerationWorkflow
 
 # The retention periods offered in `log_retention_days` (config validates against these keys).
@@ -93,6 +94,7 @@ class SongServiceStack(Stack):
             logs_bucket=self.storage.access_logs_bucket,
         )
         CfnOutput(self, "WebUrl", value=f"{self.web.origin}/")
+        self.events = self._add_lifecycle_events()
         CfnOutput(self, "ApiUrl", value=self.api.api.url)
         CfnOutput(self, "UserPoolId", value=self.api.user_pool.user_pool_id)
         CfnOutput(self, "UserPoolClientId", value=self.api.user_pool_client.user_pool_client_id)
@@ -121,6 +123,9 @@ class SongServiceStack(Stack):
             "UPLOAD_MAX_DURATION_SECONDS": str(config.upload_max_duration_s),
             "UPLOAD_EXPIRY_DAYS": str(config.upload_expiry_days),
             "STEMS_ENABLED": str(config.stems_enabled).lower(),
+            "GPU_PARALLELISM": str(
+                config.endpoint_max_instances * config.max_concurrent_invocations_per_instance
+            ),
         }
 
     def api_environment(self) -> dict[str, str]:
@@ -139,9 +144,11 @@ class SongServiceStack(Stack):
             role, jobs, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"
         )
         allow_query(role, jobs, BY_USER_INDEX)
+        allow_query(role, jobs, BY_STATUS_INDEX)  # queue position and ETA of a queued song
         # Users are created by the API; it reserves a song's price (UpdateItem in the transaction
         # that writes the job) and releases it when the workflow cannot start. Credits themselves
         # change only in the workflow (capture).
+        # UpdateItem also sets the webhook signing secret.
         allow_items(role, users, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")
         allow_items(
             role,
@@ -155,6 +162,22 @@ class SongServiceStack(Stack):
         allow_objects(role, media, SONGS_PREFIX, "s3:GetObject", "s3:DeleteObject")
         allow_list(role, media, SONGS_PREFIX)
         self.workflow.state_machine.grant_start_execution(role)
+        # Cancel stops the job's execution; executions are named after jobs, known only at runtime.
+        # Spelled out (not format_arn) so the cdk-nag finding names the same string whether or not
+        # the app enables partition literals (as stacks/inference.py does).
+        name = self.workflow.state_machine_name
+        executions = f"arn:{Aws.PARTITION}:states:{self.region}:{self.account}:execution:{name}:*"
+        role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["states:StopExecution"], resources=[executions])
+        )
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5",
+            "Cancel stops the execution of one job; executions are named after jobs (runtime ids), so the "
+            "grant covers this state machine's executions and no other.",
+            f"Resource::arn:<AWS::Partition>:states:{self._nag_env(self.region, 'Region')}:"
+            f"{self._nag_env(self.account, 'AccountId')}:execution:{name}:*",
+        )
         acknowledge(
             role,
             "AwsSolutions-IAM5",
@@ -183,6 +206,11 @@ class SongServiceStack(Stack):
         inference.grant_container_objects(self.uploads.bucket, UPLOADS_PREFIX, "s3:GetObject")
         inference.grant_container_objects(self.storage.media_bucket, SONGS_PREFIX, "s3:GetObject")
 
+    @staticmethod
+    def _nag_env(value: str, pseudo: str) -> str:
+        """How cdk-nag prints the stack's region/account in a finding: the literal, or <AWS::...>."""
+        return f"<AWS::{pseudo}>" if Token.is_unresolved(value) else value
+
     # --- generation workflow (issue 4) ---
 
     def _add_generation_workflow(self) -> GenerationWorkflow:
@@ -205,6 +233,26 @@ class SongServiceStack(Stack):
         CfnOutput(self, "EndpointName", value=workflow.inference.endpoint_name)
         return workflow
 
+    # --- lifecycle events and webhooks (issue 13) ---
+
+    def _add_lifecycle_events(self) -> LifecycleEvents:
+        """The bus and the webhook sender; every function that changes a job's status emits."""
+        lifecycle = LifecycleEvents(
+            self,
+            "Events",
+            config=self.config,
+            data=self.data,
+            layer=self.powertools_layer,
+            log_retention=self.log_retention,
+            environment=self.function_environment(),
+        )
+        emitters = [self.api.function.function]
+        emitters += [self.workflow.functions[name] for name in ("start_inference", "finalize", "reaper")]
+        for function in emitters:
+            lifecycle.allow_emit(function)
+        CfnOutput(self, "EventBusName", value=lifecycle.bus.event_bus_name)
+        return lifecycle
+
     # --- operations (issue 7) ---
 
     def _add_monitoring(self) -> Monitoring:
@@ -221,11 +269,13 @@ class SongServiceStack(Stack):
                 "Notifications": inference.notifications_dlq,
                 "Reaper": self.workflow.reaper_dlq,
                 "UploadCheck": self.uploads.dlq,
+                "Webhooks": self.events.dlq,
             },
             functions={
                 "api": self.api.function.function,
                 **self.workflow.functions,
                 "upload_check": self.uploads.check.function,
+                "webhook_sender": self.events.sender.function,
             },
             tables={
                 "jobs": self.data.jobs_table,

@@ -240,8 +240,13 @@ class GenerationWorkflow(Construct):
         # UpdateItem: a completed task's token is removed from the job (conditional on that token).
         allow_items(self.callback.role, jobs, "dynamodb:GetItem", "dynamodb:UpdateItem")
         allow_objects(self.callback.role, self._scratch, OUTPUT_PREFIX, "s3:GetObject")
+        # A late result of a canceled or failed job is removed from the scratch prefix.
+        allow_list(self.callback.role, self._scratch, MEDIA_PREFIX)
+        allow_objects(self.callback.role, self._scratch, MEDIA_PREFIX, "s3:DeleteObject")
         self.callback.role.add_to_policy(task_response)
-        self._acknowledge_prefixes(self.callback, (self._scratch, OUTPUT_PREFIX))
+        self._acknowledge_prefixes(
+            self.callback, (self._scratch, OUTPUT_PREFIX), (self._scratch, MEDIA_PREFIX)
+        )
 
     def _acknowledge_prefixes(self, task: ServiceFunction, *objects: tuple[s3.IBucket, str]) -> None:
         findings = [f"Resource::<{logical_id(b.node.default_child)}.Arn>/{p}*" for b, p in objects]

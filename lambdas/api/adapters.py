@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
+from botocore.exceptions import ClientError
+
 from lambdas.common import aws
 from lambdas.common.models import Job
 
@@ -70,6 +72,23 @@ class Workflow:
             input=json.dumps({"job_id": job.job_id, "user_id": job.user_id}),
         )
         return response["executionArn"]
+
+    def stop(self, job: Job, cause: str) -> None:
+        """StopExecution of the job's execution; the ABORTED execution then goes to the reaper,
+        which frees the user's slot and the reservation and removes the job's scratch media.
+
+        Repeating it is harmless: stopping an execution that already ended changes nothing.
+        """
+        try:
+            aws.client("stepfunctions").stop_execution(
+                executionArn=job.execution_arn or self.execution_arn(job.job_id),
+                error="Canceled",
+                cause=cause,
+            )
+        except ClientError as exc:
+            # No execution behind the job (its start failed): nothing to stop.
+            if exc.response["Error"]["Code"] != "ExecutionDoesNotExist":
+                raise
 
 
 def _batches(items: Iterator[str], size: int) -> Iterator[list[str]]:

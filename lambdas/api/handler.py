@@ -28,6 +28,7 @@ from .schemas import (
     SongPage,
     UploadCreated,
     UploadDetail,
+    WebhookSecretResponse,
 )
 from .service import SongService
 from .uploads import UploadService
@@ -180,6 +181,22 @@ def get_song(song_id: SongId) -> SongDetail:
     return service().get_song(current_user_id(), song_id)
 
 
+@app.post(
+    "/songs/<song_id>/cancel",
+    summary="Cancel a queued or processing song",
+    description="The song ends `canceled` within seconds and is never charged. Repeating it returns the "
+    "canceled song again; a song that already finished (processed or failed) is a 409.",
+    tags=["songs"],
+    security=SECURITY,
+    responses={
+        **_ok(200, "The canceled song", SongDetail),
+        **_error_responses(400, 401, 404, 409, 429, 500, 503),
+    },
+)
+def cancel_song(song_id: SongId) -> SongDetail:
+    return service().cancel_song(current_user_id(), song_id)
+
+
 @app.delete(
     "/songs/<song_id>",
     summary="Delete a finished song and its media",
@@ -250,6 +267,29 @@ def create_upload(
 )
 def get_upload(upload_id: UploadId) -> UploadDetail:
     return UploadService().get(current_user_id(), upload_id)
+
+
+@app.get(
+    "/me/webhook-secret",
+    summary="My webhook signing secret (created on first use)",
+    tags=["users"],
+    security=SECURITY,
+    responses={**_ok(200, "The secret", WebhookSecretResponse), **_error_responses(401, 429, 500)},
+)
+def webhook_secret() -> WebhookSecretResponse:
+    return service().webhook_secret(current_user_id())
+
+
+@app.post(
+    "/me/webhook-secret/rotate",
+    summary="Replace my webhook signing secret",
+    description="Deliveries signed from now on use the new secret, retries of earlier events included.",
+    tags=["users"],
+    security=SECURITY,
+    responses={**_ok(200, "The new secret", WebhookSecretResponse), **_error_responses(401, 429, 500)},
+)
+def rotate_webhook_secret() -> WebhookSecretResponse:
+    return service().rotate_webhook_secret(current_user_id())
 
 
 def reject_before_routing(event: dict[str, Any]) -> errors.ServiceError | None:

@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from lambdas.common.models import Job, JobError, JobStatus
+from lambdas.common.song_view import summary_fields
 from lambdas.common.uploads import SourceFormat, Upload, UploadStatus
 
 
@@ -34,6 +35,12 @@ class MeResponse(BaseModel):
     available_credits: int = Field(description="credits - reserved_credits: what new songs can use")
 
 
+class WebhookSecretResponse(BaseModel):
+    secret: str = Field(
+        description="whsec_ + base64 of 32 random bytes; the HMAC-SHA256 key is the base64-decoded part"
+    )
+
+
 class SongSummary(BaseModel):
     job_id: str = Field(description="The song's id (the `song_id` in paths)")
     status: JobStatus
@@ -49,7 +56,7 @@ class SongSummary(BaseModel):
 
     @classmethod
     def from_job(cls, job: Job) -> SongSummary:
-        return cls(**_summary_fields(job))
+        return cls(**summary_fields(job))
 
 
 class SongSource(BaseModel):
@@ -75,6 +82,13 @@ class SongDetail(SongSummary):
     categories: list[str] | None = None
     seed: int | None = None
     duration_s: float | None = None
+    queue_position: int | None = Field(
+        None, description="While queued: songs ahead of this one for the GPU (counted up to 100)"
+    )
+    eta_s: int | None = Field(
+        None,
+        description="While queued: rough seconds until done, from recent render times (null: no history)",
+    )
 
 
 class UploadCreated(BaseModel):
@@ -107,17 +121,3 @@ class UploadDetail(BaseModel):
 class SongPage(BaseModel):
     songs: list[SongSummary]
     next_token: str | None = Field(None, description="Pass as `next_token` for the next page")
-
-
-def _summary_fields(job: Job) -> dict[str, Any]:
-    return {
-        "job_id": job.job_id,
-        "status": job.status,
-        "stage": job.stage,
-        "mode": str(job.request.get("mode", "")),
-        "title": job.request.get("title"),
-        "created_at": job.created_at,
-        "updated_at": job.updated_at,
-        "error": job.error,
-        "price_credits": job.price_credits,
-    }

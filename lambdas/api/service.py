@@ -11,12 +11,13 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from lambdas.common import media_keys
+from lambdas.common import lifecycle, media_keys
 from lambdas.common.errors import InsufficientCredits, JobStateConflict, ServiceUnavailable
 from lambdas.common.models import (
     AUDIO_IN_MODES,
     UNFINISHED,
     Job,
+    JobError,
     JobResult,
     JobSource,
     JobStatus,
@@ -27,14 +28,17 @@ from lambdas.common.observability import logger
 from lambdas.common.pricing import request_price
 from lambdas.common.repositories import JobRepository, UserRepository
 from lambdas.common.settings import Settings, get_settings
+from lambdas.common.song_view import song_fields
 from lambdas.common.uploads import UploadObjects, UploadRepository
+from lambdas.webhooks import signing
 
-from . import telemetry
+from . import queue_estimate, telemetry
 from .adapters import MediaStore, Workflow
-from .schemas import MeResponse, SongDetail, SongPage, SongSource, SongSummary
+from .schemas import MeResponse, SongDetail, SongPage, SongSummary, WebhookSecretResponse
 from .sources import SourceResolver, render_plan
 
 WORKFLOW_START_FAILED = "WorkflowStartFailed"
+CANCELED_BY_USER = JobError(code="Canceled", message="You canceled this song. Nothing was charged.")
 
 
 class SongService:
@@ -77,6 +81,16 @@ class SongService:
             reserved_credits=user.reserved_credits,
             available_credits=user.available_credits,
         )
+
+    def webhook_secret(self, user_id: str) -> WebhookSecretResponse:
+        self.users.get_or_create(user_id, self.settings.signup_credits)
+        return WebhookSecretResponse(secret=self.users.webhook_secret(user_id, signing.new_secret()))
+
+    def rotate_webhook_secret(self, user_id: str) -> WebhookSecretResponse:
+        self.users.get_or_create(user_id, self.settings.signup_credits)
+        secret = self.users.rotate_webhook_secret(user_id, signing.new_secret())
+        logger.info("webhook secret rotated")  # never the secret itself
+        return WebhookSecretResponse(secret=secret)
 
     # --- requesting a song -------------------------------------------------------------------
 
@@ -134,7 +148,7 @@ class SongService:
         self._start_workflow(job)
         telemetry.song_requested(request.mode)
         logger.info("song requested", extra={"job_id": job.job_id, "mode": request.mode})
-        return SongDetail(**job_detail_fields(job)).model_dump(mode="json")
+        return SongDetail(**song_fields(job)).model_dump(mode="json")
 
     def _keep_source(self, user_id: str, source: JobSource) -> None:
         """Stop the upload from expiring. Best effort: its expiry is days away (the job needs the
@@ -167,10 +181,41 @@ class SongService:
 
     def get_song(self, user_id: str, job_id: str) -> SongDetail:
         job = self.jobs.get_for_user(job_id, user_id)
-        fields = job_detail_fields(job)
+        fields = song_fields(job)
         if job.status is JobStatus.PROCESSED and job.result is not None:
-            fields.update(self._result_fields(job, job.result))
+            fields.update(self._download_fields(job, job.result))
+        elif job.status is JobStatus.QUEUED:
+            fields.update(queue_estimate.estimate(job, self.jobs, self.settings))
         return SongDetail(**fields)
+
+    def cancel_song(self, user_id: str, job_id: str) -> SongDetail:
+        """queued|processing -> canceled, then stop the execution. Repeating it returns the canceled
+        song again (and stops again, in case the first stop did not go through); a song that
+        already finished is a 409.
+        """
+        job = self.jobs.get_for_user(job_id, user_id)
+        if job.status in UNFINISHED:
+            canceled = self.jobs.mark_canceled(job_id, user_id, CANCELED_BY_USER)
+            job = canceled or self.jobs.get_for_user(job_id, user_id)
+            if canceled is not None:
+                logger.info("song canceled", extra={"job_id": job_id})
+                lifecycle.announce(canceled)
+        if job.status is not JobStatus.CANCELED:
+            raise JobStateConflict(
+                f"the song is already {job.status.value}; only a queued or processing song can be canceled",
+                details={"status": job.status.value},
+            )
+        try:
+            self.workflow.stop(job, "canceled by its owner")
+        except (ClientError, BotoCoreError):
+            # The row is canceled (nothing can charge it any more), but the execution may still
+            # hold the user's slot: the client retries and the retry stops it.
+            logger.exception("stopping the execution failed", extra={"job_id": job_id})
+            raise ServiceUnavailable(
+                "the song is canceled but its workflow could not be stopped yet; retry",
+                details={"job_id": job_id},
+            ) from None
+        return SongDetail(**song_fields(job))
 
     def delete_song(self, user_id: str, job_id: str) -> None:
         """Delete a finished song: media first, so a failure leaves a row the user can delete again.
@@ -190,7 +235,7 @@ class SongService:
         self.jobs.delete(job_id, user_id)
         logger.info("song deleted", extra={"job_id": job_id, "media_objects": removed})
 
-    def _result_fields(self, job: Job, result: JobResult) -> dict[str, Any]:
+    def _download_fields(self, job: Job, result: JobResult) -> dict[str, Any]:
         prefix = media_keys.job_prefix(job.user_id, job.job_id)
         # Only keys under the job's own prefix are signed, whatever the row says.
         own = [a for a in result.audio if a.key.startswith(prefix)]
@@ -207,21 +252,4 @@ class SongService:
             "tracks": tracks or None,
             "cover_url": self.media.presign(result.cover_key) if cover_ok else None,
             "urls_expire_at": expires.isoformat(timespec="seconds").replace("+00:00", "Z"),
-            "lyrics": result.lyrics,
-            "prompt": result.prompt,
-            "categories": result.categories,
-            "seed": result.seed,
-            "duration_s": result.duration_s,
         }
-
-
-def job_detail_fields(job: Job) -> dict[str, Any]:
-    summary = SongSummary.from_job(job).model_dump()
-    return {**summary, "request": job.request, "source": _source_fields(job.source)}
-
-
-def _source_fields(source: JobSource | None) -> SongSource | None:
-    """The ids and length only: where the source lies in S3 is the service's business."""
-    if source is None:
-        return None
-    return SongSource(upload_id=source.upload_id, song_id=source.song_id, duration_s=source.duration_s)

@@ -30,8 +30,9 @@ def build_request(job: Job, bucket: str) -> dict:
     Audio-in modes: `source` becomes where the container reads the track (resolved by the API at
     submission) and the length it was measured at.
     """
+    # The webhook is the API's business, not the GPU's.
     request = {
-        **job.request,
+        **{k: v for k, v in job.request.items() if k != "webhook_url"},
         "job_id": job.job_id,
         "output": {"bucket": bucket, "prefix": scratch_media_prefix(job.job_id)},
     }

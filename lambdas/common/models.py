@@ -8,6 +8,7 @@ from typing import Annotated, Literal, get_args
 from uuid import uuid4
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -16,6 +17,9 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from .settings import get_settings
+from .url_safety import MAX_URL_CHARS, UnsafeUrl, check_submitted_url
 
 MAX_DESCRIPTION_CHARS = 1_000
 MAX_PROMPT_CHARS = 500
@@ -73,6 +77,23 @@ SAFE_TEXT_PATTERN = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
 SafeText = Annotated[str, StringConstraints(pattern=SAFE_TEXT_PATTERN)]
 
 
+def _safe_webhook_url(value: str) -> str:
+    # Checked again, on the resolved address, at every delivery (lambdas/common/url_safety.py).
+    try:
+        return check_submitted_url(value, get_settings().webhook_allow_http_loopback)
+    except UnsafeUrl as exc:
+        raise ValueError(f"webhook_url {exc}") from None
+
+
+# No spaces or control characters in the schema; the full rule (https, a public address) is the
+# validator's, and the sender checks the resolved address again at every delivery.
+WebhookUrl = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-zA-Z][a-zA-Z0-9+.-]*://[^\x00-\x20\x7F-\x9F]+$"),
+    AfterValidator(_safe_webhook_url),
+]
+
+
 class _RenderOptions(StrictModel):
     """Options of every mode; text modes add length, instrumental and metadata (_SongOptions)."""
 
@@ -85,6 +106,11 @@ class _RenderOptions(StrictModel):
         default_factory=lambda: ["wav"], min_length=1, max_length=3, json_schema_extra={"uniqueItems": True}
     )
     title: SafeText | None = Field(None, min_length=1, max_length=MAX_TITLE_CHARS)
+    webhook_url: WebhookUrl | None = Field(
+        None,
+        max_length=MAX_URL_CHARS,
+        description="https URL that receives the song's lifecycle events, signed per Standard Webhooks",
+    )
 
     @field_validator("formats")
     @classmethod

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -26,11 +27,12 @@ from botocore.exceptions import ClientError
 
 from . import aws
 from .errors import InsufficientCredits, InvalidRequest, JobStateConflict, NotFound, ServiceUnavailable
-from .models import ENDED_UNCHARGED, Job, JobResult, JobStatus, Reservation, User, utc_now
+from .models import ENDED_UNCHARGED, Job, JobError, JobResult, JobStatus, Reservation, User, utc_now
 from .observability import logger
 from .settings import get_settings
 
 BY_USER_INDEX = "by_user"
+BY_STATUS_INDEX = "by_status"
 # Optimistic reservation: a concurrent change of the user's reserved credits makes the transaction
 # re-read and try again; more than this many in a row means the user is hammering the API.
 MAX_RESERVE_ATTEMPTS = 5
@@ -51,6 +53,10 @@ def from_dynamo(value: Any) -> Any:
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     return value
+
+
+def _parse_time(timestamp: str) -> datetime:
+    return datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
 
 
 def typed(value: Any) -> dict[str, Any]:
@@ -152,6 +158,30 @@ class UserRepository:
 
     # --- the per-user slots (at most N running jobs) -------------------------------------
 
+    def webhook_secret(self, user_id: str, new_secret: str) -> str:
+        """The user's webhook signing secret; the first call stores `new_secret` (two concurrent first
+        calls agree on one). It lives on the user row: the table is encrypted at rest (KMS), and the
+        secret is never logged.
+        """
+        response = self._table.update_item(
+            Key={"user_id": user_id},
+            UpdateExpression="SET webhook_secret = if_not_exists(webhook_secret, :secret)",
+            ConditionExpression="attribute_exists(user_id)",
+            ExpressionAttributeValues={":secret": new_secret},
+            ReturnValues="ALL_NEW",
+        )
+        return str(response["Attributes"]["webhook_secret"])
+
+    def rotate_webhook_secret(self, user_id: str, new_secret: str) -> str:
+        """Replace the secret; deliveries signed from now on use the new one."""
+        self._table.update_item(
+            Key={"user_id": user_id},
+            UpdateExpression="SET webhook_secret = :secret, webhook_secret_rotated_at = :now",
+            ConditionExpression="attribute_exists(user_id)",
+            ExpressionAttributeValues={":secret": new_secret, ":now": utc_now()},
+        )
+        return new_secret
+
     def slot_holders(self, user_id: str) -> set[str]:
         item = self._table.get_item(
             Key={"user_id": user_id}, ProjectionExpression=self.SLOTS, ConsistentRead=True
@@ -229,6 +259,25 @@ class JobRepository:
         item = self._table.get_item(Key={"job_id": job_id}, ConsistentRead=True).get("Item")
         return Job.model_validate(from_dynamo(item)) if item else None
 
+    def read_row(self, job_id: str) -> dict[str, Any] | None:
+        """The whole row, attributes outside the Job model included (e.g. webhook delivery records)."""
+        item = self._table.get_item(Key={"job_id": job_id}, ConsistentRead=True).get("Item")
+        return from_dynamo(item) if item else None
+
+    def record_webhook_delivery(self, job_id: str, attribute: str, record: dict[str, Any]) -> None:
+        """The delivery record of one event type (`webhook_song.processed`: status, attempts, detail)."""
+        try:
+            self._table.update_item(
+                Key={"job_id": job_id},
+                UpdateExpression="SET #d = :record",
+                ConditionExpression="attribute_exists(job_id)",
+                ExpressionAttributeNames={"#d": attribute},
+                ExpressionAttributeValues={":record": to_dynamo({**record, "updated_at": utc_now()})},
+            )
+        except ClientError as exc:
+            if not is_conditional_failure(exc):  # the song was deleted meanwhile: nothing to record
+                raise
+
     def get(self, job_id: str) -> Job:
         job = self.find(job_id)
         if job is None:
@@ -260,6 +309,41 @@ class JobRepository:
         page = self._table.query(**query)
         jobs = [Job.model_validate(from_dynamo(item)) for item in page.get("Items", [])]
         return jobs, encode_page_token(page.get("LastEvaluatedKey"))
+
+    def count_by_status(self, status: JobStatus, created_from: str, created_to: str, limit: int) -> int:
+        """Jobs in `status` created in [created_from, created_to], counted up to `limit`."""
+        return len(self.ids_by_status(status, created_from, created_to, limit))
+
+    def ids_by_status(self, status: JobStatus, created_from: str, created_to: str, limit: int) -> list[str]:
+        """Ids of jobs in `status` created in [created_from, created_to] (inclusive), oldest first.
+
+        One Query of the by_status index (eventually consistent), at most `limit` small index
+        items, so its cost stays bounded however long the queue is.
+        """
+        page = self._table.query(
+            IndexName=BY_STATUS_INDEX,
+            KeyConditionExpression=Key("status").eq(status.value)
+            & Key("created_at").between(created_from, created_to),
+            ProjectionExpression="job_id",
+            Limit=limit,
+        )
+        return [str(item["job_id"]) for item in page.get("Items", [])]
+
+    def recent_render_seconds(self, limit: int) -> list[float]:
+        """processing -> processed seconds of the `limit` most recently created processed jobs."""
+        page = self._table.query(
+            IndexName=BY_STATUS_INDEX,
+            KeyConditionExpression=Key("status").eq(JobStatus.PROCESSED.value),
+            ProjectionExpression="started_at, finished_at",
+            ScanIndexForward=False,
+            Limit=limit,
+        )
+        seconds = []
+        for item in page.get("Items", []):
+            start, end = item.get("started_at"), item.get("finished_at")
+            if start and end:
+                seconds.append((_parse_time(end) - _parse_time(start)).total_seconds())
+        return [s for s in seconds if s >= 0]
 
     def queued_jobs(self, user_id: str, created_since: str) -> list[Job]:
         """The user's queued jobs created at or after `created_since`, oldest first (submission order).
@@ -358,8 +442,9 @@ class JobRepository:
         """Park the AcquireSlot token on a queued job; False when the job is no longer queued."""
         return self._conditional_set(job_id, {"slot_token": token}, JobStatus.QUEUED)
 
-    def set_stage(self, job_id: str, stage: str) -> None:
-        self._conditional_set(job_id, {"stage": stage}, JobStatus.PROCESSING)
+    def set_stage(self, job_id: str, stage: str) -> bool:
+        """False when the job is no longer processing (canceled meanwhile): nothing written."""
+        return self._conditional_set(job_id, {"stage": stage}, JobStatus.PROCESSING)
 
     def claim_invocation(self, job_id: str, token: str, input_location: str) -> str | None:
         """Store the Generate task's token on a processing job before SageMaker is called.
@@ -441,6 +526,36 @@ class JobRepository:
                 return False
             raise
         return True
+
+    def mark_canceled(self, job_id: str, user_id: str, error: JobError) -> Job | None:
+        """The owner's queued or processing job becomes canceled; returns it, or None when the job
+        was not active any more (finished or already canceled: the caller re-reads it).
+
+        The status condition is what keeps a canceled job from being charged: the workflow's
+        charge transaction requires `processing`, and every later step requires its own status.
+        """
+        try:
+            response = self._table.update_item(
+                Key={"job_id": job_id},
+                UpdateExpression="SET #s = :canceled, stage = :stage, #e = :error, updated_at = :now",
+                ConditionExpression="user_id = :uid AND #s IN (:queued, :processing)",
+                ExpressionAttributeNames={"#s": "status", "#e": "error"},
+                ExpressionAttributeValues={
+                    ":canceled": JobStatus.CANCELED.value,
+                    ":stage": "canceled",
+                    ":error": error.model_dump(),
+                    ":uid": user_id,
+                    ":queued": JobStatus.QUEUED.value,
+                    ":processing": JobStatus.PROCESSING.value,
+                    ":now": utc_now(),
+                },
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if is_conditional_failure(exc):
+                return None
+            raise
+        return Job.model_validate(from_dynamo(response["Attributes"]))
 
     # --- the reservation: captured on success, released otherwise, each at most once ----------
 

@@ -35,6 +35,14 @@ class Settings:
     upload_expiry_days: int = 7
     upload_form_ttl_s: int = 900  # how long the presigned POST form is valid
     stems_enabled: bool = True
+    # The stack's EventBridge bus for song lifecycle events (lambdas/common/lifecycle.py).
+    event_bus_name: str = ""
+    # Songs the GPU endpoint renders at once when scaled out (max instances x invocations per
+    # instance); the queue ETA divides by it.
+    gpu_parallelism: int = 1
+    # Local development only (the local stack sets it; the deployed stack never does): webhooks
+    # may go to http://127.0.0.1. See lambdas/webhooks/ssrf.py.
+    webhook_allow_http_loopback: bool = False
 
 
 def _int(name: str, default: int) -> int:
@@ -65,6 +73,9 @@ def get_settings() -> Settings:
         upload_max_duration_s=_int("UPLOAD_MAX_DURATION_SECONDS", 600),
         upload_expiry_days=_int("UPLOAD_EXPIRY_DAYS", 7),
         stems_enabled=env("STEMS_ENABLED", "true").lower() == "true",
+        event_bus_name=env("EVENT_BUS_NAME", ""),
+        gpu_parallelism=_int("GPU_PARALLELISM", 1),
+        webhook_allow_http_loopback=env("WEBHOOK_ALLOW_HTTP_LOOPBACK", "").lower() == "true",
     )
 
 

@@ -8,7 +8,7 @@ import json
 from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
-from lambdas.common import aws
+from lambdas.common import aws, lifecycle
 from lambdas.common.inference import (
     AsyncInferenceNotification,
     Manifest,
@@ -23,6 +23,7 @@ from lambdas.common.settings import get_settings
 
 from . import tokens
 from .errors import InferenceFailed, InvalidManifest, JobNotFound, JobNotRunnable, TokenNotCurrent
+from .publish import delete_scratch
 
 # SageMaker's default InvocationTimeoutSeconds is 900 s; a 4-minute song with 100 steps plus
 # lyrics and cover can get close on a cold instance, so allow the maximum.
@@ -82,6 +83,12 @@ def start_inference(job_id: str, task_token: str) -> dict:
         "inference requested",
         extra={"job_id": job_id, "output_location": response.get("OutputLocation")},
     )
+    try:
+        lifecycle.announce(job)  # processing; this call owned the job's one invocation
+    except Exception:
+        # A retry would not invoke again (the claim is taken), so a failed event must not fail
+        # the task: the job matters more than its notification.
+        logger.exception("song.processing event not sent", extra={"job_id": job_id})
     return {
         "input_location": input_location,
         "invoked": True,
@@ -104,6 +111,13 @@ def handle_notification(notification: AsyncInferenceNotification) -> str:
     if job is None:
         logger.warning("notification for an unknown job", extra={"job_id": job_id})
         return "unknown_job"
+    if job.status in (JobStatus.CANCELED, JobStatus.FAILED):
+        # A late GPU result of a job that ended meanwhile: never published, never charged.
+        removed = delete_scratch(job_id)
+        logger.info(
+            "late result discarded", extra={"job_id": job_id, "status": job.status, "removed": removed}
+        )
+        return "discarded"
     if job.status != JobStatus.PROCESSING or not job.task_token:
         logger.info("notification for a job not waiting", extra={"job_id": job_id, "status": job.status})
         return "not_waiting"

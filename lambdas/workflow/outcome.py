@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from lambdas.common import business_metrics as metrics
+from lambdas.common import lifecycle
 from lambdas.common.models import Job, JobError, JobResult, JobStatus
 from lambdas.common.observability import logger
 from lambdas.common.repositories import JobRepository
@@ -58,13 +59,20 @@ def classify(error: dict[str, Any] | None) -> JobError:
 
 def complete(job_id: str, user_id: str, result: dict[str, Any]) -> dict[str, Any]:
     """Success path (ChargeAndComplete): capture the reservation with the `processed` update,
-    free the slot, start the next job, record metrics. A retry charges nothing twice."""
+    announce it, free the slot, start the next job, record metrics. A retry charges nothing twice.
+
+    The event goes out while the job still holds its slot: a retry after a failed PutEvents
+    announces again, a retry after the slot was freed does not.
+    """
     jobs = JobRepository()
     charged = jobs.capture(job_id, JobResult.model_validate(result))
+    job = jobs.get(job_id)
+    if job.status == JobStatus.PROCESSED and job_id in jobs.users.slot_holders(user_id):
+        lifecycle.announce(job)
     released = jobs.users.release_slot(user_id, job_id)
     woken = wake_next(user_id)
     if charged:
-        _record_processed(jobs.get(job_id))
+        _record_processed(job)
     return {"charged": charged, "released": released, "woken": woken}
 
 
@@ -81,6 +89,8 @@ def fail(job_id: str, user_id: str, error: dict[str, Any] | None) -> dict[str, A
         _remove_media(user_id, job_id)
     jobs.users.release_slot(user_id, job_id)
     wake_next(user_id)
+    if changed and job is not None:
+        lifecycle.announce(job)
     if changed:
         metrics.record_failed(
             error_code=failure.code,

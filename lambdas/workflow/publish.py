@@ -14,13 +14,15 @@ from lambdas.common.observability import logger
 from lambdas.common.repositories import JobRepository
 from lambdas.common.settings import get_settings
 
-from .errors import InvalidManifest
+from .errors import InvalidManifest, JobNotRunnable
 
 
 def publish(job_id: str, user_id: str, manifest_data: dict[str, Any]) -> dict[str, Any]:
     """Returns `result`: the JobResult (JSON) that ChargeAndComplete stores with the charge."""
     manifest = _validated(manifest_data, job_id)
-    JobRepository().set_stage(job_id, "publishing")
+    if not JobRepository().set_stage(job_id, "publishing"):
+        # Canceled (or failed) while the GPU worked: its media is never published nor charged.
+        raise JobNotRunnable(f"job {job_id} is no longer processing")
     media = get_settings().media_bucket_name
 
     audio: list[AudioFile] = []
@@ -112,17 +114,20 @@ def _delete(bucket: str, keys: list[str]) -> None:
 
 def delete_job_media(user_id: str, job_id: str) -> int:
     """Remove whatever a failed job left: published copies and scratch. Returns objects deleted."""
-    settings = get_settings()
-    deleted = 0
-    for bucket, prefix in (
-        (settings.media_bucket_name, media_keys.job_prefix(user_id, job_id)),
-        (settings.inference_bucket_name, scratch_media_prefix(job_id)),
-    ):
-        keys = _list_keys(bucket, prefix)
-        if keys:
-            _delete(bucket, keys)
-            deleted += len(keys)
-    return deleted
+    published = _delete_prefix(get_settings().media_bucket_name, media_keys.job_prefix(user_id, job_id))
+    return published + delete_scratch(job_id)
+
+
+def delete_scratch(job_id: str) -> int:
+    """Remove the job's scratch media in the inference bucket (e.g. a GPU result that came late)."""
+    return _delete_prefix(get_settings().inference_bucket_name, scratch_media_prefix(job_id))
+
+
+def _delete_prefix(bucket: str, prefix: str) -> int:
+    keys = _list_keys(bucket, prefix)
+    if keys:
+        _delete(bucket, keys)
+    return len(keys)
 
 
 def _list_keys(bucket: str, prefix: str) -> list[str]:

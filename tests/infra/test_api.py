@@ -34,10 +34,13 @@ def test_routes_exist_and_need_cognito_except_health_and_docs(template: Template
         ("GET", "/songs"),
         ("GET", "/songs/{song_id}"),
         ("DELETE", "/songs/{song_id}"),
+        ("POST", "/songs/{song_id}/cancel"),
         ("GET", "/me"),
         ("GET", "/docs"),
         ("POST", "/uploads"),
         ("GET", "/uploads/{upload_id}"),
+        ("GET", "/me/webhook-secret"),
+        ("POST", "/me/webhook-secret/rotate"),
     }
     (authorizer_id,) = template.find_resources("AWS::ApiGateway::Authorizer")
     for key, props in methods.items():
@@ -200,7 +203,8 @@ def test_api_role_is_least_privilege(template: Template) -> None:
         for k, v in template.find_resources("AWS::S3::Bucket").items()
         if v["Properties"].get("VersioningConfiguration")
     )
-    (state_machine,) = template.find_resources("AWS::StepFunctions::StateMachine")
+    ((state_machine, machine),) = template.find_resources("AWS::StepFunctions::StateMachine").items()
+    machine_name = machine["Properties"]["StateMachineName"]
     log_group = next(k for k in granted["logs:PutLogEvents"])
 
     assert granted == {
@@ -210,9 +214,9 @@ def test_api_role_is_least_privilege(template: Template) -> None:
         "logs:PutLogEvents": {log_group},
         "dynamodb:GetItem": {jobs, users, idempotency, uploads},
         "dynamodb:PutItem": {jobs, users, idempotency, uploads},
-        "dynamodb:UpdateItem": {jobs, users, idempotency, uploads},
+        "dynamodb:UpdateItem": {jobs, users, idempotency, uploads},  # users: the webhook secret
         "dynamodb:DeleteItem": {jobs, idempotency},
-        "dynamodb:Query": {f"{jobs}/index/by_user"},
+        "dynamodb:Query": {f"{jobs}/index/by_user", f"{jobs}/index/by_status"},
         "s3:GetObject": {f"{media}/songs/*"},
         "s3:DeleteObject": {f"{media}/songs/*"},
         "s3:ListBucket": {media},
@@ -220,6 +224,9 @@ def test_api_role_is_least_privilege(template: Template) -> None:
         "s3:PutObject": {f"{uploads_bucket}/uploads/*"},
         "s3:PutObjectTagging": {f"{uploads_bucket}/uploads/*"},
         "states:StartExecution": {state_machine},
+        # Cancel: this state machine's executions only (tests/infra/test_webhooks.py).
+        "states:StopExecution": {f"arn::states:us-east-1::execution:{machine_name}:*"},
+        "events:PutEvents": {next(iter(template.find_resources("AWS::Events::EventBus")))},
     }
     (list_bucket,) = [s for s in statements if s["Action"] == "s3:ListBucket"]
     assert list_bucket["Condition"] == {"StringLike": {"s3:prefix": ["songs/*"]}}

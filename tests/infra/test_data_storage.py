@@ -29,8 +29,9 @@ def test_four_on_demand_tables_with_pitr_and_encryption(template: Template) -> N
 
 def test_jobs_table_has_by_user_index_newest_first_capable(template: Template) -> None:
     jobs = _table_with_key(template, "job_id")
-    (index,) = jobs["Properties"]["GlobalSecondaryIndexes"]
-    assert index["IndexName"] == "by_user"
+    indexes = {i["IndexName"]: i for i in jobs["Properties"]["GlobalSecondaryIndexes"]}
+    assert set(indexes) == {"by_user", "by_status"}  # by_status: tests/infra/test_webhooks.py
+    index = indexes["by_user"]
     assert index["KeySchema"] == [
         {"AttributeName": "user_id", "KeyType": "HASH"},
         {"AttributeName": "created_at", "KeyType": "RANGE"},

@@ -201,6 +201,9 @@ def test_eventbridge_may_invoke_every_target_and_its_dead_letter_queue(template_
         rule_arn = {"Fn::GetAtt": [rule_id, "Arn"]}
         for target in rule["Properties"]["Targets"]:
             function_id = _ref(target["Arn"])
+            if resources[function_id]["Type"] == "AWS::SQS::Queue":  # the webhook rule's queue
+                _assert_queue_accepts(resources, function_id, "events.amazonaws.com", rule_arn)
+                continue
             assert resources[function_id]["Type"] == "AWS::Lambda::Function"
             permissions = [
                 r["Properties"]

@@ -214,11 +214,14 @@ def test_each_task_gets_only_what_it_does(template_json: dict) -> None:
         "dynamodb:UpdateItem",
         "s3:PutObject",
         "sagemaker:InvokeEndpointAsync",
+        "events:PutEvents",  # song.processing (stacks/webhooks.py)
     }
     assert actions("InferenceCallback") == {
         "dynamodb:GetItem",
         "dynamodb:UpdateItem",
         "s3:GetObject",
+        "s3:ListBucket",  # a late result of a canceled job is removed
+        "s3:DeleteObject",
         "states:SendTaskSuccess",
         "states:SendTaskFailure",
         "sqs:ReceiveMessage",

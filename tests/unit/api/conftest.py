@@ -81,7 +81,9 @@ def proxy_event(
 
 def _resource(path: str) -> str:
     parts = path.strip("/").split("/")
-    return "/songs/{song_id}" if len(parts) == 2 and parts[0] == "songs" else path
+    if len(parts) >= 2 and parts[0] == "songs":
+        return "/".join(["/songs/{song_id}", *parts[2:]])
+    return path
 
 
 class ApiClient:

@@ -50,6 +50,9 @@ def test_core_routes_are_documented(spec) -> None:
         ("GET", "/songs/{song_id}"),
         ("DELETE", "/songs/{song_id}"),
         ("GET", "/me"),
+        ("POST", "/songs/{song_id}/cancel"),
+        ("GET", "/me/webhook-secret"),
+        ("POST", "/me/webhook-secret/rotate"),
         ("POST", "/uploads"),
         ("GET", "/uploads/{upload_id}"),
     } <= set(_operations(spec))

@@ -1,0 +1,48 @@
+"""Where a queued song stands: `queue_position` (songs ahead of it for the GPU) and `eta_s`.
+
+- queue_position = songs being processed now (on or waiting at the GPU endpoint) + songs queued
+  before this one (every user's; they reach the GPU first). Only songs younger than the workflow
+  timeout count (older ones have no live execution). Counted up to MAX_COUNTED each.
+- eta_s = seconds until this song is likely done: rounds of renders ahead of it and its own,
+  `ceil((queue_position + 1) / gpu_parallelism) * typical render time`, the typical render time
+  being the median processing -> processed time of the RECENT_RENDERS most recent songs (null
+  until a song was rendered). A rough guide: it ignores a scale-out from zero and the per-user
+  limit, which can hold a user's later songs back.
+
+Cost per GET of a queued song: three Queries of the jobs table's by_status index, each reading at
+most MAX_COUNTED (or RECENT_RENDERS) index items of ~100 bytes, eventually consistent: about
+1.5 read units in all (~0.5 each), whatever the length of the queue. Other statuses cost nothing.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from datetime import UTC, datetime, timedelta
+
+from lambdas.common.models import Job, JobStatus, utc_timestamp
+from lambdas.common.repositories import JobRepository
+from lambdas.common.settings import Settings
+
+MAX_COUNTED = 100
+RECENT_RENDERS = 20
+
+
+def estimate(job: Job, jobs: JobRepository, settings: Settings) -> dict[str, int | None]:
+    now = datetime.now(UTC)
+    horizon = utc_timestamp(now - timedelta(seconds=settings.max_execution_s))
+    # Processing first, then the queue up to this job: if the job itself is no longer in the
+    # queue, it started between the reads (and may be counted as processing): it is next.
+    processing = jobs.count_by_status(JobStatus.PROCESSING, horizon, utc_timestamp(now), MAX_COUNTED)
+    queued = jobs.ids_by_status(JobStatus.QUEUED, horizon, job.created_at, MAX_COUNTED + 1)
+    if job.job_id in queued:
+        position = min(processing + len(queued) - 1, MAX_COUNTED)
+    elif len(queued) > MAX_COUNTED:
+        position = MAX_COUNTED  # too far back to see itself within the bound
+    else:
+        position = 0
+    renders = jobs.recent_render_seconds(RECENT_RENDERS)
+    if not renders:
+        return {"queue_position": position, "eta_s": None}
+    rounds = math.ceil((position + 1) / max(settings.gpu_parallelism, 1))
+    return {"queue_position": position, "eta_s": round(rounds * statistics.median(renders))}

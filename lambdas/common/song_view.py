@@ -1,0 +1,47 @@
+"""The song as clients see it, without download URLs: one definition for GET /songs/{id} (which adds
+the URLs) and the lifecycle events and webhooks (which carry no URLs: they are per request and expire).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .models import Job, JobStatus
+
+
+def summary_fields(job: Job) -> dict[str, Any]:
+    """What every listing shows of a job."""
+    return {
+        "job_id": job.job_id,
+        "status": job.status.value,
+        "stage": job.stage,
+        "mode": str(job.request.get("mode", "")),
+        "title": job.request.get("title"),
+        "created_at": job.created_at,
+        "updated_at": job.updated_at,
+        "error": job.error.model_dump() if job.error else None,
+        "price_credits": job.price_credits,
+    }
+
+
+def song_fields(job: Job) -> dict[str, Any]:
+    """The summary, the accepted request and, once processed, what was made (JSON values only)."""
+    fields = {**summary_fields(job), "request": job.request, "source": _source_fields(job)}
+    result = job.result
+    if job.status is JobStatus.PROCESSED and result is not None:
+        fields.update(
+            lyrics=result.lyrics,
+            prompt=result.prompt,
+            categories=result.categories,
+            seed=result.seed,
+            duration_s=result.duration_s,
+        )
+    return fields
+
+
+def _source_fields(job: Job) -> dict[str, Any] | None:
+    """Audio-in songs: the source's ids and length only; where it lies in S3 is the service's business."""
+    source = job.source
+    if source is None:
+        return None
+    return {"upload_id": source.upload_id, "song_id": source.song_id, "duration_s": source.duration_s}

@@ -1,0 +1,71 @@
+"""SQS consumer of the lifecycle events (EventBridge rule -> queue): delivers the song's webhook.
+
+The records of a batch are delivered in parallel, so one slow receiver (at most the HTTP timeout)
+does not hold up the others. A record to retry gets its own visibility timeout from the retry
+schedule and is reported as a batch item failure (ReportBatchItemFailures), so only it returns to
+the queue, when its next attempt is due. After the last attempt the queue's redrive policy moves
+it to the dead-letter queue.
+"""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from lambdas.common import aws
+from lambdas.common.observability import logger, tracer
+from lambdas.webhooks.delivery import Outcome, Result, deliver
+
+MAX_PARALLEL = 10  # the event source mapping's batch size
+
+
+def _handle(record: dict[str, Any]) -> Outcome:
+    attempt = int(record.get("attributes", {}).get("ApproximateReceiveCount", "1"))
+    try:
+        event = json.loads(record["body"])
+        body = event["detail"]  # the EventBridge event; its detail is the webhook body
+    except (ValueError, KeyError, TypeError):
+        return Outcome(Result.SKIPPED, "not an EventBridge event")
+    try:
+        return deliver(body, attempt)
+    except Exception:  # our own fault (e.g. DynamoDB throttling): retry on the same schedule
+        logger.exception("webhook delivery errored", extra={"message_id": record.get("messageId")})
+        return Outcome(Result.RETRY, "internal error", 5)
+
+
+def _queue_url(queue_arn: str) -> str:
+    return aws.client("sqs").get_queue_url(QueueName=queue_arn.rsplit(":", 1)[-1])["QueueUrl"]
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    records = event.get("Records", [])
+    with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, max(1, len(records)))) as pool:
+        outcomes = list(pool.map(_handle, records))
+    failures: list[dict[str, str]] = []
+    queue_url: str | None = None
+    for record, outcome in zip(records, outcomes, strict=True):
+        logger.info(
+            "webhook attempt",
+            extra={"message_id": record["messageId"], "result": outcome.result, "detail": outcome.detail},
+        )
+        if outcome.result is Result.RETRY:
+            queue_url = queue_url or _queue_url(record["eventSourceARN"])
+            # Delay this message alone until its next attempt is due.
+            aws.client("sqs").change_message_visibility(
+                QueueUrl=queue_url,
+                ReceiptHandle=record["receiptHandle"],
+                VisibilityTimeout=outcome.retry_in_s,
+            )
+            failures.append({"itemIdentifier": record["messageId"]})
+        elif outcome.result is Result.FAILED:
+            # Recorded on the job row; back to the queue at once so the redrive policy (max receives
+            # = attempts) moves it to the dead-letter queue on its next receive.
+            queue_url = queue_url or _queue_url(record["eventSourceARN"])
+            aws.client("sqs").change_message_visibility(
+                QueueUrl=queue_url, ReceiptHandle=record["receiptHandle"], VisibilityTimeout=0
+            )
+            failures.append({"itemIdentifier": record["messageId"]})
+    return {"batchItemFailures": failures}

@@ -1,0 +1,103 @@
+"""Deliver one lifecycle event to the song's webhook: sign, check the address, POST, record.
+
+At least once: an attempt that fails (non-2xx, timeout, connection error, DNS failure) is retried
+on the Standard Webhooks schedule (schedule.py, about 28 hours in all); the SQS message
+is simply made invisible for that long. After the last attempt the delivery is recorded as
+failed on the job row and the message goes to the dead-letter queue. A URL that must never be
+called (SSRF rules) is refused at once, without retries.
+
+Each (song, event type) has one `webhook-id` and one delivery record on the job row
+(`webhook_song.processed` etc.): a duplicate event for a delivery that already succeeded is
+dropped, so retried workflow steps do not reach the receiver twice (except in a race, which the
+receiver's dedupe by webhook-id covers).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import urllib3
+
+from lambdas.common.event_catalog import EVENT_TYPES
+from lambdas.common.repositories import JobRepository, UserRepository
+from lambdas.common.settings import get_settings
+from lambdas.common.url_safety import UnsafeUrl, resolve_target
+
+from . import http, signing
+from .schedule import retry_delay_s
+
+KNOWN_TYPES = frozenset(EVENT_TYPES.values())
+
+
+class Result(StrEnum):
+    DELIVERED = "delivered"
+    SKIPPED = "skipped"  # no webhook, job gone, already delivered
+    RETRY = "retry"
+    FAILED = "failed"  # given up after the last attempt: recorded, message to the DLQ
+    REFUSED = "refused"  # the URL must never be called (SSRF rules): recorded, not retried
+
+
+@dataclass(frozen=True)
+class Outcome:
+    result: Result
+    detail: str
+    retry_in_s: int | None = None
+
+
+def delivery_attribute(event_type: str) -> str:
+    return f"webhook_{event_type}"
+
+
+def deliver(body: dict[str, Any], attempt: int) -> Outcome:
+    """Attempt `attempt` (1-based) of delivering one event body `{"type", "timestamp", "data"}`."""
+    event_type = str(body.get("type", ""))
+    job_id = str((body.get("data") or {}).get("job_id", ""))
+    if event_type not in KNOWN_TYPES or not job_id:
+        return Outcome(Result.SKIPPED, "not a song lifecycle event")
+    jobs = JobRepository()
+    row = jobs.read_row(job_id)
+    url = (row or {}).get("request", {}).get("webhook_url")
+    if row is None or not url:
+        return Outcome(Result.SKIPPED, "no webhook for this song")
+    if (row.get(delivery_attribute(event_type)) or {}).get("status") == Result.DELIVERED:
+        return Outcome(Result.SKIPPED, "already delivered")
+
+    outcome = _attempt(url, row["user_id"], signing.message_id(job_id, event_type), body, attempt)
+    jobs.record_webhook_delivery(
+        job_id,
+        delivery_attribute(event_type),
+        {"status": outcome.result.value, "attempts": attempt, "detail": outcome.detail},
+    )
+    return outcome
+
+
+def _attempt(url: str, user_id: str, msg_id: str, body: dict[str, Any], attempt: int) -> Outcome:
+    settings = get_settings()
+    try:
+        target = resolve_target(url, settings.webhook_allow_http_loopback)
+    except UnsafeUrl as exc:
+        return Outcome(Result.REFUSED, str(exc))
+    except (OSError, UnicodeError) as exc:  # the name does not resolve now; DNS may recover
+        return _failed(attempt, f"dns: {type(exc).__name__}")
+
+    secret = UserRepository().webhook_secret(user_id, signing.new_secret())
+    payload = json.dumps(body, separators=(",", ":")).encode()
+    headers = signing.signed_headers(secret, msg_id, int(time.time()), payload)
+    try:
+        status = http.post(target, payload, headers)
+    except (urllib3.exceptions.HTTPError, OSError) as exc:  # timeouts, refused, TLS errors
+        return _failed(attempt, f"error: {type(exc).__name__}")
+    if 200 <= status < 300:
+        return Outcome(Result.DELIVERED, f"http {status}")
+    return _failed(attempt, f"http {status}")
+
+
+def _failed(attempt: int, detail: str) -> Outcome:
+    delay = retry_delay_s(attempt)
+    if delay is None:
+        return Outcome(Result.FAILED, f"{detail} after {attempt} attempts")
+    return Outcome(Result.RETRY, detail, delay)

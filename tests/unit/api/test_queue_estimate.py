@@ -1,0 +1,69 @@
+"""queue_position and eta_s of a queued song (GET /songs/{id})."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import boto3
+
+from lambdas.common.models import JobStatus, utc_timestamp
+
+from .helpers import put_job
+
+
+def _at(seconds_ago: float) -> str:
+    return utc_timestamp(datetime.now(UTC) - timedelta(seconds=seconds_ago))
+
+
+def _rendered(table: str, seconds: float, created_ago: float) -> None:
+    job = put_job("someone", JobStatus.PROCESSED, created_at=_at(created_ago))
+    boto3.resource("dynamodb").Table(table).update_item(
+        Key={"job_id": job.job_id},
+        UpdateExpression="SET started_at = :s, finished_at = :f",
+        ExpressionAttributeValues={":s": _at(created_ago - 1), ":f": _at(created_ago - 1 - seconds)},
+    )
+
+
+def test_position_counts_processing_and_older_queued_songs_of_everyone(api, aws_env) -> None:
+    put_job("bob", JobStatus.PROCESSING, created_at=_at(50))
+    put_job("carol", JobStatus.QUEUED, created_at=_at(40))
+    put_job("alice", JobStatus.QUEUED, created_at=_at(30))
+    mine = put_job("alice", JobStatus.QUEUED, created_at=_at(20))
+    put_job("dave", JobStatus.QUEUED, created_at=_at(10))  # behind me
+    put_job("erin", JobStatus.FAILED, created_at=_at(60))
+    put_job("old", JobStatus.QUEUED, created_at=_at(3 * 86400))  # no live execution any more
+
+    song = api.call("GET", f"/songs/{mine.job_id}").body
+    assert song["queue_position"] == 3
+    assert song["eta_s"] is None  # nothing rendered yet
+
+    _rendered(aws_env.jobs_table, 30, created_ago=500)
+    _rendered(aws_env.jobs_table, 50, created_ago=400)
+    _rendered(aws_env.jobs_table, 40, created_ago=300)
+    song = api.call("GET", f"/songs/{mine.job_id}").body
+    assert song["eta_s"] == 4 * 40  # three ahead + itself, one at a time, median 40 s
+
+
+def test_the_first_in_line_and_other_statuses(api, aws_env) -> None:
+    first = put_job("alice", JobStatus.QUEUED)
+    assert api.call("GET", f"/songs/{first.job_id}").body["queue_position"] == 0
+    running = put_job("alice", JobStatus.PROCESSING)
+    song = api.call("GET", f"/songs/{running.job_id}").body
+    assert song["queue_position"] is None and song["eta_s"] is None
+
+
+def test_a_song_that_started_between_the_reads_is_next(api, aws_env) -> None:
+    """GET read the row while queued; by the time the index is read the song is processing."""
+    from lambdas.api.queue_estimate import estimate
+    from lambdas.common.repositories import JobRepository
+    from lambdas.common.settings import get_settings
+
+    put_job("bob", JobStatus.QUEUED, created_at=_at(30))
+    stale = put_job("alice", JobStatus.QUEUED, created_at=_at(20))
+    boto3.resource("dynamodb").Table(aws_env.jobs_table).update_item(
+        Key={"job_id": stale.job_id},
+        UpdateExpression="SET #s = :p",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":p": "processing"},
+    )
+    assert estimate(stale, JobRepository(), get_settings())["queue_position"] == 0

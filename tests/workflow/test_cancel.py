@@ -1,0 +1,88 @@
+"""Cancel through the API's service against the real ASL: never charged, slot freed, late result dropped."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+
+from lambdas.api.adapters import Workflow as WorkflowAdapter
+from lambdas.api.service import SongService
+from lambdas.common.models import JobStatus
+from lambdas.reaper import handler as reaper
+from lambdas.workflow.errors import JobNotRunnable
+from lambdas.workflow.publish import publish
+from local.execution_events import status_change_event
+from local.lambda_routing import LambdaContext
+from tests.workflow.harness import COST, Workflow
+
+
+def _cancel(flow: Workflow, user_id: str, job_id: str) -> dict:
+    service = SongService(workflow=WorkflowAdapter(flow.state_machine_arn))
+    return service.cancel_song(user_id, job_id).model_dump(mode="json")
+
+
+def _reap(flow: Workflow, job_id: str) -> dict:
+    """What the EventBridge rule does with the ABORTED execution (the local stack's watcher too)."""
+    described = flow.sfn.describe_execution(executionArn=flow.execution_arn(job_id))
+    assert described["status"] == "ABORTED"
+    return reaper.lambda_handler(status_change_event(described), LambdaContext("reaper"))
+
+
+def test_cancel_while_processing_never_charges_and_frees_the_slot(workflow: Workflow) -> None:
+    workflow.user("alice", credits=5)
+    job = workflow.submit("alice")
+    waiting = workflow.submit("alice")
+    workflow.endpoint.wait_for_invocation(job.job_id)
+
+    assert _cancel(workflow, "alice", job.job_id)["status"] == "canceled"
+    assert workflow.wait(job.job_id, timeout_s=5)["status"] == "ABORTED"
+    assert _reap(workflow, job.job_id)["changed"] is False  # the row stays canceled
+    assert workflow.job(job.job_id).status == JobStatus.CANCELED
+
+    # The GPU finishes the canceled song anyway: the result is discarded and its scratch removed.
+    assert workflow.endpoint.succeed(job.job_id) == {"batchItemFailures": []}
+    assert workflow.scratch_keys(f"media/{job.job_id}/") == []
+    assert workflow.job(job.job_id).status == JobStatus.CANCELED
+    assert workflow.job(job.job_id).charged is False
+
+    # The user's next song got the freed slot and is charged once.
+    workflow.endpoint.wait_for_invocation(waiting.job_id)
+    workflow.endpoint.succeed(waiting.job_id)
+    assert workflow.wait(waiting.job_id)["status"] == "SUCCEEDED"
+    assert workflow.credits("alice") == 5 - COST
+    assert workflow.slots("alice") == set()
+    assert workflow.media_keys(f"songs/alice/{job.job_id}/") == []
+
+
+def test_cancel_while_queued(workflow: Workflow) -> None:
+    workflow.user("alice", credits=5)
+    running = workflow.submit("alice")
+    queued = workflow.submit("alice")
+    workflow.endpoint.wait_for_invocation(running.job_id)
+
+    _cancel(workflow, "alice", queued.job_id)
+    assert workflow.wait(queued.job_id, timeout_s=5)["status"] == "ABORTED"
+    _reap(workflow, queued.job_id)
+    assert workflow.slots("alice") == {running.job_id}
+
+    workflow.endpoint.succeed(running.job_id)
+    assert workflow.wait(running.job_id)["status"] == "SUCCEEDED"
+    assert workflow.job(queued.job_id).status == JobStatus.CANCELED
+    assert [i.inference_id for i in workflow.endpoint.invocations] == [running.job_id]
+    assert workflow.credits("alice") == 5 - COST
+
+
+def test_publish_refuses_a_canceled_job(workflow: Workflow) -> None:
+    """A cancel that lands between the GPU result and the charge: nothing is published."""
+    workflow.user("alice", credits=5)
+    job = workflow.submit("alice")
+    workflow.endpoint.wait_for_invocation(job.job_id)
+    _cancel(workflow, "alice", job.job_id)
+    workflow.endpoint._write_outputs(workflow.endpoint.invocation(job.job_id))
+    _, _, bucket, key = workflow.endpoint.invocation(job.job_id).output_location.split("/", 3)
+    manifest = json.loads(boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
+    with pytest.raises(JobNotRunnable):
+        publish(job.job_id, "alice", manifest)
+    assert workflow.media_keys(f"songs/alice/{job.job_id}/") == []
