@@ -16,6 +16,12 @@ def test_defaults_are_the_production_setup() -> None:
     assert settings.model_dir == Path("/opt/ml/model")
     assert settings.cover_size == 512
     assert settings.cover_steps == 2
+    assert settings.stems and settings.music_base_model_id == "ACE-Step/acestep-v15-xl-base-diffusers"
+
+
+def test_stems_can_be_switched_off_and_the_base_checkpoint_chosen() -> None:
+    settings = load_settings({"STEMS_ENABLED": "False", "MUSIC_BASE_MODEL_ID": " /models/base "})
+    assert not settings.stems and settings.music_base_model_id == "/models/base"
 
 
 def test_tiny_profile_renders_with_acestep_and_small_covers() -> None:
@@ -41,6 +47,7 @@ def test_values_are_trimmed_and_case_insensitive() -> None:
         ({"COVER_SIZE": "100"}, "COVER_SIZE"),
         ({"COVER_SIZE": "big"}, "COVER_SIZE"),
         ({"COVER_STEPS": "0"}, "COVER_STEPS"),
+        ({"STEMS_ENABLED": "maybe"}, "STEMS_ENABLED"),
     ],
 )
 def test_bad_values_fail_with_the_variable_named(env: dict[str, str], names: str) -> None:

@@ -15,7 +15,7 @@ downloads: list[Part] = []
 def fake_download(part: Part, target: Path) -> str:
     """Writes what the hub would for this part (a config and a weights file per folder)."""
     downloads.append(part)
-    folder = target / "transformer" if part.name == "acestep" else target
+    folder = target / "transformer" if part.name in ("acestep", "acestep_base") else target
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "config.json").write_text(json.dumps({"repo": part.repo_id}))
     (folder / "model.safetensors").write_bytes(b"\0" * 1024)
@@ -32,12 +32,25 @@ def test_plan_stages_the_llm_the_engine_and_the_image_model() -> None:
     assert [p.name for p in both] == ["llm", "acestep", "musicgen", "image"]
 
 
+def test_plan_stages_the_base_checkpoint_beside_acestep_only() -> None:
+    parts = plan("q", "img", ["acestep", "musicgen"], "ace", "mg", acestep_base="base")
+    assert [(p.name, p.repo_id) for p in parts] == [
+        ("llm", "q"), ("acestep", "ace"), ("acestep_base", "base"), ("musicgen", "mg"), ("image", "img"),
+    ]  # fmt: skip
+    assert parts[2].allow == PATTERNS["acestep_base"]
+    # MusicGen has no extract task: no base checkpoint without ACE-Step.
+    assert [p.name for p in plan("q", "img", ["musicgen"], "ace", "mg", acestep_base="base")] == [
+        "llm", "musicgen", "image",
+    ]  # fmt: skip
+
+
 def test_staging_uploads_the_server_layout_and_a_record(s3: Any, tmp_path: Path) -> None:
     downloads.clear()
     args = ["--bucket", BUCKET, "--prefix", "models/v1", "--work-dir", str(tmp_path)]
     record = main(args, s3=s3, download=fake_download)
     assert [p.repo_id for p in downloads] == [
-        "Qwen/Qwen2-7B-Instruct", "ACE-Step/acestep-v15-xl-turbo-diffusers", "stabilityai/sdxl-turbo",
+        "Qwen/Qwen2-7B-Instruct", "ACE-Step/acestep-v15-xl-turbo-diffusers",
+        "ACE-Step/acestep-v15-xl-base-diffusers", "stabilityai/sdxl-turbo",
     ]  # fmt: skip
     keys = {o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]}
     assert keys == {
@@ -45,6 +58,8 @@ def test_staging_uploads_the_server_layout_and_a_record(s3: Any, tmp_path: Path)
         "models/v1/llm/model.safetensors",
         "models/v1/acestep/transformer/config.json",
         "models/v1/acestep/transformer/model.safetensors",
+        "models/v1/acestep_base/transformer/config.json",
+        "models/v1/acestep_base/transformer/model.safetensors",
         "models/v1/image/config.json",
         "models/v1/image/model.safetensors",
         "models/v1/staging.json",
@@ -55,6 +70,15 @@ def test_staging_uploads_the_server_layout_and_a_record(s3: Any, tmp_path: Path)
         "repo_id": "Qwen/Qwen2-7B-Instruct", "revision": "sha-llm", "files": 2, "uploaded": 2, "skipped": 0,
         "bytes": 1024 + len(json.dumps({"repo": "Qwen/Qwen2-7B-Instruct"})),
     }  # fmt: skip
+
+
+def test_an_empty_base_checkpoint_skips_it(s3: Any, tmp_path: Path) -> None:
+    """`--acestep-base ''` for endpoints that run with STEMS_ENABLED=false."""
+    downloads.clear()
+    args = ["--bucket", BUCKET, "--prefix", "m/", "--acestep-base", "", "--work-dir", str(tmp_path)]
+    record = main(args, s3=s3, download=fake_download)
+    assert [p.name for p in downloads] == ["llm", "acestep", "image"]
+    assert "acestep_base" not in record["parts"]
 
 
 def test_a_second_run_skips_what_is_already_there(s3: Any, tmp_path: Path) -> None:
@@ -89,6 +113,13 @@ def test_the_acestep_patterns_select_a_diffusers_pipeline_folder() -> None:
     patterns = PATTERNS["acestep"]
     assert all(any(fnmatch(path, p) for p in patterns) for path in wanted)
     assert not any(any(fnmatch(path, p) for p in patterns) for path in unwanted)
+    # The base checkpoint: its own DiT and condition encoder; the VAE, text encoder and tokenizer
+    # come from turbo at load time (AceStepEngine.from_pretrained(share=...)), so none are staged.
+    base = PATTERNS["acestep_base"]
+    own = [p for p in wanted if p.split("/")[0] not in ("vae", "text_encoder", "tokenizer")]
+    assert all(any(fnmatch(path, p) for p in base) for path in own)
+    shared = [p for p in wanted if p.split("/")[0] in ("vae", "text_encoder", "tokenizer")]
+    assert not any(any(fnmatch(path, p) for p in base) for path in shared + unwanted)
 
 
 def test_printed_model_data_uri_is_what_the_stack_accepts(s3: Any, tmp_path: Path, capsys: Any) -> None:

@@ -145,11 +145,22 @@ class AceStepEngine(MusicEngine):
         self.sample_rate = int(pipeline.sample_rate)
 
     @classmethod
-    def from_pretrained(cls, source: str, device: torch.device, dtype: torch.dtype) -> AceStepEngine:
-        """A diffusers-format checkpoint folder (model_index.json + one folder per part) or hub id."""
+    def from_pretrained(
+        cls, source: str, device: torch.device, dtype: torch.dtype, share: AceStepEngine | None = None
+    ) -> AceStepEngine:
+        """A diffusers-format checkpoint folder (model_index.json + one folder per part) or hub id.
+
+        `share`: an engine already loaded whose VAE, text encoder and tokenizer this one reuses
+        (turbo and base checkpoints ship the same ones), so a second checkpoint costs only its DiT
+        and condition encoder in GPU memory.
+        """
         from diffusers import AceStepPipeline
 
-        pipeline = AceStepPipeline.from_pretrained(source, torch_dtype=dtype).to(device)
+        shared: dict[str, Any] = {}
+        if share is not None:
+            parts = share.pipeline
+            shared = {"vae": parts.vae, "text_encoder": parts.text_encoder, "tokenizer": parts.tokenizer}
+        pipeline = AceStepPipeline.from_pretrained(source, torch_dtype=dtype, **shared).to(device)
         # Decode long songs in 30 s tiles: a 10-minute song is 28.8M samples per channel, and the
         # VAE's full-rate activations would not fit beside the LLM and SDXL otherwise.
         pipeline.vae.enable_tiling()

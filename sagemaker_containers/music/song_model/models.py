@@ -22,6 +22,9 @@ class Models:
     songwriter: Songwriter
     engine: MusicEngine
     cover: CoverArtist
+    # The base checkpoint for stems (ACE-Step `extract`); None when STEMS_ENABLED=false or the
+    # engine is not ACE-Step.
+    stems_engine: MusicEngine | None = None
 
 
 def resolve_device(setting: str) -> torch.device:
@@ -74,10 +77,13 @@ def _load_tiny(settings: Settings, device: torch.device) -> Models:
         torch.backends.mkldnn.enabled = False
     llm, llm_tokenizer = tiny.build_llm()
     image = tiny.build_sdxl()
+    stems = settings.stems and settings.engine == "acestep"
     return Models(
         songwriter=Songwriter(llm.to(device), llm_tokenizer, device),
         engine=tiny_engine(settings.engine, device),
         cover=CoverArtist(image.to(device), device, settings.cover_size, settings.cover_steps),
+        # Both random-weight checkpoint kinds, like turbo + base on the endpoint.
+        stems_engine=AceStepEngine(tiny.build_acestep(turbo=False).to(device), device) if stems else None,
     )
 
 
@@ -96,13 +102,25 @@ def _load_full(settings: Settings, device: torch.device, dtype: torch.dtype) -> 
     llm_src = model_source(settings, "llm", settings.llm_model_id)
     llm_tokenizer = AutoTokenizer.from_pretrained(llm_src)
     llm = AutoModelForCausalLM.from_pretrained(llm_src, dtype=dtype).to(device).eval()
+    engine = _load_engine(settings, device, dtype)
     return Models(
         songwriter=Songwriter(llm, llm_tokenizer, device),
-        engine=_load_engine(settings, device, dtype),
+        engine=engine,
         cover=CoverArtist(
             _load_image(settings, device, dtype), device, settings.cover_size, settings.cover_steps
         ),
+        stems_engine=_load_stems_engine(settings, engine, device, dtype),
     )
+
+
+def _load_stems_engine(
+    settings: Settings, engine: MusicEngine, device: torch.device, dtype: torch.dtype
+) -> MusicEngine | None:
+    """The base checkpoint beside turbo, sharing turbo's VAE and text encoder."""
+    if not settings.stems or not isinstance(engine, AceStepEngine):
+        return None
+    src = model_source(settings, "acestep_base", settings.music_base_model_id)
+    return AceStepEngine.from_pretrained(src, device, dtype, share=engine)
 
 
 def _load_engine(settings: Settings, device: torch.device, dtype: torch.dtype) -> MusicEngine:

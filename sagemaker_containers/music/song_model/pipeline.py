@@ -13,11 +13,13 @@ from collections.abc import Iterator
 import torch
 
 from . import audio_io, storage
+from .audio_in import AudioInRenderer, Rendered
 from .cover import Cover, cover_prompt
-from .engines import Audio, MusicJob, MusicMetadata
+from .engines import MusicJob, MusicMetadata
 from .errors import ModelError, OutOfMemory, ServiceError
 from .models import Models
 from .schemas import (
+    AudioInRequest,
     AudioObject,
     CoverObject,
     CustomLyricsRequest,
@@ -25,6 +27,7 @@ from .schemas import (
     DescriptionRequest,
     Manifest,
     MusicSettings,
+    StemsRequest,
     Timings,
 )
 
@@ -54,7 +57,9 @@ class SongPipeline:
     def __init__(self, models: Models) -> None:
         self.models = models
 
-    def run(self, request: Request) -> Manifest:
+    def run(self, request: Request | AudioInRequest) -> Manifest:
+        if not isinstance(request, Request):
+            return self._run_audio_in(request)
         started = time.perf_counter()
         seed = request.seed if request.seed is not None else secrets.randbelow(2**32)
         with stage("lyrics"):
@@ -77,7 +82,7 @@ class SongPipeline:
         with stage("cover"):
             cover = self.models.cover.paint(cover_prompt(prompt, categories, request.title), seed)
         cover_done = time.perf_counter()
-        audio_objects, cover_object = self._upload(request, audio, cover)
+        audio_objects, cover_object = self._upload(request, [Rendered(None, audio)], cover)
         done = time.perf_counter()
         return Manifest(
             job_id=request.job_id,
@@ -98,6 +103,59 @@ class SongPipeline:
             timings=Timings(
                 lyrics_s=round(lyrics_done - started, 3),
                 music_s=round(music_done - lyrics_done, 3),
+                cover_s=round(cover_done - music_done, 3),
+                upload_s=round(done - cover_done, 3),
+                total_s=round(done - started, 3),
+            ),
+        )
+
+    def _run_audio_in(self, request: AudioInRequest) -> Manifest:
+        """cover / repaint / extend / stems of the source track (song_model/audio_in.py)."""
+        started = time.perf_counter()
+        seed = request.seed if request.seed is not None else secrets.randbelow(2**32)
+        renderer = AudioInRenderer(self.models.engine, self.models.stems_engine)
+        engine = renderer.check(request)  # a mode this endpoint cannot run fails before any work
+        if isinstance(request, StemsRequest):
+            prompt, lyrics = "", None
+            about = f"stems ({', '.join(request.tracks)}) of an uploaded track"
+        else:
+            prompt, lyrics = request.prompt or "", request.lyrics
+            about = prompt or f"a {request.mode} of an uploaded track"
+        with stage("lyrics"):
+            categories = self.models.songwriter.categories(prompt or about, about)
+        words_done = time.perf_counter()
+        job = MusicJob(
+            prompt, lyrics, request.duration_s, seed, request.inference_steps, request.guidance_scale
+        )
+        sampling = engine.sampling(job)
+        with stage("music"):
+            rendered = renderer.render(request, prompt, lyrics, seed)
+        music_done = time.perf_counter()
+        with stage("cover"):
+            cover = self.models.cover.paint(cover_prompt(prompt or about, categories, request.title), seed)
+        cover_done = time.perf_counter()
+        audio_objects, cover_object = self._upload(request, rendered, cover)
+        done = time.perf_counter()
+        first = rendered[0].audio
+        return Manifest(
+            job_id=request.job_id,
+            audio=audio_objects,
+            cover=cover_object,
+            sample_rate=first.sample_rate,
+            duration_s=round(first.duration_s, 3),
+            lyrics=lyrics,
+            prompt=prompt or about,
+            categories=categories,
+            seed=seed,
+            engine=engine.name,
+            music=MusicSettings(
+                inference_steps=sampling.steps,
+                guidance_scale=sampling.guidance_scale,
+                **dataclasses.asdict(MusicMetadata()),
+            ),
+            timings=Timings(
+                lyrics_s=round(words_done - started, 3),
+                music_s=round(music_done - words_done, 3),
                 cover_s=round(cover_done - music_done, 3),
                 upload_s=round(done - cover_done, 3),
                 total_s=round(done - started, 3),
@@ -137,19 +195,30 @@ class SongPipeline:
         proposed = self.models.songwriter.metadata(request.description, prompt, seed)
         return dataclasses.replace(given, **{name: getattr(proposed, name) for name in missing})
 
-    def _upload(self, request: Request, audio: Audio, cover: Cover) -> tuple[list[AudioObject], CoverObject]:
+    def _upload(
+        self, request: Request | AudioInRequest, files: list[Rendered], cover: Cover
+    ) -> tuple[list[AudioObject], CoverObject]:
+        """Every file in every requested format: `audio.{fmt}`, or `stem-{track}.{fmt}` for stems."""
         bucket, prefix = request.output.bucket, request.output.prefix
         audio_objects = []
-        for fmt in request.formats:
-            with stage(f"encoding {fmt}"):
-                body = audio_io.encode(audio, fmt)
-            key = f"{prefix}audio.{fmt}"
-            content_type = audio_io.CONTENT_TYPES[fmt]
-            storage.put_object(bucket, key, body, content_type)
-            size = len(body)
-            audio_objects.append(
-                AudioObject(format=fmt, bucket=bucket, key=key, content_type=content_type, size_bytes=size)
-            )
+        for file in files:
+            name = "audio" if file.track is None else f"stem-{file.track}"
+            for fmt in request.formats:
+                with stage(f"encoding {fmt}"):
+                    body = audio_io.encode(file.audio, fmt)
+                key = f"{prefix}{name}.{fmt}"
+                content_type = audio_io.CONTENT_TYPES[fmt]
+                storage.put_object(bucket, key, body, content_type)
+                audio_objects.append(
+                    AudioObject(
+                        format=fmt,
+                        track=file.track,
+                        bucket=bucket,
+                        key=key,
+                        content_type=content_type,
+                        size_bytes=len(body),
+                    )
+                )
         key = f"{prefix}cover.png"
         storage.put_object(bucket, key, cover.png, "image/png")
         cover_object = CoverObject(

@@ -85,19 +85,88 @@ class DescribedLyricsRequest(_Common):
     described_lyrics: str = Field(min_length=1, max_length=2000)
 
 
-SongRequest = Annotated[
-    DescriptionRequest | CustomLyricsRequest | DescribedLyricsRequest, Field(discriminator="mode")
-]
+# --- audio-in modes: the workflow resolved `source` to an S3 object and `duration_s` to the length
+# to render (the source's, or source + add_s for extend); see lambdas/api/sources.py.
+
+# ACE-Step 1.5's extract track classes (the API's StemTrack).
+STEM_TRACKS = (
+    "vocals", "backing_vocals", "drums", "bass", "guitar", "keyboard",
+    "percussion", "strings", "synth", "fx", "brass", "woodwinds",
+)  # fmt: skip
+
+
+class Source(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    bucket: str = Field(min_length=3, max_length=63)
+    key: str = Field(min_length=1, max_length=1024)
+    duration_s: float = Field(gt=0, le=600.0)
+
+
+class _AudioIn(_Common):
+    source: Source
+
+
+class CoverRequest(_AudioIn):
+    mode: Literal["cover"]
+    prompt: str = Field(min_length=1, max_length=1000)
+    lyrics: str | None = Field(default=None, max_length=5000)
+    strength: float = Field(default=0.5, ge=0.0, le=1.0)
+
+
+class RepaintRequest(_AudioIn):
+    mode: Literal["repaint"]
+    start_s: float = Field(ge=0.0, le=600.0)
+    end_s: float = Field(gt=0.0, le=600.0)
+    prompt: str | None = Field(default=None, max_length=1000)
+    lyrics: str | None = Field(default=None, max_length=5000)
+
+    @model_validator(mode="after")
+    def _window_inside(self) -> RepaintRequest:
+        if not self.start_s < self.end_s <= self.duration_s + 0.05:
+            raise ValueError("the window must satisfy start_s < end_s <= duration_s")
+        return self
+
+
+class ExtendRequest(_AudioIn):
+    mode: Literal["extend"]
+    add_s: float = Field(gt=0.0, le=600.0)
+    prompt: str | None = Field(default=None, max_length=1000)
+    lyrics: str | None = Field(default=None, max_length=5000)
+
+    @model_validator(mode="after")
+    def _canvas_is_longer(self) -> ExtendRequest:
+        if self.duration_s <= self.source.duration_s:
+            raise ValueError("duration_s must be longer than the source for extend")
+        return self
+
+
+class StemsRequest(_AudioIn):
+    mode: Literal["stems"]
+    tracks: list[Literal[STEM_TRACKS]] = Field(min_length=1, max_length=len(STEM_TRACKS))  # type: ignore[valid-type]
+
+    @field_validator("tracks")
+    @classmethod
+    def _unique_tracks(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("tracks must not repeat")
+        return value
+
+
+AudioInRequest = CoverRequest | RepaintRequest | ExtendRequest | StemsRequest
+AnyRequest = DescriptionRequest | CustomLyricsRequest | DescribedLyricsRequest | AudioInRequest
+SongRequest = Annotated[AnyRequest, Field(discriminator="mode")]
 REQUEST_ADAPTER: TypeAdapter[SongRequest] = TypeAdapter(SongRequest)
 
 
-def parse_request(data: object) -> DescriptionRequest | CustomLyricsRequest | DescribedLyricsRequest:
+def parse_request(data: object) -> AnyRequest:
     """Validate a decoded JSON body; raises pydantic.ValidationError."""
     return REQUEST_ADAPTER.validate_python(data)
 
 
 class AudioObject(BaseModel):
     format: AudioFormat
+    track: str | None = None  # stems: the track this file holds
     bucket: str
     key: str
     content_type: str

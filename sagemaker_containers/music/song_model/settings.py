@@ -45,6 +45,10 @@ class Settings:
     cover_size: int = 512
     cover_steps: int = 2
     max_body_bytes: int = 1_000_000
+    # Stems (ACE-Step `extract`) need the base checkpoint beside turbo: its DiT and condition
+    # encoder (the VAE and text encoder are shared). Off where GPU memory is short.
+    stems: bool = True
+    music_base_model_id: str = ACESTEP_BASE
 
     @property
     def tiny(self) -> bool:
@@ -101,4 +105,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         cover_size=cover_size,
         cover_steps=_int(env, "COVER_STEPS", 2, 1, 50),
         max_body_bytes=_int(env, "MAX_BODY_BYTES", 1_000_000, 1_000, 100_000_000),
+        stems=_choice(env, "STEMS_ENABLED", ("true", "false"), "true") == "true",
+        music_base_model_id=env.get("MUSIC_BASE_MODEL_ID", "").strip() or ACESTEP_BASE,
     )

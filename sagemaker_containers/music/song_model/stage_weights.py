@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .settings import DEFAULT_ACESTEP, DEFAULT_IMAGE, DEFAULT_LLM, DEFAULT_MUSICGEN
+from .settings import ACESTEP_BASE, DEFAULT_ACESTEP, DEFAULT_IMAGE, DEFAULT_LLM, DEFAULT_MUSICGEN
 
 log = logging.getLogger("song_model.stage_weights")
 
@@ -45,6 +45,22 @@ PATTERNS: dict[str, tuple[str, ...]] = {
     # condition_encoder, vae, text_encoder, tokenizer, scheduler, audio_tokenizer,
     # audio_token_detokenizer); AceStepPipeline.from_pretrained reads exactly this.
     "acestep": ("model_index.json", "*/*.json", "*/*.safetensors", "tokenizer/*"),
+    # The base checkpoint for stems, minus what it shares with turbo (vae, text_encoder,
+    # tokenizer: the server passes turbo's to from_pretrained): the DiT and the condition encoder.
+    "acestep_base": (
+        "model_index.json",
+        *(
+            f"{folder}/*.{ext}"
+            for folder in (
+                "transformer",
+                "condition_encoder",
+                "scheduler",
+                "audio_tokenizer",
+                "audio_token_detokenizer",
+            )
+            for ext in ("json", "safetensors")
+        ),
+    ),
     "musicgen": ("*.json", "*.safetensors", "*.model", "*.txt"),
     # sdxl-turbo: the diffusers folders in fp16 only (the server loads variant="fp16"), not the
     # single-file checkpoints at the root or the fp32 copies (halves the download).
@@ -61,8 +77,20 @@ PATTERNS: dict[str, tuple[str, ...]] = {
 Downloader = Callable[[Part, Path], str]
 
 
-def plan(llm: str, image: str, engines: Iterable[str], acestep: str, musicgen: str) -> list[Part]:
-    repos = {"llm": llm, "image": image, "acestep": acestep, "musicgen": musicgen}
+def plan(
+    llm: str, image: str, engines: Iterable[str], acestep: str, musicgen: str, acestep_base: str | None = None
+) -> list[Part]:
+    """The parts to stage; `acestep_base` (stems) is staged beside acestep when given."""
+    repos = {
+        "llm": llm,
+        "image": image,
+        "acestep": acestep,
+        "musicgen": musicgen,
+        "acestep_base": acestep_base,
+    }
+    engines = list(engines)
+    if acestep_base and "acestep" in engines:
+        engines.insert(engines.index("acestep") + 1, "acestep_base")
     names = ["llm", *engines, "image"]
     return [Part(name, repos[name], PATTERNS[name]) for name in names]
 
@@ -153,6 +181,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--llm", default=DEFAULT_LLM)
     parser.add_argument("--acestep", default=DEFAULT_ACESTEP)
     parser.add_argument("--musicgen", default=DEFAULT_MUSICGEN)
+    parser.add_argument(
+        "--acestep-base",
+        default=ACESTEP_BASE,
+        help="the base checkpoint for stems, staged as acestep_base/ ('' to skip: stems_enabled false)",
+    )
     parser.add_argument("--image", default=DEFAULT_IMAGE)
     parser.add_argument("--work-dir", type=Path, help="local download folder (default: a temp dir)")
     parser.add_argument("--dry-run", action="store_true", help="download and list, upload nothing")
@@ -165,7 +198,7 @@ def main(
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     args = parse_args(argv)
     engines = ["acestep", "musicgen"] if args.engine == "both" else [args.engine]
-    parts = plan(args.llm, args.image, engines, args.acestep, args.musicgen)
+    parts = plan(args.llm, args.image, engines, args.acestep, args.musicgen, args.acestep_base or None)
     if s3 is None:
         import boto3
 

@@ -1,0 +1,134 @@
+"""Audio-in modes in the container with the real AceStepPipeline (tiny random weights, turbo and base):
+the source is read from S3, decoded, resampled; cover / repaint / extend / stems render and upload."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import numpy as np
+import pytest
+import soundfile as sf
+from conftest import BUCKET
+from song_model import source_audio
+from song_model.errors import SourceMissing, ValidationFailed
+from song_model.models import Models
+from song_model.pipeline import SongPipeline
+from song_model.schemas import parse_request
+
+RATE = 48_000
+SOURCE_S = 3.0
+
+
+def _put_source(s3: Any, rate: int = RATE, channels: int = 2, fmt: str = "WAV") -> dict[str, Any]:
+    t = np.arange(int(SOURCE_S * rate)) / rate
+    tone = (0.3 * np.sin(2 * np.pi * 330 * t)).astype(np.float32)
+    samples = np.stack([tone, tone * 0.5][:channels], axis=1)
+    buffer = io.BytesIO()
+    sf.write(buffer, samples, rate, format=fmt, subtype="PCM_16" if fmt == "WAV" else None)
+    s3.put_object(Bucket=BUCKET, Key="uploads/alice/src", Body=buffer.getvalue())
+    return {"bucket": BUCKET, "key": "uploads/alice/src", "duration_s": SOURCE_S}
+
+
+def _request(mode: str, source: dict[str, Any], **fields: Any) -> Any:
+    body = {
+        "job_id": "job-a",
+        "mode": mode,
+        "duration_s": SOURCE_S,
+        "seed": 7,
+        "inference_steps": 2,
+        "formats": ["wav"],
+        "source": source,
+        "output": {"bucket": BUCKET, "prefix": "scratch/job-a/"},
+        **fields,
+    }
+    return parse_request(body)
+
+
+def _decoded(s3: Any, key: str) -> np.ndarray:
+    data = s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+    samples, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
+    assert rate == RATE
+    return samples
+
+
+def test_cover_renders_the_source_length(tiny_models: Models, s3: Any) -> None:
+    request = _request("cover", _put_source(s3), prompt="jazz, piano trio", strength=0.7)
+    manifest = SongPipeline(tiny_models).run(request)
+    (audio,) = manifest.audio
+    assert audio.key == "scratch/job-a/audio.wav" and audio.track is None
+    assert _decoded(s3, audio.key).shape == (round(SOURCE_S * RATE), 2)
+    assert manifest.duration_s == SOURCE_S and manifest.engine == "acestep"
+    assert manifest.cover is not None and 3 <= len(manifest.categories) <= 5
+
+
+def test_repaint_changes_only_the_window(tiny_models: Models, s3: Any) -> None:
+    source = _put_source(s3)
+    original = _decoded(s3, source["key"])
+    request = _request("repaint", source, start_s=1.0, end_s=2.0, prompt="drum fill")
+    manifest = SongPipeline(tiny_models).run(request)
+    out = _decoded(s3, manifest.audio[0].key)
+    # Outside: the source's own samples, up to one 16-bit step of requantisation.
+    assert np.abs(out[:RATE] - original[:RATE]).max() <= 1 / 32767 + 1e-7
+    assert np.abs(out[2 * RATE :] - original[2 * RATE :]).max() <= 1 / 32767 + 1e-7
+    assert np.abs(out[RATE + 2000 : 2 * RATE - 2000] - original[RATE + 2000 : 2 * RATE - 2000]).max() > 0.01
+
+
+def test_extend_is_a_repaint_of_a_longer_canvas(tiny_models: Models, s3: Any) -> None:
+    source = _put_source(s3)
+    original = _decoded(s3, source["key"])
+    request = _request("extend", source, add_s=2.0, duration_s=SOURCE_S + 2.0, prompt="outro")
+    manifest = SongPipeline(tiny_models).run(request)
+    out = _decoded(s3, manifest.audio[0].key)
+    assert out.shape == (round((SOURCE_S + 2.0) * RATE), 2) and manifest.duration_s == SOURCE_S + 2.0
+    assert np.abs(out[: original.shape[0]] - original).max() <= 1 / 32767 + 1e-7
+    assert np.abs(out[original.shape[0] + 2000 :]).max() > 0.0
+
+
+def test_stems_extract_one_file_per_track_with_the_base_checkpoint(tiny_models: Models, s3: Any) -> None:
+    assert tiny_models.stems_engine is not None and not tiny_models.stems_engine.turbo
+    request = _request(
+        "stems", _put_source(s3, rate=44_100, channels=1, fmt="FLAC"), tracks=["vocals", "bass"]
+    )
+    manifest = SongPipeline(tiny_models).run(request)
+    assert [(a.track, a.key) for a in manifest.audio] == [
+        ("vocals", "scratch/job-a/stem-vocals.wav"),
+        ("bass", "scratch/job-a/stem-bass.wav"),
+    ]
+    for audio in manifest.audio:
+        assert _decoded(s3, audio.key).shape == (round(SOURCE_S * RATE), 2)
+
+
+def test_stems_switched_off_are_refused_before_any_work(tiny_models: Models, s3: Any) -> None:
+    from dataclasses import replace
+
+    without = replace(tiny_models, stems_engine=None)
+    request = _request("stems", {"bucket": BUCKET, "key": "never/read", "duration_s": 3.0}, tracks=["vocals"])
+    with pytest.raises(ValidationFailed, match="stems are switched off"):
+        SongPipeline(without).run(request)
+
+
+def test_audio_in_needs_the_acestep_engine(tiny_models: Models, tiny_musicgen: Any, s3: Any) -> None:
+    from dataclasses import replace
+
+    request = _request("cover", _put_source(s3), prompt="ska")
+    with pytest.raises(ValidationFailed, match="musicgen"):
+        SongPipeline(replace(tiny_models, engine=tiny_musicgen)).run(request)
+
+
+def test_a_deleted_source_fails_the_job_with_a_clear_reason(tiny_models: Models, s3: Any) -> None:
+    request = _request("cover", {"bucket": BUCKET, "key": "uploads/gone", "duration_s": 3.0}, prompt="ska")
+    with pytest.raises(SourceMissing, match="no longer exists"):
+        SongPipeline(tiny_models).run(request)
+
+
+def test_repaint_window_must_be_inside_the_canvas() -> None:
+    from pydantic import ValidationError
+
+    source = {"bucket": BUCKET, "key": "k", "duration_s": 3.0}
+    with pytest.raises(ValidationError):
+        _request("repaint", source, start_s=2.0, end_s=5.0)
+
+
+def test_splice_fade_is_short() -> None:
+    assert source_audio.SPLICE_FADE_S * RATE < RATE / 10
