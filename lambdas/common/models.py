@@ -174,6 +174,16 @@ StemTrack = Literal[
 class SourceRef(StrictModel):
     """Exactly one of `upload_id` (a ready upload) or `song_id` (one of the caller's processed songs)."""
 
+    # The rule in the published schema too: exactly one of the two ids is given as a string.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": [
+                {"required": ["upload_id"], "properties": {"upload_id": {"type": "string"}}},
+                {"required": ["song_id"], "properties": {"song_id": {"type": "string"}}},
+            ]
+        }
+    )
+
     upload_id: str | None = Field(None, pattern=_UUID)
     song_id: str | None = Field(None, pattern=_UUID)
 
@@ -230,7 +240,7 @@ class StemsRequest(_AudioInOptions):
     """Split the source into `tracks`: one audio file per track."""
 
     mode: Literal["stems"]
-    tracks: list[StemTrack] = Field(min_length=1, max_length=4)
+    tracks: list[StemTrack] = Field(min_length=1, max_length=4, json_schema_extra={"uniqueItems": True})
 
     @field_validator("tracks")
     @classmethod
