@@ -31,12 +31,14 @@ RECENT_RENDERS = 20
 def estimate(job: Job, jobs: JobRepository, settings: Settings) -> dict[str, int | None]:
     now = datetime.now(UTC)
     horizon = utc_timestamp(now - timedelta(seconds=settings.max_execution_s))
-    # Processing first, then the queue up to this job: if the job itself is no longer in the
-    # queue, it started between the reads (and may be counted as processing): it is next.
-    processing = jobs.count_by_status(JobStatus.PROCESSING, horizon, utc_timestamp(now), MAX_COUNTED)
+    # The queue up to this job first, then the processing set, counted as one set of ids: a song
+    # that starts between the two reads is then seen once (in both), never in neither, so the
+    # position cannot dip and rise again. If this job is no longer queued, it started: it is next.
     queued = jobs.ids_by_status(JobStatus.QUEUED, horizon, job.created_at, MAX_COUNTED + 1)
+    processing = jobs.ids_by_status(JobStatus.PROCESSING, horizon, utc_timestamp(now), MAX_COUNTED)
     if job.job_id in queued:
-        position = min(processing + len(queued) - 1, MAX_COUNTED)
+        ahead = (set(queued) | set(processing)) - {job.job_id}
+        position = min(len(ahead), MAX_COUNTED)
     elif len(queued) > MAX_COUNTED:
         position = MAX_COUNTED  # too far back to see itself within the bound
     else:

@@ -310,10 +310,6 @@ class JobRepository:
         jobs = [Job.model_validate(from_dynamo(item)) for item in page.get("Items", [])]
         return jobs, encode_page_token(page.get("LastEvaluatedKey"))
 
-    def count_by_status(self, status: JobStatus, created_from: str, created_to: str, limit: int) -> int:
-        """Jobs in `status` created in [created_from, created_to], counted up to `limit`."""
-        return len(self.ids_by_status(status, created_from, created_to, limit))
-
     def ids_by_status(self, status: JobStatus, created_from: str, created_to: str, limit: int) -> list[str]:
         """Ids of jobs in `status` created in [created_from, created_to] (inclusive), oldest first.
 

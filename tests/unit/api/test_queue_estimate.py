@@ -67,3 +67,28 @@ def test_a_song_that_started_between_the_reads_is_next(api, aws_env) -> None:
         ExpressionAttributeValues={":p": "processing"},
     )
     assert estimate(stale, JobRepository(), get_settings())["queue_position"] == 0
+
+
+def test_a_song_ahead_that_starts_between_the_reads_is_still_counted(api, aws_env) -> None:
+    """The position never dips: a song moving queued -> processing mid-estimate counts once."""
+    from lambdas.api.queue_estimate import estimate
+    from lambdas.common.repositories import JobRepository
+    from lambdas.common.settings import get_settings
+
+    put_job("bob", JobStatus.PROCESSING, created_at=_at(40))
+    ahead = put_job("carol", JobStatus.QUEUED, created_at=_at(30))
+    mine = put_job("alice", JobStatus.QUEUED, created_at=_at(20))
+    table = boto3.resource("dynamodb").Table(aws_env.jobs_table)
+
+    class StartsMidway(JobRepository):
+        def ids_by_status(self, status, created_from, created_to, limit):
+            ids = super().ids_by_status(status, created_from, created_to, limit)
+            table.update_item(  # carol's song starts right after the first read
+                Key={"job_id": ahead.job_id},
+                UpdateExpression="SET #s = :p",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":p": "processing"},
+            )
+            return ids
+
+    assert estimate(mine, StartsMidway(), get_settings())["queue_position"] == 2
