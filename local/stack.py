@@ -198,39 +198,28 @@ class LocalStack:
         watcher.start()
         self._exit.callback(watcher.stop)
 
-        poller = SqsPoller(
-            moto.client("sqs"),
-            messaging.callback_queue_url,
-            messaging.callback_queue_arn,
-            load_handler(CALLBACK_HANDLER),
-            function_name=self.workflow.inference_callback,
-            timeout_s=CALLBACK_VISIBILITY_TIMEOUT_S,
-        )
-        poller.start()
-        self._exit.callback(poller.stop)
-
-        check_poller = SqsPoller(
-            moto.client("sqs"),
-            upload_check.queue_url,
-            upload_check.queue_arn,
-            load_handler(UPLOAD_CHECK_HANDLER),
-            function_name=f"{self.config.resource_prefix}-upload-check",
-            timeout_s=UPLOAD_CHECK_VISIBILITY_TIMEOUT_S,
-            batch_size=1,
-        )
-        check_poller.start()
-        self._exit.callback(check_poller.stop)
-
-        webhooks = SqsPoller(
-            moto.client("sqs"),
-            lifecycle.webhook_queue_url,
-            lifecycle.webhook_queue_arn,
-            load_handler(WEBHOOK_SENDER_HANDLER),
-            function_name=f"{self.config.resource_prefix}-webhook-sender",
-            timeout_s=WEBHOOK_SENDER_TIMEOUT_S,
-        )
-        webhooks.start()
-        self._exit.callback(webhooks.stop)
+        # The event source mappings: (queue, handler, function name, visibility timeout, batch size).
+        prefix = self.config.resource_prefix
+        mappings = [
+            (messaging.callback_queue_url, messaging.callback_queue_arn, CALLBACK_HANDLER,
+             self.workflow.inference_callback, CALLBACK_VISIBILITY_TIMEOUT_S, 10),
+            (upload_check.queue_url, upload_check.queue_arn, UPLOAD_CHECK_HANDLER,
+             f"{prefix}-upload-check", UPLOAD_CHECK_VISIBILITY_TIMEOUT_S, 1),
+            (lifecycle.webhook_queue_url, lifecycle.webhook_queue_arn, WEBHOOK_SENDER_HANDLER,
+             f"{prefix}-webhook-sender", WEBHOOK_SENDER_TIMEOUT_S, 10),
+        ]  # fmt: skip
+        for queue_url, queue_arn, handler, function_name, timeout_s, batch_size in mappings:
+            poller = SqsPoller(
+                moto.client("sqs"),
+                queue_url,
+                queue_arn,
+                load_handler(handler),
+                function_name=function_name,
+                timeout_s=timeout_s,
+                batch_size=batch_size,
+            )
+            poller.start()
+            self._exit.callback(poller.stop)
 
         cognito = CognitoSettings(moto.url, pool.user_pool_id, pool.client_id)
         api = ApiServer(

@@ -24,6 +24,7 @@ from .config import ServiceConfig
 from .grants import allow_list, allow_objects
 from .nag import acknowledge, logical_id
 from .network import ModelNetwork
+from .queues import dead_letter_queue
 
 CONTAINER_DIR = Path(__file__).resolve().parent.parent / "sagemaker_containers" / "music"
 VARIANT_NAME = "AllTraffic"
@@ -107,13 +108,7 @@ class InferenceEndpoint(Construct):
         )
         self.success_topic = self._topic("SuccessTopic", "SageMaker async inference succeeded")
         self.error_topic = self._topic("ErrorTopic", "SageMaker async inference failed")
-        self.notifications_dlq = sqs.Queue(
-            self,
-            "NotificationsDlq",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
+        self.notifications_dlq = dead_letter_queue(self, "NotificationsDlq")
         self.notifications_queue = sqs.Queue(
             self,
             "Notifications",

@@ -29,6 +29,7 @@ from .config import ServiceConfig
 from .functions import REPO_ROOT, RUNTIME, ServiceFunction
 from .grants import allow_items, allow_objects
 from .nag import acknowledge, logical_id
+from .queues import dead_letter_queue
 
 UPLOADS_PREFIX = "uploads/"
 RETENTION_TAG = ("retention", "unused")  # lambdas/common/uploads.py sets it on every upload
@@ -154,17 +155,8 @@ class Uploads(Construct):
         return bucket
 
     def _queues(self) -> None:
-        self.dlq = sqs.Queue(
-            self,
-            "CheckDlq",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
-        acknowledge(
-            self.dlq,
-            "AwsSolutions-SQS3",
-            "This queue is the dead-letter queue of the upload check queue.",
+        self.dlq = dead_letter_queue(
+            self, "CheckDlq", nag_reason="This queue is the dead-letter queue of the upload check queue."
         )
         self.queue = sqs.Queue(
             self,

@@ -33,6 +33,7 @@ from .config import ServiceConfig
 from .data import DataStore
 from .functions import ServiceFunction
 from .grants import allow_items
+from .queues import dead_letter_queue
 
 QUEUE_VISIBILITY = Duration.seconds(WEBHOOK_QUEUE_VISIBILITY_S)
 # Longer than the whole retry schedule (about 28 h), so no message expires before its last try.
@@ -55,13 +56,7 @@ class LifecycleEvents(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.bus = events.EventBus(self, "Bus", event_bus_name=f"{config.resource_prefix}-song-events")
-        self.dlq = sqs.Queue(
-            self,
-            "WebhookDlq",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
+        self.dlq = dead_letter_queue(self, "WebhookDlq")
         self.queue = sqs.Queue(
             self,
             "WebhookQueue",

@@ -13,7 +13,6 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
@@ -23,6 +22,7 @@ from .functions import ServiceFunction
 from .grants import allow_items, allow_list, allow_objects, allow_query
 from .inference import MEDIA_PREFIX, OUTPUT_PREFIX, REQUEST_PREFIX, InferenceEndpoint
 from .nag import acknowledge, logical_id
+from .queues import dead_letter_queue
 
 ASL_PATH = Path(__file__).resolve().parent.parent / "statemachines" / "song_generation.asl.json"
 SONGS_PREFIX = "songs/"
@@ -272,18 +272,11 @@ class GenerationWorkflow(Construct):
     # --- executions that ended without cleaning up -> reaper ---
 
     def _reaper_rule(self) -> None:
-        self.reaper_dlq = sqs.Queue(
+        self.reaper_dlq = dead_letter_queue(
             self,
             "ReaperDlq",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
-        acknowledge(
-            self.reaper_dlq,
-            "AwsSolutions-SQS3",
-            "This queue is the dead-letter queue of the reaper's EventBridge target (cdk-nag only "
-            "recognises DLQs of other queues).",
+            nag_reason="This queue is the dead-letter queue of the reaper's EventBridge target (cdk-nag "
+            "only recognises DLQs of other queues).",
         )
         self.reaper_rule = events.Rule(
             self,
