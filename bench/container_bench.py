@@ -295,7 +295,7 @@ def instrument(models: Models, stages: dict[str, Any], rss: PeakRss) -> None:
     writer = models.songwriter
     for method in ("style_tags", "metadata", "lyrics", "categories"):
         setattr(writer, method, measured(stages, f"llm.{method}", getattr(writer, method), rss))
-    models.engine.generate = measured(stages, "music", models.engine.generate, rss)  # type: ignore[method-assign]
+    models.engine.generate_takes = measured(stages, "music", models.engine.generate_takes, rss)  # type: ignore[method-assign]
     models.cover.paint = measured(stages, "cover", models.cover.paint, rss)  # type: ignore[method-assign]
 
 
@@ -322,6 +322,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=None, help="diffusion steps (default: the checkpoint's)")
     parser.add_argument("--formats", default="wav,mp3,flac")
     parser.add_argument("--engine", choices=["acestep", "musicgen"], default="acestep")
+    parser.add_argument("--variants", type=int, default=1, help="takes rendered in one batch (1..4)")
     args = parser.parse_args()
 
     rss = PeakRss()
@@ -352,6 +353,7 @@ def main() -> None:
             "description": "an upbeat summer pop song about a road trip",
             "duration_s": args.duration,
             "seed": 1,
+            "variants": args.variants,
             "inference_steps": args.steps,
             "formats": args.formats.split(","),
             "output": {"bucket": "bench-bucket", "prefix": "bench/"},
@@ -368,6 +370,7 @@ def main() -> None:
         manifest = SongPipeline(models).run(request)
     result["song"] = {
         "duration_s": manifest.duration_s,
+        "takes": len(manifest.seeds),
         "sample_rate": manifest.sample_rate,
         "music": manifest.music.model_dump(),
         "lyrics_chars": len(manifest.lyrics or ""),

@@ -67,6 +67,15 @@ class SongSource(BaseModel):
     duration_s: float = Field(description="Length of the source track, seconds")
 
 
+class SongTake(BaseModel):
+    """One take of a processed song (a song requested with `variants` k has k takes)."""
+
+    take: int = Field(description="1-based; take 1 is also the song's own `audio_url` and `seed`")
+    seed: int | None = Field(None, description="Render this seed with variants 1 to get this take again")
+    audio_url: str | None = Field(None, description="Presigned URL of the first requested format")
+    audio_urls: dict[str, str] | None = Field(None, description="Presigned URL per audio format")
+
+
 class SongDetail(SongSummary):
     request: dict[str, Any] = Field(description="The accepted request, defaults filled in")
     source: SongSource | None = Field(None, description="Audio-in modes: the source track")
@@ -81,6 +90,9 @@ class SongDetail(SongSummary):
     prompt: str | None = None
     categories: list[str] | None = None
     seed: int | None = None
+    takes: list[SongTake] | None = Field(
+        None, description="Processed songs other than stems: every take with its seed and URLs"
+    )
     duration_s: float | None = None
     queue_position: int | None = Field(
         None, description="While queued: songs ahead of this one for the GPU (counted up to 100)"

@@ -28,7 +28,7 @@ from lambdas.common.observability import logger
 from lambdas.common.pricing import request_price
 from lambdas.common.repositories import JobRepository, UserRepository
 from lambdas.common.settings import Settings, get_settings
-from lambdas.common.song_view import song_fields
+from lambdas.common.song_view import song_fields, take_seeds
 from lambdas.common.uploads import UploadObjects, UploadRepository
 from lambdas.webhooks import signing
 
@@ -239,17 +239,23 @@ class SongService:
         prefix = media_keys.job_prefix(job.user_id, job.job_id)
         # Only keys under the job's own prefix are signed, whatever the row says.
         own = [a for a in result.audio if a.key.startswith(prefix)]
-        audio_urls = {a.format: self.media.presign(a.key) for a in own if a.track is None}
+        take_urls: dict[int, dict[str, str]] = {}
         tracks: dict[str, dict[str, str]] = {}
         for a in own:
-            if a.track is not None:
-                tracks.setdefault(a.track, {})[a.format] = self.media.presign(a.key)
+            urls = take_urls.setdefault(a.take, {}) if a.track is None else tracks.setdefault(a.track, {})
+            urls[a.format] = self.media.presign(a.key)
+        takes = [{**take, **_audio_urls(take_urls.get(take["take"], {}))} for take in take_seeds(result)]
         cover_ok = result.cover_key is not None and result.cover_key.startswith(prefix)
         expires = datetime.now(UTC) + timedelta(seconds=self.settings.presigned_url_ttl_s)
         return {
-            "audio_urls": audio_urls or None,
-            "audio_url": next(iter(audio_urls.values()), None),
+            **_audio_urls(take_urls.get(1, {})),
+            "takes": takes or None,
             "tracks": tracks or None,
             "cover_url": self.media.presign(result.cover_key) if cover_ok else None,
             "urls_expire_at": expires.isoformat(timespec="seconds").replace("+00:00", "Z"),
         }
+
+
+def _audio_urls(urls: dict[str, str]) -> dict[str, Any]:
+    """`audio_urls` per format and `audio_url`, the first requested format's."""
+    return {"audio_urls": urls or None, "audio_url": next(iter(urls.values()), None)}

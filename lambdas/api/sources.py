@@ -147,12 +147,12 @@ def check_against_source(request: AudioInRequest, source_s: float) -> None:
 
 def render_plan(request: AudioInRequest, source: JobSource) -> RenderPlan:
     """What the job renders, and so what it costs: cover and repaint the source's length, extend the
-    longer canvas, stems the source's length once per track."""
-    if isinstance(request, ExtendRequest):
-        return RenderPlan(duration_s=source.duration_s + request.add_s, takes=1)
+    longer canvas, stems the source's length once per track; the others once per take (`variants`)."""
     if isinstance(request, StemsRequest):
         return RenderPlan(duration_s=source.duration_s, takes=len(request.tracks))
-    return RenderPlan(duration_s=source.duration_s, takes=1)
+    if isinstance(request, ExtendRequest):
+        return RenderPlan(duration_s=source.duration_s + request.add_s, takes=request.variants)
+    return RenderPlan(duration_s=source.duration_s, takes=request.variants)
 
 
 def _field(name: str, message: str) -> dict[str, str]:

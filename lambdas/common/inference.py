@@ -59,6 +59,7 @@ class _Tolerant(BaseModel):
 class ManifestAudio(_Tolerant):
     format: AudioFormat
     track: str | None = Field(None, pattern=r"^[a-z_]{1,32}$")  # stems: the track this file holds
+    take: int = Field(1, ge=1, le=4)  # variants: the take (1-based) this file holds
     bucket: str
     key: str
     content_type: str
@@ -91,9 +92,14 @@ class Manifest(_Tolerant):
     lyrics: str | None = None
     prompt: str
     categories: list[str] = Field(default_factory=list)
-    seed: int
+    seed: int  # take 1's
+    seeds: list[int] = Field(default_factory=list, max_length=4)  # one per take (absent: one take)
     engine: str
     timings: ManifestTimings = Field(default_factory=ManifestTimings)
+
+    @property
+    def take_seeds(self) -> list[int]:
+        return self.seeds or [self.seed]
 
 
 # --- SageMaker async inference notification ---

@@ -1,6 +1,7 @@
 """Where a job's published media live in the media bucket (the contract between publish and API).
 
-`songs/{user_id}/{job_id}/audio.{fmt}` and `songs/{user_id}/{job_id}/cover.png`. Both ids are
+`songs/{user_id}/{job_id}/audio.{fmt}` (`audio-take{k}.{fmt}` for take k > 1) and
+`songs/{user_id}/{job_id}/cover.png`. Both ids are
 checked before they become part of a key, so no request value can point at another prefix.
 """
 
@@ -32,10 +33,12 @@ def job_prefix(user_id: str, job_id: str) -> str:
     return f"{MEDIA_ROOT}{user_id}/{job_id}/"
 
 
-def audio_key(user_id: str, job_id: str, fmt: str, track: str | None = None) -> str:
-    """`audio.{fmt}`, or `stem-{track}.{fmt}` for one track of a stems song."""
+def audio_key(user_id: str, job_id: str, fmt: str, track: str | None = None, take: int = 1) -> str:
+    """`audio.{fmt}` (take k > 1 of a song with variants: `audio-take{k}.{fmt}`), or
+    `stem-{track}.{fmt}` for one track of a stems song."""
     name = "audio" if track is None else f"stem-{track}"
-    return f"{job_prefix(user_id, job_id)}{name}.{fmt}"
+    suffix = "" if take == 1 else f"-take{int(take)}"
+    return f"{job_prefix(user_id, job_id)}{name}{suffix}.{fmt}"
 
 
 def cover_key(user_id: str, job_id: str) -> str:

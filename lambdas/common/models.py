@@ -123,7 +123,21 @@ class _RenderOptions(StrictModel):
         return value
 
 
+# Takes of one request, rendered together in one GPU batch and priced each (not for stems: an
+# extraction of the source would not differ between takes).
+MAX_VARIANTS = 4
+Variants = Annotated[
+    int,
+    Field(
+        ge=1,
+        le=MAX_VARIANTS,
+        description="Takes to render in one batch, each priced; take k uses seed + k - 1",
+    ),
+]
+
+
 class _SongOptions(_RenderOptions):
+    variants: Variants = 1
     instrumental: bool = False
     duration_s: int = Field(180, ge=10, le=600)
     # Music metadata (the container applies the same rules: song_model/schemas.py).
@@ -198,7 +212,13 @@ class _AudioInOptions(_RenderOptions):
     source: SourceRef
 
 
-class CoverRequest(_AudioInOptions):
+class _SampledFromSource(_AudioInOptions):
+    """The audio-in modes that sample new audio (and so can render several takes)."""
+
+    variants: Variants = 1
+
+
+class CoverRequest(_SampledFromSource):
     """Restyle the source: same length and structure, the style of `prompt`."""
 
     mode: Literal["cover"]
@@ -209,7 +229,7 @@ class CoverRequest(_AudioInOptions):
     )
 
 
-class RepaintRequest(_AudioInOptions):
+class RepaintRequest(_SampledFromSource):
     """Regenerate `start_s`..`end_s` of the source; the rest of the track stays as it was."""
 
     mode: Literal["repaint"]
@@ -227,7 +247,7 @@ class RepaintRequest(_AudioInOptions):
         return end_s
 
 
-class ExtendRequest(_AudioInOptions):
+class ExtendRequest(_SampledFromSource):
     """Add `add_s` seconds after the end of the source: one longer song."""
 
     mode: Literal["extend"]
@@ -240,6 +260,8 @@ class StemsRequest(_AudioInOptions):
     """Split the source into `tracks`: one audio file per track."""
 
     mode: Literal["stems"]
+    # One take only: extraction separates the source; takes would not differ.
+    variants: int = Field(1, ge=1, le=1, description="Stems have one take (one file per track)")
     tracks: list[StemTrack] = Field(min_length=1, max_length=4, json_schema_extra={"uniqueItems": True})
 
     @field_validator("tracks")
@@ -289,6 +311,7 @@ class AudioFile(BaseModel):
     format: AudioFormat
     key: str
     track: str | None = None  # stems: which track this file holds
+    take: int = 1  # variants: which take (1-based) this file holds
 
 
 class JobSource(BaseModel):
@@ -310,7 +333,8 @@ class JobResult(BaseModel):
     lyrics: str | None = None
     prompt: str
     categories: list[str] = Field(default_factory=list)
-    seed: int
+    seed: int  # take 1's
+    seeds: list[int] = Field(default_factory=list)  # one per take (empty on rows from before variants)
     duration_s: float
     sample_rate: int | None = None
     timings: dict[str, float] = Field(default_factory=dict)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .models import Job, JobStatus
+from .models import Job, JobResult, JobStatus
 
 
 def summary_fields(job: Job) -> dict[str, Any]:
@@ -34,9 +34,17 @@ def song_fields(job: Job) -> dict[str, Any]:
             prompt=result.prompt,
             categories=result.categories,
             seed=result.seed,
+            takes=take_seeds(result) or None,
             duration_s=result.duration_s,
         )
     return fields
+
+
+def take_seeds(result: JobResult) -> list[dict[str, Any]]:
+    """`[{"take": k, "seed": ...}]` for each take of the song's audio (stems have tracks, not takes)."""
+    seeds = result.seeds or [result.seed]
+    takes = sorted({a.take for a in result.audio if a.track is None})
+    return [{"take": k, "seed": seeds[k - 1] if k <= len(seeds) else None} for k in takes]
 
 
 def _source_fields(job: Job) -> dict[str, Any] | None:

@@ -20,17 +20,23 @@ from .errors import InvalidManifest, JobNotRunnable
 def publish(job_id: str, user_id: str, manifest_data: dict[str, Any]) -> dict[str, Any]:
     """Returns `result`: the JobResult (JSON) that ChargeAndComplete stores with the charge."""
     manifest = _validated(manifest_data, job_id)
-    if not JobRepository().set_stage(job_id, "publishing"):
+    jobs = JobRepository()
+    if not jobs.set_stage(job_id, "publishing"):
         # Canceled (or failed) while the GPU worked: its media is never published nor charged.
         raise JobNotRunnable(f"job {job_id} is no longer processing")
+    # Every take is paid for: a container that rendered fewer (an image older than `variants`)
+    # fails the job uncharged rather than charge for takes that do not exist.
+    ordered = int(jobs.get(job_id).request.get("variants") or 1)
+    if len(manifest.take_seeds) != ordered:
+        raise InvalidManifest(f"the manifest holds {len(manifest.take_seeds)} takes, {ordered} were ordered")
     media = get_settings().media_bucket_name
 
     audio: list[AudioFile] = []
     copies: list[tuple[str, str, str]] = []  # (source key, destination key, content type)
     for item in manifest.audio:
-        destination = media_keys.audio_key(user_id, job_id, item.format, item.track)
+        destination = media_keys.audio_key(user_id, job_id, item.format, item.track, item.take)
         copies.append((item.key, destination, item.content_type))
-        audio.append(AudioFile(format=item.format, key=destination, track=item.track))
+        audio.append(AudioFile(format=item.format, key=destination, track=item.track, take=item.take))
     cover = None
     if manifest.cover:
         cover = media_keys.cover_key(user_id, job_id)
@@ -48,6 +54,7 @@ def publish(job_id: str, user_id: str, manifest_data: dict[str, Any]) -> dict[st
         prompt=manifest.prompt,
         categories=manifest.categories,
         seed=manifest.seed,
+        seeds=manifest.take_seeds,
         duration_s=manifest.duration_s,
         sample_rate=manifest.sample_rate,
         timings=manifest.timings.model_dump(),
@@ -69,9 +76,13 @@ def _validated(data: dict[str, Any], job_id: str) -> Manifest:
     for obj_bucket, key in objects:
         if obj_bucket != bucket or not key.startswith(prefix) or ".." in key:
             raise InvalidManifest(f"s3://{obj_bucket}/{key} is outside the job's scratch prefix")
-    files = [(a.track, a.format) for a in manifest.audio]  # one file per track and format
+    files = [(a.take, a.track, a.format) for a in manifest.audio]  # one per take, track and format
+    takes = {a.take for a in manifest.audio}
+    seeds = manifest.take_seeds
     if manifest.job_id != job_id or len(set(files)) != len(files):
         raise InvalidManifest("the manifest does not match the job")
+    if takes != set(range(1, len(seeds) + 1)) or seeds[0] != manifest.seed:
+        raise InvalidManifest("the manifest's takes do not match its seeds")
     return manifest
 
 

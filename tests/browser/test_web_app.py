@@ -88,6 +88,7 @@ def test_a_song_from_sign_up_to_playing_to_deleted(
     page.get_by_label("Length (seconds)").fill("10")
     page.get_by_label("Inference steps").fill("10")
     page.get_by_label("Seed").fill("7")
+    page.get_by_label("Variants").fill("2")
     page.get_by_label("FLAC").check()
     screenshot(page, "create-desktop")
     page.get_by_role("button", name="Create song").click()
@@ -119,6 +120,12 @@ def test_a_song_from_sign_up_to_playing_to_deleted(
     assert page.locator("pre.lyrics").inner_text().strip()
     downloads = {a.get_attribute("data-format") for a in page.locator(".downloads a").all()}
     assert downloads == {"wav", "flac"}
+    # Two takes, each with its own seed, player and downloads.
+    takes = page.locator(".takes > ol > li")
+    assert takes.count() == 2
+    assert "seed 7" in takes.nth(0).inner_text() and "seed 8" in takes.nth(1).inner_text()
+    assert takes.nth(1).get_by_role("link", name="FLAC").get_attribute("href")
+    assert takes.nth(1).get_by_label("Play take 2").is_visible()
     screenshot(page, "song-desktop")
     assert accessibility_violations(page) == []
     page.set_viewport_size(PHONE)

@@ -74,6 +74,25 @@ def test_repaint_changes_only_the_window(tiny_models: Models, s3: Any) -> None:
     assert np.abs(out[RATE + 2000 : 2 * RATE - 2000] - original[RATE + 2000 : 2 * RATE - 2000]).max() > 0.01
 
 
+def test_repaint_variants_keep_the_source_outside_the_window_in_every_take(
+    tiny_models: Models, s3: Any
+) -> None:
+    source = _put_source(s3)
+    original = _decoded(s3, source["key"])
+    request = _request("repaint", source, start_s=1.0, end_s=2.0, variants=2)
+    manifest = SongPipeline(tiny_models).run(request)
+    assert manifest.seeds == [7, 8] and [a.take for a in manifest.audio] == [1, 2]
+    first, second = (_decoded(s3, a.key) for a in manifest.audio)
+    for take in (first, second):
+        assert np.abs(take[:RATE] - original[:RATE]).max() <= 1 / 32767 + 1e-7
+    assert not np.array_equal(first[RATE : 2 * RATE], second[RATE : 2 * RATE])
+
+
+def test_stems_take_no_variants() -> None:
+    with pytest.raises(ValueError, match="variants must be 1 for stems"):
+        _request("stems", {"bucket": BUCKET, "key": "k", "duration_s": 3.0}, tracks=["bass"], variants=2)
+
+
 def test_extend_is_a_repaint_of_a_longer_canvas(tiny_models: Models, s3: Any) -> None:
     source = _put_source(s3)
     original = _decoded(s3, source["key"])

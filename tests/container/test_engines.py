@@ -18,6 +18,7 @@ from song_model.engines import (
     MusicJob,
     MusicMetadata,
     fit_length,
+    take_seeds,
 )
 from song_model.errors import ValidationFailed
 
@@ -64,6 +65,31 @@ def test_acestep_same_seed_same_samples_other_seed_other_samples(tiny_models: An
     assert not np.array_equal(render(8), first)
 
 
+def test_takes_render_in_one_batch_each_with_its_own_seed(tiny_models: Any) -> None:
+    engine = tiny_models.engine
+    job = MusicJob("rock", "[verse]\nla", 1.0, seed=0, steps=2)
+    seeds = take_seeds(40, 3)
+    assert seeds == [40, 41, 42] and take_seeds(2**32 - 1, 2) == [2**32 - 1, 0]
+    with spy() as call:
+        takes = engine.generate_takes(job, seeds)
+    assert call.call_count == 1  # one pipeline call for all takes
+    assert [g.initial_seed() for g in call.call_args.kwargs["generator"]] == seeds
+    assert len(call.call_args.kwargs["prompt"]) == 3
+    assert all(t.samples.shape == (48000, 2) for t in takes)
+    assert not np.array_equal(takes[0].samples, takes[1].samples)
+    assert not np.array_equal(takes[1].samples, takes[2].samples)
+    # A take is the song its seed renders alone (same starting noise; batching changes only rounding).
+    alone = engine.generate(MusicJob("rock", "[verse]\nla", 1.0, seed=41, steps=2))
+    np.testing.assert_allclose(takes[1].samples, alone.samples, atol=1e-4)
+
+
+def test_musicgen_renders_takes_one_after_another(tiny_musicgen: MusicgenEngine) -> None:
+    takes = tiny_musicgen.generate_takes(MusicJob("rock", None, 1.0, seed=0), [5, 6])
+    assert len(takes) == 2 and not np.array_equal(takes[0].samples, takes[1].samples)
+    alone = tiny_musicgen.generate(MusicJob("rock", None, 1.0, seed=6))
+    assert np.array_equal(takes[1].samples, alone.samples)
+
+
 def test_music_metadata_and_sampling_reach_the_pipeline(tiny_models: Any) -> None:
     meta = MusicMetadata(bpm=96, key="F# minor", time_signature=3, vocal_language="ja")
     job = MusicJob("jazz", "[verse]\nhello", 1.0, seed=3, steps=3, metadata=meta)
@@ -72,16 +98,20 @@ def test_music_metadata_and_sampling_reach_the_pipeline(tiny_models: Any) -> Non
     kwargs = call.call_args.kwargs
     assert (kwargs["bpm"], kwargs["keyscale"], kwargs["timesignature"]) == (96, "F# minor", "3")
     assert kwargs["vocal_language"] == "ja"
-    assert (kwargs["prompt"], kwargs["lyrics"], kwargs["audio_duration"]) == ("jazz", "[verse]\nhello", 1.0)
+    assert (kwargs["prompt"], kwargs["lyrics"], kwargs["audio_duration"]) == (
+        ["jazz"],
+        ["[verse]\nhello"],
+        1.0,
+    )
     assert kwargs["num_inference_steps"] == 3 and kwargs["task_type"] == "text2music"
-    assert kwargs["generator"].initial_seed() == 3
+    assert [g.initial_seed() for g in kwargs["generator"]] == [3]
 
 
 def test_instrumental_and_unknown_metadata_use_acesteps_conventions(tiny_models: Any) -> None:
     with spy() as call:
         tiny_models.engine.generate(MusicJob("ambient", None, 1.0, seed=3, steps=1))
     kwargs = call.call_args.kwargs
-    assert kwargs["lyrics"] == "[Instrumental]"
+    assert kwargs["lyrics"] == ["[Instrumental]"]
     assert kwargs["bpm"] is None and kwargs["keyscale"] is None and kwargs["timesignature"] is None
     assert kwargs["vocal_language"] == "unknown"
 

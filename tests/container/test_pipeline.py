@@ -18,7 +18,7 @@ from song_model.schemas import Manifest, parse_request
 
 MANIFEST_KEYS = {
     "job_id", "audio", "cover", "sample_rate", "duration_s", "lyrics", "prompt", "categories", "seed",
-    "engine", "music", "timings",
+    "seeds", "engine", "music", "timings",
 }  # fmt: skip
 
 
@@ -95,6 +95,34 @@ def test_every_format_decodes_with_the_right_rate_and_length(tiny_models: Any, s
         tolerance = 2 * 1152 / rate if fmt == "mp3" else 1 / rate
         assert abs(len(samples) / rate - 2.0) <= tolerance, fmt
         assert np.isfinite(samples).all() and np.abs(samples).max() <= 1.0
+
+
+def test_variants_render_one_file_per_take_and_format_with_their_seeds(tiny_models: Any, s3: Any) -> None:
+    with mock.patch.object(
+        AceStepPipeline, "__call__", autospec=True, side_effect=AceStepPipeline.__call__
+    ) as call:
+        manifest = run(tiny_models, seed=10, variants=3, formats=["wav", "flac"])
+    assert call.call_count == 1  # the three takes share one batch
+    assert manifest["seed"] == 10 and manifest["seeds"] == [10, 11, 12]
+    keys = {(a["take"], a["format"]): a["key"] for a in manifest["audio"]}
+    assert keys == {
+        (take, fmt): f"scratch/job-1/audio{'' if take == 1 else f'-take{take}'}.{fmt}"
+        for take in (1, 2, 3)
+        for fmt in ("wav", "flac")
+    }
+    takes = [fetch(s3, keys[(take, "wav")]) for take in (1, 2, 3)]
+    assert len(set(takes)) == 3
+    # The takes share the song's words (written with the first seed) and its cover.
+    assert len({a["key"] for a in manifest["audio"]}) == 6 and manifest["cover"]["key"].endswith("cover.png")
+
+
+def test_a_take_is_what_its_seed_renders_alone_with_the_same_words(tiny_models: Any, s3: Any) -> None:
+    takes = run(tiny_models, mode="custom_lyrics", seed=10, variants=2)
+    alone = run(tiny_models, mode="custom_lyrics", seed=11)
+    second = next(a["key"] for a in takes["audio"] if a["take"] == 2)
+    a, _ = sf.read(io.BytesIO(fetch(s3, second)), dtype="float32")
+    b, _ = sf.read(io.BytesIO(fetch(s3, alone["audio"][0]["key"])), dtype="float32")
+    assert np.abs(a - b).max() < 1e-3  # batching changes rounding only
 
 
 def test_lossless_formats_hold_the_same_samples(tiny_models: Any, s3: Any) -> None:

@@ -98,10 +98,10 @@ def test_oversized_bodies_get_413(app_server: Any, tiny_models: Any) -> None:
 
 
 def test_a_model_error_fails_that_request_only(client: Client, tiny_models: Any, monkeypatch: Any) -> None:
-    def broken(job: Any) -> Any:
+    def broken(job: Any, seeds: Any) -> Any:
         raise RuntimeError("weights are corrupt")
 
-    monkeypatch.setattr(tiny_models.engine, "generate", broken)
+    monkeypatch.setattr(tiny_models.engine, "generate_takes", broken)
     error = assert_error(client.call("POST", "/invocations", make_request()), 500, "model_error")
     assert "music" in error["message"] and "weights are corrupt" in error["message"]
     monkeypatch.undo()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import io
 import json
 import threading
 import time
@@ -16,9 +17,11 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import numpy as np
 import pytest
+import soundfile as sf
 
-from local.client import song_id
+from local.client import download, song_id
 
 from .conftest import song_body
 
@@ -186,3 +189,29 @@ def test_queue_position_decreases(user) -> None:
     assert positions[0] >= 2 and positions == sorted(positions, reverse=True) and len(positions) >= 2
     assert client.wait(last, 3 * SONG_TIMEOUT_S)["status"] == "processed"
     assert "queue_position" not in client.song(last) or client.song(last)["queue_position"] is None
+
+
+def test_variants_render_distinct_takes_charged_once_each(user) -> None:
+    client = user("variants")
+    credits = client.me()["credits"]
+    single = client.create_song(song_body("custom_lyrics", seed=70))
+    takes = client.create_song(song_body("custom_lyrics", seed=70, variants=3, formats=["wav", "flac"]))
+    assert takes["price_credits"] == 3 * single["price_credits"]
+    single = client.wait(song_id(single), 2 * SONG_TIMEOUT_S)
+    done = client.wait(song_id(takes), 2 * SONG_TIMEOUT_S)
+    assert single["status"] == done["status"] == "processed"
+
+    # One charge per take, each once: the two songs cost exactly their prices.
+    assert client.me()["credits"] == credits - single["price_credits"] - done["price_credits"]
+    assert [(t["take"], t["seed"]) for t in done["takes"]] == [(1, 70), (2, 71), (3, 72)]
+    assert done["seed"] == 70 and done["audio_urls"] == done["takes"][0]["audio_urls"]
+    audio = []
+    for take in done["takes"]:
+        assert set(take["audio_urls"]) == {"wav", "flac"}
+        samples, rate = sf.read(io.BytesIO(download(take["audio_url"])), dtype="int16")
+        assert rate == 48_000 and samples.shape == (10 * 48_000, 2)
+        audio.append(samples)
+    assert not np.array_equal(audio[0], audio[1]) and not np.array_equal(audio[1], audio[2])
+    # Take 1 is the song its seed renders alone (same words; batching changes rounding only).
+    alone, _ = sf.read(io.BytesIO(download(single["audio_url"])), dtype="int16")
+    assert np.abs(alone.astype(int) - audio[0].astype(int)).max() <= 33

@@ -147,20 +147,24 @@ class FakeAsyncEndpoint:
         bucket, key = _split(invocation.input_location)
         request = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
         out_bucket, prefix = request["output"]["bucket"], request["output"]["prefix"]
+        seed = request.get("seed") if request.get("seed") is not None else 1234
+        seeds = [seed + k for k in range(int(request.get("variants", 1)))]  # the container's rule
         audio = []
-        for fmt in request.get("formats", ["wav"]):
-            body = f"{fmt} audio of {request['job_id']}".encode()
-            media_key = f"{prefix}audio.{fmt}"
-            s3.put_object(Bucket=out_bucket, Key=media_key, Body=body, ContentType=CONTENT_TYPES[fmt])
-            audio.append(
-                {
-                    "format": fmt,
-                    "bucket": out_bucket,
-                    "key": media_key,
-                    "content_type": CONTENT_TYPES[fmt],
-                    "size_bytes": len(body),
-                }
-            )
+        for take in range(1, len(seeds) + 1):
+            for fmt in request.get("formats", ["wav"]):
+                body = f"{fmt} audio of {request['job_id']}, take {take}".encode()
+                media_key = f"{prefix}audio{'' if take == 1 else f'-take{take}'}.{fmt}"
+                s3.put_object(Bucket=out_bucket, Key=media_key, Body=body, ContentType=CONTENT_TYPES[fmt])
+                audio.append(
+                    {
+                        "format": fmt,
+                        "take": take,
+                        "bucket": out_bucket,
+                        "key": media_key,
+                        "content_type": CONTENT_TYPES[fmt],
+                        "size_bytes": len(body),
+                    }
+                )
         cover_body = b"\x89PNG fake cover"
         s3.put_object(Bucket=out_bucket, Key=f"{prefix}cover.png", Body=cover_body, ContentType="image/png")
         manifest = {
@@ -179,7 +183,8 @@ class FakeAsyncEndpoint:
             "lyrics": None if request.get("instrumental") else "[verse]\nla la la",
             "prompt": request.get("prompt") or "lofi, calm, piano",
             "categories": ["lofi", "chill", "instrumental"],
-            "seed": request.get("seed") if request.get("seed") is not None else 1234,
+            "seed": seed,
+            "seeds": seeds,
             "engine": "acestep",
             "timings": {"lyrics_s": 1.5, "music_s": 20.0, "cover_s": 0.5, "upload_s": 0.2, "total_s": 22.2},
         }

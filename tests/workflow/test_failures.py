@@ -6,11 +6,12 @@ import json
 import uuid
 
 import boto3
+import pytest
 
 from lambdas.common.models import JobStatus, Reservation
 from lambdas.reaper import handler as reaper
 from local.lambda_routing import LambdaContext
-from tests.workflow.harness import COST, Workflow, lose_transaction_response
+from tests.workflow.harness import COST, REQUEST, Workflow, lose_transaction_response
 
 
 def _assert_failed_cleanly(flow: Workflow, job_id: str, user: str, credits: int, code: str) -> None:
@@ -144,6 +145,46 @@ def test_manifest_outside_the_jobs_scratch_is_refused(workflow: Workflow) -> Non
     workflow.endpoint.notify(invocation, workflow.endpoint._success_message(invocation))
     _assert_failed_cleanly(workflow, job2.job_id, "alice", 5, "GenerationFailed")
     assert s3.get_object(Bucket=bucket, Key=f"media/{other_id}/audio.wav")["Body"].read()
+
+
+@pytest.mark.parametrize(
+    ("variants", "files", "seeds"),
+    [
+        (2, [1], [5]),  # an image older than variants: one take where two were paid for
+        (2, [1], [5, 6]),  # a take without its files
+        (1, [1, 3], [5, 6]),  # a take without a seed
+    ],
+)
+def test_a_manifest_whose_takes_do_not_add_up_fails_uncharged(
+    workflow: Workflow, variants: int, files: list[int], seeds: list[int]
+) -> None:
+    workflow.user("alice", credits=5)
+    job = workflow.submit("alice", {**REQUEST, "variants": variants})
+    invocation = workflow.endpoint.wait_for_invocation(job.job_id)
+    s3 = boto3.client("s3")
+    bucket = workflow.resources.inference_bucket
+    audio = []
+    for take in files:
+        key = f"media/{job.job_id}/audio-{take}.wav"
+        s3.put_object(Bucket=bucket, Key=key, Body=b"wav")
+        audio.append(
+            {
+                "format": "wav",
+                "take": take,
+                "bucket": bucket,
+                "key": key,
+                "content_type": "audio/wav",
+                "size_bytes": 3,
+            }
+        )
+    manifest = {
+        "job_id": job.job_id, "audio": audio, "sample_rate": 48000, "duration_s": 60.0, "prompt": "x",
+        "seed": seeds[0], "seeds": seeds, "engine": "acestep",
+    }  # fmt: skip
+    out_bucket, _, out_key = invocation.output_location.removeprefix("s3://").partition("/")
+    s3.put_object(Bucket=out_bucket, Key=out_key, Body=json.dumps(manifest).encode())
+    workflow.endpoint.notify(invocation, workflow.endpoint._success_message(invocation))
+    _assert_failed_cleanly(workflow, job.job_id, "alice", 5, "GenerationFailed")
 
 
 def test_duplicate_success_notification_charges_once(workflow: Workflow) -> None:

@@ -7,7 +7,7 @@ import json
 import boto3
 
 from lambdas.common.models import JobStatus, Reservation
-from tests.workflow.harness import COST, Workflow
+from tests.workflow.harness import COST, REQUEST, Workflow
 
 
 def _states(flow: Workflow, job_id: str) -> list[str]:
@@ -16,6 +16,31 @@ def _states(flow: Workflow, job_id: str) -> list[str]:
         for event in flow.history(job_id)
         if "stateEnteredEventDetails" in event
     ]
+
+
+def test_variants_publish_every_take_and_charge_each(workflow: Workflow) -> None:
+    workflow.user("alice", credits=10)
+    job = workflow.submit("alice", {**REQUEST, "seed": 7, "variants": 3, "formats": ["wav"]})
+    workflow.endpoint.wait_for_invocation(job.job_id)
+    assert workflow.reserved("alice") == 3 * COST
+    workflow.endpoint.succeed(job.job_id)
+    assert workflow.wait(job.job_id)["status"] == "SUCCEEDED"
+
+    prefix = f"songs/alice/{job.job_id}/"
+    assert workflow.media_keys() == [
+        f"{prefix}audio-take2.wav",
+        f"{prefix}audio-take3.wav",
+        f"{prefix}audio.wav",
+        f"{prefix}cover.png",
+    ]
+    result = workflow.job(job.job_id).result
+    assert result is not None and result.seed == 7 and result.seeds == [7, 8, 9]
+    assert [(a.take, a.key) for a in result.audio] == [
+        (1, f"{prefix}audio.wav"),
+        (2, f"{prefix}audio-take2.wav"),
+        (3, f"{prefix}audio-take3.wav"),
+    ]
+    assert workflow.credits("alice") == 10 - 3 * COST and workflow.reserved("alice") == 0
 
 
 def test_song_is_published_charged_once_and_slot_freed(workflow: Workflow) -> None:

@@ -26,10 +26,12 @@ from .schemas import AudioInRequest, CoverRequest, ExtendRequest, RepaintRequest
 
 @dataclass(frozen=True)
 class Rendered:
-    """One output file's audio; `track` names the stem (None for one-track results)."""
+    """One output file's audio; `track` names the stem (None for one-track results), `take` the
+    variant (1-based)."""
 
     track: str | None
     audio: Audio
+    take: int = 1
 
 
 class AudioInRenderer:
@@ -57,7 +59,10 @@ class AudioInRenderer:
             )
         return engine
 
-    def render(self, request: AudioInRequest, prompt: str, lyrics: str | None, seed: int) -> list[Rendered]:
+    def render(
+        self, request: AudioInRequest, prompt: str, lyrics: str | None, seeds: list[int]
+    ) -> list[Rendered]:
+        """One file per stem track, or one per take (one seed each; the takes share one batch)."""
         engine = self.check(request)
         rate = engine.sample_rate
         data = storage.get_object(request.source.bucket, request.source.key)
@@ -69,7 +74,7 @@ class AudioInRenderer:
                 prompt=prompt,
                 lyrics=lyrics,
                 duration_s=request.duration_s,
-                seed=seed,
+                seed=seeds[0],
                 steps=request.inference_steps,
                 guidance_scale=request.guidance_scale,
                 audio_input=audio_input,
@@ -82,17 +87,29 @@ class AudioInRenderer:
             ]
         if isinstance(request, CoverRequest):
             audio_input = AudioInput("cover", source=source, strength=request.strength)
-            return [Rendered(None, engine.generate(job(audio_input)))]
+            takes = engine.generate_takes(job(audio_input), seeds)
+            return [Rendered(None, audio, take) for take, audio in enumerate(takes, start=1)]
         start_s, end_s = _window(request)
-        generated = engine.generate(job(AudioInput("repaint", source=source, start_s=start_s, end_s=end_s)))
-        spliced = source_audio.splice(
-            torch.from_numpy(generated.samples.T.copy()),
-            canvas,
-            start=round(start_s * rate),
-            end=round(end_s * rate),
-            fade=round(source_audio.SPLICE_FADE_S * rate),
+        takes = engine.generate_takes(
+            job(AudioInput("repaint", source=source, start_s=start_s, end_s=end_s)), seeds
         )
-        return [Rendered(None, Audio(spliced.T.contiguous().numpy(), rate))]
+        return [
+            Rendered(None, _splice(audio, canvas, start_s, end_s), take)
+            for take, audio in enumerate(takes, start=1)
+        ]
+
+
+def _splice(generated: Audio, canvas: torch.Tensor, start_s: float, end_s: float) -> Audio:
+    """The source's own samples outside the window, the generated ones inside it."""
+    rate = generated.sample_rate
+    spliced = source_audio.splice(
+        torch.from_numpy(generated.samples.T.copy()),
+        canvas,
+        start=round(start_s * rate),
+        end=round(end_s * rate),
+        fade=round(source_audio.SPLICE_FADE_S * rate),
+    )
+    return Audio(spliced.T.contiguous().numpy(), rate)
 
 
 def _window(request: RepaintRequest | ExtendRequest) -> tuple[float, float]:

@@ -8,6 +8,7 @@ sample rate. Sampling settings left as None take the loaded checkpoint's recomme
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from abc import ABC, abstractmethod
@@ -89,6 +90,12 @@ class Sampling:
     guidance_scale: float | None  # None: the checkpoint does not use guidance (turbo)
 
 
+def take_seeds(seed: int, takes: int) -> list[int]:
+    """Take k (1-based) of a request renders with seed + k - 1: each take has its own seed, and a
+    single render with that seed reproduces it (up to floating-point batch effects)."""
+    return [(seed + k) % 2**32 for k in range(takes)]
+
+
 def fit_length(samples: np.ndarray, frames: int) -> np.ndarray:
     """Trim or zero-pad (frames, channels) audio to exactly `frames` samples."""
     if samples.shape[0] >= frames:
@@ -108,6 +115,11 @@ class MusicEngine(ABC):
     @abstractmethod
     def generate(self, job: MusicJob) -> Audio:
         """Render exactly `job.duration_s` seconds of audio for the job."""
+
+    def generate_takes(self, job: MusicJob, seeds: list[int]) -> list[Audio]:
+        """One take per seed (the job's own seed is ignored). This default renders them one after
+        another; an engine whose model takes a batch overrides it to render them together."""
+        return [self.generate(dataclasses.replace(job, seed=seed)) for seed in seeds]
 
     def check_task(self, job: MusicJob) -> str:
         task = job.audio_input.task if job.audio_input else TEXT2MUSIC
@@ -173,22 +185,28 @@ class AceStepEngine(MusicEngine):
         return Sampling(job.steps or self.BASE_STEPS, guidance)
 
     def generate(self, job: MusicJob) -> Audio:
+        return self.generate_takes(job, [job.seed])[0]
+
+    def generate_takes(self, job: MusicJob, seeds: list[int]) -> list[Audio]:
+        """All takes in one batch: the pipeline takes lists of prompts and generators (the source
+        audio of the audio-to-audio tasks is shared across the batch)."""
         task = self.check_task(job)
         sampling = self.sampling(job)
         meta = job.metadata
+        takes = len(seeds)
         # A CPU generator gives the same starting noise on any device, so a seed reproduces a song
         # whether it ran on the GPU endpoint or the local stack's CPU (same weights assumed).
-        generator = torch.Generator(device="cpu").manual_seed(job.seed)
+        generators = [torch.Generator(device="cpu").manual_seed(seed) for seed in seeds]
         with torch.inference_mode():
             output = self.pipeline(
-                prompt=job.prompt,
-                lyrics=job.lyrics or ACESTEP_INSTRUMENTAL_LYRICS,
+                prompt=[job.prompt] * takes,
+                lyrics=[job.lyrics or ACESTEP_INSTRUMENTAL_LYRICS] * takes,
                 audio_duration=float(job.duration_s),
                 num_inference_steps=sampling.steps,
                 # 1.0 = no guidance; turbo would ignore (and warn about) anything higher.
                 guidance_scale=sampling.guidance_scale or 1.0,
                 shift=self.SHIFT,
-                generator=generator,
+                generator=generators,
                 bpm=meta.bpm,
                 keyscale=meta.key,
                 timesignature=str(meta.time_signature) if meta.time_signature else None,
@@ -197,11 +215,13 @@ class AceStepEngine(MusicEngine):
                 task_type=task,
                 **self._audio_kwargs(job.audio_input),
             )
-        # (batch, channels, samples) -> (samples, channels); the latent grid is 1920 samples, so
-        # the decoded audio can run up to 40 ms past the request: cut it to the exact length.
-        samples = output.audios[0].float().cpu().numpy().T
+        # (batch, channels, samples) -> (samples, channels) per take; the latent grid is 1920
+        # samples, so the decoded audio can run up to 40 ms past the request: cut it to the exact length.
         frames = round(job.duration_s * self.sample_rate)
-        return Audio(np.clip(fit_length(samples, frames), -1.0, 1.0), self.sample_rate)
+        return [
+            Audio(np.clip(fit_length(audio.float().cpu().numpy().T, frames), -1.0, 1.0), self.sample_rate)
+            for audio in output.audios
+        ]
 
     def _audio_kwargs(self, audio_input: AudioInput | None) -> dict[str, Any]:
         if audio_input is None:

@@ -15,7 +15,7 @@ import torch
 from . import audio_io, storage
 from .audio_in import AudioInRenderer, Rendered
 from .cover import Cover, cover_prompt
-from .engines import MusicJob, MusicMetadata
+from .engines import MusicJob, MusicMetadata, take_seeds
 from .errors import ModelError, OutOfMemory, ServiceError
 from .models import Models
 from .schemas import (
@@ -76,37 +76,34 @@ class SongPipeline:
             metadata=metadata,
         )
         sampling = self.models.engine.sampling(job)
+        seeds = take_seeds(seed, request.variants)
         with stage("music"):
-            audio = self.models.engine.generate(job)
+            takes = self.models.engine.generate_takes(job, seeds)
         music_done = time.perf_counter()
         with stage("cover"):
             cover = self.models.cover.paint(cover_prompt(prompt, categories, request.title), seed)
         cover_done = time.perf_counter()
-        audio_objects, cover_object = self._upload(request, [Rendered(None, audio)], cover)
+        rendered = [Rendered(None, audio, take) for take, audio in enumerate(takes, start=1)]
+        audio_objects, cover_object = self._upload(request, rendered, cover)
         done = time.perf_counter()
         return Manifest(
             job_id=request.job_id,
             audio=audio_objects,
             cover=cover_object,
-            sample_rate=audio.sample_rate,
-            duration_s=round(audio.duration_s, 3),
+            sample_rate=takes[0].sample_rate,
+            duration_s=round(takes[0].duration_s, 3),
             lyrics=lyrics,
             prompt=prompt,
             categories=categories,
             seed=seed,
+            seeds=seeds,
             engine=self.models.engine.name,
             music=MusicSettings(
                 inference_steps=sampling.steps,
                 guidance_scale=sampling.guidance_scale,
                 **dataclasses.asdict(metadata),
             ),
-            timings=Timings(
-                lyrics_s=round(lyrics_done - started, 3),
-                music_s=round(music_done - lyrics_done, 3),
-                cover_s=round(cover_done - music_done, 3),
-                upload_s=round(done - cover_done, 3),
-                total_s=round(done - started, 3),
-            ),
+            timings=_timings(started, lyrics_done, music_done, cover_done, done),
         )
 
     def _run_audio_in(self, request: AudioInRequest) -> Manifest:
@@ -128,8 +125,9 @@ class SongPipeline:
             prompt, lyrics, request.duration_s, seed, request.inference_steps, request.guidance_scale
         )
         sampling = engine.sampling(job)
+        seeds = take_seeds(seed, request.variants)
         with stage("music"):
-            rendered = renderer.render(request, prompt, lyrics, seed)
+            rendered = renderer.render(request, prompt, lyrics, seeds)
         music_done = time.perf_counter()
         with stage("cover"):
             cover = self.models.cover.paint(cover_prompt(prompt or about, categories, request.title), seed)
@@ -147,19 +145,14 @@ class SongPipeline:
             prompt=prompt or about,
             categories=categories,
             seed=seed,
+            seeds=seeds,
             engine=engine.name,
             music=MusicSettings(
                 inference_steps=sampling.steps,
                 guidance_scale=sampling.guidance_scale,
                 **dataclasses.asdict(MusicMetadata()),
             ),
-            timings=Timings(
-                lyrics_s=round(words_done - started, 3),
-                music_s=round(music_done - words_done, 3),
-                cover_s=round(cover_done - music_done, 3),
-                upload_s=round(done - cover_done, 3),
-                total_s=round(done - started, 3),
-            ),
+            timings=_timings(started, words_done, music_done, cover_done, done),
         )
 
     def _words(self, request: Request, seed: int) -> tuple[str, str | None, list[str]]:
@@ -198,11 +191,13 @@ class SongPipeline:
     def _upload(
         self, request: Request | AudioInRequest, files: list[Rendered], cover: Cover
     ) -> tuple[list[AudioObject], CoverObject]:
-        """Every file in every requested format: `audio.{fmt}`, or `stem-{track}.{fmt}` for stems."""
+        """Every file in every requested format: `audio.{fmt}` (take k > 1: `audio-take{k}.{fmt}`),
+        or `stem-{track}.{fmt}` for stems."""
         bucket, prefix = request.output.bucket, request.output.prefix
         audio_objects = []
         for file in files:
             name = "audio" if file.track is None else f"stem-{file.track}"
+            name += "" if file.take == 1 else f"-take{file.take}"
             for fmt in request.formats:
                 with stage(f"encoding {fmt}"):
                     body = audio_io.encode(file.audio, fmt)
@@ -213,6 +208,7 @@ class SongPipeline:
                     AudioObject(
                         format=fmt,
                         track=file.track,
+                        take=file.take,
                         bucket=bucket,
                         key=key,
                         content_type=content_type,
@@ -225,3 +221,14 @@ class SongPipeline:
             bucket=bucket, key=key, width=cover.width, height=cover.height, size_bytes=len(cover.png)
         )
         return audio_objects, cover_object
+
+
+def _timings(started: float, words: float, music: float, cover: float, done: float) -> Timings:
+    """Stage durations from the perf_counter marks taken at the end of each stage."""
+    return Timings(
+        lyrics_s=round(words - started, 3),
+        music_s=round(music - words, 3),
+        cover_s=round(cover - music, 3),
+        upload_s=round(done - cover, 3),
+        total_s=round(done - started, 3),
+    )

@@ -42,6 +42,8 @@ class _Common(BaseModel):
     # The API allows 10..600 s; the container accepts from 1 s so tests and benchmarks stay short.
     duration_s: float = Field(default=180.0, ge=1.0, le=600.0)
     seed: int | None = Field(default=None, ge=0, le=2**32 - 1)
+    # Takes rendered together; take k uses seed + k - 1 (engines.take_seeds).
+    variants: int = Field(default=1, ge=1, le=4)
     # None = the loaded checkpoint's recommended value (engines.MusicEngine.sampling).
     guidance_scale: float | None = Field(default=None, ge=1.0, le=15.0)
     inference_steps: int | None = Field(default=None, ge=1, le=200)
@@ -152,6 +154,13 @@ class StemsRequest(_AudioIn):
             raise ValueError("tracks must not repeat")
         return value
 
+    @model_validator(mode="after")
+    def _one_take(self) -> StemsRequest:
+        # Extraction is a separation of the source, not a sampled creation: takes would not differ.
+        if self.variants != 1:
+            raise ValueError("variants must be 1 for stems")
+        return self
+
 
 AudioInRequest = CoverRequest | RepaintRequest | ExtendRequest | StemsRequest
 AnyRequest = DescriptionRequest | CustomLyricsRequest | DescribedLyricsRequest | AudioInRequest
@@ -167,6 +176,7 @@ def parse_request(data: object) -> AnyRequest:
 class AudioObject(BaseModel):
     format: AudioFormat
     track: str | None = None  # stems: the track this file holds
+    take: int = Field(default=1, ge=1, le=4)  # variants: which take (1-based) this file holds
     bucket: str
     key: str
     content_type: str
@@ -210,7 +220,8 @@ class Manifest(BaseModel):
     lyrics: str | None
     prompt: str
     categories: list[str] = Field(min_length=3, max_length=5)
-    seed: int
+    seed: int  # take 1's
+    seeds: list[int] = Field(min_length=1, max_length=4)  # one per take; seeds[0] == seed
     engine: str
     music: MusicSettings
     timings: Timings

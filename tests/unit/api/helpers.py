@@ -23,11 +23,16 @@ def put_job(user_id: str, status: JobStatus = JobStatus.QUEUED, created_at: str 
     return JobRepository().create(job)
 
 
-def put_processed_job(user_id: str, media_bucket: str) -> Job:
-    """A processed job whose audio (mp3 + wav) and cover exist in the media bucket."""
+def put_processed_job(user_id: str, media_bucket: str, takes: int = 1) -> Job:
+    """A processed job whose audio (mp3 + wav, per take; seeds 42, 43, ...) and cover exist in the
+    media bucket."""
     job = put_job(user_id)
     s3 = boto3.client("s3")
-    audio = [{"format": f, "key": media_keys.audio_key(user_id, job.job_id, f)} for f in ("mp3", "wav")]
+    audio = [
+        {"format": f, "key": media_keys.audio_key(user_id, job.job_id, f, take=take), "take": take}
+        for take in range(1, takes + 1)
+        for f in ("mp3", "wav")
+    ]
     cover = media_keys.cover_key(user_id, job.job_id)
     for key in [a["key"] for a in audio] + [cover]:
         s3.put_object(Bucket=media_bucket, Key=key, Body=b"media")
@@ -39,6 +44,7 @@ def put_processed_job(user_id: str, media_bucket: str) -> Job:
             "prompt": "lofi, chill",
             "categories": ["lofi", "chill", "hip hop"],
             "seed": 42,
+            "seeds": [42 + k for k in range(takes)],
             "duration_s": 30.0,
         }
     )

@@ -81,6 +81,20 @@ def test_post_song_reserves_the_price_and_charges_nothing(api, song_body) -> Non
     }
 
 
+def test_variants_are_priced_per_take(api, song_body) -> None:
+    song = api.post_song({**song_body, "duration_s": 60, "variants": 4}).body
+    assert song["price_credits"] == 4 and song["request"]["variants"] == 4
+    assert api.call("GET", "/me").body["reserved_credits"] == 4
+    assert api.post_song(song_body).body["request"]["variants"] == 1  # the default
+
+
+@pytest.mark.parametrize("variants", [0, 5, 2.5, "2", True])
+def test_variants_outside_1_to_4_are_refused(api, song_body, variants) -> None:
+    refused = api.post_song({**song_body, "variants": variants})
+    assert (refused.status, refused.error_code) == (422, "ValidationError")
+    assert api.call("GET", "/songs").body["songs"] == []
+
+
 def test_a_user_cannot_queue_more_songs_than_the_credits_pay_for(api, song_body) -> None:
     """One credit, one-minute songs: the first is accepted, the next ones are 402 until it ends."""
     UserRepository().get_or_create("alice", signup_credits=1)
@@ -156,6 +170,18 @@ def test_get_processed_song_has_presigned_urls_for_one_hour(api, aws_env) -> Non
     assert body["categories"] == ["lofi", "chill", "hip hop"]
     assert (body["seed"], body["duration_s"]) == (42, 30.0)
     assert body["urls_expire_at"].endswith("Z")
+
+
+def test_a_song_with_variants_lists_every_take_with_its_seed_and_urls(api, aws_env) -> None:
+    job = put_processed_job("alice", aws_env.media_bucket, takes=2)
+    body = api.call("GET", f"/songs/{job.job_id}").body
+    assert [(t["take"], t["seed"]) for t in body["takes"]] == [(1, 42), (2, 43)]
+    first, second = body["takes"]
+    assert first["audio_urls"] == body["audio_urls"] and first["audio_url"] == body["audio_url"]
+    assert set(second["audio_urls"]) == {"mp3", "wav"} and second["audio_url"] == second["audio_urls"]["mp3"]
+    key = media_keys.audio_key("alice", job.job_id, "wav", take=2)
+    assert key.endswith("/audio-take2.wav") and urlparse(second["audio_urls"]["wav"]).path.endswith(key)
+    assert body["seed"] == 42
 
 
 def test_delete_removes_row_and_media(api, aws_env) -> None:

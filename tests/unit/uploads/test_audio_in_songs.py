@@ -157,6 +157,9 @@ def test_windows_and_lengths_must_fit_the_source(api, aws_env) -> None:
         (body("stems", {"upload_id": str(uuid.uuid4())}, tracks=["vocals", "vocals"]), "body.tracks"),
         (body("stems", {"upload_id": str(uuid.uuid4())}, tracks=["kazoo"]), "body.tracks.0"),
         (body("extend", {"upload_id": str(uuid.uuid4())}, add_s=1.0), "body.add_s"),
+        (body("cover", {"upload_id": str(uuid.uuid4())}, variants=5), "body.variants"),
+        # A separation of the source has no takes: stems do not take the field at all.
+        (body("stems", {"upload_id": str(uuid.uuid4())}, variants=2), "body.variants"),
     ],
 )
 def test_malformed_audio_in_requests_are_422_per_field(api, aws_env, request_body, field) -> None:
@@ -183,3 +186,10 @@ def test_render_plan_counts_every_rendered_track() -> None:
         {"mode": "stems", "source": {"upload_id": source.upload_id}, "tracks": ["vocals", "drums", "bass"]}
     )
     assert render_plan(stems, source) == RenderPlan(duration_s=61.0, takes=3)
+
+
+@pytest.mark.parametrize("mode", ["cover", "repaint", "extend"])
+def test_audio_in_variants_are_priced_per_take(api, aws_env, mode) -> None:
+    single = api.post_song(body(mode, {"upload_id": ready_upload(aws_env)})).body["price_credits"]
+    takes = api.post_song(body(mode, {"upload_id": ready_upload(aws_env)}, variants=3))
+    assert takes.status == 202 and takes.body["price_credits"] == 3 * single
