@@ -26,7 +26,7 @@ class Storage(Construct):
         self.access_logs_bucket = s3.Bucket(
             self,
             "AccessLogs",
-            **_private_bucket(removal),
+            **private_bucket(removal),
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
             lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(365))],
         )
@@ -35,7 +35,7 @@ class Storage(Construct):
         self.media_bucket = s3.Bucket(
             self,
             "Media",
-            **_private_bucket(removal),
+            **private_bucket(removal),
             versioned=True,
             server_access_logs_bucket=self.access_logs_bucket,
             server_access_logs_prefix="media/",
@@ -57,7 +57,7 @@ class Storage(Construct):
         self.inference_bucket = s3.Bucket(
             self,
             "Inference",
-            **_private_bucket(removal),
+            **private_bucket(removal),
             server_access_logs_bucket=self.access_logs_bucket,
             server_access_logs_prefix="inference/",
             lifecycle_rules=[
@@ -69,7 +69,8 @@ class Storage(Construct):
         )
 
 
-def _private_bucket(removal: RemovalPolicy) -> dict:
+def private_bucket(removal: RemovalPolicy) -> dict:
+    """The settings every bucket of the stack shares: SSE-S3, no public access, TLS 1.2+ only."""
     # No auto_delete_objects: it adds a custom-resource Lambda with broad S3 rights; a stage
     # torn down with `retain=False` is emptied by the operator first (docs/operations.md).
     return {

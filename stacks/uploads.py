@@ -30,6 +30,7 @@ from .functions import REPO_ROOT, RUNTIME, ServiceFunction
 from .grants import allow_items, allow_objects
 from .nag import acknowledge, logical_id
 from .queues import dead_letter_queue
+from .storage import private_bucket
 
 UPLOADS_PREFIX = "uploads/"
 RETENTION_TAG = ("retention", "unused")  # lambdas/common/uploads.py sets it on every upload
@@ -122,11 +123,7 @@ class Uploads(Construct):
         bucket = s3.Bucket(
             self,
             "Bucket",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            minimum_tls_version=1.2,
-            removal_policy=removal,
+            **private_bucket(removal),
             server_access_logs_bucket=logs_bucket,
             server_access_logs_prefix="uploads/",
             lifecycle_rules=[

@@ -18,6 +18,7 @@ from aws_cdk import aws_s3_deployment as s3deploy
 from constructs import Construct
 
 from .nag import acknowledge, logical_id
+from .storage import private_bucket
 from .web_headers import HSTS_MAX_AGE_S, content_security_policy
 
 WEB_DIST = Path(__file__).resolve().parent.parent / "web" / "dist"
@@ -50,14 +51,10 @@ class WebApp(Construct):
         self.bucket = s3.Bucket(
             self,
             "Site",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            minimum_tls_version=1.2,
+            # Rebuilt from the repository on every deploy: nothing here to keep.
+            **private_bucket(RemovalPolicy.DESTROY),
             server_access_logs_bucket=logs_bucket,
             server_access_logs_prefix="web/",
-            # Rebuilt from the repository on every deploy: nothing here to keep.
-            removal_policy=RemovalPolicy.DESTROY,
         )
         csp = content_security_policy(
             # Only the RestApi's id: the stage URL would depend on the CORS methods, which name this
