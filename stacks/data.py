@@ -21,7 +21,7 @@ class DataStore(Construct):
         super().__init__(scope, construct_id)
         removal = RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY
 
-        self.jobs_table = self._table("Jobs", "job_id", removal)
+        self.jobs_table = service_table(self, "Jobs", "job_id", removal)
         self.jobs_table.add_global_secondary_index(
             index_name=BY_USER_INDEX,
             partition_key=dynamodb.Attribute(name="user_id", type=dynamodb.AttributeType.STRING),
@@ -35,29 +35,32 @@ class DataStore(Construct):
             projection_type=dynamodb.ProjectionType.INCLUDE,
             non_key_attributes=BY_STATUS_ATTRIBUTES,
         )
-        self.users_table = self._table("Users", "user_id", removal)
+        self.users_table = service_table(self, "Users", "user_id", removal)
         # Idempotency records are short-lived by design: TTL removes them, nothing to recover.
-        self.idempotency_table = self._table(
-            "Idempotency", "id", RemovalPolicy.DESTROY, time_to_live_attribute="expiration"
+        self.idempotency_table = service_table(
+            self, "Idempotency", "id", RemovalPolicy.DESTROY, time_to_live_attribute="expiration"
         )
 
-    def _table(
-        self,
-        construct_id: str,
-        partition_key: str,
-        removal: RemovalPolicy,
-        time_to_live_attribute: str | None = None,
-    ) -> dynamodb.Table:
-        return dynamodb.Table(
-            self,
-            construct_id,
-            partition_key=dynamodb.Attribute(name=partition_key, type=dynamodb.AttributeType.STRING),
-            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True
-            ),
-            encryption=dynamodb.TableEncryption.AWS_MANAGED,
-            deletion_protection=removal == RemovalPolicy.RETAIN,
-            time_to_live_attribute=time_to_live_attribute,
-            removal_policy=removal,
-        )
+
+def service_table(
+    scope: Construct,
+    construct_id: str,
+    partition_key: str,
+    removal: RemovalPolicy,
+    time_to_live_attribute: str | None = None,
+) -> dynamodb.Table:
+    """A table as every table of the service is: on demand, PITR, AWS managed key, deletion
+    protection when retained."""
+    return dynamodb.Table(
+        scope,
+        construct_id,
+        partition_key=dynamodb.Attribute(name=partition_key, type=dynamodb.AttributeType.STRING),
+        billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+        point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+            point_in_time_recovery_enabled=True
+        ),
+        encryption=dynamodb.TableEncryption.AWS_MANAGED,
+        deletion_protection=removal == RemovalPolicy.RETAIN,
+        time_to_live_attribute=time_to_live_attribute,
+        removal_policy=removal,
+    )

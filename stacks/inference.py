@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Annotations, Aws, Duration, Stack, Token
+from aws_cdk import Annotations, Aws, Duration, Stack
 from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
@@ -22,7 +22,7 @@ from constructs import Construct
 
 from .config import ServiceConfig
 from .grants import allow_list, allow_objects
-from .nag import acknowledge, logical_id
+from .nag import acknowledge, logical_id, nag_env
 from .network import ModelNetwork
 from .queues import dead_letter_queue
 
@@ -35,21 +35,6 @@ OUTPUT_PREFIX = "async-output/"
 FAILURE_PREFIX = "async-failures/"
 # Target backlog per instance for target tracking: one song in flight per GPU and one waiting.
 TARGET_BACKLOG_PER_INSTANCE = 2.0
-
-
-def _nag_env(scope: Construct) -> tuple[str, str, str]:
-    """Partition, region and account as cdk-nag prints them inside a finding: the literal value,
-    or the pseudo parameter when the app leaves it to deploy time."""
-    stack = Stack.of(scope)
-
-    def shown(value: str, pseudo: str) -> str:
-        return f"<AWS::{pseudo}>" if Token.is_unresolved(value) else value
-
-    return (
-        shown(stack.partition, "Partition"),
-        shown(stack.region, "Region"),
-        shown(stack.account, "AccountId"),
-    )
 
 
 class InferenceEndpoint(Construct):
@@ -153,7 +138,7 @@ class InferenceEndpoint(Construct):
         # Spelled out (not format_arn) so the cdk-nag finding below names the same string
         # whether or not the app enables partition literals.
         stack = Stack.of(self)
-        _, region, account = _nag_env(self)
+        _, region, account = nag_env(self)
         log_streams_arn = f"arn:{Aws.PARTITION}:logs:{stack.region}:{stack.account}:log-group:{log_group}:*"
         role.add_to_policy(
             iam.PolicyStatement(
@@ -187,7 +172,7 @@ class InferenceEndpoint(Construct):
         its cdk-nag acknowledgement and, when the model runs in the VPC, the S3 endpoint's policy."""
         allow_objects(self.execution_role, bucket, prefix, *actions)
         if self.network:
-            self.network.allow_bucket(bucket.bucket_arn, *actions)
+            self.network.allow_objects(bucket, prefix, *actions)
         acknowledge(
             self.execution_role,
             "AwsSolutions-IAM5",
@@ -239,7 +224,7 @@ class InferenceEndpoint(Construct):
                 resources=["*"],
             )
         )
-        _, region, account = _nag_env(self)
+        _, region, account = nag_env(self)
         acknowledge(
             role,
             "AwsSolutions-IAM5",
@@ -257,14 +242,14 @@ class InferenceEndpoint(Construct):
         allow_objects(role, bucket, prefix, "s3:GetObject")
         allow_list(role, bucket, prefix)
         if self.network:
-            self.network.allow_bucket(bucket.bucket_arn, "s3:GetObject", "s3:ListBucket")
+            self.network.allow_objects(bucket, prefix, "s3:GetObject", "s3:ListBucket")
         acknowledge(
             role,
             "AwsSolutions-IAM5",
             "SageMaker copies every file under the staged model-data prefix; the file names are "
             "the models' own.",
             # The partition is a literal when cdk.json enables partition literals.
-            f"Resource::arn:{_nag_env(self)[0]}:s3:::{bucket_name}/{prefix}*",
+            f"Resource::arn:{nag_env(self)[0]}:s3:::{bucket_name}/{prefix}*",
         )
 
     def _vpc_config(self) -> sagemaker.CfnModel.VpcConfigProperty | None:

@@ -6,7 +6,7 @@ synth`. Each acknowledgement names one finding (`RuleId[finding]`) and must carr
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, CfnElement, Stack, Validations
+from aws_cdk import Acknowledgment, CfnElement, Stack, Token, Validations
 from cdk_nag import AwsSolutionsChecks
 from constructs import Construct, IConstruct
 
@@ -27,3 +27,18 @@ def logical_id(element: CfnElement) -> str:
     """The resolved logical id, as cdk-nag prints it inside IAM findings (`<LogicalId.Arn>`)."""
     stack = Stack.of(element)
     return stack.resolve(stack.get_logical_id(element))
+
+
+def nag_env(scope: IConstruct) -> tuple[str, str, str]:
+    """Partition, region and account as cdk-nag prints them inside a finding: the literal value,
+    or the pseudo parameter (`<AWS::Region>`) when the app leaves it to deploy time."""
+    stack = Stack.of(scope)
+
+    def shown(value: str, pseudo: str) -> str:
+        return f"<AWS::{pseudo}>" if Token.is_unresolved(value) else value
+
+    return (
+        shown(stack.partition, "Partition"),
+        shown(stack.region, "Region"),
+        shown(stack.account, "AccountId"),
+    )

@@ -2,7 +2,7 @@
 
 No internet gateway, no NAT: the container reaches S3 (its request, the media it writes, the staged
 weights) and nothing else. The gateway endpoint's policy names every bucket the container may touch
-(`allow_bucket`), and the security group has no inbound rule and one outbound rule: HTTPS to S3's
+(`allow_objects`), and the security group has no inbound rule and one outbound rule: HTTPS to S3's
 managed prefix list. docs/architecture.md ("Model network") explains the choice over
 EnableNetworkIsolation.
 """
@@ -13,6 +13,7 @@ from aws_cdk import Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
@@ -77,16 +78,28 @@ class ModelNetwork(Construct):
             )
         ]
 
-    def allow_bucket(self, bucket_arn: str, *actions: str) -> None:
-        """Let traffic through the S3 endpoint for these actions on one bucket (its objects and, for
-        s3:ListBucket, the bucket). IAM still decides who may do what; this is the network boundary."""
-        self.s3_endpoint.add_to_policy(
-            iam.PolicyStatement(
-                principals=[iam.AnyPrincipal()],
-                actions=list(actions),
-                resources=[bucket_arn, f"{bucket_arn}/*"],
+    def allow_objects(self, bucket: s3.IBucket, prefix: str, *actions: str) -> None:
+        """Let traffic through the S3 endpoint for these actions on the objects under `prefix` (and,
+        for s3:ListBucket, on the bucket, listing only that prefix): the same scope as the IAM
+        grant. IAM still decides who may do what; this is the network boundary."""
+        object_actions = [a for a in actions if a != "s3:ListBucket"]
+        if object_actions:
+            self.s3_endpoint.add_to_policy(
+                iam.PolicyStatement(
+                    principals=[iam.AnyPrincipal()],
+                    actions=object_actions,
+                    resources=[bucket.arn_for_objects(f"{prefix}*")],
+                )
             )
-        )
+        if "s3:ListBucket" in actions:
+            self.s3_endpoint.add_to_policy(
+                iam.PolicyStatement(
+                    principals=[iam.AnyPrincipal()],
+                    actions=["s3:ListBucket"],
+                    resources=[bucket.bucket_arn],
+                    conditions={"StringLike": {"s3:prefix": [f"{prefix}*"]}},
+                )
+            )
 
     def _s3_prefix_list_id(self) -> str:
         """The region's S3 managed prefix list (com.amazonaws.REGION.s3). CloudFormation exposes no

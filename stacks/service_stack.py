@@ -6,7 +6,7 @@ from functools import cached_property
 from typing import Any
 
 import jsii
-from aws_cdk import Aws, CfnOutput, IStableStringProducer, Lazy, Stack, Tags, Token
+from aws_cdk import Aws, CfnOutput, IStableStringProducer, Lazy, Stack, Tags
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -19,7 +19,7 @@ from .functions import powertools_layer
 from .grants import allow_items, allow_list, allow_objects, allow_query
 from .inference import VARIANT_NAME
 from .monitoring import MonitoredResources, Monitoring
-from .nag import acknowledge, logical_id
+from .nag import acknowledge, logical_id, nag_env
 from .storage import Storage
 from .uploads import UPLOADS_PREFIX, Uploads
 from .web import WebApp
@@ -58,6 +58,10 @@ class SongServiceStack(Stack):
         CfnOutput(self, "InferenceBucketName", value=self.storage.inference_bucket.bucket_name)
 
         self.workflow = self._add_generation_workflow()
+        # The API and the uploads bucket allow the web app's origin, and the app's CSP names the
+        # API: each needs the other's generated name, so they take the origin lazily (resolved at
+        # synthesis).
+        web_origin = Lazy.string(_WebOrigin(self))
         self.uploads = Uploads(
             self,
             "Uploads",
@@ -66,6 +70,7 @@ class SongServiceStack(Stack):
             layer=self.powertools_layer,
             log_retention=self.log_retention,
             environment=self.function_environment(),
+            web_origin=web_origin,
         )
         self.grant_source_reads()
         CfnOutput(self, "UploadsBucketName", value=self.uploads.bucket.bucket_name)
@@ -79,9 +84,7 @@ class SongServiceStack(Stack):
             environment=self.api_environment(),
             log_retention=self.log_retention,
             state_machine=self.workflow.state_machine,
-            # The API allows the web app's origin and the app's CSP names the API: each needs the
-            # other's generated name, so the API takes the origin lazily (resolved at synthesis).
-            web_origin=Lazy.string(_WebOrigin(self)),
+            web_origin=web_origin,
         )
         self.grant_api(self.api.function.role)
         self.web = WebApp(
@@ -166,6 +169,7 @@ class SongServiceStack(Stack):
         # Spelled out (not format_arn) so the cdk-nag finding names the same string whether or not
         # the app enables partition literals (as stacks/inference.py does).
         name = self.workflow.state_machine_name
+        _, region, account = nag_env(self)
         executions = f"arn:{Aws.PARTITION}:states:{self.region}:{self.account}:execution:{name}:*"
         role.add_to_principal_policy(
             iam.PolicyStatement(actions=["states:StopExecution"], resources=[executions])
@@ -175,8 +179,7 @@ class SongServiceStack(Stack):
             "AwsSolutions-IAM5",
             "Cancel stops the execution of one job; executions are named after jobs (runtime ids), so the "
             "grant covers this state machine's executions and no other.",
-            f"Resource::arn:<AWS::Partition>:states:{self._nag_env(self.region, 'Region')}:"
-            f"{self._nag_env(self.account, 'AccountId')}:execution:{name}:*",
+            f"Resource::arn:<AWS::Partition>:states:{region}:{account}:execution:{name}:*",
         )
         acknowledge(
             role,
@@ -205,11 +208,6 @@ class SongServiceStack(Stack):
         inference = self.workflow.inference
         inference.grant_container_objects(self.uploads.bucket, UPLOADS_PREFIX, "s3:GetObject")
         inference.grant_container_objects(self.storage.media_bucket, SONGS_PREFIX, "s3:GetObject")
-
-    @staticmethod
-    def _nag_env(value: str, pseudo: str) -> str:
-        """How cdk-nag prints the stack's region/account in a finding: the literal, or <AWS::...>."""
-        return f"<AWS::{pseudo}>" if Token.is_unresolved(value) else value
 
     # --- generation workflow (issue 4) ---
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import jsii
 from aws_cdk import Aws, Duration, RemovalPolicy, Stack
-from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
@@ -26,8 +25,9 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from .config import ServiceConfig
+from .data import service_table
 from .functions import REPO_ROOT, RUNTIME, ServiceFunction
-from .grants import allow_items, allow_objects
+from .grants import allow_items, allow_list, allow_objects
 from .nag import acknowledge, logical_id
 from .queues import dead_letter_queue
 from .storage import private_bucket
@@ -55,25 +55,15 @@ class Uploads(Construct):
         layer: lambda_.ILayerVersion,
         log_retention: logs.RetentionDays,
         environment: dict[str, str],
+        web_origin: str,
     ) -> None:
         super().__init__(scope, construct_id)
         retain = config.removal_policy_retain
         removal = RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY
-        self.bucket = self._bucket(config, access_logs_bucket, removal)
-        self.table = dynamodb.Table(
-            self,
-            "Table",
-            partition_key=dynamodb.Attribute(name="upload_id", type=dynamodb.AttributeType.STRING),
-            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True
-            ),
-            encryption=dynamodb.TableEncryption.AWS_MANAGED,
-            deletion_protection=retain,
-            # Rows of unused uploads go when their objects do; a used upload's row has no TTL.
-            time_to_live_attribute="expires_at_epoch",
-            removal_policy=removal,
-        )
+        origins = [web_origin, *config.cors_allow_origins]
+        self.bucket = self._bucket(config, access_logs_bucket, removal, origins)
+        # Rows of unused uploads go when their objects do; a used upload's row has no TTL.
+        self.table = service_table(self, "Table", "upload_id", removal, "expires_at_epoch")
         self._queues()
         self.layer = lambda_.LayerVersion(
             self,
@@ -97,6 +87,9 @@ class Uploads(Construct):
         self.check.function.add_layers(self.layer)
         allow_items(self.check.role, self.table, "dynamodb:GetItem", "dynamodb:UpdateItem")
         allow_objects(self.check.role, self.bucket, UPLOADS_PREFIX, "s3:GetObject", "s3:DeleteObject")
+        # Without ListBucket S3 answers a missing key with 403, not 404: a file deleted before its
+        # check ran would be retried into the DLQ instead of being recognised as gone.
+        allow_list(self.check.role, self.bucket, UPLOADS_PREFIX)
         acknowledge(
             self.check.role,
             "AwsSolutions-IAM5",
@@ -118,7 +111,9 @@ class Uploads(Construct):
         """What the API and the check read (lambdas/common/settings.py)."""
         return {"UPLOADS_TABLE_NAME": self.table.table_name, "UPLOADS_BUCKET_NAME": self.bucket.bucket_name}
 
-    def _bucket(self, config: ServiceConfig, logs_bucket: s3.IBucket, removal: RemovalPolicy) -> s3.Bucket:
+    def _bucket(
+        self, config: ServiceConfig, logs_bucket: s3.IBucket, removal: RemovalPolicy, origins: list[str]
+    ) -> s3.Bucket:
         key, value = RETENTION_TAG
         bucket = s3.Bucket(
             self,
@@ -139,11 +134,12 @@ class Uploads(Construct):
                     id="AbortIncompleteUploads", abort_incomplete_multipart_upload_after=Duration.days(1)
                 ),
             ],
-            # Browsers POST the form straight to S3 (the response is not read: 204, no body).
+            # Browsers POST the form straight to S3 (the response is not read: 204, no body): the
+            # web app's origin and any other configured client origin. S3 refuses an empty list.
             cors=[
                 s3.CorsRule(
                     allowed_methods=[s3.HttpMethods.POST],
-                    allowed_origins=list(config.cors_allow_origins),
+                    allowed_origins=origins,
                     allowed_headers=["*"],
                     max_age=3600,
                 )

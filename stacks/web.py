@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Duration, RemovalPolicy, Stack, Token
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
@@ -17,7 +17,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3deploy
 from constructs import Construct
 
-from .nag import acknowledge, logical_id
+from .nag import acknowledge, logical_id, nag_env
 from .storage import private_bucket
 from .web_headers import HSTS_MAX_AGE_S, content_security_policy
 
@@ -189,7 +189,7 @@ class WebApp(Construct):
     def _acknowledge_deployment_handler(self) -> None:
         stack = Stack.of(self)
         # With @aws-cdk/core:enablePartitionLiterals (cdk.json) the partition is a literal.
-        partition = "<AWS::Partition>" if Token.is_unresolved(stack.partition) else stack.partition
+        partition = nag_env(self)[0]
         handlers = [c for c in stack.node.children if c.node.id.startswith(DEPLOYMENT_HANDLER_PREFIX)]
         for handler in handlers:
             acknowledge(
@@ -203,7 +203,9 @@ class WebApp(Construct):
                 "AwsSolutions-IAM5",
                 "CDK's BucketDeployment handler, as the construct generates it: reads the build from the "
                 "CDK asset bucket, writes objects into the site bucket, and calls "
-                "cloudfront:CreateInvalidation, which has no resource-level permissions.",
+                "cloudfront:CreateInvalidation, which the construct grants on `*` (the action does "
+                "take a distribution ARN; the construct does not scope it). Invalidation only makes "
+                "edge caches refetch; it reads and writes no data.",
                 "Action::s3:GetObject*",
                 "Action::s3:GetBucket*",
                 "Action::s3:List*",

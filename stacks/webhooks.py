@@ -77,8 +77,9 @@ class LifecycleEvents(Construct):
                 detail_type=WEBHOOK_RULE_PATTERN["detail-type"],
                 detail=WEBHOOK_RULE_PATTERN["detail"],
             ),
-            # Adds the queue policy: events.amazonaws.com may SendMessage for this rule only.
-            targets=[targets.SqsQueue(self.queue)],
+            # Adds the queue policy: events.amazonaws.com may SendMessage for this rule only; an
+            # event EventBridge cannot deliver goes to the DLQ (alarmed) instead of being dropped.
+            targets=[targets.SqsQueue(self.queue, dead_letter_queue=self.dlq)],
         )
         self.sender = ServiceFunction(
             self,

@@ -227,6 +227,9 @@ class GenerationWorkflow(Construct):
 
         allow_items(self.publish.role, jobs, *read_update)
         allow_objects(self.publish.role, self._scratch, MEDIA_PREFIX, "s3:GetObject", "s3:DeleteObject")
+        # A retried copy whose scratch source was already removed must see 404 (then it checks the
+        # destination); without ListBucket S3 answers 403 and the song would fail after publishing.
+        allow_list(self.publish.role, self._scratch, MEDIA_PREFIX)
         allow_objects(self.publish.role, self._scratch, REQUEST_PREFIX, "s3:DeleteObject")
         # GetObject on the destination: a retried copy checks that the song already landed.
         allow_objects(self.publish.role, self._media, SONGS_PREFIX, "s3:PutObject", "s3:GetObject")

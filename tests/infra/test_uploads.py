@@ -149,7 +149,14 @@ def test_check_function_is_fed_by_the_queue_with_its_decoder_layer(
 def test_check_reads_and_deletes_uploads_and_updates_rows_only(template_json: dict) -> None:
     grants = _grants(_statements(template_json, "UploadsCheckRole"))
     ours = {a for a in grants if not a.startswith(("logs:", "xray:", "sqs:"))}
-    assert ours == {"s3:GetObject", "s3:DeleteObject", "dynamodb:GetItem", "dynamodb:UpdateItem"}
+    # ListBucket (on uploads/ only): without it S3 answers a missing key with 403, not 404.
+    assert ours == {
+        "s3:GetObject",
+        "s3:DeleteObject",
+        "s3:ListBucket",
+        "dynamodb:GetItem",
+        "dynamodb:UpdateItem",
+    }
     bucket = _one_id(template_json, "AWS::S3::Bucket", "UploadsBucket")
     for action in ("s3:GetObject", "s3:DeleteObject"):
         assert all(bucket in r and "/uploads/*" in r for r in grants[action]), grants[action]

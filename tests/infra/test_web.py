@@ -182,6 +182,14 @@ def test_api_cors_and_cognito_callbacks_name_the_distribution(template: Template
             response["Properties"]["ResponseParameters"]["gatewayresponse.header.Access-Control-Allow-Origin"]
             == quoted
         )
+    # The browser POSTs uploads straight to the uploads bucket (S3 refuses an empty origin list).
+    uploads = next(
+        b["Properties"]
+        for logical, b in template.find_resources("AWS::S3::Bucket").items()
+        if logical.startswith("UploadsBucket")
+    )
+    (cors,) = uploads["CorsConfiguration"]["CorsRules"]
+    assert cors["AllowedOrigins"] == [origin]
     _, client = _one(template, "AWS::Cognito::UserPoolClient")
     callback = {"Fn::Join": ["", ["https://", origin["Fn::Join"][1][1], "/"]]}
     assert client["Properties"]["CallbackURLs"] == [callback]
