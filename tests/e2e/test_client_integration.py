@@ -147,11 +147,10 @@ def test_cancel_while_processing_and_while_queued(user, receiver) -> None:
     assert canceled["status"] == "canceled" and canceled["error"]["code"] == "Canceled"
     assert client.cancel(running)["status"] == "canceled"  # repeating is harmless
 
-    # The user's next song starts within seconds: the stopped executions freed the slot.
-    started = time.monotonic()
+    # The user's next song starts within seconds (the wait fails past 20 s): the stopped
+    # executions freed the slot.
     following = song_id(client.create_song(song_body("description", seed=23)))
     _wait_status(client, following, "processing", 20)
-    assert time.monotonic() - started < 20
     # It renders after the canceled song's GPU work (one local worker cannot drop a running job).
     done = client.wait(following, 2 * SONG_TIMEOUT_S)
     assert done["status"] == "processed"
