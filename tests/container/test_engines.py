@@ -158,6 +158,24 @@ def test_audio_input_tasks_reach_the_pipeline(tiny_models: Any) -> None:
     assert audio.samples.shape == (96000, 2)
 
 
+def test_source_audio_is_padded_to_whole_latent_steps(tiny_models: Any) -> None:
+    """A source ending mid-step (1 s + 100 samples) is padded to whole steps of the VAE's hop; a
+    window to its end (extend) runs to the last latent, padding included (repainting_end None)."""
+    engine = tiny_models.engine
+    assert engine.latent_hop == 48 * 40  # the tiny VAE's downsampling ratios, as the real 1920
+    source = Audio(np.full((48100, 2), 0.1, dtype=np.float32), 48000)
+    job = MusicJob(
+        "rock", None, 48100 / 48000, seed=5, steps=1,
+        audio_input=AudioInput("repaint", source=source, start_s=0.5, end_s=48100 / 48000),
+    )  # fmt: skip
+    with spy() as call:
+        audio = engine.generate(job)
+    kwargs = call.call_args.kwargs
+    assert kwargs["src_audio"].shape == (2, 26 * 1920)
+    assert kwargs["repainting_start"] == 0.5 and kwargs["repainting_end"] is None
+    assert audio.samples.shape == (48100, 2)
+
+
 def test_a_task_the_checkpoint_lacks_is_a_validation_error(tiny_models: Any, tiny_musicgen: Any) -> None:
     extract = MusicJob("x", None, 1.0, seed=1, audio_input=AudioInput("extract", track_name="vocals"))
     with pytest.raises(ValidationFailed, match="extract"):
