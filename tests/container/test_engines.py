@@ -7,9 +7,7 @@ from unittest import mock
 
 import numpy as np
 import pytest
-import torch
 from diffusers import AceStepPipeline
-from song_model import tiny
 from song_model.engines import (
     AceStepEngine,
     Audio,
@@ -22,8 +20,6 @@ from song_model.engines import (
 )
 from song_model.errors import ValidationFailed
 
-CPU = torch.device("cpu")
-
 
 def test_fit_length_trims_and_pads() -> None:
     audio = np.ones((10, 2), dtype=np.float32)
@@ -32,10 +28,13 @@ def test_fit_length_trims_and_pads() -> None:
     assert padded.shape == (12, 2) and padded[10:].sum() == 0
 
 
-@pytest.fixture(scope="module")
-def base_engine() -> AceStepEngine:
-    """A tiny base-kind checkpoint (classifier-free guidance), as acestep-v15-xl-base declares."""
-    return AceStepEngine(tiny.build_acestep(turbo=False), CPU)
+@pytest.fixture
+def base_engine(tiny_models: Any) -> AceStepEngine:
+    """A tiny base-kind checkpoint (classifier-free guidance), as acestep-v15-xl-base declares: the
+    tiny profile's stems engine."""
+    engine = tiny_models.stems_engine
+    assert isinstance(engine, AceStepEngine)
+    return engine
 
 
 def spy() -> Any:
