@@ -12,6 +12,7 @@ import soundfile as sf
 import torch
 from conftest import BUCKET
 from song_model import source_audio
+from song_model.audio_in import _splice
 from song_model.engines import Audio, AudioInput, MusicJob
 from song_model.errors import SourceMissing, ValidationFailed
 from song_model.models import Models
@@ -181,5 +182,18 @@ def test_repaint_window_must_be_inside_the_canvas() -> None:
         _request("repaint", source, start_s=2.0, end_s=5.0)
 
 
-def test_splice_fade_is_short() -> None:
-    assert source_audio.SPLICE_FADE_S * RATE < RATE / 10
+def test_repaint_splice_crossfades_each_edge_over_a_short_fade() -> None:
+    """The renderer's splice (source 0, generated 1, window 1..2 s): the source outside, the
+    generated audio inside, and between them a crossfade just inside each edge, under 0.1 s."""
+    canvas = torch.zeros(2, 3 * RATE)
+    generated = Audio(np.ones((3 * RATE, 2), dtype=np.float32), RATE)
+    out = _splice(generated, canvas, start_s=1.0, end_s=2.0).samples[:, 0]
+    fading = np.flatnonzero((out > 0) & (out < 1))
+    fade = round(source_audio.SPLICE_FADE_S * RATE)
+    assert 0 < fade < RATE / 10
+    expected = np.r_[RATE : RATE + fade, 2 * RATE - fade : 2 * RATE]
+    assert np.array_equal(fading, expected)
+    assert (out[:RATE] == 0).all() and (out[2 * RATE :] == 0).all()
+    assert (out[RATE + fade : 2 * RATE - fade] == 1).all()
+    assert (np.diff(out[RATE : RATE + fade]) > 0).all()  # fading in
+    assert (np.diff(out[2 * RATE - fade : 2 * RATE]) < 0).all()  # fading out
