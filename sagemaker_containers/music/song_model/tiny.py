@@ -304,7 +304,6 @@ def build_acestep(turbo: bool = True) -> Any:
         AceStepAudioTokenDetokenizer,
         AceStepAudioTokenizer,
         AceStepConditionEncoder,
-        AceStepPipeline,
         AceStepTransformer1DModel,
         AutoencoderOobleck,
     )
@@ -366,17 +365,26 @@ def build_acestep(turbo: bool = True) -> Any:
         audio_channels=2,
         sampling_rate=48000,
     )
-    pipeline = AceStepPipeline(
-        vae=vae.eval(),
-        text_encoder=text_encoder.eval(),
+    return assemble_acestep(
+        vae=vae,
+        text_encoder=text_encoder,
         tokenizer=tokenizer,
-        transformer=transformer.eval(),
-        condition_encoder=condition_encoder.eval(),
-        scheduler=acestep_scheduler(),
-        audio_tokenizer=audio_tokenizer.eval(),
-        audio_token_detokenizer=detokenizer.eval(),
+        transformer=transformer,
+        condition_encoder=condition_encoder,
+        audio_tokenizer=audio_tokenizer,
+        audio_token_detokenizer=detokenizer,
     )
-    return pipeline
+
+
+def assemble_acestep(tokenizer: Any, **modules: Any) -> Any:
+    """AceStepPipeline from its built parts and the official scheduler config; also used by
+    bench/container_bench.py for the real-size model. `modules`: the pipeline's six model
+    arguments (vae, text_encoder, transformer, condition_encoder, audio_tokenizer,
+    audio_token_detokenizer), put in eval mode."""
+    from diffusers import AceStepPipeline
+
+    parts = {name: module.eval() for name, module in modules.items()}
+    return AceStepPipeline(tokenizer=tokenizer, scheduler=acestep_scheduler(), **parts)
 
 
 def acestep_scheduler() -> Any:
