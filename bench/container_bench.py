@@ -227,7 +227,6 @@ def acestep_xl_turbo_random(device: torch.device) -> Any:
         AceStepAudioTokenDetokenizer,
         AceStepAudioTokenizer,
         AceStepConditionEncoder,
-        AceStepPipeline,
         AceStepTransformer1DModel,
         AutoencoderOobleck,
     )
@@ -257,15 +256,14 @@ def acestep_xl_turbo_random(device: torch.device) -> Any:
             encoder_hidden_size=128, downsampling_ratios=[2, 4, 4, 6, 10], channel_multiples=[1, 2, 4, 8, 16],
             decoder_channels=128, decoder_input_channels=64, audio_channels=2, sampling_rate=48000,
         )  # fmt: skip
-    pipeline = AceStepPipeline(
-        vae=vae.eval(),
-        text_encoder=text_encoder.eval(),
+    pipeline = tiny.assemble_acestep(
+        vae=vae,
+        text_encoder=text_encoder,
         tokenizer=tokenizer,
-        transformer=transformer.eval(),
-        condition_encoder=condition_encoder.eval(),
-        scheduler=tiny.acestep_scheduler(),
-        audio_tokenizer=audio_tokenizer.eval(),
-        audio_token_detokenizer=detokenizer.eval(),
+        transformer=transformer,
+        condition_encoder=condition_encoder,
+        audio_tokenizer=audio_tokenizer,
+        audio_token_detokenizer=detokenizer,
     )
     pipeline.vae.enable_tiling()  # as AceStepEngine.from_pretrained does
     return pipeline

@@ -9,8 +9,11 @@ from typing import Any
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 from conftest import BUCKET
 from song_model import source_audio
+from song_model.audio_in import _splice
+from song_model.engines import Audio, AudioInput, MusicJob
 from song_model.errors import SourceMissing, ValidationFailed
 from song_model.models import Models
 from song_model.pipeline import SongPipeline
@@ -60,6 +63,36 @@ def test_cover_renders_the_source_length(tiny_models: Models, s3: Any) -> None:
     assert _decoded(s3, audio.key).shape == (round(SOURCE_S * RATE), 2)
     assert manifest.duration_s == SOURCE_S and manifest.engine == "acestep"
     assert manifest.cover is not None and 3 <= len(manifest.categories) <= 5
+
+
+def _cover_job(seconds: float, seed: int) -> MusicJob:
+    t = np.arange(round(seconds * RATE)) / RATE
+    tone = (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+    source = Audio(np.stack([tone, tone], axis=1), RATE)
+    return MusicJob("jazz", None, seconds, seed=seed, steps=1, audio_input=AudioInput("cover", source=source))
+
+
+def test_a_seed_reproduces_a_cover_whatever_the_global_rng(tiny_models: Models) -> None:
+    """The VAE encode of the source samples from torch's global RNG: the engine seeds it per
+    request (and gives the caller's state back)."""
+    job = _cover_job(1.0, seed=11)
+    first = tiny_models.engine.generate(job).samples
+    torch.rand(1000)  # another request, another library: the global RNG moves on
+    state = torch.random.get_rng_state()
+    second = tiny_models.engine.generate(job).samples
+    assert np.array_equal(first, second)
+    assert torch.equal(torch.random.get_rng_state(), state)
+
+
+def test_a_source_that_ends_mid_latent_step_gives_no_silent_tail(tiny_models: Models) -> None:
+    """2.039 s is 97872 samples, 50.98 latent steps of 1920: the source is padded to 51 steps and the
+    output cut back, rather than decoded from 50 steps and zero-filled for the last 1872 samples."""
+    job = _cover_job(2.039, seed=3)
+    samples = tiny_models.engine.generate(job).samples
+    assert samples.shape == (97872, 2)
+    silent = (samples == 0).all(axis=1)
+    trailing_zeros = len(silent) - np.flatnonzero(~silent)[-1] - 1
+    assert trailing_zeros == 0
 
 
 def test_repaint_changes_only_the_window(tiny_models: Models, s3: Any) -> None:
@@ -149,5 +182,18 @@ def test_repaint_window_must_be_inside_the_canvas() -> None:
         _request("repaint", source, start_s=2.0, end_s=5.0)
 
 
-def test_splice_fade_is_short() -> None:
-    assert source_audio.SPLICE_FADE_S * RATE < RATE / 10
+def test_repaint_splice_crossfades_each_edge_over_a_short_fade() -> None:
+    """The renderer's splice (source 0, generated 1, window 1..2 s): the source outside, the
+    generated audio inside, and between them a crossfade just inside each edge, under 0.1 s."""
+    canvas = torch.zeros(2, 3 * RATE)
+    generated = Audio(np.ones((3 * RATE, 2), dtype=np.float32), RATE)
+    out = _splice(generated, canvas, start_s=1.0, end_s=2.0).samples[:, 0]
+    fading = np.flatnonzero((out > 0) & (out < 1))
+    fade = round(source_audio.SPLICE_FADE_S * RATE)
+    assert 0 < fade < RATE / 10
+    expected = np.r_[RATE : RATE + fade, 2 * RATE - fade : 2 * RATE]
+    assert np.array_equal(fading, expected)
+    assert (out[:RATE] == 0).all() and (out[2 * RATE :] == 0).all()
+    assert (out[RATE + fade : 2 * RATE - fade] == 1).all()
+    assert (np.diff(out[RATE : RATE + fade]) > 0).all()  # fading in
+    assert (np.diff(out[2 * RATE - fade : 2 * RATE]) < 0).all()  # fading out

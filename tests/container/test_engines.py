@@ -7,9 +7,7 @@ from unittest import mock
 
 import numpy as np
 import pytest
-import torch
 from diffusers import AceStepPipeline
-from song_model import tiny
 from song_model.engines import (
     AceStepEngine,
     Audio,
@@ -22,8 +20,6 @@ from song_model.engines import (
 )
 from song_model.errors import ValidationFailed
 
-CPU = torch.device("cpu")
-
 
 def test_fit_length_trims_and_pads() -> None:
     audio = np.ones((10, 2), dtype=np.float32)
@@ -32,10 +28,13 @@ def test_fit_length_trims_and_pads() -> None:
     assert padded.shape == (12, 2) and padded[10:].sum() == 0
 
 
-@pytest.fixture(scope="module")
-def base_engine() -> AceStepEngine:
-    """A tiny base-kind checkpoint (classifier-free guidance), as acestep-v15-xl-base declares."""
-    return AceStepEngine(tiny.build_acestep(turbo=False), CPU)
+@pytest.fixture
+def base_engine(tiny_models: Any) -> AceStepEngine:
+    """A tiny base-kind checkpoint (classifier-free guidance), as acestep-v15-xl-base declares: the
+    tiny profile's stems engine."""
+    engine = tiny_models.stems_engine
+    assert isinstance(engine, AceStepEngine)
+    return engine
 
 
 def spy() -> Any:
@@ -156,6 +155,24 @@ def test_audio_input_tasks_reach_the_pipeline(tiny_models: Any) -> None:
     assert (kwargs["repainting_start"], kwargs["repainting_end"]) == (0.5, 1.5)
     assert kwargs["src_audio"].shape == (2, 96000)
     assert audio.samples.shape == (96000, 2)
+
+
+def test_source_audio_is_padded_to_whole_latent_steps(tiny_models: Any) -> None:
+    """A source ending mid-step (1 s + 100 samples) is padded to whole steps of the VAE's hop; a
+    window to its end (extend) runs to the last latent, padding included (repainting_end None)."""
+    engine = tiny_models.engine
+    assert engine.latent_hop == 48 * 40  # the tiny VAE's downsampling ratios, as the real 1920
+    source = Audio(np.full((48100, 2), 0.1, dtype=np.float32), 48000)
+    job = MusicJob(
+        "rock", None, 48100 / 48000, seed=5, steps=1,
+        audio_input=AudioInput("repaint", source=source, start_s=0.5, end_s=48100 / 48000),
+    )  # fmt: skip
+    with spy() as call:
+        audio = engine.generate(job)
+    kwargs = call.call_args.kwargs
+    assert kwargs["src_audio"].shape == (2, 26 * 1920)
+    assert kwargs["repainting_start"] == 0.5 and kwargs["repainting_end"] is None
+    assert audio.samples.shape == (48100, 2)
 
 
 def test_a_task_the_checkpoint_lacks_is_a_validation_error(tiny_models: Any, tiny_musicgen: Any) -> None:

@@ -60,10 +60,10 @@ class AudioInRenderer:
         return engine
 
     def render(
-        self, request: AudioInRequest, prompt: str, lyrics: str | None, seeds: list[int]
+        self, request: AudioInRequest, engine: MusicEngine, prompt: str, lyrics: str | None, seeds: list[int]
     ) -> list[Rendered]:
-        """One file per stem track, or one per take (one seed each; the takes share one batch)."""
-        engine = self.check(request)
+        """One file per stem track, or one per take (one seed each; the takes share one batch).
+        `engine` is what `check(request)` returned: the caller checks before any other work."""
         rate = engine.sample_rate
         data = storage.get_object(request.source.bucket, request.source.key)
         canvas = source_audio.prepare(data, request.duration_s, rate)  # [2, frames]

@@ -8,10 +8,12 @@ sample rate. Sampling settings left as None take the loaded checkpoint's recomme
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import math
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -155,6 +157,9 @@ class AceStepEngine(MusicEngine):
         self.turbo = bool(pipeline.is_turbo)
         self.tasks = TURBO_TASKS if self.turbo else BASE_TASKS
         self.sample_rate = int(pipeline.sample_rate)
+        # Audio samples per latent step: the product of the VAE's downsampling ratios (1920 for
+        # ACE-Step 1.5's Oobleck VAE: 25 latents/s at 48 kHz).
+        self.latent_hop = math.prod(pipeline.vae.config.downsampling_ratios)
 
     @classmethod
     def from_pretrained(
@@ -197,7 +202,8 @@ class AceStepEngine(MusicEngine):
         # A CPU generator gives the same starting noise on any device, so a seed reproduces a song
         # whether it ran on the GPU endpoint or the local stack's CPU (same weights assumed).
         generators = [torch.Generator(device="cpu").manual_seed(seed) for seed in seeds]
-        with torch.inference_mode():
+        rng = self._seeded_global_rng(seeds[0]) if job.audio_input else contextlib.nullcontext()
+        with rng, torch.inference_mode():
             output = self.pipeline(
                 prompt=[job.prompt] * takes,
                 lyrics=[job.lyrics or ACESTEP_INSTRUMENTAL_LYRICS] * takes,
@@ -215,33 +221,60 @@ class AceStepEngine(MusicEngine):
                 task_type=task,
                 **self._audio_kwargs(job.audio_input),
             )
-        # (batch, channels, samples) -> (samples, channels) per take; the latent grid is 1920
-        # samples, so the decoded audio can run up to 40 ms past the request: cut it to the exact length.
+        # (batch, channels, samples) -> (samples, channels) per take; the audio is a whole number of
+        # latent steps (source audio is padded up to one, text2music rounds up to one), so it can run
+        # up to one step (40 ms) past the request: cut it to the exact length.
         frames = round(job.duration_s * self.sample_rate)
         return [
             Audio(np.clip(fit_length(audio.float().cpu().numpy().T, frames), -1.0, 1.0), self.sample_rate)
             for audio in output.audios
         ]
 
+    @contextlib.contextmanager
+    def _seeded_global_rng(self, seed: int) -> Iterator[None]:
+        """torch's global RNG seeded with `seed` inside the block, its state restored after (CPU and
+        this engine's CUDA device). With source audio, the pipeline's VAE encode samples the latent
+        distribution from the global RNG (diffusers passes it no generator): seeding it per request
+        makes a seed reproduce the audio-in tasks too."""
+        cuda: list[int] = []
+        if self.device.type == "cuda":
+            cuda = [self.device.index if self.device.index is not None else torch.cuda.current_device()]
+        with torch.random.fork_rng(devices=cuda):
+            torch.manual_seed(seed)
+            yield
+
     def _audio_kwargs(self, audio_input: AudioInput | None) -> dict[str, Any]:
         if audio_input is None:
             return {}
+        source, end_s = audio_input.source, audio_input.end_s
+        if source is not None and end_s is not None and end_s >= source.duration_s:
+            # A window to the source's end (extend) also covers the padding _tensor adds (the
+            # pipeline floors end_s to a latent step): None = to the last latent.
+            end_s = None
         return {
-            "src_audio": self._tensor(audio_input.source),
-            "reference_audio": self._tensor(audio_input.reference),
+            "src_audio": self._tensor(audio_input.source, pad=True),
+            # The pipeline cuts the reference to 30 s (3 x 10 s, whole latent steps) itself.
+            "reference_audio": self._tensor(audio_input.reference, pad=False),
             "repainting_start": audio_input.start_s,
-            "repainting_end": audio_input.end_s,
+            "repainting_end": end_s,
             "track_name": audio_input.track_name,
             "complete_track_classes": list(audio_input.track_classes) or None,
             "audio_cover_strength": audio_input.strength,
         }
 
-    def _tensor(self, audio: Audio | None) -> torch.Tensor | None:
+    def _tensor(self, audio: Audio | None, pad: bool) -> torch.Tensor | None:
         if audio is None:
             return None
         if audio.sample_rate != self.sample_rate:
             raise ValidationFailed(f"input audio must be {self.sample_rate} Hz, got {audio.sample_rate} Hz")
-        return torch.from_numpy(np.ascontiguousarray(audio.samples.T, dtype=np.float32))
+        tensor = torch.from_numpy(np.ascontiguousarray(audio.samples.T, dtype=np.float32))
+        if not pad:
+            return tensor
+        # The VAE encoder floors to whole latent steps, and the pipeline takes the latent length
+        # from the encoded source: a source that ends mid-step would decode up to one step short,
+        # and fit_length would fill the tail with zeros. Zero-pad up to a whole step instead.
+        short = -tensor.shape[-1] % self.latent_hop
+        return torch.nn.functional.pad(tensor, (0, short)) if short else tensor
 
 
 class MusicgenEngine(MusicEngine):

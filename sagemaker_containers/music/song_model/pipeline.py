@@ -127,7 +127,7 @@ class SongPipeline:
         sampling = engine.sampling(job)
         seeds = take_seeds(seed, request.variants)
         with stage("music"):
-            rendered = renderer.render(request, prompt, lyrics, seeds)
+            rendered = renderer.render(request, engine, prompt, lyrics, seeds)
         music_done = time.perf_counter()
         with stage("cover"):
             cover = self.models.cover.paint(cover_prompt(prompt or about, categories, request.title), seed)

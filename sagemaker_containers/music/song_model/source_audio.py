@@ -50,7 +50,7 @@ def to_stereo(samples: np.ndarray) -> np.ndarray:
 
 
 def resample(audio: torch.Tensor, source_rate: int, target_rate: int = SAMPLE_RATE) -> torch.Tensor:
-    """Band-limited resampling of [channels, frames]; the output has round(frames * ratio) frames.
+    """Band-limited resampling of [channels, frames]; the output has ceil(frames * ratio) frames.
 
     The ratio is reduced to orig/new (44100 -> 48000 is 147/160); each of the `new` output phases
     has its own windowed-sinc kernel, cut off at the lower Nyquist frequency (x0.99 roll-off).

@@ -9,6 +9,7 @@ seeded, so two processes build identical models and a request seed reproduces ac
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -48,22 +49,35 @@ def _bpe_state(tokenizer: Any) -> tuple[dict[str, int], list[tuple[str, str]]]:
     return model["vocab"], [tuple(pair) for pair in model["merges"]]
 
 
-def build_qwen2_tokenizer() -> Any:
-    from tokenizers import AddedToken, pre_tokenizers
+_QWEN2_SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+
+
+@functools.cache
+def _qwen2_bpe() -> tuple[dict[str, int], tuple[tuple[str, str], ...]]:
+    """The trained byte-level BPE (vocab, merges): trained once per process, though a tiny build
+    asks for three tokenizers (LLM, turbo and base ACE-Step); each gets its own object."""
+    from tokenizers import pre_tokenizers
     from transformers import Qwen2Tokenizer
 
-    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
     seed = Qwen2Tokenizer()
     trainer = trainers.BpeTrainer(
         vocab_size=600,
-        special_tokens=specials,
+        special_tokens=_QWEN2_SPECIALS,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
     seed.backend_tokenizer.train_from_iterator(_corpus(), trainer)
     vocab, merges = _bpe_state(seed)
-    tokenizer = Qwen2Tokenizer(vocab=vocab, merges=merges)
-    tokenizer.add_tokens([AddedToken(t, special=True, normalized=False) for t in specials[1:]])
+    return vocab, tuple(merges)
+
+
+def build_qwen2_tokenizer() -> Any:
+    from tokenizers import AddedToken
+    from transformers import Qwen2Tokenizer
+
+    vocab, merges = _qwen2_bpe()
+    tokenizer = Qwen2Tokenizer(vocab=dict(vocab), merges=list(merges))
+    tokenizer.add_tokens([AddedToken(t, special=True, normalized=False) for t in _QWEN2_SPECIALS[1:]])
     tokenizer.chat_template = QWEN2_CHAT_TEMPLATE
     return tokenizer
 
@@ -290,7 +304,6 @@ def build_acestep(turbo: bool = True) -> Any:
         AceStepAudioTokenDetokenizer,
         AceStepAudioTokenizer,
         AceStepConditionEncoder,
-        AceStepPipeline,
         AceStepTransformer1DModel,
         AutoencoderOobleck,
     )
@@ -352,17 +365,26 @@ def build_acestep(turbo: bool = True) -> Any:
         audio_channels=2,
         sampling_rate=48000,
     )
-    pipeline = AceStepPipeline(
-        vae=vae.eval(),
-        text_encoder=text_encoder.eval(),
+    return assemble_acestep(
+        vae=vae,
+        text_encoder=text_encoder,
         tokenizer=tokenizer,
-        transformer=transformer.eval(),
-        condition_encoder=condition_encoder.eval(),
-        scheduler=acestep_scheduler(),
-        audio_tokenizer=audio_tokenizer.eval(),
-        audio_token_detokenizer=detokenizer.eval(),
+        transformer=transformer,
+        condition_encoder=condition_encoder,
+        audio_tokenizer=audio_tokenizer,
+        audio_token_detokenizer=detokenizer,
     )
-    return pipeline
+
+
+def assemble_acestep(tokenizer: Any, **modules: Any) -> Any:
+    """AceStepPipeline from its built parts and the official scheduler config; also used by
+    bench/container_bench.py for the real-size model. `modules`: the pipeline's six model
+    arguments (vae, text_encoder, transformer, condition_encoder, audio_tokenizer,
+    audio_token_detokenizer), put in eval mode."""
+    from diffusers import AceStepPipeline
+
+    parts = {name: module.eval() for name, module in modules.items()}
+    return AceStepPipeline(tokenizer=tokenizer, scheduler=acestep_scheduler(), **parts)
 
 
 def acestep_scheduler() -> Any:
