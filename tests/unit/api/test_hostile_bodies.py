@@ -55,6 +55,9 @@ def _assert_error(result, status: int, code: str) -> None:
         '{"mode": ' + "[" * 40 + "]" * 40 + "}",  # deeper than the limit, well inside Python's
         '{"mode": "description", "description": "abc", "seed": ' + "9" * 5000 + "}",  # int() limit
         '{"mode": "description", "description": "abc", "guidance_scale": 1e999}',  # infinity
+        '{"mode": "cover", "prompt": "folk", "strength": 1e-300}',  # boto3: decimal.Underflow
+        '{"mode": "repaint", "prompt": "folk", "start_s": 5e-324, "end_s": 10}',  # subnormal
+        '{"mode": "description", "description": "abc", "guidance_scale": 1e-400}',  # float() says 0.0
         '{"mode": "description", "description": "abc", "guidance_scale": NaN}',
         '{"mode": "description", "description": "abc", "guidance_scale": -Infinity}',
         '{"mode": "description", "description": "abc", "mode": "custom_lyrics"}',  # duplicate key
@@ -67,6 +70,9 @@ def _assert_error(result, status: int, code: str) -> None:
         "over-depth",
         "huge-int",
         "overflow-float",
+        "tiny-float",
+        "subnormal-float",
+        "underflow-float",
         "nan",
         "infinity",
         "duplicate-key",
@@ -184,6 +190,13 @@ def test_control_characters_are_refused_in_text(api, nothing_written, char, fiel
 def test_an_integral_number_is_an_integer_as_in_json_schema(api, literal) -> None:
     raw = VALID_TEXT[:-1] + f', "duration_s": {literal}}}'
     assert api.call("POST", "/songs", raw_body=raw).status == 202
+
+
+@pytest.mark.parametrize(
+    ("literal", "value"), [("0.0", 0), ("-0e5", 0), ("0.000001", 1e-6), ("1e-100", 1e-100)]
+)
+def test_zero_and_small_numbers_within_range_are_read(literal, value) -> None:
+    assert json_body.loads(f"[{literal}]") == [value]
 
 
 def test_line_breaks_tabs_and_other_unicode_are_fine(api) -> None:
