@@ -35,7 +35,7 @@ from lambdas.webhooks import signing
 from . import queue_estimate, telemetry
 from .adapters import MediaStore, Workflow
 from .schemas import MeResponse, SongDetail, SongPage, SongSummary, WebhookSecretResponse
-from .sources import SourceResolver, render_plan
+from .sources import SourceResolver, rendered_duration_s
 
 WORKFLOW_START_FAILED = "WorkflowStartFailed"
 CANCELED_BY_USER = JobError(code="Canceled", message="You canceled this song. Nothing was charged.")
@@ -122,7 +122,7 @@ class SongService:
             # Resolved first: a refused source (404/409/422) reserves and charges nothing.
             source = self.sources.resolve(user_id, request)
             # What the job renders, stored like a text mode's length: shown, priced and rendered.
-            body["duration_s"] = render_plan(request, source).duration_s
+            body["duration_s"] = rendered_duration_s(request, source)
         now, job_id = utc_now(), new_job_id()
         job = Job(
             job_id=job_id,
