@@ -189,8 +189,9 @@ class SongService:
         return SongDetail(**fields)
 
     def cancel_song(self, user_id: str, job_id: str) -> SongDetail:
-        """queued|processing -> canceled, then stop the execution. Repeating it returns the canceled
-        song again (and stops again, in case the first stop did not go through); a song that
+        """queued|processing -> canceled, stop the execution, then announce `song.canceled`.
+        Repeating it returns the canceled song again, stops again and announces again (in case the
+        first stop or put did not go through; consumers dedupe by (job_id, type)); a song that
         already finished is a 409.
         """
         job = self.jobs.get_for_user(job_id, user_id)
@@ -199,7 +200,6 @@ class SongService:
             job = canceled or self.jobs.get_for_user(job_id, user_id)
             if canceled is not None:
                 logger.info("song canceled", extra={"job_id": job_id})
-                lifecycle.announce(canceled)
         if job.status is not JobStatus.CANCELED:
             raise JobStateConflict(
                 f"the song is already {job.status.value}; only a queued or processing song can be canceled",
@@ -213,6 +213,15 @@ class SongService:
             logger.exception("stopping the execution failed", extra={"job_id": job_id})
             raise ServiceUnavailable(
                 "the song is canceled but its workflow could not be stopped yet; retry",
+                details={"job_id": job_id},
+            ) from None
+        try:
+            lifecycle.announce(job)
+        except (lifecycle.EventNotSent, ClientError, BotoCoreError):
+            # Only this call announces a cancel: the client's retry is what sends it.
+            logger.exception("announcing the cancel failed", extra={"job_id": job_id})
+            raise ServiceUnavailable(
+                "the song is canceled but its event could not be sent yet; retry",
                 details={"job_id": job_id},
             ) from None
         return SongDetail(**song_fields(job))
