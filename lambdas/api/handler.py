@@ -14,7 +14,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Pat
 from aws_lambda_powertools.logging import correlation_paths
 
 from lambdas.common import errors, media_keys
-from lambdas.common.models import SongRequest
+from lambdas.common.models import UUID_PATTERN, SongRequest
 from lambdas.common.observability import logger, metrics, tracer
 from lambdas.common.settings import cors_allow_origins, get_settings
 from lambdas.common.uploads import UploadRequest
@@ -36,7 +36,6 @@ from .uploads import UploadService
 # The largest valid body is ~6 KiB of text; 64 KiB leaves room for JSON escapes (\uXXXX) and
 # stops anything bigger before it is parsed.
 MAX_BODY_BYTES = 64 * 1024
-UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"  # visible ASCII, as in the IETF Idempotency-Key draft
 SECURITY = [{"cognito": []}]
 # (method, API Gateway resource) of the operations that take a body; every other route ignores one,

@@ -118,6 +118,12 @@ def test_invalid_ids_and_query_values_are_400(api, path, query, field) -> None:
     assert field in _fields(result)
 
 
+def test_path_ids_and_source_ids_share_one_uuid_pattern() -> None:
+    from lambdas.common import models
+
+    assert handler.UUID_PATTERN is models.UUID_PATTERN
+
+
 def test_invalid_id_on_delete_is_400(api) -> None:
     assert api.call("DELETE", "/songs/abc").status == 400
 
