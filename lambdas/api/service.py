@@ -21,6 +21,7 @@ from lambdas.common.models import (
     JobResult,
     JobSource,
     JobStatus,
+    Reservation,
     new_job_id,
     utc_now,
 )
@@ -238,8 +239,10 @@ class SongService:
                 "the song is still being generated; delete it once it is processed or failed",
                 details={"status": job.status.value},
             )
-        # Normally released already when the job ended; a row must never take a hold with it.
-        self.jobs.release_reservation(job_id)
+        # Normally released already when the job ended (the reaper may not have run yet after a
+        # cancel); a row must never take a hold with it. Only a held one costs the extra read.
+        if job.reservation is Reservation.HELD:
+            self.jobs.release_reservation(job_id)
         removed = self.media.delete_prefix(media_keys.job_prefix(user_id, job_id))
         self.jobs.delete(job_id, user_id)
         logger.info("song deleted", extra={"job_id": job_id, "media_objects": removed})
