@@ -14,7 +14,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Pat
 from aws_lambda_powertools.logging import correlation_paths
 
 from lambdas.common import errors, media_keys
-from lambdas.common.models import SongRequest
+from lambdas.common.models import UUID_PATTERN, SongRequest
 from lambdas.common.observability import logger, metrics, tracer
 from lambdas.common.settings import cors_allow_origins, get_settings
 from lambdas.common.uploads import UploadRequest
@@ -36,10 +36,11 @@ from .uploads import UploadService
 # The largest valid body is ~6 KiB of text; 64 KiB leaves room for JSON escapes (\uXXXX) and
 # stops anything bigger before it is parsed.
 MAX_BODY_BYTES = 64 * 1024
-UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"  # visible ASCII, as in the IETF Idempotency-Key draft
 SECURITY = [{"cognito": []}]
-METHODS_WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
+# (method, API Gateway resource) of the operations that take a body; every other route ignores one,
+# as its OpenAPI operation lists no 400/413/415/422 for a body. A test checks it against the document.
+ROUTES_WITH_BODY = frozenset({("POST", "/songs"), ("POST", "/uploads")})
 
 # GET requests emit no business metric; Powertools would warn on every one of them.
 warnings.filterwarnings("ignore", message="No application metrics to publish")
@@ -295,13 +296,14 @@ def rotate_webhook_secret() -> WebhookSecretResponse:
 def reject_before_routing(event: dict[str, Any]) -> errors.ServiceError | None:
     """Body checks that must run before Powertools parses the body (its validation runs first).
 
-    Only methods that carry a body read one: a body on GET or DELETE is ignored (dropped from the
-    event), as no route of those methods takes one. Accepted bodies reach Powertools as UTF-8 text.
+    Only the routes in ROUTES_WITH_BODY read one: on any other route (a cancel, a GET) a body is
+    ignored (dropped from the event). Accepted bodies reach Powertools as UTF-8 text.
     """
     body = event.get("body")
     if not body:
         return None
-    if str(event.get("httpMethod", "")).upper() not in METHODS_WITH_BODY:
+    route = (str(event.get("httpMethod", "")).upper(), event.get("resource"))
+    if route not in ROUTES_WITH_BODY:
         event["body"], event["isBase64Encoded"] = None, False
         return None
     # Base64 is 4 characters per 3 bytes; text is counted in UTF-8 bytes, as clients send it.

@@ -2,10 +2,11 @@
 RFC 8259 without Python's extensions.
 
 Python's `json` accepts NaN/Infinity, silently keeps the last of duplicate keys, turns 1e999 into
-infinity, raises ValueError (not JSONDecodeError) past 4300 digits and RecursionError on deep
-nesting; `json.loads(bytes)` even guesses UTF-16/32. Each of those either reached the handler as a
-500 or accepted a body the OpenAPI document does not allow. Every rejection here is a
-`lambdas.common.errors` class; lambdas/api/http_errors.py gives it its status (400 or 415).
+infinity (and 1e-400 into 0.0), raises ValueError (not JSONDecodeError) past 4300 digits and
+RecursionError on deep nesting; `json.loads(bytes)` even guesses UTF-16/32. Each of those either
+reached the handler as a 500 or accepted a body the OpenAPI document does not allow. Every
+rejection here is a `lambdas.common.errors` class; lambdas/api/http_errors.py gives it its status
+(400 or 415).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import base64
 import binascii
 import json
 import math
+from decimal import Decimal
 from typing import Any
 
 from lambdas.common import errors
@@ -23,6 +25,8 @@ MAX_DEPTH = 32
 # The largest number the API takes is a 32-bit seed (10 digits); longer literals are not numbers
 # any field accepts, and int() refuses more than 4300 digits with a ValueError.
 MAX_NUMBER_CHARS = 40
+# Non-zero numbers smaller than this are refused: no field means anything that small.
+MIN_MAGNITUDE = Decimal("1e-100")
 UTF8_BOM = b"\xef\xbb\xbf"
 JSON_MEDIA_TYPE = "application/json"
 
@@ -96,6 +100,11 @@ def _finite_float(literal: str) -> float | int:
     number = float(literal)
     if len(literal) > MAX_NUMBER_CHARS or not math.isfinite(number):
         raise _Rejected("a number is out of range")
+    # DynamoDB stores no magnitude below 1E-130 (boto3 raises decimal.Underflow); the literal is
+    # checked, not the float, which reads 1e-400 as 0.0.
+    exact = Decimal(literal)
+    if exact and abs(exact) < MIN_MAGNITUDE:
+        raise _Rejected("a number is too close to zero")
     # JSON has one number type: 30.0 and 3e1 are the integer 30 (JSON Schema's "integer" agrees),
     # so they reach the strict models as int. Strings and booleans stay what they are.
     return int(number) if number.is_integer() else number

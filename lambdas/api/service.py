@@ -21,6 +21,7 @@ from lambdas.common.models import (
     JobResult,
     JobSource,
     JobStatus,
+    Reservation,
     new_job_id,
     utc_now,
 )
@@ -35,7 +36,7 @@ from lambdas.webhooks import signing
 from . import queue_estimate, telemetry
 from .adapters import MediaStore, Workflow
 from .schemas import MeResponse, SongDetail, SongPage, SongSummary, WebhookSecretResponse
-from .sources import SourceResolver, render_plan
+from .sources import SourceResolver, rendered_duration_s
 
 WORKFLOW_START_FAILED = "WorkflowStartFailed"
 CANCELED_BY_USER = JobError(code="Canceled", message="You canceled this song. Nothing was charged.")
@@ -122,7 +123,7 @@ class SongService:
             # Resolved first: a refused source (404/409/422) reserves and charges nothing.
             source = self.sources.resolve(user_id, request)
             # What the job renders, stored like a text mode's length: shown, priced and rendered.
-            body["duration_s"] = render_plan(request, source).duration_s
+            body["duration_s"] = rendered_duration_s(request, source)
         now, job_id = utc_now(), new_job_id()
         job = Job(
             job_id=job_id,
@@ -189,8 +190,9 @@ class SongService:
         return SongDetail(**fields)
 
     def cancel_song(self, user_id: str, job_id: str) -> SongDetail:
-        """queued|processing -> canceled, then stop the execution. Repeating it returns the canceled
-        song again (and stops again, in case the first stop did not go through); a song that
+        """queued|processing -> canceled, stop the execution, then announce `song.canceled`.
+        Repeating it returns the canceled song again, stops again and announces again (in case the
+        first stop or put did not go through; consumers dedupe by (job_id, type)); a song that
         already finished is a 409.
         """
         job = self.jobs.get_for_user(job_id, user_id)
@@ -199,7 +201,6 @@ class SongService:
             job = canceled or self.jobs.get_for_user(job_id, user_id)
             if canceled is not None:
                 logger.info("song canceled", extra={"job_id": job_id})
-                lifecycle.announce(canceled)
         if job.status is not JobStatus.CANCELED:
             raise JobStateConflict(
                 f"the song is already {job.status.value}; only a queued or processing song can be canceled",
@@ -213,6 +214,15 @@ class SongService:
             logger.exception("stopping the execution failed", extra={"job_id": job_id})
             raise ServiceUnavailable(
                 "the song is canceled but its workflow could not be stopped yet; retry",
+                details={"job_id": job_id},
+            ) from None
+        try:
+            lifecycle.announce(job)
+        except (lifecycle.EventNotSent, ClientError, BotoCoreError):
+            # Only this call announces a cancel: the client's retry is what sends it.
+            logger.exception("announcing the cancel failed", extra={"job_id": job_id})
+            raise ServiceUnavailable(
+                "the song is canceled but its event could not be sent yet; retry",
                 details={"job_id": job_id},
             ) from None
         return SongDetail(**song_fields(job))
@@ -229,8 +239,10 @@ class SongService:
                 "the song is still being generated; delete it once it is processed or failed",
                 details={"status": job.status.value},
             )
-        # Normally released already when the job ended; a row must never take a hold with it.
-        self.jobs.release_reservation(job_id)
+        # Normally released already when the job ended (the reaper may not have run yet after a
+        # cancel); a row must never take a hold with it. Only a held one costs the extra read.
+        if job.reservation is Reservation.HELD:
+            self.jobs.release_reservation(job_id)
         removed = self.media.delete_prefix(media_keys.job_prefix(user_id, job_id))
         self.jobs.delete(job_id, user_id)
         logger.info("song deleted", extra={"job_id": job_id, "media_objects": removed})

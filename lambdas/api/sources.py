@@ -8,11 +8,10 @@ being made is 409, a rejected or expired upload, a failed song or a window outsi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from lambdas.common.errors import InvalidBody, ModeUnavailable, NotFound, SourceNotReady, SourceUnusable
 from lambdas.common.models import (
     MAX_RENDER_S,
+    UNFINISHED,
     AudioInRequest,
     ExtendRequest,
     JobSource,
@@ -29,14 +28,6 @@ from lambdas.common.uploads import UploadObjects, UploadRepository, UploadStatus
 _SOURCE_FORMAT_ORDER = ("wav", "flac", "mp3")
 # A window end a hair past the measured length (rounding in a client) is the end of the track.
 _END_TOLERANCE_S = 0.05
-
-
-@dataclass(frozen=True)
-class RenderPlan:
-    """How much audio a job renders: `duration_s` per take, `takes` renders (stems: one per track)."""
-
-    duration_s: float
-    takes: int
 
 
 class SourceResolver:
@@ -100,7 +91,7 @@ class SourceResolver:
             job = self.jobs.get_for_user(song_id, user_id)
         except NotFound:
             raise NotFound("source song not found") from None
-        if job.status in (JobStatus.QUEUED, JobStatus.PROCESSING):
+        if job.status in UNFINISHED:
             raise SourceNotReady(
                 "the source song is still being made; retry once it is processed",
                 details={"song_id": song_id, "status": job.status.value},
@@ -115,7 +106,8 @@ class SourceResolver:
                 "the source song holds separate stems, not one track; upload the stem you want to use",
                 details={"song_id": song_id},
             )
-        by_format = {a.format: a.key for a in job.result.audio}
+        # Take 1 is the song (as its own `audio` link shows it); later takes are variants of it.
+        by_format = {a.format: a.key for a in job.result.audio if a.take == 1 and a.track is None}
         fmt = next((f for f in _SOURCE_FORMAT_ORDER if f in by_format), None)
         if fmt is None:  # pragma: no cover - every processed song has one of these formats
             raise SourceUnusable("the source song has no audio file", details={"song_id": song_id})
@@ -145,14 +137,12 @@ def check_against_source(request: AudioInRequest, source_s: float) -> None:
         raise InvalidBody("the request does not fit the source track", problems)
 
 
-def render_plan(request: AudioInRequest, source: JobSource) -> RenderPlan:
-    """What the job renders, and so what it costs: cover and repaint the source's length, extend the
-    longer canvas, stems the source's length once per track; the others once per take (`variants`)."""
-    if isinstance(request, StemsRequest):
-        return RenderPlan(duration_s=source.duration_s, takes=len(request.tracks))
+def rendered_duration_s(request: AudioInRequest, source: JobSource) -> float:
+    """The length one take renders: extend the longer canvas, the others the source's length.
+    The price multiplies it by the takes and tracks (lambdas/common/pricing.request_price)."""
     if isinstance(request, ExtendRequest):
-        return RenderPlan(duration_s=source.duration_s + request.add_s, takes=request.variants)
-    return RenderPlan(duration_s=source.duration_s, takes=request.variants)
+        return source.duration_s + request.add_s
+    return source.duration_s
 
 
 def _field(name: str, message: str) -> dict[str, str]:

@@ -75,6 +75,8 @@ class StrictModel(BaseModel):
 # Python `re`), so the published document states the rule clients must follow.
 SAFE_TEXT_PATTERN = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
 SafeText = Annotated[str, StringConstraints(pattern=SAFE_TEXT_PATTERN)]
+# Job and upload ids (lower-case canonical UUID text): the API's path parameters and sources.
+UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 
 
 def _safe_webhook_url(value: str) -> str:
@@ -166,7 +168,6 @@ class DescribedLyricsRequest(_SongOptions):
 
 # --- audio-in modes: a new song made from a source track (an upload or one of the user's songs) ---
 
-_UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 MAX_RENDER_S = 600  # the longest audio one job renders (ACE-Step 1.5's limit)
 # The track classes ACE-Step 1.5's base checkpoint extracts (`track_name` of task_type extract).
 StemTrack = Literal[
@@ -198,8 +199,8 @@ class SourceRef(StrictModel):
         }
     )
 
-    upload_id: str | None = Field(None, pattern=_UUID)
-    song_id: str | None = Field(None, pattern=_UUID)
+    upload_id: str | None = Field(None, pattern=UUID_PATTERN)
+    song_id: str | None = Field(None, pattern=UUID_PATTERN)
 
     @model_validator(mode="after")
     def _exactly_one(self) -> SourceRef:

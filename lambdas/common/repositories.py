@@ -27,6 +27,7 @@ from botocore.exceptions import ClientError
 
 from . import aws
 from .errors import InsufficientCredits, InvalidRequest, JobStateConflict, NotFound, ServiceUnavailable
+from .media_keys import is_valid_job_id
 from .models import ENDED_UNCHARGED, Job, JobError, JobResult, JobStatus, Reservation, User, utc_now
 from .observability import logger
 from .settings import get_settings
@@ -84,12 +85,15 @@ def decode_page_token(token: str | None, expected_keys: set[str]) -> dict[str, A
         return None
     try:
         key = json.loads(base64.urlsafe_b64decode(token.encode()))
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # "[[[..." recurses past the limit
         raise InvalidRequest("next_token is not valid") from None
+    # The token is client-supplied: a forged key must not reach DynamoDB as ExclusiveStartKey
+    # (an invalid key there is a ValidationException, i.e. a 500).
     if (
         not isinstance(key, dict)
         or set(key) != expected_keys
-        or not all(isinstance(v, str) for v in key.values())
+        or not all(isinstance(v, str) and v for v in key.values())
+        or ("job_id" in key and not is_valid_job_id(key["job_id"]))
     ):
         raise InvalidRequest("next_token is not valid")
     return key

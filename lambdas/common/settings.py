@@ -41,7 +41,7 @@ class Settings:
     # instance); the queue ETA divides by it.
     gpu_parallelism: int = 1
     # Local development only (the local stack sets it; the deployed stack never does): webhooks
-    # may go to http://127.0.0.1. See lambdas/webhooks/ssrf.py.
+    # may go to http://127.0.0.1. See lambdas/common/url_safety.py.
     webhook_allow_http_loopback: bool = False
 
 

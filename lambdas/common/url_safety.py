@@ -1,11 +1,12 @@
 """Webhook URLs that cannot be turned against us (SSRF).
 
-Rules: https only; a host name or a public IP address; no user info. The authoritative check runs
-at delivery time on every address the host resolves to (`resolve_target`): each must be a global
-unicast address (not private, loopback, link-local (the 169.254.169.254 metadata service),
-shared/CGNAT, multicast, reserved, unspecified, documentation, ...), IPv4 addresses embedded in
-IPv6 (mapped, 6to4, NAT64, Teredo) are checked as IPv4, and the request then goes to exactly the
-checked address (no second lookup, so DNS rebinding cannot swap it), without following redirects.
+Rules: https only; a host name that can resolve (IDNA, no percent-encoding) or a public IP address;
+no user info; only printable characters. The authoritative check runs at delivery time on every
+address the host resolves to (`resolve_target`): each must be a global unicast address (not
+private, loopback, link-local (the 169.254.169.254 metadata service), shared/CGNAT, multicast,
+reserved, unspecified, documentation, ...), IPv4 addresses embedded in IPv6 (mapped, 6to4, NAT64,
+Teredo) are checked as IPv4, and the request then goes to exactly the checked address (no second
+lookup, so DNS rebinding cannot swap it), without following redirects.
 
 Numeric host spellings that resolvers accept (`2130706433`, `0177.0.0.1`, `0x7f.1`) resolve to
 the address they mean, so they are judged by it; at submission they are parsed the same way.
@@ -104,8 +105,10 @@ class _Parts:
 def _split(url: str, allow_http_loopback: bool) -> _Parts:
     if len(url) > MAX_URL_CHARS:
         raise UnsafeUrl(f"must be at most {MAX_URL_CHARS} characters")
-    if any(ord(ch) <= 32 or ord(ch) == 127 for ch in url):
-        raise UnsafeUrl("must not contain spaces or control characters")
+    # isprintable() is False for control, format and separator characters (U+00A0, U+2028, ...),
+    # but True for the ASCII space.
+    if " " in url or not url.isprintable():
+        raise UnsafeUrl("must not contain spaces, control or other non-printable characters")
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -119,6 +122,13 @@ def _split(url: str, allow_http_loopback: bool) -> _Parts:
     host = (parts.hostname or "").rstrip(".")
     if not host:
         raise UnsafeUrl("must name a host")
+    if "%" in host:  # resolvers do not decode it; IPv6 zone ids (%eth0) are not public either
+        raise UnsafeUrl("must not percent-encode the host")
+    try:
+        # The name the resolver is asked for: empty or over-long labels can never resolve.
+        host.encode("idna")
+    except UnicodeError:
+        raise UnsafeUrl("must name a valid host (no empty labels or labels over 63 characters)") from None
     path = parts.path or "/"
     if parts.query:
         path = f"{path}?{parts.query}"

@@ -64,3 +64,63 @@ def test_a_canceled_song_can_be_deleted(api, song_body) -> None:
     job_id = api.post_song(song_body).body["job_id"]
     api.call("POST", f"/songs/{job_id}/cancel")
     assert api.call("DELETE", f"/songs/{job_id}").status == 204
+
+
+class Bus:
+    """Stands in for lifecycle.announce: records each event, fails the next `failures` puts."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, JobStatus]] = []
+        self.failures = 0
+
+    def announce(self, job) -> str:
+        from lambdas.common.lifecycle import EventNotSent
+
+        if self.failures:
+            self.failures -= 1
+            raise EventNotSent("throttled")
+        self.sent.append((job.job_id, job.status))
+        return "song.canceled"
+
+
+@pytest.fixture
+def bus(monkeypatch) -> Bus:
+    from lambdas.api import service
+
+    fake = Bus()
+    monkeypatch.setattr(service.lifecycle, "announce", fake.announce)
+    return fake
+
+
+def test_a_cancel_whose_event_failed_announces_on_retry(api, bus) -> None:
+    job = put_job("alice", JobStatus.PROCESSING)
+    bus.failures = 1
+    first = api.call("POST", f"/songs/{job.job_id}/cancel")
+    assert (first.status, first.error_code) == (503, "ServiceUnavailable")
+    assert JobRepository().get(job.job_id).status is JobStatus.CANCELED
+    retried = api.call("POST", f"/songs/{job.job_id}/cancel")
+    assert retried.status == 200, retried.body
+    assert bus.sent == [(job.job_id, JobStatus.CANCELED)]
+
+
+def test_the_execution_is_stopped_before_the_cancel_is_announced(api, bus, monkeypatch) -> None:
+    from botocore.exceptions import ClientError
+
+    from lambdas.api.adapters import Workflow
+
+    real_stop, stops = Workflow.stop, []
+
+    def stop_failing_once(self, job, cause):
+        stops.append(job.job_id)
+        if len(stops) == 1:
+            raise ClientError({"Error": {"Code": "InternalFailure", "Message": "x"}}, "StopExecution")
+        real_stop(self, job, cause)
+
+    monkeypatch.setattr(Workflow, "stop", stop_failing_once)
+    job = put_job("alice", JobStatus.PROCESSING)
+    failed = api.call("POST", f"/songs/{job.job_id}/cancel")
+    assert (failed.status, failed.error_code) == (503, "ServiceUnavailable")
+    assert bus.sent == []  # nothing announced while the execution may still run
+    assert api.call("POST", f"/songs/{job.job_id}/cancel").status == 200
+    assert bus.sent == [(job.job_id, JobStatus.CANCELED)]
+    assert stops == [job.job_id] * 2

@@ -37,3 +37,22 @@ def test_docs_page_is_swagger_ui_with_no_external_assets(state_machine_arn) -> N
     # Swagger UI's JS and CSS are inlined from the Powertools package: nothing from a CDN.
     assert not re.search(r"<(script|link)[^>]+(src|href)=", page)
     assert "</script>" not in page.split("spec:", 1)[1].split("presets:", 1)[0]
+
+
+def test_docs_are_built_once_per_base_path_and_format(state_machine_arn, monkeypatch) -> None:
+    from lambdas.api import openapi
+
+    built: list[str] = []
+    real = openapi.document_dict
+
+    def counting(servers=None):
+        built.append(servers[0].url)
+        return real(servers)
+
+    monkeypatch.setattr(openapi, "document_dict", counting)
+    openapi.docs_page.cache_clear()
+    first = [_get(), _get({"format": "json"})]
+    again = [_get(), _get({"format": "json"})]
+    assert [r["body"] for r in again] == [r["body"] for r in first]
+    assert built == ["/v1", "/v1"]
+    openapi.docs_page.cache_clear()

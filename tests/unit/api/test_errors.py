@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import uuid
 
 import boto3
 import pytest
@@ -116,6 +118,12 @@ def test_invalid_ids_and_query_values_are_400(api, path, query, field) -> None:
     assert field in _fields(result)
 
 
+def test_path_ids_and_source_ids_share_one_uuid_pattern() -> None:
+    from lambdas.common import models
+
+    assert handler.UUID_PATTERN is models.UUID_PATTERN
+
+
 def test_invalid_id_on_delete_is_400(api) -> None:
     assert api.call("DELETE", "/songs/abc").status == 400
 
@@ -124,6 +132,24 @@ def test_invalid_id_on_delete_is_400(api) -> None:
 def test_garbage_next_token_is_400(api, token) -> None:
     result = api.call("GET", "/songs", query={"next_token": token})
     assert (result.status, result.error_code) == (400, "InvalidRequest")
+
+
+def _token(value: object) -> str:
+    return base64.urlsafe_b64encode(json.dumps(value).encode()).decode()
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        base64.urlsafe_b64encode(b"[" * 1500).decode(),  # json.loads raises RecursionError
+        _token({"job_id": "not-a-uuid", "user_id": "alice", "created_at": "2026-01-01T00:00:00.000Z"}),
+        _token({"job_id": str(uuid.UUID(int=1)), "user_id": "alice", "created_at": ""}),
+        _token({"job_id": str(uuid.UUID(int=0xABC)).upper(), "user_id": "alice", "created_at": "x"}),
+    ],
+)
+def test_forged_next_token_is_400(api, token) -> None:
+    result = api.call("GET", "/songs", query={"next_token": token})
+    assert (result.status, result.error_code) == (400, "InvalidRequest"), result.body
 
 
 def test_invalid_idempotency_key_is_400(api, aws_env, state_machine_arn) -> None:

@@ -55,6 +55,9 @@ def _assert_error(result, status: int, code: str) -> None:
         '{"mode": ' + "[" * 40 + "]" * 40 + "}",  # deeper than the limit, well inside Python's
         '{"mode": "description", "description": "abc", "seed": ' + "9" * 5000 + "}",  # int() limit
         '{"mode": "description", "description": "abc", "guidance_scale": 1e999}',  # infinity
+        '{"mode": "cover", "prompt": "folk", "strength": 1e-300}',  # boto3: decimal.Underflow
+        '{"mode": "repaint", "prompt": "folk", "start_s": 5e-324, "end_s": 10}',  # subnormal
+        '{"mode": "description", "description": "abc", "guidance_scale": 1e-400}',  # float() says 0.0
         '{"mode": "description", "description": "abc", "guidance_scale": NaN}',
         '{"mode": "description", "description": "abc", "guidance_scale": -Infinity}',
         '{"mode": "description", "description": "abc", "mode": "custom_lyrics"}',  # duplicate key
@@ -67,6 +70,9 @@ def _assert_error(result, status: int, code: str) -> None:
         "over-depth",
         "huge-int",
         "overflow-float",
+        "tiny-float",
+        "subnormal-float",
+        "underflow-float",
         "nan",
         "infinity",
         "duplicate-key",
@@ -186,6 +192,13 @@ def test_an_integral_number_is_an_integer_as_in_json_schema(api, literal) -> Non
     assert api.call("POST", "/songs", raw_body=raw).status == 202
 
 
+@pytest.mark.parametrize(
+    ("literal", "value"), [("0.0", 0), ("-0e5", 0), ("0.000001", 1e-6), ("1e-100", 1e-100)]
+)
+def test_zero_and_small_numbers_within_range_are_read(literal, value) -> None:
+    assert json_body.loads(f"[{literal}]") == [value]
+
+
 def test_line_breaks_tabs_and_other_unicode_are_fine(api) -> None:
     lyrics = "[verse]\r\nnacht\tlicht \u2028 caf\u00e9 \u00a0 \u6b4c \U0001f3b5"
     result = api.post_song({"mode": "custom_lyrics", "prompt": "lofi, piano", "lyrics": lyrics})
@@ -223,6 +236,31 @@ def test_bodies_on_methods_without_one_are_ignored(api, method) -> None:
     path = "/me" if method == "GET" else "/songs/00000000-0000-4000-8000-000000000000"
     result = api.call(method, path, raw_body="\x00{not json", headers={"Content-Type": "text/plain"})
     assert result.status == (200 if method == "GET" else 404)
+
+
+@pytest.mark.parametrize("raw", ["[]", "{", "\x00{not json", "x" * 70_000])
+def test_bodies_on_post_routes_without_one_are_ignored(api, raw) -> None:
+    # The OpenAPI document lists no 400/413/415/422 for these operations: a body there is ignored.
+    headers = {"Content-Type": "text/plain"}
+    rotated = api.call("POST", "/me/webhook-secret/rotate", raw_body=raw, headers=headers)
+    assert rotated.status == 200, rotated.body
+    job_id = api.post_song(VALID).body["job_id"]
+    canceled = api.call("POST", f"/songs/{job_id}/cancel", raw_body=raw, headers=headers)
+    assert canceled.status == 200, canceled.body
+    assert canceled.body["status"] == "canceled"
+
+
+def test_only_the_operations_with_a_request_body_read_one() -> None:
+    from lambdas.api import handler, openapi
+
+    document = openapi.document_dict()
+    with_body = {
+        (method.upper(), path)
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+        if "requestBody" in operation
+    }
+    assert with_body == handler.ROUTES_WITH_BODY
 
 
 def test_strict_loads_is_the_resolvers_deserializer() -> None:

@@ -201,6 +201,27 @@ def test_delete_failed_song_is_allowed(api) -> None:
     assert api.call("DELETE", f"/songs/{job.job_id}").status == 204
 
 
+def test_delete_releases_only_a_held_reservation(api, aws_env, song_body, monkeypatch) -> None:
+    released: list[str] = []
+    real = JobRepository.release_reservation
+
+    def spy(self, job_id):
+        released.append(job_id)
+        return real(self, job_id)
+
+    monkeypatch.setattr(JobRepository, "release_reservation", spy)
+    processed = put_processed_job("alice", aws_env.media_bucket)  # nothing held
+    assert api.call("DELETE", f"/songs/{processed.job_id}").status == 204
+    assert released == []
+    # Canceled, and no reaper has run yet: the price is still held on the user.
+    canceled = api.post_song(song_body).body["job_id"]
+    api.call("POST", f"/songs/{canceled}/cancel")
+    assert UserRepository().get_or_create("alice").reserved_credits > 0
+    assert api.call("DELETE", f"/songs/{canceled}").status == 204
+    assert released == [canceled]
+    assert UserRepository().get_or_create("alice").reserved_credits == 0
+
+
 @pytest.mark.parametrize("status", [JobStatus.QUEUED, JobStatus.PROCESSING])
 def test_delete_running_song_is_conflict_and_keeps_it(api, status) -> None:
     job = put_job("alice", status)

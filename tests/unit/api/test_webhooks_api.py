@@ -38,7 +38,16 @@ def test_a_song_keeps_its_webhook_url(api, song_body) -> None:
 
 @pytest.mark.parametrize(
     "url",
-    ["http://hooks.example.com/", "https://169.254.169.254/", "https://2130706433/", "https://localhost/x"],
+    [
+        "http://hooks.example.com/",
+        "https://169.254.169.254/",
+        "https://2130706433/",
+        "https://localhost/x",
+        "https://a..b.com/",
+        "https://hooks\u2028example.com/",
+        "https://%31%32%37.0.0.1/",
+        "https://hooks.example.com/a\u00a0b",
+    ],
 )
 def test_an_unsafe_webhook_url_is_a_422(api, song_body, url) -> None:
     result = api.post_song(song_body | {"webhook_url": url})

@@ -93,6 +93,14 @@ def test_a_processed_song_of_the_user_is_a_source(api, aws_env) -> None:
     )
 
 
+def test_a_song_with_variants_is_a_source_by_its_first_take(api, aws_env) -> None:
+    song = put_processed_job(USER, aws_env.media_bucket, takes=3)
+    created = api.post_song(body("cover", {"song_id": song.job_id}))
+    assert created.status == 202, created.body
+    job = JobRepository().get(created.body["job_id"])
+    assert job.source.key == f"songs/{USER}/{song.job_id}/audio.wav"
+
+
 def _refused(api, request: dict, status: int, code: str, user: str = USER) -> dict:
     before = UserRepository().get_or_create(user)
     jobs_before = len(_jobs_of(user))
@@ -177,15 +185,19 @@ def test_stems_switched_off_are_refused_clearly(api, aws_env, monkeypatch) -> No
     assert "stems are not available" in error["message"]
 
 
-def test_render_plan_counts_every_rendered_track() -> None:
-    from lambdas.api.sources import RenderPlan, render_plan
+def test_stems_render_the_source_length_once_per_track() -> None:
+    from lambdas.api.sources import rendered_duration_s
     from lambdas.common.models import JobSource, StemsRequest
+    from lambdas.common.pricing import request_price
 
     source = JobSource(upload_id=str(uuid.uuid4()), bucket="b", key="k", duration_s=61.0)
     stems = StemsRequest.model_validate(
         {"mode": "stems", "source": {"upload_id": source.upload_id}, "tracks": ["vocals", "drums", "bass"]}
     )
-    assert render_plan(stems, source) == RenderPlan(duration_s=61.0, takes=3)
+    assert rendered_duration_s(stems, source) == 61.0
+    # Two started minutes, three tracks.
+    request = {**stems.model_dump(mode="json"), "duration_s": 61.0}
+    assert request_price(request, credits_per_minute=1) == 6
 
 
 @pytest.mark.parametrize("mode", ["cover", "repaint", "extend"])

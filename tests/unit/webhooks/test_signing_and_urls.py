@@ -70,7 +70,14 @@ def test_a_secret_without_the_prefix_is_refused() -> None:
 
 @pytest.mark.parametrize(
     "url",
-    ["https://hooks.example.com/songs", "https://hooks.example.com:8443/a?b=c", "https://8.8.8.8/x"],
+    [
+        "https://hooks.example.com/songs",
+        "https://hooks.example.com:8443/a?b=c",
+        "https://8.8.8.8/x",
+        "https://[2606:4700:4700::1111]/x",
+        "https://b\u00fccher.example/caf\u00e9",  # an IDN host, a non-ASCII path
+        "https://hooks.example.com./x",  # the root's trailing dot
+    ],
 )
 def test_public_https_urls_are_accepted(url: str) -> None:
     assert check_submitted_url(url) == url
@@ -103,6 +110,13 @@ def test_public_https_urls_are_accepted(url: str) -> None:
         "https://240.0.0.1/",  # reserved
         "https://0.0.0.0/",
         "https://hooks.example.com/\nx",
+        # Hosts that can never resolve, and characters no client can send as written.
+        "https://a..b.com/",  # an empty label
+        "https://" + "a" * 64 + ".example.com/",  # a label over 63 characters
+        "https://hooks\u2028example.com/",  # a line separator in the host
+        "https://%31%32%37.0.0.1/",  # a percent-encoded host
+        "https://hooks.example.com/a\u00a0b",  # a no-break space in the path
+        "https://hooks.example.com/\u200bx",  # a zero-width space (a format character)
         "https://" + "a" * 2050 + ".com/",
     ],
 )
