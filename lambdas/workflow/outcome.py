@@ -4,7 +4,7 @@ and handed on, and its metrics are recorded.
 
 Called by the workflow's last states and by the reaper; every step is idempotent, so a retried
 call or the reaper running after the workflow's own cleanup changes nothing and counts nothing
-twice (metrics are recorded by the call that actually changed the job or freed the slot).
+twice (metrics are recorded by the call that captured or released the job's price).
 """
 
 from __future__ import annotations
