@@ -84,7 +84,7 @@ class SongService:
 
     def webhook_secret(self, user_id: str) -> WebhookSecretResponse:
         self.users.get_or_create(user_id, self.settings.signup_credits)
-        return WebhookSecretResponse(secret=self.users.webhook_secret(user_id, signing.new_secret()))
+        return WebhookSecretResponse(secret=self.users.webhook_secret(user_id, signing.new_secret))
 
     def rotate_webhook_secret(self, user_id: str) -> WebhookSecretResponse:
         self.users.get_or_create(user_id, self.settings.signup_credits)

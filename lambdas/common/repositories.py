@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -172,16 +173,21 @@ class UserRepository:
 
     # --- the per-user slots (at most N running jobs) -------------------------------------
 
-    def webhook_secret(self, user_id: str, new_secret: str) -> str:
-        """The user's webhook signing secret; the first call stores `new_secret` (two concurrent first
-        calls agree on one). It lives on the user row: the table is encrypted at rest (KMS), and the
-        secret is never logged.
+    def webhook_secret(self, user_id: str, new_secret: Callable[[], str]) -> str:
+        """The user's webhook signing secret; the first call stores `new_secret()` (two concurrent
+        first calls agree on one). It lives on the user row: the table is encrypted at rest (KMS),
+        and the secret is never logged. Once it exists this is a read (every webhook delivery asks).
         """
+        item = self._table.get_item(
+            Key={"user_id": user_id}, ProjectionExpression="webhook_secret", ConsistentRead=True
+        ).get("Item")
+        if item and item.get("webhook_secret"):
+            return str(item["webhook_secret"])
         response = self._table.update_item(
             Key={"user_id": user_id},
             UpdateExpression="SET webhook_secret = if_not_exists(webhook_secret, :secret)",
             ConditionExpression="attribute_exists(user_id)",
-            ExpressionAttributeValues={":secret": new_secret},
+            ExpressionAttributeValues={":secret": new_secret()},
             ReturnValues="ALL_NEW",
         )
         return str(response["Attributes"]["webhook_secret"])
