@@ -85,7 +85,7 @@ class SongService:
 
     def webhook_secret(self, user_id: str) -> WebhookSecretResponse:
         self.users.get_or_create(user_id, self.settings.signup_credits)
-        return WebhookSecretResponse(secret=self.users.webhook_secret(user_id, signing.new_secret()))
+        return WebhookSecretResponse(secret=self.users.webhook_secret(user_id, signing.new_secret))
 
     def rotate_webhook_secret(self, user_id: str) -> WebhookSecretResponse:
         self.users.get_or_create(user_id, self.settings.signup_credits)
@@ -164,11 +164,11 @@ class SongService:
             self.workflow.start(job)
         except (ClientError, BotoCoreError):
             logger.exception("workflow start failed", extra={"job_id": job.job_id})
-            # Never leave the row queued with no execution behind it.
-            self.jobs.mark_failed(
-                job.job_id, WORKFLOW_START_FAILED, "The song could not be started. No credits were charged."
-            )
-            self.jobs.release_reservation(job.job_id)
+            # Never leave the row queued with no execution behind it, nor its credits reserved:
+            # failing and releasing are one transaction, so neither can happen without the other.
+            message = "The song could not be started. No credits were charged."
+            if not self.jobs.fail_and_release(job.job_id, WORKFLOW_START_FAILED, message):
+                self.jobs.mark_failed(job.job_id, WORKFLOW_START_FAILED, message)  # nothing reserved
             telemetry.song_rejected(WORKFLOW_START_FAILED)
             raise ServiceUnavailable(
                 "the song could not be started, please retry", details={"job_id": job.job_id}

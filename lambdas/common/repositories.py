@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -28,7 +30,17 @@ from botocore.exceptions import ClientError
 from . import aws
 from .errors import InsufficientCredits, InvalidRequest, JobStateConflict, NotFound, ServiceUnavailable
 from .media_keys import is_valid_job_id
-from .models import ENDED_UNCHARGED, Job, JobError, JobResult, JobStatus, Reservation, User, utc_now
+from .models import (
+    ENDED_UNCHARGED,
+    UNFINISHED,
+    Job,
+    JobError,
+    JobResult,
+    JobStatus,
+    Reservation,
+    User,
+    utc_now,
+)
 from .observability import logger
 from .settings import get_settings
 
@@ -99,8 +111,11 @@ def decode_page_token(token: str | None, expected_keys: set[str]) -> dict[str, A
     return key
 
 
-def _transact(items: list[dict[str, Any]]) -> None:
-    aws.client("dynamodb").transact_write_items(TransactItems=items)
+def _transact(items: list[dict[str, Any]], token: str | None = None) -> None:
+    """TransactWriteItems; with a `token` (ClientRequestToken), botocore's retry of a call whose
+    reply was lost is answered from the first commit instead of running again."""
+    extra = {"ClientRequestToken": token} if token else {}
+    aws.client("dynamodb").transact_write_items(TransactItems=items, **extra)
 
 
 class UserRepository:
@@ -162,16 +177,21 @@ class UserRepository:
 
     # --- the per-user slots (at most N running jobs) -------------------------------------
 
-    def webhook_secret(self, user_id: str, new_secret: str) -> str:
-        """The user's webhook signing secret; the first call stores `new_secret` (two concurrent first
-        calls agree on one). It lives on the user row: the table is encrypted at rest (KMS), and the
-        secret is never logged.
+    def webhook_secret(self, user_id: str, new_secret: Callable[[], str]) -> str:
+        """The user's webhook signing secret; the first call stores `new_secret()` (two concurrent
+        first calls agree on one). It lives on the user row: the table is encrypted at rest (KMS),
+        and the secret is never logged. Once it exists this is a read (every webhook delivery asks).
         """
+        item = self._table.get_item(
+            Key={"user_id": user_id}, ProjectionExpression="webhook_secret", ConsistentRead=True
+        ).get("Item")
+        if item and item.get("webhook_secret"):
+            return str(item["webhook_secret"])
         response = self._table.update_item(
             Key={"user_id": user_id},
             UpdateExpression="SET webhook_secret = if_not_exists(webhook_secret, :secret)",
             ConditionExpression="attribute_exists(user_id)",
-            ExpressionAttributeValues={":secret": new_secret},
+            ExpressionAttributeValues={":secret": new_secret()},
             ReturnValues="ALL_NEW",
         )
         return str(response["Attributes"]["webhook_secret"])
@@ -260,8 +280,8 @@ class JobRepository:
 
     def find(self, job_id: str) -> Job | None:
         """The job's row (a strongly consistent read), or None."""
-        item = self._table.get_item(Key={"job_id": job_id}, ConsistentRead=True).get("Item")
-        return Job.model_validate(from_dynamo(item)) if item else None
+        row = self.read_row(job_id)
+        return Job.model_validate(row) if row else None
 
     def read_row(self, job_id: str) -> dict[str, Any] | None:
         """The whole row, attributes outside the Job model included (e.g. webhook delivery records)."""
@@ -384,7 +404,7 @@ class JobRepository:
         if price is None or price < 1:
             raise ValueError("a reserved job needs a positive price_credits")
         job = job.model_copy(update={"reservation": Reservation.HELD})
-        for _ in range(MAX_RESERVE_ATTEMPTS):
+        for attempt in range(MAX_RESERVE_ATTEMPTS):
             user = self.users.get_or_create(job.user_id, signup_credits)
             if user.available_credits < price:
                 raise _insufficient(user, price)
@@ -415,11 +435,23 @@ class JobRepository:
                                 "ConditionExpression": "attribute_not_exists(job_id)",
                             }
                         },
-                    ]
+                    ],
+                    # One token per attempt: each attempt's items differ (the amounts read), and a
+                    # token reused with other items is refused (IdempotentParameterMismatch).
+                    token=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{job.job_id}/{attempt}")),
                 )
             except ClientError as exc:
                 if not is_cancelled_transaction(exc):
                     raise
+                # A retry of a call that had committed (its reply lost) fails on the job's own row:
+                # the reservation is made, and another round would only end in a 503.
+                existing = self.find(job.job_id)
+                if (
+                    existing is not None
+                    and existing.user_id == job.user_id
+                    and existing.reservation == Reservation.HELD
+                ):
+                    return existing
                 continue  # the user's balance or reservations changed meanwhile: read again
             return job
         raise ServiceUnavailable("too many concurrent requests for this user, please retry")
@@ -524,6 +556,52 @@ class JobRepository:
         except ClientError as exc:
             if is_conditional_failure(exc):
                 return False
+            raise
+        return True
+
+    def fail_and_release(self, job_id: str, code: str, message: str) -> bool:
+        """Fail a queued job and give its reserved price back, in one transaction (the API, when no
+        workflow could be started: two separate writes could leave a failed job holding credits).
+        True if this call did; False if the job had already ended or holds no reservation."""
+        job = self.find(job_id)
+        if job is None or job.reservation != Reservation.HELD or not job.price_credits:
+            return False
+        price = {"N": str(job.price_credits)}
+        try:
+            _transact(
+                [
+                    {
+                        "Update": {
+                            "TableName": self.table_name,
+                            "Key": {"job_id": {"S": job_id}},
+                            "UpdateExpression": "SET #s = :failed, stage = :stage, #e = :error, "
+                            "reservation = :released, updated_at = :now",
+                            "ConditionExpression": "#s IN (:queued, :processing) AND reservation = :held "
+                            "AND price_credits = :price",
+                            "ExpressionAttributeNames": {"#s": "status", "#e": "error"},
+                            "ExpressionAttributeValues": {
+                                ":failed": {"S": JobStatus.FAILED.value},
+                                ":stage": {"S": "failed"},
+                                ":error": typed({"code": code, "message": message}),
+                                ":released": {"S": Reservation.RELEASED.value},
+                                ":held": {"S": Reservation.HELD.value},
+                                ":queued": {"S": JobStatus.QUEUED.value},
+                                ":processing": {"S": JobStatus.PROCESSING.value},
+                                ":price": price,
+                                ":now": {"S": utc_now()},
+                            },
+                        }
+                    },
+                    self._unreserve(job.user_id, price, charge=False),
+                ],
+                token=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{job_id}/fail")),
+            )
+        except ClientError as exc:
+            if not is_cancelled_transaction(exc):
+                raise
+            after = self.find(job_id)
+            if after is None or after.status not in UNFINISHED:
+                return False  # it ended meanwhile (e.g. canceled), by a path that releases
             raise
         return True
 

@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 from lambdas.common import aws
 from lambdas.common.observability import logger, tracer
+from lambdas.common.repositories import JobRepository
 from lambdas.webhooks.delivery import Outcome, Result, deliver
+from lambdas.webhooks.schedule import retry_delay_s
 
 MAX_PARALLEL = 10  # the event source mapping's batch size
 
 
-def _handle(record: dict[str, Any]) -> Outcome:
+def _handle(jobs: JobRepository, record: dict[str, Any]) -> Outcome:
     attempt = int(record.get("attributes", {}).get("ApproximateReceiveCount", "1"))
     try:
         event = json.loads(record["body"])
@@ -28,10 +31,12 @@ def _handle(record: dict[str, Any]) -> Outcome:
     except (ValueError, KeyError, TypeError):
         return Outcome(Result.SKIPPED, "not an EventBridge event")
     try:
-        return deliver(body, attempt)
+        return deliver(body, attempt, jobs)
     except Exception:  # our own fault (e.g. DynamoDB throttling): retry on the same schedule
         logger.exception("webhook delivery errored", extra={"message_id": record.get("messageId")})
-        return Outcome(Result.RETRY, "internal error", 5)
+        # Every receive counts toward the redrive policy's max receives, so back off as a failed
+        # delivery does; after the last attempt the next receive dead-letters it.
+        return Outcome(Result.RETRY, "internal error", retry_delay_s(attempt) or 0)
 
 
 def _queue_url(queue_arn: str) -> str:
@@ -42,8 +47,12 @@ def _queue_url(queue_arn: str) -> str:
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     records = event.get("Records", [])
+    # Tables and clients are made here, before the threads: boto3 does not create them thread-safely.
+    # The threads then only call DynamoDB actions through them (the underlying client is thread-safe).
+    jobs = JobRepository()
+    sqs = aws.client("sqs")
     with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, max(1, len(records)))) as pool:
-        outcomes = list(pool.map(_handle, records))
+        outcomes = list(pool.map(partial(_handle, jobs), records))
     failures: list[dict[str, str]] = []
     queue_url: str | None = None
     for record, outcome in zip(records, outcomes, strict=True):
@@ -54,7 +63,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         if outcome.result is Result.RETRY:
             queue_url = queue_url or _queue_url(record["eventSourceARN"])
             # Delay this message alone until its next attempt is due.
-            aws.client("sqs").change_message_visibility(
+            sqs.change_message_visibility(
                 QueueUrl=queue_url,
                 ReceiptHandle=record["receiptHandle"],
                 VisibilityTimeout=outcome.retry_in_s,
@@ -64,7 +73,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             # Recorded on the job row; back to the queue at once so the redrive policy (max receives
             # = attempts) moves it to the dead-letter queue on its next receive.
             queue_url = queue_url or _queue_url(record["eventSourceARN"])
-            aws.client("sqs").change_message_visibility(
+            sqs.change_message_visibility(
                 QueueUrl=queue_url, ReceiptHandle=record["receiptHandle"], VisibilityTimeout=0
             )
             failures.append({"itemIdentifier": record["messageId"]})

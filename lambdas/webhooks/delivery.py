@@ -23,7 +23,7 @@ from typing import Any
 import urllib3
 
 from lambdas.common.event_catalog import EVENT_TYPES
-from lambdas.common.repositories import JobRepository, UserRepository
+from lambdas.common.repositories import JobRepository
 from lambdas.common.settings import get_settings
 from lambdas.common.url_safety import UnsafeUrl, resolve_target
 
@@ -52,13 +52,17 @@ def delivery_attribute(event_type: str) -> str:
     return f"webhook_{event_type}"
 
 
-def deliver(body: dict[str, Any], attempt: int) -> Outcome:
-    """Attempt `attempt` (1-based) of delivering one event body `{"type", "timestamp", "data"}`."""
+def deliver(body: dict[str, Any], attempt: int, jobs: JobRepository | None = None) -> Outcome:
+    """Attempt `attempt` (1-based) of delivering one event body `{"type", "timestamp", "data"}`.
+
+    The sender passes one `jobs` made before its threads start (boto3 creates clients and
+    resources unsafely from several threads at once).
+    """
     event_type = str(body.get("type", ""))
     job_id = str((body.get("data") or {}).get("job_id", ""))
     if event_type not in KNOWN_TYPES or not job_id:
         return Outcome(Result.SKIPPED, "not a song lifecycle event")
-    jobs = JobRepository()
+    jobs = jobs or JobRepository()
     row = jobs.read_row(job_id)
     url = (row or {}).get("request", {}).get("webhook_url")
     if row is None or not url:
@@ -66,7 +70,7 @@ def deliver(body: dict[str, Any], attempt: int) -> Outcome:
     if (row.get(delivery_attribute(event_type)) or {}).get("status") == Result.DELIVERED:
         return Outcome(Result.SKIPPED, "already delivered")
 
-    outcome = _attempt(url, row["user_id"], signing.message_id(job_id, event_type), body, attempt)
+    outcome = _attempt(jobs, url, row["user_id"], signing.message_id(job_id, event_type), body, attempt)
     jobs.record_webhook_delivery(
         job_id,
         delivery_attribute(event_type),
@@ -75,7 +79,9 @@ def deliver(body: dict[str, Any], attempt: int) -> Outcome:
     return outcome
 
 
-def _attempt(url: str, user_id: str, msg_id: str, body: dict[str, Any], attempt: int) -> Outcome:
+def _attempt(
+    jobs: JobRepository, url: str, user_id: str, msg_id: str, body: dict[str, Any], attempt: int
+) -> Outcome:
     settings = get_settings()
     try:
         target = resolve_target(url, settings.webhook_allow_http_loopback)
@@ -84,7 +90,7 @@ def _attempt(url: str, user_id: str, msg_id: str, body: dict[str, Any], attempt:
     except (OSError, UnicodeError) as exc:  # the name does not resolve now; DNS may recover
         return _failed(attempt, f"dns: {type(exc).__name__}")
 
-    secret = UserRepository().webhook_secret(user_id, signing.new_secret())
+    secret = jobs.users.webhook_secret(user_id, signing.new_secret)
     payload = json.dumps(body, separators=(",", ":")).encode()
     headers = signing.signed_headers(secret, msg_id, int(time.time()), payload)
     try:

@@ -117,6 +117,12 @@ def handle_notification(notification: AsyncInferenceNotification) -> str:
         logger.info(
             "late result discarded", extra={"job_id": job_id, "status": job.status, "removed": removed}
         )
+        if job.task_token:
+            # Generate may still be waiting (e.g. the cancel's StopExecution failed): end it now so
+            # HandleFailure frees the slot and the reservation instead of the inference timeout.
+            _complete(
+                jobs, job_id, job.task_token, (JobNotRunnable.__name__, f"job {job_id} is {job.status}")
+            )
         return "discarded"
     if job.status != JobStatus.PROCESSING or not job.task_token:
         logger.info("notification for a job not waiting", extra={"job_id": job_id, "status": job.status})

@@ -4,7 +4,7 @@ and handed on, and its metrics are recorded.
 
 Called by the workflow's last states and by the reaper; every step is idempotent, so a retried
 call or the reaper running after the workflow's own cleanup changes nothing and counts nothing
-twice (metrics are recorded by the call that actually changed the job or freed the slot).
+twice (metrics are recorded by the call that captured or released the job's price).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 
 from lambdas.common import business_metrics as metrics
 from lambdas.common import lifecycle
-from lambdas.common.models import Job, JobError, JobResult, JobStatus
+from lambdas.common.models import Job, JobError, JobResult, JobStatus, Reservation
 from lambdas.common.observability import logger
 from lambdas.common.repositories import JobRepository
 
@@ -46,7 +46,6 @@ _BY_ERROR_NAME = {
     "JobNotFound": CANCELLED,
     "JobNotRunnable": CANCELLED,
     "JobStateConflict": CANCELLED,  # e.g. canceled while the song was published
-    "DynamoDB.ConditionalCheckFailedException": CANCELLED,  # MarkProcessing: no longer queued
     "Execution.ABORTED": CANCELLED,
     "Execution.TIMED_OUT": GENERATION_TIMEOUT,
 }
@@ -67,12 +66,12 @@ def complete(job_id: str, user_id: str, result: dict[str, Any]) -> dict[str, Any
     jobs = JobRepository()
     charged = jobs.capture(job_id, JobResult.model_validate(result))
     job = jobs.get(job_id)
+    if charged:  # now: only this call knows it charged, a retry after a failure below does not
+        _record_processed(job)
     if job.status == JobStatus.PROCESSED and job_id in jobs.users.slot_holders(user_id):
         lifecycle.announce(job)
     released = jobs.users.release_slot(user_id, job_id)
     woken = wake_next(user_id)
-    if charged:
-        _record_processed(job)
     return {"charged": charged, "released": released, "woken": woken}
 
 
@@ -83,19 +82,24 @@ def fail(job_id: str, user_id: str, error: dict[str, Any] | None) -> dict[str, A
     logger.info("job failed", extra={"job_id": job_id, "code": failure.code, "error": error})
     jobs = JobRepository()
     changed = jobs.mark_failed(job_id, failure.code, failure.message)
-    released = jobs.release_reservation(job_id)
     job = jobs.find(job_id)
+    # Decided from the row, not from mark_failed's answer, which a retry no longer gets: a job
+    # failed with its price still held has not been announced and counted yet (both happen
+    # before the release below). A job without a reservation only has `changed` to go by.
+    held = job is not None and job.reservation == Reservation.HELD
+    due = job is not None and job.status == JobStatus.FAILED and (changed or held)
+    if due and job is not None:
+        lifecycle.announce(job)  # may raise (EventNotSent): the retry finds the price held
+    released = jobs.release_reservation(job_id)
+    if due and job is not None and (released or not held):
+        metrics.record_failed(
+            error_code=failure.code,
+            queue_wait_s=metrics.seconds_between(job.created_at, job.started_at),
+        )
     if job is None or job.status != JobStatus.PROCESSED:
         _remove_media(user_id, job_id)
     jobs.users.release_slot(user_id, job_id)
     wake_next(user_id)
-    if changed and job is not None:
-        lifecycle.announce(job)
-    if changed:
-        metrics.record_failed(
-            error_code=failure.code,
-            queue_wait_s=metrics.seconds_between(job.created_at, job.started_at) if job else None,
-        )
     stored = job.error if job is not None and job.error is not None else failure
     return {"code": stored.code, "message": stored.message, "changed": changed, "released": released}
 

@@ -86,3 +86,20 @@ def test_queued_is_not_an_event_and_songs_without_a_webhook_skip_the_sender(bus)
     assert lifecycle.announce(_job(JobStatus.QUEUED)) is None
     assert lifecycle.announce(_job(JobStatus.PROCESSED, webhook=False)) == "song.processed"
     assert _queued_events(bus) == []  # on the bus, but the webhook rule does not match it
+
+
+def test_a_stored_null_webhook_url_does_not_reach_the_sender(bus) -> None:
+    """The API stores the request with `"webhook_url": null`; EventBridge (and moto) count a null
+    leaf as existing, so the rule must match the URL's scheme, not its presence."""
+    job = _job(JobStatus.PROCESSED, webhook=False)
+    job.request["webhook_url"] = None
+    assert lifecycle.announce(job) == "song.processed"
+    assert _queued_events(bus) == []
+    local = _job(JobStatus.PROCESSED, webhook=False)
+    local.request["webhook_url"] = "http://127.0.0.1:8080/hook"  # the local stack's receivers
+    lifecycle.announce(local)
+    upper = _job(JobStatus.PROCESSED, webhook=False)
+    upper.request["webhook_url"] = "HTTPS://hooks.example.com/songs"  # the URL check allows it
+    lifecycle.announce(upper)
+    received = sorted(e["detail"]["data"]["job_id"] for e in _queued_events(bus))
+    assert received == sorted([local.job_id, upper.job_id])

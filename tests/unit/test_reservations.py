@@ -162,3 +162,39 @@ def test_a_revocation_cannot_take_reserved_credits(aws_env) -> None:
         users.add_credits("alice", -3)
     assert users.add_credits("alice", -2) == 3
     assert _user() == (3, 3)
+
+
+def test_a_reservation_whose_reply_was_lost_is_not_retried_into_a_503(aws_env, monkeypatch) -> None:
+    """The first TransactWriteItems commits, its reply is lost and botocore sends it again: without
+    an idempotency token the retry fails on the job's own row. create_reserved must return the job
+    (reserved once), not loop until ServiceUnavailable and leave a queued row with no workflow."""
+    from lambdas.common import aws
+
+    UserRepository().get_or_create("alice", signup_credits=5)
+    client = aws.client("dynamodb")
+    real = client.transact_write_items
+    calls: list[dict] = []
+
+    def reply_lost_once(**kwargs):  # type: ignore[no-untyped-def]
+        calls.append(kwargs)
+        real(**kwargs)
+        if len(calls) == 1:
+            real(**kwargs)  # the retry: moto ignores ClientRequestToken, as DynamoDB would without one
+
+    monkeypatch.setattr(client, "transact_write_items", reply_lost_once)
+    job = JobRepository().create_reserved(_job("alice", 3))
+    assert job.reservation == Reservation.HELD
+    assert JobRepository().get(job.job_id).status is JobStatus.QUEUED
+    assert _user() == (5, 3)  # reserved once
+    assert len(calls) == 1 and len(calls[0]["ClientRequestToken"]) <= 36
+
+
+def test_fail_and_release_is_one_step_and_happens_once(aws_env) -> None:
+    jobs = JobRepository()
+    job = jobs.create_reserved(_job("alice", 3), signup_credits=5)
+    assert jobs.fail_and_release(job.job_id, "WorkflowStartFailed", "not started") is True
+    after = jobs.get(job.job_id)
+    assert (after.status, after.reservation) == (JobStatus.FAILED, Reservation.RELEASED)
+    assert _user() == (5, 0)
+    assert jobs.fail_and_release(job.job_id, "WorkflowStartFailed", "not started") is False
+    assert _user() == (5, 0)

@@ -86,3 +86,34 @@ def test_publish_refuses_a_canceled_job(workflow: Workflow) -> None:
     with pytest.raises(JobNotRunnable):
         publish(job.job_id, "alice", manifest)
     assert workflow.media_keys(f"songs/alice/{job.job_id}/") == []
+
+
+def test_a_late_result_ends_the_wait_when_the_stop_did_not_go_through(
+    workflow: Workflow, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The row is canceled but StopExecution failed: the result that arrives must fail the Generate
+    task now, so HandleFailure frees the slot and the reservation before the inference timeout."""
+    from botocore.exceptions import ClientError
+
+    from lambdas.common.errors import ServiceUnavailable
+
+    workflow.user("alice", credits=5)
+    job = workflow.submit("alice")
+    workflow.endpoint.wait_for_invocation(job.job_id)
+
+    def stop_fails(self, job, cause):  # type: ignore[no-untyped-def]
+        raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "StopExecution")
+
+    monkeypatch.setattr(WorkflowAdapter, "stop", stop_fails)
+    with pytest.raises(ServiceUnavailable):
+        _cancel(workflow, "alice", job.job_id)
+    assert workflow.job(job.job_id).status == JobStatus.CANCELED
+
+    assert workflow.endpoint.succeed(job.job_id) == {"batchItemFailures": []}
+    assert workflow.wait(job.job_id, timeout_s=10)["status"] == "FAILED"
+    assert (
+        workflow.job(job.job_id).status == JobStatus.CANCELED and workflow.job(job.job_id).task_token is None
+    )
+    assert workflow.reserved("alice") == 0 and workflow.credits("alice") == 5
+    assert workflow.slots("alice") == set()
+    assert workflow.scratch_keys(f"media/{job.job_id}/") == []

@@ -107,3 +107,60 @@ def test_every_emitted_metric_is_in_the_catalog(workflow: Workflow, capsys: pyte
     for record in records:
         dims = set(record) - {"name", "value"}
         assert catalog[record["name"]] == dims, record
+
+
+def test_a_failure_whose_event_was_not_sent_is_announced_and_counted_on_the_retry(
+    workflow: Workflow, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PutEvents fails once in HandleFailure: its retry no longer gets `changed` from mark_failed,
+    yet must still send song.failed and count the failure (once)."""
+    from lambdas.common import lifecycle
+    from lambdas.common.models import JobStatus
+    from lambdas.workflow import outcome
+
+    sent: list[str] = []
+
+    def flaky_announce(job):  # type: ignore[no-untyped-def]
+        if job.status == JobStatus.FAILED:
+            sent.append("sent" if sent else "lost")
+            if len(sent) == 1:
+                raise lifecycle.EventNotSent("song.failed: InternalFailure")
+        return None
+
+    monkeypatch.setattr(outcome.lifecycle, "announce", flaky_announce)
+    workflow.user("alice", credits=5)
+    job = workflow.submit("alice")
+    workflow.endpoint.wait_for_invocation(job.job_id)
+    workflow.endpoint.fail(job.job_id, "the model failed")
+    assert workflow.wait(job.job_id)["status"] == "FAILED"
+    assert sent == ["lost", "sent"]
+    assert workflow.reserved("alice") == 0 and workflow.credits("alice") == 5
+    failed = [r for r in _emitted(capsys.readouterr().out) if r["name"] == bm.SONGS_FAILED.name]
+    assert [r["error_code"] for r in failed] == ["GenerationFailed"]
+
+
+def test_a_processed_song_whose_event_was_not_sent_is_still_counted_once(
+    workflow: Workflow, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lambdas.common import lifecycle
+    from lambdas.common.models import JobStatus
+    from lambdas.workflow import outcome
+
+    sent: list[str] = []
+
+    def flaky_announce(job):  # type: ignore[no-untyped-def]
+        if job.status == JobStatus.PROCESSED:
+            sent.append("sent" if sent else "lost")
+            if len(sent) == 1:
+                raise lifecycle.EventNotSent("song.processed: InternalFailure")
+        return None
+
+    monkeypatch.setattr(outcome.lifecycle, "announce", flaky_announce)
+    workflow.user("alice", credits=5)
+    job = workflow.submit("alice")
+    workflow.endpoint.wait_for_invocation(job.job_id)
+    workflow.endpoint.succeed(job.job_id)
+    assert workflow.wait(job.job_id)["status"] == "SUCCEEDED"
+    assert sent == ["lost", "sent"]
+    processed = [r for r in _emitted(capsys.readouterr().out) if r["name"] == bm.SONGS_PROCESSED.name]
+    assert len(processed) == 1

@@ -101,7 +101,7 @@ def test_a_delivery_is_signed_and_recorded(env, receiver) -> None:
     assert request["headers"]["webhook-signature"].startswith("v1,")
     assert _record(job.job_id, "song.processed")["status"] == "delivered"
     # The secret was created on first use and is the user's from now on.
-    assert UserRepository().webhook_secret("alice", "whsec_other").startswith("whsec_")
+    assert UserRepository().webhook_secret("alice", lambda: "whsec_other") != "whsec_other"
 
     # A duplicate event (a retried workflow step) does not reach the receiver again.
     assert deliver(body, attempt=1).result is Result.SKIPPED
@@ -179,3 +179,69 @@ def test_the_handler_delays_only_the_failed_message(env, receiver) -> None:
         "detail": "http 502",
         "updated_at": None,
     }
+
+
+def _sqs_records(bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    sqs = boto3.client("sqs")
+    queue_url = sqs.create_queue(QueueName="webhooks", Attributes={"VisibilityTimeout": "180"})["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    for body in bodies:
+        sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps({"detail": body}))
+    messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, AttributeNames=["All"])
+    return [
+        {
+            "messageId": m["MessageId"],
+            "receiptHandle": m["ReceiptHandle"],
+            "body": m["Body"],
+            "attributes": m["Attributes"],
+            "eventSourceARN": arn,
+        }
+        for m in messages["Messages"]
+    ]
+
+
+def test_an_internal_error_backs_off_on_the_delivery_schedule(env, monkeypatch) -> None:
+    """Each receive counts toward the dead-letter queue's max receives: a DynamoDB blip must not
+    use up the attempts in seconds."""
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("throttled")
+
+    monkeypatch.setattr(sender, "deliver", broken)
+    record = {"messageId": "m", "body": json.dumps({"detail": {}}), "attributes": {}}
+    for attempt, low, high in [(1, 4, 6), (3, 1620, 1980)]:
+        record["attributes"]["ApproximateReceiveCount"] = str(attempt)
+        outcome = sender._handle(JobRepository(), record)
+        assert outcome.result is Result.RETRY and low <= outcome.retry_in_s <= high
+    record["attributes"]["ApproximateReceiveCount"] = str(MAX_ATTEMPTS)
+    assert sender._handle(JobRepository(), record).retry_in_s == 0  # next receive dead-letters it
+
+
+def test_the_handler_makes_its_aws_objects_before_its_threads(env, receiver, monkeypatch) -> None:
+    from lambdas.common import aws
+
+    threads: list[str] = []
+    records = _sqs_records([event_body(_job(receiver.url), "song.processed") for _ in range(3)])
+    with monkeypatch.context() as patch:  # undone before the fixture's aws.reset()
+        for name in ("client", "table"):
+            real = getattr(aws, name)
+
+            def recording(*args: Any, _real: Any = real) -> Any:
+                threads.append(threading.current_thread().name)
+                return _real(*args)
+
+            patch.setattr(aws, name, recording)
+        response = sender.lambda_handler({"Records": records}, LambdaContext("webhook-sender"))
+    assert response == {"batchItemFailures": []}
+    assert len(receiver.requests) == 3
+    assert threads and set(threads) == {threading.main_thread().name}
+
+
+def test_the_webhook_secret_is_read_once_it_exists(env) -> None:
+    users = UserRepository()
+    first = users.webhook_secret("alice", lambda: "whsec_first")
+
+    def must_not_write() -> str:
+        raise AssertionError("a secret was generated for a user who has one")
+
+    assert first == "whsec_first" == users.webhook_secret("alice", must_not_write)
