@@ -25,7 +25,7 @@ MAX_DEPTH = 32
 # The largest number the API takes is a 32-bit seed (10 digits); longer literals are not numbers
 # any field accepts, and int() refuses more than 4300 digits with a ValueError.
 MAX_NUMBER_CHARS = 40
-# Non-zero numbers smaller than this are refused: no field means anything that small.
+# Non-zero numbers smaller than this are read as 0: no field means anything that small.
 MIN_MAGNITUDE = Decimal("1e-100")
 UTF8_BOM = b"\xef\xbb\xbf"
 JSON_MEDIA_TYPE = "application/json"
@@ -100,11 +100,11 @@ def _finite_float(literal: str) -> float | int:
     number = float(literal)
     if len(literal) > MAX_NUMBER_CHARS or not math.isfinite(number):
         raise _Rejected("a number is out of range")
-    # DynamoDB stores no magnitude below 1E-130 (boto3 raises decimal.Underflow); the literal is
-    # checked, not the float, which reads 1e-400 as 0.0.
-    exact = Decimal(literal)
-    if exact and abs(exact) < MIN_MAGNITUDE:
-        raise _Rejected("a number is too close to zero")
+    # DynamoDB stores no magnitude below 1E-130 (boto3 raises decimal.Underflow). Such a number is
+    # read as 0, as float() already reads 1e-400: the value is schema-valid, so refusing it would
+    # contradict the published schema, and no field of the API tells 1e-300 from 0.
+    if number and abs(Decimal(literal)) < MIN_MAGNITUDE:
+        return 0
     # JSON has one number type: 30.0 and 3e1 are the integer 30 (JSON Schema's "integer" agrees),
     # so they reach the strict models as int. Strings and booleans stay what they are.
     return int(number) if number.is_integer() else number
