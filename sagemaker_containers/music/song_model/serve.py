@@ -63,22 +63,26 @@ def main(argv: list[str] | None = None) -> None:
         log.error("bad setting: %s", exc)
         sys.exit(2)
     app = App(max_body_bytes=settings.max_body_bytes)
-    server = AppServer((args.host, args.port), app)
-    log.info(
-        "listening on %s:%d (profile=%s, engine=%s)",
-        args.host,
-        server.server_port,
-        settings.profile,
-        settings.engine,
-    )
+    # The handler is in place before the port opens, and everything after it runs inside the try:
+    # a SIGTERM at any moment a client could know of us unwinds through `finally`.
     signal.signal(signal.SIGTERM, _stop)
-    threading.Thread(target=_load_in_background, args=(app, settings), daemon=True).start()
+    server: AppServer | None = None
     try:
+        server = AppServer((args.host, args.port), app)
+        log.info(
+            "listening on %s:%d (profile=%s, engine=%s)",
+            args.host,
+            server.server_port,
+            settings.profile,
+            settings.engine,
+        )
+        threading.Thread(target=_load_in_background, args=(app, settings), daemon=True).start()
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
-        server.server_close()
+        if server is not None:
+            server.server_close()
         log.info("stopped")
 
 
