@@ -566,44 +566,20 @@ class JobRepository:
         job = self.find(job_id)
         if job is None or job.reservation != Reservation.HELD or not job.price_credits:
             return False
-        price = {"N": str(job.price_credits)}
-        try:
-            _transact(
-                [
-                    {
-                        "Update": {
-                            "TableName": self.table_name,
-                            "Key": {"job_id": {"S": job_id}},
-                            "UpdateExpression": "SET #s = :failed, stage = :stage, #e = :error, "
-                            "reservation = :released, updated_at = :now",
-                            "ConditionExpression": "#s IN (:queued, :processing) AND reservation = :held "
-                            "AND price_credits = :price",
-                            "ExpressionAttributeNames": {"#s": "status", "#e": "error"},
-                            "ExpressionAttributeValues": {
-                                ":failed": {"S": JobStatus.FAILED.value},
-                                ":stage": {"S": "failed"},
-                                ":error": typed({"code": code, "message": message}),
-                                ":released": {"S": Reservation.RELEASED.value},
-                                ":held": {"S": Reservation.HELD.value},
-                                ":queued": {"S": JobStatus.QUEUED.value},
-                                ":processing": {"S": JobStatus.PROCESSING.value},
-                                ":price": price,
-                                ":now": {"S": utc_now()},
-                            },
-                        }
-                    },
-                    self._unreserve(job.user_id, price, charge=False),
-                ],
-                token=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{job_id}/fail")),
-            )
-        except ClientError as exc:
-            if not is_cancelled_transaction(exc):
-                raise
-            after = self.find(job_id)
-            if after is None or after.status not in UNFINISHED:
-                return False  # it ended meanwhile (e.g. canceled), by a path that releases
-            raise
-        return True
+        return self._release_with(
+            job,
+            "SET #s = :failed, stage = :stage, #e = :error, reservation = :released, updated_at = :now",
+            "#s IN (:queued, :processing)",
+            {"#e": "error"},
+            {
+                ":failed": {"S": JobStatus.FAILED.value},
+                ":stage": {"S": "failed"},
+                ":error": typed({"code": code, "message": message}),
+                ":queued": {"S": JobStatus.QUEUED.value},
+                ":processing": {"S": JobStatus.PROCESSING.value},
+            },
+            token=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{job_id}/fail")),
+        )
 
     def mark_canceled(self, job_id: str, user_id: str, error: JobError) -> Job | None:
         """The owner's queued or processing job becomes canceled; returns it, or None when the job
@@ -700,6 +676,26 @@ class JobRepository:
         if job.status not in ENDED_UNCHARGED:
             logger.warning("reservation kept: the job has not ended", extra={"job_id": job_id})
             return False
+        return self._release_with(
+            job,
+            "SET reservation = :released, updated_at = :now",
+            "#s IN (:failed, :canceled)",
+            {},
+            {":failed": {"S": JobStatus.FAILED.value}, ":canceled": {"S": JobStatus.CANCELED.value}},
+        )
+
+    def _release_with(
+        self,
+        job: Job,
+        update: str,
+        status_condition: str,
+        names: dict[str, str],
+        values: dict[str, Any],
+        token: str | None = None,
+    ) -> bool:
+        """One transaction: the job's update (which must set reservation = :released) on the
+        condition that it still holds exactly its price, and the user's reserved credits down by it.
+        True if this call released it; False if another call did first."""
         price = {"N": str(job.price_credits)}
         try:
             _transact(
@@ -707,31 +703,33 @@ class JobRepository:
                     {
                         "Update": {
                             "TableName": self.table_name,
-                            "Key": {"job_id": {"S": job_id}},
-                            "UpdateExpression": "SET reservation = :released, updated_at = :now",
-                            "ConditionExpression": "reservation = :held AND price_credits = :price "
-                            "AND #s IN (:failed, :canceled)",
-                            "ExpressionAttributeNames": {"#s": "status"},
+                            "Key": {"job_id": {"S": job.job_id}},
+                            "UpdateExpression": update,
+                            "ConditionExpression": f"{status_condition} AND reservation = :held "
+                            "AND price_credits = :price",
+                            "ExpressionAttributeNames": {"#s": "status", **names},
                             "ExpressionAttributeValues": {
+                                **values,
                                 ":released": {"S": Reservation.RELEASED.value},
                                 ":held": {"S": Reservation.HELD.value},
                                 ":price": price,
-                                ":failed": {"S": JobStatus.FAILED.value},
-                                ":canceled": {"S": JobStatus.CANCELED.value},
                                 ":now": {"S": utc_now()},
                             },
                         }
                     },
                     self._unreserve(job.user_id, price, charge=False),
-                ]
+                ],
+                token=token,
             )
         except ClientError as exc:
             if not is_cancelled_transaction(exc):
                 raise
-            after = self.find(job_id)
+            after = self.find(job.job_id)
             if after is None or after.reservation != Reservation.HELD:
                 return False  # someone else released it first
-            raise
+            if after.status != job.status and after.status not in UNFINISHED:
+                return False  # it ended meanwhile (e.g. canceled), by a path that releases
+            raise  # a conflict with another write: the caller retries
         return True
 
     def _unreserve(self, user_id: str, price: dict[str, str], *, charge: bool) -> dict[str, Any]:
