@@ -2,7 +2,7 @@
 
 Like the deployed distribution: files from the build, every other path answers index.html (the
 app routes on the client), the same security headers and CSP (stacks/web_headers.py) with the
-local API and moto's Cognito and S3 as the allowed origins.
+local API and moto's Cognito and S3 (media and uploads) as the allowed origins.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ class WebSettings:
     region: str
     user_pool_id: str
     client_id: str
-    cognito_endpoint: str  # moto's URL: Cognito and the presigned media URLs both point there
+    cognito_endpoint: str  # moto's URL: Cognito, presigned media URLs and upload forms point there
 
     def config_json(self) -> dict[str, Any]:
         """What stacks/web.py writes to config.json on AWS, pointed at this stack."""
@@ -53,6 +53,7 @@ class WebSettings:
             api_origins=[_origin(self.api_url)],
             auth_origins=[self.cognito_endpoint],
             media_origins=[self.cognito_endpoint],
+            upload_origins=[self.cognito_endpoint],
         )
         return {
             "Content-Security-Policy": csp,

@@ -94,6 +94,7 @@ class SongServiceStack(Stack):
             user_pool=self.api.user_pool,
             user_pool_client=self.api.user_pool_client,
             media_bucket=self.storage.media_bucket,
+            upload_origins=self.uploads.browser_origins,
             logs_bucket=self.storage.access_logs_bucket,
         )
         CfnOutput(self, "WebUrl", value=f"{self.web.origin}/")

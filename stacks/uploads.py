@@ -43,7 +43,7 @@ NOTIFICATIONS_HANDLER_ID = "BucketNotificationsHandler050a0587b7544547bf325f094a
 
 
 class Uploads(Construct):
-    """Attributes: bucket, table, queue, dlq, check (ServiceFunction), layer."""
+    """Attributes: bucket, browser_origins, table, queue, dlq, check (ServiceFunction), layer."""
 
     def __init__(
         self,
@@ -61,7 +61,18 @@ class Uploads(Construct):
         retain = config.removal_policy_retain
         removal = RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY
         origins = [web_origin, *config.cors_allow_origins]
-        self.bucket = self._bucket(config, access_logs_bucket, removal, origins)
+        stack = Stack.of(self)
+        # A name known before the bucket exists: the web app's CSP must name the bucket's origin
+        # while the bucket's CORS names the app's CloudFront domain, so the CSP cannot take the
+        # bucket's own attributes (a cycle). Account and region keep it unique, as CDK's bootstrap
+        # bucket names are; at most 57 characters (stage 16, region 14).
+        name = f"song-{config.stage_name}-uploads-{stack.account}-{stack.region}"
+        # Where boto3's presigned POST sends the browser: the global and the regional host.
+        self.browser_origins = [
+            f"https://{name}.s3.{stack.url_suffix}",
+            f"https://{name}.s3.{stack.region}.{stack.url_suffix}",
+        ]
+        self.bucket = self._bucket(config, access_logs_bucket, removal, origins, name)
         # Rows of unused uploads go when their objects do; a used upload's row has no TTL.
         self.table = service_table(self, "Table", "upload_id", removal, "expires_at_epoch")
         self._queues()
@@ -112,12 +123,18 @@ class Uploads(Construct):
         return {"UPLOADS_TABLE_NAME": self.table.table_name, "UPLOADS_BUCKET_NAME": self.bucket.bucket_name}
 
     def _bucket(
-        self, config: ServiceConfig, logs_bucket: s3.IBucket, removal: RemovalPolicy, origins: list[str]
+        self,
+        config: ServiceConfig,
+        logs_bucket: s3.IBucket,
+        removal: RemovalPolicy,
+        origins: list[str],
+        name: str,
     ) -> s3.Bucket:
         key, value = RETENTION_TAG
         bucket = s3.Bucket(
             self,
             "Bucket",
+            bucket_name=name,
             **private_bucket(removal),
             server_access_logs_bucket=logs_bucket,
             server_access_logs_prefix="uploads/",

@@ -1,7 +1,7 @@
 """The web app: a private S3 bucket served by CloudFront (origin access control, HTTPS only,
-security headers with a CSP naming exactly the API, Cognito and the media bucket, SPA routing),
-the Vite build deployed into it, and a config.json with this stage's settings written at deploy
-time (never compiled into the bundle).
+security headers with a CSP naming exactly the API, Cognito, the media and the uploads bucket, SPA
+routing), the Vite build deployed into it, and a config.json with this stage's settings written
+at deploy time (never compiled into the bundle).
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ class WebApp(Construct):
         user_pool: cognito.IUserPool,
         user_pool_client: cognito.IUserPoolClient,
         media_bucket: s3.IBucket,
+        upload_origins: list[str],
         logs_bucket: s3.IBucket,
         dist_dir: Path = WEB_DIST,
     ) -> None:
@@ -66,6 +67,7 @@ class WebApp(Construct):
                 f"https://{media_bucket.bucket_domain_name}",
                 f"https://{media_bucket.bucket_regional_domain_name}",
             ],
+            upload_origins=upload_origins,
         )
         self.headers_policy = cloudfront.ResponseHeadersPolicy(
             self,

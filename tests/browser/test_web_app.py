@@ -1,12 +1,16 @@
 """The web app in a real browser against the local stack: sign up and in, make a song and watch it
-render, play it, delete it; the API's errors (402, invalid input) shown as the API words them."""
+render, play it, delete it; upload a track, cover it, split the cover into stems; the API's errors
+(402, invalid input, a rejected upload) shown as the API words them."""
 
 from __future__ import annotations
 
 import re
 import uuid
+import wave
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import requests
 
@@ -193,3 +197,118 @@ def test_no_credits_shows_the_apis_402_message(new_page: Any, stack: dict[str, A
     assert message in alert.inner_text()
     assert "(HTTP 402)" in alert.inner_text()
     screenshot(page, "no-credits-desktop")
+
+
+def wav_file(path: Path, seconds: float, rate: int = 22_050) -> Path:
+    """A real WAV: a 220 Hz tone, mono, 16-bit."""
+    samples = (0.3 * np.sin(2 * np.pi * 220 * np.arange(int(seconds * rate)) / rate) * 32767).astype("<i2")
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(samples.tobytes())
+    return path
+
+
+def api_alert(page: Any, text: str) -> Any:
+    alert = page.locator(".create [role=alert]", has_text=text)
+    alert.wait_for()
+    return alert
+
+
+def wait_until_processed(page: Any, title: str) -> None:
+    item = page.locator(".songs li.song", has_text=title)
+    item.locator('.badge[data-status="processed"]').wait_for(timeout=RENDER_TIMEOUT_MS)
+    item.get_by_role("link", name=title).click()
+    page.get_by_role("heading", name=title).wait_for()
+
+
+def test_an_uploaded_track_is_checked_covered_and_split_into_stems(
+    new_page: Any, stack: dict[str, Any], page_errors: list[str], tmp_path: Path
+) -> None:
+    page = new_page()
+    email = f"web-{uuid.uuid4().hex[:8]}@example.com"
+    sign_up_and_in(page, email)
+    page.get_by_label("Cover a track").check()
+    page.get_by_label("Upload a file").check()
+
+    # Not audio: S3 takes it, the API's check rejects it, the page says why in the API's words.
+    bogus = tmp_path / "notes.wav"
+    bogus.write_bytes(b"these are my notes, not a song\n" * 100)
+    page.get_by_label("Audio file").set_input_files(str(bogus))
+    page.locator('[data-upload-status="rejected"]').wait_for(timeout=60_000)
+    status = page.locator(".upload-status")
+    assert "NotAudio" in status.inner_text() and "not audio" in status.inner_text()
+    # A cover without a ready track is stopped here, before any request.
+    page.get_by_label("Style", exact=True).fill("jazz trio, brushed drums")
+    page.get_by_role("button", name="Create song").click()
+    page.get_by_role("alert").filter(has_text="Choose your track first").wait_for()
+
+    track = wav_file(tmp_path / "my-take.wav", seconds=12)
+    page.get_by_label("Audio file").set_input_files(str(track))
+    page.locator('[data-upload-status="ready"]').wait_for(timeout=60_000)
+    assert "my-take.wav · 0:12 · 22.05 kHz · mono" in status.inner_text()
+    assert not page.get_by_role("alert").filter(has_text="Choose your track first").count()
+    # Each audio-in mode sends its own fields: the API's refusals name them (nothing is charged).
+    page.get_by_label("Repaint part of a track").check()
+    page.get_by_label("From (seconds)").fill("4")
+    page.get_by_label("To (seconds)").fill("30")  # past the end of the 12 s track
+    page.get_by_role("button", name="Create song").click()
+    assert "end_s" in api_alert(page, "HTTP 422").inner_text()
+    page.get_by_label("Extend a track").check()
+    page.get_by_label("Seconds to add").fill("3")  # the API wants at least 5
+    page.get_by_role("button", name="Create song").click()
+    assert "add_s" in api_alert(page, "HTTP 422").locator(".problems").inner_text()
+    page.get_by_label("Cover a track").check()
+    assert not page.locator(".create [role=alert]").count()  # that answer was about extend
+    assert "my-take.wav" in status.inner_text()  # the same track in every mode
+    page.get_by_label("Title (optional)").fill("Jazz cover")
+    page.get_by_label("Strength").fill("0.7")
+    open_advanced(page)
+    assert not page.get_by_label("Length (seconds)").is_visible()  # the track sets the length
+    page.get_by_label("Inference steps").fill("4")
+    screenshot(page, "upload-desktop")
+    assert accessibility_violations(page) == []
+    page.get_by_role("button", name="Create song").click()
+
+    wait_until_processed(page, "Jazz cover")
+    assert "A cover of your upload (12 s)" in page.locator(".source-line").inner_text()
+    page.wait_for_function(
+        "() => { const a = document.querySelector('audio.main-player');"
+        " return a && a.readyState >= 1 && Math.abs(a.duration - 12) < 0.5; }"
+    )
+    cover_id = page.url.rstrip("/").rsplit("/", 1)[-1]
+    token = id_token(stack, email)
+    cover = requests.get(
+        f"{stack['api_url']}/songs/{cover_id}", headers={"Authorization": token}, timeout=10
+    ).json()
+    assert cover["mode"] == "cover" and cover["request"]["strength"] == 0.7, cover["request"]
+
+    # The finished cover becomes the source of a stems song, from its own page.
+    page.get_by_role("link", name="Use as a source").click()
+    page.get_by_label("One of my songs").wait_for()
+    assert page.get_by_label("One of my songs").is_checked()
+    song_choice = page.get_by_label("Song", exact=True)
+    page.wait_for_function("() => document.querySelector('select[name=source_song]').value !== ''")
+    assert song_choice.input_value() == cover_id
+    page.get_by_label("Split into stems").check()
+    page.get_by_label("Drums").check()  # vocals is ticked already
+    page.get_by_label("Title (optional)").fill("Jazz stems")
+    page.get_by_role("button", name="Create song").click()
+
+    wait_until_processed(page, "Jazz stems")
+    assert page.locator(".source-line").get_by_role("link", name="your song").get_attribute("href") == (
+        f"/songs/{cover_id}"
+    )
+    stems = page.locator(".stems > ul > li")
+    assert [stems.nth(i).get_attribute("data-track") for i in range(stems.count())] == ["vocals", "drums"]
+    assert stems.nth(1).get_by_label("Play Drums").is_visible()
+    assert stems.nth(1).get_by_role("link", name="WAV").get_attribute("href")
+    page.evaluate(
+        "() => { const a = document.querySelector('.stems audio'); a.preload = 'metadata'; a.load(); }"
+    )
+    page.wait_for_function("() => document.querySelector('.stems audio').duration > 11")
+    screenshot(page, "stems-desktop")
+    assert accessibility_violations(page) == []
+    assert not page.get_by_role("link", name="Use as a source").is_visible()  # stems are no source
+    assert page_errors == []

@@ -96,7 +96,9 @@ def test_distribution_uses_oac_https_only_headers_and_spa_routing(template: Temp
     assert config["Logging"]["Prefix"] == "cloudfront/"
 
 
-def test_security_headers_and_a_csp_allowing_exactly_the_api_cognito_and_media(template: Template) -> None:
+def test_security_headers_and_a_csp_allowing_exactly_the_api_cognito_media_and_uploads(
+    template: Template,
+) -> None:
     _, policy = _one(template, "AWS::CloudFront::ResponseHeadersPolicy")
     security = policy["Properties"]["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]
     assert security["FrameOptions"] == {"FrameOption": "DENY", "Override": True}
@@ -107,7 +109,7 @@ def test_security_headers_and_a_csp_allowing_exactly_the_api_cognito_and_media(t
     api_id, _ = _one(template, "AWS::ApiGateway::RestApi")
     media_id = _one(template, "AWS::S3::Bucket", "StorageMedia")[0]
     # Render the tokens readably, then read the directives.
-    names = {api_id: "API", media_id: "MEDIA", "AWS::URLSuffix": "amazonaws.com"}
+    names = {api_id: "API", media_id: "MEDIA", "AWS::URLSuffix": "amazonaws.com", "AWS::AccountId": "ACCOUNT"}
     text = "".join(
         p
         if isinstance(p, str)
@@ -125,7 +127,14 @@ def test_security_headers_and_a_csp_allowing_exactly_the_api_cognito_and_media(t
         "'self'",
         "https://API.execute-api.us-east-1.amazonaws.com",
         "https://cognito-idp.us-east-1.amazonaws.com",
+        # The uploads bucket by its name (not its attributes: its CORS names this distribution).
+        "https://song-dev-uploads-ACCOUNT-us-east-1.s3.amazonaws.com",
+        "https://song-dev-uploads-ACCOUNT-us-east-1.s3.us-east-1.amazonaws.com",
     ]
+    uploads_name = _one(template, "AWS::S3::Bucket", "UploadsBucket")[1]["Properties"]["BucketName"]
+    assert "".join(p if isinstance(p, str) else names[p["Ref"]] for p in uploads_name["Fn::Join"][1]) == (
+        "song-dev-uploads-ACCOUNT-us-east-1"
+    )
     media = ["https://MEDIA.DomainName", "https://MEDIA.RegionalDomainName"]
     assert directives["media-src"] == media
     assert directives["img-src"] == ["'self'", *media]

@@ -31,8 +31,20 @@ export interface Take {
   audio_urls?: Record<string, string> | null;
 }
 
+/** What an audio-in song was made from: one of the caller's uploads or songs. */
+export type SourceRef = { upload_id: string } | { song_id: string };
+
+export interface SongSource {
+  upload_id?: string | null;
+  song_id?: string | null;
+  duration_s: number;
+}
+
 export interface SongDetail extends SongSummary {
   request: Record<string, unknown>;
+  source?: SongSource | null;
+  /** Stems: one set of files per extracted track, by format. */
+  tracks?: Record<string, Record<string, string>> | null;
   audio_url?: string | null;
   audio_urls?: Record<string, string> | null;
   cover_url?: string | null;
@@ -49,6 +61,29 @@ export interface SongDetail extends SongSummary {
 export interface SongPage {
   songs: SongSummary[];
   next_token?: string | null;
+}
+
+export type UploadStatus = "pending" | "ready" | "rejected";
+
+/** A presigned S3 POST form for exactly one file (POST /uploads). */
+export interface UploadForm {
+  upload_id: string;
+  url: string;
+  fields: Record<string, string>;
+  expires_at: string;
+  max_duration_s: number;
+}
+
+export interface Upload {
+  upload_id: string;
+  status: UploadStatus;
+  filename: string;
+  content_type: string;
+  size_bytes: number;
+  duration_s?: number | null;
+  sample_rate?: number | null;
+  channels?: number | null;
+  error?: { code: string; message: string } | null;
 }
 
 export interface FieldProblem {
@@ -101,6 +136,28 @@ export class Api {
     return this.call("POST", `songs/${encodeURIComponent(id)}/cancel`);
   }
 
+  createUpload(file: { filename: string; content_type: string; size_bytes: number }): Promise<UploadForm> {
+    return this.call("POST", "uploads", file);
+  }
+
+  getUpload(id: string): Promise<Upload> {
+    return this.call("GET", `uploads/${encodeURIComponent(id)}`);
+  }
+
+  /** POST the file with the form's fields straight to S3 (no token: the form's policy is the key). */
+  async sendUpload(form: UploadForm, file: File): Promise<void> {
+    const body = new FormData();
+    for (const [name, value] of Object.entries(form.fields)) body.append(name, value);
+    body.append("file", file); // S3 ignores every field after the file
+    let response: Response;
+    try {
+      response = await fetch(form.url, { method: "POST", body });
+    } catch {
+      throw new ApiError(0, "NetworkError", "The file did not reach storage: offline, or the upload was blocked.");
+    }
+    if (!response.ok) throw storageError(response.status, await response.text());
+  }
+
   private async call<T>(
     method: string,
     path: string,
@@ -135,6 +192,14 @@ function safeJson(text: string): unknown {
   } catch {
     return undefined;
   }
+}
+
+/** S3 answers a refused POST with `<Error><Code>…</Code><Message>…</Message></Error>`. */
+function storageError(status: number, xml: string): ApiError {
+  const doc = new DOMParser().parseFromString(xml, "application/xml");
+  const code = doc.querySelector("Error > Code")?.textContent ?? String(status);
+  const message = doc.querySelector("Error > Message")?.textContent ?? `Storage refused the file (HTTP ${status})`;
+  return new ApiError(status, code, message);
 }
 
 function toApiError(response: Response, parsed: unknown): ApiError {

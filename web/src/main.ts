@@ -101,7 +101,7 @@ async function start(): Promise<void> {
     if (!link || link.origin !== location.origin || link.hasAttribute("download") || link.getAttribute("href")?.startsWith("#")) return;
     if (event.metaKey || event.ctrlKey || event.shiftKey || event.button !== 0) return;
     event.preventDefault();
-    ctx.navigate(link.pathname);
+    ctx.navigate(link.pathname + link.search);
   });
   window.addEventListener("popstate", () => void route());
   await route();

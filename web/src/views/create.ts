@@ -1,24 +1,49 @@
 // The "new song" form: one field set per mode, the advanced settings folded away. Only fields the
-// user filled are sent, so the API's defaults apply and its validation has the last word.
+// user filled are sent, so the API's defaults apply and its validation has the last word. The
+// audio-in modes start from a track (views/source.ts): an upload or one of the user's songs.
 import type { SongDetail } from "../api";
 import type { Context } from "../context";
 import { field, h, replace } from "../dom";
 import { errorBox } from "../ui";
+import { renderSourcePicker } from "./source";
 
-const MODES = [
+const TEXT_MODES = [
   { id: "description", label: "From a description", hint: "Describe the song; lyrics and style are written for you." },
   { id: "custom_lyrics", label: "My own lyrics", hint: "Your lyrics, sung in the style you describe." },
   { id: "described_lyrics", label: "Lyrics from an idea", hint: "Say what the lyrics should be about and the style." },
   { id: "instrumental", label: "Instrumental", hint: "No vocals: describe the music." },
 ] as const;
-type Mode = (typeof MODES)[number]["id"];
+const AUDIO_MODES = [
+  { id: "cover", label: "Cover a track", hint: "Your track restyled: same length, new sound." },
+  { id: "repaint", label: "Repaint part of a track", hint: "A window made anew; the rest stays as it was." },
+  { id: "extend", label: "Extend a track", hint: "New music added after its end." },
+  { id: "stems", label: "Split into stems", hint: "One file per voice or instrument." },
+] as const;
+type Mode = (typeof TEXT_MODES)[number]["id"] | (typeof AUDIO_MODES)[number]["id"];
+type AudioMode = (typeof AUDIO_MODES)[number]["id"];
+const isAudioMode = (mode: Mode): mode is AudioMode => AUDIO_MODES.some((m) => m.id === mode);
 
 const FORMATS = ["wav", "mp3", "flac"] as const;
 const TIME_SIGNATURES = ["2", "3", "4", "6"];
+const STEM_TRACKS = [
+  "vocals", "backing_vocals", "drums", "bass", "guitar", "keyboard",
+  "percussion", "strings", "synth", "fx", "brass", "woodwinds",
+] as const;
 
-export function renderCreateForm(ctx: Context, onCreated: (song: SongDetail) => void): HTMLElement {
+export interface CreateOptions {
+  /** Start in an audio-in mode with this song as the source (the song page's "Use as a source"). */
+  sourceSongId?: string;
+}
+
+export function renderCreateForm(
+  ctx: Context,
+  onCreated: (song: SongDetail) => void,
+  options: CreateOptions = {},
+): HTMLElement {
   const text = (name: string, rows = 3, placeholder = "") =>
     h("textarea", { name, rows, placeholder, required: true });
+  const number = (name: string, placeholder: string, step: number | "any" = "any") =>
+    h("input", { type: "number", name, inputmode: step === 1 ? "numeric" : "decimal", step, placeholder });
   const inputs = {
     title: h("input", { type: "text", name: "title", maxlength: 120, autocomplete: "off" }),
     description: text("description", 3, "an upbeat synthwave song about night drives"),
@@ -35,53 +60,82 @@ export function renderCreateForm(ctx: Context, onCreated: (song: SongDetail) => 
     timeSignature: h("select", { name: "time_signature" }, h("option", { value: "" }, "any"),
       TIME_SIGNATURES.map((t) => h("option", { value: t }, `${t}/4`))),
     language: h("input", { type: "text", name: "vocal_language", placeholder: "e.g. en", autocomplete: "off" }),
+    strength: number("strength", "0.5"),
+    start: number("start_s", "e.g. 30"),
+    end: number("end_s", "e.g. 45"),
+    add: number("add_s", "e.g. 30"),
   };
+  [inputs.start, inputs.end, inputs.add].forEach((input) => (input.required = true));
+  const trackBoxes = STEM_TRACKS.map((t) =>
+    h("input", { type: "checkbox", name: "tracks", value: t, id: `track-${t}`, checked: t === "vocals" }));
+  const source = renderSourcePicker(ctx, options.sourceSongId);
   const formatBoxes = FORMATS.map((f) =>
     h("input", { type: "checkbox", name: "formats", value: f, id: `format-${f}`, checked: f === "wav" }),
   );
 
   const modeArea = h("div", { class: "mode-fields" });
-  let mode: Mode = "description";
+  let mode: Mode = options.sourceSongId ? "cover" : "description";
+  // Settings of text modes only: the audio-in requests take their length and music from the track.
+  const textOnly = [
+    field("Length (seconds)", inputs.duration),
+    field("Tempo (BPM)", inputs.bpm),
+    field("Key", inputs.key),
+    field("Time signature", inputs.timeSignature),
+    field("Vocal language", inputs.language),
+  ];
   const setMode = (next: Mode) => {
     mode = next;
     // The same inputs move between modes (a style typed once stays), so build the area anew.
     replace(modeArea, rebuild(next));
+    textOnly.forEach((f) => (f.hidden = isAudioMode(next)));
+    replace(result); // an answer about another mode's request would mislead
   };
   const rebuild = (m: Mode): HTMLElement => {
+    // Style and lyrics are required where the mode needs them, optional where they only steer.
+    inputs.prompt.required = m === "custom_lyrics" || m === "described_lyrics" || m === "cover";
+    inputs.lyrics.required = m === "custom_lyrics";
     if (m === "custom_lyrics") return h("div", {}, field("Style", inputs.prompt), field("Lyrics", inputs.lyrics));
     if (m === "described_lyrics")
       return h("div", {}, field("Style", inputs.prompt), field("What the lyrics are about", inputs.described));
-    return h("div", {}, field(m === "instrumental" ? "Describe the music" : "Description", inputs.description));
+    if (m === "description" || m === "instrumental")
+      return h("div", {}, field(m === "instrumental" ? "Describe the music" : "Description", inputs.description));
+    const steer = [field(m === "cover" ? "Style" : "Style (optional)", inputs.prompt), field("Lyrics (optional)", inputs.lyrics)];
+    if (m === "cover")
+      return h("div", {}, source.element, ...steer,
+        field("Strength", inputs.strength, "0 to 1: 1 stays closest to your track (0.5 if empty)."));
+    if (m === "repaint")
+      return h("div", {}, source.element, h("div", { class: "grid" },
+        field("From (seconds)", inputs.start), field("To (seconds)", inputs.end)), ...steer);
+    if (m === "extend")
+      return h("div", {}, source.element,
+        field("Seconds to add", inputs.add, "5 to 595; the result is at most 10 minutes."), ...steer);
+    return h("div", {}, source.element,
+      h("fieldset", { class: "tracks" }, h("legend", {}, "Tracks (up to 4)"),
+        trackBoxes.map((box) => h("label", { for: box.id }, box, ` ${trackLabel(box.value)}`))));
   };
 
-  const modeChooser = h(
-    "fieldset",
-    { class: "modes" },
-    h("legend", {}, "How should we make it?"),
-    MODES.map((m) =>
-      h(
-        "label",
-        { class: "mode" },
-        h("input", { type: "radio", name: "mode", value: m.id, checked: m.id === "description", onchange: () => setMode(m.id) }),
-        h("span", {}, h("strong", {}, m.label), h("small", {}, m.hint)),
-      ),
-    ),
-  );
+  const modeOption = (m: { id: Mode; label: string; hint: string }) =>
+    h(
+      "label",
+      { class: "mode" },
+      h("input", { type: "radio", name: "mode", value: m.id, checked: m.id === mode, onchange: () => setMode(m.id) }),
+      h("span", {}, h("strong", {}, m.label), h("small", {}, m.hint)),
+    );
+  const modeChooser = h("div", {},
+    h("fieldset", { class: "modes" }, h("legend", {}, "How should we make it?"), TEXT_MODES.map(modeOption)),
+    h("fieldset", { class: "modes" }, h("legend", {}, "From a track of yours"), AUDIO_MODES.map(modeOption)));
 
   const advanced = h(
     "details",
     { class: "advanced" },
     h("summary", {}, "Advanced settings"),
     h("div", { class: "grid" },
-      field("Length (seconds)", inputs.duration),
+      textOnly[0],
       field("Seed", inputs.seed, "Same seed and settings: the same song."),
       field("Inference steps", inputs.steps),
       field("Guidance scale", inputs.guidance),
       field("Variants", inputs.variants, "Takes to render together (1 to 4); each is priced."),
-      field("Tempo (BPM)", inputs.bpm),
-      field("Key", inputs.key),
-      field("Time signature", inputs.timeSignature),
-      field("Vocal language", inputs.language),
+      ...textOnly.slice(1),
     ),
     h("fieldset", { class: "formats" }, h("legend", {}, "Audio formats"),
       formatBoxes.map((box) => h("label", { for: box.id }, box, ` ${box.value.toUpperCase()}`))),
@@ -95,10 +149,19 @@ export function renderCreateForm(ctx: Context, onCreated: (song: SongDetail) => 
     h("h2", { id: "create-title" }, "New song"),
     modeChooser, modeArea, field("Title (optional)", inputs.title), advanced,
     h("div", { class: "row" }, submitButton), result);
-  form.addEventListener("input", () => (idempotencyKey = crypto.randomUUID()));
+  form.addEventListener("input", () => {
+    idempotencyKey = crypto.randomUUID();
+    if (result.dataset.local) replace(result); // the form's own hint is stale once it changes
+  });
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     replace(result);
+    delete result.dataset.local;
+    if (isAudioMode(mode) && !source.value()) {
+      result.dataset.local = "1";
+      replace(result, errorBox(new Error("Choose your track first: upload a file and wait until it is ready, or pick one of your songs.")));
+      return;
+    }
     submitButton.disabled = true;
     submitButton.textContent = "Creating…";
     try {
@@ -122,21 +185,34 @@ export function renderCreateForm(ctx: Context, onCreated: (song: SongDetail) => 
       if (mode === "instrumental") body.instrumental = true;
     } else if (mode === "custom_lyrics") {
       Object.assign(body, { mode, prompt: inputs.prompt.value, lyrics: inputs.lyrics.value });
-    } else {
+    } else if (mode === "described_lyrics") {
       Object.assign(body, { mode, prompt: inputs.prompt.value, described_lyrics: inputs.described.value });
+    } else {
+      Object.assign(body, { mode, source: source.value() });
+      if (mode === "stems") body.tracks = trackBoxes.filter((b) => b.checked).map((b) => b.value);
     }
-    const optional: [string, string, "int" | "float" | "text"][] = [
+    type Kind = "int" | "float" | "text";
+    const optional: [string, string, Kind][] = [
       ["title", inputs.title.value, "text"],
-      ["duration_s", inputs.duration.value, "int"],
       ["seed", inputs.seed.value, "int"],
       ["inference_steps", inputs.steps.value, "int"],
       ["guidance_scale", inputs.guidance.value, "float"],
       ["variants", inputs.variants.value, "int"],
+    ];
+    const byMode: Partial<Record<Mode, [string, string, Kind][]>> = {
+      cover: [["prompt", inputs.prompt.value, "text"], ["lyrics", inputs.lyrics.value, "text"], ["strength", inputs.strength.value, "float"]],
+      repaint: [["start_s", inputs.start.value, "float"], ["end_s", inputs.end.value, "float"],
+        ["prompt", inputs.prompt.value, "text"], ["lyrics", inputs.lyrics.value, "text"]],
+      extend: [["add_s", inputs.add.value, "float"], ["prompt", inputs.prompt.value, "text"], ["lyrics", inputs.lyrics.value, "text"]],
+    };
+    const textSettings: [string, string, Kind][] = [
+      ["duration_s", inputs.duration.value, "int"],
       ["bpm", inputs.bpm.value, "int"],
       ["key", inputs.key.value, "text"],
       ["time_signature", inputs.timeSignature.value, "int"],
       ["vocal_language", inputs.language.value, "text"],
     ];
+    optional.push(...(isAudioMode(mode) ? byMode[mode] ?? [] : textSettings));
     for (const [name, raw, kind] of optional) {
       const value = raw.trim();
       if (!value) continue;
@@ -149,6 +225,12 @@ export function renderCreateForm(ctx: Context, onCreated: (song: SongDetail) => 
     return body;
   }
 
-  setMode("description");
+  setMode(mode);
   return form;
+}
+
+/** "backing_vocals" -> "Backing vocals". */
+export function trackLabel(track: string): string {
+  const words = track.replace(/_/g, " ");
+  return words === "fx" ? "FX" : words.charAt(0).toUpperCase() + words.slice(1);
 }

@@ -1,9 +1,11 @@
-// One song: status while it renders; then cover, player, lyrics, categories, downloads; delete,
-// and cancel while it is queued or processing.
-import type { SongDetail, Take } from "../api";
+// One song: status while it renders; then cover, player, lyrics, categories, downloads (per take,
+// per stem track); what it was made from; delete, cancel while it is queued or processing, and
+// "use as a source" for a new cover, repaint, extension or stems.
+import type { SongDetail, SongSource, Take } from "../api";
 import type { Context } from "../context";
 import { h, replace } from "../dom";
 import { errorBox, isActive, poll, songTitle, statusBadge, when } from "../ui";
+import { trackLabel } from "./create";
 
 const POLL_MS = 2000;
 
@@ -38,14 +40,19 @@ export function renderSong(root: HTMLElement, ctx: Context, songId: string): voi
             song.status === "failed" && song.error ? h("p", { class: "reason" }, `Why: ${song.error.message}`) : null,
             h("p", { class: "meta" }, `Created ${when(song.created_at)}`, song.duration_s ? ` · ${Math.round(song.duration_s)} s` : "",
               song.seed !== undefined && song.seed !== null ? ` · seed ${song.seed}` : ""),
+            song.source ? sourceLine(song.mode, song.source) : null,
             song.categories?.length ? h("ul", { class: "chips", "aria-label": "Categories" }, song.categories.map((c) => h("li", {}, c))) : null)),
         song.audio_url ? player(song, keepPlayer ? audio! : null) : null,
         downloads("Download", song.audio_urls),
         takes(song.takes),
+        tracks(song.tracks),
         song.prompt ? h("section", {}, h("h2", {}, "Style"), h("p", {}, song.prompt)) : null,
         song.lyrics ? h("section", {}, h("h2", {}, "Lyrics"), h("pre", { class: "lyrics" }, song.lyrics)) : null,
         h("div", { class: "row actions" },
           isActive(song) ? h("button", { type: "button", onclick: () => cancel(song) }, "Cancel") : null,
+          // A stems song is refused as a source by the API; so is an unfinished one.
+          song.status === "processed" && song.mode !== "stems"
+            ? h("a", { class: "button", href: `/?source=${encodeURIComponent(song.job_id)}` }, "Use as a source") : null,
           !isActive(song) ? h("button", { type: "button", class: "danger", onclick: () => remove(song) }, "Delete") : null),
         actionsError));
     if (isActive(song) && !stopPolling) {
@@ -99,21 +106,49 @@ function player(song: SongDetail, existing: HTMLAudioElement | null): HTMLElemen
 
 function downloads(label: string, urls?: Record<string, string> | null): HTMLElement | null {
   if (!urls || !Object.keys(urls).length) return null;
-  return h("section", { class: "downloads" }, h("h2", {}, label),
-    h("ul", { class: "row" }, Object.entries(urls).map(([format, url]) =>
-      h("li", {}, h("a", { class: "button", href: url, download: "", "data-format": format }, format.toUpperCase())))));
+  return h("section", { class: "downloads" }, h("h2", {}, label), fileLinks(urls));
+}
+
+function fileLinks(urls: Record<string, string>, label?: string): HTMLElement {
+  return h("ul", { class: "row", "aria-label": label }, Object.entries(urls).map(([format, url]) =>
+    h("li", {}, h("a", { class: "button", href: url, download: "", "data-format": format }, format.toUpperCase()))));
+}
+
+/** One take or stem track: its name, a player and its downloads. */
+function playable(name: string, urls: Record<string, string>, detail: string, attrs: Record<string, unknown> = {}): HTMLElement {
+  const first = Object.values(urls)[0];
+  return h("li", attrs, h("h3", {}, name), detail ? h("p", { class: "meta" }, detail) : null,
+    first ? h("audio", { controls: true, preload: "none", src: first, "aria-label": `Play ${name}` }) : null,
+    fileLinks(urls, `${name} downloads`));
 }
 
 /** Extra takes of a song rendered with `variants` > 1 (each its own seed and files). */
 function takes(list?: Take[] | null): HTMLElement | null {
   if (!list || list.length < 2) return null;
   return h("section", { class: "takes" }, h("h2", {}, "Variants"),
-    h("ol", {}, list.map((take, i) => {
-      const urls = take.audio_urls ?? (take.audio_url ? { audio: take.audio_url } : {});
-      const first = Object.values(urls)[0];
-      return h("li", {},
-        h("p", {}, `Take ${i + 1}`, take.seed !== undefined && take.seed !== null ? ` · seed ${take.seed}` : ""),
-        first ? h("audio", { controls: true, preload: "none", src: first, "aria-label": `Play take ${i + 1}` }) : null,
-        downloads(`Take ${i + 1} downloads`, urls));
-    })));
+    h("ol", {}, list.map((take, i) => playable(`Take ${i + 1}`,
+      take.audio_urls ?? (take.audio_url ? { audio: take.audio_url } : {}),
+      take.seed !== undefined && take.seed !== null ? `seed ${take.seed}` : ""))));
+}
+
+/** Stems: one player and one set of downloads per extracted track. */
+function tracks(list?: Record<string, Record<string, string>> | null): HTMLElement | null {
+  if (!list || !Object.keys(list).length) return null;
+  return h("section", { class: "stems" }, h("h2", {}, "Stems"),
+    h("ul", {}, Object.entries(list).map(([track, urls]) => playable(trackLabel(track), urls, "", { "data-track": track }))));
+}
+
+const MADE_FROM: Record<string, string> = {
+  cover: "A cover of",
+  repaint: "Repainted from",
+  extend: "An extension of",
+  stems: "Stems of",
+};
+
+function sourceLine(mode: string, source: SongSource): HTMLElement {
+  const length = ` (${Math.round(source.duration_s)} s)`;
+  const what = source.song_id
+    ? h("a", { href: `/songs/${encodeURIComponent(source.song_id)}` }, "your song")
+    : "your upload";
+  return h("p", { class: "meta source-line" }, `${MADE_FROM[mode] ?? "Made from"} `, what, length);
 }

@@ -74,6 +74,8 @@ export function renderSongs(root: HTMLElement, ctx: Context): void {
   };
   ctx.onLeave(() => stopPolling?.());
 
+  // The song page's "Use as a source" link: /?source=<song id>.
+  const sourceSongId = new URLSearchParams(location.search).get("source") ?? undefined;
   const form = renderCreateForm(ctx, async (song) => {
     pageIndex = 0;
     restartPolling();
@@ -81,7 +83,7 @@ export function renderSongs(root: HTMLElement, ctx: Context): void {
     list.querySelector(".empty")?.remove();
     list.prepend(item(song));
     await Promise.all([load(), ctx.refreshCredits()]);
-  });
+  }, { sourceSongId });
   replace(root, h("h1", { class: "visually-hidden", tabindex: "-1" }, "Songs"), form, section);
   void load();
 }
