@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -109,25 +110,32 @@ def test_every_emitted_metric_is_in_the_catalog(workflow: Workflow, capsys: pyte
         assert catalog[record["name"]] == dims, record
 
 
-def test_a_failure_whose_event_was_not_sent_is_announced_and_counted_on_the_retry(
-    workflow: Workflow, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """PutEvents fails once in HandleFailure: its retry no longer gets `changed` from mark_failed,
-    yet must still send song.failed and count the failure (once)."""
+def _lose_the_first_announcement(monkeypatch: pytest.MonkeyPatch, status: Any) -> list[str]:
+    """PutEvents fails the first time a job in `status` is announced; the list records each try."""
     from lambdas.common import lifecycle
-    from lambdas.common.models import JobStatus
     from lambdas.workflow import outcome
 
     sent: list[str] = []
 
     def flaky_announce(job):  # type: ignore[no-untyped-def]
-        if job.status == JobStatus.FAILED:
+        if job.status == status:
             sent.append("sent" if sent else "lost")
             if len(sent) == 1:
-                raise lifecycle.EventNotSent("song.failed: InternalFailure")
+                raise lifecycle.EventNotSent(f"{status.value}: InternalFailure")
         return None
 
     monkeypatch.setattr(outcome.lifecycle, "announce", flaky_announce)
+    return sent
+
+
+def test_a_failure_whose_event_was_not_sent_is_announced_and_counted_on_the_retry(
+    workflow: Workflow, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PutEvents fails once in HandleFailure: its retry no longer gets `changed` from mark_failed,
+    yet must still send song.failed and count the failure (once)."""
+    from lambdas.common.models import JobStatus
+
+    sent = _lose_the_first_announcement(monkeypatch, JobStatus.FAILED)
     workflow.user("alice", credits=5)
     job = workflow.submit("alice")
     workflow.endpoint.wait_for_invocation(job.job_id)
@@ -142,20 +150,9 @@ def test_a_failure_whose_event_was_not_sent_is_announced_and_counted_on_the_retr
 def test_a_processed_song_whose_event_was_not_sent_is_still_counted_once(
     workflow: Workflow, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from lambdas.common import lifecycle
     from lambdas.common.models import JobStatus
-    from lambdas.workflow import outcome
 
-    sent: list[str] = []
-
-    def flaky_announce(job):  # type: ignore[no-untyped-def]
-        if job.status == JobStatus.PROCESSED:
-            sent.append("sent" if sent else "lost")
-            if len(sent) == 1:
-                raise lifecycle.EventNotSent("song.processed: InternalFailure")
-        return None
-
-    monkeypatch.setattr(outcome.lifecycle, "announce", flaky_announce)
+    sent = _lose_the_first_announcement(monkeypatch, JobStatus.PROCESSED)
     workflow.user("alice", credits=5)
     job = workflow.submit("alice")
     workflow.endpoint.wait_for_invocation(job.job_id)
