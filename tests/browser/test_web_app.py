@@ -312,3 +312,41 @@ def test_an_uploaded_track_is_checked_covered_and_split_into_stems(
     assert accessibility_violations(page) == []
     assert not page.get_by_role("link", name="Use as a source").is_visible()  # stems are no source
     assert page_errors == []
+
+
+def test_the_account_shows_credits_and_the_webhook_secret_and_rotates_it(
+    new_page: Any, stack: dict[str, Any], page_errors: list[str]
+) -> None:
+    page = new_page(PHONE)
+    email = f"web-{uuid.uuid4().hex[:8]}@example.com"
+    sign_up_and_in(page, email)
+    page.get_by_role("link", name=email).click()
+    page.get_by_role("heading", name="Account").wait_for()
+    page.locator('[data-credits="balance"]', has_text="10").wait_for()
+
+    def api_secret() -> str:
+        headers = {"Authorization": id_token(stack, email)}
+        response = requests.get(f"{stack['api_url']}/me/webhook-secret", headers=headers, timeout=10)
+        return response.json()["secret"]
+
+    page.get_by_role("button", name="Show the secret").click()
+    shown = page.locator("code.secret")
+    shown.wait_for()
+    first = shown.inner_text()
+    assert first.startswith("whsec_") and first == api_secret()
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Rotate the secret").click()
+    page.wait_for_function(f"() => document.querySelector('code.secret').textContent !== {first!r}")
+    rotated = shown.inner_text()
+    assert rotated.startswith("whsec_") and rotated == api_secret() != first
+    screenshot(page, "account-phone")
+    assert accessibility_violations(page) == []
+
+    # A song's webhook URL is the API's to judge: a refused one is named in its 422.
+    page.get_by_role("link", name="← Your songs").click()
+    page.get_by_label("Description", exact=True).fill("a short calm piano piece")
+    open_advanced(page)
+    page.get_by_label("Webhook URL").fill("ftp://example.com/hook")
+    page.get_by_role("button", name="Create song").click()
+    assert "webhook_url" in api_alert(page, "HTTP 422").locator(".problems").inner_text()
+    assert page_errors == []

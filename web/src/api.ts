@@ -136,6 +136,14 @@ export class Api {
     return this.call("POST", `songs/${encodeURIComponent(id)}/cancel`);
   }
 
+  webhookSecret(): Promise<{ secret: string }> {
+    return this.call("GET", "me/webhook-secret");
+  }
+
+  rotateWebhookSecret(): Promise<{ secret: string }> {
+    return this.call("POST", "me/webhook-secret/rotate");
+  }
+
   createUpload(file: { filename: string; content_type: string; size_bytes: number }): Promise<UploadForm> {
     return this.call("POST", "uploads", file);
   }

@@ -7,6 +7,7 @@ import { loadConfig } from "./config";
 import type { Context } from "./context";
 import { h, replace } from "./dom";
 import { errorBox } from "./ui";
+import { renderAccount } from "./views/account";
 import { renderAuth } from "./views/auth";
 import { renderSong } from "./views/song";
 import { renderSongs } from "./views/songs";
@@ -25,7 +26,7 @@ async function start(): Promise<void> {
   const api = new Api(config);
 
   const credits = h("p", { class: "credits", "aria-live": "polite", id: "credits" });
-  const userLine = h("span", { class: "user" });
+  const userLine = h("a", { class: "user", href: "/account", title: "Account: credits and webhooks" });
   const signOutButton = h("button", { type: "button", class: "link", hidden: true }, "Sign out");
   const statusLine = h("p", { class: "visually-hidden", role: "status", "aria-live": "polite" });
   const main = h("main", { id: "main", class: "page", tabindex: "-1" });
@@ -76,6 +77,7 @@ async function start(): Promise<void> {
     const user = await currentUser();
     signOutButton.hidden = !user;
     userLine.textContent = user ?? "";
+    userLine.hidden = !user; // an empty link has no name
     if (!user) {
       credits.textContent = "";
       document.title = "Sign in · Song Studio";
@@ -84,7 +86,10 @@ async function start(): Promise<void> {
     }
     void ctx.refreshCredits();
     const match = location.pathname.match(/^\/songs\/([^/]+)\/?$/);
-    if (match) {
+    if (location.pathname.replace(/\/$/, "") === "/account") {
+      document.title = "Account · Song Studio";
+      renderAccount(main, ctx);
+    } else if (match) {
       document.title = "Song · Song Studio";
       renderSong(main, ctx, decodeURIComponent(match[1]));
     } else {

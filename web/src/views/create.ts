@@ -60,6 +60,7 @@ export function renderCreateForm(
     timeSignature: h("select", { name: "time_signature" }, h("option", { value: "" }, "any"),
       TIME_SIGNATURES.map((t) => h("option", { value: t }, `${t}/4`))),
     language: h("input", { type: "text", name: "vocal_language", placeholder: "e.g. en", autocomplete: "off" }),
+    webhook: h("input", { type: "text", name: "webhook_url", inputmode: "url", placeholder: "https://…", autocomplete: "off" }),
     strength: number("strength", "0.5"),
     start: number("start_s", "e.g. 30"),
     end: number("end_s", "e.g. 45"),
@@ -137,6 +138,7 @@ export function renderCreateForm(
       field("Variants", inputs.variants, "Takes to render together (1 to 4); each is priced."),
       ...textOnly.slice(1),
     ),
+    field("Webhook URL", inputs.webhook, "Signed events about this song go here (secret under Account)."),
     h("fieldset", { class: "formats" }, h("legend", {}, "Audio formats"),
       formatBoxes.map((box) => h("label", { for: box.id }, box, ` ${box.value.toUpperCase()}`))),
   );
@@ -198,6 +200,7 @@ export function renderCreateForm(
       ["inference_steps", inputs.steps.value, "int"],
       ["guidance_scale", inputs.guidance.value, "float"],
       ["variants", inputs.variants.value, "int"],
+      ["webhook_url", inputs.webhook.value, "text"],
     ];
     const byMode: Partial<Record<Mode, [string, string, Kind][]>> = {
       cover: [["prompt", inputs.prompt.value, "text"], ["lyrics", inputs.lyrics.value, "text"], ["strength", inputs.strength.value, "float"]],
