@@ -13,6 +13,11 @@ class InvalidManifest(Exception):
     """The endpoint's manifest does not describe this job's media in the inference bucket."""
 
 
+class InvocationRefused(Exception):
+    """SageMaker refused InvokeEndpointAsync for now (throttled, unavailable; botocore's own retries
+    spent). Nothing was queued and the claim is withdrawn: the Generate state retries the task."""
+
+
 class InferenceFailed(Exception):
     """The endpoint reported a failed invocation (used as the task failure's error name)."""
 

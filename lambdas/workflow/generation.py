@@ -22,7 +22,14 @@ from lambdas.common.repositories import JobRepository
 from lambdas.common.settings import get_settings
 
 from . import tokens
-from .errors import InferenceFailed, InvalidManifest, JobNotFound, JobNotRunnable, TokenNotCurrent
+from .errors import (
+    InferenceFailed,
+    InvalidManifest,
+    InvocationRefused,
+    JobNotFound,
+    JobNotRunnable,
+    TokenNotCurrent,
+)
 from .publish import delete_scratch
 
 # SageMaker's default InvocationTimeoutSeconds is 900 s; a 4-minute song with 100 steps plus
@@ -31,6 +38,8 @@ INVOCATION_TIMEOUT_S = 3600
 MAX_REQUEST_TTL_S = 21600  # SageMaker's limit for RequestTTLSeconds
 # S3 error codes worth another delivery even though their HTTP status is below 500.
 TRANSIENT_S3_CODES = frozenset({"SlowDown", "RequestTimeout", "Throttling", "ThrottlingException"})
+# InvokeEndpointAsync's answers that mean "not now": the 5xx it models, and throttling.
+TRANSIENT_INVOKE_CODES = frozenset({"InternalFailure", "ServiceUnavailable", "ThrottlingException"})
 
 
 def start_inference(job_id: str, task_token: str) -> dict:
@@ -74,11 +83,14 @@ def start_inference(job_id: str, task_token: str) -> dict:
             RequestTTLSeconds=min(max(settings.inference_timeout_s, 60), MAX_REQUEST_TTL_S),
             InvocationTimeoutSeconds=INVOCATION_TIMEOUT_S,
         )
-    except ClientError:
+    except ClientError as exc:
         # SageMaker answered with an error: nothing was queued, so a retry may invoke. (A network
         # error leaves the claim: the request may have been accepted, and one invocation at most.)
         jobs.withdraw_invocation(job_id, claim)
-        raise
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code in TRANSIENT_INVOKE_CODES:
+            raise InvocationRefused(f"InvokeEndpointAsync: {code}") from exc
+        raise  # a refusal for good (ValidationError: no such endpoint, ...) fails the job
     logger.info(
         "inference requested",
         extra={"job_id": job_id, "output_location": response.get("OutputLocation")},

@@ -41,6 +41,7 @@ class FakeAsyncEndpoint:
         self.output_bucket = output_bucket
         self.invocations: list[Invocation] = []
         self.reject_with: str | None = None  # InvokeEndpointAsync fails with this message
+        self.unavailable = False  # InvokeEndpointAsync answers 503 ServiceUnavailable
         self.auto_delay_s: float | None = None  # auto mode: complete each invocation after this
         self.duplicate_notifications = False  # auto mode: deliver each success twice
         self.callback_responses: list[dict[str, Any]] = []
@@ -54,6 +55,9 @@ class FakeAsyncEndpoint:
         if self.reject_with:
             body = json.dumps({"__type": "ValidationError", "message": self.reject_with})
             return 400, {"x-amzn-ErrorType": "ValidationError", "status": "400"}, body
+        if self.unavailable:
+            body = json.dumps({"__type": "ServiceUnavailable", "message": "Service is unavailable"})
+            return 503, {"x-amzn-ErrorType": "ServiceUnavailable", "status": "503"}, body
         invocation = Invocation(
             endpoint_name=endpoint_name,
             inference_id=inference_id,

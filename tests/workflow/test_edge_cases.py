@@ -169,14 +169,40 @@ def test_a_lambda_error_after_the_invocation_starts_no_second_one(workflow: Work
     assert workflow.credits("alice") == 5 - COST
 
 
-def test_a_refused_invocation_may_be_retried(workflow: Workflow) -> None:
-    """SageMaker answering with an error queued nothing: the job's claim is withdrawn."""
+def test_an_invocation_refused_for_good_fails_the_job_uncharged(workflow: Workflow) -> None:
+    """SageMaker answering ValidationError (no such endpoint) queued nothing: the claim is
+    withdrawn and the job fails without a retry."""
     workflow.endpoint.reject_with = "Endpoint song-service-test-music not found."
     workflow.user("alice", credits=5)
     job = workflow.submit("alice")
     assert workflow.wait(job.job_id)["status"] == "FAILED"
     assert workflow.job(job.job_id).invocation_started_at is None
     assert workflow.credits("alice") == 5 and workflow.reserved("alice") == 0
+
+
+def test_an_invocation_refused_for_now_is_retried_and_made_once(workflow: Workflow) -> None:
+    """503 ServiceUnavailable after botocore's own retries: the claim is withdrawn, the Generate
+    state retries the task, and the retry's invocation is the job's only one."""
+    workflow.endpoint.unavailable = True
+    workflow.user("alice", credits=5)
+    job = workflow.submit("alice")
+
+    def refused() -> list[str]:
+        return [
+            e["taskFailedEventDetails"]["error"]
+            for e in workflow.history(job.job_id)
+            if e["type"] == "TaskFailed"
+        ]
+
+    _wait_until(lambda: refused() == ["InvocationRefused"], timeout_s=60)
+    assert workflow.job(job.job_id).invocation_started_at is None  # withdrawn: the retry may invoke
+    workflow.endpoint.unavailable = False
+    workflow.endpoint.wait_for_invocation(job.job_id)
+    workflow.endpoint.succeed(job.job_id)
+    assert workflow.wait(job.job_id)["status"] == "SUCCEEDED"
+    assert refused() == ["InvocationRefused"]
+    assert [i.inference_id for i in workflow.endpoint.invocations] == [job.job_id]
+    assert workflow.credits("alice") == 5 - COST and workflow.reserved("alice") == 0
 
 
 def _generate_attempts(flow: Workflow, job_id: str) -> int:
