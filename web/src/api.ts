@@ -26,6 +26,7 @@ export interface SongSummary {
 }
 
 export interface Take {
+  take: number; // 1-based; take k was rendered with seed + k - 1
   seed?: number | null;
   audio_url?: string | null;
   audio_urls?: Record<string, string> | null;

@@ -54,6 +54,12 @@ export function when(iso: string): string {
   return Number.isNaN(date.getTime()) ? iso : date.toLocaleString();
 }
 
+/** A stem track's name for people: "backing_vocals" -> "Backing vocals". */
+export function trackLabel(track: string): string {
+  const words = track.replace(/_/g, " ");
+  return words === "fx" ? "FX" : words.charAt(0).toUpperCase() + words.slice(1);
+}
+
 export function songTitle(song: SongSummary): string {
   return song.title || `${song.mode.replace(/_/g, " ")} song`;
 }

@@ -4,7 +4,7 @@
 import type { SongDetail } from "../api";
 import type { Context } from "../context";
 import { field, h, replace } from "../dom";
-import { errorBox } from "../ui";
+import { errorBox, trackLabel } from "../ui";
 import { renderSourcePicker } from "./source";
 
 const TEXT_MODES = [
@@ -42,7 +42,7 @@ export function renderCreateForm(
 ): HTMLElement {
   const text = (name: string, rows = 3, placeholder = "") =>
     h("textarea", { name, rows, placeholder, required: true });
-  const number = (name: string, placeholder: string, step: number | "any" = "any") =>
+  const number = (name: string, placeholder: string, step: 1 | "any" = "any") =>
     h("input", { type: "number", name, inputmode: step === 1 ? "numeric" : "decimal", step, placeholder });
   const inputs = {
     title: h("input", { type: "text", name: "title", maxlength: 120, autocomplete: "off" }),
@@ -50,12 +50,12 @@ export function renderCreateForm(
     prompt: text("prompt", 2, "dreamy indie pop, female vocals, 100 bpm"),
     lyrics: text("lyrics", 8, "[verse]\n...\n[chorus]\n..."),
     described: text("described_lyrics", 3, "a song about leaving home for the first time"),
-    duration: h("input", { type: "number", name: "duration_s", inputmode: "numeric", step: 1, placeholder: "180" }),
-    seed: h("input", { type: "number", name: "seed", inputmode: "numeric", step: 1, placeholder: "random" }),
-    steps: h("input", { type: "number", name: "inference_steps", inputmode: "numeric", step: 1, placeholder: "model default" }),
-    guidance: h("input", { type: "number", name: "guidance_scale", inputmode: "decimal", step: "any", placeholder: "model default" }),
-    variants: h("input", { type: "number", name: "variants", inputmode: "numeric", step: 1, placeholder: "1" }),
-    bpm: h("input", { type: "number", name: "bpm", inputmode: "numeric", step: 1, placeholder: "any" }),
+    duration: number("duration_s", "180", 1),
+    seed: number("seed", "random", 1),
+    steps: number("inference_steps", "model default", 1),
+    guidance: number("guidance_scale", "model default"),
+    variants: number("variants", "1", 1),
+    bpm: number("bpm", "any", 1),
     key: h("input", { type: "text", name: "key", placeholder: "e.g. C major", autocomplete: "off" }),
     timeSignature: h("select", { name: "time_signature" }, h("option", { value: "" }, "any"),
       TIME_SIGNATURES.map((t) => h("option", { value: t }, `${t}/4`))),
@@ -193,26 +193,26 @@ export function renderCreateForm(
       Object.assign(body, { mode, source: source.value() });
       if (mode === "stems") body.tracks = trackBoxes.filter((b) => b.checked).map((b) => b.value);
     }
-    type Kind = "int" | "float" | "text";
+    type Kind = "number" | "text";
     const optional: [string, string, Kind][] = [
       ["title", inputs.title.value, "text"],
-      ["seed", inputs.seed.value, "int"],
-      ["inference_steps", inputs.steps.value, "int"],
-      ["guidance_scale", inputs.guidance.value, "float"],
-      ["variants", inputs.variants.value, "int"],
+      ["seed", inputs.seed.value, "number"],
+      ["inference_steps", inputs.steps.value, "number"],
+      ["guidance_scale", inputs.guidance.value, "number"],
+      ["variants", inputs.variants.value, "number"],
       ["webhook_url", inputs.webhook.value, "text"],
     ];
     const byMode: Partial<Record<Mode, [string, string, Kind][]>> = {
-      cover: [["prompt", inputs.prompt.value, "text"], ["lyrics", inputs.lyrics.value, "text"], ["strength", inputs.strength.value, "float"]],
-      repaint: [["start_s", inputs.start.value, "float"], ["end_s", inputs.end.value, "float"],
+      cover: [["prompt", inputs.prompt.value, "text"], ["lyrics", inputs.lyrics.value, "text"], ["strength", inputs.strength.value, "number"]],
+      repaint: [["start_s", inputs.start.value, "number"], ["end_s", inputs.end.value, "number"],
         ["prompt", inputs.prompt.value, "text"], ["lyrics", inputs.lyrics.value, "text"]],
-      extend: [["add_s", inputs.add.value, "float"], ["prompt", inputs.prompt.value, "text"], ["lyrics", inputs.lyrics.value, "text"]],
+      extend: [["add_s", inputs.add.value, "number"], ["prompt", inputs.prompt.value, "text"], ["lyrics", inputs.lyrics.value, "text"]],
     };
     const textSettings: [string, string, Kind][] = [
-      ["duration_s", inputs.duration.value, "int"],
-      ["bpm", inputs.bpm.value, "int"],
+      ["duration_s", inputs.duration.value, "number"],
+      ["bpm", inputs.bpm.value, "number"],
       ["key", inputs.key.value, "text"],
-      ["time_signature", inputs.timeSignature.value, "int"],
+      ["time_signature", inputs.timeSignature.value, "number"],
       ["vocal_language", inputs.language.value, "text"],
     ];
     optional.push(...(isAudioMode(mode) ? byMode[mode] ?? [] : textSettings));
@@ -230,10 +230,4 @@ export function renderCreateForm(
 
   setMode(mode);
   return form;
-}
-
-/** "backing_vocals" -> "Backing vocals". */
-export function trackLabel(track: string): string {
-  const words = track.replace(/_/g, " ");
-  return words === "fx" ? "FX" : words.charAt(0).toUpperCase() + words.slice(1);
 }

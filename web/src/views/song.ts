@@ -4,8 +4,7 @@
 import type { SongDetail, SongSource, Take } from "../api";
 import type { Context } from "../context";
 import { h, replace } from "../dom";
-import { errorBox, isActive, poll, songTitle, statusBadge, when } from "../ui";
-import { trackLabel } from "./create";
+import { errorBox, isActive, poll, songTitle, statusBadge, trackLabel, when } from "../ui";
 
 const POLL_MS = 2000;
 
@@ -126,7 +125,7 @@ function playable(name: string, urls: Record<string, string>, detail: string, at
 function takes(list?: Take[] | null): HTMLElement | null {
   if (!list || list.length < 2) return null;
   return h("section", { class: "takes" }, h("h2", {}, "Variants"),
-    h("ol", {}, list.map((take, i) => playable(`Take ${i + 1}`,
+    h("ol", {}, list.map((take) => playable(`Take ${take.take}`,
       take.audio_urls ?? (take.audio_url ? { audio: take.audio_url } : {}),
       take.seed !== undefined && take.seed !== null ? `seed ${take.seed}` : ""))));
 }

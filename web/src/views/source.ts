@@ -94,7 +94,15 @@ export function renderSourcePicker(ctx: Context, preselectedSongId?: string): So
       if (mine !== attempt) return;
       say(`Checking ${file.name}…`);
       stopChecking = poll(async () => {
-        const checked = await ctx.api.getUpload(form.upload_id);
+        let checked: Upload;
+        try {
+          checked = await ctx.api.getUpload(form.upload_id);
+        } catch (error) {
+          // Offline or a 5xx: keep asking. A 4xx will not change: say it and stop.
+          const lasting = error instanceof ApiError && error.status >= 400 && error.status < 500;
+          if (lasting) say(errorBox(error));
+          return !lasting && mine === attempt;
+        }
         if (mine !== attempt || checked.status === "pending") return mine === attempt;
         if (checked.status === "ready") {
           uploadId = checked.upload_id;
