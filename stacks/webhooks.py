@@ -102,7 +102,8 @@ class LifecycleEvents(Construct):
         )
         # The job row: the webhook URL and the delivery records; the user row: the signing secret.
         allow_items(self.sender.role, data.jobs_table, "dynamodb:GetItem", "dynamodb:UpdateItem")
-        allow_items(self.sender.role, data.users_table, "dynamodb:UpdateItem")
+        # GetItem first (webhook_secret reads before it creates), UpdateItem for a first secret.
+        allow_items(self.sender.role, data.users_table, "dynamodb:GetItem", "dynamodb:UpdateItem")
 
     def allow_emit(self, function: lambda_.Function) -> None:
         """Let `function` put lifecycle events on the bus (and tell it the bus's name)."""

@@ -84,6 +84,23 @@ def test_sender_consumes_with_partial_batch_failures(template: Template, templat
     )
 
 
+def test_sender_may_read_and_create_the_users_secret(template_json: dict) -> None:
+    """webhook_secret reads the user row first (GetItem), then creates a missing secret (UpdateItem):
+    both on the users table itself, which moto would not check."""
+    users = next(
+        k
+        for k, r in template_json["Resources"].items()
+        if r["Type"] == "AWS::DynamoDB::Table" and "Users" in k
+    )
+    on_users = {
+        a
+        for s in _policy_statements(template_json, "WebhookSender")
+        if users in json.dumps(s["Resource"])
+        for a in _actions([s])
+    }
+    assert on_users == {"dynamodb:GetItem", "dynamodb:UpdateItem"}
+
+
 def test_sender_gets_only_what_it_does(template_json: dict) -> None:
     actions = {
         a
