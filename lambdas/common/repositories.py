@@ -49,6 +49,7 @@ BY_STATUS_INDEX = "by_status"
 # Optimistic reservation: a concurrent change of the user's reserved credits makes the transaction
 # re-read and try again; more than this many in a row means the user is hammering the API.
 MAX_RESERVE_ATTEMPTS = 5
+MAX_TOKEN_VALUE_CHARS = 64  # a job id is 36 characters, a timestamp 27; a sort key may be 1024 bytes
 _serializer = TypeSerializer()
 
 
@@ -104,7 +105,8 @@ def decode_page_token(token: str | None, expected_keys: set[str]) -> dict[str, A
     if (
         not isinstance(key, dict)
         or set(key) != expected_keys
-        or not all(isinstance(v, str) and v for v in key.values())
+        # Our keys are ids and timestamps; a longer value could pass DynamoDB's key-size limits.
+        or not all(isinstance(v, str) and 0 < len(v) <= MAX_TOKEN_VALUE_CHARS for v in key.values())
         or ("job_id" in key and not is_valid_job_id(key["job_id"]))
     ):
         raise InvalidRequest("next_token is not valid")

@@ -38,8 +38,6 @@ INVOCATION_TIMEOUT_S = 3600
 MAX_REQUEST_TTL_S = 21600  # SageMaker's limit for RequestTTLSeconds
 # S3 error codes worth another delivery even though their HTTP status is below 500.
 TRANSIENT_S3_CODES = frozenset({"SlowDown", "RequestTimeout", "Throttling", "ThrottlingException"})
-# InvokeEndpointAsync's answers that mean "not now": the 5xx it models, and throttling.
-TRANSIENT_INVOKE_CODES = frozenset({"InternalFailure", "ServiceUnavailable", "ThrottlingException"})
 
 
 def start_inference(job_id: str, task_token: str) -> dict:
@@ -87,8 +85,8 @@ def start_inference(job_id: str, task_token: str) -> dict:
         # SageMaker answered with an error: nothing was queued, so a retry may invoke. (A network
         # error leaves the claim: the request may have been accepted, and one invocation at most.)
         jobs.withdraw_invocation(job_id, claim)
-        code = exc.response.get("Error", {}).get("Code", "")
-        if code in TRANSIENT_INVOKE_CODES:
+        if is_transient(exc):  # InternalFailure, ServiceUnavailable, throttling: not now
+            code = exc.response.get("Error", {}).get("Code", "")
             raise InvocationRefused(f"InvokeEndpointAsync: {code}") from exc
         raise  # a refusal for good (ValidationError: no such endpoint, ...) fails the job
     logger.info(

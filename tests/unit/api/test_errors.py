@@ -145,6 +145,8 @@ def _token(value: object) -> str:
         _token({"job_id": "not-a-uuid", "user_id": "alice", "created_at": "2026-01-01T00:00:00.000Z"}),
         _token({"job_id": str(uuid.UUID(int=1)), "user_id": "alice", "created_at": ""}),
         _token({"job_id": str(uuid.UUID(int=0xABC)).upper(), "user_id": "alice", "created_at": "x"}),
+        # Over DynamoDB's 1024-byte sort key: a ValidationException (500) as ExclusiveStartKey.
+        _token({"job_id": str(uuid.UUID(int=1)), "user_id": "alice", "created_at": "9" * 1100}),
     ],
 )
 def test_forged_next_token_is_400(api, token) -> None:
