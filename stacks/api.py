@@ -15,6 +15,7 @@ from constructs import Construct
 from .config import ServiceConfig
 from .functions import ServiceFunction
 from .nag import acknowledge
+from .removal import kept_always
 
 API_STAGE = "v1"
 HANDLER = "lambdas.api.handler.lambda_handler"
@@ -118,8 +119,10 @@ class SongApi(Construct):
             mfa=cognito.Mfa.OPTIONAL,
             mfa_second_factor=cognito.MfaSecondFactor(otp=True, sms=False),
             account_recovery=cognito.AccountRecovery.EMAIL_ONLY,
+            email=self._email(config),
             deletion_protection=config.removal_policy_retain,
-            removal_policy=RemovalPolicy.RETAIN if config.removal_policy_retain else RemovalPolicy.DESTROY,
+            # Deletion protection on: a rollback could not delete it (stacks/removal.py).
+            removal_policy=kept_always(config.removal_policy_retain),
         )
         client = pool.add_client(
             "WebClient",
@@ -156,6 +159,21 @@ class SongApi(Construct):
             )
         return pool, client
 
+    @staticmethod
+    def _email(config: ServiceConfig) -> cognito.UserPoolEmail | None:
+        """Cognito's built-in sender (a small daily quota) unless an SES sender is configured: then
+        Cognito mails through that verified SES identity, with the account's SES limits (Cognito
+        creates its e-mail service-linked role itself; docs/operations.md)."""
+        if config.ses_from_email is None:
+            return None
+        return cognito.UserPoolEmail.with_ses(
+            from_email=config.ses_from_email,
+            from_name=config.ses_from_name,
+            reply_to=config.ses_reply_to,
+            ses_region=config.ses_region,
+            ses_verified_domain=config.ses_verified_domain,
+        )
+
     # --- API Gateway -------------------------------------------------------------------------
 
     def _rest_api(self, config: ServiceConfig) -> apigw.RestApi:
@@ -166,8 +184,14 @@ class SongApi(Construct):
             rest_api_name=f"{config.resource_prefix}-api",
             description="Song generation service REST API",
             endpoint_types=[apigw.EndpointType.REGIONAL],
-            # The account-level API Gateway CloudWatch role is a prerequisite (README, Deploying).
-            cloud_watch_role=False,
+            # Stage logging (access and execution logs) needs the account-wide API Gateway CloudWatch
+            # Logs role. With the setting on, the stack creates a role and points the account's
+            # setting (AWS::ApiGateway::Account, one per account and region) at it; both are kept when
+            # the stack is deleted, so other APIs of the account keep logging.
+            cloud_watch_role=config.apigateway_cloudwatch_role,
+            cloud_watch_role_removal_policy=RemovalPolicy.RETAIN
+            if config.apigateway_cloudwatch_role
+            else None,
             deploy_options=apigw.StageOptions(
                 stage_name=API_STAGE,
                 throttling_rate_limit=config.api_throttle_rate_limit,
@@ -187,6 +211,17 @@ class SongApi(Construct):
             ),
         )
         self._gateway_responses(api, origins)
+        role = api.node.try_find_child("CloudWatchRole")
+        if role is not None:
+            acknowledge(
+                role,
+                "AwsSolutions-IAM4",
+                "API Gateway's account-level logging role carries AWS's policy for exactly that job "
+                "(AmazonAPIGatewayPushToCloudWatchLogs: create log groups and streams, write and describe "
+                "logs); API Gateway assumes it for every API of the account and region, whose log groups "
+                "are not known here.",
+                "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs",
+            )
         acknowledge(
             api,
             "AwsSolutions-APIG2",

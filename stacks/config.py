@@ -22,6 +22,9 @@ CLI_DEFAULT_CONTEXT = {
 # An S3 bucket name (3-63 characters) and a key prefix: the staged, uncompressed model data.
 MODEL_DATA_URI = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9])/(?P<prefix>\S+)$")
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".zip", ".gz")
+REGION = r"^[a-z]{2}(-gov)?-[a-z]+-\d$"
+EMAIL = r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$"
+DOMAIN = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$"
 
 
 class ConfigError(ValueError):
@@ -34,7 +37,7 @@ class ServiceConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     stage_name: str = Field("dev", pattern=r"^[a-z][a-z0-9-]{1,15}$")
-    region: str = Field("us-east-1", pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+    region: str = Field("us-east-1", pattern=REGION)
     account: str | None = Field(None, pattern=r"^\d{12}$")
 
     # Inference endpoint
@@ -53,13 +56,23 @@ class ServiceConfig(BaseModel):
     # for the stack's buckets. True runs it outside the VPC with internet access, for loading the
     # model ids from the Hugging Face hub when no model data is staged (docs/operations.md).
     model_internet_access: bool = False
+    # Synthesizing without weights is for templates that are never deployed (CI's `make synth`, the
+    # tests): an endpoint without weights and without internet never becomes healthy, so synthesis
+    # fails unless this is set (ServiceConfig.require_model_source).
+    allow_no_model_data: bool = False
 
     # Models
     llm_model_id: str = Field("Qwen/Qwen2-7B-Instruct", min_length=1, max_length=200)
     music_engine: Literal["acestep", "musicgen"] = "acestep"
     acestep_model_id: str = Field("ACE-Step/acestep-v15-xl-turbo-diffusers", min_length=1, max_length=200)
     musicgen_model_id: str = Field("facebook/musicgen-medium", min_length=1, max_length=200)
-    image_model_id: str = Field("stabilityai/sdxl-turbo", min_length=1, max_length=200)
+    # The cover model (docs/container.md, "Model licences"): SDXL-Lightning's 4-step UNet on SDXL
+    # base 1.0 (CreativeML Open RAIL++-M: commercial use allowed) or SDXL-Turbo (Stability AI's
+    # non-commercial community licence: research and evaluation stages only).
+    cover_model: Literal["sdxl-lightning", "sdxl-turbo"] = "sdxl-lightning"
+    # The cover pipeline's hub id or folder; None = the cover model's own (SDXL base 1.0 for
+    # Lightning, stabilityai/sdxl-turbo for Turbo).
+    image_model_id: str | None = Field(None, min_length=1, max_length=200)
 
     # Business rules
     max_concurrent_jobs_per_user: int = Field(1, ge=1, le=10)
@@ -75,7 +88,22 @@ class ServiceConfig(BaseModel):
     # Stems need the base checkpoint beside turbo on the GPU; off where memory is short.
     stems_enabled: bool = True
 
+    # Sign-up and password mails: None = Cognito's built-in sender (a small daily quota, fine for
+    # trying a stage); an address of a verified Amazon SES identity = Cognito sends through SES
+    # with your account's SES limits (docs/operations.md, "E-mail from Cognito").
+    ses_from_email: str | None = Field(None, pattern=EMAIL, max_length=254)
+    ses_from_name: str | None = Field(None, pattern=r"^[^<>\"\r\n]{1,64}$")
+    ses_reply_to: str | None = Field(None, pattern=EMAIL, max_length=254)
+    # Set when the verified SES identity is the sender's domain rather than the address itself.
+    ses_verified_domain: str | None = Field(None, pattern=DOMAIN, max_length=253)
+    # The SES region, when it differs from the stack's (Cognito supports only some pairs).
+    ses_region: str | None = Field(None, pattern=REGION)
+
     # API
+    # The account-wide API Gateway CloudWatch Logs role (stage logging needs it): true = this stack
+    # sets it (kept when the stack is deleted); false = the account already has one managed
+    # elsewhere (docs/operations.md, "API Gateway logging role").
+    apigateway_cloudwatch_role: bool = True
     api_throttle_rate_limit: int = Field(20, ge=1, le=10_000)
     api_throttle_burst_limit: int = Field(40, ge=1, le=5_000)
     # Browser origins the API allows besides the web app's own CloudFront origin (always allowed),
@@ -83,7 +111,7 @@ class ServiceConfig(BaseModel):
     cors_allow_origins: tuple[Annotated[str, Field(pattern=r"^https?://[^/*\s]+$")], ...] = ()
 
     # Operations
-    alarm_email: str | None = Field(None, pattern=r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$", max_length=254)
+    alarm_email: str | None = Field(None, pattern=EMAIL, max_length=254)
     log_retention_days: Literal[7, 14, 30, 90, 180, 365, 731] = 30
     powertools_layer_version: str = Field("3.37.0", pattern=r"^(latest|\d+\.\d+\.\d+)$")
     removal_policy_retain: bool = True
@@ -107,7 +135,33 @@ class ServiceConfig(BaseModel):
     def _check_ranges(self) -> ServiceConfig:
         if self.endpoint_max_instances < self.endpoint_min_instances:
             raise ValueError("endpoint_max_instances must be >= endpoint_min_instances")
+        self._check_ses()
         return self
+
+    def _check_ses(self) -> None:
+        others = {"ses_from_name", "ses_reply_to", "ses_verified_domain", "ses_region"}
+        given = sorted(name for name in others if getattr(self, name) is not None)
+        if given and self.ses_from_email is None:
+            raise ValueError(f"{', '.join(given)} need ses_from_email (the SES sender Cognito mails from)")
+        # The sender must be an address of the verified domain itself (SES authorizes the domain
+        # identity; CDK refuses any other domain).
+        domain, sender = self.ses_verified_domain, self.ses_from_email
+        if domain and sender and sender.rsplit("@", 1)[1].lower() != domain:
+            raise ValueError(f"ses_from_email {sender!r} is not an address of ses_verified_domain {domain!r}")
+
+    def require_model_source(self) -> None:
+        """A deployable endpoint has weights to load: staged model data, or hub downloads over the
+        internet. Raises ConfigError naming the keys unless `allow_no_model_data` says this
+        template is never deployed."""
+        if self.model_data_s3_uri or self.model_internet_access or self.allow_no_model_data:
+            return
+        raise ConfigError(
+            "model_data_s3_uri is unset and model_internet_access is false: the endpoint would have no "
+            "weights to load and never become healthy. Stage them (`python -m song_model.stage_weights "
+            '--bucket B --prefix P/`, README "Deploying") and deploy with -c model_data_s3_uri=s3://B/P/, '
+            "or allow hub downloads with -c model_internet_access=true. Only a template that is never "
+            "deployed (CI, tests) may set -c allow_no_model_data=true."
+        )
 
     @property
     def resource_prefix(self) -> str:

@@ -6,6 +6,8 @@ from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
+from .removal import kept_always
+
 BY_USER_INDEX = "by_user"
 # Jobs by status, oldest first: the queue position and recent render times (GET /songs/{id}).
 # The few status values make few partitions; the service's write rate is bounded by the GPUs,
@@ -19,7 +21,8 @@ class DataStore(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, retain: bool = True) -> None:
         super().__init__(scope, construct_id)
-        removal = RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY
+        # Deletion protection on: a rollback could not delete them (stacks/removal.py).
+        removal = kept_always(retain)
 
         self.jobs_table = service_table(self, "Jobs", "job_id", removal)
         self.jobs_table.add_global_secondary_index(
@@ -60,7 +63,7 @@ def service_table(
             point_in_time_recovery_enabled=True
         ),
         encryption=dynamodb.TableEncryption.AWS_MANAGED,
-        deletion_protection=removal == RemovalPolicy.RETAIN,
+        deletion_protection=removal != RemovalPolicy.DESTROY,
         time_to_live_attribute=time_to_live_attribute,
         removal_policy=removal,
     )

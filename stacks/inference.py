@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Annotations, Aws, Duration, Stack
+from aws_cdk import Aws, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
@@ -35,6 +35,20 @@ OUTPUT_PREFIX = "async-output/"
 FAILURE_PREFIX = "async-failures/"
 # Target backlog per instance for target tracking: one song in flight per GPU and one waiting.
 TARGET_BACKLOG_PER_INSTANCE = 2.0
+# The host AMIs SageMaker offers for GPU endpoints (ProductionVariant.InferenceAmiVersion) and their
+# NVIDIA driver and CUDA version, as botocore's SageMaker model documents them. Without one,
+# SageMaker picks a host per instance family with a 470-550 driver (CUDA <= 12.4, AWS's
+# "inference-gpu-drivers" page) and changes it over time.
+GPU_AMIS: dict[str, tuple[int, tuple[int, int]]] = {
+    "al2-ami-sagemaker-inference-gpu-2": (535, (12, 2)),
+    "al2-ami-sagemaker-inference-gpu-2-1": (535, (12, 2)),
+    "al2-ami-sagemaker-inference-gpu-3-1": (550, (12, 4)),
+    "al2023-ami-sagemaker-inference-gpu-4-1": (580, (13, 0)),
+}
+# The image's torch is PyPI's Linux build for CUDA 13.0 (needs driver R580+): the one AMI whose
+# driver runs it (docs/container.md, "Driver"; tests/container/test_image_requirements.py checks the
+# image's CUDA against this AMI's).
+INFERENCE_AMI = "al2023-ami-sagemaker-inference-gpu-4-1"
 
 
 class InferenceEndpoint(Construct):
@@ -56,6 +70,8 @@ class InferenceEndpoint(Construct):
         log_retention: logs.RetentionDays,
     ) -> None:
         super().__init__(scope, construct_id)
+        # An endpoint with neither staged weights nor internet never becomes healthy: stop here.
+        config.require_model_source()
         self.endpoint_name = config.endpoint_name
         self.endpoint_arn = Stack.of(self).format_arn(
             service="sagemaker", resource="endpoint", resource_name=self.endpoint_name
@@ -73,14 +89,6 @@ class InferenceEndpoint(Construct):
         self.image.repository.grant_pull(self.execution_role)
         self._endpoint(config, inference_bucket)
         self._autoscaling(config)
-        if not config.model_data_s3_uri and not config.model_internet_access:
-            # Valid to synthesize (CI, tests), but such an endpoint would never load its models.
-            Annotations.of(self).add_warning_v2(
-                "song-service:no-model-data",
-                "model_data_s3_uri is unset and model_internet_access is false: the model has no "
-                "weights to load. Stage them and deploy with -c model_data_s3_uri=s3://BUCKET/PREFIX/ "
-                "(README, Deploying), or allow hub downloads with -c model_internet_access=true.",
-            )
 
     # --- SNS success/error topics -> one SQS queue (+ DLQ) consumed by inference_callback ---
 
@@ -90,6 +98,8 @@ class InferenceEndpoint(Construct):
             "TopicsKey",
             enable_key_rotation=True,
             description="Encrypts the SageMaker async notification topics",
+            # Kept with the stack's other state, but not left over by a failed first deploy.
+            removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         )
         self.success_topic = self._topic("SuccessTopic", "SageMaker async inference succeeded")
         self.error_topic = self._topic("ErrorTopic", "SageMaker async inference failed")
@@ -134,6 +144,8 @@ class InferenceEndpoint(Construct):
             self._grant_network_interfaces(role)
         self.success_topic.grant_publish(role)
         self.error_topic.grant_publish(role)
+        if self.network:
+            self.network.allow_publish(role, [self.success_topic, self.error_topic])
         log_group = f"/aws/sagemaker/Endpoints/{self.endpoint_name}"
         # Spelled out (not format_arn) so the cdk-nag finding below names the same string
         # whether or not the app enables partition literals.
@@ -278,14 +290,24 @@ class InferenceEndpoint(Construct):
             # No silent CPU fallback: a missing GPU or a driver too old for the image's CUDA fails
             # the container at start (health check) instead of rendering songs for hours.
             "DEVICE": "cuda",
+            # boto3 in the container (requests, media, sources) needs the region: the global S3
+            # endpoint would redirect other regions' buckets, and the VPC's gateway endpoint serves
+            # this region's S3 only.
+            "AWS_DEFAULT_REGION": Stack.of(self).region,
             "MUSIC_ENGINE": config.music_engine,
             "LLM_MODEL_ID": config.llm_model_id,
             "MUSIC_MODEL_ID": config.acestep_model_id,
             "MUSICGEN_MODEL_ID": config.musicgen_model_id,
-            "IMAGE_MODEL_ID": config.image_model_id,
+            "COVER_MODEL": config.cover_model,
             # Stems load the base checkpoint beside turbo (GPU memory: docs/container.md).
             "STEMS_ENABLED": str(config.stems_enabled).lower(),
         }
+        if config.image_model_id:
+            environment["IMAGE_MODEL_ID"] = config.image_model_id
+        if config.model_data_s3_uri:
+            # Every model is under /opt/ml/model: the hub is never asked (and a missing part fails
+            # at once with a clear error instead of a download attempt that hangs without a route).
+            environment["HF_HUB_OFFLINE"] = "1"
         self.model = sagemaker.CfnModel(
             self,
             "Model",
@@ -322,6 +344,8 @@ class InferenceEndpoint(Construct):
                     # Large images and weights: give the container time to load the models.
                     container_startup_health_check_timeout_in_seconds=1800,
                     model_data_download_timeout_in_seconds=1800,
+                    # The host's NVIDIA driver must run the image's CUDA build (see INFERENCE_AMI).
+                    inference_ami_version=INFERENCE_AMI,
                 )
             ],
             async_inference_config=sagemaker.CfnEndpointConfig.AsyncInferenceConfigProperty(
@@ -344,6 +368,9 @@ class InferenceEndpoint(Construct):
             endpoint_name=self.endpoint_name,
             endpoint_config_name=self.endpoint_config.attr_endpoint_config_name,
         )
+        if self.network:
+            # CreateEndpoint publishes a test notification to the topics: their route exists first.
+            self.endpoint.node.add_dependency(self.network.sns_endpoint)
         acknowledge(
             self.endpoint_config,
             "AwsSolutions-SM2",

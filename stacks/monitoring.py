@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_cdk import Aws, Duration
+from aws_cdk import Aws, Duration, RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
@@ -81,7 +81,14 @@ class Monitoring(Construct):
     # ---------------------------------------------------------------- alarm topic
     def _alarm_topic(self, alarm_email: str | None) -> sns.Topic:
         # CloudWatch can publish to an encrypted topic only with a customer managed key it may use.
-        key = kms.Key(self, "AlarmTopicKey", enable_key_rotation=True, description="Alarm topic encryption")
+        key = kms.Key(
+            self,
+            "AlarmTopicKey",
+            enable_key_rotation=True,
+            description="Alarm topic encryption",
+            # Kept with the stack's other state, but not left over by a failed first deploy.
+            removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
+        )
         topic = sns.Topic(
             self, "AlarmTopic", master_key=key, enforce_ssl=True, display_name="Song service alarms"
         )

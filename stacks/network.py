@@ -1,19 +1,23 @@
-"""The model container's network: isolated subnets whose only way out is an S3 gateway endpoint.
+"""The model container's network: isolated subnets whose only ways out are an S3 gateway endpoint
+and an SNS interface endpoint.
 
 No internet gateway, no NAT: the container reaches S3 (its request, the media it writes, the staged
-weights) and nothing else. The gateway endpoint's policy names every bucket the container may touch
-(`allow_objects`), and the security group has no inbound rule and one outbound rule: HTTPS to S3's
-managed prefix list. docs/architecture.md ("Model network") explains the choice over
-EnableNetworkIsolation.
+weights) and SNS (the async success/error notifications, should SageMaker publish them from the
+model's network) and nothing else. The gateway endpoint's policy names every bucket the container
+may touch (`allow_objects`); the SNS endpoint's policy admits only sns:Publish by the model's role
+to the two notification topics (`allow_publish`). The model's security group has no inbound rule
+and two outbound rules: HTTPS to S3's managed prefix list and HTTPS to the SNS endpoint's group.
+docs/architecture.md ("Model network") explains the choice over EnableNetworkIsolation.
 """
 
 from __future__ import annotations
 
-from aws_cdk import Stack
+from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
@@ -26,7 +30,8 @@ AVAILABILITY_ZONES = 2
 
 
 class ModelNetwork(Construct):
-    """Attributes: vpc, subnets (the isolated ones), security_group, s3_endpoint, s3_prefix_list_id."""
+    """Attributes: vpc, subnets (the isolated ones), security_group, s3_endpoint, s3_prefix_list_id,
+    sns_endpoint, sns_endpoint_group."""
 
     def __init__(self, scope: Construct, construct_id: str, *, log_retention: logs.RetentionDays) -> None:
         super().__init__(scope, construct_id)
@@ -47,7 +52,13 @@ class ModelNetwork(Construct):
         self.vpc.add_flow_log(
             "FlowLog",
             destination=ec2.FlowLogDestination.to_cloud_watch_logs(
-                logs.LogGroup(self, "FlowLogs", retention=log_retention)
+                logs.LogGroup(
+                    self,
+                    "FlowLogs",
+                    retention=log_retention,
+                    # Kept when the stack goes (an audit trail), not left over by a failed first deploy.
+                    removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
+                )
             ),
         )
         isolated = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
@@ -60,9 +71,10 @@ class ModelNetwork(Construct):
             self,
             "Model",
             vpc=self.vpc,
-            description="SageMaker model container: no inbound, HTTPS to S3 only",
+            description="SageMaker model container: no inbound, HTTPS to S3 and to the SNS endpoint only",
             allow_all_outbound=False,
         )
+        self._sns_endpoint(isolated)
         # Inline on the group: an egress list in the group itself replaces EC2's default allow-all
         # rule (a separate SecurityGroupEgress resource, what add_egress_rule makes for a prefix
         # list resolved at deploy time, would leave that default in place).
@@ -75,8 +87,62 @@ class ModelNetwork(Construct):
                 to_port=443,
                 destination_prefix_list_id=self.s3_prefix_list_id,
                 description="HTTPS to S3 (gateway endpoint)",
-            )
+            ),
+            ec2.CfnSecurityGroup.EgressProperty(
+                ip_protocol="tcp",
+                from_port=443,
+                to_port=443,
+                destination_security_group_id=self.sns_endpoint_group.security_group_id,
+                description="HTTPS to the SNS interface endpoint",
+            ),
         ]
+        # The endpoint's side, as its own resource: the two groups name each other, and inline rules
+        # on both would be a dependency cycle.
+        ec2.CfnSecurityGroupIngress(
+            self,
+            "SnsFromModel",
+            group_id=self.sns_endpoint_group.security_group_id,
+            ip_protocol="tcp",
+            from_port=443,
+            to_port=443,
+            source_security_group_id=self.security_group.security_group_id,
+            description="HTTPS from the model container",
+        )
+
+    def _sns_endpoint(self, subnets: ec2.SubnetSelection) -> None:
+        """AWS documents that the async agent publishes the notifications with the execution role,
+        not from which network; if it is the model's, a VPC without a route to SNS would leave every
+        job waiting for its timeout. The interface endpoint (private DNS: the SDK's default regional
+        host resolves to it) makes either path work. SNS itself calls KMS for the encrypted topics,
+        so no KMS endpoint is needed."""
+        self.sns_endpoint_group = ec2.SecurityGroup(
+            self,
+            "SnsEndpointGroup",
+            vpc=self.vpc,
+            description="SNS interface endpoint: HTTPS from the model container only",
+            allow_all_outbound=False,
+        )
+        self.sns_endpoint = self.vpc.add_interface_endpoint(
+            "Sns",
+            service=ec2.InterfaceVpcEndpointAwsService.SNS,
+            subnets=subnets,
+            security_groups=[self.sns_endpoint_group],
+            private_dns_enabled=True,
+            # No rule for the whole VPC's CIDR: only the model's group (SnsFromModel).
+            open=False,
+        )
+
+    def allow_publish(self, role: iam.IRole, topics: list[sns.ITopic]) -> None:
+        """Through the SNS endpoint: sns:Publish by `role` to `topics`, nothing else (an interface
+        endpoint without a policy statement would allow every SNS call)."""
+        self.sns_endpoint.add_to_policy(
+            iam.PolicyStatement(
+                principals=[iam.AnyPrincipal()],
+                actions=["sns:Publish"],
+                resources=[topic.topic_arn for topic in topics],
+                conditions={"ArnEquals": {"aws:PrincipalArn": role.role_arn}},
+            )
+        )
 
     def allow_objects(self, bucket: s3.IBucket, prefix: str, *actions: str) -> None:
         """Let traffic through the S3 endpoint for these actions on the objects under `prefix` (and,

@@ -6,6 +6,8 @@ from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from .removal import kept, kept_always
+
 SCRATCH_RETENTION_DAYS = 7
 
 
@@ -21,12 +23,12 @@ class Storage(Construct):
         cors_allow_origins: tuple[str, ...] = ("*",),
     ) -> None:
         super().__init__(scope, construct_id)
-        removal = RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY
 
+        # Log deliveries can reach it while a first deploy is still running: plain Retain.
         self.access_logs_bucket = s3.Bucket(
             self,
             "AccessLogs",
-            **private_bucket(removal),
+            **private_bucket(kept_always(retain)),
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
             lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(365))],
         )
@@ -35,7 +37,7 @@ class Storage(Construct):
         self.media_bucket = s3.Bucket(
             self,
             "Media",
-            **private_bucket(removal),
+            **private_bucket(kept(retain)),
             versioned=True,
             server_access_logs_bucket=self.access_logs_bucket,
             server_access_logs_prefix="media/",
@@ -57,7 +59,7 @@ class Storage(Construct):
         self.inference_bucket = s3.Bucket(
             self,
             "Inference",
-            **private_bucket(removal),
+            **private_bucket(kept(retain)),
             server_access_logs_bucket=self.access_logs_bucket,
             server_access_logs_prefix="inference/",
             lifecycle_rules=[

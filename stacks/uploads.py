@@ -30,6 +30,7 @@ from .functions import REPO_ROOT, RUNTIME, ServiceFunction
 from .grants import allow_items, allow_list, allow_objects
 from .nag import acknowledge, logical_id
 from .queues import dead_letter_queue
+from .removal import kept, kept_always
 from .storage import private_bucket
 
 UPLOADS_PREFIX = "uploads/"
@@ -59,7 +60,6 @@ class Uploads(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         retain = config.removal_policy_retain
-        removal = RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY
         origins = [web_origin, *config.cors_allow_origins]
         stack = Stack.of(self)
         # A name known before the bucket exists: the web app's CSP must name the bucket's origin
@@ -72,9 +72,11 @@ class Uploads(Construct):
             f"https://{name}.s3.{stack.url_suffix}",
             f"https://{name}.s3.{stack.region}.{stack.url_suffix}",
         ]
-        self.bucket = self._bucket(config, access_logs_bucket, removal, origins, name)
+        # The fixed name is why a failed first deploy must not leave the bucket behind: the next
+        # deploy would fail with "already exists" (RetainExceptOnCreate, stacks/removal.py).
+        self.bucket = self._bucket(config, access_logs_bucket, kept(retain), origins, name)
         # Rows of unused uploads go when their objects do; a used upload's row has no TTL.
-        self.table = service_table(self, "Table", "upload_id", removal, "expires_at_epoch")
+        self.table = service_table(self, "Table", "upload_id", kept_always(retain), "expires_at_epoch")
         self._queues()
         self.layer = lambda_.LayerVersion(
             self,

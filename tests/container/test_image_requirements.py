@@ -8,12 +8,15 @@ itself proves nothing.
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
 import tomllib
 
 from conftest import CONTAINER_DIR
+
+from stacks.inference import GPU_AMIS, INFERENCE_AMI
 
 ROOT = CONTAINER_DIR.parents[1]
 REQUIREMENTS = CONTAINER_DIR / "requirements.txt"
@@ -60,7 +63,10 @@ def test_every_requirement_is_pinned_and_torch_matches_the_cpu_environment() -> 
     assert "requirements.txt" in (ROOT / "Makefile").read_text().split("torch", 1)[1].split("\n", 1)[0]
 
 
-def test_the_pinned_set_resolves_for_the_image_python_and_platform() -> None:
+def test_the_pinned_set_resolves_for_the_image_python_and_platform(tmp_path) -> None:
+    """...and the CUDA runtime it resolves to is one the endpoint host's driver runs: CUDA's minor
+    version compatibility lets a 13.x runtime run on the 13.0 driver (R580) of INFERENCE_AMI, never a
+    newer major or a minor above the driver's (stacks/inference.py, docs/container.md "Driver")."""
     python, glibc = BASE_IMAGES[_base_image()]
     # pip matches platform tags exactly: list every manylinux tag this glibc accepts, or wheels
     # tagged for an older glibc (nvidia-cudnn: manylinux_2_27) are "not found".
@@ -69,7 +75,18 @@ def test_the_pinned_set_resolves_for_the_image_python_and_platform() -> None:
         sys.executable, "-m", "pip", "--isolated", "install", "--dry-run", "--ignore-installed",
         "--only-binary=:all:", "--python-version", python, "--implementation", "cp",
         *[arg for platform in platforms for arg in ("--platform", platform)],
-        "--quiet", "-r", str(REQUIREMENTS),
+        "--quiet", "--report", str(tmp_path / "report.json"), "-r", str(REQUIREMENTS),
     ]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, f"the image's requirements do not resolve:\n{result.stderr[-3000:]}"
+    resolved = {
+        item["metadata"]["name"].lower(): item["metadata"]["version"]
+        for item in json.loads((tmp_path / "report.json").read_text())["install"]
+    }
+    runtime = resolved.get("nvidia-cuda-runtime") or resolved.get("nvidia-cuda-runtime-cu12")
+    assert runtime, "torch resolved without the CUDA runtime wheel: not the GPU build"
+    image_cuda = tuple(int(part) for part in runtime.split(".")[:2])
+    _, host_cuda = GPU_AMIS[INFERENCE_AMI]
+    assert image_cuda[0] == host_cuda[0] and image_cuda <= host_cuda, (
+        f"the image's CUDA {image_cuda} does not run on {INFERENCE_AMI} (CUDA {host_cuda})"
+    )

@@ -21,11 +21,14 @@ from stacks.config import cli_context, load_config
 # The settings cdk.json deploys (the session template is that stage, exactly as the CLI builds it).
 CONFIG = load_config(cli_context()["service"])
 STAGE = CONFIG.stage_name
+# What `make synth` passes too: these templates are never deployed, and cdk.json stages no weights
+# (a deploy without them stops at synthesis: test_model_network.py).
+UNDEPLOYED = {"allow_no_model_data": True}
 
 
 def synth(outdir: Path, **overrides: Any) -> dict:
     """The stack's template for cdk.json's context plus `-c key=value`-style overrides."""
-    build_app(new_app(str(outdir), **overrides)).synth()
+    build_app(new_app(str(outdir), **{**UNDEPLOYED, **overrides})).synth()
     stage = overrides.get("stage_name", STAGE)
     return json.loads((outdir / f"SongService-{stage}.template.json").read_text())
 
@@ -33,7 +36,7 @@ def synth(outdir: Path, **overrides: Any) -> dict:
 @pytest.fixture(scope="session")
 def cloud_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
     outdir = tmp_path_factory.mktemp("cdk.out")
-    build_app(new_app(str(outdir))).synth()
+    build_app(new_app(str(outdir), **UNDEPLOYED)).synth()
     return outdir
 
 

@@ -1,4 +1,5 @@
-"""The model container has no internet: isolated subnets, S3 only, and only the stack's buckets."""
+"""The model container has no internet: isolated subnets, S3 (only the stack's buckets) and SNS
+(only publishing the two notifications)."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ def test_nothing_routes_to_the_internet(template_json: dict) -> None:
         assert not _of_type(resources, kind), kind
     routes = _of_type(resources, "AWS::EC2::Route")
     assert not routes, "the isolated route tables have only the local route and the S3 endpoint"
+    # The SNS interface endpoint is an address inside the VPC, not a route out.
     subnets = _of_type(resources, "AWS::EC2::Subnet")
     assert len(subnets) == 2 and all(not s["Properties"]["MapPublicIpOnLaunch"] for s in subnets.values())
 
@@ -43,18 +45,76 @@ def test_model_runs_in_the_isolated_subnets_behind_its_security_group(template_j
     (group,) = vpc_config["SecurityGroupIds"]
     props = resources[group["Fn::GetAtt"][0]]["Properties"]
     assert "SecurityGroupIngress" not in props
-    (egress,) = props["SecurityGroupEgress"]
-    assert (egress["IpProtocol"], egress["FromPort"], egress["ToPort"]) == ("tcp", 443, 443)
-    assert "CidrIp" not in egress and "CidrIpv6" not in egress
+    s3_rule, sns_rule = props["SecurityGroupEgress"]
+    for egress in (s3_rule, sns_rule):
+        assert (egress["IpProtocol"], egress["FromPort"], egress["ToPort"]) == ("tcp", 443, 443)
+        assert "CidrIp" not in egress and "CidrIpv6" not in egress
     # The S3 managed prefix list, resolved at deploy time by name.
-    lookup = resources[egress["DestinationPrefixListId"]["Fn::GetAtt"][0]]
+    lookup = resources[s3_rule["DestinationPrefixListId"]["Fn::GetAtt"][0]]
     assert f"com.amazonaws.{'us-east-1'}.s3" in json.dumps(lookup["Properties"])
-    (endpoint_id,) = _of_type(resources, "AWS::EC2::VPCEndpoint")
-    assert endpoint_id in _as_list(model.get("DependsOn", [])), "the S3 route exists before the download"
+    assert sns_rule["DestinationSecurityGroupId"]["Fn::GetAtt"][0] == _sns_endpoint(resources)[1]
+    (gateway_id,) = [k for k, e in _of_type(resources, "AWS::EC2::VPCEndpoint").items() if _is_gateway(e)]
+    assert gateway_id in _as_list(model.get("DependsOn", [])), "the S3 route exists before the download"
+
+
+def _is_gateway(endpoint: dict) -> bool:
+    return endpoint["Properties"].get("VpcEndpointType", "Gateway") == "Gateway"
+
+
+def _sns_endpoint(resources: Resources) -> tuple[str, str]:
+    """The SNS interface endpoint's logical id and its security group's."""
+    (endpoint_id,) = [
+        k for k, e in _of_type(resources, "AWS::EC2::VPCEndpoint").items() if not _is_gateway(e)
+    ]
+    (group,) = resources[endpoint_id]["Properties"]["SecurityGroupIds"]
+    return endpoint_id, group["Fn::GetAtt"][0]
+
+
+def test_notifications_have_a_private_route_to_sns(template_json: dict) -> None:
+    resources = template_json["Resources"]
+    endpoint_id, group_id = _sns_endpoint(resources)
+    props = resources[endpoint_id]["Properties"]
+    assert props["VpcEndpointType"] == "Interface" and props["ServiceName"] == "com.amazonaws.us-east-1.sns"
+    # Private DNS: the SDK's default sns.REGION.amazonaws.com resolves to the endpoint in the VPC.
+    assert props["PrivateDnsEnabled"] is True
+    ((_, vpc),) = _of_type(resources, "AWS::EC2::VPC").items()
+    assert vpc["Properties"]["EnableDnsSupport"] is True and vpc["Properties"]["EnableDnsHostnames"] is True
+    assert sorted(s["Ref"] for s in props["SubnetIds"]) == sorted(_of_type(resources, "AWS::EC2::Subnet"))
+    # HTTPS from the model's group only: no inline rule, one ingress resource, nothing out.
+    group = resources[group_id]["Properties"]
+    assert "SecurityGroupIngress" not in group
+    assert [e["CidrIp"] for e in group["SecurityGroupEgress"]] == ["255.255.255.255/32"]  # CDK's "none"
+    ingress = [
+        r["Properties"]
+        for r in _of_type(resources, "AWS::EC2::SecurityGroupIngress").values()
+        if r["Properties"]["GroupId"] == {"Fn::GetAtt": [group_id, "GroupId"]}
+    ]
+    ((_, model),) = _of_type(resources, "AWS::SageMaker::Model").items()
+    (model_group,) = model["Properties"]["VpcConfig"]["SecurityGroupIds"]
+    assert [(i["IpProtocol"], i["FromPort"], i["ToPort"], i["SourceSecurityGroupId"]) for i in ingress] == [
+        ("tcp", 443, 443, model_group)
+    ]
+    # CreateEndpoint publishes a test notification: the route exists before the endpoint.
+    ((_, endpoint),) = _of_type(resources, "AWS::SageMaker::Endpoint").items()
+    assert endpoint_id in _as_list(endpoint["DependsOn"])
+
+
+def test_sns_endpoint_admits_only_publishing_the_notifications(template_json: dict) -> None:
+    resources = template_json["Resources"]
+    endpoint_id, _ = _sns_endpoint(resources)
+    (statement,) = resources[endpoint_id]["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Effect"] == "Allow" and statement["Action"] == "sns:Publish"
+    topics = {k for k in _of_type(resources, "AWS::SNS::Topic") if "Success" in k or "Error" in k}
+    assert len(topics) == 2 and {r["Ref"] for r in statement["Resource"]} == topics
+    ((_, model),) = _of_type(resources, "AWS::SageMaker::Model").items()
+    role = model["Properties"]["ExecutionRoleArn"]
+    assert statement["Condition"] == {"ArnEquals": {"aws:PrincipalArn": role}}
 
 
 def test_s3_endpoint_admits_only_the_buckets_the_container_uses(staged: Resources) -> None:
-    ((_, endpoint),) = _of_type(staged, "AWS::EC2::VPCEndpoint").items()
+    ((_, endpoint),) = [
+        (k, e) for k, e in _of_type(staged, "AWS::EC2::VPCEndpoint").items() if _is_gateway(e)
+    ]
     props = endpoint["Properties"]
     assert props["VpcEndpointType"] == "Gateway" and "s3" in json.dumps(props["ServiceName"])
     route_tables = {r["Ref"] for r in props["RouteTableIds"]}
@@ -102,7 +162,9 @@ def _bucket_of(resource: Any) -> str:
 
 
 def test_every_bucket_the_role_may_use_is_reachable(staged: Resources) -> None:
-    ((_, endpoint),) = _of_type(staged, "AWS::EC2::VPCEndpoint").items()
+    ((_, endpoint),) = [
+        (k, e) for k, e in _of_type(staged, "AWS::EC2::VPCEndpoint").items() if _is_gateway(e)
+    ]
     reachable: dict[str, set[str]] = {}
     for statement in endpoint["Properties"]["PolicyDocument"]["Statement"]:
         for resource in _as_list(statement["Resource"]):
@@ -153,26 +215,3 @@ def test_internet_access_is_an_explicit_setting(tmp_path) -> None:
     ((_, model),) = _of_type(resources, "AWS::SageMaker::Model").items()
     assert "VpcConfig" not in model["Properties"]
     assert not _of_type(resources, "AWS::EC2::VPC")
-
-
-def _warnings(cloud_assembly) -> list[str]:
-    # Newer CDK versions keep the stack's metadata (annotations) beside the manifest.
-    files = [cloud_assembly / "manifest.json", *cloud_assembly.glob("*.metadata.json")]
-    return [
-        str(entry["data"])
-        for path in files
-        for entries in _metadata_entries(json.loads(path.read_text()))
-        for entry in entries
-        if entry["type"] == "aws:cdk:warning"
-    ]
-
-
-def _metadata_entries(document: dict) -> list[list[dict]]:
-    if "artifacts" in document:
-        return [e for a in document["artifacts"].values() for e in a.get("metadata", {}).values()]
-    return list(document.values())
-
-
-def test_synth_warns_when_the_model_would_have_no_weights(cloud_assembly) -> None:
-    # cdk.json stages nothing and allows no internet: fine for CI, unusable as a deployment.
-    assert any("model_data_s3_uri is unset" in w for w in _warnings(cloud_assembly))

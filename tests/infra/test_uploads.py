@@ -217,7 +217,11 @@ def test_the_endpoint_and_the_api_agree_on_stems(template_json: dict) -> None:
 def test_the_model_network_lets_the_source_reads_through(template_json: dict) -> None:
     """The container reaches S3 only through the VPC's gateway endpoint, whose policy must name the
     source buckets too, read-only."""
-    (endpoint,) = [r for r in template_json["Resources"].values() if r["Type"] == "AWS::EC2::VPCEndpoint"]
+    (endpoint,) = [
+        r
+        for r in template_json["Resources"].values()
+        if r["Type"] == "AWS::EC2::VPCEndpoint" and r["Properties"]["VpcEndpointType"] == "Gateway"
+    ]
     grants = _grants(endpoint["Properties"]["PolicyDocument"]["Statement"])
     uploads = _one_id(template_json, "AWS::S3::Bucket", "UploadsBucket")
     media = _one_id(template_json, "AWS::S3::Bucket", "StorageMedia")

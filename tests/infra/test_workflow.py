@@ -61,15 +61,16 @@ def test_endpoint_config_is_async_with_topics_and_output_paths(template_json: di
 def test_model_runs_the_container_with_its_settings(template: Template, template_json: dict) -> None:
     _, model = _one(template_json, "AWS::SageMaker::Model")
     container = model["Properties"]["PrimaryContainer"]
-    assert "ModelDataSource" not in container  # model_data_s3_uri unset: weights from the hub
+    assert "ModelDataSource" not in container  # the gates' template stages no weights
     assert container["Environment"] == {
         "MODEL_PROFILE": "full",
         "DEVICE": "cuda",
+        "AWS_DEFAULT_REGION": "us-east-1",
         "MUSIC_ENGINE": "acestep",
         "LLM_MODEL_ID": "Qwen/Qwen2-7B-Instruct",
         "MUSIC_MODEL_ID": "ACE-Step/acestep-v15-xl-turbo-diffusers",
         "MUSICGEN_MODEL_ID": "facebook/musicgen-medium",
-        "IMAGE_MODEL_ID": "stabilityai/sdxl-turbo",
+        "COVER_MODEL": "sdxl-lightning",
         "STEMS_ENABLED": "true",
     }
     assert "dkr.ecr" in json.dumps(container["Image"])  # the Docker image asset

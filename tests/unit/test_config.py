@@ -77,3 +77,47 @@ def test_endpoint_name_carries_the_instance_type() -> None:
         len(load_config({"stage_name": "a" * 16, "endpoint_instance_type": "ml.p5en.48xlarge"}).endpoint_name)
         <= 63
     )
+
+
+def test_a_deployable_config_has_weights_to_load() -> None:
+    with pytest.raises(ConfigError, match=r"model_data_s3_uri is unset.*allow_no_model_data"):
+        load_config(None).require_model_source()
+    # Staged weights, hub downloads, or a template that is never deployed.
+    load_config({"model_data_s3_uri": "s3://my-models/song-model/v1/"}).require_model_source()
+    load_config({"model_internet_access": True}).require_model_source()
+    load_config({}, {"allow_no_model_data": "true"}).require_model_source()
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"ses_from_email": "not-an-address"}, "ses_from_email"),
+        ({"ses_from_name": "Songs"}, "need ses_from_email"),
+        ({"ses_reply_to": "help@example.com"}, "need ses_from_email"),
+        ({"ses_from_email": "a@example.com", "ses_verified_domain": "other.com"}, "not an address of"),
+        ({"ses_from_email": "a@example.com", "ses_region": "mars"}, "ses_region"),
+        ({"ses_from_email": "a@example.com", "ses_from_name": "Evil <x@y.z>"}, "ses_from_name"),
+    ],
+)
+def test_ses_sender_settings_are_checked(values: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_config(values)
+
+
+def test_ses_sender_is_optional_and_takes_its_domain() -> None:
+    assert load_config(None).ses_from_email is None
+    config = load_config({"ses_from_email": "no-reply@example.com", "ses_verified_domain": "example.com"})
+    assert config.ses_verified_domain == "example.com"
+
+
+def test_cover_model_defaults_to_the_commercially_usable_one() -> None:
+    assert load_config(None).cover_model == "sdxl-lightning"
+    assert load_config(None).image_model_id is None
+    assert load_config({"cover_model": "sdxl-turbo"}).cover_model == "sdxl-turbo"
+    with pytest.raises(ConfigError, match="cover_model"):
+        load_config({"cover_model": "dall-e"})
+
+
+def test_api_gateway_logging_role_is_on_unless_managed_elsewhere() -> None:
+    assert load_config(None).apigateway_cloudwatch_role is True
+    assert load_config({}, {"apigateway_cloudwatch_role": "false"}).apigateway_cloudwatch_role is False
