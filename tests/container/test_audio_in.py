@@ -151,6 +151,31 @@ def test_stems_extract_one_file_per_track_with_the_base_checkpoint(tiny_models: 
         assert _decoded(s3, audio.key).shape == (round(SOURCE_S * RATE), 2)
 
 
+def test_the_stems_checkpoint_is_on_the_device_for_the_extraction_only(
+    tiny_models: Models, s3: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Offloaded by default: the base checkpoint comes in for the stems and leaves before the cover;
+    the LLM (categories) has left before it comes (docs/container.md, "GPU memory")."""
+    residency = tiny_models.residency
+    stems = tiny_models.stems_engine
+    assert stems is not None
+    seen: list[tuple[str, str]] = []
+
+    def extract(job: MusicJob) -> Audio:
+        seen.append((residency.where("llm"), residency.where("stems")))
+        # Turbo's VAE and text encoder serve the base checkpoint too: only its own parts move.
+        assert stems.pipeline.vae is tiny_models.engine.pipeline.vae
+        return real(job)
+
+    real = stems.generate
+    monkeypatch.setattr(stems, "generate", extract)
+    residency.moves.clear()
+    request = _request("stems", _put_source(s3), tracks=["vocals", "drums"])
+    SongPipeline(tiny_models).run(request)
+    assert seen == [("host", "device"), ("host", "device")]
+    assert residency.moves == [("llm", "device"), ("llm", "host"), ("stems", "device"), ("stems", "host")]
+
+
 def test_stems_switched_off_are_refused_before_any_work(tiny_models: Models, s3: Any) -> None:
     from dataclasses import replace
 

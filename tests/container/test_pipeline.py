@@ -14,6 +14,7 @@ from diffusers import AceStepPipeline
 from PIL import Image
 from song_model.categories import GENRES
 from song_model.pipeline import SongPipeline
+from song_model.residency import DEVICE, HOST
 from song_model.schemas import Manifest, parse_request
 
 MANIFEST_KEYS = {
@@ -211,3 +212,41 @@ def test_other_modes_do_not_ask_the_songwriter_for_metadata(
 
     monkeypatch.setattr(tiny_models.songwriter, "metadata", fail)
     assert run(tiny_models, mode="custom_lyrics", duration_s=1.0)["music"]["bpm"] is None
+
+
+def test_the_llm_is_on_the_device_for_the_words_only(
+    tiny_models: Any, s3: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The default GPU_OFFLOAD (llm, stems): the music and the cover run with neither on the GPU
+    (docs/container.md, "GPU memory"). Real placement is observed where it happens."""
+    residency = tiny_models.residency
+    assert residency.offload == {"llm", "stems"}
+    placement: dict[str, tuple[str, str]] = {}
+
+    def watch(stage: str, method: Any) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            placement[stage] = (residency.where("llm"), residency.where("stems"))
+            return method(*args, **kwargs)
+
+        return call
+
+    writer, engine, cover = tiny_models.songwriter, tiny_models.engine, tiny_models.cover
+    monkeypatch.setattr(writer, "lyrics", watch("lyrics", writer.lyrics))
+    monkeypatch.setattr(engine, "generate_takes", watch("music", engine.generate_takes))
+    monkeypatch.setattr(cover, "paint", watch("cover", cover.paint))
+    residency.moves.clear()
+    run(tiny_models, mode="description", duration_s=1.0)
+    assert placement == {"lyrics": (DEVICE, HOST), "music": (HOST, HOST), "cover": (HOST, HOST)}
+    assert residency.moves == [("llm", DEVICE), ("llm", HOST)]
+
+
+def test_a_failed_stage_leaves_the_llm_off_the_device(
+    tiny_models: Any, s3: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_: Any, **__: Any) -> str:
+        raise RuntimeError("CUDA error: an illegal memory access was encountered")
+
+    monkeypatch.setattr(tiny_models.songwriter, "lyrics", broken)
+    with pytest.raises(Exception, match="lyrics failed"):
+        run(tiny_models, mode="description", duration_s=1.0)
+    assert tiny_models.residency.where("llm") == HOST

@@ -12,10 +12,13 @@ def test_defaults_are_the_production_setup() -> None:
     assert settings.engine == "acestep"
     assert settings.music_model_id == "ACE-Step/acestep-v15-xl-turbo-diffusers"
     assert settings.llm_model_id == "Qwen/Qwen2-7B-Instruct"
-    assert settings.image_model_id == "stabilityai/sdxl-turbo"
+    # The commercially usable cover model (docs/container.md, "Model licences").
+    assert settings.cover_model == "sdxl-lightning"
+    assert settings.image_model_id == "stabilityai/stable-diffusion-xl-base-1.0"
+    assert settings.cover_unet_id == "ByteDance/SDXL-Lightning"
     assert settings.model_dir == Path("/opt/ml/model")
-    assert settings.cover_size == 512
-    assert settings.cover_steps == 2
+    assert (settings.cover_size, settings.cover_steps) == (1024, 4)
+    assert settings.gpu_offload == {"llm", "stems"}
     assert settings.stems and settings.music_base_model_id == "ACE-Step/acestep-v15-xl-base-diffusers"
 
 
@@ -48,8 +51,32 @@ def test_values_are_trimmed_and_case_insensitive() -> None:
         ({"COVER_SIZE": "big"}, "COVER_SIZE"),
         ({"COVER_STEPS": "0"}, "COVER_STEPS"),
         ({"STEMS_ENABLED": "maybe"}, "STEMS_ENABLED"),
+        ({"COVER_MODEL": "dall-e"}, "COVER_MODEL"),
+        ({"COVER_STEPS": "2"}, "COVER_STEPS=2: sdxl_lightning_4step_unet"),
+        ({"GPU_OFFLOAD": "llm,music"}, "GPU_OFFLOAD.*music"),
+        ({"GPU_OFFLOAD": "everything"}, "GPU_OFFLOAD"),
     ],
 )
 def test_bad_values_fail_with_the_variable_named(env: dict[str, str], names: str) -> None:
     with pytest.raises(SettingsError, match=names):
         load_settings(env)
+
+
+def test_turbo_keeps_its_own_pipeline_steps_and_size() -> None:
+    settings = load_settings({"COVER_MODEL": "SDXL-Turbo"})
+    assert settings.image_model_id == "stabilityai/sdxl-turbo" and settings.cover_unet_id is None
+    assert (settings.cover_size, settings.cover_steps) == (512, 2)
+    assert load_settings({"COVER_MODEL": "sdxl-turbo", "COVER_STEPS": "1"}).cover_steps == 1
+
+
+def test_the_cover_pipeline_and_unet_can_point_elsewhere() -> None:
+    settings = load_settings({"IMAGE_MODEL_ID": "/models/sdxl", "COVER_UNET_ID": "me/lightning-fork"})
+    assert (settings.image_model_id, settings.cover_unet_id) == ("/models/sdxl", "me/lightning-fork")
+
+
+@pytest.mark.parametrize(
+    ("value", "parts"),
+    [("", {"llm", "stems"}), ("none", set()), (" LLM , cover ", {"llm", "cover"}), ("stems", {"stems"})],
+)
+def test_gpu_offload_lists_the_parts_kept_in_host_memory(value: str, parts: set[str]) -> None:
+    assert load_settings({"GPU_OFFLOAD": value}).gpu_offload == parts

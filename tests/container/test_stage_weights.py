@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from conftest import BUCKET
-from song_model.stage_weights import PATTERNS, Part, main, plan
+from song_model.stage_weights import IMAGE_WITHOUT_UNET, PATTERNS, Part, main, plan
 
 downloads: list[Part] = []
 
@@ -17,8 +17,11 @@ def fake_download(part: Part, target: Path) -> str:
     downloads.append(part)
     folder = target / "transformer" if part.name in ("acestep", "acestep_base") else target
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "config.json").write_text(json.dumps({"repo": part.repo_id}))
-    (folder / "model.safetensors").write_bytes(b"\0" * 1024)
+    if part.name == "image_unet":  # one weights file, named by the pattern
+        (folder / part.allow[0]).write_bytes(b"\0" * 2048)
+    else:
+        (folder / "config.json").write_text(json.dumps({"repo": part.repo_id}))
+        (folder / "model.safetensors").write_bytes(b"\0" * 1024)
     (target / ".cache").mkdir(exist_ok=True)
     (target / ".cache" / "lock").write_text("hub bookkeeping")
     return f"sha-{part.name}"
@@ -50,7 +53,8 @@ def test_staging_uploads_the_server_layout_and_a_record(s3: Any, tmp_path: Path)
     record = main(args, s3=s3, download=fake_download)
     assert [p.repo_id for p in downloads] == [
         "Qwen/Qwen2-7B-Instruct", "ACE-Step/acestep-v15-xl-turbo-diffusers",
-        "ACE-Step/acestep-v15-xl-base-diffusers", "stabilityai/sdxl-turbo",
+        "ACE-Step/acestep-v15-xl-base-diffusers", "stabilityai/stable-diffusion-xl-base-1.0",
+        "ByteDance/SDXL-Lightning",
     ]  # fmt: skip
     keys = {o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]}
     assert keys == {
@@ -62,6 +66,7 @@ def test_staging_uploads_the_server_layout_and_a_record(s3: Any, tmp_path: Path)
         "models/v1/acestep_base/transformer/model.safetensors",
         "models/v1/image/config.json",
         "models/v1/image/model.safetensors",
+        "models/v1/image_unet/sdxl_lightning_4step_unet.safetensors",
         "models/v1/staging.json",
     }
     stored = json.loads(s3.get_object(Bucket=BUCKET, Key="models/v1/staging.json")["Body"].read())
@@ -77,8 +82,35 @@ def test_an_empty_base_checkpoint_skips_it(s3: Any, tmp_path: Path) -> None:
     downloads.clear()
     args = ["--bucket", BUCKET, "--prefix", "m/", "--acestep-base", "", "--work-dir", str(tmp_path)]
     record = main(args, s3=s3, download=fake_download)
-    assert [p.name for p in downloads] == ["llm", "acestep", "image"]
+    assert [p.name for p in downloads] == ["llm", "acestep", "image", "image_unet"]
     assert "acestep_base" not in record["parts"]
+
+
+def test_the_cover_model_decides_what_image_weights_are_staged(s3: Any, tmp_path: Path) -> None:
+    # SDXL-Lightning (the default): SDXL base 1.0 without its UNet weights, plus Lightning's one file.
+    parts = plan("q", "base", ["acestep"], "ace", "mg", image_unet=("lightning", "unet4.safetensors"))
+    assert [(p.name, p.repo_id, p.allow) for p in parts[-2:]] == [
+        ("image", "base", IMAGE_WITHOUT_UNET),
+        ("image_unet", "lightning", ("unet4.safetensors",)),
+    ]
+    # SDXL-Turbo: its own folders, UNet included, and nothing else.
+    downloads.clear()
+    args = ["--bucket", BUCKET, "--prefix", "t/", "--cover-model", "sdxl-turbo", "--work-dir", str(tmp_path)]
+    record = main(args, s3=s3, download=fake_download)
+    assert [(p.name, p.repo_id) for p in downloads][-1] == ("image", "stabilityai/sdxl-turbo")
+    assert downloads[-1].allow == PATTERNS["image"] and "image_unet" not in record["parts"]
+
+
+def test_the_image_patterns_leave_out_only_the_unet_weights_for_lightning() -> None:
+    from fnmatch import fnmatch
+
+    folders = ["text_encoder", "text_encoder_2", "vae", "unet"]
+    fp16 = [f"{f}/model.fp16.safetensors" for f in folders]
+    configs = [f"{f}/config.json" for f in folders] + ["model_index.json", "scheduler/scheduler_config.json"]
+    for path in configs + fp16[:3]:
+        assert any(fnmatch(path, p) for p in IMAGE_WITHOUT_UNET), path
+    assert not any(fnmatch("unet/diffusion_pytorch_model.fp16.safetensors", p) for p in IMAGE_WITHOUT_UNET)
+    assert not any(fnmatch("sd_xl_base_1.0.safetensors", p) for p in IMAGE_WITHOUT_UNET)
 
 
 def test_a_second_run_skips_what_is_already_there(s3: Any, tmp_path: Path) -> None:
@@ -86,7 +118,7 @@ def test_a_second_run_skips_what_is_already_there(s3: Any, tmp_path: Path) -> No
     main(args, s3=s3, download=fake_download)
     again = main(args, s3=s3, download=fake_download)
     assert {p["uploaded"] for p in again["parts"].values()} == {0}
-    assert {p["skipped"] for p in again["parts"].values()} == {2}
+    assert all(p["skipped"] == p["files"] > 0 for p in again["parts"].values())
 
 
 def test_dry_run_uploads_nothing(s3: Any, tmp_path: Path) -> None:

@@ -163,13 +163,19 @@ class AceStepEngine(MusicEngine):
 
     @classmethod
     def from_pretrained(
-        cls, source: str, device: torch.device, dtype: torch.dtype, share: AceStepEngine | None = None
+        cls,
+        source: str,
+        device: torch.device,
+        dtype: torch.dtype,
+        share: AceStepEngine | None = None,
+        to_device: bool = True,
     ) -> AceStepEngine:
         """A diffusers-format checkpoint folder (model_index.json + one folder per part) or hub id.
 
         `share`: an engine already loaded whose VAE, text encoder and tokenizer this one reuses
         (turbo and base checkpoints ship the same ones), so a second checkpoint costs only its DiT
-        and condition encoder in GPU memory.
+        and condition encoder in GPU memory. `to_device=False` leaves the checkpoint's own parts in
+        host memory for the caller to place (the stems checkpoint is offloaded by default).
         """
         from diffusers import AceStepPipeline
 
@@ -177,10 +183,14 @@ class AceStepEngine(MusicEngine):
         if share is not None:
             parts = share.pipeline
             shared = {"vae": parts.vae, "text_encoder": parts.text_encoder, "tokenizer": parts.tokenizer}
-        pipeline = AceStepPipeline.from_pretrained(source, torch_dtype=dtype, **shared).to(device)
-        # Decode long songs in 30 s tiles: a 10-minute song is 28.8M samples per channel, and the
-        # VAE's full-rate activations would not fit beside the LLM and SDXL otherwise.
+        pipeline = AceStepPipeline.from_pretrained(source, torch_dtype=dtype, **shared)
+        if to_device:
+            pipeline.to(device)
+        # Decode long songs in ~27 s tiles (512 latents + overlap), one take at a time: a 10-minute
+        # song is 28.8M samples per channel, and the VAE's full-rate activations for 4 takes at once
+        # would take ~5 GiB (docs/container.md, "GPU memory").
         pipeline.vae.enable_tiling()
+        pipeline.vae.enable_slicing()
         return cls(pipeline, device)
 
     def sampling(self, job: MusicJob) -> Sampling:

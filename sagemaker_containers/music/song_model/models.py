@@ -1,16 +1,19 @@
-"""Loading the three models for a profile: built in memory (tiny) or from weights (full)."""
+"""Loading the models for a profile: built in memory (tiny) or from weights (full), each placed on
+the GPU or in host memory by the residency (song_model/residency.py)."""
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 
-from .cover import CoverArtist
+from .cover import CoverArtist, lightning_scheduler
 from .engines import AceStepEngine, MusicEngine, MusicgenEngine
+from .residency import Residency
 from .settings import Settings
 from .songwriter import Songwriter
 
@@ -25,6 +28,8 @@ class Models:
     # The base checkpoint for stems (ACE-Step `extract`); None when STEMS_ENABLED=false or the
     # engine is not ACE-Step.
     stems_engine: MusicEngine | None = None
+    # Where each part lives between requests ("llm", "music", "stems", "cover").
+    residency: Residency = field(default_factory=lambda: Residency(torch.device("cpu")))
 
 
 def resolve_device(setting: str) -> torch.device:
@@ -61,14 +66,18 @@ def load_models(settings: Settings) -> Models:
         dtype,
     )
     started = time.perf_counter()
-    models = _load_tiny(settings, device) if settings.tiny else _load_full(settings, device, dtype)
+    residency = Residency(device, settings.gpu_offload)
+    if settings.tiny:
+        models = _load_tiny(settings, device, residency)
+    else:
+        models = _load_full(settings, device, dtype, residency)
     log.info("models loaded in %.1f s", time.perf_counter() - started)
     if device.type == "cuda":
         log.info("GPU memory allocated after load: %.2f GiB", torch.cuda.memory_allocated(device) / 2**30)
     return models
 
 
-def _load_tiny(settings: Settings, device: torch.device) -> Models:
+def _load_tiny(settings: Settings, device: torch.device, residency: Residency) -> Models:
     from . import tiny
 
     if device.type == "cpu":
@@ -76,15 +85,35 @@ def _load_tiny(settings: Settings, device: torch.device) -> Models:
         # (measured: 2 s of tiny MusicGen audio takes 0.65 s with it, 0.06 s without).
         torch.backends.mkldnn.enabled = False
     llm, llm_tokenizer = tiny.build_llm()
-    image = tiny.build_sdxl()
-    stems = settings.stems and settings.engine == "acestep"
+    residency.place("llm", [llm])
+    engine = tiny_engine(settings.engine, device)
+    image = tiny.build_sdxl(settings.cover_model)
+    residency.place("cover", pipeline_modules(image))
+    stems_engine = None
+    if isinstance(engine, AceStepEngine) and settings.stems:
+        # Both random-weight checkpoint kinds, like turbo + base on the endpoint (sharing the VAE
+        # and text encoder the same way).
+        base = tiny.build_acestep(turbo=False, share=engine.pipeline)
+        residency.place("stems", pipeline_modules(base, shared_with=engine.pipeline))
+        stems_engine = AceStepEngine(base, device)
     return Models(
-        songwriter=Songwriter(llm.to(device), llm_tokenizer, device),
-        engine=tiny_engine(settings.engine, device),
-        cover=CoverArtist(image.to(device), device, settings.cover_size, settings.cover_steps),
-        # Both random-weight checkpoint kinds, like turbo + base on the endpoint.
-        stems_engine=AceStepEngine(tiny.build_acestep(turbo=False).to(device), device) if stems else None,
+        songwriter=Songwriter(llm, llm_tokenizer, device),
+        engine=engine,
+        cover=CoverArtist(image, device, settings.cover_size, settings.cover_steps),
+        stems_engine=stems_engine,
+        residency=residency,
     )
+
+
+def pipeline_modules(pipeline: Any, shared_with: Any = None) -> list[torch.nn.Module]:
+    """A diffusers pipeline's model components, minus those it shares with `shared_with` (the stems
+    checkpoint reuses turbo's VAE and text encoder, which stay where turbo keeps them)."""
+    shared = {id(m) for m in pipeline_modules(shared_with)} if shared_with is not None else set()
+    return [
+        module
+        for module in pipeline.components.values()
+        if isinstance(module, torch.nn.Module) and id(module) not in shared
+    ]
 
 
 def tiny_engine(engine: str, device: torch.device) -> MusicEngine:
@@ -96,31 +125,37 @@ def tiny_engine(engine: str, device: torch.device) -> MusicEngine:
     return MusicgenEngine(musicgen.to(device), t5_tokenizer, device)
 
 
-def _load_full(settings: Settings, device: torch.device, dtype: torch.dtype) -> Models:
+def _load_full(settings: Settings, device: torch.device, dtype: torch.dtype, residency: Residency) -> Models:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    # Each part is read into host memory first; the residency then moves it to the GPU or keeps it
+    # there (offloaded), so an offloaded part never takes GPU memory at start-up.
     llm_src = model_source(settings, "llm", settings.llm_model_id)
     llm_tokenizer = AutoTokenizer.from_pretrained(llm_src)
-    llm = AutoModelForCausalLM.from_pretrained(llm_src, dtype=dtype).to(device).eval()
+    llm = AutoModelForCausalLM.from_pretrained(llm_src, dtype=dtype).eval()
+    residency.place("llm", [llm])
     engine = _load_engine(settings, device, dtype)
+    image = load_image(settings, dtype)
+    residency.place("cover", pipeline_modules(image))
     return Models(
         songwriter=Songwriter(llm, llm_tokenizer, device),
         engine=engine,
-        cover=CoverArtist(
-            _load_image(settings, device, dtype), device, settings.cover_size, settings.cover_steps
-        ),
-        stems_engine=_load_stems_engine(settings, engine, device, dtype),
+        cover=CoverArtist(image, device, settings.cover_size, settings.cover_steps),
+        stems_engine=_load_stems_engine(settings, engine, device, dtype, residency),
+        residency=residency,
     )
 
 
 def _load_stems_engine(
-    settings: Settings, engine: MusicEngine, device: torch.device, dtype: torch.dtype
+    settings: Settings, engine: MusicEngine, device: torch.device, dtype: torch.dtype, residency: Residency
 ) -> MusicEngine | None:
     """The base checkpoint beside turbo, sharing turbo's VAE and text encoder."""
     if not settings.stems or not isinstance(engine, AceStepEngine):
         return None
     src = model_source(settings, "acestep_base", settings.music_base_model_id)
-    return AceStepEngine.from_pretrained(src, device, dtype, share=engine)
+    stems = AceStepEngine.from_pretrained(src, device, dtype, share=engine, to_device=False)
+    residency.place("stems", pipeline_modules(stems.pipeline, shared_with=engine.pipeline))
+    return stems
 
 
 def _load_engine(settings: Settings, device: torch.device, dtype: torch.dtype) -> MusicEngine:
@@ -134,21 +169,55 @@ def _load_engine(settings: Settings, device: torch.device, dtype: torch.dtype) -
     return MusicgenEngine(model, AutoTokenizer.from_pretrained(src), device)
 
 
-def _load_image(settings: Settings, device: torch.device, dtype: torch.dtype) -> object:
+def load_image(settings: Settings, dtype: torch.dtype) -> Any:
+    """The cover pipeline in host memory: SDXL-Turbo as its hub folder, or SDXL base 1.0 with
+    SDXL-Lightning's UNet file in place of its own and Lightning's scheduler (the model card's
+    recipe: Euler, trailing timesteps)."""
     from diffusers import AutoPipelineForText2Image
 
+    recipe = settings.cover
     src = model_source(settings, "image", settings.image_model_id)
+    parts: dict[str, Any] = {}
+    if recipe.unet_file:
+        parts["unet"] = _lightning_unet(settings, src, dtype)
     variant = None
     if dtype != torch.float32:
         local = Path(src)
-        # sdxl-turbo ships fp16 copies of every part; the staging command stores only those.
+        # Both pipelines ship fp16 copies of every part; the staging command stores only those.
         has_fp16 = any(local.rglob("*.fp16.safetensors")) if local.is_dir() else True
         variant = "fp16" if has_fp16 else None
     try:
-        pipe = AutoPipelineForText2Image.from_pretrained(src, torch_dtype=dtype, variant=variant)
+        pipe = AutoPipelineForText2Image.from_pretrained(src, torch_dtype=dtype, variant=variant, **parts)
     except (OSError, ValueError):
         if variant is None:
             raise
         log.info("no fp16 variant of %s; loading the full-precision weights", src)
-        pipe = AutoPipelineForText2Image.from_pretrained(src, torch_dtype=dtype)
-    return pipe.to(device)
+        pipe = AutoPipelineForText2Image.from_pretrained(src, torch_dtype=dtype, **parts)
+    if recipe.unet_file:
+        pipe.scheduler = lightning_scheduler(pipe.scheduler.config)
+    return pipe
+
+
+def _lightning_unet(settings: Settings, pipeline_src: str, dtype: torch.dtype) -> Any:
+    """The SDXL UNet architecture (the pipeline's unet/config.json) with Lightning's weights: one
+    safetensors file, staged under MODEL_DIR/image_unet/ or fetched from its hub repo."""
+    from accelerate import init_empty_weights
+    from diffusers import UNet2DConditionModel
+    from safetensors.torch import load_file
+
+    recipe = settings.cover
+    assert recipe.unet_file and settings.cover_unet_id
+    staged = settings.model_dir / "image_unet" / recipe.unet_file
+    if staged.is_file():
+        path = str(staged)
+    else:
+        from huggingface_hub import hf_hub_download
+
+        path = hf_hub_download(settings.cover_unet_id, recipe.unet_file)
+    # Parameters on the meta device (no 10 GB of random fp32 init), then the file's tensors in place.
+    with init_empty_weights():
+        unet = UNet2DConditionModel.from_config(
+            UNet2DConditionModel.load_config(pipeline_src, subfolder="unet")
+        )
+    unet.load_state_dict(load_file(path), strict=True, assign=True)
+    return unet.to(dtype).eval()

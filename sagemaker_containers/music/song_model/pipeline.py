@@ -54,15 +54,19 @@ def stage(name: str) -> Iterator[None]:
 
 
 class SongPipeline:
+    """Each stage has its model on the GPU while it runs: offloaded parts (the LLM and the stems
+    checkpoint by default) are moved in for their stage and dropped after it (residency.py)."""
+
     def __init__(self, models: Models) -> None:
         self.models = models
+        self.residency = models.residency
 
     def run(self, request: Request | AudioInRequest) -> Manifest:
         if not isinstance(request, Request):
             return self._run_audio_in(request)
         started = time.perf_counter()
         seed = request.seed if request.seed is not None else secrets.randbelow(2**32)
-        with stage("lyrics"):
+        with stage("lyrics"), self.residency.on_device("llm"):
             prompt, lyrics, categories = self._words(request, seed)
             metadata = self._metadata(request, prompt, seed)
         lyrics_done = time.perf_counter()
@@ -80,7 +84,7 @@ class SongPipeline:
         with stage("music"):
             takes = self.models.engine.generate_takes(job, seeds)
         music_done = time.perf_counter()
-        with stage("cover"):
+        with stage("cover"), self.residency.on_device("cover"):
             cover = self.models.cover.paint(cover_prompt(prompt, categories, request.title), seed)
         cover_done = time.perf_counter()
         rendered = [Rendered(None, audio, take) for take, audio in enumerate(takes, start=1)]
@@ -118,7 +122,7 @@ class SongPipeline:
         else:
             prompt, lyrics = request.prompt or "", request.lyrics
             about = prompt or f"a {request.mode} of an uploaded track"
-        with stage("lyrics"):
+        with stage("lyrics"), self.residency.on_device("llm"):
             categories = self.models.songwriter.categories(prompt or about, about)
         words_done = time.perf_counter()
         job = MusicJob(
@@ -126,10 +130,11 @@ class SongPipeline:
         )
         sampling = engine.sampling(job)
         seeds = take_seeds(seed, request.variants)
-        with stage("music"):
+        part = "stems" if engine is self.models.stems_engine else "music"
+        with stage("music"), self.residency.on_device(part):
             rendered = renderer.render(request, engine, prompt, lyrics, seeds)
         music_done = time.perf_counter()
-        with stage("cover"):
+        with stage("cover"), self.residency.on_device("cover"):
             cover = self.models.cover.paint(cover_prompt(prompt or about, categories, request.title), seed)
         cover_done = time.perf_counter()
         audio_objects, cover_object = self._upload(request, rendered, cover)

@@ -3,8 +3,9 @@
     python -m song_model.stage_weights --bucket my-models --prefix song-model/v1/
 
 Each model goes under `{prefix}{part}/` in the layout the server reads from /opt/ml/model
-(llm/, acestep/, musicgen/, image/), pinned to the commit the hub served, and `{prefix}staging.json`
-records what was staged. acestep/ is the diffusers-format ACE-Step 1.5 checkpoint (MIT licence):
+(llm/, acestep/, acestep_base/, musicgen/, image/ and, for the SDXL-Lightning cover model,
+image_unet/), pinned to the commit the hub served, and `{prefix}staging.json` records what was
+staged. acestep/ is the diffusers-format ACE-Step 1.5 checkpoint (MIT licence):
 ACE-Step/acestep-v15-xl-turbo-diffusers by default, `--acestep ACE-Step/acestep-v15-xl-base-diffusers`
 for the base model. Point the SageMaker model at the prefix as *uncompressed* model data
 (ModelDataSource.S3DataSource: S3DataType=S3Prefix, CompressionType=None): ~31 GB of weights
@@ -25,7 +26,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .settings import ACESTEP_BASE, DEFAULT_ACESTEP, DEFAULT_IMAGE, DEFAULT_LLM, DEFAULT_MUSICGEN
+from .settings import (
+    ACESTEP_BASE,
+    COVER_MODELS,
+    DEFAULT_ACESTEP,
+    DEFAULT_COVER,
+    DEFAULT_LLM,
+    DEFAULT_MUSICGEN,
+)
 
 log = logging.getLogger("song_model.stage_weights")
 
@@ -73,14 +81,33 @@ PATTERNS: dict[str, tuple[str, ...]] = {
         "*/*.fp16.safetensors",
     ),
 }
+# SDXL base 1.0 under SDXL-Lightning: the same fp16 folders without the UNet's weights (Lightning's
+# file replaces them; unet/config.json stays, the server builds the architecture from it).
+IMAGE_WITHOUT_UNET = (
+    "model_index.json",
+    "*/config.json",
+    "scheduler/*",
+    "tokenizer/*",
+    "tokenizer_2/*",
+    "text_encoder/*.fp16.safetensors",
+    "text_encoder_2/*.fp16.safetensors",
+    "vae/*.fp16.safetensors",
+)
 
 Downloader = Callable[[Part, Path], str]
 
 
 def plan(
-    llm: str, image: str, engines: Iterable[str], acestep: str, musicgen: str, acestep_base: str | None = None
+    llm: str,
+    image: str,
+    engines: Iterable[str],
+    acestep: str,
+    musicgen: str,
+    acestep_base: str | None = None,
+    image_unet: tuple[str, str] | None = None,
 ) -> list[Part]:
-    """The parts to stage; `acestep_base` (stems) is staged beside acestep when given."""
+    """The parts to stage; `acestep_base` (stems) is staged beside acestep when given;
+    `image_unet` (repo, file) replaces the image pipeline's UNet weights (SDXL-Lightning)."""
     repos = {
         "llm": llm,
         "image": image,
@@ -92,7 +119,12 @@ def plan(
     if acestep_base and "acestep" in engines:
         engines.insert(engines.index("acestep") + 1, "acestep_base")
     names = ["llm", *engines, "image"]
-    return [Part(name, repos[name], PATTERNS[name]) for name in names]
+    parts = [Part(name, repos[name], PATTERNS[name]) for name in names]
+    if image_unet:
+        repo, file = image_unet
+        parts[-1] = Part("image", image, IMAGE_WITHOUT_UNET)
+        parts.append(Part("image_unet", repo, (file,)))
+    return parts
 
 
 def hub_download(part: Part, target: Path) -> str:
@@ -186,7 +218,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=ACESTEP_BASE,
         help="the base checkpoint for stems, staged as acestep_base/ ('' to skip: stems_enabled false)",
     )
-    parser.add_argument("--image", default=DEFAULT_IMAGE)
+    parser.add_argument(
+        "--cover-model",
+        choices=sorted(COVER_MODELS),
+        default=DEFAULT_COVER,
+        help=f"the cover model the endpoint runs (cdk.json cover_model; default {DEFAULT_COVER})",
+    )
+    parser.add_argument("--image", help="the cover pipeline's hub id (default: the cover model's)")
+    parser.add_argument("--image-unet", help="SDXL-Lightning's UNet repo (default: the cover model's)")
     parser.add_argument("--work-dir", type=Path, help="local download folder (default: a temp dir)")
     parser.add_argument("--dry-run", action="store_true", help="download and list, upload nothing")
     return parser.parse_args(argv)
@@ -198,7 +237,17 @@ def main(
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     args = parse_args(argv)
     engines = ["acestep", "musicgen"] if args.engine == "both" else [args.engine]
-    parts = plan(args.llm, args.image, engines, args.acestep, args.musicgen, args.acestep_base or None)
+    recipe = COVER_MODELS[args.cover_model]
+    unet = (args.image_unet or recipe.unet_repo, recipe.unet_file) if recipe.unet_file else None
+    parts = plan(
+        args.llm,
+        args.image or recipe.pipeline_id,
+        engines,
+        args.acestep,
+        args.musicgen,
+        args.acestep_base or None,
+        image_unet=unet,
+    )
     if s3 is None:
         import boto3
 

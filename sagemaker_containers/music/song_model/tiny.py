@@ -17,6 +17,7 @@ import torch
 from tokenizers import trainers
 
 from .categories import GENRES
+from .cover import lightning_scheduler
 
 # Qwen2-Instruct's ChatML chat template (as in its tokenizer_config.json).
 QWEN2_CHAT_TEMPLATE = (
@@ -216,9 +217,10 @@ def build_clip_tokenizer() -> Any:
     return tokenizer
 
 
-def build_sdxl() -> Any:
+def build_sdxl(cover_model: str = "sdxl-lightning") -> Any:
     """StableDiffusionXLPipeline with both CLIP text encoders, the SDXL UNet (text_time
-    conditioning) and the KL VAE, at toy width, plus sdxl-turbo's scheduler settings."""
+    conditioning) and the KL VAE, at toy width, with the cover model's scheduler: SDXL base 1.0's
+    Euler config made trailing for Lightning (its model card's recipe), sdxl-turbo's own for Turbo."""
     from diffusers import AutoencoderKL, StableDiffusionXLPipeline, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
 
@@ -271,7 +273,25 @@ def build_sdxl() -> Any:
         tokenizer=tokenizer,
         tokenizer_2=tokenizer,
         unet=unet.eval(),
-        scheduler=sdxl_turbo_scheduler(),
+        scheduler=sdxl_turbo_scheduler()
+        if cover_model == "sdxl-turbo"
+        else lightning_scheduler(sdxl_base_scheduler().config),
+    )
+
+
+def sdxl_base_scheduler() -> Any:
+    """stabilityai/stable-diffusion-xl-base-1.0's scheduler/scheduler_config.json."""
+    from diffusers import EulerDiscreteScheduler
+
+    return EulerDiscreteScheduler(
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        steps_offset=1,
+        timestep_spacing="leading",
+        interpolation_type="linear",
+        prediction_type="epsilon",
+        use_karras_sigmas=False,
     )
 
 
@@ -288,7 +308,7 @@ def sdxl_turbo_scheduler() -> Any:
     )
 
 
-def build_acestep(turbo: bool = True) -> Any:
+def build_acestep(turbo: bool = True, share: Any = None) -> Any:
     """AceStepPipeline (ACE-Step 1.5) from its real classes with small configs and random weights.
 
     The shapes that must agree (checked against diffusers 0.42.1): the DiT takes 3 x the acoustic
@@ -298,7 +318,9 @@ def build_acestep(turbo: bool = True) -> Any:
     stereo and 1920 samples per latent (25 latents/s) but in two upsampling stages at width 1, and
     the DiT patches 8 latents per token instead of 2: a 10-minute song then renders in about half a
     minute on two CPU cores, with the real code path end to end. `turbo` selects the checkpoint kind
-    the pipeline reads from the transformer config (turbo: guidance distilled; base: CFG).
+    the pipeline reads from the transformer config (turbo: guidance distilled; base: CFG). `share`:
+    a built pipeline whose VAE, text encoder and tokenizer this one reuses, as the endpoint's base
+    checkpoint reuses turbo's (AceStepEngine.from_pretrained(share=...)).
     """
     from diffusers import (
         AceStepAudioTokenDetokenizer,
@@ -365,6 +387,8 @@ def build_acestep(turbo: bool = True) -> Any:
         audio_channels=2,
         sampling_rate=48000,
     )
+    if share is not None:
+        vae, text_encoder, tokenizer = share.vae, share.text_encoder, share.tokenizer
     return assemble_acestep(
         vae=vae,
         text_encoder=text_encoder,
