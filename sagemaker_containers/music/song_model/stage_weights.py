@@ -8,7 +8,7 @@ image_unet/), pinned to the commit the hub served, and `{prefix}staging.json` re
 staged. acestep/ is the diffusers-format ACE-Step 1.5 checkpoint (MIT licence):
 ACE-Step/acestep-v15-xl-turbo-diffusers by default, `--acestep ACE-Step/acestep-v15-xl-base-diffusers`
 for the base model. Point the SageMaker model at the prefix as *uncompressed* model data
-(ModelDataSource.S3DataSource: S3DataType=S3Prefix, CompressionType=None): ~31 GB of weights
+(ModelDataSource.S3DataSource: S3DataType=S3Prefix, CompressionType=None): ~34-45 GB of weights
 (README "Model data") download in parallel at start-up instead of being untarred. Re-running
 skips files already in S3 with the same size, so an interrupted run resumes. Needs network access
 to the hub and S3 write access; run it from an ops machine or a CodeBuild job, not the endpoint.
