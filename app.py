@@ -8,11 +8,12 @@ context (including `-c key=value`) takes precedence, as it does for `cdk deploy`
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import aws_cdk as cdk
 
-from stacks.config import cli_context, config_from_app
+from stacks.config import ConfigError, cli_context, config_from_app
 from stacks.nag import add_checks
 from stacks.service_stack import SongServiceStack
 
@@ -37,4 +38,8 @@ def build_app(app: cdk.App | None = None) -> cdk.App:
 
 
 if __name__ == "__main__":
-    build_app().synth()
+    try:
+        build_app().synth()
+    except ConfigError as exc:
+        # A setting the deploy cannot work with: the message names the key and the fix.
+        sys.exit(f"error: {exc}")

@@ -4,6 +4,9 @@ rollback that leaves nothing in the way, the account-level singletons, weights, 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from typing import Any
 
 import botocore.session
@@ -11,7 +14,7 @@ import pytest
 from aws_cdk.assertions import Template
 
 from app import build_app, new_app
-from stacks.config import ConfigError
+from stacks.config import PROJECT_ROOT, ConfigError
 from stacks.inference import GPU_AMIS, INFERENCE_AMI
 
 from .conftest import synth
@@ -149,6 +152,16 @@ def test_a_deploy_without_weights_stops_at_synthesis(tmp_path) -> None:
     # What `cdk deploy` runs with cdk.json as it is (no model data, no internet, no override).
     with pytest.raises(ConfigError, match=r"model_data_s3_uri is unset.*stage_weights.*allow_no_model_data"):
         build_app(new_app(str(tmp_path)))
+
+
+def test_the_cli_app_names_the_fix_without_a_traceback(tmp_path) -> None:
+    # `cdk deploy` runs `python app.py` (cdk.json's "app") with cdk.json's context.
+    env = {**os.environ, "CDK_OUTDIR": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "app.py"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: model_data_s3_uri is unset") and "Traceback" not in result.stderr
 
 
 def test_staged_weights_keep_the_container_off_the_hub(staged_template: dict, tmp_path) -> None:

@@ -42,7 +42,7 @@ def resolve_device(setting: str) -> torch.device:
 
 def resolve_dtype(setting: str, device: torch.device) -> torch.dtype:
     if setting == "auto":
-        # bf16 halves GPU memory (all three models must stay resident); CPUs run float32.
+        # bf16 halves GPU memory (docs/container.md, "GPU memory"); CPUs run float32.
         return torch.bfloat16 if device.type == "cuda" else torch.float32
     return getattr(torch, setting)
 
