@@ -30,10 +30,14 @@ SIGNATURES = {
 
 
 class StageFailed(Exception):
-    def __init__(self, detail: str, hint: str = "") -> None:
+    """`stage`: the stage that failed when it is a later one than the stage that noticed (a song
+    that failed between two polls)."""
+
+    def __init__(self, detail: str, hint: str = "", stage: str | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
         self.hint = hint
+        self.stage = stage
 
 
 @dataclass
@@ -66,6 +70,8 @@ PHASES = (
     Phase("publish", lambda s: s["status"] != "processed", "copying the media and charging"),
 )
 TERMINAL = ("processed", "failed", "canceled")
+# Where a song that ended failed went wrong, by its error code (lambdas/workflow/outcome.py).
+FAILED_IN = {"InsufficientCredits": "queue", "GenerationFailed": "generate", "GenerationTimeout": "generate"}
 
 
 @dataclass
@@ -79,7 +85,7 @@ class Stage:
 @dataclass
 class SmokeTest:
     target: Target
-    out: TextIO = sys.stdout
+    out: TextIO | None = None  # default: sys.stdout at the time of printing
     description: str = DESCRIPTION
     duration_s: int = 10
     inference_steps: int | None = None  # None: the checkpoint's recommended steps
@@ -162,7 +168,9 @@ class SmokeTest:
             song = client.song(song["job_id"])
         if song["status"] in ("failed", "canceled"):
             error = song.get("error") or {}
-            raise StageFailed(f"the song ended {song['status']}: {error.get('code')}: {error.get('message')}")
+            code = error.get("code")
+            detail = f"the song ended {song['status']}: {code}: {error.get('message')}"
+            raise StageFailed(detail, stage=FAILED_IN.get(str(code)))
         return song, phase.what
 
     def _download(self, song: dict[str, Any]) -> tuple[None, str]:
@@ -196,14 +204,28 @@ class SmokeTest:
         try:
             value, detail = work()
         except StageFailed as failure:
-            self._record(name, self.clock() - started, False)
-            failure.hint = failure.hint or _HINTS.get(name, "")
+            self._record_failure(name, self.clock() - started, failure)
             raise
         except (ApiError, OSError) as exc:  # HTTP errors, connection failures
             self._record(name, self.clock() - started, False)
             raise StageFailed(str(exc), _HINTS.get(name, "")) from exc
         self._record(name, self.clock() - started, True, detail)
         return value
+
+    def _record_failure(self, name: str, seconds: float, failure: StageFailed) -> None:
+        """The failed stage; a song that failed in a later phase between two polls passed the
+        phases up to that one."""
+        phases = [phase.name for phase in PHASES]
+        later = (
+            failure.stage in phases and name in phases and phases.index(failure.stage) > phases.index(name)
+        )
+        if later:
+            self._record(name, seconds, True, "left between two polls")
+            for skipped in phases[phases.index(name) + 1 : phases.index(failure.stage)]:
+                self._record(skipped, 0.0, True, "passed between two polls")
+            name, seconds = str(failure.stage), 0.0
+        self._record(name, seconds, False)
+        failure.hint = failure.hint or _HINTS.get(name, "")
 
     def _record(self, name: str, seconds: float, ok: bool, detail: str = "") -> None:
         self.stages.append(Stage(name, seconds, ok, detail))
@@ -223,7 +245,7 @@ class SmokeTest:
         self._say(f"  stage times: {timings}")
 
     def _say(self, line: str) -> None:
-        print(line, file=self.out, flush=True)
+        print(line, file=self.out or sys.stdout, flush=True)
 
 
 _HINTS = {
