@@ -51,7 +51,7 @@ def _newest_source() -> float:
     newest = 0.0
     for name in APP_SOURCES:
         path = REPO_ROOT / name
-        files = path.rglob("*") if path.is_dir() else [path]
+        files = [*path.rglob("*.py"), *path.rglob("*.json")] if path.is_dir() else [path]
         newest = max([newest, *(f.stat().st_mtime for f in files if f.is_file())])
     return newest
 
