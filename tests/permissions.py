@@ -13,8 +13,11 @@ deploys) when it is newer than the CDK app's sources, otherwise one synthesized 
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -65,11 +68,10 @@ def deployed_permissions() -> TemplatePermissions:
     assembly = REPO_ROOT / "cdk.out"
     cli_template = assembly / name
     if not cli_template.is_file() or cli_template.stat().st_mtime < _newest_source():
-        import tempfile
-
         from app import build_app, new_app
 
         assembly = Path(tempfile.mkdtemp(prefix="iam-check-cdk.out-"))
+        atexit.register(shutil.rmtree, assembly, ignore_errors=True)
         build_app(new_app(str(assembly))).synth()
     STATS.template = str(assembly / name)
     template = json.loads((assembly / name).read_text())

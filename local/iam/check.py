@@ -32,7 +32,16 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from local.iam.policies import Decision, Resolver, Statement, Verdict, evaluate, name_from_reference
+from local.iam.policies import (
+    TYPES,
+    Decision,
+    Resolver,
+    Statement,
+    Verdict,
+    evaluate,
+    name_from_reference,
+    wildcard_match,
+)
 from local.iam.recorder import AwsCall
 from local.iam.requests import TOKEN_STATE_MACHINE, UNMAPPED, IamRequest, Scope, iam_requests
 
@@ -124,8 +133,6 @@ class TemplatePermissions:
     @cached_property
     def _literal_names(self) -> dict[str, str]:
         """Literal name property -> the resource that has it."""
-        from local.iam.policies import TYPES
-
         names: dict[str, str] = {}
         for lid, resource in self.resources.items():
             kind = TYPES.get(resource.get("Type", ""))
@@ -271,6 +278,10 @@ class TemplatePermissions:
             if statement.effect == "Allow" and _names_action(statement, request.action)
             for resource in statement.resources
         )
+        managed = self.resources.get(role, {}).get("Properties", {}).get("ManagedPolicyArns")
+        if managed:  # AWS managed policies are not in the template: say so rather than guess
+            note = f"; the role's managed policies {managed} are not evaluated"
+            verdict = Verdict(verdict.decision, (verdict.detail or verdict.decision.value) + note)
         return Violation(subject, role, request, verdict, origin, granted)
 
     def check_static(self) -> list[Violation]:
@@ -339,8 +350,6 @@ def _reference(raw: Any) -> tuple[str, str | None] | None:
 
 
 def _names_action(statement: Statement, action: str) -> bool:
-    from local.iam.policies import wildcard_match
-
     return not statement.not_actions and any(
         wildcard_match(a, action, ignore_case=True) for a in statement.actions
     )
