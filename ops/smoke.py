@@ -20,7 +20,7 @@ from typing import Any, TextIO
 from local.client import ApiError, SongClient, download, media_urls
 
 DESCRIPTION = "a short calm piano melody, smoke test"
-# What the files must start with (audio by format, the cover as PNG or JPEG).
+# What the files must start with (audio by format; the container writes the cover as PNG).
 SIGNATURES = {
     "wav": (b"RIFF",),
     "flac": (b"fLaC",),
