@@ -41,6 +41,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=os.environ.get("LOCAL_INJECT_FAILURE") or None,
         help="fault injection: requests containing TEXT reach the container corrupted (it rejects them)",
     )
+    up.add_argument(
+        "--record-aws-calls",
+        metavar="FILE",
+        type=Path,
+        default=os.environ.get("LOCAL_RECORD_AWS_CALLS") or None,
+        help="append each AWS call the functions make (JSON lines) for the permission check (local/iam)",
+    )
     up.add_argument("--verbose", action="store_true", help="show the handlers' INFO logs and metrics")
     token = sub.add_parser("token", help="print an id token for USER (created on first use)")
     token.add_argument("user")
@@ -52,6 +59,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def run_up(args: argparse.Namespace) -> int:
+    if args.record_aws_calls:
+        # Before anything creates a boto3 session: the hooks go into every new one.
+        from local.account import ACCOUNT, REGION
+        from local.iam.recorder import CallRecorder, install
+        from local.iam.requests import Scope
+
+        install(CallRecorder(Scope(REGION, ACCOUNT), sink=args.record_aws_calls))
     # Imported here: `token` should not pay for moto's server and the handlers.
     from local.stack import LocalStack, StackOptions
 

@@ -21,11 +21,12 @@ class ApiError(RuntimeError):
 
 
 class SongClient:
-    def __init__(self, api_url: str, token: str | None) -> None:
+    def __init__(self, api_url: str, token: str | None, bearer: bool = True) -> None:
+        """`bearer=False` sends the bare token in Authorization, as the web app does."""
         self.api_url = api_url.rstrip("/")
         self._session = requests.Session()
         if token:
-            self._session.headers["Authorization"] = f"Bearer {token}"
+            self._session.headers["Authorization"] = f"Bearer {token}" if bearer else token
 
     @classmethod
     def for_user(cls, stack: dict[str, Any], username: str) -> SongClient:

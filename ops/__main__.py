@@ -1,7 +1,9 @@
-"""Grant credits and inspect users: `python -m ops {grant,show} ...`.
+"""Operator commands: `python -m ops {grant,show,preflight,smoke} ...`.
 
-Table names come from the deployed stack's outputs (`--stage`), from `--local` (the local stack's
-.local/stack.json), or explicitly from JOBS_TABLE_NAME / USERS_TABLE_NAME.
+grant/show: credits and users. Table names come from the deployed stack's outputs (`--stage`),
+from `--local` (the local stack's .local/stack.json), or from JOBS_TABLE_NAME / USERS_TABLE_NAME.
+preflight: what the account needs before `cdk deploy` (ops/preflight.py).
+smoke: one short song through a deployed stage (`--stage`) or the local stack (ops/smoke.py).
 """
 
 from __future__ import annotations
@@ -17,25 +19,37 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from lambdas.common.repositories import JobRepository, UserRepository, is_conditional_failure
+from ops.preflight import DEFAULT_QUALIFIER, QUALIFIER_CONTEXT, Aws, Preflight, report
+from ops.smoke import DESCRIPTION as SMOKE_DESCRIPTION
+from ops.smoke import SmokeTest, aws_target, local_target
+from stacks.config import ServiceConfig, cli_context, load_config
 
 LOCAL_STACK_FILE = Path(".local/stack.json")
 MAX_GRANT = 100_000
 
 
+def stack_outputs(session: Any, stage: str, region: str | None = None) -> dict[str, str]:
+    """The outputs of the deployed stack SongService-<stage>."""
+    described = session.client("cloudformation", region_name=region).describe_stacks(
+        StackName=f"SongService-{stage}"
+    )
+    return {o["OutputKey"]: o["OutputValue"] for o in described["Stacks"][0].get("Outputs", [])}
+
+
+def deploy_config(overrides: dict[str, Any]) -> ServiceConfig:
+    """The settings `cdk deploy -c key=value ...` would use."""
+    return load_config(cli_context()["service"], overrides)
+
+
 def resolve_tables(args: argparse.Namespace) -> tuple[str, str]:
     """(jobs table, users table) for the chosen target; also points boto3 at it."""
     if args.local:
-        stack = json.loads(LOCAL_STACK_FILE.read_text())
+        stack = json.loads(args.stack_file.read_text())
         os.environ.setdefault("AWS_ENDPOINT_URL", stack["aws_endpoint_url"])
         return stack["tables"]["jobs"], stack["tables"]["users"]
     if args.stage:
-        outputs = (
-            boto3.client("cloudformation")
-            .describe_stacks(StackName=f"SongService-{args.stage}")["Stacks"][0]
-            .get("Outputs", [])
-        )
-        by_key = {o["OutputKey"]: o["OutputValue"] for o in outputs}
-        return by_key["JobsTableName"], by_key["UsersTableName"]
+        outputs = stack_outputs(boto3.Session(), args.stage)
+        return outputs["JobsTableName"], outputs["UsersTableName"]
     jobs, users = os.environ.get("JOBS_TABLE_NAME"), os.environ.get("USERS_TABLE_NAME")
     if not (jobs and users):
         raise SystemExit("name a target: --stage STAGE, --local, or JOBS_TABLE_NAME and USERS_TABLE_NAME")
@@ -91,11 +105,67 @@ def _amount(raw: str) -> int:
     return value
 
 
+def run_preflight(args: argparse.Namespace) -> int:
+    if args.local:
+        raise SystemExit("preflight checks an AWS account: name the stage with --stage or -c stage_name=...")
+    overrides = dict(_setting(raw) for raw in args.context)
+    if args.stage:
+        overrides["stage_name"] = args.stage
+    config = deploy_config(overrides)
+    qualifier = str(cli_context().get(QUALIFIER_CONTEXT, DEFAULT_QUALIFIER))
+    results = Preflight(config, Aws(boto3.Session(), config.region), qualifier=qualifier).run()
+    print(report(results, f"SongService-{config.stage_name}", config.region))
+    return 0 if all(r.ok for r in results) else 1
+
+
+def run_smoke(args: argparse.Namespace) -> int:
+    if args.local:
+        target = local_target(json.loads(args.stack_file.read_text()))
+    elif args.stage:
+        if not args.user:
+            raise SystemExit("name the test user: --user EMAIL (or SMOKE_USER)")
+        session = boto3.Session(region_name=args.region or deploy_config({"stage_name": args.stage}).region)
+        outputs = stack_outputs(session, args.stage)
+        password = os.environ.get("SMOKE_PASSWORD")
+        target = aws_target(session, args.stage, outputs, args.user, password, args.create_user)
+    else:
+        raise SystemExit("name a target: --stage STAGE or --local")
+    smoke = SmokeTest(
+        target,
+        description=args.description,
+        inference_steps=args.inference_steps,
+        timeout_s=args.timeout,
+        poll_s=args.poll if args.poll else (1.0 if args.local else 5.0),
+    )
+    return 0 if smoke.run() else 1
+
+
+def _setting(raw: str) -> tuple[str, str]:
+    key, sep, value = raw.partition("=")
+    if not sep:
+        raise SystemExit(f"-c takes key=value, not {raw!r}")
+    return key, value
+
+
+def run_table_command(args: argparse.Namespace) -> int:
+    jobs_table, users_table = resolve_tables(args)
+    try:
+        result = args.table_command(args, jobs_table, users_table)
+    except (BotoCoreError, ClientError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(result, indent=2))
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="python -m ops", description=__doc__.splitlines()[0])
     target = root.add_mutually_exclusive_group()
-    target.add_argument("--stage", help="deployed stage: read table names from SongService-<stage> outputs")
+    target.add_argument("--stage", help="a deployed stage: the stack SongService-<stage> (its outputs)")
     target.add_argument("--local", action="store_true", help="the local stack (.local/stack.json)")
+    root.add_argument(
+        "--stack-file", type=Path, default=LOCAL_STACK_FILE, help="with --local: the local stack's stack.json"
+    )
     commands = root.add_subparsers(dest="command", required=True)
 
     grant_cmd = commands.add_parser("grant", help="add (or, negative, remove) credits")
@@ -105,25 +175,56 @@ def parser() -> argparse.ArgumentParser:
         "--reason", required=True, help="why: kept in the command's output for the audit log"
     )
     grant_cmd.add_argument("--create", action="store_true", help="create the user first if needed")
-    grant_cmd.set_defaults(run=grant)
+    grant_cmd.set_defaults(run=run_table_command, table_command=grant)
 
     show_cmd = commands.add_parser("show", help="a user's balance and recent jobs")
     show_cmd.add_argument("user_id")
     show_cmd.add_argument("--jobs", type=int, default=10, choices=range(1, 51), metavar="N")
-    show_cmd.set_defaults(run=show)
+    show_cmd.set_defaults(run=run_table_command, table_command=show)
+
+    preflight_cmd = commands.add_parser(
+        "preflight", help="check the AWS account before `cdk deploy` (exit 1 if anything is missing)"
+    )
+    preflight_cmd.add_argument(
+        "-c",
+        "--context",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a setting as `cdk deploy -c` takes it (repeatable), e.g. -c model_data_s3_uri=s3://b/p/",
+    )
+    preflight_cmd.set_defaults(run=run_preflight)
+
+    smoke_cmd = commands.add_parser(
+        "smoke", help="make one short song through the stack and time each stage (exit 1 on failure)"
+    )
+    smoke_cmd.add_argument(
+        "--user",
+        default=os.environ.get("SMOKE_USER"),
+        help="AWS: the test user's e-mail (default $SMOKE_USER)",
+    )
+    smoke_cmd.add_argument(
+        "--create-user",
+        action="store_true",
+        help="AWS: create the test user if missing and give it a new password for this run (admin API)",
+    )
+    smoke_cmd.add_argument("--region", help="AWS: the stack's region (default: cdk.json's)")
+    smoke_cmd.add_argument("--description", default=SMOKE_DESCRIPTION, help="what the song is about")
+    smoke_cmd.add_argument("--inference-steps", type=int, help="default: the checkpoint's recommended steps")
+    smoke_cmd.add_argument(
+        "--timeout",
+        type=float,
+        default=3000.0,
+        help="seconds the song may take (scale-out from zero included)",
+    )
+    smoke_cmd.add_argument("--poll", type=float, help="seconds between status checks (1 locally, 5 on AWS)")
+    smoke_cmd.set_defaults(run=run_smoke)
     return root
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    jobs_table, users_table = resolve_tables(args)
-    try:
-        result = args.run(args, jobs_table, users_table)
-    except (BotoCoreError, ClientError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    print(json.dumps(result, indent=2))
-    return 0
+    return int(args.run(args))
 
 
 if __name__ == "__main__":

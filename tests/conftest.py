@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+pytest_plugins = ["tests.permissions"]
+
 os.environ.update(
     {
         "AWS_ACCESS_KEY_ID": "testing",

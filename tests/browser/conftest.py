@@ -7,7 +7,7 @@ and installs Chromium first (`make web browser`).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ import pytest
 
 from local.launcher import running_stack
 from local.paths import REPO_ROOT
+from tests.permissions import StackCalls, fail_on
 
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 # `make screenshots` refreshes the images in docs/; a plain test run keeps its own in a temp dir.
@@ -26,11 +27,15 @@ PASSWORD = "Browser-test-pass-1"  # meets the pool's policy (12+ chars, classes)
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+def stack(
+    tmp_path_factory: pytest.TempPathFactory, stack_calls: Callable[[], StackCalls]
+) -> Iterator[dict[str, Any]]:
     if not (REPO_ROOT / "web" / "dist" / "index.html").is_file():
         pytest.fail("the web app is not built: run `make web`")
-    with running_stack(tmp_path_factory.mktemp("browser-stack"), ready_timeout_s=300) as info:
+    calls = stack_calls()
+    with running_stack(tmp_path_factory.mktemp("browser-stack"), calls.args(), ready_timeout_s=300) as info:
         yield info
+    fail_on(calls.check_new())  # what the functions did after the last test returned
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ import pytest
 
 from local.client import SongClient
 from local.launcher import running_stack
+from tests.permissions import StackCalls, fail_on
 
 # Requests whose text contains this marker reach the container corrupted (the local endpoint's
 # documented fault injection), so the container rejects them for real.
@@ -16,10 +17,15 @@ FAILURE_MARKER = "inject-container-failure"
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+def stack(
+    tmp_path_factory: pytest.TempPathFactory, stack_calls: Callable[[], StackCalls]
+) -> Iterator[dict[str, Any]]:
     state_dir = tmp_path_factory.mktemp("local-stack")
-    with running_stack(state_dir, ["--inject-failure", FAILURE_MARKER], ready_timeout_s=300) as info:
+    calls = stack_calls()
+    args = ["--inject-failure", FAILURE_MARKER, *calls.args()]
+    with running_stack(state_dir, args, ready_timeout_s=300) as info:
         yield info
+    fail_on(calls.check_new())  # what the functions did after the last test returned
 
 
 @pytest.fixture(scope="session")
