@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -28,6 +30,16 @@ QUALIFIER_CONTEXT = "@aws-cdk/core:bootstrapQualifier"
 AUTOSCALING_ROLE = "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"
 AUTOSCALING_SERVICE = "sagemaker.application-autoscaling.amazonaws.com"
 STAGING_RECORD = "staging.json"
+CONTAINER_DIR = Path(__file__).resolve().parent.parent / "sagemaker_containers" / "music"
+
+
+def cover_recipe(name: str) -> Any:
+    """The container's own cover recipe (song_model.settings, stdlib only): its checkpoints."""
+    if str(CONTAINER_DIR) not in sys.path:
+        sys.path.append(str(CONTAINER_DIR))
+    from song_model.settings import COVER_MODELS
+
+    return COVER_MODELS[name]
 
 
 @dataclass(frozen=True)
@@ -151,6 +163,8 @@ class Preflight:
             "AmazonAPIGatewayPushToCloudWatchLogs, then: aws apigateway update-account --patch-operations "
             "op=replace,path=/cloudwatchRoleArn,value=<role ARN> (once per account and region)"
         )
+        if self.config.apigateway_cloudwatch_role:
+            return _outcome(True, "the stack sets the account's role (apigateway_cloudwatch_role)")
         role_arn = self.aws.client("apigateway").get_account().get("cloudwatchRoleArn")
         if not role_arn:
             return _outcome(
@@ -239,7 +253,10 @@ class Preflight:
     def _missing_parts(self, record: dict[str, Any]) -> Iterable[str]:
         """The parts the configured models need, each staged from the configured checkpoint."""
         config = self.config
-        wanted = {"llm": config.llm_model_id, "image": config.image_model_id}
+        cover = cover_recipe(config.cover_model)
+        wanted = {"llm": config.llm_model_id, "image": config.image_model_id or cover.pipeline_id}
+        if cover.unet_repo:
+            wanted["image_unet"] = cover.unet_repo  # SDXL-Lightning's UNet file on SDXL base
         if config.music_engine == "acestep":
             wanted["acestep"] = config.acestep_model_id
             if config.stems_enabled:

@@ -88,13 +88,15 @@ def stage_model_data(aws: Aws, tmp_path: Path) -> dict[str, Any]:
 
     s3 = aws.client("s3")
     s3.create_bucket(Bucket=MODEL_BUCKET)
+    cover = stage_weights.COVER_MODELS[stage_weights.DEFAULT_COVER]
     parts = stage_weights.plan(
         stage_weights.DEFAULT_LLM,
-        stage_weights.DEFAULT_IMAGE,
+        cover.pipeline_id,
         ["acestep"],
         stage_weights.DEFAULT_ACESTEP,
         stage_weights.DEFAULT_MUSICGEN,
         stage_weights.ACESTEP_BASE,
+        image_unet=(cover.unet_repo, cover.unet_file),
     )
     return stage_weights.stage(parts, MODEL_BUCKET, "song-model/v1/", s3, tmp_path, download)
 
@@ -117,14 +119,37 @@ def test_a_ready_account_passes_every_check(aws: Aws, tmp_path: Path) -> None:
     assert [r.name for r in results if not r.ok] == []
     assert len(results) == 7
     assert "acestep_base" in by_name(results)["staged model data"].detail
+    assert "image_unet" in by_name(results)["staged model data"].detail
+
     text = report(results, "SongService-dev", REGION)
     assert text.endswith("Ready to deploy.")
     assert "fix:" not in text
 
 
+def test_the_logging_role_the_stack_sets_needs_no_account_role(aws: Aws) -> None:
+    quotas(aws, 2)
+    results = by_name(preflight(aws).run())
+    assert results["API Gateway logging role"].ok
+    assert "apigateway_cloudwatch_role" in results["API Gateway logging role"].detail
+    managed_elsewhere = by_name(preflight(aws, apigateway_cloudwatch_role=False).run())
+    assert not managed_elsewhere["API Gateway logging role"].ok
+
+
+def test_a_turbo_cover_needs_no_lightning_unet(aws: Aws, tmp_path: Path) -> None:
+    ready_account(aws)
+    stage_model_data(aws, tmp_path)
+    quotas(aws, 2)
+    result = by_name(preflight(aws, model_data_s3_uri=MODEL_URI, cover_model="sdxl-turbo").run())
+    assert "image/ holds stabilityai/stable-diffusion-xl-base-1.0" in result["staged model data"].detail
+
+
 def test_a_fresh_account_fails_with_the_fix_for_each_gap(aws: Aws) -> None:
     quotas(aws, 0)
-    results = by_name(preflight(aws, docker=(False, "Cannot connect to the Docker daemon")).run())
+    results = by_name(
+        preflight(
+            aws, docker=(False, "Cannot connect to the Docker daemon"), apigateway_cloudwatch_role=False
+        ).run()
+    )
     assert results["credentials and region"].ok
     fixes = {name: result.fix for name, result in results.items() if not result.ok}
     assert fixes["CDK bootstrap"] == f"npx cdk bootstrap aws://123456789012/{REGION}"
