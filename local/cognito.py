@@ -8,11 +8,11 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
 import jwt
 from botocore import UNSIGNED
 from botocore.config import Config
 
+from local import account
 from local.account import REGION
 
 
@@ -48,14 +48,7 @@ def local_password(username: str) -> str:
 
 def _client(settings: CognitoSettings, signed: bool) -> Any:
     config = Config(signature_version=UNSIGNED) if not signed else None
-    return boto3.client(
-        "cognito-idp",
-        endpoint_url=settings.endpoint_url,
-        region_name=REGION,
-        aws_access_key_id="local",
-        aws_secret_access_key="local",  # noqa: S106 - moto accepts any credentials
-        config=config,
-    )
+    return account.client("cognito-idp", settings.endpoint_url, config=config)
 
 
 def ensure_user(settings: CognitoSettings, username: str) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import requests
 
-from local.account import REGION
+from local import account
 from local.paths import REPO_ROOT
 
 log = logging.getLogger(__name__)
@@ -105,10 +105,8 @@ def serve_environment(aws_endpoint_url: str, model_dir: Path | None) -> dict[str
     """
     env = {
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        **account.environment(),  # the execution role's credentials on SageMaker
         "AWS_ENDPOINT_URL": aws_endpoint_url,  # media goes to moto's S3
-        "AWS_ACCESS_KEY_ID": "local",  # the execution role's credentials on SageMaker
-        "AWS_SECRET_ACCESS_KEY": "local",
-        "AWS_DEFAULT_REGION": REGION,
         "MODEL_PROFILE": "tiny" if model_dir is None else "full",
         "HF_HUB_OFFLINE": "1",
     }

@@ -7,11 +7,10 @@ import socket
 from contextlib import closing
 from typing import Any
 
-import boto3
 from moto.core.config import default_user_config
 from moto.server import ThreadedMotoServer
 
-from local.account import REGION
+from local import account
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -44,10 +43,4 @@ class MotoEmulator:
         self._server.stop()
 
     def client(self, service: str) -> Any:
-        return boto3.client(
-            service,
-            endpoint_url=self.url,
-            region_name=REGION,
-            aws_access_key_id="local",
-            aws_secret_access_key="local",  # noqa: S106 - moto accepts any credentials
-        )
+        return account.client(service, self.url)

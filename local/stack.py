@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from lambdas.webhooks.schedule import WEBHOOK_SENDER_TIMEOUT_S
+from local import account
 from local.account import REGION
 from local.api_front import ApiGateway, ApiServer, service_routes
 from local.async_endpoint import AsyncEndpoint, AsyncEndpointServer, EndpointConfig
@@ -90,7 +91,8 @@ class StackOptions:
 def lambda_environment(
     config: ServiceConfig, names: ResourceNames, workflow: WorkflowNames, moto_url: str, endpoint_url: str
 ) -> dict[str, str]:
-    """What the deployed functions get from CDK, plus the endpoints that point boto3 at this machine."""
+    """What the deployed functions get from CDK, plus the endpoints that point boto3 at this machine
+    (the local identity, `local.account.environment`, comes with `use_local_identity`)."""
     return {
         **function_environment(workflow, names),
         "STAGE_NAME": config.stage_name,
@@ -105,10 +107,6 @@ def lambda_environment(
         "GPU_PARALLELISM": str(config.max_concurrent_invocations_per_instance),  # one local instance
         # Local development: webhooks may go to http://127.0.0.1 (never set by the CDK app).
         "WEBHOOK_ALLOW_HTTP_LOOPBACK": "true",
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_REGION": REGION,
-        "AWS_ACCESS_KEY_ID": "local",
-        "AWS_SECRET_ACCESS_KEY": "local",
         "AWS_ENDPOINT_URL": moto_url,
         # boto3's service-specific endpoint variable: only sagemaker-runtime goes to the local endpoint.
         "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": endpoint_url,
@@ -148,7 +146,11 @@ class LocalStack:
 
         endpoint_port = opts.endpoint_port or free_port(opts.host)
         endpoint_url = f"http://{opts.host}:{endpoint_port}"
-        os.environ.update(lambda_environment(self.config, self.names, self.workflow, moto.url, endpoint_url))
+        # This process plays the functions' runtime: the local identity and endpoints replace any
+        # AWS_* setting of the user's, for the handlers, the ASL engine and the container alike.
+        account.use_local_identity(
+            os.environ, **lambda_environment(self.config, self.names, self.workflow, moto.url, endpoint_url)
+        )
         # The web app's origin is the one browser origin the API allows (CloudFront's on AWS);
         # set before the API handler is imported: it reads the origins once.
         web_port = opts.web_port or free_port(opts.host)

@@ -11,9 +11,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
+from local import account
 from local.launcher import running_stack
 from local.paths import REPO_ROOT
 from tests.permissions import StackCalls, fail_on
@@ -83,13 +83,7 @@ def new_page(browser: Any, stack: dict[str, Any], page_errors: list[str]) -> Ite
 
 
 def aws_client(stack: dict[str, Any], service: str) -> Any:
-    return boto3.client(
-        service,
-        endpoint_url=stack["aws_endpoint_url"],
-        region_name=stack["region"],
-        aws_access_key_id="local",
-        aws_secret_access_key="local",  # moto accepts any credentials
-    )
+    return account.client(service, stack["aws_endpoint_url"])
 
 
 def user_sub(stack: dict[str, Any], email: str) -> str:
