@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import signal
@@ -12,8 +11,11 @@ import threading
 from pathlib import Path
 from types import FrameType
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from local.cognito import CognitoSettings, sign_in
 from local.paths import DEFAULT_STATE_DIR
+from local.stack_file import StackAlreadyRunning, StackNotRunning, clear_stale, read_stack, start_command
 
 
 def _port(name: str) -> int:
@@ -48,7 +50,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=os.environ.get("LOCAL_RECORD_AWS_CALLS") or None,
         help="append each AWS call the functions make (JSON lines) for the permission check (local/iam)",
     )
-    up.add_argument("--verbose", action="store_true", help="show the handlers' INFO logs and metrics")
+    up.add_argument(
+        "--verbose",
+        action="store_true",
+        help="show INFO logs (the stack's, boto's, the handlers') and metrics",
+    )
     token = sub.add_parser("token", help="print an id token for USER (created on first use)")
     token.add_argument("user")
     token.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR)
@@ -89,9 +95,17 @@ def run_up(args: argparse.Namespace) -> int:
         else:
             raise KeyboardInterrupt  # still starting: LocalStack.start unwinds what it started
 
+    try:
+        cleared = clear_stale(options.state_dir)
+    except StackAlreadyRunning as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    if cleared:
+        print(cleared, flush=True)
     started = threading.Event()
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    # A closed terminal (SIGHUP) stops the stack as Ctrl-C does: in order, stack.json removed.
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, on_signal)
     stack = LocalStack(options)
     try:
         info = stack.start()
@@ -117,21 +131,29 @@ def run_up(args: argparse.Namespace) -> int:
 
 
 def run_token(args: argparse.Namespace) -> int:
-    stack_file = args.state_dir / "stack.json"
-    if not stack_file.exists():
+    try:
+        cognito = read_stack(args.state_dir)["cognito"]
+        print(sign_in(CognitoSettings(**cognito), args.user))
+    except StackNotRunning as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    except (BotoCoreError, ClientError) as exc:
+        # e.g. a stack.json whose process id was reused by another program: nothing answers there.
+        restart = start_command(args.state_dir)
         print(
-            f"no running local stack ({stack_file} is missing); start one with `make local`", file=sys.stderr
+            f"the local stack in {args.state_dir} did not answer ({exc}); restart it: {restart}",
+            file=sys.stderr,
         )
         return 1
-    cognito = json.loads(stack_file.read_text())["cognito"]
-    print(sign_in(CognitoSettings(**cognito), args.user))
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request access log
     args = parse_args(argv)
+    # Quiet by default: warnings and errors only (no botocore credential notices, no request lines).
+    level = logging.INFO if getattr(args, "verbose", False) else logging.WARNING
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request access log
     return run_token(args) if args.command == "token" else run_up(args)
 
 

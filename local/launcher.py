@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from local.paths import REPO_ROOT
+from local.stack_file import path_in as stack_file_in
 
 
 class StackStartError(RuntimeError):
@@ -32,8 +33,9 @@ def start_stack(
 ) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
     """Start `python -m local up` and wait until ready; returns the process and its stack.json."""
     state_dir.mkdir(parents=True, exist_ok=True)
-    stack_file = state_dir / "stack.json"
-    stack_file.unlink(missing_ok=True)
+    # A stale stack.json is the child's to replace (and a live one's to refuse), as with `make local`;
+    # until the child writes its own (its pid in it), whatever is there is not this stack's.
+    stack_file = stack_file_in(state_dir)
     log_path = state_dir / log_name
     with log_path.open("wb") as log:
         proc = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments

@@ -19,12 +19,14 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from lambdas.common.repositories import JobRepository, UserRepository, is_conditional_failure
+from local import account
+from local.paths import DEFAULT_STATE_DIR
+from local.stack_file import StackNotRunning, path_in, read_stack_file
 from ops.preflight import DEFAULT_QUALIFIER, QUALIFIER_CONTEXT, Aws, Preflight, report
 from ops.smoke import DESCRIPTION as SMOKE_DESCRIPTION
 from ops.smoke import SmokeTest, aws_target, local_target
 from stacks.config import ServiceConfig, cli_context, load_config
 
-LOCAL_STACK_FILE = Path(".local/stack.json")
 MAX_GRANT = 100_000
 
 
@@ -41,11 +43,20 @@ def deploy_config(overrides: dict[str, Any]) -> ServiceConfig:
     return load_config(cli_context()["service"], overrides)
 
 
+def local_stack(args: argparse.Namespace) -> dict[str, Any]:
+    """The running local stack's stack.json; one line saying what to do when it is not running."""
+    try:
+        return read_stack_file(args.stack_file)
+    except StackNotRunning as exc:
+        raise SystemExit(str(exc)) from None
+
+
 def resolve_tables(args: argparse.Namespace) -> tuple[str, str]:
     """(jobs table, users table) for the chosen target; also points boto3 at it."""
     if args.local:
-        stack = json.loads(args.stack_file.read_text())
-        os.environ.setdefault("AWS_ENDPOINT_URL", stack["aws_endpoint_url"])
+        stack = local_stack(args)
+        # moto with the local stack's own identity, whatever AWS settings this shell has.
+        account.use_local_identity(os.environ, AWS_ENDPOINT_URL=stack["aws_endpoint_url"])
         return stack["tables"]["jobs"], stack["tables"]["users"]
     if args.stage:
         outputs = stack_outputs(boto3.Session(), args.stage)
@@ -120,7 +131,7 @@ def run_preflight(args: argparse.Namespace) -> int:
 
 def run_smoke(args: argparse.Namespace) -> int:
     if args.local:
-        target = local_target(json.loads(args.stack_file.read_text()))
+        target = local_target(local_stack(args))
     elif args.stage:
         if not args.user:
             raise SystemExit("name the test user: --user EMAIL (or SMOKE_USER)")
@@ -164,7 +175,10 @@ def parser() -> argparse.ArgumentParser:
     target.add_argument("--stage", help="a deployed stage: the stack SongService-<stage> (its outputs)")
     target.add_argument("--local", action="store_true", help="the local stack (.local/stack.json)")
     root.add_argument(
-        "--stack-file", type=Path, default=LOCAL_STACK_FILE, help="with --local: the local stack's stack.json"
+        "--stack-file",
+        type=Path,
+        default=path_in(DEFAULT_STATE_DIR),
+        help="with --local: the local stack's stack.json",
     )
     commands = root.add_subparsers(dest="command", required=True)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import jwt
 
@@ -16,7 +17,7 @@ def test_token_command_creates_the_user_once_and_prints_a_valid_token(
 ) -> None:
     pool = create_user_pool(emulator.client("cognito-idp"), names)
     cognito = {"endpoint_url": emulator.url, "user_pool_id": pool.user_pool_id, "client_id": pool.client_id}
-    (tmp_path / "stack.json").write_text(json.dumps({"cognito": cognito}))
+    (tmp_path / "stack.json").write_text(json.dumps({"pid": os.getpid(), "cognito": cognito}))  # alive
 
     assert main(["token", "carol", "--state-dir", str(tmp_path)]) == 0
     first = capsys.readouterr().out.strip()
@@ -31,4 +32,4 @@ def test_token_command_creates_the_user_once_and_prints_a_valid_token(
 
 def test_token_command_without_a_stack_says_so(tmp_path, capsys) -> None:
     assert main(["token", "carol", "--state-dir", str(tmp_path)]) == 1
-    assert "make local" in capsys.readouterr().err
+    assert "python -m local up" in capsys.readouterr().err
