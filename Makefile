@@ -98,8 +98,8 @@ openapi: $(STAMP) ## regenerate docs/openapi.json from the API's resolver and mo
 local: install web ## run the local stack in the foreground (Ctrl-C stops it); LOCAL_ARGS="--help" for options
 	$(PY) -m local up $(LOCAL_ARGS)
 
-demo: install web ## run the service locally end to end: submit a song, follow it, download it to ./out
-	$(PY) -m local.demo
+demo: install web ## run the service locally end to end: submit a song, follow it, download it to ./out; DEMO_ARGS="--help" for options
+	$(PY) -m local.demo $(DEMO_ARGS)
 
 deploy: install web ## deploy to the AWS account of your credentials (see README)
 	npx cdk deploy --require-approval broadening

@@ -105,8 +105,16 @@ def song_id(job: dict) -> str:
 
 
 def media_urls(job: dict) -> dict[str, str]:
-    """File name -> presigned URL for the audio files (one per requested format) and the cover."""
-    urls = {f"song.{fmt}": url for fmt, url in (job.get("audio_urls") or {}).items()}
+    """File name -> presigned URL of every file of a processed song: each take's audio (one file per
+    requested format: `song.wav`, or `song-take1.wav`, `song-take2.wav`, ... for several takes),
+    each stem's (`stem-drums.wav`, ...), and the cover (`cover.png`)."""
+    takes = job.get("takes") or [{"take": 1, "audio_urls": job.get("audio_urls")}]
+    urls = {}
+    for take in takes:
+        name = "song" if len(takes) == 1 else f"song-take{take['take']}"
+        urls.update({f"{name}.{fmt}": url for fmt, url in (take.get("audio_urls") or {}).items()})
+    for track, by_format in (job.get("tracks") or {}).items():
+        urls.update({f"stem-{track}.{fmt}": url for fmt, url in by_format.items()})
     if job.get("cover_url"):
         urls["cover.png"] = job["cover_url"]
     return urls

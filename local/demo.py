@@ -1,18 +1,24 @@
 """`make demo`: the whole service end to end on this machine, then stop.
 
-Starts the local stack, signs a user in through Cognito, asks for a 10 s song described in words,
-follows it to `processed`, downloads the audio and the cover through their presigned URLs into
-./out/, prints the job, and stops the stack. Exit 0 on success; 1 with the reason otherwise.
+Starts the local stack, signs a user in through Cognito, asks for a 10 s song described in words
+(two takes), follows it to `processed`, downloads every take and the cover through their presigned
+URLs into ./out/, stops the stack and prints a short summary (`--json` adds the whole job). Needs
+no AWS account or configuration. Exit 0 on success; 1 with the reason otherwise.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
+from local import account
 from local.client import ApiError, SongClient, download, media_urls, song_id
 from local.launcher import StackStartError, running_stack
 from local.paths import DEFAULT_STATE_DIR, REPO_ROOT
@@ -22,48 +28,44 @@ SONG = {
     "description": "an upbeat synth-pop song about a night drive along the coast",
     "duration_s": 10,
     "seed": 7,
+    "variants": 2,
     "title": "Night Drive",
 }
+USER = "demo-user"
+# The README's command for real weights (section "Local stack").
+REAL_WEIGHTS = 'make local LOCAL_ARGS="--model-dir /path/to/weights"'
 
 
-def run(out_dir: Path, state_dir: Path, timeout_s: float) -> None:
-    print("starting the local stack (moto, Cognito, workflow, async endpoint, tiny models)...", flush=True)
-    with running_stack(state_dir) as stack:
-        print(f"API at {stack['api_url']}; web app at {stack['web_url']} (while the demo runs)", flush=True)
-        client = SongClient.for_user(stack, "demo-user")
-        print(f"signed in as demo-user; {client.me()}", flush=True)
+def run(out_dir: Path, state_dir: Path, timeout_s: float, *, verbose: bool, as_json: bool) -> None:
+    say("starting the local stack (moto, Cognito, workflow, async endpoint, tiny models)...")
+    with running_stack(state_dir, ["--verbose"] if verbose else []) as stack:
+        client = SongClient.for_user(stack, USER)
+        say(f"signed in as {USER}: {client.me()['available_credits']} credits")
         started = time.monotonic()
         job = client.create_song(SONG)
-        print(f"submitted song {song_id(job)}: {job['status']}", flush=True)
+        takes, seconds = SONG["variants"], SONG["duration_s"]
+        say(f"asked for {SONG['title']!r}, {takes} takes of {seconds} s: {job['status']}, rendering...")
         job = client.wait(song_id(job), timeout_s)
         if job["status"] != "processed":
-            raise RuntimeError(f"the song failed: {job.get('error')}")
-        print(f"processed in {time.monotonic() - started:.1f} s", flush=True)
+            raise RuntimeError(f"the song ended {job['status']}: {job.get('error')}")
+        took_s = time.monotonic() - started
         saved = save_media(job, out_dir)
+        manifest = render_manifest(stack, song_id(job))
+        credits = client.me()["credits"]
+    if as_json:
         print(json.dumps(job, indent=2))
-        print(engine_summary(stack, song_id(job)), flush=True)
-        for path in saved:
-            print(f"saved {path}")
-        print(f"credits left: {client.me()['credits']}")
-    print("local stack stopped")
-    print(
-        "To try the web app: `make local`, then open the 'Web app' URL it prints "
-        "(also `web_url` in .local/stack.json) and create an account there."
-    )
+    print(summary(job, manifest, saved, credits, took_s, stack, state_dir))
 
 
-def engine_summary(stack: dict, job_id: str) -> str:
-    """What rendered the song, from the container's manifest (the async endpoint's output object)."""
-    import boto3
+def say(line: str) -> None:
+    print(line, flush=True)
 
-    s3 = boto3.client("s3", endpoint_url=stack["aws_endpoint_url"])
+
+def render_manifest(stack: dict[str, Any], job_id: str) -> dict[str, Any]:
+    """What rendered the song: the container's manifest (the async endpoint's output object)."""
+    s3 = account.client("s3", stack["aws_endpoint_url"])
     body = s3.get_object(Bucket=stack["buckets"]["inference"], Key=f"async-output/{job_id}.out")["Body"]
-    manifest = json.loads(body.read())
-    music = manifest.get("music", {})
-    return (
-        f"engine: {manifest['engine']} at {manifest['sample_rate']} Hz, "
-        f"{music.get('inference_steps')} steps, guidance {music.get('guidance_scale')}"
-    )
+    return dict(json.loads(body.read()))
 
 
 def save_media(job: dict, out_dir: Path) -> list[Path]:
@@ -79,15 +81,73 @@ def save_media(job: dict, out_dir: Path) -> list[Path]:
     return saved
 
 
+def summary(
+    job: dict[str, Any],
+    manifest: dict[str, Any],
+    saved: list[Path],
+    credits: int,
+    took_s: float,
+    stack: dict[str, Any],
+    state_dir: Path,
+) -> str:
+    request = job["request"]
+    music = manifest.get("music") or {}
+    takes = job.get("takes") or []
+    seeds = ", ".join(str(take["seed"]) for take in takes)
+    files = "\n".join(f"{'' if i == 0 else ' ' * 13}{_shown(path)}" for i, path in enumerate(saved))
+    lines = [
+        "",
+        f'"{job.get("title") or "untitled"}": processed in {took_s:.1f} s (song {song_id(job)})',
+        f"  mode       {job['mode']}: {request.get('description') or request.get('prompt') or ''}",
+        f"  duration   {job.get('duration_s')} s, {len(takes)} take{'s' * (len(takes) != 1)} (seeds {seeds})",
+        f"  engine     {manifest.get('engine')} at {manifest.get('sample_rate')} Hz, "
+        f"{music.get('inference_steps')} steps",
+        f"  saved      {files}",
+        f"  credits    {credits} left (this song cost {job.get('price_credits')})",
+        f"  logs       {_shown(state_dir / 'stack.log')}, {_shown(state_dir / 'logs' / 'container.log')}",
+        "",
+    ]
+    if stack.get("model_profile") == "tiny":
+        lines += [
+            "The demo runs the tiny profile: small models with random weights, so the audio and cover are "
+            "noise and the lyrics gibberish (by design); the pipeline, files and lengths are real.",
+            f"Real weights: {REAL_WEIGHTS} (README, 'Local stack').",
+        ]
+    lines.append(
+        "The local stack has stopped. To keep one running and try the web app: `make local`, then open "
+        "the 'Web app' URL it prints."
+    )
+    return "\n".join(lines)
+
+
+def _shown(path: Path) -> str:
+    """A path as short as it is unambiguous: relative to the working directory when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path.resolve())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local.demo", description=__doc__)
-    parser.add_argument("--out", type=Path, default=REPO_ROOT / "out")
+    parser.add_argument("--out", type=Path, default=REPO_ROOT / "out", help="where the files go")
     parser.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR / "demo")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the song")
+    parser.add_argument("--json", action="store_true", help="also print the whole job as the API returns it")
+    parser.add_argument("--verbose", action="store_true", help="INFO logs here and in the stack's log")
     args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
     try:
-        run(args.out, args.state_dir, args.timeout)
-    except (StackStartError, ApiError, TimeoutError, RuntimeError, OSError) as exc:
+        run(args.out, args.state_dir, args.timeout, verbose=args.verbose, as_json=args.json)
+    except (
+        StackStartError,
+        ApiError,
+        TimeoutError,
+        RuntimeError,
+        OSError,
+        BotoCoreError,
+        ClientError,
+    ) as exc:
         print(f"make demo failed: {exc}", file=sys.stderr)
         return 1
     return 0
