@@ -1,152 +1,30 @@
-"""The workflow in moto for tests and the benchmark: the real ASL, the real handlers in-process,
-a fake async endpoint, and helpers that drive it the way the API does."""
+"""Helpers of the workflow tests on top of the in-process workflow (local/workflow_sandbox.py,
+shared with the workflow benchmark): faults, settings, and a concurrency monitor."""
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
+from lambdas.common.models import JobStatus
+from lambdas.common.repositories import JobRepository
+from local.workflow_sandbox import CREDITS_PER_MINUTE, REQUEST, Workflow, sandbox
 
-from lambdas.common.models import Job, JobStatus, new_job_id, utc_now
-from lambdas.common.pricing import request_price
-from lambdas.common.repositories import JobRepository, UserRepository
-from local.dynamodb_patches import atomic_transactions
-from local.lambda_routing import route_lambda_invokes
-from local.resources import ResourceNames, create_data_and_storage
-from local.sfn_patches import stop_interrupts_waiting_tasks
-from local.workflow import (
-    WorkflowNames,
-    create_state_machine,
-    function_environment,
-    substitutions,
-    task_handlers,
-)
-from stacks.config import ServiceConfig
-from tests.workflow.fake_endpoint import FakeAsyncEndpoint
+__all__ = [
+    "COST",
+    "CREDITS_PER_MINUTE",
+    "REQUEST",
+    "ConcurrencyMonitor",
+    "Workflow",
+    "lose_transaction_response",
+    "sandbox",
+    "set_limit",
+]
 
-CREDITS_PER_MINUTE = 2
-COST = 2  # the price of REQUEST: one started minute
-REQUEST = {
-    "mode": "description",
-    "description": "a calm lofi song about rain",
-    "instrumental": False,
-    "duration_s": 60,
-    "seed": None,
-    "guidance_scale": 15.0,
-    "inference_steps": 60,
-    "formats": ["wav", "mp3"],
-}
-
-
-@dataclass
-class Workflow:
-    """One deployed copy of the workflow in moto plus helpers to drive it like the API does."""
-
-    names: WorkflowNames
-    resources: ResourceNames
-    endpoint: FakeAsyncEndpoint
-    state_machine_arn: str = ""
-    sfn: Any = field(default_factory=lambda: boto3.client("stepfunctions"))
-
-    def deploy(self, **overrides: Any) -> str:
-        values = substitutions(self.names, self.resources, slot_poll_s=60) | overrides
-        if self.state_machine_arn:
-            self.sfn.delete_state_machine(stateMachineArn=self.state_machine_arn)
-        self.state_machine_arn = create_state_machine(self.sfn, self.names, values)
-        return self.state_machine_arn
-
-    def user(self, user_id: str, credits: int) -> None:
-        UserRepository().get_or_create(user_id, signup_credits=credits)
-
-    def submit(
-        self, user_id: str, request: dict | None = None, *, start: bool = True, reserve: bool = True
-    ) -> Job:
-        """What POST /songs does: the job row with its price reserved, then StartExecution named
-        after the job. `reserve=False` writes a row without a reservation."""
-        now = utc_now()
-        body = request or REQUEST
-        job = Job(
-            job_id=new_job_id(),
-            user_id=user_id,
-            status=JobStatus.QUEUED,
-            stage="queued",
-            request=body,
-            created_at=now,
-            updated_at=now,
-            price_credits=request_price(body, CREDITS_PER_MINUTE),
-        )
-        jobs = JobRepository()
-        job = jobs.create_reserved(job) if reserve else jobs.create(job)
-        if start:
-            self.start(job)
-        time.sleep(0.002)  # distinct created_at values keep submission order unambiguous
-        return job
-
-    def start(self, job: Job) -> None:
-        self.sfn.start_execution(
-            stateMachineArn=self.state_machine_arn,
-            name=job.job_id,
-            input=json.dumps({"job_id": job.job_id, "user_id": job.user_id}),
-        )
-
-    def execution_arn(self, job_id: str) -> str:
-        return self.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{job_id}"
-
-    def wait(self, job_id: str, timeout_s: float = 30) -> dict[str, Any]:
-        """Wait for the job's execution to end; returns DescribeExecution."""
-        deadline = time.monotonic() + timeout_s
-        while True:
-            described = self.sfn.describe_execution(executionArn=self.execution_arn(job_id))
-            if described["status"] != "RUNNING":
-                return described
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"execution {job_id} still running after {timeout_s}s")
-            time.sleep(0.05)
-
-    def history(self, job_id: str) -> list[dict[str, Any]]:
-        return self.sfn.get_execution_history(executionArn=self.execution_arn(job_id))["events"]
-
-    def job(self, job_id: str) -> Job:
-        job = JobRepository().find(job_id)
-        assert job is not None
-        return job
-
-    def credits(self, user_id: str) -> int:
-        user = UserRepository().find(user_id)
-        assert user is not None
-        return user.credits
-
-    def jobs_of(self, user_id: str) -> list[Job]:
-        return JobRepository().list_for_user(user_id, limit=50)[0]
-
-    def reserved(self, user_id: str) -> int:
-        user = UserRepository().find(user_id)
-        assert user is not None
-        return user.reserved_credits
-
-    def slots(self, user_id: str) -> set[str]:
-        return UserRepository().slot_holders(user_id)
-
-    def media_keys(self, prefix: str = "") -> list[str]:
-        response = boto3.client("s3").list_objects_v2(Bucket=self.resources.media_bucket, Prefix=prefix)
-        return sorted(obj["Key"] for obj in response.get("Contents", []))
-
-    def scratch_keys(self, prefix: str) -> list[str]:
-        response = boto3.client("s3").list_objects_v2(Bucket=self.resources.inference_bucket, Prefix=prefix)
-        return sorted(obj["Key"] for obj in response.get("Contents", []))
-
-
-def _stop_running(flow: Workflow) -> None:
-    """Leave no execution thread waiting on a token after the test."""
-    for execution in flow.sfn.list_executions(stateMachineArn=flow.state_machine_arn)["executions"]:
-        if execution["status"] == "RUNNING":
-            flow.sfn.stop_execution(executionArn=execution["executionArn"])
+COST = 2  # the price of REQUEST: one started minute at CREDITS_PER_MINUTE
 
 
 @contextmanager
@@ -208,46 +86,3 @@ class ConcurrencyMonitor:
                 ]
                 self.max_processing[user] = max(self.max_processing[user], len(processing))
             time.sleep(0.01)
-
-
-@contextmanager
-def sandbox(setenv: Callable[[str, str], None], limit: int = 1) -> Iterator[Workflow]:
-    """moto executing state machines, tables and buckets, the state machine, routed handlers.
-
-    `setenv` sets the functions' environment variables (monkeypatch.setenv in tests).
-    """
-    from moto import mock_aws
-
-    from lambdas.common import aws, settings
-
-    resources = ResourceNames.for_config(ServiceConfig(stage_name="test"))
-    names = WorkflowNames.for_prefix("song-service-test")
-    environment = function_environment(names, resources) | {
-        "CREDITS_PER_MINUTE": str(CREDITS_PER_MINUTE),
-        "MAX_CONCURRENT_JOBS_PER_USER": str(limit),
-        "STAGE_NAME": "test",
-    }
-    for key, value in environment.items():
-        setenv(key, value)
-
-    def forget_cached() -> None:
-        aws.reset()
-        settings.get_settings.cache_clear()
-
-    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
-        forget_cached()
-        create_data_and_storage(boto3.client("dynamodb"), boto3.client("s3"), resources)
-        endpoint = FakeAsyncEndpoint(resources.inference_bucket)
-        flow = Workflow(names=names, resources=resources, endpoint=endpoint)
-        with (
-            endpoint.installed(),
-            route_lambda_invokes(task_handlers(names)),
-            stop_interrupts_waiting_tasks(),
-            atomic_transactions(),
-        ):
-            flow.deploy()
-            try:
-                yield flow
-            finally:
-                _stop_running(flow)
-        forget_cached()

@@ -1,4 +1,5 @@
-"""A stand-in for the async SageMaker endpoint, for the workflow tests and the benchmark.
+"""A stand-in for the async SageMaker endpoint in the in-process workflow (local/workflow_sandbox.py),
+for the workflow tests and the workflow benchmark; the media it writes are placeholder bytes.
 
 It intercepts InvokeEndpointAsync in moto, and on `succeed`/`fail` (or by itself in `auto`
 mode) does what SageMaker and the container do: read the request from S3, write the media and
