@@ -3,7 +3,7 @@
 Reports, per run and as medians: the total seen by the client, the container's own time (the
 manifest's `timings.total_s`, stored on the job row), and the rest: orchestration (API, workflow,
 queueing, the async endpoint, SNS/SQS, the callback, publish and charge, plus the client's polling
-granularity). Run: `.venv/bin/python -m bench.local_e2e_bench [--runs N]`.
+granularity). Run: `.venv/bin/python -m bench.local_e2e_bench [--runs N] [--warmup N]`.
 """
 
 from __future__ import annotations
@@ -16,8 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import boto3
-
+from local import account
 from local.client import SongClient, song_id
 from local.launcher import running_stack
 
@@ -32,15 +31,9 @@ POLL_S = 0.1
 
 def container_seconds(stack: dict, job_id: str) -> float:
     """The manifest's timings.total_s, from the job row (moto's DynamoDB)."""
-    table = boto3.resource(
-        "dynamodb",
-        endpoint_url=stack["aws_endpoint_url"],
-        region_name=stack["region"],
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    ).Table(stack["tables"]["jobs"])
-    item = table.get_item(Key={"job_id": job_id})["Item"]
-    return float(item["result"]["timings"]["total_s"])
+    dynamodb = account.client("dynamodb", stack["aws_endpoint_url"])
+    item = dynamodb.get_item(TableName=stack["tables"]["jobs"], Key={"job_id": {"S": job_id}})["Item"]
+    return float(item["result"]["M"]["timings"]["M"]["total_s"]["N"])
 
 
 def one_run(stack: dict, client: SongClient, seed: int) -> tuple[float, float]:
@@ -53,17 +46,21 @@ def one_run(stack: dict, client: SongClient, seed: int) -> tuple[float, float]:
     return total, container_seconds(stack, song_id(done))
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=5)
-    args = parser.parse_args()
+    parser.add_argument(
+        "--warmup", type=int, default=1, help="unmeasured songs first (imports, lazy clients)"
+    )
+    args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         with running_stack(Path(tmp)) as stack:
             startup = time.perf_counter() - t0
             client = SongClient.for_user(stack, "bench-user")
-            one_run(stack, client, seed=0)  # warm-up: first-call imports and lazy clients
-            rows = [one_run(stack, client, seed=i + 1) for i in range(args.runs)]
+            for seed in range(args.warmup):
+                one_run(stack, client, seed=seed)
+            rows = [one_run(stack, client, seed=args.warmup + i) for i in range(args.runs)]
     print(f"machine: {platform.machine()}, {_cores()} cores, Python {platform.python_version()}")
     print(f"stack start-up (moto, resources, tiny models loaded): {startup:.1f} s")
     print("run  total_s  container_s  orchestration_s  share")

@@ -25,9 +25,6 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.update(
     {
-        "AWS_ACCESS_KEY_ID": "bench",
-        "AWS_SECRET_ACCESS_KEY": "bench",
-        "AWS_DEFAULT_REGION": "us-east-1",
         "POWERTOOLS_SERVICE_NAME": "song-service",
         "POWERTOOLS_METRICS_NAMESPACE": "SongService",
         "POWERTOOLS_TRACE_DISABLED": "true",
@@ -35,12 +32,11 @@ os.environ.update(
         "POWERTOOLS_METRICS_DISABLED": "true",  # keep stdout for the report
     }
 )
-os.environ.pop("AWS_ENDPOINT_URL", None)
 
 import boto3
 
-from local import lambda_routing
-from tests.workflow.harness import Workflow, sandbox
+from local import account, lambda_routing
+from local.workflow_sandbox import Workflow, sandbox
 
 
 @dataclass
@@ -106,12 +102,13 @@ def _per_song(counter: Counter, songs: int) -> dict[str, float]:
     return {key: round(value / songs, 2) for key, value in sorted(counter.items())}
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--songs", type=int, default=10, help="songs of distinct users, one after another")
     parser.add_argument("--inference-s", type=float, default=0.5, help="fake inference time per song")
     parser.add_argument("--queued", type=int, default=3, help="songs of one user, run one at a time")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    account.use_local_identity(os.environ)  # moto in-process: fake credentials, none of the user's
 
     counters = Counters()
     with sandbox(os.environ.__setitem__) as flow:

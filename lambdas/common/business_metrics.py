@@ -57,6 +57,12 @@ def emit(spec: MetricSpec, value: float, **dimensions: str) -> None:
     if set(dimensions) != set(spec.dimensions):
         raise ValueError(f"{spec.name} takes dimensions {spec.dimensions}, got {sorted(dimensions)}")
     from aws_lambda_powertools.metrics import single_metric  # runtime-only dependency
+    from aws_lambda_powertools.metrics.functions import is_metrics_disabled
+
+    # Powertools' Metrics honours POWERTOOLS_METRICS_DISABLED, its single_metric prints regardless;
+    # the local stack (unless --verbose) and the benchmarks set it. Never set when deployed.
+    if is_metrics_disabled():
+        return
 
     default_dimensions = {"service": SERVICE, "stage": os.environ.get("STAGE_NAME", "dev")}
     with single_metric(
