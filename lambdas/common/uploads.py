@@ -56,13 +56,24 @@ ContentType = Literal[
 ]
 
 
+def _declare_size_limit(schema: dict[str, Any]) -> None:
+    """The OpenAPI document states the limit the API enforces (UploadService.create); it is read
+    when the document is built, not at import."""
+    schema["maximum"] = get_settings().upload_max_bytes
+
+
 class UploadRequest(StrictModel):
     """`POST /uploads`: what the browser is about to send. The size limit is a setting, checked by
     the API (422 with the field); the POST policy then holds the client to this exact size and type."""
 
     filename: SafeText = Field(min_length=1, max_length=255, description="Shown back; not part of the key")
     content_type: ContentType = Field(description="The file's type; the upload check holds the file to it")
-    size_bytes: int = Field(ge=1, description="The file's exact size; the upload URL accepts only this size")
+    size_bytes: int = Field(
+        ge=1,
+        description="The file's exact size; the upload URL accepts only this size. At most `upload_max_mb` "
+        "MB (a deployment setting; the document a deployment serves at GET /docs states its own)",
+        json_schema_extra=_declare_size_limit,
+    )
 
 
 class UploadStatus(StrEnum):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from aws_lambda_powertools.event_handler.openapi.models import Server
 from openapi_spec_validator import validate
 
 from lambdas.api.openapi import document, document_dict
+from lambdas.common import settings
 from lambdas.common.models import SAFE_TEXT_PATTERN
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "openapi.json"
@@ -126,3 +128,43 @@ def test_served_document_names_the_calling_deployment() -> None:
     served = document_dict([Server(url="/v1")])  # what GET /docs?format=json answers under the stage
     assert served["servers"] == [{"url": "/v1"}]
     assert served["paths"] == json.loads(document())["paths"]
+
+
+def test_every_number_and_text_of_a_request_is_bounded(spec) -> None:
+    """The document states each limit the API enforces: a client (or a fuzzer) can stay inside them."""
+    schemas = spec["components"]["schemas"]
+    for name in set(_request_schemas(spec)):
+        for field, prop in schemas[name]["properties"].items():
+            for variant in prop.get("anyOf", [prop]):
+                kind = None if {"enum", "const"} & set(variant) else variant.get("type")
+                if kind in ("integer", "number"):
+                    assert "minimum" in variant or "exclusiveMinimum" in variant, (name, field)
+                    assert "maximum" in variant or "exclusiveMaximum" in variant, (name, field)
+                elif kind == "string":
+                    # A length, or a pattern that bounds it (no *, + or open {n,}).
+                    bounded = not re.search(r"[*+]|\{\d+,\}", variant.get("pattern", "*"))
+                    assert "maxLength" in variant or bounded, (name, field)
+                elif kind == "array":
+                    assert "maxItems" in variant, (name, field)
+
+
+@pytest.fixture
+def upload_max_mb(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], None]]:
+    def use(value: str) -> None:
+        monkeypatch.setenv("UPLOAD_MAX_MB", value)
+        settings.get_settings.cache_clear()
+
+    yield use
+    monkeypatch.undo()
+    settings.get_settings.cache_clear()
+
+
+def _size_limit(spec: dict[str, Any]) -> int:
+    return spec["components"]["schemas"]["UploadRequest"]["properties"]["size_bytes"]["maximum"]
+
+
+def test_the_upload_size_limit_is_the_one_the_api_enforces(upload_max_mb) -> None:
+    upload_max_mb("50")  # cdk.json's default: the committed document's
+    assert _size_limit(json.loads(DOC.read_text())) == settings.get_settings().upload_max_bytes == 50 * 2**20
+    upload_max_mb("7")  # a deployment's own setting: the document it serves (GET /docs) says so
+    assert _size_limit(document_dict([Server(url="/v1")])) == 7 * 2**20
