@@ -25,6 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # local/ (the local identity)
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sagemaker_containers" / "music"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -359,11 +360,13 @@ def main() -> None:
     )
     from moto import mock_aws
 
+    from local import account
+
+    account.use_local_identity(os.environ)  # S3 is moto in-process: fake credentials, none of the user's
     with mock_aws():
         import boto3
 
-        boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="bench-bucket")
-        os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+        boto3.client("s3").create_bucket(Bucket="bench-bucket")
         rss.overall = rss_bytes()
         manifest = SongPipeline(models).run(request)
     result["song"] = {
