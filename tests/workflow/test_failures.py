@@ -327,7 +327,10 @@ def _only_vocals(manifest: dict, request: dict) -> dict:
 
 def _bass_for_drums(manifest: dict, request: dict) -> dict:
     swap = {"drums": "keyboard"}
-    return {**manifest, "audio": [{**a, "track": swap.get(a["track"], a["track"])} for a in manifest["audio"]]}
+    return {
+        **manifest,
+        "audio": [{**a, "track": swap.get(a["track"], a["track"])} for a in manifest["audio"]],
+    }
 
 
 def _one_second(manifest: dict, request: dict) -> dict:
