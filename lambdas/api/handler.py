@@ -38,6 +38,10 @@ from .uploads import UploadService
 MAX_BODY_BYTES = 64 * 1024
 IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"  # visible ASCII, as in the IETF Idempotency-Key draft
 SECURITY = [{"cognito": []}]
+RETRY_AFTER_HEADER = {
+    "description": "Seconds to wait before retrying; sent with `ConcurrentRequests`",
+    "schema": {"type": "integer", "minimum": 1},
+}
 # (method, API Gateway resource) of the operations that take a body; every other route ignores one,
 # as its OpenAPI operation lists no 400/413/415/422 for a body. A test checks it against the document.
 ROUTES_WITH_BODY = frozenset({("POST", "/songs"), ("POST", "/uploads")})
@@ -72,14 +76,18 @@ def _error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         413: "Body over the size limit",
         415: "Body is not JSON",
         422: "Invalid input (details lists the fields), or an unusable audio source",
-        429: "Throttled",
+        429: "Throttled, or too many requests of this user at once (ConcurrentRequests): retry, after "
+        "Retry-After seconds when it is sent",
         500: "Unexpected error; details carries a correlation id",
         503: "The workflow could not be started; retry",
     }
-    return {
+    responses: dict[int | str, dict[str, Any]] = {
         status: {"description": described[status], "content": {"application/json": {"model": ErrorResponse}}}
         for status in statuses
     }
+    if 429 in responses:
+        responses[429]["headers"] = {"Retry-After": RETRY_AFTER_HEADER}
+    return responses
 
 
 SongId = Annotated[str, Path(pattern=UUID_PATTERN, description="The song's id (a UUID)")]

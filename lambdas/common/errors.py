@@ -81,3 +81,11 @@ class ServiceUnavailable(ServiceError):
     """A dependency (the workflow, a table) could not take the request; the client may retry."""
 
     code = "ServiceUnavailable"
+
+
+class ConcurrentRequests(ServiceError):
+    """Too many requests of one user changed the user's balance at once (each one re-reads it and
+    tries again a few times first): the client retries after `retry_after_s` (429, Retry-After)."""
+
+    code = "ConcurrentRequests"
+    retry_after_s = 1
