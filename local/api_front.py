@@ -25,7 +25,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from local.account import ACCOUNT
 from local.cognito import TokenVerifier, Unauthorized, authorizer_claims
-from local.http_server import BackgroundHttpServer, BadContentLength, read_body
+from local.http_server import BackgroundHttpServer, BadContentLength, drain, read_body
 from local.lambda_context import Handler, LambdaContext
 
 log = logging.getLogger(__name__)
@@ -248,6 +248,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             body = read_body(self, MAX_BODY_BYTES)
         except BadContentLength as exc:
             self._send(gateway_error(exc.status, exc.message))
+            drain(self)
             return
         headers: dict[str, list[str]] = {}
         for name, value in self.headers.items():
@@ -261,6 +262,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
             if name.lower() not in ("content-length", "connection"):
                 self.send_header(name, value)
         self.send_header("Content-Length", str(len(response.body)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(response.body)
