@@ -153,6 +153,11 @@ class AceStepEngine(MusicEngine):
         self.pipeline = pipeline
         # One bar per request in the endpoint's logs is noise; timings go in the manifest.
         pipeline.set_progress_bar_config(disable=True)
+        # Encode sources and decode songs in 30 s tiles, whatever the weights: a 10-minute canvas
+        # is 28.8M samples per channel, and the VAE's full-rate activations grow with it (the real
+        # VAE's would not fit beside the LLM and SDXL; even the tiny profile's took ~36 MB per
+        # second of canvas, about 21 GB at 600 s, without tiles).
+        pipeline.vae.enable_tiling()
         self.device = device
         self.turbo = bool(pipeline.is_turbo)
         self.tasks = TURBO_TASKS if self.turbo else BASE_TASKS
@@ -178,9 +183,6 @@ class AceStepEngine(MusicEngine):
             parts = share.pipeline
             shared = {"vae": parts.vae, "text_encoder": parts.text_encoder, "tokenizer": parts.tokenizer}
         pipeline = AceStepPipeline.from_pretrained(source, torch_dtype=dtype, **shared).to(device)
-        # Decode long songs in 30 s tiles: a 10-minute song is 28.8M samples per channel, and the
-        # VAE's full-rate activations would not fit beside the LLM and SDXL otherwise.
-        pipeline.vae.enable_tiling()
         return cls(pipeline, device)
 
     def sampling(self, job: MusicJob) -> Sampling:
