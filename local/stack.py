@@ -100,6 +100,8 @@ def lambda_environment(
         "UPLOAD_MAX_MB": str(config.upload_max_mb),
         "UPLOAD_MAX_DURATION_SECONDS": str(config.upload_max_duration_s),
         "UPLOAD_EXPIRY_DAYS": str(config.upload_expiry_days),
+        "UPLOAD_MAX_PENDING": str(config.upload_max_pending),
+        "UPLOAD_MAX_STORED": str(config.upload_max_stored),
         "STEMS_ENABLED": str(config.stems_enabled).lower(),
         "EVENT_BUS_NAME": names.event_bus,
         "GPU_PARALLELISM": str(config.max_concurrent_invocations_per_instance),  # one local instance

@@ -251,15 +251,21 @@ def api_reference():  # no return annotation: Powertools would model `Response` 
 @app.post(
     "/uploads",
     summary="Start an upload of a source track (presigned POST form)",
+    operation_id="createUpload",
     description=(
         "Returns a form for S3: POST `fields` and then the file (as the `file` field) to `url`. The "
         "form accepts exactly the declared type and size. The upload check then decodes the file; "
-        "follow it with GET /uploads/{upload_id}."
+        "follow it with GET /uploads/{upload_id}. Per user, at most `upload_max_pending` forms whose "
+        "files are not checked yet (429 `TooManyPendingUploads`, with Retry-After) and "
+        "`upload_max_stored` checked uploads that have not expired (409 `UploadQuotaExceeded`)."
     ),
     tags=["uploads"],
     status_code=201,
     security=SECURITY,
-    responses={**_ok(201, "Created", UploadCreated), **_error_responses(400, 401, 413, 415, 422, 429, 500)},
+    responses={
+        **_ok(201, "Created", UploadCreated),
+        **_error_responses(400, 401, 409, 413, 415, 422, 429, 500),
+    },
 )
 def create_upload(
     request: Annotated[UploadRequest, Body(description="The file about to be sent")],
@@ -276,6 +282,22 @@ def create_upload(
 )
 def get_upload(upload_id: UploadId) -> UploadDetail:
     return UploadService().get(current_user_id(), upload_id)
+
+
+@app.delete(
+    "/uploads/<upload_id>",
+    summary="Delete an upload",
+    description=(
+        "Deletes the upload's file and record. Songs made from it keep their own audio. While a song "
+        "made from it is still queued or processing, the answer is 409 `UploadInUse`."
+    ),
+    tags=["uploads"],
+    status_code=204,
+    security=SECURITY,
+    responses={**_ok(204, "Deleted"), **_error_responses(400, 401, 404, 409, 429, 500)},
+)
+def delete_upload(upload_id: UploadId) -> None:
+    UploadService().delete(current_user_id(), upload_id)
 
 
 @app.get(

@@ -2,13 +2,15 @@
 
 - 400 the request itself is malformed (bad JSON, bad path/query/header value, bad next_token)
 - 401 no usable identity; 402 not enough credits; 404 missing or another user's song
-- 409 idempotency conflict, a song that cannot be deleted yet, or an upload still being checked
+- 409 idempotency conflict, a song that cannot be deleted yet, an upload still being checked, an
+  upload a song in flight is made from (DELETE), or the user's stored uploads at their quota
 - 413 body over the size limit
 - 415 not JSON; 422 the JSON body fails the schema (field-level details), or an audio source that
   cannot be used (rejected or expired upload, a window outside it), or a mode switched off
-- 429 throttled downstream, or one user's requests racing for the user's balance (with
-  Retry-After); 503 the workflow could not be started; 500 anything else, with the Lambda request
-  id as correlation id and never a stack trace.
+- 429 throttled downstream, one user's requests racing for the user's balance, or too many of
+  the user's upload forms not checked yet (both with Retry-After)
+- 503 the workflow could not be started; 500 anything else, with the Lambda request id as
+  correlation id and never a stack trace.
 """
 
 from __future__ import annotations
@@ -43,6 +45,9 @@ STATUS_BY_ERROR: dict[type[errors.ServiceError], int] = {
     errors.UnsupportedMediaType: 415,
     errors.ServiceUnavailable: 503,
     errors.ConcurrentRequests: 429,
+    errors.UploadInUse: 409,
+    errors.UploadQuotaExceeded: 409,
+    errors.TooManyPendingUploads: 429,
 }
 THROTTLING_CODES = frozenset(
     {"ThrottlingException", "ProvisionedThroughputExceededException", "RequestLimitExceeded", "Throttling"}

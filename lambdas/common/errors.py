@@ -89,3 +89,22 @@ class ConcurrentRequests(ServiceError):
 
     code = "ConcurrentRequests"
     retry_after_s = 1
+
+
+class UploadInUse(ServiceError):
+    """DELETE of an upload a queued or processing song is being made from (409)."""
+
+    code = "UploadInUse"
+
+
+class UploadQuotaExceeded(ServiceError):
+    """The user keeps as many checked uploads as allowed; deleting some makes room (409)."""
+
+    code = "UploadQuotaExceeded"
+
+
+class TooManyPendingUploads(ServiceError):
+    """The user has as many upload forms out, not checked yet, as allowed (429, Retry-After)."""
+
+    code = "TooManyPendingUploads"
+    retry_after_s = 60
