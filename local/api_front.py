@@ -257,6 +257,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self._send(self.gateway.handle(request))
 
     def _send(self, response: GatewayResponse) -> None:
+        if response.status in (204, 304):  # no body, whatever the handler said (RFC 9110)
+            response = GatewayResponse(response.status, response.headers, b"")
         self.send_response(response.status)
         for name, value in response.headers.items():
             if name.lower() not in ("content-length", "connection"):

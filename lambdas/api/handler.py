@@ -94,6 +94,13 @@ SongId = Annotated[str, Path(pattern=UUID_PATTERN, description="The song's id (a
 UploadId = Annotated[str, Path(pattern=UUID_PATTERN, description="The upload's id (a UUID)")]
 
 
+def _no_content() -> Response:
+    """A 204 without a body or a Content-Type. A route returning None would answer `null` as JSON,
+    a body a 204 must not have: a client reads those four bytes as the start of its next response
+    on the same connection. (A `Response` return annotation would be modelled as a body.)"""
+    return Response(status_code=204)
+
+
 def current_user_id() -> str:
     """The Cognito `sub` of the caller. API Gateway already rejected requests without a token."""
     claims = app.current_event.request_context.authorizer.claims or {}
@@ -216,8 +223,9 @@ def cancel_song(song_id: SongId) -> SongDetail:
     security=SECURITY,
     responses={**_ok(204, "Deleted"), **_error_responses(400, 401, 404, 409, 429, 500)},
 )
-def delete_song(song_id: SongId) -> None:
+def delete_song(song_id: SongId):  # no return annotation: see _no_content
     service().delete_song(current_user_id(), song_id)
+    return _no_content()
 
 
 @app.get(
@@ -296,8 +304,9 @@ def get_upload(upload_id: UploadId) -> UploadDetail:
     security=SECURITY,
     responses={**_ok(204, "Deleted"), **_error_responses(400, 401, 404, 409, 429, 500)},
 )
-def delete_upload(upload_id: UploadId) -> None:
+def delete_upload(upload_id: UploadId):  # no return annotation: see _no_content
     UploadService().delete(current_user_id(), upload_id)
+    return _no_content()
 
 
 @app.get(

@@ -295,3 +295,22 @@ def test_gateway_errors_carry_the_web_apps_origin(cognito) -> None:
             assert response.headers["Access-Control-Allow-Origin"] == "http://127.0.0.1:5"
     finally:
         server.stop()
+
+
+def test_a_204_goes_out_without_a_body_whatever_the_handler_said(cognito) -> None:
+    """Two requests on one keep-alive connection: a body on the first (a 204) would be read as the
+    start of the second response."""
+
+    def no_content(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return {"statusCode": 204, "headers": {"Content-Type": "application/json"}, "body": "null"}
+
+    server = ApiServer(ApiGateway(TokenVerifier(cognito), no_content, service_routes()))
+    server.start()
+    try:
+        with requests.Session() as session:
+            first = session.get(f"{server.url}/health", timeout=10)
+            second = session.get(f"{server.url}/health", timeout=10)
+    finally:
+        server.stop()
+    assert (first.status_code, first.content) == (204, b"")
+    assert (second.status_code, second.content) == (204, b"")
