@@ -25,7 +25,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from local.account import ACCOUNT
 from local.cognito import TokenVerifier, Unauthorized, authorizer_claims
-from local.http_server import BackgroundHttpServer, BadContentLength, read_body
+from local.http_server import BackgroundHttpServer, BadContentLength, drain, read_body
 from local.lambda_context import Handler, LambdaContext
 
 log = logging.getLogger(__name__)
@@ -248,6 +248,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             body = read_body(self, MAX_BODY_BYTES)
         except BadContentLength as exc:
             self._send(gateway_error(exc.status, exc.message))
+            drain(self)
             return
         headers: dict[str, list[str]] = {}
         for name, value in self.headers.items():
@@ -256,11 +257,15 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self._send(self.gateway.handle(request))
 
     def _send(self, response: GatewayResponse) -> None:
+        if response.status in (204, 304):  # no body, whatever the handler said (RFC 9110)
+            response = GatewayResponse(response.status, response.headers, b"")
         self.send_response(response.status)
         for name, value in response.headers.items():
             if name.lower() not in ("content-length", "connection"):
                 self.send_header(name, value)
         self.send_header("Content-Length", str(len(response.body)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(response.body)

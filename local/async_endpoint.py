@@ -27,7 +27,7 @@ from typing import Any
 import requests
 
 from local.account import REGION
-from local.http_server import BackgroundHttpServer, BadContentLength, read_body
+from local.http_server import BackgroundHttpServer, BadContentLength, drain, read_body
 
 log = logging.getLogger(__name__)
 
@@ -209,6 +209,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             read_body(self, MAX_BODY_BYTES)  # the payload travels through S3; a body here is ignored
         except BadContentLength as exc:
             self._reply(exc.status, {"__type": "ValidationError", "message": exc.message})
+            drain(self)
             return
         found = _PATH.match(self.path.split("?")[0])
         if not found:

@@ -13,7 +13,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +25,8 @@ from local.lambda_routing import LambdaContext
 
 SAMPLE_RATE = 48_000
 CONTENT_TYPES = {"wav": "audio/wav", "mp3": "audio/mpeg", "flac": "audio/flac"}
+# Changes the manifest the endpoint writes (a faulty container): (manifest, request) -> manifest.
+Tamper = Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]
 
 
 @dataclass
@@ -120,11 +122,14 @@ class FakeAsyncEndpoint:
     def invocation(self, inference_id: str) -> Invocation:
         return next(i for i in self.invocations if i.inference_id == inference_id)
 
-    def succeed(self, inference_id: str, *, write: bool = True) -> dict[str, Any]:
-        """Generate the song (media + manifest in S3) and notify success."""
+    def succeed(
+        self, inference_id: str, *, write: bool = True, tamper: Tamper | None = None
+    ) -> dict[str, Any]:
+        """Generate the song (media + manifest in S3) and notify success; `tamper` changes the
+        manifest first, as a faulty container would have written it."""
         invocation = self.invocation(inference_id)
         if write:
-            self._write_outputs(invocation)
+            self._write_outputs(invocation, tamper)
         return self.notify(invocation, self._success_message(invocation))
 
     def fail(self, inference_id: str, reason: str) -> dict[str, Any]:
@@ -147,29 +152,20 @@ class FakeAsyncEndpoint:
 
     # --- SageMaker's and the container's side ---
 
-    def _write_outputs(self, invocation: Invocation) -> None:
+    def _write_outputs(self, invocation: Invocation, tamper: Tamper | None = None) -> None:
         s3 = boto3.client("s3")
         bucket, key = _split(invocation.input_location)
         request = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
         out_bucket, prefix = request["output"]["bucket"], request["output"]["prefix"]
         seed = request.get("seed") if request.get("seed") is not None else 1234
         seeds = [seed + k for k in range(int(request.get("variants", 1)))]  # the container's rule
+        # Stems: one file per ordered track (one take); otherwise one per take.
+        tracks = request.get("tracks") if request.get("mode") == "stems" else None
         audio = []
         for take in range(1, len(seeds) + 1):
-            for fmt in request.get("formats", ["wav"]):
-                body = f"{fmt} audio of {request['job_id']}, take {take}".encode()
-                media_key = f"{prefix}audio{'' if take == 1 else f'-take{take}'}.{fmt}"
-                s3.put_object(Bucket=out_bucket, Key=media_key, Body=body, ContentType=CONTENT_TYPES[fmt])
-                audio.append(
-                    {
-                        "format": fmt,
-                        "take": take,
-                        "bucket": out_bucket,
-                        "key": media_key,
-                        "content_type": CONTENT_TYPES[fmt],
-                        "size_bytes": len(body),
-                    }
-                )
+            for track in tracks or [None]:
+                for fmt in request.get("formats", ["wav"]):
+                    audio.append(self._put_audio(s3, out_bucket, prefix, request["job_id"], take, track, fmt))
         cover_body = b"\x89PNG fake cover"
         s3.put_object(Bucket=out_bucket, Key=f"{prefix}cover.png", Body=cover_body, ContentType="image/png")
         manifest = {
@@ -193,8 +189,29 @@ class FakeAsyncEndpoint:
             "engine": "acestep",
             "timings": {"lyrics_s": 1.5, "music_s": 20.0, "cover_s": 0.5, "upload_s": 0.2, "total_s": 22.2},
         }
+        if tamper is not None:
+            manifest = tamper(manifest, request)
         out_bucket_name, out_key = _split(invocation.output_location)
         s3.put_object(Bucket=out_bucket_name, Key=out_key, Body=json.dumps(manifest).encode())
+
+    @staticmethod
+    def _put_audio(
+        s3: Any, bucket: str, prefix: str, job_id: str, take: int, track: str | None, fmt: str
+    ) -> dict[str, Any]:
+        """One audio object under the job's scratch prefix, named as the container names it."""
+        name = f"stem-{track}" if track else f"audio{'' if take == 1 else f'-take{take}'}"
+        key = f"{prefix}{name}.{fmt}"
+        body = f"{fmt} audio of {job_id}, take {take}, {track or 'mix'}".encode()
+        s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=CONTENT_TYPES[fmt])
+        return {
+            "format": fmt,
+            "track": track,
+            "take": take,
+            "bucket": bucket,
+            "key": key,
+            "content_type": CONTENT_TYPES[fmt],
+            "size_bytes": len(body),
+        }
 
     def _success_message(self, invocation: Invocation) -> dict[str, Any]:
         return self._message(invocation, "Completed") | {

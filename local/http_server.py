@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 
 class BadContentLength(Exception):
-    """The request's Content-Length cannot be honored: answer `status` at once, without reading."""
+    """The request's body cannot be honored: answer `status` at once (see `refuse_body`)."""
 
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
@@ -16,13 +18,28 @@ class BadContentLength(Exception):
         self.message = message
 
 
+# A refused body is read and dropped, up to this much and this long, before the connection closes:
+# closing a socket with unread data sends a reset, and a client still sending its body may then
+# lose the answer instead of reading it (nginx's "lingering close").
+DRAIN_MAX_BYTES = 64 * 1024 * 1024
+DRAIN_MAX_S = 5.0
+_CHUNK_LINE_MAX = 1024
+
+
 def read_body(handler: BaseHTTPRequestHandler, max_bytes: int) -> bytes:
-    """The request body, by its Content-Length.
+    """The request body, by its Content-Length or chunked Transfer-Encoding.
 
     A negative or non-numeric length is a 400 and one over `max_bytes` a 413, both raised before
-    anything is read: `rfile.read(-1)` would wait for the client to close, and a wrong length
-    would leave the connection out of step. Either way the connection is closed after the answer.
+    the body is read: `rfile.read(-1)` would wait for the client to close, and a wrong length
+    would leave the connection out of step. A chunked body is decoded and refused (413) as soon
+    as it grows past `max_bytes`. Either way the connection is closed after the answer.
     """
+    encoding = handler.headers.get("Transfer-Encoding")
+    if encoding is not None:
+        handler.close_connection = True  # simpler than resynchronising on a refused or odd body
+        if encoding.strip().lower() != "chunked" or handler.headers.get("Content-Length") is not None:
+            raise BadContentLength(400, "only Transfer-Encoding: chunked, without Content-Length")
+        return _read_chunked(handler, max_bytes)
     raw = (handler.headers.get("Content-Length") or "0").strip()
     if not (raw.isascii() and raw.isdigit()):  # also refuses "-1", "+5" and "1e3"
         handler.close_connection = True
@@ -32,6 +49,47 @@ def read_body(handler: BaseHTTPRequestHandler, max_bytes: int) -> bytes:
         handler.close_connection = True
         raise BadContentLength(413, "Request Too Long")
     return handler.rfile.read(length) if length else b""
+
+
+def _read_chunked(handler: BaseHTTPRequestHandler, max_bytes: int) -> bytes:
+    body = bytearray()
+    while True:
+        line = handler.rfile.readline(_CHUNK_LINE_MAX + 1)
+        try:
+            size = int(line.split(b";", 1)[0].strip(), 16)
+        except ValueError:
+            size = -1
+        if not line.endswith(b"\r\n") or size < 0:
+            raise BadContentLength(400, "invalid chunked body")
+        if size == 0:
+            while handler.rfile.readline(_CHUNK_LINE_MAX + 1) not in (b"\r\n", b"\n", b""):
+                pass  # trailer fields: ignored
+            return bytes(body)
+        if len(body) + size > max_bytes:
+            raise BadContentLength(413, "Request Too Long")
+        chunk = handler.rfile.read(size)
+        if len(chunk) != size or handler.rfile.read(2) != b"\r\n":
+            raise BadContentLength(400, "invalid chunked body")
+        body += chunk
+
+
+def drain(handler: BaseHTTPRequestHandler) -> None:
+    """After the answer to a refused body: read and drop what the client still sends (bounded),
+    so closing the connection does not reset it before the client has read the answer."""
+    handler.wfile.flush()
+    connection = handler.connection
+    deadline = time.monotonic() + DRAIN_MAX_S
+    drained = 0
+    try:
+        connection.shutdown(socket.SHUT_WR)  # the answer is complete: the client sees its end
+        while drained < DRAIN_MAX_BYTES and (left := deadline - time.monotonic()) > 0:
+            connection.settimeout(left)
+            data = connection.recv(65536)
+            if not data:
+                return
+            drained += len(data)
+    except OSError:
+        return  # the client went away or stopped sending: nothing left to protect
 
 
 class BackgroundHttpServer:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lambdas.common.event_catalog import WEBHOOK_RULE_PATTERN
+from lambdas.common.uploads import UPLOADS_BY_USER_ATTRIBUTES, UPLOADS_BY_USER_INDEX
 from lambdas.webhooks.schedule import MAX_ATTEMPTS, WEBHOOK_QUEUE_VISIBILITY_S
 from stacks.config import ServiceConfig
 
@@ -126,7 +127,20 @@ def table_definitions(names: ResourceNames) -> list[dict[str, Any]]:
         {
             "TableName": names.uploads_table,
             "KeySchema": [{"AttributeName": "upload_id", "KeyType": "HASH"}],
-            "AttributeDefinitions": string_attrs("upload_id"),
+            "AttributeDefinitions": string_attrs("upload_id", "user_id", "created_at"),
+            "GlobalSecondaryIndexes": [
+                {
+                    "IndexName": UPLOADS_BY_USER_INDEX,
+                    "KeySchema": [
+                        {"AttributeName": "user_id", "KeyType": "HASH"},
+                        {"AttributeName": "created_at", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {
+                        "ProjectionType": "INCLUDE",
+                        "NonKeyAttributes": list(UPLOADS_BY_USER_ATTRIBUTES),
+                    },
+                },
+            ],
             "BillingMode": "PAY_PER_REQUEST",
         },
     ]

@@ -67,7 +67,12 @@ def failed_ids(result: Any, messages: list[dict[str, Any]]) -> set[str]:
 
 
 class SqsPoller:
-    """One thread that feeds one queue's messages to one handler until stopped."""
+    """Threads that feed one queue's messages to one handler until stopped.
+
+    `concurrency` batches run at once, like the concurrent invocations an event source mapping
+    makes (Lambda starts with up to five for a standard queue): a slow batch does not hold up the
+    messages behind it. The handler must then be safe to call from several threads.
+    """
 
     def __init__(
         self,
@@ -79,6 +84,7 @@ class SqsPoller:
         batch_size: int = 10,
         wait_time_s: int = 1,
         timeout_s: float = 60.0,
+        concurrency: int = 1,
     ) -> None:
         self._sqs = sqs
         self._queue_url = queue_url
@@ -89,14 +95,19 @@ class SqsPoller:
         self._wait_time_s = wait_time_s
         self._timeout_s = timeout_s
         self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"sqs-{function_name}", daemon=True)
+        self._threads = [
+            threading.Thread(target=self._run, name=f"sqs-{function_name}-{n}", daemon=True)
+            for n in range(max(1, concurrency))
+        ]
 
     def start(self) -> None:
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
 
     def stop(self) -> None:
         self._stopping.set()
-        self._thread.join(timeout=self._wait_time_s + self._timeout_s)
+        for thread in self._threads:
+            thread.join(timeout=self._wait_time_s + self._timeout_s)
 
     def _run(self) -> None:
         while not self._stopping.is_set():

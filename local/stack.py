@@ -102,6 +102,8 @@ def lambda_environment(
         "UPLOAD_MAX_MB": str(config.upload_max_mb),
         "UPLOAD_MAX_DURATION_SECONDS": str(config.upload_max_duration_s),
         "UPLOAD_EXPIRY_DAYS": str(config.upload_expiry_days),
+        "UPLOAD_MAX_PENDING": str(config.upload_max_pending),
+        "UPLOAD_MAX_STORED": str(config.upload_max_stored),
         "STEMS_ENABLED": str(config.stems_enabled).lower(),
         "EVENT_BUS_NAME": names.event_bus,
         "GPU_PARALLELISM": str(config.max_concurrent_invocations_per_instance),  # one local instance
@@ -200,17 +202,19 @@ class LocalStack:
         watcher.start()
         self._exit.callback(watcher.stop)
 
-        # The event source mappings: (queue, handler, function name, visibility timeout, batch size).
+        # The event source mappings: (queue, handler, function name, visibility timeout, batch size,
+        # concurrent batches). Webhook batches run five at once, as Lambda's mapping starts: one
+        # slow receiver's batch (up to DELIVERY_DEADLINE_S) must not hold up other users' events.
         prefix = self.config.resource_prefix
         mappings = [
             (messaging.callback_queue_url, messaging.callback_queue_arn, CALLBACK_HANDLER,
-             self.workflow.inference_callback, CALLBACK_VISIBILITY_TIMEOUT_S, 10),
+             self.workflow.inference_callback, CALLBACK_VISIBILITY_TIMEOUT_S, 10, 1),
             (upload_check.queue_url, upload_check.queue_arn, UPLOAD_CHECK_HANDLER,
-             f"{prefix}-upload-check", UPLOAD_CHECK_VISIBILITY_TIMEOUT_S, 1),
+             f"{prefix}-upload-check", UPLOAD_CHECK_VISIBILITY_TIMEOUT_S, 1, 1),
             (lifecycle.webhook_queue_url, lifecycle.webhook_queue_arn, WEBHOOK_SENDER_HANDLER,
-             f"{prefix}-webhook-sender", WEBHOOK_SENDER_TIMEOUT_S, 10),
+             f"{prefix}-webhook-sender", WEBHOOK_SENDER_TIMEOUT_S, 10, 5),
         ]  # fmt: skip
-        for queue_url, queue_arn, handler, function_name, timeout_s, batch_size in mappings:
+        for queue_url, queue_arn, handler, function_name, timeout_s, batch_size, concurrency in mappings:
             poller = SqsPoller(
                 moto.client("sqs"),
                 queue_url,
@@ -219,6 +223,7 @@ class LocalStack:
                 function_name=function_name,
                 timeout_s=timeout_s,
                 batch_size=batch_size,
+                concurrency=concurrency,
             )
             poller.start()
             self._exit.callback(poller.stop)

@@ -313,4 +313,6 @@ class SongApi(Construct):
         webhook_secret.add_resource("rotate").add_method("POST", integration, **secured)
         uploads = root.add_resource("uploads")
         uploads.add_method("POST", integration, **secured)
-        uploads.add_resource("{upload_id}").add_method("GET", integration, **secured)
+        upload = uploads.add_resource("{upload_id}")
+        upload.add_method("GET", integration, **secured)
+        upload.add_method("DELETE", integration, **secured)

@@ -85,6 +85,10 @@ class ServiceConfig(BaseModel):
     upload_max_mb: int = Field(50, ge=1, le=500)
     upload_max_duration_s: int = Field(600, ge=10, le=600)
     upload_expiry_days: int = Field(7, ge=1, le=365)
+    # Per-user quota: upload forms not checked yet (429 beyond), and checked uploads not expired
+    # or kept by a song (409 beyond: delete some with DELETE /uploads/{id}).
+    upload_max_pending: int = Field(5, ge=1, le=100)
+    upload_max_stored: int = Field(50, ge=1, le=10_000)
     # Stems need the base checkpoint beside turbo on the GPU; off where memory is short.
     stems_enabled: bool = True
 

@@ -21,7 +21,7 @@ from .inference import VARIANT_NAME
 from .monitoring import MonitoredResources, Monitoring
 from .nag import acknowledge, logical_id, nag_env
 from .storage import Storage
-from .uploads import UPLOADS_PREFIX, Uploads
+from .uploads import UPLOADS_BY_USER_INDEX, UPLOADS_PREFIX, Uploads
 from .web import WebApp
 from .webhooks import LifecycleEvents
 from .workflow import SONGS_PREFIX, GenerationWorkflow
@@ -73,6 +73,7 @@ class SongServiceStack(Stack):
             web_origin=web_origin,
         )
         self.grant_source_reads()
+        self.grant_upload_retention()
         CfnOutput(self, "UploadsBucketName", value=self.uploads.bucket.bucket_name)
         CfnOutput(self, "UploadsTableName", value=self.uploads.table.table_name)
 
@@ -126,6 +127,8 @@ class SongServiceStack(Stack):
             "UPLOAD_MAX_MB": str(config.upload_max_mb),
             "UPLOAD_MAX_DURATION_SECONDS": str(config.upload_max_duration_s),
             "UPLOAD_EXPIRY_DAYS": str(config.upload_expiry_days),
+            "UPLOAD_MAX_PENDING": str(config.upload_max_pending),
+            "UPLOAD_MAX_STORED": str(config.upload_max_stored),
             "STEMS_ENABLED": str(config.stems_enabled).lower(),
             "GPU_PARALLELISM": str(
                 config.endpoint_max_instances * config.max_concurrent_invocations_per_instance
@@ -192,15 +195,43 @@ class SongServiceStack(Stack):
         # Uploads: rows written and read by the API; the presigned POST is signed with this role, so
         # it needs PutObject (and PutObjectTagging: the form sets the retention tag, which using the
         # upload in a song changes).
+        # DELETE /uploads removes the row and the object; the per-user quota queries the by_user
+        # index.
         uploads = self.uploads
-        allow_items(role, uploads.table, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")
-        allow_objects(role, uploads.bucket, UPLOADS_PREFIX, "s3:PutObject", "s3:PutObjectTagging")
+        allow_items(
+            role,
+            uploads.table,
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem",
+        )
+        allow_query(role, uploads.table, UPLOADS_BY_USER_INDEX)
+        allow_objects(
+            role, uploads.bucket, UPLOADS_PREFIX, "s3:PutObject", "s3:PutObjectTagging", "s3:DeleteObject"
+        )
         acknowledge(
             role,
             "AwsSolutions-IAM5",
             "Uploads are per user (uploads/{user_id}/{upload_id}), named at runtime; the API signs "
-            "upload forms for and re-tags only objects under that prefix.",
+            "upload forms for, re-tags and deletes only objects under that prefix.",
             f"Resource::<{logical_id(uploads.bucket.node.default_child)}.Arn>/{UPLOADS_PREFIX}*",
+        )
+
+    def grant_upload_retention(self) -> None:
+        """A processed song keeps the upload it was made from: the finalize task adds the song to
+        the upload's row (read, then update) and re-tags its object (lambdas/workflow/outcome.py)."""
+        finalize = self.workflow.finalize
+        for name, value in self.uploads.environment().items():
+            finalize.function.add_environment(name, value)
+        allow_items(finalize.role, self.uploads.table, "dynamodb:GetItem", "dynamodb:UpdateItem")
+        allow_objects(finalize.role, self.uploads.bucket, UPLOADS_PREFIX, "s3:PutObjectTagging")
+        acknowledge(
+            finalize.role,
+            "AwsSolutions-IAM5",
+            "Uploads are per user (uploads/{user_id}/{upload_id}), named at runtime; the finalize task "
+            "re-tags only objects under that prefix (the upload a processed song was made from).",
+            f"Resource::<{logical_id(self.uploads.bucket.node.default_child)}.Arn>/{UPLOADS_PREFIX}*",
         )
 
     def grant_source_reads(self) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import jsii
 from aws_cdk import Aws, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
@@ -34,6 +35,10 @@ from .removal import kept, kept_always
 from .storage import private_bucket
 
 UPLOADS_PREFIX = "uploads/"
+# The uploads table's index by owner, as lambdas/common/uploads.py queries it (the local parity
+# test compares the tables the local stack creates with these).
+UPLOADS_BY_USER_INDEX = "by_user"
+UPLOADS_BY_USER_ATTRIBUTES = ("status", "expires_at_epoch")
 RETENTION_TAG = ("retention", "unused")  # lambdas/common/uploads.py sets it on every upload
 # Built by `make audio-layer` (part of `make install`) from layers/audio/requirements.txt.
 AUDIO_LAYER_DIR = REPO_ROOT / "build" / "layers" / "audio"
@@ -75,8 +80,16 @@ class Uploads(Construct):
         # The fixed name is why a failed first deploy must not leave the bucket behind: the next
         # deploy would fail with "already exists" (RetainExceptOnCreate, stacks/removal.py).
         self.bucket = self._bucket(config, access_logs_bucket, kept(retain), origins, name)
-        # Rows of unused uploads go when their objects do; a used upload's row has no TTL.
+        # Rows of unused uploads go when their objects do; a kept upload's row has no TTL.
         self.table = service_table(self, "Table", "upload_id", kept_always(retain), "expires_at_epoch")
+        # The per-user quota counts a user's uploads on this index (small items: status, expiry).
+        self.table.add_global_secondary_index(
+            index_name=UPLOADS_BY_USER_INDEX,
+            partition_key=dynamodb.Attribute(name="user_id", type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name="created_at", type=dynamodb.AttributeType.STRING),
+            projection_type=dynamodb.ProjectionType.INCLUDE,
+            non_key_attributes=list(UPLOADS_BY_USER_ATTRIBUTES),
+        )
         self._queues()
         self.layer = lambda_.LayerVersion(
             self,
@@ -141,8 +154,9 @@ class Uploads(Construct):
             server_access_logs_bucket=logs_bucket,
             server_access_logs_prefix="uploads/",
             lifecycle_rules=[
-                # Uploads no song used: the form tags them `retention=unused`; using one in a song
-                # re-tags it `used`, which this rule does not match.
+                # Uploads no processed song keeps: the form tags them `retention=unused`; a
+                # processed song made from one re-tags it `used`, which this rule does not match,
+                # and deleting the last such song tags it `unused` again.
                 s3.LifecycleRule(
                     id="ExpireUnusedUploads",
                     prefix=UPLOADS_PREFIX,

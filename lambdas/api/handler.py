@@ -38,6 +38,10 @@ from .uploads import UploadService
 MAX_BODY_BYTES = 64 * 1024
 IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"  # visible ASCII, as in the IETF Idempotency-Key draft
 SECURITY = [{"cognito": []}]
+RETRY_AFTER_HEADER = {
+    "description": "Seconds to wait before retrying; sent with `ConcurrentRequests`",
+    "schema": {"type": "integer", "minimum": 1},
+}
 # (method, API Gateway resource) of the operations that take a body; every other route ignores one,
 # as its OpenAPI operation lists no 400/413/415/422 for a body. A test checks it against the document.
 ROUTES_WITH_BODY = frozenset({("POST", "/songs"), ("POST", "/uploads")})
@@ -72,18 +76,29 @@ def _error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         413: "Body over the size limit",
         415: "Body is not JSON",
         422: "Invalid input (details lists the fields), or an unusable audio source",
-        429: "Throttled",
+        429: "Throttled, or too many requests of this user at once (ConcurrentRequests): retry, after "
+        "Retry-After seconds when it is sent",
         500: "Unexpected error; details carries a correlation id",
         503: "The workflow could not be started; retry",
     }
-    return {
+    responses: dict[int | str, dict[str, Any]] = {
         status: {"description": described[status], "content": {"application/json": {"model": ErrorResponse}}}
         for status in statuses
     }
+    if 429 in responses:
+        responses[429]["headers"] = {"Retry-After": RETRY_AFTER_HEADER}
+    return responses
 
 
 SongId = Annotated[str, Path(pattern=UUID_PATTERN, description="The song's id (a UUID)")]
 UploadId = Annotated[str, Path(pattern=UUID_PATTERN, description="The upload's id (a UUID)")]
+
+
+def _no_content() -> Response:
+    """A 204 without a body or a Content-Type. A route returning None would answer `null` as JSON,
+    a body a 204 must not have: a client reads those four bytes as the start of its next response
+    on the same connection. (A `Response` return annotation would be modelled as a body.)"""
+    return Response(status_code=204)
 
 
 def current_user_id() -> str:
@@ -208,8 +223,9 @@ def cancel_song(song_id: SongId) -> SongDetail:
     security=SECURITY,
     responses={**_ok(204, "Deleted"), **_error_responses(400, 401, 404, 409, 429, 500)},
 )
-def delete_song(song_id: SongId) -> None:
+def delete_song(song_id: SongId):  # no return annotation: see _no_content
     service().delete_song(current_user_id(), song_id)
+    return _no_content()
 
 
 @app.get(
@@ -243,15 +259,21 @@ def api_reference():  # no return annotation: Powertools would model `Response` 
 @app.post(
     "/uploads",
     summary="Start an upload of a source track (presigned POST form)",
+    operation_id="createUpload",
     description=(
         "Returns a form for S3: POST `fields` and then the file (as the `file` field) to `url`. The "
         "form accepts exactly the declared type and size. The upload check then decodes the file; "
-        "follow it with GET /uploads/{upload_id}."
+        "follow it with GET /uploads/{upload_id}. Per user, at most `upload_max_pending` forms whose "
+        "files are not checked yet (429 `TooManyPendingUploads`, with Retry-After) and "
+        "`upload_max_stored` checked uploads that have not expired (409 `UploadQuotaExceeded`)."
     ),
     tags=["uploads"],
     status_code=201,
     security=SECURITY,
-    responses={**_ok(201, "Created", UploadCreated), **_error_responses(400, 401, 413, 415, 422, 429, 500)},
+    responses={
+        **_ok(201, "Created", UploadCreated),
+        **_error_responses(400, 401, 409, 413, 415, 422, 429, 500),
+    },
 )
 def create_upload(
     request: Annotated[UploadRequest, Body(description="The file about to be sent")],
@@ -268,6 +290,23 @@ def create_upload(
 )
 def get_upload(upload_id: UploadId) -> UploadDetail:
     return UploadService().get(current_user_id(), upload_id)
+
+
+@app.delete(
+    "/uploads/<upload_id>",
+    summary="Delete an upload",
+    description=(
+        "Deletes the upload's file and record. Songs made from it keep their own audio. While a song "
+        "made from it is still queued or processing, the answer is 409 `UploadInUse`."
+    ),
+    tags=["uploads"],
+    status_code=204,
+    security=SECURITY,
+    responses={**_ok(204, "Deleted"), **_error_responses(400, 401, 404, 409, 429, 500)},
+)
+def delete_upload(upload_id: UploadId):  # no return annotation: see _no_content
+    UploadService().delete(current_user_id(), upload_id)
+    return _no_content()
 
 
 @app.get(

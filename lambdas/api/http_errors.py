@@ -2,12 +2,15 @@
 
 - 400 the request itself is malformed (bad JSON, bad path/query/header value, bad next_token)
 - 401 no usable identity; 402 not enough credits; 404 missing or another user's song
-- 409 idempotency conflict, a song that cannot be deleted yet, or an upload still being checked
+- 409 idempotency conflict, a song that cannot be deleted yet, an upload still being checked, an
+  upload a song in flight is made from (DELETE), or the user's stored uploads at their quota
 - 413 body over the size limit
 - 415 not JSON; 422 the JSON body fails the schema (field-level details), or an audio source that
   cannot be used (rejected or expired upload, a window outside it), or a mode switched off
-- 429 throttled downstream; 503 the workflow could not be started; 500 anything else, with the
-  Lambda request id as correlation id and never a stack trace.
+- 429 throttled downstream, one user's requests racing for the user's balance, or too many of
+  the user's upload forms not checked yet (both with Retry-After)
+- 503 the workflow could not be started; 500 anything else, with the Lambda request id as
+  correlation id and never a stack trace.
 """
 
 from __future__ import annotations
@@ -41,6 +44,10 @@ STATUS_BY_ERROR: dict[type[errors.ServiceError], int] = {
     errors.InvalidBody: 422,
     errors.UnsupportedMediaType: 415,
     errors.ServiceUnavailable: 503,
+    errors.ConcurrentRequests: 429,
+    errors.UploadInUse: 409,
+    errors.UploadQuotaExceeded: 409,
+    errors.TooManyPendingUploads: 429,
 }
 THROTTLING_CODES = frozenset(
     {"ThrottlingException", "ProvisionedThroughputExceededException", "RequestLimitExceeded", "Throttling"}
@@ -57,18 +64,23 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     return {"error": error}
 
 
-def error_response(status: int, code: str, message: str, details: Any = None) -> Response:
+def error_response(
+    status: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None
+) -> Response:
     return Response(
         status_code=status,
         content_type=content_types.APPLICATION_JSON,
         body=json.dumps(error_body(code, message, details)),
+        headers=headers,
     )
 
 
 def from_service_error(exc: errors.ServiceError) -> Response:
     # The most specific class wins (a subclass may have its own status).
     status = next((STATUS_BY_ERROR[c] for c in type(exc).__mro__ if c in STATUS_BY_ERROR), 500)
-    return error_response(status, exc.code, exc.message, exc.details)
+    retry_after = getattr(exc, "retry_after_s", None)
+    headers = {"Retry-After": str(retry_after)} if retry_after else None
+    return error_response(status, exc.code, exc.message, exc.details, headers)
 
 
 def from_validation_error(exc: RequestValidationError) -> Response:

@@ -67,6 +67,8 @@ def document_dict(servers: list[Server] | None = None) -> dict[str, Any]:
         for operation in item.values():
             if "requestBody" not in operation:
                 operation["responses"].pop(_BODY_ONLY_STATUS, None)
+            # A 204 has no body (Powertools documents one for a route's own status code).
+            operation["responses"].get("204", {}).pop("content", None)
             # Public operations say so: an empty requirement, not a missing one.
             operation.setdefault("security", [])
     schemas = spec.get("components", {}).get("schemas", {})

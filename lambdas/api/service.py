@@ -19,7 +19,6 @@ from lambdas.common.models import (
     Job,
     JobError,
     JobResult,
-    JobSource,
     JobStatus,
     Reservation,
     new_job_id,
@@ -125,6 +124,8 @@ class SongService:
             # What the job renders, stored like a text mode's length: shown, priced and rendered.
             body["duration_s"] = rendered_duration_s(request, source)
         now, job_id = utc_now(), new_job_id()
+        if source is not None:
+            self.sources.start_job(user_id, source, job_id)
         job = Job(
             job_id=job_id,
             user_id=user_id,
@@ -143,21 +144,15 @@ class SongService:
             job = self.jobs.create_reserved(job, self.settings.signup_credits)
         except InsufficientCredits:
             telemetry.song_rejected(InsufficientCredits.code)
+            self.sources.forget_job(source, job_id)
             raise
-        if source is not None:
-            self._keep_source(user_id, source)
+        except Exception:
+            self.sources.forget_job(source, job_id)
+            raise
         self._start_workflow(job)
         telemetry.song_requested(request.mode)
         logger.info("song requested", extra={"job_id": job.job_id, "mode": request.mode})
         return SongDetail(**song_fields(job)).model_dump(mode="json")
-
-    def _keep_source(self, user_id: str, source: JobSource) -> None:
-        """Stop the upload from expiring. Best effort: its expiry is days away (the job needs the
-        source for hours at most), and failing the request here would strand the job row."""
-        try:
-            self.sources.keep(user_id, source)
-        except (ClientError, BotoCoreError):
-            logger.warning("could not mark the source upload used", extra={"upload_id": source.upload_id})
 
     def _start_workflow(self, job: Job) -> None:
         try:
@@ -169,6 +164,7 @@ class SongService:
             message = "The song could not be started. No credits were charged."
             if not self.jobs.fail_and_release(job.job_id, WORKFLOW_START_FAILED, message):
                 self.jobs.mark_failed(job.job_id, WORKFLOW_START_FAILED, message)  # nothing reserved
+            self.sources.forget_job(job.source, job.job_id)
             telemetry.song_rejected(WORKFLOW_START_FAILED)
             raise ServiceUnavailable(
                 "the song could not be started, please retry", details={"job_id": job.job_id}
@@ -243,6 +239,10 @@ class SongService:
         # cancel); a row must never take a hold with it. Only a held one costs the extra read.
         if job.reservation is Reservation.HELD:
             self.jobs.release_reservation(job_id)
+        if job.source is not None and job.source.upload_id:
+            # Its upload is kept only while a processed song made from it exists. First, so a
+            # failure here leaves the song to delete again rather than the upload kept for good.
+            self.sources.release_song(job.source.upload_id, job_id)
         removed = self.media.delete_prefix(media_keys.job_prefix(user_id, job_id))
         self.jobs.delete(job_id, user_id)
         logger.info("song deleted", extra={"job_id": job_id, "media_objects": removed})

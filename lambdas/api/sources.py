@@ -8,6 +8,8 @@ being made is 409, a rejected or expired upload, a failed song or a window outsi
 
 from __future__ import annotations
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from lambdas.common.errors import InvalidBody, ModeUnavailable, NotFound, SourceNotReady, SourceUnusable
 from lambdas.common.models import (
     MAX_RENDER_S,
@@ -20,9 +22,10 @@ from lambdas.common.models import (
     StemsRequest,
     utc_now,
 )
-from lambdas.common.repositories import JobRepository
+from lambdas.common.observability import logger
+from lambdas.common.repositories import JobRepository, is_conditional_failure
 from lambdas.common.settings import Settings
-from lambdas.common.uploads import UploadObjects, UploadRepository, UploadStatus
+from lambdas.common.uploads import UploadObjects, UploadRepository, UploadStatus, sync_retention_tag
 
 # Source formats the container decodes, best first (lossless before lossy).
 _SOURCE_FORMAT_ORDER = ("wav", "flac", "mp3")
@@ -52,11 +55,36 @@ class SourceResolver:
         check_against_source(request, source.duration_s)
         return source
 
-    def keep(self, user_id: str, source: JobSource) -> None:
-        """An upload a song uses no longer expires (row and object)."""
-        if source.upload_id:
-            self.uploads.mark_used(source.upload_id, user_id)
-            self.objects.keep(source.key)
+    def start_job(self, user_id: str, source: JobSource, job_id: str) -> None:
+        """List the job on its source upload (DELETE /uploads refuses while it is in flight).
+        Before the job row exists, so a cancel of the job always comes after it."""
+        if not source.upload_id:
+            return
+        try:
+            self.uploads.start_job(source.upload_id, user_id, job_id)
+        except ClientError as exc:
+            if not is_conditional_failure(exc):
+                raise
+            # Deleted (or replaced) since it was resolved a moment ago.
+            raise SourceUnusable(
+                "the upload was deleted or replaced meanwhile; check it with GET /uploads/{id}",
+                details={"upload_id": source.upload_id},
+            ) from None
+
+    def forget_job(self, source: JobSource | None, job_id: str) -> None:
+        """The job will never run (refused or not started): off its upload's list. Best effort:
+        DELETE /uploads also drops listed jobs that are not in flight."""
+        if source is None or not source.upload_id:
+            return
+        try:
+            self.uploads.forget_jobs(source.upload_id, {job_id})
+        except (ClientError, BotoCoreError):
+            logger.warning("could not unlist the job from its upload", extra={"upload_id": source.upload_id})
+
+    def release_song(self, upload_id: str, job_id: str) -> None:
+        """A song made from the upload is deleted: with no processed song left, it expires again."""
+        self.uploads.release_song(upload_id, job_id, self.settings.upload_expiry_days)
+        sync_retention_tag(self.uploads, self.objects, upload_id)
 
     def _upload(self, user_id: str, upload_id: str) -> JobSource:
         upload = self.uploads.get_for_user(upload_id, user_id)
@@ -72,7 +100,7 @@ class SourceResolver:
                 f"the upload was rejected: {reason}",
                 details={"upload_id": upload_id, "status": upload.status.value},
             )
-        if not upload.used and upload.expires_at and upload.expires_at < utc_now():
+        if upload.expires_at and upload.expires_at < utc_now():
             raise SourceUnusable(
                 f"the upload expired at {upload.expires_at}; upload the file again",
                 details={"upload_id": upload_id},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from functools import cache
 from typing import Any
 
@@ -13,14 +14,22 @@ _RETRIES = Config(retries={"mode": "standard", "max_attempts": 4})
 _SERVICE_CONFIG = {"s3": _RETRIES.merge(Config(signature_version="s3v4"))}
 
 
+# boto3's default session does not create clients safely from several threads at once (the local
+# stack runs some handlers concurrently, as Lambda runs several environments); the clients
+# themselves are thread-safe once made.
+_creating = threading.Lock()
+
+
 @cache
 def client(service: str) -> Any:
-    return boto3.client(service, config=_SERVICE_CONFIG.get(service, _RETRIES))
+    with _creating:
+        return boto3.client(service, config=_SERVICE_CONFIG.get(service, _RETRIES))
 
 
 @cache
 def table(name: str) -> Any:
-    return boto3.resource("dynamodb", config=_RETRIES).Table(name)
+    with _creating:
+        return boto3.resource("dynamodb", config=_RETRIES).Table(name)
 
 
 def reset() -> None:

@@ -81,3 +81,30 @@ class ServiceUnavailable(ServiceError):
     """A dependency (the workflow, a table) could not take the request; the client may retry."""
 
     code = "ServiceUnavailable"
+
+
+class ConcurrentRequests(ServiceError):
+    """Too many requests of one user changed the user's balance at once (each one re-reads it and
+    tries again a few times first): the client retries after `retry_after_s` (429, Retry-After)."""
+
+    code = "ConcurrentRequests"
+    retry_after_s = 1
+
+
+class UploadInUse(ServiceError):
+    """DELETE of an upload a queued or processing song is being made from (409)."""
+
+    code = "UploadInUse"
+
+
+class UploadQuotaExceeded(ServiceError):
+    """The user keeps as many checked uploads as allowed; deleting some makes room (409)."""
+
+    code = "UploadQuotaExceeded"
+
+
+class TooManyPendingUploads(ServiceError):
+    """The user has as many upload forms out, not checked yet, as allowed (429, Retry-After)."""
+
+    code = "TooManyPendingUploads"
+    retry_after_s = 60

@@ -112,8 +112,9 @@ class _RenderOptions(StrictModel):
         None,
         max_length=MAX_URL_CHARS,
         description=(
-            "https URL that receives the song's lifecycle events, signed per Standard Webhooks; its "
-            "host must resolve to public addresses only (checked now and at every delivery)"
+            "https URL that receives the song's lifecycle events, signed per Standard Webhooks; port "
+            "443 (the default) or 8443 only, and its host must resolve to public addresses only "
+            "(checked now and at every delivery)"
         ),
     )
 

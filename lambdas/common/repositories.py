@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import base64
 import json
+import random
+import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime
@@ -28,7 +30,13 @@ from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
 
 from . import aws
-from .errors import InsufficientCredits, InvalidRequest, JobStateConflict, NotFound, ServiceUnavailable
+from .errors import (
+    ConcurrentRequests,
+    InsufficientCredits,
+    InvalidRequest,
+    JobStateConflict,
+    NotFound,
+)
 from .media_keys import is_valid_job_id
 from .models import (
     ENDED_UNCHARGED,
@@ -48,7 +56,9 @@ BY_USER_INDEX = "by_user"
 BY_STATUS_INDEX = "by_status"
 # Optimistic reservation: a concurrent change of the user's reserved credits makes the transaction
 # re-read and try again; more than this many in a row means the user is hammering the API.
-MAX_RESERVE_ATTEMPTS = 5
+MAX_RESERVE_ATTEMPTS = 6
+# Full jitter between attempts, growing: at most 0.01 + 0.02 + ... + 0.16 = 0.31 s in all.
+RESERVE_BACKOFF_S = 0.01
 MAX_TOKEN_VALUE_CHARS = 64  # a job id is 36 characters, a timestamp 27; a sort key may be 1024 bytes
 _serializer = TypeSerializer()
 
@@ -454,9 +464,16 @@ class JobRepository:
                     and existing.reservation == Reservation.HELD
                 ):
                     return existing
-                continue  # the user's balance or reservations changed meanwhile: read again
+                # The user's balance or reservations changed meanwhile (another request of the
+                # same user): back off a random while, so the racing requests spread out, and read again.
+                if attempt < MAX_RESERVE_ATTEMPTS - 1:
+                    time.sleep(random.uniform(0, RESERVE_BACKOFF_S * 2**attempt))
+                continue
             return job
-        raise ServiceUnavailable("too many concurrent requests for this user, please retry")
+        raise ConcurrentRequests(
+            "too many requests of this user changed its credits at once; retry after a second",
+            details={"retry_after_s": ConcurrentRequests.retry_after_s},
+        )
 
     def delete(self, job_id: str, user_id: str) -> None:
         try:

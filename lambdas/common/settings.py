@@ -34,6 +34,8 @@ class Settings:
     upload_max_duration_s: int = 600
     upload_expiry_days: int = 7
     upload_form_ttl_s: int = 900  # how long the presigned POST form is valid
+    upload_max_pending: int = 5  # per user: forms handed out whose files are not checked yet
+    upload_max_stored: int = 50  # per user: checked uploads not expired (or kept by a song)
     stems_enabled: bool = True
     # The stack's EventBridge bus for song lifecycle events (lambdas/common/lifecycle.py).
     event_bus_name: str = ""
@@ -72,6 +74,8 @@ def get_settings() -> Settings:
         upload_max_bytes=_int("UPLOAD_MAX_MB", 50) * 1024 * 1024,
         upload_max_duration_s=_int("UPLOAD_MAX_DURATION_SECONDS", 600),
         upload_expiry_days=_int("UPLOAD_EXPIRY_DAYS", 7),
+        upload_max_pending=_int("UPLOAD_MAX_PENDING", 5),
+        upload_max_stored=_int("UPLOAD_MAX_STORED", 50),
         stems_enabled=env("STEMS_ENABLED", "true").lower() == "true",
         event_bus_name=env("EVENT_BUS_NAME", ""),
         gpu_parallelism=_int("GPU_PARALLELISM", 1),

@@ -2,8 +2,14 @@
 
 Uploads have their own table rather than rows in the jobs table because they live differently:
 an upload is not a job (no workflow, no credits, no place in a queue), it expires on its own
-(DynamoDB TTL beside the bucket's lifecycle rule) unless a song uses it, and the upload check
-Lambda gets access to this table only, never to jobs or users.
+(DynamoDB TTL beside the bucket's lifecycle rule) unless a finished song was made from it, and the
+upload check Lambda gets access to this table only, never to jobs or users.
+
+Retention: an upload is kept only while a processed song made from it exists (`songs`). Songs in
+flight are listed in `active_jobs` (DELETE /uploads refuses then, 409) but do not stop its expiry:
+a song canceled or failed leaves it to expire as if it had never been used. When the last song
+made from it is deleted, it expires `upload_expiry_days` after it was uploaded again (at once if
+that is past): S3's lifecycle rule counts from the object's creation, and the row says the same.
 
 Object keys are `uploads/{user_id}/{upload_id}`: the presigned POST pins exactly that key, so an
 object's key names its owner, and the check finds the row from the key alone.
@@ -16,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal
 
+from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, Field
 
@@ -26,8 +33,12 @@ from .repositories import from_dynamo, is_conditional_failure, to_dynamo
 from .settings import get_settings
 
 UPLOADS_ROOT = "uploads/"
-# Lifecycle: objects carrying this tag expire after `upload_expiry_days`; using an upload in a
-# song flips the tag to USED_TAG, which no rule matches (stacks/uploads.py).
+# The uploads table's index by owner (user_id, created_at): the per-user quota counts on it.
+UPLOADS_BY_USER_INDEX = "by_user"
+UPLOADS_BY_USER_ATTRIBUTES = ("status", "expires_at_epoch")
+# Lifecycle: objects carrying this tag expire after `upload_expiry_days`; a processed song made from
+# the upload flips the tag to USED_TAG, which no rule matches (stacks/uploads.py), and deleting the
+# last such song flips it back.
 RETENTION_TAG_KEY = "retention"
 UNUSED_TAG = "unused"
 USED_TAG = "used"
@@ -94,9 +105,11 @@ class Upload(BaseModel):
     key: str
     created_at: str
     updated_at: str
-    expires_at: str | None = None  # when an unused upload is deleted; None once a song used it
+    expires_at: str | None = None  # when it is deleted; None while a processed song keeps it
     expires_at_epoch: int | None = None  # the same instant, as DynamoDB TTL wants it
-    used: bool = False
+    used: bool = False  # a processed song made from it exists (kept; `songs` says which)
+    active_jobs: set[str] = Field(default_factory=set)  # songs in flight made from it
+    songs: set[str] = Field(default_factory=set)  # processed songs made from it
     format: SourceFormat | None = None
     duration_s: float | None = None
     sample_rate: int | None = None
@@ -127,11 +140,17 @@ def parse_object_key(key: str) -> tuple[str, str] | None:
     return user_id, upload_id
 
 
+def expiry(created_at: datetime, expiry_days: int) -> tuple[str, int]:
+    """(expires_at, expires_at_epoch) of an upload made at `created_at`, as S3's rule counts."""
+    expires = created_at + timedelta(days=expiry_days)
+    return utc_timestamp(expires), calendar.timegm(expires.utctimetuple())
+
+
 def new_upload(
     user_id: str, upload_id: str, filename: str, content_type: str, size_bytes: int, expiry_days: int
 ) -> Upload:
     now = datetime.now(UTC)
-    expires = now + timedelta(days=expiry_days)
+    expires_at, expires_epoch = expiry(now, expiry_days)
     return Upload(
         upload_id=upload_id,
         user_id=user_id,
@@ -142,8 +161,8 @@ def new_upload(
         key=object_key(user_id, upload_id),
         created_at=utc_timestamp(now),
         updated_at=utc_timestamp(now),
-        expires_at=utc_timestamp(expires),
-        expires_at_epoch=calendar.timegm(expires.utctimetuple()),
+        expires_at=expires_at,
+        expires_at_epoch=expires_epoch,
     )
 
 
@@ -190,12 +209,12 @@ class UploadObjects:
     def delete(self, key: str) -> None:
         aws.client("s3").delete_object(Bucket=self.bucket, Key=key)
 
-    def keep(self, key: str) -> None:
-        """The object leaves the lifecycle rule that expires unused uploads."""
+    def tag(self, key: str, value: str) -> None:
+        """USED_TAG: the object leaves the lifecycle rule that expires uploads; UNUSED_TAG: back."""
         aws.client("s3").put_object_tagging(
             Bucket=self.bucket,
             Key=key,
-            Tagging={"TagSet": [{"Key": RETENTION_TAG_KEY, "Value": USED_TAG}]},
+            Tagging={"TagSet": [{"Key": RETENTION_TAG_KEY, "Value": value}]},
         )
 
 
@@ -204,10 +223,9 @@ class UploadRepository:
         self._table = aws.table(table_name or get_settings().uploads_table_name)
 
     def create(self, upload: Upload) -> Upload:
-        self._table.put_item(
-            Item=to_dynamo(upload.model_dump(mode="json", exclude_none=True)),
-            ConditionExpression="attribute_not_exists(upload_id)",
-        )
+        # DynamoDB holds no empty sets: the two reference sets appear with their first member.
+        item = upload.model_dump(mode="json", exclude_none=True, exclude={"active_jobs", "songs"})
+        self._table.put_item(Item=to_dynamo(item), ConditionExpression="attribute_not_exists(upload_id)")
         return upload
 
     def find(self, upload_id: str) -> Upload | None:
@@ -249,20 +267,112 @@ class UploadRepository:
             extra_condition=("etag", checked_etag),
         )
 
-    def mark_used(self, upload_id: str, user_id: str) -> None:
-        """A song uses the upload: keep it (no expiry). Idempotent; only a ready upload of the user."""
+    def start_job(self, upload_id: str, user_id: str, job_id: str) -> None:
+        """A song is being made from the upload (DELETE /uploads refuses while it is in flight).
+        Only a ready upload of the user: ConditionalCheckFailed otherwise."""
         self._table.update_item(
             Key={"upload_id": upload_id},
-            UpdateExpression="SET used = :true, updated_at = :now REMOVE expires_at, expires_at_epoch",
+            UpdateExpression="ADD active_jobs :job SET updated_at = :now",
             ConditionExpression="user_id = :uid AND #s = :ready",
             ExpressionAttributeNames={"#s": "status"},
             ExpressionAttributeValues={
-                ":true": True,
+                ":job": {job_id},
                 ":now": utc_now(),
                 ":uid": user_id,
                 ":ready": UploadStatus.READY.value,
             },
         )
+
+    def forget_jobs(self, upload_id: str, job_ids: set[str]) -> None:
+        """Songs no longer in flight (they ended unprocessed, or never started): off `active_jobs`."""
+        self._update_existing(upload_id, "DELETE active_jobs :jobs", {":jobs": job_ids})
+
+    def keep_for_song(self, upload_id: str, job_id: str) -> bool:
+        """A processed song was made from the upload: no expiry while it exists. Idempotent;
+        False when the upload is gone (deleted by its owner meanwhile)."""
+        return self._update_existing(
+            upload_id,
+            "ADD songs :job DELETE active_jobs :job SET used = :true, updated_at = :now "
+            "REMOVE expires_at, expires_at_epoch",
+            {":job": {job_id}, ":true": True, ":now": utc_now()},
+        )
+
+    def release_song(self, upload_id: str, job_id: str, expiry_days: int) -> bool:
+        """The song made from the upload was deleted. With no processed song left, the upload
+        expires `expiry_days` after it was made, as S3's rule counts (at once if that is past).
+        Returns whether it expires now (False: still kept, or gone)."""
+        if not self._update_existing(
+            upload_id,
+            "DELETE songs :job, active_jobs :job SET updated_at = :now",
+            {":job": {job_id}, ":now": utc_now()},
+        ):
+            return False
+        upload = self.find(upload_id)
+        if upload is None or upload.songs:
+            return False
+        expires_at, epoch = expiry(
+            datetime.fromisoformat(upload.created_at.replace("Z", "+00:00")), expiry_days
+        )
+        try:
+            self._table.update_item(
+                Key={"upload_id": upload_id},
+                UpdateExpression="SET used = :false, expires_at = :at, expires_at_epoch = :epoch",
+                # A song processed meanwhile keeps it after all.
+                ConditionExpression="attribute_exists(upload_id) AND attribute_not_exists(songs)",
+                ExpressionAttributeValues={":false": False, ":at": expires_at, ":epoch": epoch},
+            )
+        except ClientError as exc:
+            if is_conditional_failure(exc):
+                return False
+            raise
+        return True
+
+    def delete(self, upload_id: str, user_id: str) -> bool:
+        """Delete the row unless a song is (again) in flight from it; False if one is."""
+        try:
+            self._table.delete_item(
+                Key={"upload_id": upload_id},
+                ConditionExpression="user_id = :uid AND attribute_not_exists(active_jobs)",
+                ExpressionAttributeValues={":uid": user_id},
+            )
+        except ClientError as exc:
+            if is_conditional_failure(exc):
+                return False
+            raise
+        return True
+
+    def live_for_user(self, user_id: str, now_epoch: int) -> list[tuple[UploadStatus, str]]:
+        """(status, created_at) of the user's uploads that have not expired (rows TTL has not
+        removed yet do not count). Reads only the small index items, page by page."""
+        query: dict[str, Any] = {
+            "IndexName": UPLOADS_BY_USER_INDEX,
+            "KeyConditionExpression": Key("user_id").eq(user_id),
+            "FilterExpression": Attr("expires_at_epoch").not_exists()
+            | Attr("expires_at_epoch").gt(now_epoch),
+            "ProjectionExpression": "#s, created_at",
+            "ExpressionAttributeNames": {"#s": "status"},
+        }
+        found: list[tuple[UploadStatus, str]] = []
+        while True:
+            page = self._table.query(**query)
+            found += [(UploadStatus(i["status"]), str(i["created_at"])) for i in page.get("Items", [])]
+            if "LastEvaluatedKey" not in page:
+                return found
+            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def _update_existing(self, upload_id: str, expression: str, values: dict[str, Any]) -> bool:
+        try:
+            self._table.update_item(
+                Key={"upload_id": upload_id},
+                UpdateExpression=expression,
+                ConditionExpression="attribute_exists(upload_id)",
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if is_conditional_failure(exc):
+                return False
+            raise
+        return True
 
     def _finish(
         self,
@@ -299,3 +409,25 @@ class UploadRepository:
                 return False
             raise
         return True
+
+
+def sync_retention_tag(uploads: UploadRepository, objects: UploadObjects, upload_id: str) -> None:
+    """Make the object's retention tag say what the row says: USED_TAG while a processed song
+    keeps the upload, UNUSED_TAG otherwise. Every writer of `songs` calls this after its own row
+    change, and re-reads after each tag it writes until the two agree, so with writers racing
+    the last tag written is the last row state's."""
+    written = None
+    for _ in range(4):
+        upload = uploads.find(upload_id)
+        if upload is None:
+            return  # deleted: its object goes with it
+        wanted = USED_TAG if upload.songs else UNUSED_TAG
+        if wanted == written:
+            return
+        try:
+            objects.tag(upload.key, wanted)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in ("NoSuchKey", "404", "NotFound"):
+                return
+            raise
+        written = wanted

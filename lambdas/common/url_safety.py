@@ -1,7 +1,10 @@
 """Webhook URLs that cannot be turned against us (SSRF).
 
-Rules: https only; a host name that can resolve (IDNA, no percent-encoding) or a public IP address;
-no user info; only printable characters. The authoritative check runs at delivery time on every
+Rules: https only, on port 443 (the default) or 8443; a host name that can resolve (IDNA, no
+percent-encoding) or a public IP address; no user info; only printable characters. The port rule
+keeps webhooks off every other service a public host runs (SSH on 22, SMTP on 25, databases,
+admin consoles): a webhook is an HTTPS endpoint, and 8443 is the one alternative HTTPS port in
+common use. The authoritative check runs at delivery time on every
 address the host resolves to (`resolve_target`): each must be a global unicast address (not
 private, loopback, link-local (the 169.254.169.254 metadata service), shared/CGNAT, multicast,
 reserved, unspecified, documentation, ...), IPv4 addresses embedded in IPv6 (mapped, 6to4, NAT64,
@@ -25,6 +28,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 MAX_URL_CHARS = 2048
+HTTPS_PORTS = (443, 8443)
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[..., list[tuple[Any, ...]]]
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
@@ -132,7 +136,10 @@ def _split(url: str, allow_http_loopback: bool) -> _Parts:
     path = parts.path or "/"
     if parts.query:
         path = f"{path}?{parts.query}"
-    return _Parts(scheme, host, port or (443 if scheme == "https" else 80), path)
+    port = port or (443 if scheme == "https" else 80)
+    if scheme == "https" and port not in HTTPS_PORTS:
+        raise UnsafeUrl(f"must use port 443 (the default) or 8443, not {port}")
+    return _Parts(scheme, host, port, path)
 
 
 def _allowed(address: IPAddress, scheme: str, allow_http_loopback: bool) -> bool:

@@ -38,6 +38,13 @@ _FORMATS = {
 _FORMAT_NAMES = {"wav": "WAV", "mp3": "MP3", "flac": "FLAC", "ogg": "Ogg"}
 ACCEPTED = "WAV, MP3, FLAC or Ogg audio"
 MIN_DURATION_S = 1.0
+# What the model container accepts (sagemaker_containers/music/song_model/source_audio.py; a test
+# keeps the two equal): the rates audio is actually made at, from telephone (8 kHz) to studio
+# (192 kHz), and a mono or stereo mix. Outside them decoding and resampling a 10-minute track
+# could take more memory than the GPU instance should give one job.
+MIN_SAMPLE_RATE = 8_000
+MAX_SAMPLE_RATE = 192_000
+MAX_CHANNELS = 2
 _BLOCK_FRAMES = 1 << 16  # ~1.4 s at 48 kHz: memory stays small whatever the length
 
 
@@ -77,6 +84,7 @@ def measure(path: Path, max_duration_s: float) -> Measurement:
         raise Rejected("UnsupportedFormat", f"the file is {info.format_info} audio; send {ACCEPTED} instead")
     if info.samplerate <= 0 or info.channels <= 0:
         raise Rejected("NotAudio", f"the file holds no audio; send {ACCEPTED}")
+    _check_shape(info.samplerate, info.channels)
     # The header's length first (cheap): a 40-minute file is refused without decoding it.
     if info.frames > 0 and info.frames / info.samplerate > max_duration_s + 1:
         raise _too_long(info.frames / info.samplerate, max_duration_s)
@@ -89,6 +97,20 @@ def measure(path: Path, max_duration_s: float) -> Measurement:
             "TooShort", f"the track is {duration:.2f} s long; send at least {MIN_DURATION_S:.0f} s"
         )
     return Measurement(fmt, round(duration, 3), int(info.samplerate), int(info.channels))
+
+
+def _check_shape(sample_rate: int, channels: int) -> None:
+    if not MIN_SAMPLE_RATE <= sample_rate <= MAX_SAMPLE_RATE:
+        raise Rejected(
+            "UnsupportedSampleRate",
+            f"the track is sampled at {sample_rate} Hz; send audio sampled at "
+            f"{MIN_SAMPLE_RATE:,} to {MAX_SAMPLE_RATE:,} Hz (44,100 or 48,000 Hz are usual)",
+        )
+    if channels > MAX_CHANNELS:
+        raise Rejected(
+            "TooManyChannels",
+            f"the track has {channels} channels; send a mono or stereo mix",
+        )
 
 
 def _decode(path: Path, sample_rate: int, max_duration_s: float) -> int:

@@ -1,30 +1,35 @@
 """SQS consumer of the lifecycle events (EventBridge rule -> queue): delivers the song's webhook.
 
-The records of a batch are delivered in parallel, so one slow receiver (at most the HTTP timeout)
-does not hold up the others. A record to retry gets its own visibility timeout from the retry
-schedule and is reported as a batch item failure (ReportBatchItemFailures), so only it returns to
-the queue, when its next attempt is due. After the last attempt the queue's redrive policy moves
-it to the dead-letter queue.
+The records of a batch are delivered in parallel, each within its own total deadline
+(DELIVERY_DEADLINE_S), so one slow receiver does not hold up the others; and the handler stops
+waiting SENDER_RESERVE_S before the function's timeout, so a batch never times out as a whole (a
+delivery still running then is retried on its own, like a failed one). A record to retry gets
+its own visibility timeout from the retry schedule and is reported as a batch item failure
+(ReportBatchItemFailures), so only it returns to the queue, when its next attempt is due. After
+the last attempt the queue's redrive policy moves it to the dead-letter queue.
 """
 
 from __future__ import annotations
 
 import json
-from concurrent.futures import ThreadPoolExecutor
-from functools import partial
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any
 
 from lambdas.common import aws
 from lambdas.common.observability import logger, tracer
 from lambdas.common.repositories import JobRepository
 from lambdas.webhooks.delivery import Outcome, Result, deliver
-from lambdas.webhooks.schedule import retry_delay_s
+from lambdas.webhooks.schedule import SENDER_RESERVE_S, WEBHOOK_SENDER_TIMEOUT_S, retry_delay_s
 
 MAX_PARALLEL = 10  # the event source mapping's batch size
 
 
+def _attempt_of(record: dict[str, Any]) -> int:
+    return int(record.get("attributes", {}).get("ApproximateReceiveCount", "1"))
+
+
 def _handle(jobs: JobRepository, record: dict[str, Any]) -> Outcome:
-    attempt = int(record.get("attributes", {}).get("ApproximateReceiveCount", "1"))
+    attempt = _attempt_of(record)
     try:
         event = json.loads(record["body"])
         body = event["detail"]  # the EventBridge event; its detail is the webhook body
@@ -39,6 +44,33 @@ def _handle(jobs: JobRepository, record: dict[str, Any]) -> Outcome:
         return Outcome(Result.RETRY, "internal error", retry_delay_s(attempt) or 0)
 
 
+def _budget_s(context: Any) -> float:
+    """How long the batch may take: up to SENDER_RESERVE_S before the function times out."""
+    remaining_ms = context.get_remaining_time_in_millis() if context is not None else None
+    if remaining_ms is None:
+        return float(WEBHOOK_SENDER_TIMEOUT_S - SENDER_RESERVE_S)
+    return max(1.0, remaining_ms / 1000 - SENDER_RESERVE_S)
+
+
+def _deliver_all(jobs: JobRepository, records: list[dict[str, Any]], budget_s: float) -> list[Outcome]:
+    """Every record at once, each in its own thread; those still running after `budget_s` are left
+    to finish on their own (their deadline has passed by then unless DynamoDB is slow) and are
+    retried like a failed attempt."""
+    pool = ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, max(1, len(records))))
+    futures = [pool.submit(_handle, jobs, record) for record in records]
+    done, _ = wait(futures, timeout=budget_s)
+    pool.shutdown(wait=False, cancel_futures=True)
+    outcomes = []
+    for future, record in zip(futures, records, strict=True):
+        if future in done:
+            outcomes.append(future.result())
+        else:
+            logger.warning("webhook delivery overran the batch", extra={"message_id": record["messageId"]})
+            delay = retry_delay_s(_attempt_of(record)) or 0
+            outcomes.append(Outcome(Result.RETRY, "overran the batch", delay))
+    return outcomes
+
+
 def _queue_url(queue_arn: str) -> str:
     return aws.client("sqs").get_queue_url(QueueName=queue_arn.rsplit(":", 1)[-1])["QueueUrl"]
 
@@ -51,8 +83,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     # The threads then only call DynamoDB actions through them (the underlying client is thread-safe).
     jobs = JobRepository()
     sqs = aws.client("sqs")
-    with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, max(1, len(records)))) as pool:
-        outcomes = list(pool.map(partial(_handle, jobs), records))
+    outcomes = _deliver_all(jobs, records, _budget_s(context))
     failures: list[dict[str, str]] = []
     queue_url: str | None = None
     for record, outcome in zip(records, outcomes, strict=True):

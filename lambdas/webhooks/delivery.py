@@ -1,10 +1,10 @@
 """Deliver one lifecycle event to the song's webhook: sign, check the address, POST, record.
 
-At least once: an attempt that fails (non-2xx, timeout, connection error, DNS failure) is retried
-on the Standard Webhooks schedule (schedule.py, about 28 hours in all); the SQS message
-is simply made invisible for that long. After the last attempt the delivery is recorded as
-failed on the job row and the message goes to the dead-letter queue. A URL that must never be
-called (SSRF rules) is refused at once, without retries.
+At least once: an attempt that fails (non-2xx, no answer within DELIVERY_DEADLINE_S, a connection
+error, a DNS failure) is retried on the Standard Webhooks schedule (schedule.py, about 28 hours in
+all); the SQS message is simply made invisible for that long. After the last attempt the delivery
+is recorded as failed on the job row and the message goes to the dead-letter queue. A URL that
+must never be called (SSRF rules) is refused at once, without retries.
 
 Each (song, event type) has one `webhook-id` and one delivery record on the job row
 (`webhook_song.processed` etc.): a duplicate event for a delivery that already succeeded is
@@ -20,15 +20,13 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-import urllib3
-
 from lambdas.common.event_catalog import EVENT_TYPES
 from lambdas.common.repositories import JobRepository
 from lambdas.common.settings import get_settings
 from lambdas.common.url_safety import UnsafeUrl, resolve_target
 
 from . import http, signing
-from .schedule import retry_delay_s
+from .schedule import DELIVERY_DEADLINE_S, retry_delay_s
 
 KNOWN_TYPES = frozenset(EVENT_TYPES.values())
 
@@ -83,8 +81,9 @@ def _attempt(
     jobs: JobRepository, url: str, user_id: str, msg_id: str, body: dict[str, Any], attempt: int
 ) -> Outcome:
     settings = get_settings()
+    deadline = time.monotonic() + DELIVERY_DEADLINE_S  # for all of it: DNS, connect, TLS, answer
     try:
-        target = resolve_target(url, settings.webhook_allow_http_loopback)
+        target = resolve_target(url, settings.webhook_allow_http_loopback, http.resolver_until(deadline))
     except UnsafeUrl as exc:
         return Outcome(Result.REFUSED, str(exc))
     except (OSError, UnicodeError) as exc:  # the name does not resolve now; DNS may recover
@@ -94,8 +93,8 @@ def _attempt(
     payload = json.dumps(body, separators=(",", ":")).encode()
     headers = signing.signed_headers(secret, msg_id, int(time.time()), payload)
     try:
-        status = http.post(target, payload, headers)
-    except (urllib3.exceptions.HTTPError, OSError) as exc:  # timeouts, refused, TLS errors
+        status = http.post(target, payload, headers, deadline)
+    except http.DeliveryErrors as exc:  # the deadline, refused, reset, TLS errors, a garbled answer
         return _failed(attempt, f"error: {type(exc).__name__}")
     if 200 <= status < 300:
         return Outcome(Result.DELIVERED, f"http {status}")

@@ -9,8 +9,15 @@ import random
 RETRY_SCHEDULE_S = (5, 300, 1800, 7200, 18000, 36000, 36000)
 MAX_ATTEMPTS = len(RETRY_SCHEDULE_S) + 1
 SQS_MAX_VISIBILITY_S = 43200  # ChangeMessageVisibility's limit (12 h)
-# The sender delivers a batch in parallel; one request takes at most ~8 s (lambdas/webhooks/http.py).
-WEBHOOK_SENDER_TIMEOUT_S = 30
+# One delivery, all of it (DNS, connect, TLS, the request, the status line and headers), ends
+# within this many seconds (lambdas/webhooks/http.py enforces it with a watchdog).
+DELIVERY_DEADLINE_S = 10
+# The sender stops waiting for a batch this long before its function timeout, so the batch never
+# times out as a whole: a delivery still running then is retried on its own.
+SENDER_RESERVE_S = 5
+# The sender delivers a batch's records in parallel: a batch takes one delivery's deadline plus a
+# few DynamoDB calls. Twice the deadline plus the reserve leaves room for slow DynamoDB retries.
+WEBHOOK_SENDER_TIMEOUT_S = 2 * DELIVERY_DEADLINE_S + SENDER_RESERVE_S + 5
 # Lambda's guidance for SQS event sources: visibility timeout >= 6 x the function timeout.
 WEBHOOK_QUEUE_VISIBILITY_S = 6 * WEBHOOK_SENDER_TIMEOUT_S
 JITTER = 0.1  # +-10 %, so receivers that came back are not hit by every retry at once

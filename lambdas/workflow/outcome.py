@@ -16,6 +16,7 @@ from lambdas.common import lifecycle
 from lambdas.common.models import Job, JobError, JobResult, JobStatus, Reservation
 from lambdas.common.observability import logger
 from lambdas.common.repositories import JobRepository
+from lambdas.common.uploads import UploadObjects, UploadRepository, sync_retention_tag
 
 from .publish import delete_job_media
 from .slots import wake_next
@@ -68,6 +69,8 @@ def complete(job_id: str, user_id: str, result: dict[str, Any]) -> dict[str, Any
     job = jobs.get(job_id)
     if charged:  # now: only this call knows it charged, a retry after a failure below does not
         _record_processed(job)
+    if job.status == JobStatus.PROCESSED:
+        _keep_source_upload(job)
     if job.status == JobStatus.PROCESSED and job_id in jobs.users.slot_holders(user_id):
         lifecycle.announce(job)
     released = jobs.users.release_slot(user_id, job_id)
@@ -107,6 +110,16 @@ def fail(job_id: str, user_id: str, error: dict[str, Any] | None) -> dict[str, A
 def reap(job_id: str, user_id: str, execution_status: str) -> dict[str, Any]:
     """An execution ended ABORTED, TIMED_OUT or FAILED: clean up whatever it could not."""
     return fail(job_id, user_id, {"Error": f"Execution.{execution_status}"})
+
+
+def _keep_source_upload(job: Job) -> None:
+    """A processed song keeps the upload it was made from (no expiry until the song is deleted).
+    Only here: a song canceled or failed leaves its upload to expire. Idempotent."""
+    if job.source is None or not job.source.upload_id:
+        return
+    uploads, objects = UploadRepository(), UploadObjects()
+    if uploads.keep_for_song(job.source.upload_id, job.job_id):
+        sync_retention_tag(uploads, objects, job.source.upload_id)
 
 
 def _remove_media(user_id: str, job_id: str) -> None:

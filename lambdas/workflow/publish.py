@@ -24,11 +24,7 @@ def publish(job_id: str, user_id: str, manifest_data: dict[str, Any]) -> dict[st
     if not jobs.set_stage(job_id, "publishing"):
         # Canceled (or failed) while the GPU worked: its media is never published nor charged.
         raise JobNotRunnable(f"job {job_id} is no longer processing")
-    # Every take is paid for: a container that rendered fewer (an image older than `variants`)
-    # fails the job uncharged rather than charge for takes that do not exist.
-    ordered = int(jobs.get(job_id).request.get("variants") or 1)
-    if len(manifest.take_seeds) != ordered:
-        raise InvalidManifest(f"the manifest holds {len(manifest.take_seeds)} takes, {ordered} were ordered")
+    check_complete(manifest, jobs.get(job_id).request)
     media = get_settings().media_bucket_name
 
     audio: list[AudioFile] = []
@@ -60,6 +56,42 @@ def publish(job_id: str, user_id: str, manifest_data: dict[str, Any]) -> dict[st
         timings=manifest.timings.model_dump(),
     )
     return {"result": result.model_dump(mode="json", exclude_none=True)}
+
+
+# The container cuts every render to the ordered length (to the sample); half a second allows for
+# rounding and nothing more: a result that is short by more is not what was paid for.
+DURATION_TOLERANCE_S = 0.5
+
+
+def check_complete(manifest: Manifest, request: dict[str, Any]) -> None:
+    """The result holds exactly what was ordered, or the job fails uncharged (InvalidManifest).
+
+    Every file ordered is paid for: each take (`variants`) in each format, or for stems each ordered
+    track in each format (and no mixed track); a song from text has no stem tracks; and the audio
+    is as long as ordered. A faulty container (an image older than a feature, a render that
+    stopped early) must never be published and charged in full.
+    """
+    takes = int(request.get("variants") or 1)
+    if len(manifest.take_seeds) != takes:
+        raise InvalidManifest(f"the manifest holds {len(manifest.take_seeds)} takes, {takes} were ordered")
+    formats = list(request.get("formats") or ["wav"])
+    tracks: list[str | None] = list(request.get("tracks") or []) if request.get("mode") == "stems" else []
+    ordered = {
+        (take, track, fmt) for take in range(1, takes + 1) for track in (tracks or [None]) for fmt in formats
+    }
+    delivered = {(a.take, a.track, a.format) for a in manifest.audio}
+    if missing := ordered - delivered:
+        raise InvalidManifest(f"the manifest lacks {len(missing)} ordered files: {_files(missing)}")
+    if extra := delivered - ordered:
+        raise InvalidManifest(f"the manifest holds {len(extra)} files not ordered: {_files(extra)}")
+    length = float(request.get("duration_s") or 0)
+    if abs(manifest.duration_s - length) > DURATION_TOLERANCE_S:
+        raise InvalidManifest(f"the audio is {manifest.duration_s:.3f} s long, {length:.3f} s were ordered")
+
+
+def _files(files: set[tuple[int, str | None, str]]) -> str:
+    shown = sorted(files, key=lambda f: (f[0], f[1] or "", f[2]))[:6]
+    return ", ".join(f"take {take} {track or 'mix'} {fmt}" for take, track, fmt in shown)
 
 
 def _validated(data: dict[str, Any], job_id: str) -> Manifest:

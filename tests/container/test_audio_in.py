@@ -222,3 +222,58 @@ def test_repaint_splice_crossfades_each_edge_over_a_short_fade() -> None:
     assert (out[RATE + fade : 2 * RATE - fade] == 1).all()
     assert (np.diff(out[RATE : RATE + fade]) > 0).all()  # fading in
     assert (np.diff(out[2 * RATE - fade : 2 * RATE]) < 0).all()  # fading out
+
+
+# A cover of a 590 s source through the tiny profile's engine, in a child process whose address
+# space is capped (an untiled VAE took ~36 MB per second of canvas: about 21 GB here, which fails
+# the child with MemoryError instead of taking this machine's memory). Prints the seconds it took.
+_LONG_COVER = """
+import json, resource, time
+import numpy as np, torch
+from song_model import tiny
+from song_model.engines import AceStepEngine, Audio, AudioInput, MusicJob
+
+def vm(field):
+    return int(next(l for l in open("/proc/self/status") if l.startswith(field)).split()[1]) * 1024
+
+engine = AceStepEngine(tiny.build_acestep(), torch.device("cpu"))
+cap = vm("VmSize:") + 6 * 2**30
+resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+seconds = 590.0
+rng = np.random.default_rng(1)
+source = Audio((rng.random((int(seconds * 48_000), 2), dtype=np.float32) - 0.5) * 0.2, 48_000)
+job = MusicJob("lofi", None, seconds, 1, steps=1, audio_input=AudioInput("cover", source=source))
+started = time.perf_counter()
+try:
+    (take,) = engine.generate_takes(job, [1])
+    result = {"frames": take.samples.shape[0], "error": None}
+except (MemoryError, RuntimeError) as exc:
+    result = {"frames": 0, "error": f"{type(exc).__name__}: {exc}"[:300]}
+result["seconds"] = round(time.perf_counter() - started, 1)
+print(json.dumps(result))
+"""
+
+
+@pytest.mark.slow
+def test_a_cover_of_a_near_600_s_source_renders_in_the_tiny_profile() -> None:
+    """Every audio-in mode renders locally at any length the API accepts: the engine encodes and
+    decodes in VAE tiles whatever the weights (it did so only with real weights, and a cover
+    of ~600 s asked the tiny VAE for ~21 GB)."""
+    import json
+    import subprocess
+    import sys
+
+    from conftest import CONTAINER_DIR
+
+    result = subprocess.run(
+        [sys.executable, "-c", _LONG_COVER],
+        cwd=CONTAINER_DIR,
+        capture_output=True,
+        text=True,
+        timeout=580,
+        check=True,
+    )
+    measured = json.loads(result.stdout.strip().splitlines()[-1])
+    print(f"590 s cover in the tiny profile: {measured['seconds']} s")
+    assert measured["error"] is None, measured["error"]
+    assert measured["frames"] == 590 * 48_000

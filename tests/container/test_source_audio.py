@@ -51,10 +51,9 @@ def test_resampling_removes_what_the_lower_rate_cannot_hold() -> None:
     assert float(y[:, 500:-500].abs().max()) < 0.01  # filtered, not aliased
 
 
-def test_more_than_two_channels_fold_down_and_48k_stereo_is_untouched() -> None:
-    surround = np.tile(np.arange(6, dtype=np.float32), (10, 1))
-    folded = source_audio.to_stereo(surround)
-    assert folded.shape == (2, 10) and folded[0, 0] == 2.0 and folded[1, 0] == 3.0
+def test_mono_is_duplicated_and_48k_stereo_is_untouched() -> None:
+    mono = np.arange(10, dtype=np.float32)[:, None]
+    assert np.array_equal(source_audio.to_stereo(mono), np.hstack([mono, mono]))
     x = torch.randn(2, 480)
     assert source_audio.resample(x, 48_000) is x
 
@@ -74,3 +73,104 @@ def test_splice_keeps_the_outside_bit_for_bit_and_fades_inside() -> None:
     # A window that runs to the end (extend) has no right edge.
     tail = source_audio.splice(generated, source, start=600, end=1000, fade=50)
     assert torch.equal(tail[:, 650:], generated[:, 650:])
+
+
+def test_streamed_preparation_matches_one_resampling_of_the_whole_track() -> None:
+    data = _encoded("WAV", 3.0, 44_100, 2, freq=1000.0)
+    samples, _ = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
+    whole = source_audio.resample(torch.from_numpy(samples.T.copy()), 44_100)
+    streamed = source_audio.prepare(data, canvas_s=3.0)
+    assert streamed.shape == whole.shape == (2, 144_000)
+    assert float((streamed - whole).abs().max()) < 1e-3  # same timing: no block seams, no delay
+
+
+@pytest.mark.parametrize(
+    ("rate", "channels", "message"),
+    [(7_999, 1, "7999 Hz"), (192_001, 1, "192001 Hz"), (48_000, 3, "3 channels")],
+)
+def test_a_source_outside_the_limits_is_refused_before_decoding(rate, channels, message) -> None:
+    with pytest.raises(ValidationFailed, match=message):
+        source_audio.prepare(_encoded("WAV", 0.1, rate, channels), canvas_s=1.0)
+
+
+def test_the_limits_are_the_upload_checks() -> None:
+    """The upload check accepts exactly what this module prepares: a source outside the limits
+    would pass the check and then fail a job on the GPU."""
+    from lambdas.upload_check import check
+
+    assert (check.MIN_SAMPLE_RATE, check.MAX_SAMPLE_RATE, check.MAX_CHANNELS) == (
+        source_audio.MIN_SOURCE_RATE,
+        source_audio.MAX_SOURCE_RATE,
+        source_audio.MAX_SOURCE_CHANNELS,
+    )
+
+
+# Peak memory of one preparation, measured in a child process (ru_maxrss is per process; the
+# source is read from a file, so nothing before the measurement raises the peak). The child's
+# address space is capped a few GB above what it holds, so an implementation that asks for tens of
+# GB fails there with MemoryError instead of taking this machine's memory.
+_MEASURE = """
+import gc, json, resource, sys
+from song_model import source_audio
+
+def vm(field):
+    line = next(l for l in open("/proc/self/status") if l.startswith(field))
+    return int(line.split()[1]) * 1024
+
+cap = vm("VmSize:") + 3 * 2**30
+resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+data = open(sys.argv[1], "rb").read()
+canvas_s = float(sys.argv[2])
+growth, error = None, None
+try:
+    source_audio.prepare(data[:100_000], canvas_s=0.5)  # warm up: libraries, thread pools
+    gc.collect()
+    before = max(vm("VmRSS:"), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+    source_audio.prepare(data, canvas_s=canvas_s)
+    growth = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before
+except (MemoryError, RuntimeError) as exc:
+    error = f"{type(exc).__name__}: {exc}"[:200]
+print(json.dumps({"growth": growth, "error": error}))
+"""
+
+
+def _write_tone(path, rate: int, seconds: float) -> None:
+    """A stereo 16-bit WAV written a second at a time (the test process's memory stays small)."""
+    with sf.SoundFile(path, "w", samplerate=rate, channels=2, format="WAV", subtype="PCM_16") as out:
+        for second in range(int(seconds)):
+            t = np.arange(second * rate, (second + 1) * rate) / rate
+            tone = (0.4 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+            out.write(np.stack([tone, tone], axis=1))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("rate", "seconds"),
+    [(22_051, 1), (47_999, 1), (47_999, 600), (192_000, 120), (8_000, 600)],
+)
+def test_resampling_memory_stays_bounded_at_the_worst_rates(tmp_path, rate, seconds) -> None:
+    """Rates that share no factor with 48,000 made the old polyphase kernel 48000 x (rate + 34)
+    float64 values (8.5 GB at 22,051 Hz, 18.4 GB at 47,999 Hz). Now the growth is the canvas
+    (600 s of 48 kHz stereo float32, 220 MiB) plus a bounded working set, whatever the rate and
+    however long the source."""
+    import json
+    import subprocess
+    import sys
+
+    from conftest import CONTAINER_DIR
+
+    path = tmp_path / "source.wav"
+    _write_tone(path, rate, seconds)
+    canvas_s = 600.0
+    result = subprocess.run(
+        [sys.executable, "-c", _MEASURE, str(path), str(canvas_s)],
+        cwd=CONTAINER_DIR,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    measured = json.loads(result.stdout.strip().splitlines()[-1])
+    assert measured["error"] is None, measured["error"]
+    bound = int(canvas_s * 48_000) * 2 * 4 + 64 * 2**20
+    assert measured["growth"] < bound, f"{measured['growth'] / 2**20:.0f} MiB > {bound / 2**20:.0f} MiB"

@@ -39,6 +39,7 @@ def test_routes_exist_and_need_cognito_except_health_and_docs(template: Template
         ("GET", "/docs"),
         ("POST", "/uploads"),
         ("GET", "/uploads/{upload_id}"),
+        ("DELETE", "/uploads/{upload_id}"),
         ("GET", "/me/webhook-secret"),
         ("POST", "/me/webhook-secret/rotate"),
     }
@@ -215,12 +216,13 @@ def test_api_role_is_least_privilege(template: Template) -> None:
         "dynamodb:GetItem": {jobs, users, idempotency, uploads},
         "dynamodb:PutItem": {jobs, users, idempotency, uploads},
         "dynamodb:UpdateItem": {jobs, users, idempotency, uploads},  # users: the webhook secret
-        "dynamodb:DeleteItem": {jobs, idempotency},
-        "dynamodb:Query": {f"{jobs}/index/by_user", f"{jobs}/index/by_status"},
+        # DELETE /uploads/{id}: the upload's row and object; the upload quota queries by_user.
+        "dynamodb:DeleteItem": {jobs, idempotency, uploads},
+        "dynamodb:Query": {f"{jobs}/index/by_user", f"{jobs}/index/by_status", f"{uploads}/index/by_user"},
         "s3:GetObject": {f"{media}/songs/*"},
-        "s3:DeleteObject": {f"{media}/songs/*"},
+        "s3:DeleteObject": {f"{media}/songs/*", f"{uploads_bucket}/uploads/*"},
         "s3:ListBucket": {media},
-        # Upload forms are signed by this role; using an upload re-tags it.
+        # Upload forms are signed by this role; deleting the last song made from an upload re-tags it.
         "s3:PutObject": {f"{uploads_bucket}/uploads/*"},
         "s3:PutObjectTagging": {f"{uploads_bucket}/uploads/*"},
         "states:StartExecution": {state_machine},

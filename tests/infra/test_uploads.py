@@ -8,7 +8,7 @@ from typing import Any
 
 from aws_cdk.assertions import Match, Template
 
-from stacks.uploads import AUDIO_LAYER_DIR
+from stacks.uploads import AUDIO_LAYER_DIR, UPLOADS_BY_USER_INDEX
 
 
 def _ids(template_json: dict, resource_type: str, fragment: str) -> list[str]:
@@ -172,6 +172,40 @@ def test_api_signs_forms_for_uploads_only(template_json: dict) -> None:
         assert grants[action] and all(bucket in r and "/uploads/*" in r for r in grants[action]), action
     uploads_reads = [r for r in grants.get("s3:GetObject", []) if bucket in r]
     assert uploads_reads == []  # the API never reads audio
+
+
+def test_api_deletes_uploads_and_counts_them_on_the_owner_index(template_json: dict) -> None:
+    """DELETE /uploads/{id} (row and object) and the per-user quota (a Query of by_user)."""
+    grants = _grants(_statements(template_json, "ApiHandlerRole"))
+    bucket = _one_id(template_json, "AWS::S3::Bucket", "UploadsBucket")
+    table = _one_id(template_json, "AWS::DynamoDB::Table", "UploadsTable")
+    assert any(bucket in r and "/uploads/*" in r for r in grants["s3:DeleteObject"])
+    assert any(table in r and "index" not in r for r in grants["dynamodb:DeleteItem"])
+    assert any(table in r and f"/index/{UPLOADS_BY_USER_INDEX}" in r for r in grants["dynamodb:Query"])
+
+
+def test_the_owner_index_projects_what_the_quota_reads(template_json: dict) -> None:
+    from lambdas.common import uploads
+
+    table = template_json["Resources"][_one_id(template_json, "AWS::DynamoDB::Table", "UploadsTable")]
+    (index,) = table["Properties"]["GlobalSecondaryIndexes"]
+    assert index["IndexName"] == UPLOADS_BY_USER_INDEX == uploads.UPLOADS_BY_USER_INDEX
+    assert [k["AttributeName"] for k in index["KeySchema"]] == ["user_id", "created_at"]
+    assert set(index["Projection"]["NonKeyAttributes"]) == set(uploads.UPLOADS_BY_USER_ATTRIBUTES)
+
+
+def test_finalize_keeps_the_source_upload_of_a_processed_song(template_json: dict) -> None:
+    """outcome.complete reads and updates the upload's row and re-tags its object, nothing else of
+    the uploads; it is told the table and bucket names."""
+    grants = _grants(_statements(template_json, "FinalizeRole"))
+    bucket = _one_id(template_json, "AWS::S3::Bucket", "UploadsBucket")
+    table = _one_id(template_json, "AWS::DynamoDB::Table", "UploadsTable")
+    on_uploads = {a for a, resources in grants.items() if any(bucket in r or table in r for r in resources)}
+    assert on_uploads == {"dynamodb:GetItem", "dynamodb:UpdateItem", "s3:PutObjectTagging"}
+    assert all(bucket in r and "/uploads/*" in r for r in grants["s3:PutObjectTagging"])
+    function = template_json["Resources"][_one_id(template_json, "AWS::Lambda::Function", "Finalize")]
+    env = function["Properties"]["Environment"]["Variables"]
+    assert env["UPLOADS_TABLE_NAME"] == {"Ref": table} and env["UPLOADS_BUCKET_NAME"] == {"Ref": bucket}
 
 
 def test_endpoint_reads_sources_and_nothing_else_of_theirs(template_json: dict) -> None:

@@ -8,7 +8,13 @@ import pytest
 from aws_cdk.assertions import Match, Template
 
 from lambdas.common.event_catalog import WEBHOOK_RULE_PATTERN
-from lambdas.webhooks.schedule import MAX_ATTEMPTS, RETRY_SCHEDULE_S
+from lambdas.webhooks.schedule import (
+    DELIVERY_DEADLINE_S,
+    MAX_ATTEMPTS,
+    RETRY_SCHEDULE_S,
+    SENDER_RESERVE_S,
+    WEBHOOK_SENDER_TIMEOUT_S,
+)
 
 from .test_workflow import _actions, _logical_id, _policy_statements
 
@@ -70,6 +76,20 @@ def test_retries_outlive_no_message_and_end_in_the_dlq(template_json: dict) -> N
         "maxReceiveCount": MAX_ATTEMPTS,
     }
     assert props["MessageRetentionPeriod"] > sum(RETRY_SCHEDULE_S)
+
+
+def test_a_batch_of_deadlines_fits_the_sender_and_its_queue(template_json: dict) -> None:
+    """Each delivery ends by its deadline and the handler returns SENDER_RESERVE_S before the
+    function's timeout; the queue hides a batch for six function timeouts (Lambda's guidance)."""
+    queue_id, _ = _queue_ids(template_json)
+    (sender,) = [
+        v["Properties"]
+        for k, v in template_json["Resources"].items()
+        if v["Type"] == "AWS::Lambda::Function" and "WebhookSender" in k
+    ]
+    assert sender["Timeout"] == WEBHOOK_SENDER_TIMEOUT_S >= DELIVERY_DEADLINE_S + SENDER_RESERVE_S
+    visibility = template_json["Resources"][queue_id]["Properties"]["VisibilityTimeout"]
+    assert visibility >= 6 * sender["Timeout"]
 
 
 def test_sender_consumes_with_partial_batch_failures(template: Template, template_json: dict) -> None:

@@ -117,3 +117,67 @@ def test_a_late_result_ends_the_wait_when_the_stop_did_not_go_through(
     assert workflow.reserved("alice") == 0 and workflow.credits("alice") == 5
     assert workflow.slots("alice") == set()
     assert workflow.scratch_keys(f"media/{job.job_id}/") == []
+
+
+def _ready_upload(flow: Workflow, user_id: str) -> str:
+    """A checked upload as the form and the upload check leave it (row ready, object tagged)."""
+    import uuid
+
+    from lambdas.common.uploads import UploadRepository, new_upload
+
+    upload = new_upload(user_id, str(uuid.uuid4()), "src.wav", "audio/wav", 100, expiry_days=7)
+    uploads = UploadRepository()
+    uploads.create(upload)
+    boto3.client("s3").put_object(
+        Bucket=flow.resources.uploads_bucket, Key=upload.key, Body=b"x" * 100, Tagging="retention=unused"
+    )
+    uploads.mark_ready(upload.upload_id, fmt="wav", duration_s=20.0, sample_rate=48_000, channels=2, etag="e")
+    return upload.upload_id
+
+
+def _request_cover(flow: Workflow, user_id: str, upload_id: str) -> str:
+    from pydantic import TypeAdapter
+
+    from lambdas.common.models import SongRequest
+
+    request = TypeAdapter(SongRequest).validate_python(
+        {"mode": "cover", "source": {"upload_id": upload_id}, "prompt": "jazz trio", "formats": ["wav"]}
+    )
+    service = SongService(workflow=WorkflowAdapter(flow.state_machine_arn))
+    return service.request_song(user_id, request)["job_id"]
+
+
+def _retention(flow: Workflow, upload_id: str) -> tuple:
+    from lambdas.common.uploads import UploadRepository
+
+    row = UploadRepository().find(upload_id)
+    tags = boto3.client("s3").get_object_tagging(Bucket=flow.resources.uploads_bucket, Key=row.key)["TagSet"]
+    return row.expires_at, row.songs, row.active_jobs, tags[0]["Value"]
+
+
+def test_a_canceled_cover_leaves_its_upload_to_expire(workflow: Workflow) -> None:
+    """Canceled while the GPU works (tests/unit/uploads cancels one before its workflow runs):
+    the reaper ends it, and the upload keeps its expiry and its `unused` tag."""
+    workflow.user("alice", credits=5)
+    upload_id = _ready_upload(workflow, "alice")
+    expires_at, *_ = _retention(workflow, upload_id)
+    job_id = _request_cover(workflow, "alice", upload_id)
+    workflow.endpoint.wait_for_invocation(job_id)
+    _cancel(workflow, "alice", job_id)
+    assert workflow.wait(job_id, timeout_s=5)["status"] == "ABORTED"
+    _reap(workflow, job_id)
+    assert workflow.job(job_id).status == JobStatus.CANCELED
+    assert _retention(workflow, upload_id) == (expires_at, set(), {job_id}, "unused")
+
+
+def test_a_processed_cover_keeps_its_upload(workflow: Workflow) -> None:
+    """Through the real finalize step: the song is charged, then the upload leaves the lifecycle
+    rule (no expiry, tag `used`) while the song exists."""
+    workflow.user("alice", credits=5)
+    upload_id = _ready_upload(workflow, "alice")
+    job_id = _request_cover(workflow, "alice", upload_id)
+    workflow.endpoint.wait_for_invocation(job_id)
+    workflow.endpoint.succeed(job_id)
+    assert workflow.wait(job_id)["status"] == "SUCCEEDED"
+    assert workflow.job(job_id).status == JobStatus.PROCESSED
+    assert _retention(workflow, upload_id) == (None, {job_id}, set(), "used")

@@ -309,3 +309,72 @@ def test_reaper_leaves_a_cleanly_failed_job_alone(workflow: Workflow) -> None:
     )
     assert result["changed"] is False and result["code"] == "InsufficientCredits"
     assert workflow.job(job.job_id) == before
+
+
+STEMS = {
+    "mode": "stems",
+    "tracks": ["vocals", "drums", "bass", "guitar"],
+    "duration_s": 30.0,
+    "formats": ["wav"],
+    "variants": 1,
+    "seed": None,
+}
+
+
+def _only_vocals(manifest: dict, request: dict) -> dict:
+    return {**manifest, "audio": [a for a in manifest["audio"] if a["track"] == "vocals"]}
+
+
+def _bass_for_drums(manifest: dict, request: dict) -> dict:
+    swap = {"drums": "keyboard"}
+    return {
+        **manifest,
+        "audio": [{**a, "track": swap.get(a["track"], a["track"])} for a in manifest["audio"]],
+    }
+
+
+def _one_second(manifest: dict, request: dict) -> dict:
+    return {**manifest, "duration_s": 1.0}
+
+
+def _no_mp3(manifest: dict, request: dict) -> dict:
+    return {**manifest, "audio": [a for a in manifest["audio"] if a["format"] != "mp3"]}
+
+
+def _stem_on_a_text_song(manifest: dict, request: dict) -> dict:
+    stem = {**manifest["audio"][0], "track": "vocals"}
+    return {**manifest, "audio": [*manifest["audio"], stem]}
+
+
+@pytest.mark.parametrize(
+    ("request_body", "tamper"),
+    [
+        (STEMS, _only_vocals),  # 1 of 4 ordered stems
+        (STEMS, _bass_for_drums),  # another stem than ordered
+        ({**REQUEST, "duration_s": 600}, _one_second),  # 1 s of audio for a 600 s order
+        (REQUEST, _no_mp3),  # an ordered format missing
+        (REQUEST, _stem_on_a_text_song),  # a stem track on a song from text
+    ],
+    ids=["one-of-four-stems", "other-stems", "one-second-of-600", "missing-format", "stem-on-text-song"],
+)
+def test_a_result_lacking_anything_ordered_fails_uncharged(workflow: Workflow, request_body, tamper) -> None:
+    """Through the real path: the endpoint's manifest -> SNS/SQS notification -> callback ->
+    Publish refuses it -> the job fails, nothing charged, nothing published."""
+    workflow.user("alice", credits=40)
+    job = workflow.submit("alice", request_body)
+    assert workflow.reserved("alice") == job.price_credits
+    workflow.endpoint.wait_for_invocation(job.job_id)
+    workflow.endpoint.succeed(job.job_id, tamper=tamper)
+    _assert_failed_cleanly(workflow, job.job_id, "alice", 40, "GenerationFailed")
+
+
+def test_a_complete_stems_result_is_published_and_charged(workflow: Workflow) -> None:
+    workflow.user("alice", credits=40)
+    job = workflow.submit("alice", STEMS)
+    workflow.endpoint.wait_for_invocation(job.job_id)
+    workflow.endpoint.succeed(job.job_id)
+    assert workflow.wait(job.job_id)["status"] == "SUCCEEDED"
+    done = workflow.job(job.job_id)
+    assert done.status == JobStatus.PROCESSED and done.charged
+    assert sorted(a.track for a in done.result.audio) == sorted(STEMS["tracks"])
+    assert workflow.credits("alice") == 40 - job.price_credits

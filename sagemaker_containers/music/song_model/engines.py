@@ -153,6 +153,13 @@ class AceStepEngine(MusicEngine):
         self.pipeline = pipeline
         # One bar per request in the endpoint's logs is noise; timings go in the manifest.
         pipeline.set_progress_bar_config(disable=True)
+        # Encode sources and decode songs in 30 s tiles, whatever the weights: a 10-minute canvas
+        # is 28.8M samples per channel, and the VAE's full-rate activations grow with it (the real
+        # VAE's would not fit beside the LLM and SDXL; even the tiny profile's took ~36 MB per
+        # second of canvas, about 21 GB at 600 s, without tiles). One take at a time (slicing):
+        # 4 takes' activations at once would take ~5 GiB (docs/container.md, "GPU memory").
+        pipeline.vae.enable_tiling()
+        pipeline.vae.enable_slicing()
         self.device = device
         self.turbo = bool(pipeline.is_turbo)
         self.tasks = TURBO_TASKS if self.turbo else BASE_TASKS
@@ -186,11 +193,6 @@ class AceStepEngine(MusicEngine):
         pipeline = AceStepPipeline.from_pretrained(source, torch_dtype=dtype, **shared)
         if to_device:
             pipeline.to(device)
-        # Decode long songs in ~27 s tiles (512 latents + overlap), one take at a time: a 10-minute
-        # song is 28.8M samples per channel, and the VAE's full-rate activations for 4 takes at once
-        # would take ~5 GiB (docs/container.md, "GPU memory").
-        pipeline.vae.enable_tiling()
-        pipeline.vae.enable_slicing()
         return cls(pipeline, device)
 
     def sampling(self, job: MusicJob) -> Sampling:

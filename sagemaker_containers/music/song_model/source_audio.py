@@ -1,89 +1,72 @@
 """Source tracks of the audio-in modes: read from S3, decode, make 48 kHz stereo, fit the canvas;
 and the splice that keeps a repaint's outside samples exactly the source's.
 
-Decoding is libsndfile (soundfile, already in the image: WAV, MP3, FLAC, Ogg). Resampling is a
-Kaiser-windowed sinc filter applied per output phase with torch's conv1d, the method torchaudio's
-`resample` uses (torchaudio has no CPU wheel for the pinned torch, and the image does not need it
-for anything else). ACE-Step's VAE works at 48 kHz stereo only.
+Decoding is libsndfile (soundfile: WAV, MP3, FLAC, Ogg), resampling is libsoxr (the `soxr` wheel,
+the resampler librosa defaults to). Both run block by block into the canvas, so memory is the
+encoded file plus the canvas plus a few blocks, whatever the source's rate or length: a polyphase
+filter built for the exact ratio needs one filter phase per output sample of the ratio's
+numerator, which for a rate that shares no factor with 48,000 (22,051 Hz, 47,999 Hz) is tens of
+GB (issue 22). soxr handles any ratio in bounded memory. ACE-Step's VAE works at 48 kHz stereo only.
+
+The upload check (lambdas/upload_check/check.py) accepts only sources within the limits below; they
+are checked here again before decoding, since the container must never trust its input.
 """
 
 from __future__ import annotations
 
 import io
-import math
-from fractions import Fraction
 
 import numpy as np
 import soundfile as sf
+import soxr
 import torch
 
 from .errors import ValidationFailed
 
 SAMPLE_RATE = 48_000
+# What a source may be (the upload check's limits: lambdas/upload_check/check.py, a test keeps
+# them equal). 8 kHz is telephone audio; 192 kHz the highest rate studio files use.
+MIN_SOURCE_RATE = 8_000
+MAX_SOURCE_RATE = 192_000
+MAX_SOURCE_CHANNELS = 2
+# Frames decoded and resampled at a time: ~1.4 s at 48 kHz.
+_BLOCK_FRAMES = 1 << 16
 # Crossfade at the inside edges of a repainted window: long enough to hide the seam between the
 # source and the decoded new audio, short enough to be inaudible as a fade.
 SPLICE_FADE_S = 0.02
 
 
-def decode(data: bytes) -> tuple[np.ndarray, int]:
-    """(samples [frames, channels] float32, sample rate) of an encoded file."""
+def _open(data: bytes) -> sf.SoundFile:
     try:
-        samples, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
+        audio = sf.SoundFile(io.BytesIO(data))
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
         raise ValidationFailed(f"the source track could not be decoded: {exc}") from None
-    if samples.shape[0] == 0:
-        raise ValidationFailed("the source track holds no audio")
-    return samples, int(rate)
+    if not MIN_SOURCE_RATE <= audio.samplerate <= MAX_SOURCE_RATE:
+        audio.close()
+        raise ValidationFailed(
+            f"the source track is sampled at {audio.samplerate} Hz; "
+            f"{MIN_SOURCE_RATE}..{MAX_SOURCE_RATE} Hz are accepted"
+        )
+    if not 1 <= audio.channels <= MAX_SOURCE_CHANNELS:
+        audio.close()
+        raise ValidationFailed(f"the source track has {audio.channels} channels; mono or stereo are accepted")
+    return audio
 
 
 def to_stereo(samples: np.ndarray) -> np.ndarray:
-    """[frames, channels] -> [2, frames]: mono is duplicated; more than two channels are folded
-    down (odd channels to the left, even to the right) rather than dropped."""
-    channels = samples.shape[1]
-    if channels == 1:
-        return np.repeat(samples.T, 2, axis=0)
-    if channels == 2:
-        return np.ascontiguousarray(samples.T)
-    left = samples[:, 0::2].mean(axis=1)
-    right = samples[:, 1::2].mean(axis=1)
-    return np.stack([left, right])
+    """[frames, 1 or 2 channels] -> [frames, 2]: mono is duplicated (_open refuses more channels)."""
+    return np.repeat(samples, 2, axis=1) if samples.shape[1] == 1 else samples
 
 
 def resample(audio: torch.Tensor, source_rate: int, target_rate: int = SAMPLE_RATE) -> torch.Tensor:
-    """Band-limited resampling of [channels, frames]; the output has ceil(frames * ratio) frames.
-
-    The ratio is reduced to orig/new (44100 -> 48000 is 147/160); each of the `new` output phases
-    has its own windowed-sinc kernel, cut off at the lower Nyquist frequency (x0.99 roll-off).
-    """
+    """Band-limited resampling of [channels, frames] (soxr, high quality); the output has
+    round(frames * target / source) frames. Memory stays proportional to the input and output."""
     if source_rate == target_rate:
         return audio
-    ratio = Fraction(target_rate, source_rate)
-    orig, new = ratio.denominator, ratio.numerator
-    kernels, width = _sinc_kernels(orig, new)
-    kernels = kernels.to(torch.float32)  # built in float64, applied in float32: ~4x faster, error < 1e-4
-    frames = audio.shape[-1]
-    waveform = audio.reshape(-1, 1, frames).to(torch.float32)
-    padded = torch.nn.functional.pad(waveform, (width, width + orig))
-    out = torch.nn.functional.conv1d(padded, kernels, stride=orig)  # [batch, new, steps]
-    out = out.transpose(1, 2).reshape(waveform.shape[0], -1)
-    target_frames = math.ceil(frames * new / orig)
-    return out[:, :target_frames].reshape(*audio.shape[:-1], target_frames).to(audio.dtype)
-
-
-def _sinc_kernels(
-    orig: int, new: int, zeros: int = 16, beta: float = 14.769656459379492
-) -> tuple[torch.Tensor, int]:
-    base = min(orig, new) * 0.99
-    width = math.ceil(zeros * orig / base)
-    idx = torch.arange(-width, width + orig, dtype=torch.float64)[None, None] / orig
-    t = torch.arange(0, -new, -1, dtype=torch.float64)[:, None, None] / new + idx
-    t = (t * base).clamp(-zeros, zeros)
-    window = torch.i0(beta * torch.sqrt(1 - (t / zeros) ** 2)) / torch.i0(
-        torch.tensor(beta, dtype=torch.float64)
-    )
-    t = t * math.pi
-    kernels = torch.where(t == 0, torch.tensor(1.0, dtype=torch.float64), t.sin() / t) * window * base / orig
-    return kernels, width
+    samples = np.ascontiguousarray(audio.detach().to(torch.float32).reshape(-1, audio.shape[-1]).numpy().T)
+    out = soxr.resample(samples, source_rate, target_rate, quality="HQ")
+    frames = out.shape[0]
+    return torch.from_numpy(np.ascontiguousarray(out.T)).reshape(*audio.shape[:-1], frames).to(audio.dtype)
 
 
 def fit(audio: torch.Tensor, frames: int) -> torch.Tensor:
@@ -95,10 +78,38 @@ def fit(audio: torch.Tensor, frames: int) -> torch.Tensor:
 
 
 def prepare(data: bytes, canvas_s: float, sample_rate: int = SAMPLE_RATE) -> torch.Tensor:
-    """An encoded source -> [2, canvas frames] float32 at `sample_rate`, zero-padded past its end."""
-    samples, rate = decode(data)
-    stereo = torch.from_numpy(to_stereo(samples))
-    return fit(resample(stereo, rate, sample_rate), round(canvas_s * sample_rate))
+    """An encoded source -> [2, canvas frames] float32 at `sample_rate`, zero-padded past its end.
+
+    Decoded and resampled block by block straight into the canvas; reading stops once the canvas
+    is full, so a source longer than the canvas costs no more than one that fits.
+    """
+    frames = round(canvas_s * sample_rate)
+    canvas = np.zeros((2, frames), dtype=np.float32)  # the tensor's own layout: returned without a copy
+    filled = 0
+    with _open(data) as audio:
+        stream = (
+            soxr.ResampleStream(audio.samplerate, sample_rate, 2, dtype="float32", quality="HQ")
+            if audio.samplerate != sample_rate
+            else None
+        )
+        decoded = 0
+        while filled < frames:
+            try:
+                block = audio.read(_BLOCK_FRAMES, dtype="float32", always_2d=True)
+            except (sf.LibsndfileError, RuntimeError) as exc:
+                raise ValidationFailed(f"the source track could not be decoded: {exc}") from None
+            decoded += len(block)
+            last = len(block) < _BLOCK_FRAMES
+            stereo = to_stereo(block)  # [frames, 2], C order: soxr's layout
+            out = stream.resample_chunk(stereo, last=last) if stream else stereo
+            take = min(len(out), frames - filled)
+            canvas[:, filled : filled + take] = out[:take].T
+            filled += take
+            if last:
+                break
+    if decoded == 0:
+        raise ValidationFailed("the source track holds no audio")
+    return torch.from_numpy(canvas)
 
 
 def splice(generated: torch.Tensor, source: torch.Tensor, start: int, end: int, fade: int) -> torch.Tensor:

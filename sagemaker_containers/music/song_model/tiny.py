@@ -332,7 +332,7 @@ def build_acestep(turbo: bool = True, share: Any = None) -> Any:
     from transformers import Qwen3Config, Qwen3Model
 
     tokenizer = build_qwen2_tokenizer()
-    acoustic, text_hidden = 16, 32
+    acoustic, text_hidden = 4, 32
     blocks = dict(  # shared by the DiT, the condition encoder and the audio (de)tokenizer
         hidden_size=32, intermediate_size=64, num_attention_heads=4, num_key_value_heads=2, head_dim=8,
         sliding_window=16,

@@ -124,3 +124,34 @@ def test_rejected_song_emits_songs_rejected_with_reason(api, capsys) -> None:
     (doc,) = _emf(output, "SongsRejected")
     assert (doc["stage"], doc["reason"]) == ("test", "InsufficientCredits")
     assert _emf(output, "SongsRequested") == []
+
+
+def test_a_submit_that_keeps_losing_the_race_for_the_balance_is_a_429_with_retry_after(
+    api, aws_env, monkeypatch
+) -> None:
+    """Each attempt re-reads the balance and backs off; when the user's other requests keep
+    changing it, the answer is a 429 the client retries after Retry-After, not a 5xx, and nothing
+    is created or reserved."""
+    import time
+
+    from lambdas.common import repositories
+
+    api.call("GET", "/me")
+    attempts: list[float] = []
+
+    def always_raced(items, token=None):  # type: ignore[no-untyped-def]
+        attempts.append(time.monotonic())
+        raise ClientError(
+            {"Error": {"Code": "TransactionCanceledException", "Message": "ConditionalCheckFailed"}},
+            "TransactWriteItems",
+        )
+
+    monkeypatch.setattr(repositories, "_transact", always_raced)
+    result = api.post_song(VALID)
+    assert (result.status, result.error_code) == (429, "ConcurrentRequests")
+    assert result.headers["Retry-After"] == "1"
+    assert len(attempts) == repositories.MAX_RESERVE_ATTEMPTS
+    assert attempts[-1] - attempts[0] < 1.0  # backed off, briefly
+    assert JobRepository().list_for_user("alice", 10, None)[0] == []
+    me = api.call("GET", "/me").body
+    assert (me["credits"], me["reserved_credits"]) == (10, 0)

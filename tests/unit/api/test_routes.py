@@ -251,3 +251,18 @@ def test_missing_song_is_404(api) -> None:
 def test_cors_headers_for_a_browser_origin(api) -> None:
     result = api.call("GET", "/me", headers={"Origin": "https://app.example.com"})
     assert result.headers["Access-Control-Allow-Origin"] == "*"
+
+
+def test_a_204_has_no_body_and_no_content_type(api, aws_env) -> None:
+    """A body on a 204 (`null`, as Powertools serializes None) is read by a keep-alive client as
+    the start of its next response: the contract fuzzer's stateful run broke on exactly that."""
+    from lambdas.api import handler
+
+    from .conftest import FakeContext, proxy_event
+
+    job = put_processed_job("alice", aws_env.media_bucket)
+    response = handler.lambda_handler(proxy_event("DELETE", f"/songs/{job.job_id}"), FakeContext())
+    assert response["statusCode"] == 204
+    assert not response.get("body")
+    headers = {**(response.get("headers") or {}), **(response.get("multiValueHeaders") or {})}
+    assert "Content-Type" not in headers

@@ -47,6 +47,7 @@ def test_a_song_keeps_its_webhook_url(api, song_body) -> None:
         "https://hooks\u2028example.com/",
         "https://%31%32%37.0.0.1/",
         "https://hooks.example.com/a\u00a0b",
+        "https://hooks.example.com:22/",  # only 443 and 8443
     ],
 )
 def test_an_unsafe_webhook_url_is_a_422(api, song_body, url) -> None:
@@ -60,3 +61,9 @@ def test_the_container_never_sees_the_webhook(api, song_body) -> None:
 
     job_id = api.post_song(song_body | {"webhook_url": "https://hooks.example.com/"}).body["job_id"]
     assert "webhook_url" not in build_request(JobRepository().get(job_id), "bucket")
+
+
+def test_a_webhook_port_other_than_https_says_which_are_allowed(api, song_body) -> None:
+    result = api.post_song(song_body | {"webhook_url": "https://hooks.example.com:22/hook"})
+    assert result.status == 422
+    assert "port 443 (the default) or 8443, not 22" in result.body["error"]["details"][0]["message"]

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+from urllib.parse import urlsplit
 
 import jwt
 import pytest
@@ -173,6 +175,57 @@ def test_bad_content_length_is_400_at_once(api, length) -> None:
     assert json.loads(body)["error"]["message"] == "invalid Content-Length"
 
 
+def _big_post(api: str, size: int, headers: str = "") -> tuple[bytes, bytes]:
+    """A client that sends its whole body before it reads anything (as many do)."""
+    parts = urlsplit(api)
+    head = f"POST /v1/songs HTTP/1.1\r\nHost: x\r\nContent-Length: {size}\r\n{headers}\r\n".encode()
+    with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
+        sock.sendall(head)
+        block = b"x" * 65536
+        for _ in range(size // len(block)):
+            sock.sendall(block)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    status_and_headers, _, body = answer.partition(b"\r\n\r\n")
+    return status_and_headers, body
+
+
+def test_an_oversized_body_gets_a_readable_413_even_when_sent_in_full(api) -> None:
+    """API Gateway's 10 MB payload limit: a 12 MB body is answered 413 with the JSON error, and
+    the front reads (and drops) the rest, so the client that sends it all still reads the answer
+    instead of a connection reset."""
+    head, body = _big_post(api, 12 * 1024 * 1024)
+    assert head.startswith(b"HTTP/1.1 413") and b"Connection: close" in head
+    error = json.loads(body)["error"]
+    assert (error["code"], error["message"]) == ("PayloadTooLarge", "Request Too Long")
+
+
+def test_a_chunked_body_is_decoded_and_held_to_the_limit(api, cognito) -> None:
+    token = sign_in(cognito, "alice")
+    auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+    def chunks(total: int, size: int = 65536):  # requests sends a generator body chunked
+        for start in range(0, total, size):
+            yield b"x" * min(size, total - start)
+
+    small = requests.post(f"{api}/songs", data=(c for c in [b'{"a":', b" 1}"]), headers=auth, timeout=10)
+    assert small.status_code == 200
+    assert small.json()["event"]["body"] == '{"a": 1}'
+    big = requests.post(f"{api}/songs", data=chunks(11 * 1024 * 1024), headers=auth, timeout=30)
+    assert big.status_code == 413
+    assert big.json()["error"]["code"] == "PayloadTooLarge"
+
+
+def test_a_malformed_chunked_body_is_a_400(api) -> None:
+    request = (
+        b"POST /v1/songs HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n"
+    )
+    head, body = raw_request(api, request)
+    assert head.startswith(b"HTTP/1.1 400")
+    assert json.loads(body)["error"]["message"] == "invalid chunked body"
+
+
 def test_malformed_request_line_is_a_json_error(api) -> None:
     head, body = raw_request(api, b"GET /v1/health HTTP/9.9\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 505")
@@ -242,3 +295,22 @@ def test_gateway_errors_carry_the_web_apps_origin(cognito) -> None:
             assert response.headers["Access-Control-Allow-Origin"] == "http://127.0.0.1:5"
     finally:
         server.stop()
+
+
+def test_a_204_goes_out_without_a_body_whatever_the_handler_said(cognito) -> None:
+    """Two requests on one keep-alive connection: a body on the first (a 204) would be read as the
+    start of the second response."""
+
+    def no_content(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return {"statusCode": 204, "headers": {"Content-Type": "application/json"}, "body": "null"}
+
+    server = ApiServer(ApiGateway(TokenVerifier(cognito), no_content, service_routes()))
+    server.start()
+    try:
+        with requests.Session() as session:
+            first = session.get(f"{server.url}/health", timeout=10)
+            second = session.get(f"{server.url}/health", timeout=10)
+    finally:
+        server.stop()
+    assert (first.status_code, first.content) == (204, b"")
+    assert (second.status_code, second.content) == (204, b"")

@@ -90,3 +90,36 @@ def test_failed_ids_rules() -> None:
     # An identifier Lambda does not know fails the whole batch, as does a malformed response.
     assert failed_ids({"batchItemFailures": [{"itemIdentifier": "zzz"}]}, messages) == {"a", "b"}
     assert failed_ids({"batchItemFailures": [{}]}, messages) == {"a", "b"}
+
+
+def test_concurrent_batches_let_messages_pass_a_slow_one(queue) -> None:
+    """As Lambda's mapping runs several batches at once: a batch stuck on a slow receiver does not
+    hold up a message sent after it."""
+    import threading
+    import time
+
+    sqs, url, arn, _ = queue
+    release = threading.Event()
+    handled: list[str] = []
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        for record in event["Records"]:
+            if record["body"] == "slow":
+                release.wait(10)
+            handled.append(record["body"])
+        return {"batchItemFailures": []}
+
+    poller = SqsPoller(sqs, url, arn, handler, "webhooks", batch_size=1, wait_time_s=1, concurrency=3)
+    poller.start()
+    try:
+        sqs.send_message(QueueUrl=url, MessageBody="slow")
+        time.sleep(0.5)
+        sqs.send_message(QueueUrl=url, MessageBody="fast")
+        deadline = time.monotonic() + 5
+        while "fast" not in handled and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert handled == ["fast"]  # while "slow" still waits
+    finally:
+        release.set()
+        poller.stop()
+    assert set(handled) == {"fast", "slow"}

@@ -20,7 +20,9 @@ def ready_upload(names, user: str = USER, duration_s: float = 30.0) -> str:
     upload = new_upload(user, str(uuid.uuid4()), "src.wav", "audio/wav", 1000, expiry_days=7)
     repo = UploadRepository()
     repo.create(upload)
-    boto3.client("s3").put_object(Bucket=names.uploads_bucket, Key=upload.key, Body=b"x" * 1000)
+    boto3.client("s3").put_object(  # as the form stores it: tagged for the lifecycle rule
+        Bucket=names.uploads_bucket, Key=upload.key, Body=b"x" * 1000, Tagging="retention=unused"
+    )
     repo.mark_ready(
         upload.upload_id, fmt="wav", duration_s=duration_s, sample_rate=48_000, channels=2, etag="e"
     )
@@ -70,14 +72,69 @@ def test_each_mode_from_a_ready_upload_is_queued_with_its_source(api, aws_env, m
     assert request["mode"] == mode
 
 
-def test_a_used_upload_no_longer_expires(api, aws_env) -> None:
+def _tag(names, key: str) -> str:
+    tags = boto3.client("s3").get_object_tagging(Bucket=names.uploads_bucket, Key=key)["TagSet"]
+    return {t["Key"]: t["Value"] for t in tags}["retention"]
+
+
+def test_a_canceled_cover_leaves_its_upload_to_expire(api, aws_env) -> None:
+    """Cancelling at once (free) pinned the upload for good: no expiry, a tag no rule matches. A
+    song in flight is listed on the upload, nothing more; only a processed song keeps it."""
     upload_id = ready_upload(aws_env)
-    assert api.post_song(body("cover", {"upload_id": upload_id})).status == 202
+    before = UploadRepository().find(upload_id)
+    created = api.post_song(body("cover", {"upload_id": upload_id}))
+    assert created.status == 202
     row = UploadRepository().find(upload_id)
-    assert row.used and row.expires_at is None and row.expires_at_epoch is None
-    tags = boto3.client("s3").get_object_tagging(Bucket=aws_env.uploads_bucket, Key=row.key)["TagSet"]
-    assert tags == [{"Key": "retention", "Value": "used"}]
+    assert row.active_jobs == {created.body["job_id"]}
+    assert api.call("POST", f"/songs/{created.body['job_id']}/cancel").status == 200
+    row = UploadRepository().find(upload_id)
+    assert not row.used and not row.songs
+    assert (row.expires_at, row.expires_at_epoch) == (before.expires_at, before.expires_at_epoch)
+    assert _tag(aws_env, row.key) == "unused"
+    assert api.call("GET", f"/uploads/{upload_id}").body["expires_at"] == before.expires_at
+
+
+def _processed_from(names, upload_id: str):
+    """A processed song made from the upload, kept by it as the workflow's finalize step does."""
+    from lambdas.common.models import JobSource
+    from lambdas.common.repositories import to_dynamo
+    from lambdas.common.uploads import UploadObjects, sync_retention_tag
+
+    song = put_processed_job(USER, names.media_bucket)
+    source = JobSource(
+        upload_id=upload_id, bucket=names.uploads_bucket, key=f"uploads/{USER}/{upload_id}", duration_s=30.0
+    )
+    boto3.resource("dynamodb").Table(names.jobs_table).update_item(
+        Key={"job_id": song.job_id},
+        UpdateExpression="SET #src = :s",
+        ExpressionAttributeNames={"#src": "source"},
+        ExpressionAttributeValues={":s": to_dynamo(source.model_dump(exclude_none=True))},
+    )
+    uploads = UploadRepository()
+    assert uploads.keep_for_song(upload_id, song.job_id)
+    sync_retention_tag(uploads, UploadObjects(), upload_id)
+    return song
+
+
+def test_a_processed_song_keeps_its_upload_until_it_is_deleted(api, aws_env) -> None:
+    upload_id = ready_upload(aws_env)
+    before = UploadRepository().find(upload_id)
+    first, second = _processed_from(aws_env, upload_id), _processed_from(aws_env, upload_id)
+    kept = UploadRepository().find(upload_id)
+    assert kept.used and kept.songs == {first.job_id, second.job_id}
+    assert kept.expires_at is None and kept.expires_at_epoch is None
+    assert _tag(aws_env, kept.key) == "used"
     assert api.call("GET", f"/uploads/{upload_id}").body["expires_at"] is None
+
+    assert api.call("DELETE", f"/songs/{first.job_id}").status == 204
+    assert UploadRepository().find(upload_id).expires_at is None  # the other song still keeps it
+    assert _tag(aws_env, kept.key) == "used"
+    assert api.call("DELETE", f"/songs/{second.job_id}").status == 204
+    row = UploadRepository().find(upload_id)
+    # Back on the schedule S3's rule counts from the upload's creation.
+    assert not row.used and not row.songs
+    assert (row.expires_at, row.expires_at_epoch) == (before.expires_at, before.expires_at_epoch)
+    assert _tag(aws_env, row.key) == "unused"
 
 
 def test_a_processed_song_of_the_user_is_a_source(api, aws_env) -> None:

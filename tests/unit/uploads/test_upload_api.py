@@ -84,3 +84,90 @@ def test_the_form_uploads_the_file_to_the_users_key(api, aws_env) -> None:
     head = boto3.client("s3").head_object(Bucket=aws_env.uploads_bucket, Key=created["fields"]["key"])
     assert head["ContentLength"] == len(data)
     assert UploadRepository().find(created["upload_id"]).status.value == "pending"
+
+
+def _form(api, user: str = "alice") -> str:
+    body = {"filename": "a.wav", "content_type": "audio/wav", "size_bytes": 1000}
+    created = api.call("POST", "/uploads", body=body, user=user)
+    assert created.status == 201, created.body
+    return created.body["upload_id"]
+
+
+def test_delete_removes_the_row_and_the_file(api, aws_env) -> None:
+    from .test_audio_in_songs import ready_upload
+
+    upload_id = ready_upload(aws_env)
+    key = UploadRepository().find(upload_id).key
+    assert api.call("DELETE", f"/uploads/{upload_id}", user="mallory").status == 404  # not theirs
+    assert api.call("DELETE", f"/uploads/{upload_id}").status == 204
+    assert UploadRepository().find(upload_id) is None
+    assert "Contents" not in boto3.client("s3").list_objects_v2(Bucket=aws_env.uploads_bucket, Prefix=key)
+    assert api.call("GET", f"/uploads/{upload_id}").status == 404
+    assert api.call("DELETE", f"/uploads/{upload_id}").status == 404
+    assert api.call("DELETE", f"/uploads/{uuid.uuid4()}").status == 404
+    assert api.call("DELETE", "/uploads/not-a-uuid").status == 400
+
+
+def test_an_upload_a_song_is_being_made_from_is_a_409_until_the_song_ends(api, aws_env) -> None:
+    from .test_audio_in_songs import body, ready_upload
+
+    upload_id = ready_upload(aws_env)
+    job_id = api.post_song(body("cover", {"upload_id": upload_id})).body["job_id"]
+    refused = api.call("DELETE", f"/uploads/{upload_id}")
+    assert (refused.status, refused.error_code) == (409, "UploadInUse")
+    assert refused.body["error"]["details"] == {"upload_id": upload_id, "song_ids": [job_id]}
+    assert api.call("POST", f"/songs/{job_id}/cancel").status == 200
+    assert api.call("DELETE", f"/uploads/{upload_id}").status == 204
+    # The song keeps its record of where it came from.
+    assert api.call("GET", f"/songs/{job_id}").body["source"]["upload_id"] == upload_id
+
+
+def test_pending_uploads_are_limited_per_user_with_retry_after(api, monkeypatch) -> None:
+    from lambdas.common import settings
+
+    monkeypatch.setenv("UPLOAD_MAX_PENDING", "2")
+    settings.get_settings.cache_clear()
+    first = _form(api)
+    _form(api)
+    refused = api.call(
+        "POST", "/uploads", body={"filename": "c.wav", "content_type": "audio/wav", "size_bytes": 10}
+    )
+    assert (refused.status, refused.error_code) == (429, "TooManyPendingUploads")
+    assert refused.headers["Retry-After"] == "60"
+    assert refused.body["error"]["details"] == {"pending": 2, "limit": 2}
+    _form(api, user="bob")  # another user's quota is their own
+    assert api.call("DELETE", f"/uploads/{first}").status == 204  # an abandoned form can be dropped
+    _form(api)
+
+
+def test_stored_uploads_are_limited_per_user_and_deleting_makes_room(api, aws_env, monkeypatch) -> None:
+    from lambdas.common import settings
+
+    from .test_audio_in_songs import ready_upload
+
+    monkeypatch.setenv("UPLOAD_MAX_STORED", "2")
+    settings.get_settings.cache_clear()
+    stored = [ready_upload(aws_env), ready_upload(aws_env)]
+    refused = api.call(
+        "POST", "/uploads", body={"filename": "c.wav", "content_type": "audio/wav", "size_bytes": 10}
+    )
+    assert (refused.status, refused.error_code) == (409, "UploadQuotaExceeded")
+    assert "DELETE /uploads/{upload_id}" in refused.body["error"]["message"]
+    assert api.call("DELETE", f"/uploads/{stored[0]}").status == 204
+    _form(api)
+
+
+def test_expired_uploads_do_not_count(api, aws_env, monkeypatch) -> None:
+    from lambdas.common import settings
+
+    from .test_audio_in_songs import ready_upload
+
+    monkeypatch.setenv("UPLOAD_MAX_STORED", "1")
+    settings.get_settings.cache_clear()
+    upload_id = ready_upload(aws_env)
+    boto3.resource("dynamodb").Table(aws_env.uploads_table).update_item(
+        Key={"upload_id": upload_id},
+        UpdateExpression="SET expires_at_epoch = :past",
+        ExpressionAttributeValues={":past": 1},
+    )  # TTL has not removed the row yet
+    _form(api)

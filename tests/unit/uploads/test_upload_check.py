@@ -75,6 +75,24 @@ def test_mono_and_rate_are_reported_as_found(aws_env) -> None:
             "the file is WAV audio but was declared as audio/mpeg",
         ),
         (audio_bytes("wav", seconds=0.4), "audio/wav", "TooShort", "0.40 s long"),
+        (
+            audio_bytes("wav", sample_rate=7_999, channels=1),
+            "audio/wav",
+            "UnsupportedSampleRate",
+            "sampled at 7999 Hz; send audio sampled at 8,000 to 192,000 Hz",
+        ),
+        (
+            audio_bytes("flac", seconds=1.0, sample_rate=384_000, channels=1),
+            "audio/flac",
+            "UnsupportedSampleRate",
+            "sampled at 384000 Hz",
+        ),
+        (
+            audio_bytes("wav", seconds=1.0, channels=6),
+            "audio/wav",
+            "TooManyChannels",
+            "the track has 6 channels; send a mono or stereo mix",
+        ),
     ],
 )
 def test_unusable_files_are_rejected_with_a_reason_and_deleted(
@@ -191,3 +209,9 @@ def test_handler_skips_s3_test_events_and_reports_failures_per_message(aws_env, 
 
 def test_clock_reads_like_a_track_length() -> None:
     assert (clock(725), clock(59.6), clock(600)) == ("12:05", "1:00", "10:00")
+
+
+@pytest.mark.parametrize(("rate", "channels"), [(8_000, 1), (22_051, 2), (47_999, 1), (192_000, 2)])
+def test_odd_but_real_rates_within_the_bounds_are_accepted(aws_env, rate, channels) -> None:
+    upload = land(aws_env, audio_bytes("wav", seconds=1.0, sample_rate=rate, channels=channels), "audio/wav")
+    assert UploadCheck().check(upload.key) == "ready"

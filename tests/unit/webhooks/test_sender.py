@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -16,9 +17,16 @@ from lambdas.common.lifecycle import event_body
 from lambdas.common.models import Job, JobStatus, new_job_id, utc_now
 from lambdas.common.repositories import JobRepository, UserRepository
 from lambdas.webhook_sender import handler as sender
+from lambdas.webhooks import delivery
 from lambdas.webhooks import http as webhook_http
 from lambdas.webhooks.delivery import Result, deliver
-from lambdas.webhooks.schedule import MAX_ATTEMPTS
+from lambdas.webhooks.schedule import (
+    DELIVERY_DEADLINE_S,
+    MAX_ATTEMPTS,
+    SENDER_RESERVE_S,
+    WEBHOOK_QUEUE_VISIBILITY_S,
+    WEBHOOK_SENDER_TIMEOUT_S,
+)
 from local.lambda_context import LambdaContext
 
 
@@ -121,11 +129,132 @@ def test_a_5xx_is_retried_then_given_up(env, receiver) -> None:
     assert _record(job.job_id, "song.failed")["status"] == "failed"
 
 
-def test_a_slow_receiver_times_out(env, receiver, monkeypatch) -> None:
-    monkeypatch.setattr(webhook_http, "READ_TIMEOUT_S", 0.2)
-    receiver.delay_s = 1.0
-    outcome = deliver(event_body(_job(receiver.url), "song.processed"), attempt=2)
-    assert outcome.result is Result.RETRY and "Timeout" in outcome.detail
+class SlowLoris:
+    """A receiver that reads the request, then answers `200 OK` one byte every `interval_s`: a
+    per-read timeout never fires, since every read gets a byte in time."""
+
+    ANSWER = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+
+    def __init__(self, interval_s: float) -> None:
+        self.interval_s = interval_s
+        self.sent = 0
+        self.requests = 0
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.server.getsockname()[1]}/hook"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn: socket.socket) -> None:
+        with conn:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += conn.recv(65536)
+            self.requests += 1
+            try:
+                for byte in self.ANSWER:
+                    time.sleep(self.interval_s)
+                    conn.sendall(bytes([byte]))
+                    self.sent += 1
+            except OSError:
+                return  # the sender hung up
+
+    def close(self) -> None:
+        self.server.close()
+
+
+@pytest.fixture
+def slow_loris() -> Iterator[SlowLoris]:
+    receiver = SlowLoris(interval_s=0.25)
+    yield receiver
+    receiver.close()
+
+
+def test_a_slow_loris_receiver_is_cut_off_at_the_total_deadline(env, slow_loris, monkeypatch) -> None:
+    """One byte every 0.25 s would take ~14 s for the whole answer; the delivery's deadline (here
+    1.5 s) ends it however regularly the bytes come, and it is a failed attempt, not a delivery."""
+    monkeypatch.setattr(delivery, "DELIVERY_DEADLINE_S", 1.5)
+    job = _job(slow_loris.url)
+    started = time.monotonic()
+    outcome = deliver(event_body(job, "song.processed"), attempt=2)
+    elapsed = time.monotonic() - started
+    assert (outcome.result, outcome.detail) == (Result.RETRY, "error: DeadlineExceeded")
+    assert elapsed < 2.5
+    assert 0 < slow_loris.sent < len(SlowLoris.ANSWER)
+    assert _record(job.job_id, "song.processed")["status"] == "retry"
+
+
+def test_a_name_that_does_not_resolve_in_time_counts_against_the_deadline(monkeypatch) -> None:
+    def hanging(*args: Any, **kwargs: Any) -> list[Any]:
+        time.sleep(3)
+        return []
+
+    monkeypatch.setattr(webhook_http.socket, "getaddrinfo", hanging)
+    resolve = webhook_http.resolver_until(time.monotonic() + 0.3)
+    started = time.monotonic()
+    with pytest.raises(webhook_http.DeadlineExceeded, match="did not resolve"):
+        resolve("hooks.example.com", 443)
+    assert time.monotonic() - started < 1.0
+
+
+def test_a_receiver_that_answers_within_the_deadline_is_delivered(env, receiver) -> None:
+    receiver.delay_s = 1.0  # slow, but within the deadline
+    outcome = deliver(event_body(_job(receiver.url), "song.processed"), attempt=1)
+    assert outcome.result is Result.DELIVERED
+
+
+@pytest.mark.slow
+def test_a_slow_loris_in_a_batch_delays_no_other_delivery(env, receiver) -> None:
+    """The issue's receiver: one byte every 2 s. In the same batch, another user's webhook is
+    delivered at once; the slow one ends at the real deadline as a retry; the batch returns then."""
+    loris = SlowLoris(interval_s=2.0)
+    arrivals: list[float] = []
+    original = receiver.server.RequestHandlerClass.do_POST
+
+    def timed(handler: Any) -> None:
+        arrivals.append(time.monotonic())
+        original(handler)
+
+    receiver.server.RequestHandlerClass.do_POST = timed
+    slow, fast = _job(loris.url), _job(receiver.url)
+    records = _sqs_records([event_body(job, "song.processed") for job in (slow, fast)])
+    started = time.monotonic()
+    try:
+        response = sender.lambda_handler({"Records": records}, LambdaContext("webhook-sender"))
+    finally:
+        loris.close()
+    elapsed = time.monotonic() - started
+    assert arrivals and arrivals[0] - started < 1.0  # not behind the slow one
+    assert _record(fast.job_id, "song.processed")["status"] == "delivered"
+    assert _record(slow.job_id, "song.processed")["detail"] == "error: DeadlineExceeded"
+    slow_id = next(r["messageId"] for r in records if slow.job_id in r["body"])
+    assert response == {"batchItemFailures": [{"itemIdentifier": slow_id}]}
+    assert DELIVERY_DEADLINE_S - 0.5 < elapsed < DELIVERY_DEADLINE_S + 2
+
+
+def test_the_batch_returns_before_the_function_times_out(env, receiver) -> None:
+    """A delivery still running when only SENDER_RESERVE_S of the function's time is left is
+    retried on its own; the handler returns (on AWS the whole batch would otherwise time out)."""
+    receiver.delay_s = 3.0
+    records = _sqs_records([event_body(_job(receiver.url), "song.processed")])
+    context = LambdaContext("webhook-sender", timeout_s=SENDER_RESERVE_S + 1)
+    started = time.monotonic()
+    response = sender.lambda_handler({"Records": records}, context)
+    assert time.monotonic() - started < 2.5
+    assert response == {"batchItemFailures": [{"itemIdentifier": records[0]["messageId"]}]}
+
+
+def test_the_sender_outlasts_a_batch_of_deadlines() -> None:
+    """The function's timeout holds a delivery's deadline plus the reserve, and the queue's
+    visibility timeout is six times the function's (Lambda's guidance for SQS sources)."""
+    assert WEBHOOK_SENDER_TIMEOUT_S >= DELIVERY_DEADLINE_S + SENDER_RESERVE_S + 5
+    assert WEBHOOK_QUEUE_VISIBILITY_S >= 6 * WEBHOOK_SENDER_TIMEOUT_S
 
 
 def test_no_webhook_no_delivery(env, receiver) -> None:

@@ -73,6 +73,7 @@ def test_a_secret_without_the_prefix_is_refused() -> None:
     [
         "https://hooks.example.com/songs",
         "https://hooks.example.com:8443/a?b=c",
+        "https://hooks.example.com:443/a",
         "https://8.8.8.8/x",
         "https://[2606:4700:4700::1111]/x",
         "https://b\u00fccher.example/caf\u00e9",  # an IDN host, a non-ASCII path
@@ -118,6 +119,12 @@ def test_public_https_urls_are_accepted(url: str) -> None:
         "https://hooks.example.com/a\u00a0b",  # a no-break space in the path
         "https://hooks.example.com/\u200bx",  # a zero-width space (a format character)
         "https://" + "a" * 2050 + ".com/",
+        # Ports other than HTTPS's: a webhook must not reach SSH, mail or a database on a public host.
+        "https://hooks.example.com:22/",
+        "https://hooks.example.com:25/",
+        "https://8.8.8.8:5432/x",
+        "https://hooks.example.com:80/",
+        "https://hooks.example.com:8080/",
     ],
 )
 def test_unsafe_urls_are_refused(url: str) -> None:
