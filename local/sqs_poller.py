@@ -120,25 +120,35 @@ class SqsPoller:
 
     def poll_once(self) -> int:
         """Receive one batch and process it; returns the number of messages received."""
-        messages = self._sqs.receive_message(
+        messages = self._receive()
+        if messages:
+            try:
+                self.handle(messages)
+            except Exception:
+                # The whole batch returns to the queue after its visibility timeout, as on AWS.
+                log.exception("function %s failed on a batch of %d", self._function_name, len(messages))
+        return len(messages)
+
+    def handle_next(self) -> Any:
+        """Receive one batch and hand it to the function now (the in-process workflow): the
+        function's answer, None when the queue is empty. Its exception propagates, and the batch
+        returns to the queue after its visibility timeout."""
+        messages = self._receive()
+        return self.handle(messages) if messages else None
+
+    def _receive(self) -> list[dict[str, Any]]:
+        return self._sqs.receive_message(
             QueueUrl=self._queue_url,
             MaxNumberOfMessages=self._batch_size,
             WaitTimeSeconds=self._wait_time_s,
             AttributeNames=["All"],
             MessageAttributeNames=["All"],
         ).get("Messages", [])
-        if messages:
-            self._deliver(messages)
-        return len(messages)
 
-    def _deliver(self, messages: list[dict[str, Any]]) -> None:
+    def handle(self, messages: list[dict[str, Any]]) -> Any:
+        """Invoke the function with the batch; delete what it did not report as failed."""
         context = LambdaContext(function_name=self._function_name, timeout_s=self._timeout_s)
-        try:
-            result = self._handler(sqs_event(messages, self._queue_arn), context)
-        except Exception:
-            # The whole batch returns to the queue after its visibility timeout, as on AWS.
-            log.exception("function %s failed on a batch of %d", self._function_name, len(messages))
-            return
+        result = self._handler(sqs_event(messages, self._queue_arn), context)
         keep = failed_ids(result, messages)
         done = [m for m in messages if m["MessageId"] not in keep]
         if done:
@@ -146,3 +156,4 @@ class SqsPoller:
                 QueueUrl=self._queue_url,
                 Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
             )
+        return result

@@ -2,7 +2,7 @@
 
 Used by tests/workflow, bench/workflow_bench.py and the local stack:
 
-    names = WorkflowNames.for_prefix("song-service-dev")
+    names = WorkflowNames.for_config(ServiceConfig())
     arn = create_state_machine(boto3.client("stepfunctions"), names, resource_names)
     with route_lambda_invokes(task_handlers(names)):
         ...  # executions run the real handlers
@@ -15,13 +15,17 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lambdas.common import contract
 from local.account import ACCOUNT, function_arn
+from local.functions import function_name, load
 from local.lambda_context import Handler
 from local.resources import ResourceNames
+from stacks.config import ServiceConfig
 
 ASL_PATH = Path(__file__).resolve().parent.parent / "statemachines" / "song_generation.asl.json"
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
@@ -39,16 +43,17 @@ class WorkflowNames:
     endpoint: str
 
     @classmethod
-    def for_prefix(cls, prefix: str) -> WorkflowNames:
+    def for_config(cls, config: ServiceConfig) -> WorkflowNames:
+        prefix = config.resource_prefix
         return cls(
-            state_machine=f"{prefix}-song-generation",
-            acquire_slot=f"{prefix}-acquire-slot",
-            start_inference=f"{prefix}-start-inference",
-            publish=f"{prefix}-publish-song",
-            finalize=f"{prefix}-finalize-job",
-            inference_callback=f"{prefix}-inference-callback",
-            reaper=f"{prefix}-reaper",
-            endpoint=f"{prefix}-music",
+            state_machine=contract.state_machine_name(prefix),
+            acquire_slot=function_name(prefix, "acquire_slot"),
+            start_inference=function_name(prefix, "start_inference"),
+            publish=function_name(prefix, "publish_song"),
+            finalize=function_name(prefix, "finalize_job"),
+            inference_callback=function_name(prefix, "inference_callback"),
+            reaper=function_name(prefix, "reaper"),
+            endpoint=config.endpoint_name,
         )
 
 
@@ -69,8 +74,8 @@ def substitutions(
     names: WorkflowNames,
     resources: ResourceNames,
     *,
-    inference_timeout_s: int = 2700,
-    slot_poll_s: int = 300,
+    inference_timeout_s: int,
+    slot_poll_s: int = contract.SLOT_POLL_S,
 ) -> dict[str, Any]:
     return {
         "AcquireSlotFunctionArn": function_arn(names.acquire_slot),
@@ -96,24 +101,22 @@ def create_state_machine(sfn: Any, names: WorkflowNames, values: dict[str, Any])
     return response["stateMachineArn"]
 
 
-def task_handlers(names: WorkflowNames) -> dict[str, Handler]:
-    """The functions the state machine invokes, by name (for local.lambda_routing)."""
-    from lambdas.acquire_slot import handler as acquire_slot
-    from lambdas.finalize_job import handler as finalize_job
-    from lambdas.publish_song import handler as publish_song
-    from lambdas.start_inference import handler as start_inference
+# The functions the state machine invokes, by their package under lambdas/.
+TASK_FUNCTIONS = ("acquire_slot", "start_inference", "publish_song", "finalize_job")
 
-    return {
-        names.acquire_slot: acquire_slot.lambda_handler,
-        names.start_inference: start_inference.lambda_handler,
-        names.publish: publish_song.lambda_handler,
-        names.finalize: finalize_job.lambda_handler,
+
+def task_handlers(
+    names: WorkflowNames, environments: Mapping[str, Mapping[str, str]] | None = None
+) -> dict[str, Handler]:
+    """The functions the state machine invokes, by their function name (for local.lambda_routing),
+    each with its own environment (None: this process's)."""
+    function_names = {
+        "acquire_slot": names.acquire_slot,
+        "start_inference": names.start_inference,
+        "publish_song": names.publish,
+        "finalize_job": names.finalize,
     }
-
-
-def function_environment(names: WorkflowNames, resources: ResourceNames) -> dict[str, str]:
-    """The environment the workflow's functions get on AWS (see stacks/workflow.py), for moto."""
     return {
-        **resources.environment(),
-        "ENDPOINT_NAME": names.endpoint,
+        function_names[function]: load(function, environments[function] if environments else None)
+        for function in TASK_FUNCTIONS
     }

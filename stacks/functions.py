@@ -30,7 +30,8 @@ def powertools_layer(scope: Construct, version: str) -> lambda_.ILayerVersion:
 
 
 class ServiceFunction(Construct):
-    """A Lambda function with its own role, log group and tracing; grants are added by the stack."""
+    """A Lambda function with its own role, log group and tracing; the stack adds its grants and its
+    environment (lambdas/common/contract.function_environment)."""
 
     def __init__(
         self,
@@ -40,7 +41,6 @@ class ServiceFunction(Construct):
         handler: str,
         description: str,
         layer: lambda_.ILayerVersion,
-        environment: dict[str, str],
         log_retention: logs.RetentionDays,
         timeout_s: int = 30,
         memory_size: int = 512,
@@ -72,7 +72,6 @@ class ServiceFunction(Construct):
             tracing=lambda_.Tracing.ACTIVE,
             log_group=self.log_group,
             logging_format=lambda_.LoggingFormat.JSON,
-            environment=environment,
         )
         self.log_group.grant_write(self.role)
         acknowledge(

@@ -22,12 +22,9 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from lambdas.common import contract
+from lambdas.common.contract import WEBHOOK_SENDER
 from lambdas.common.event_catalog import WEBHOOK_RULE_PATTERN
-from lambdas.webhooks.schedule import (
-    MAX_ATTEMPTS,
-    WEBHOOK_QUEUE_VISIBILITY_S,
-    WEBHOOK_SENDER_TIMEOUT_S,
-)
 
 from .config import ServiceConfig
 from .data import DataStore
@@ -35,7 +32,6 @@ from .functions import ServiceFunction
 from .grants import allow_items
 from .queues import dead_letter_queue
 
-QUEUE_VISIBILITY = Duration.seconds(WEBHOOK_QUEUE_VISIBILITY_S)
 # Longer than the whole retry schedule (about 28 h), so no message expires before its last try.
 QUEUE_RETENTION = Duration.days(4)
 
@@ -52,20 +48,23 @@ class LifecycleEvents(Construct):
         data: DataStore,
         layer: lambda_.ILayerVersion,
         log_retention: logs.RetentionDays,
-        environment: dict[str, str],
     ) -> None:
         super().__init__(scope, construct_id)
-        self.bus = events.EventBus(self, "Bus", event_bus_name=f"{config.resource_prefix}-song-events")
+        self.bus = events.EventBus(
+            self, "Bus", event_bus_name=contract.event_bus_name(config.resource_prefix)
+        )
         self.dlq = dead_letter_queue(self, "WebhookDlq")
         self.queue = sqs.Queue(
             self,
             "WebhookQueue",
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
-            visibility_timeout=QUEUE_VISIBILITY,
+            visibility_timeout=Duration.seconds(WEBHOOK_SENDER.visibility_timeout_s),
             retention_period=QUEUE_RETENTION,
             # One receive per attempt: after the last one the next receive moves it to the DLQ.
-            dead_letter_queue=sqs.DeadLetterQueue(queue=self.dlq, max_receive_count=MAX_ATTEMPTS),
+            dead_letter_queue=sqs.DeadLetterQueue(
+                queue=self.dlq, max_receive_count=WEBHOOK_SENDER.max_receives
+            ),
         )
         self.rule = events.Rule(
             self,
@@ -87,15 +86,14 @@ class LifecycleEvents(Construct):
             handler="lambdas.webhook_sender.handler.lambda_handler",
             description="Delivers song lifecycle events to the songs' webhooks (Standard Webhooks)",
             layer=layer,
-            environment=environment,
             log_retention=log_retention,
-            timeout_s=WEBHOOK_SENDER_TIMEOUT_S,
+            timeout_s=WEBHOOK_SENDER.function_timeout_s,
             memory_size=256,
         )
         self.sender.function.add_event_source(
             event_sources.SqsEventSource(
                 self.queue,
-                batch_size=10,
+                batch_size=WEBHOOK_SENDER.batch_size,
                 max_batching_window=Duration.seconds(0),
                 report_batch_item_failures=True,
             )
@@ -106,6 +104,5 @@ class LifecycleEvents(Construct):
         allow_items(self.sender.role, data.users_table, "dynamodb:GetItem", "dynamodb:UpdateItem")
 
     def allow_emit(self, function: lambda_.Function) -> None:
-        """Let `function` put lifecycle events on the bus (and tell it the bus's name)."""
-        function.add_environment("EVENT_BUS_NAME", self.bus.event_bus_name)
+        """Let `function` put lifecycle events on the bus."""
         self.bus.grant_put_events_to(function)

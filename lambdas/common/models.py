@@ -18,7 +18,6 @@ from pydantic import (
     model_validator,
 )
 
-from .settings import get_settings
 from .url_safety import MAX_URL_CHARS, UnsafeUrl, check_submitted_url
 
 MAX_DESCRIPTION_CHARS = 1_000
@@ -45,6 +44,17 @@ class JobStatus(StrEnum):
     QUEUED = "queued"
     PROCESSING = "processing"
     PROCESSED = "processed"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+
+class JobStep(StrEnum):
+    """Where a job is: queued, then generating and publishing while processing, then how it ended."""
+
+    QUEUED = "queued"
+    GENERATING = "generating"
+    PUBLISHING = "publishing"
+    COMPLETED = "completed"
     FAILED = "failed"
     CANCELED = "canceled"
 
@@ -82,7 +92,7 @@ UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 def _safe_webhook_url(value: str) -> str:
     # Checked again, on the resolved address, at every delivery (lambdas/common/url_safety.py).
     try:
-        return check_submitted_url(value, get_settings().webhook_allow_http_loopback)
+        return check_submitted_url(value)
     except UnsafeUrl as exc:
         raise ValueError(f"webhook_url {exc}") from None
 

@@ -13,15 +13,25 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from lambdas.common.inference import parse_notification
 from lambdas.common.observability import logger, tracer
-from lambdas.workflow.generation import handle_notification
+from lambdas.common.runtime import ColdStart
+from lambdas.common.settings import InferenceCallbackSettings
+from lambdas.common.store.jobs import JobStore
+from lambdas.common.store.objects import ScratchBucket
+from lambdas.workflow.generation import Notifications
 
+
+def build(settings: InferenceCallbackSettings) -> Notifications:
+    return Notifications(JobStore(settings.jobs_table_name), ScratchBucket(settings.inference_bucket_name))
+
+
+cold_start = ColdStart(InferenceCallbackSettings, build)
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
 @tracer.capture_method
 def record_handler(record: SQSRecord) -> str:
     notification = parse_notification(record.body)
-    outcome = handle_notification(notification)
+    outcome = cold_start.dependencies().handle(notification)
     logger.info(
         "notification handled",
         extra={
@@ -36,6 +46,7 @@ def record_handler(record: SQSRecord) -> str:
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    cold_start.dependencies()  # a missing setting fails the invocation, not each record
     return process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
     )

@@ -16,14 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from lambdas.common.observability import logger
-from lambdas.common.settings import get_settings
-from lambdas.common.uploads import (
-    Upload,
-    UploadObjects,
-    UploadRepository,
-    UploadStatus,
-    parse_object_key,
-)
+from lambdas.common.store.objects import UploadsBucket
+from lambdas.common.store.uploads import UploadStore
+from lambdas.common.uploads import Upload, UploadStatus, parse_object_key
 
 # libsndfile's container names -> the upload formats. RF64 and WAVEX are WAV variants.
 _FORMATS = {
@@ -141,10 +136,10 @@ def _too_long(duration_s: float, max_duration_s: float) -> Rejected:
 
 
 class UploadCheck:
-    def __init__(self, uploads: UploadRepository | None = None, objects: UploadObjects | None = None) -> None:
-        self.uploads = uploads or UploadRepository()
-        self.objects = objects or UploadObjects()
-        self.max_duration_s = get_settings().upload_max_duration_s
+    def __init__(self, uploads: UploadStore, objects: UploadsBucket, *, max_duration_s: float) -> None:
+        self.uploads = uploads
+        self.objects = objects
+        self.max_duration_s = max_duration_s
 
     def check(self, key: str, etag: str | None = None) -> str:
         """Check the object at `key` once; returns what happened (for the log). Retry-safe.

@@ -18,9 +18,23 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from lambdas.common.observability import logger, tracer
+from lambdas.common.runtime import ColdStart
+from lambdas.common.settings import UploadCheckSettings
+from lambdas.common.store.objects import UploadsBucket
+from lambdas.common.store.uploads import UploadStore
 
 from .check import UploadCheck
 
+
+def build(settings: UploadCheckSettings) -> UploadCheck:
+    return UploadCheck(
+        UploadStore(settings.uploads_table_name),
+        UploadsBucket(settings.uploads_bucket_name),
+        max_duration_s=settings.upload_max_duration_seconds,
+    )
+
+
+cold_start = ColdStart(UploadCheckSettings, build)
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
@@ -41,7 +55,7 @@ def s3_objects(body: str) -> list[tuple[str, str | None]]:
 
 @tracer.capture_method
 def record_handler(record: SQSRecord) -> list[str]:
-    check = UploadCheck()
+    check = cold_start.dependencies()
     outcomes = []
     for key, etag in s3_objects(record.body):
         outcome = check.check(key, etag)
@@ -53,6 +67,7 @@ def record_handler(record: SQSRecord) -> list[str]:
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    cold_start.dependencies()  # a missing setting fails the invocation, not each record
     return process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
     )

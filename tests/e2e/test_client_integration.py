@@ -11,10 +11,8 @@ import hashlib
 import hmac
 import io
 import json
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import numpy as np
@@ -22,6 +20,7 @@ import pytest
 import soundfile as sf
 
 from local.client import download, song_id
+from tests.webhook_receiver import Receiver
 
 from .conftest import song_body
 
@@ -43,52 +42,11 @@ def verify(secret: str, headers: dict[str, str], body: bytes, tolerance_s: int =
     return any(hmac.compare_digest(expected, s) for s in signatures)
 
 
-class Receiver:
-    """Records deliveries per path; `fail_nth[path] = n` answers the n-th request (1-based) with 500."""
-
-    def __init__(self) -> None:
-        self.deliveries: dict[str, list[dict[str, Any]]] = {}
-        self.fail_nth: dict[str, int] = {}
-        self._lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                with receiver._lock:
-                    got = receiver.deliveries.setdefault(self.path, [])
-                    got.append({"headers": {k.lower(): v for k, v in self.headers.items()}, "body": body})
-                    failing = receiver.fail_nth.get(self.path) == len(got)
-                got[-1]["status"] = 500 if failing else 204
-                self.send_response(got[-1]["status"])
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def wait_for(self, path: str, count: int, timeout_s: float = 60) -> list[dict[str, Any]]:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            with self._lock:
-                got = list(self.deliveries.get(path, []))
-            if len(got) >= count:
-                return got
-            time.sleep(0.2)
-        raise TimeoutError(f"{path}: {len(got)} deliveries, expected {count}")
-
-
 @pytest.fixture(scope="module")
 def receiver() -> Iterator[Receiver]:
     r = Receiver()
     yield r
-    r.server.shutdown()
-    r.server.server_close()
+    r.close()
 
 
 def _events(deliveries: list[dict[str, Any]]) -> list[dict[str, Any]]:
