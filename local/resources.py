@@ -31,6 +31,7 @@ class ResourceNames:
     user_pool: str
     user_pool_client: str
     uploads_table: str
+    personas_table: str
     uploads_bucket: str
     upload_check_queue: str
     upload_check_dlq: str
@@ -54,6 +55,7 @@ class ResourceNames:
             user_pool=f"{prefix}-users",
             user_pool_client=f"{prefix}-web",
             uploads_table=f"{prefix}-uploads",
+            personas_table=f"{prefix}-personas",
             uploads_bucket=f"{prefix}-uploads",
             upload_check_queue=f"{prefix}-upload-check",
             upload_check_dlq=f"{prefix}-upload-check-dlq",
@@ -72,6 +74,7 @@ class ResourceNames:
             "INFERENCE_BUCKET_NAME": self.inference_bucket,
             "UPLOADS_TABLE_NAME": self.uploads_table,
             "UPLOADS_BUCKET_NAME": self.uploads_bucket,
+            "PERSONAS_TABLE_NAME": self.personas_table,
         }
 
 
@@ -83,6 +86,7 @@ def table_definitions(names: ResourceNames) -> list[dict[str, Any]]:
         contract.USERS: names.users_table,
         contract.IDEMPOTENCY: names.idempotency_table,
         contract.UPLOADS: names.uploads_table,
+        contract.PERSONAS: names.personas_table,
     }
     return [_table_definition(spec, table_names[spec]) for spec in contract.TABLES]
 

@@ -266,6 +266,7 @@ class LocalStack:
                 "users": names.users_table,
                 "idempotency": names.idempotency_table,
                 "uploads": names.uploads_table,
+                "personas": names.personas_table,
             },
             "buckets": {
                 "media": names.media_bucket,

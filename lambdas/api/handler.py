@@ -23,6 +23,7 @@ from lambdas.common.settings import ApiSettings
 from lambdas.common.store.jobs import JobStore
 from lambdas.common.store.ledger import CreditLedger
 from lambdas.common.store.objects import MediaBucket, UploadsBucket
+from lambdas.common.store.personas import PersonaStore
 from lambdas.common.store.uploads import UploadStore
 from lambdas.common.store.users import UserStore
 from lambdas.common.url_safety import http_loopback_allowed
@@ -30,6 +31,7 @@ from lambdas.common.url_safety import http_loopback_allowed
 from .app import cors, create_app, reject_before_routing, rejection
 from .services import Services
 from .services.executions import Executions
+from .services.personas import PersonaService
 from .services.songs import SongService
 from .services.sources import SourceResolver
 from .services.uploads import UploadService
@@ -62,12 +64,21 @@ def build(settings: ApiSettings) -> Api:
         stems_enabled=settings.stems_enabled,
         upload_expiry_days=settings.upload_expiry_days,
     )
+    personas = PersonaService(
+        PersonaStore(settings.personas_table_name),
+        sources,
+        media,
+        jobs,
+        max_per_user=settings.persona_max_per_user,
+        workflow_timeout_s=settings.workflow_timeout_seconds,
+    )
     songs = SongService(
         settings,
         ledger=CreditLedger(jobs, users),
         media=media,
         executions=Executions(settings.state_machine_arn),
         sources=sources,
+        personas=personas,
         events=LifecycleEvents(settings.event_bus_name),
         metrics=BusinessMetrics(settings.stage_name),
     )
@@ -75,6 +86,7 @@ def build(settings: ApiSettings) -> Api:
         songs=songs,
         users=UserService(users, signup_credits=settings.signup_credits),
         uploads=UploadService(settings, uploads, upload_objects, jobs),
+        personas=personas,
     )
     cors_config = cors(settings.origins)
     return Api(settings, services, cors_config, create_app(cors_config, lambda: services))

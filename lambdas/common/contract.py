@@ -53,6 +53,8 @@ JOBS_BY_USER = Index("by_user", "user_id", "created_at")
 JOBS_BY_STATUS = Index("by_status", "status", "created_at", ("started_at", "finished_at"))
 # A user's uploads: the per-user quota counts them on these small items.
 UPLOADS_BY_USER = Index("by_user", "user_id", "created_at", ("status", "expires_at_epoch"))
+# A user's personas, newest first (GET /personas); the per-user cap counts them (keys only).
+PERSONAS_BY_USER = Index("by_user", "user_id", "created_at")
 
 # The song's id in rows is `job_id`: the row is the job that makes the song (docs/architecture.md).
 JOBS = Table("jobs", "job_id", (JOBS_BY_USER, JOBS_BY_STATUS))
@@ -61,12 +63,17 @@ USERS = Table("users", "user_id")
 IDEMPOTENCY = Table("idempotency", "id", ttl_attribute="expiration")
 # Rows of unused uploads go when their objects do; a kept upload's row has no expiry.
 UPLOADS = Table("uploads", "upload_id", (UPLOADS_BY_USER,), ttl_attribute="expires_at_epoch")
-TABLES = (JOBS, USERS, IDEMPOTENCY, UPLOADS)
+# Personas: a reference clip (stored under PERSONAS_PREFIX) and style text, reused across songs.
+PERSONAS = Table("personas", "persona_id", (PERSONAS_BY_USER,))
+TABLES = (JOBS, USERS, IDEMPOTENCY, UPLOADS, PERSONAS)
 
 # --- S3: the key prefixes of each bucket ----------------------------------------------------------
 
 # Media bucket: songs/{user_id}/{job_id}/audio.{fmt}, cover.png (lambdas/common/media_keys.py).
 SONGS_PREFIX = "songs/"
+# Media bucket: personas/{user_id}/{persona_id}/reference.wav, the clip cut when the persona is made
+# (lambdas/common/personas.py); the model container reads it for every song made with the persona.
+PERSONAS_PREFIX = "personas/"
 # Inference (scratch) bucket: what the workflow writes, the container writes and SageMaker writes.
 REQUESTS_PREFIX = "requests/"  # requests/{job_id}.json: the container's request
 SCRATCH_MEDIA_PREFIX = "media/"  # media/{job_id}/...: the container's media before publishing
@@ -167,6 +174,7 @@ class Resources:
     users_table: str
     idempotency_table: str
     uploads_table: str
+    personas_table: str
     media_bucket: str
     inference_bucket: str
     uploads_bucket: str
@@ -191,6 +199,7 @@ class DeploymentConfig(Protocol):
     upload_max_pending: int
     upload_max_stored: int
     stems_enabled: bool
+    persona_max_per_user: int
 
 
 def deployment_values(config: DeploymentConfig, resources: Resources) -> dict[str, object]:
@@ -201,6 +210,7 @@ def deployment_values(config: DeploymentConfig, resources: Resources) -> dict[st
         "users_table_name": resources.users_table,
         "idempotency_table_name": resources.idempotency_table,
         "uploads_table_name": resources.uploads_table,
+        "personas_table_name": resources.personas_table,
         "media_bucket_name": resources.media_bucket,
         "inference_bucket_name": resources.inference_bucket,
         "uploads_bucket_name": resources.uploads_bucket,
@@ -220,6 +230,7 @@ def deployment_values(config: DeploymentConfig, resources: Resources) -> dict[st
         "upload_max_pending": config.upload_max_pending,
         "upload_max_stored": config.upload_max_stored,
         "stems_enabled": config.stems_enabled,
+        "persona_max_per_user": config.persona_max_per_user,
     }
 
 

@@ -108,3 +108,15 @@ class TooManyPendingUploads(ServiceError):
 
     code = "TooManyPendingUploads"
     retry_after_s = 60
+
+
+class PersonaQuotaExceeded(ServiceError):
+    """The user keeps as many personas as allowed; deleting one makes room (409)."""
+
+    code = "PersonaQuotaExceeded"
+
+
+class PersonaInUse(ServiceError):
+    """DELETE of a persona a queued or processing song is being sung with (409)."""
+
+    code = "PersonaInUse"

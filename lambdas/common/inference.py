@@ -26,7 +26,8 @@ def build_request(job: Job, bucket: str) -> dict:
     """The container's request: the validated POST body plus the job id and the output location.
 
     Audio-in modes: `source` becomes where the container reads the track (resolved by the API at
-    submission) and the length it was measured at.
+    submission) and the length it was measured at. A persona's `persona_id` becomes its stored
+    reference clip, checksum and style (`persona`).
     """
     # The webhook is the API's business, not the GPU's.
     request = {
@@ -36,6 +37,8 @@ def build_request(job: Job, bucket: str) -> dict:
     }
     if job.source is not None:
         request["source"] = job.source.model_dump(exclude_none=True)
+    if job.persona is not None:
+        request["persona"] = job.persona.container_request()
     return request
 
 

@@ -160,18 +160,34 @@ class _SongOptions(_RenderOptions):
     vocal_language: str | None = Field(None, pattern=r"^[a-z]{2}$", examples=["en"])
 
 
-class DescriptionRequest(_SongOptions):
+PersonaId = Annotated[
+    str,
+    Field(
+        pattern=UUID_PATTERN,
+        description="One of your personas (POST /personas): its reference clip conditions the voice and "
+        "sound, its style joins the prompt",
+    ),
+]
+
+
+class _WithPersona(StrictModel):
+    """The modes a persona can sing: the text modes and cover."""
+
+    persona_id: PersonaId | None = None
+
+
+class DescriptionRequest(_SongOptions, _WithPersona):
     mode: Literal["description"]
     description: SafeText = Field(min_length=3, max_length=MAX_DESCRIPTION_CHARS)
 
 
-class CustomLyricsRequest(_SongOptions):
+class CustomLyricsRequest(_SongOptions, _WithPersona):
     mode: Literal["custom_lyrics"]
     prompt: SafeText = Field(min_length=3, max_length=MAX_PROMPT_CHARS)
     lyrics: SafeText = Field(min_length=1, max_length=MAX_LYRICS_CHARS)
 
 
-class DescribedLyricsRequest(_SongOptions):
+class DescribedLyricsRequest(_SongOptions, _WithPersona):
     mode: Literal["described_lyrics"]
     prompt: SafeText = Field(min_length=3, max_length=MAX_PROMPT_CHARS)
     described_lyrics: SafeText = Field(min_length=3, max_length=MAX_DESCRIPTION_CHARS)
@@ -230,7 +246,7 @@ class _SampledFromSource(_AudioInOptions):
     variants: Variants = 1
 
 
-class CoverRequest(_SampledFromSource):
+class CoverRequest(_SampledFromSource, _WithPersona):
     """Restyle the source: same length and structure, the style of `prompt`."""
 
     mode: Literal["cover"]
@@ -339,6 +355,25 @@ class JobSource(BaseModel):
     duration_s: float
 
 
+class JobPersona(BaseModel):
+    """The persona a song is made with, as it was at submission (lambdas/common/personas.py): the
+    container reads the clip from `bucket`/`key` and checks it against `sha256`."""
+
+    persona_id: str
+    bucket: str
+    key: str
+    sha256: str
+    style: str | None = None
+
+    def container_request(self) -> dict[str, object]:
+        """The request's `persona` as the container reads it (song_model/schemas.Persona)."""
+        return {
+            "reference": {"bucket": self.bucket, "key": self.key},
+            "sha256": self.sha256,
+            "style": self.style,
+        }
+
+
 class JobResult(BaseModel):
     audio: list[AudioFile]
     cover_key: str | None = None
@@ -376,6 +411,7 @@ class Job(BaseModel):
     started_at: str | None = None  # queued -> processing
     finished_at: str | None = None  # processing -> processed
     source: JobSource | None = None  # audio-in modes only
+    persona: JobPersona | None = None  # songs made with a persona
 
 
 class User(BaseModel):

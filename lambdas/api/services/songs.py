@@ -36,6 +36,7 @@ from lambdas.common.store.objects import MediaBucket
 from ..schemas import SongDetail, SongPage, SongSummary
 from . import queue_estimate
 from .executions import Executions
+from .personas import PersonaService
 from .sources import SourceResolver, rendered_duration_s
 
 WORKFLOW_START_FAILED = "WorkflowStartFailed"
@@ -51,6 +52,7 @@ class SongService:
         media: MediaBucket,
         executions: Executions,
         sources: SourceResolver,
+        personas: PersonaService,
         events: LifecycleEvents,
         metrics: BusinessMetrics,
     ) -> None:
@@ -60,6 +62,7 @@ class SongService:
         self.media = media
         self.executions = executions
         self.sources = sources
+        self.personas = personas
         self.events = events
         self.metrics = metrics
 
@@ -90,6 +93,9 @@ class SongService:
 
     def _create_song(self, user_id: str, request: Any) -> dict[str, Any]:
         body = request.model_dump(mode="json")
+        persona_id = getattr(request, "persona_id", None)
+        # Resolved before anything is reserved: another user's (or a deleted) persona is a 404.
+        persona = self.personas.for_song(user_id, persona_id) if persona_id else None
         source = None
         if request.mode in AUDIO_IN_MODES:
             # Resolved first: a refused source (404/409/422) reserves and charges nothing.
@@ -110,6 +116,7 @@ class SongService:
             execution_arn=self.executions.execution_arn(job_id),
             price_credits=request_price(body, self.settings.credits_per_minute),
             source=source,
+            persona=persona,
         )
         try:
             # The price is held on the user from now on: a user can never have more songs in

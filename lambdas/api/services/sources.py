@@ -59,11 +59,18 @@ class SourceResolver:
                 "stems are not available on this deployment (the base checkpoint is not loaded)"
             )
         ref = request.source
-        source = (
-            self._upload(user_id, ref.upload_id) if ref.upload_id else self._song(user_id, str(ref.song_id))
-        )
+        source = self.locate(user_id, upload_id=ref.upload_id, song_id=ref.song_id)
         check_against_source(request, source.duration_s)
         return source
+
+    def locate(
+        self, user_id: str, *, upload_id: str | None = None, song_id: str | None = None, take: int = 1
+    ) -> JobSource:
+        """One track of the user's: a ready upload, or take `take` of a processed song (404, 409 or
+        422 otherwise). Audio-in songs and personas are made from these."""
+        if upload_id:
+            return self._upload(user_id, upload_id)
+        return self._song(user_id, str(song_id), take)
 
     def start_job(self, user_id: str, source: JobSource, job_id: str) -> None:
         """List the job on its source upload (DELETE /uploads refuses while it is in flight).
@@ -120,7 +127,7 @@ class SourceResolver:
             duration_s=upload.duration_s,
         )
 
-    def _song(self, user_id: str, song_id: str) -> JobSource:
+    def _song(self, user_id: str, song_id: str, take: int = 1) -> JobSource:
         try:
             job = self.jobs.get_for_user(song_id, user_id)
         except NotFound:
@@ -141,10 +148,12 @@ class SourceResolver:
                 details={"song_id": song_id},
             )
         # Take 1 is the song (as its own `audio` link shows it); later takes are variants of it.
-        by_format = {a.format: a.key for a in job.result.audio if a.take == 1 and a.track is None}
+        by_format = {a.format: a.key for a in job.result.audio if a.take == take and a.track is None}
         fmt = next((f for f in _SOURCE_FORMAT_ORDER if f in by_format), None)
-        if fmt is None:  # pragma: no cover - every processed song has one of these formats
-            raise SourceUnusable("the source song has no audio file", details={"song_id": song_id})
+        if fmt is None:
+            raise SourceUnusable(
+                f"the source song has no take {take}", details={"song_id": song_id, "take": take}
+            )
         return JobSource(
             song_id=song_id,
             bucket=self.media.name,
