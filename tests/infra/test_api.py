@@ -42,6 +42,10 @@ def test_routes_exist_and_need_cognito_except_health_and_docs(template: Template
         ("DELETE", "/uploads/{upload_id}"),
         ("GET", "/me/webhook-secret"),
         ("POST", "/me/webhook-secret/rotate"),
+        ("POST", "/personas"),
+        ("GET", "/personas"),
+        ("GET", "/personas/{persona_id}"),
+        ("DELETE", "/personas/{persona_id}"),
     }
     (authorizer_id,) = template.find_resources("AWS::ApiGateway::Authorizer")
     for key, props in methods.items():
@@ -194,10 +198,10 @@ def test_api_role_is_least_privilege(template: Template) -> None:
                 )
             )
         )
-        for key in ("job_id", "user_id", "id", "upload_id")
+        for key in ("job_id", "user_id", "id", "upload_id", "persona_id")
     }
     jobs, users, idempotency = tables["job_id"], tables["user_id"], tables["id"]
-    uploads = tables["upload_id"]
+    uploads, personas = tables["upload_id"], tables["persona_id"]
     uploads_bucket = next(k for k in template.find_resources("AWS::S3::Bucket") if "UploadsBucket" in k)
     media = next(
         k
@@ -213,17 +217,24 @@ def test_api_role_is_least_privilege(template: Template) -> None:
         "xray:PutTelemetryRecords": {"*"},
         "logs:CreateLogStream": {log_group},
         "logs:PutLogEvents": {log_group},
-        "dynamodb:GetItem": {jobs, users, idempotency, uploads},
-        "dynamodb:PutItem": {jobs, users, idempotency, uploads},
+        "dynamodb:GetItem": {jobs, users, idempotency, uploads, personas},
+        "dynamodb:PutItem": {jobs, users, idempotency, uploads, personas},
         "dynamodb:UpdateItem": {jobs, users, idempotency, uploads},  # users: the webhook secret
         # DELETE /uploads/{id}: the upload's row and object; the upload quota queries by_user.
-        "dynamodb:DeleteItem": {jobs, idempotency, uploads},
-        "dynamodb:Query": {f"{jobs}/index/by_user", f"{jobs}/index/by_status", f"{uploads}/index/by_user"},
-        "s3:GetObject": {f"{media}/songs/*"},
-        "s3:DeleteObject": {f"{media}/songs/*", f"{uploads_bucket}/uploads/*"},
+        "dynamodb:DeleteItem": {jobs, idempotency, uploads, personas},
+        "dynamodb:Query": {
+            f"{jobs}/index/by_user",
+            f"{jobs}/index/by_status",
+            f"{uploads}/index/by_user",
+            f"{personas}/index/by_user",  # GET /personas and the cap
+        },
+        # POST /personas reads its source (a song or an upload) and writes, signs and deletes the
+        # reference clip, under personas/ only.
+        "s3:GetObject": {f"{media}/songs/*", f"{media}/personas/*", f"{uploads_bucket}/uploads/*"},
+        "s3:DeleteObject": {f"{media}/songs/*", f"{media}/personas/*", f"{uploads_bucket}/uploads/*"},
         "s3:ListBucket": {media},
         # Upload forms are signed by this role; deleting the last song made from an upload re-tags it.
-        "s3:PutObject": {f"{uploads_bucket}/uploads/*"},
+        "s3:PutObject": {f"{uploads_bucket}/uploads/*", f"{media}/personas/*"},
         "s3:PutObjectTagging": {f"{uploads_bucket}/uploads/*"},
         "states:StartExecution": {state_machine},
         # Cancel: this state machine's executions only (tests/infra/test_webhooks.py).

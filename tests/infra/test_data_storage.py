@@ -14,9 +14,9 @@ def _table_with_key(template: Template, key: str) -> dict:
     return next(iter(tables.values()))
 
 
-def test_four_on_demand_tables_with_pitr_and_encryption(template: Template) -> None:
-    # jobs, users, idempotency, uploads (stacks/uploads.py)
-    template.resource_count_is("AWS::DynamoDB::Table", 4)
+def test_five_on_demand_tables_with_pitr_and_encryption(template: Template) -> None:
+    # jobs, users, idempotency, personas, uploads (stacks/uploads.py)
+    template.resource_count_is("AWS::DynamoDB::Table", 5)
     template.all_resources_properties(
         "AWS::DynamoDB::Table",
         {
