@@ -68,6 +68,11 @@ class PlaceholderModel:
             "seeds": seeds,
             "engine": "acestep",
             "timings": {"lyrics_s": 1.5, "music_s": 20.0, "cover_s": 0.5, "upload_s": 0.2, "total_s": 22.2},
+            # The container checks the clip against this checksum and records it (it reads the clip;
+            # this stand-in does not).
+            "persona": {"sha256": request["persona"]["sha256"], "reference_s": 30.0}
+            if request.get("persona")
+            else None,
         }
 
 

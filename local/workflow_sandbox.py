@@ -16,7 +16,7 @@ from typing import Any
 import boto3
 
 from lambdas.common.contract import ASYNC_FAILURE_PREFIX, ASYNC_OUTPUT_PREFIX, INFERENCE_CALLBACK
-from lambdas.common.models import Job, JobStatus, JobStep, new_job_id, utc_now
+from lambdas.common.models import Job, JobPersona, JobStatus, JobStep, new_job_id, utc_now
 from lambdas.common.pricing import request_price
 from lambdas.common.store.jobs import JobStore
 from lambdas.common.store.ledger import CreditLedger
@@ -84,7 +84,13 @@ class Workflow:
         self.users.get_or_create(user_id, signup_credits=credits)
 
     def submit(
-        self, user_id: str, request: dict | None = None, *, start: bool = True, reserve: bool = True
+        self,
+        user_id: str,
+        request: dict | None = None,
+        *,
+        start: bool = True,
+        reserve: bool = True,
+        persona: JobPersona | None = None,
     ) -> Job:
         """What POST /songs does: the job row with its price reserved, then StartExecution named
         after the job. `reserve=False` writes a row without a reservation."""
@@ -99,6 +105,7 @@ class Workflow:
             created_at=now,
             updated_at=now,
             price_credits=request_price(body, CREDITS_PER_MINUTE),
+            persona=persona,
         )
         job = self.ledger.create_reserved(job, SIGNUP_CREDITS) if reserve else self.jobs.create(job)
         if start:

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from lambdas.common.models import Job, JobError, JobStatus
+from lambdas.common.models import Job, JobError, JobStatus, PersonaHeard
 from lambdas.common.personas import Persona
 from lambdas.common.song_view import summary_fields
 from lambdas.common.uploads import SourceFormat, Upload, UploadStatus
@@ -82,6 +82,9 @@ class SongDetail(SongSummary):
     source: SongSource | None = Field(None, description="Audio-in modes: the source track")
     persona_id: str | None = Field(
         None, description="The persona the song is sung with (kept after the persona is deleted)"
+    )
+    persona_reference: PersonaHeard | None = Field(
+        None, description="Once processed: the persona's clip the model heard (its SHA-256 and seconds)"
     )
     tracks: dict[str, dict[str, str]] | None = Field(
         None, description="Stems: presigned URL per track, then per format"

@@ -84,6 +84,13 @@ class ManifestTimings(_Tolerant):
     total_s: float = 0.0
 
 
+class ManifestPersona(_Tolerant):
+    """The persona's clip the container conditioned on: its checksum and the seconds it heard."""
+
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    reference_s: float = Field(gt=0)
+
+
 class Manifest(_Tolerant):
     job_id: str
     audio: list[ManifestAudio] = Field(min_length=1)
@@ -97,6 +104,7 @@ class Manifest(_Tolerant):
     seeds: list[int] = Field(default_factory=list, max_length=4)  # one per take (absent: one take)
     engine: str
     timings: ManifestTimings = Field(default_factory=ManifestTimings)
+    persona: ManifestPersona | None = None
 
     @property
     def take_seeds(self) -> list[int]:

@@ -374,6 +374,13 @@ class JobPersona(BaseModel):
         }
 
 
+class PersonaHeard(BaseModel):
+    """The reference clip a song was conditioned on, as the container's manifest records it."""
+
+    sha256: str
+    reference_s: float
+
+
 class JobResult(BaseModel):
     audio: list[AudioFile]
     cover_key: str | None = None
@@ -385,6 +392,7 @@ class JobResult(BaseModel):
     duration_s: float
     sample_rate: int | None = None
     timings: dict[str, float] = Field(default_factory=dict)
+    persona: PersonaHeard | None = None  # songs made with a persona
 
 
 class Job(BaseModel):

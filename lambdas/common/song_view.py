@@ -41,6 +41,7 @@ def song_fields(job: Job) -> dict[str, Any]:
             seed=result.seed,
             takes=take_seeds(result) or None,
             duration_s=result.duration_s,
+            persona_reference=result.persona.model_dump() if result.persona else None,
         )
     return fields
 
