@@ -12,6 +12,8 @@ from uuid import UUID
 
 from .contract import SONGS_PREFIX
 
+# Job, upload and persona ids (lower-case canonical UUID text): the API's path parameters and sources.
+UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 # Cognito `sub` values are UUIDs; other identity providers (the local stack) use similar tokens.
 _USER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
 

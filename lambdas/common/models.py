@@ -18,7 +18,11 @@ from pydantic import (
     model_validator,
 )
 
+from .media_keys import UUID_PATTERN
+from .persona_refs import JobPersona, PersonaHeard, WithPersona
 from .url_safety import MAX_URL_CHARS, UnsafeUrl, check_submitted_url
+
+__all__ = ["UUID_PATTERN", "JobPersona", "PersonaHeard"]  # re-exported: the API's ids, job rows
 
 MAX_DESCRIPTION_CHARS = 1_000
 MAX_PROMPT_CHARS = 500
@@ -85,8 +89,6 @@ class StrictModel(BaseModel):
 # Python `re`), so the published document states the rule clients must follow.
 SAFE_TEXT_PATTERN = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
 SafeText = Annotated[str, StringConstraints(pattern=SAFE_TEXT_PATTERN)]
-# Job and upload ids (lower-case canonical UUID text): the API's path parameters and sources.
-UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 
 
 def _safe_webhook_url(value: str) -> str:
@@ -160,34 +162,18 @@ class _SongOptions(_RenderOptions):
     vocal_language: str | None = Field(None, pattern=r"^[a-z]{2}$", examples=["en"])
 
 
-PersonaId = Annotated[
-    str,
-    Field(
-        pattern=UUID_PATTERN,
-        description="One of your personas (POST /personas): its reference clip conditions the voice and "
-        "sound, its style joins the prompt",
-    ),
-]
-
-
-class _WithPersona(StrictModel):
-    """The modes a persona can sing: the text modes and cover."""
-
-    persona_id: PersonaId | None = None
-
-
-class DescriptionRequest(_SongOptions, _WithPersona):
+class DescriptionRequest(_SongOptions, WithPersona):
     mode: Literal["description"]
     description: SafeText = Field(min_length=3, max_length=MAX_DESCRIPTION_CHARS)
 
 
-class CustomLyricsRequest(_SongOptions, _WithPersona):
+class CustomLyricsRequest(_SongOptions, WithPersona):
     mode: Literal["custom_lyrics"]
     prompt: SafeText = Field(min_length=3, max_length=MAX_PROMPT_CHARS)
     lyrics: SafeText = Field(min_length=1, max_length=MAX_LYRICS_CHARS)
 
 
-class DescribedLyricsRequest(_SongOptions, _WithPersona):
+class DescribedLyricsRequest(_SongOptions, WithPersona):
     mode: Literal["described_lyrics"]
     prompt: SafeText = Field(min_length=3, max_length=MAX_PROMPT_CHARS)
     described_lyrics: SafeText = Field(min_length=3, max_length=MAX_DESCRIPTION_CHARS)
@@ -246,7 +232,7 @@ class _SampledFromSource(_AudioInOptions):
     variants: Variants = 1
 
 
-class CoverRequest(_SampledFromSource, _WithPersona):
+class CoverRequest(_SampledFromSource, WithPersona):
     """Restyle the source: same length and structure, the style of `prompt`."""
 
     mode: Literal["cover"]
@@ -353,32 +339,6 @@ class JobSource(BaseModel):
     bucket: str
     key: str
     duration_s: float
-
-
-class JobPersona(BaseModel):
-    """The persona a song is made with, as it was at submission (lambdas/common/personas.py): the
-    container reads the clip from `bucket`/`key` and checks it against `sha256`."""
-
-    persona_id: str
-    bucket: str
-    key: str
-    sha256: str
-    style: str | None = None
-
-    def container_request(self) -> dict[str, object]:
-        """The request's `persona` as the container reads it (song_model/schemas.Persona)."""
-        return {
-            "reference": {"bucket": self.bucket, "key": self.key},
-            "sha256": self.sha256,
-            "style": self.style,
-        }
-
-
-class PersonaHeard(BaseModel):
-    """The reference clip a song was conditioned on, as the container's manifest records it."""
-
-    sha256: str
-    reference_s: float
 
 
 class JobResult(BaseModel):
