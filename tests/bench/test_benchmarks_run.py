@@ -43,6 +43,7 @@ SMOKE_RUNS: dict[str, tuple[list[str], dict[str, str]]] = {
         {"PYTHONPATH": "sagemaker_containers/music"},
     ),
     "local_e2e_bench": (["-m", "bench.local_e2e_bench", "--runs", "1", "--warmup", "0"], {}),
+    "reference_clip_bench": (["-m", "bench.reference_clip_bench", "--minutes", "0.5", "--repeat", "1"], {}),
 }
 
 
