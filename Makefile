@@ -23,6 +23,9 @@ $(STAMP): pyproject.toml sagemaker_containers/music/requirements.txt
 	$(PY) -m pip install -q --upgrade "pip>=25.1"
 	$(PY) -m pip install -q "$$(grep -m1 "^torch==" sagemaker_containers/music/requirements.txt)"
 	$(PY) -m pip install -q --group dev
+	# librosa's numba kernels compile once into the venv's numba cache (as the GPU image does at
+	# build), not in the first test or song that measures audio.
+	PYTHONPATH=sagemaker_containers/music $(PY) -c "from song_model import analysis; analysis.warm_up()"
 	touch $@
 
 $(CHECKOV_VENV)/.installed: Makefile
