@@ -57,13 +57,18 @@ def test_any_target_in_the_allowed_range() -> None:
 
 
 def test_limiter_gain_never_exceeds_what_the_ceiling_allows() -> None:
+    """The curve is built per block of ENVELOPE_HOP samples and interpolated: no sample's gain is
+    above what its block's true peak allows, and the gain never jumps."""
     rng = np.random.default_rng(3)
-    envelope = np.abs(rng.standard_normal(RATE)).astype(np.float32) * rng.choice(
-        [0.2, 3.0], RATE, p=[0.99, 0.01]
+    blocks = RATE // mastering.ENVELOPE_HOP
+    envelope = np.abs(rng.standard_normal(blocks)).astype(np.float32) * rng.choice(
+        [0.2, 3.0], blocks, p=[0.98, 0.02]
     )
-    gain = mastering.limiter_gain(envelope, 0.9, RATE)
-    assert np.all(gain * envelope <= 0.9 * (1 + 1e-6))
-    assert np.all(gain <= 1.0) and np.abs(np.diff(gain)).max() < 0.05  # smooth: no gain jumps
+    gain = mastering.limiter_gain(envelope, 0.9, RATE, RATE)
+    per_sample = np.repeat(envelope, mastering.ENVELOPE_HOP)
+    assert gain.shape == (RATE,)
+    assert np.all(gain * per_sample <= 0.9 * (1 + 1e-6))
+    assert np.all(gain <= 1.0) and np.abs(np.diff(gain)).max() < 0.02  # smooth: no gain jumps
 
 
 def test_silence_is_left_as_it_is() -> None:
@@ -76,20 +81,24 @@ def test_stems_get_one_gain_and_keep_their_relative_levels() -> None:
     t = seconds(10.0)
     bass = stereo(0.2 * np.sin(2 * np.pi * 55 * t))
     keys = stereo(0.05 * progression([A_MINOR, C_MAJOR], repeats=3, chord_s=10 / 6))
-    gain_db = mastering.set_gain_db([bass, keys], RATE, DEFAULT)
+    stems = mastering.set_gain([bass, keys], RATE, DEFAULT)
+    gain_db = stems.gain_db
     delivered = [mastering.apply_gain(stem, gain_db) for stem in (bass, keys)]
     ratio = 10 ** (gain_db / 20)
     for before, after in zip((bass, keys), delivered, strict=True):
         np.testing.assert_allclose(after, before * ratio, rtol=1e-5, atol=1e-7)
-    mix_loudness, _ = measured(delivered[0] + delivered[1])
+    mix_loudness, mix_peak = measured(delivered[0] + delivered[1])
     assert mix_loudness == pytest.approx(-14.0, abs=0.1)
+    # What set_gain reports for the delivered mix is what a meter reads on it.
+    assert stems.loudness_lufs == pytest.approx(mix_loudness, abs=0.01)
+    assert stems.true_peak_dbtp == pytest.approx(mix_peak, abs=0.01)
     assert all(measured(stem)[1] <= -1.0 for stem in delivered)
 
 
 def test_stems_stay_under_the_ceiling_rather_than_reach_the_loudness() -> None:
     """Peaky stems: the one gain stops at the ceiling (no limiter on stems); quieter than the target."""
     drums, pad = drums_and_pad(), stereo(0.01 * np.sin(2 * np.pi * 220 * seconds(20.0)))
-    gain_db = mastering.set_gain_db([drums, pad], RATE, DEFAULT)
+    gain_db = mastering.set_gain([drums, pad], RATE, DEFAULT).gain_db
     loudest = analysis.true_peak_dbtp(drums + pad, RATE)
     assert gain_db == pytest.approx(-1.0 - max(loudest, analysis.true_peak_dbtp(drums, RATE)), abs=0.01)
     mix_loudness, mix_peak = measured(mastering.apply_gain(drums + pad, gain_db))

@@ -1,14 +1,15 @@
 """Every delivered take mastered, measured, scored and ranked, in the time the GPU paints the cover.
 
 `Measurer.start` (right after the music stage) hands the signal processing to a small pool of CPU
-threads: each take is mastered (song_model/mastering.py) and its delivered audio analysed
-(song_model/analysis.py). numpy, scipy and libsoxr release the GIL in their loops, so this runs on
-the instance's otherwise idle cores while the main thread drives the GPU through the cover stage.
-`Measuring.finish` then runs the two scoring models on the GPU (song_model/scoring.py: CLAP on the
-mastered takes, Whisper for vocal takes), waits for the CPU work, compares the lyrics with what
-Whisper heard (song_model/lyrics_timing.py), and ranks the takes (song_model/ranking.py).
-`Measured.publish` writes each vocal take's LRC file beside its audio and returns the manifest's
-per-take results.
+threads, two tasks a take: mastering (song_model/mastering.py, which measures the loudness and true
+peak of what it delivers) and the tempo and key (song_model/analysis.py, on the rendered take: a
+gain and a limiter on peaks change neither). numpy, scipy, libsoxr and librosa's kernels release
+the GIL in their loops, so this runs on the instance's otherwise idle cores while the main thread
+drives the GPU through the cover stage. `Measuring.finish` then runs the two scoring models on the
+GPU (song_model/scoring.py: CLAP on the mastered takes, Whisper for vocal takes), waits for the CPU
+work, compares the lyrics with what Whisper heard (song_model/lyrics_timing.py), and ranks the
+takes (song_model/ranking.py). `Measured.publish` writes each vocal take's LRC file beside its
+audio and returns the manifest's per-take results.
 
 Stems are one take of several tracks: one mastering gain for the whole set, and the analysis of
 their mix.
@@ -52,10 +53,11 @@ class MeasureJob:
 
 @dataclass(frozen=True)
 class _Delivered:
-    """One take's CPU result: its mastered files and the analysis of what is delivered."""
+    """One take's mastered files, their gain, and the level of what is delivered."""
 
     files: list[Rendered]
     gain_db: float
+    level: analysis.Level
 
 
 @dataclass(frozen=True)
@@ -101,30 +103,35 @@ class Measurer:
         self.pool = ThreadPoolExecutor(max_workers=workers or default_workers(), thread_name_prefix="measure")
 
     def start(self, files: list[Rendered], job: MeasureJob) -> Measuring:
-        """Master and analyse every take on the CPU threads; returns at once."""
+        """Master every take and measure its tempo and key on the CPU threads (two tasks a take,
+        side by side: tempo and key do not change with the level); returns at once."""
         takes = sorted({file.take for file in files})
-        mastered: dict[int, Future[_Delivered]] = {}
+        delivered: dict[int, Future[_Delivered]] = {}
+        music: dict[int, Future[analysis.Musical]] = {}
         for take in takes:
             group = [file for file in files if file.take == take]
-            mastered[take] = self.pool.submit(_master, group, job.target)
-        # Queued after every mastering task: a worker never waits on a task still in the queue.
-        analysed = {take: self.pool.submit(_analyse, mastered[take]) for take in takes}
-        return Measuring(self.scorer, job, mastered, analysed)
+            delivered[take] = self.pool.submit(_master, group, job.target)
+            music[take] = self.pool.submit(analysis.musical, mix(group), group[0].audio.sample_rate)
+        return Measuring(self.scorer, job, delivered, music)
 
 
 def _master(files: list[Rendered], target: mastering.Target | None) -> _Delivered:
     rate = files[0].audio.sample_rate
     if target is None:
-        return _Delivered(files, 0.0)
+        return _Delivered(files, 0.0, analysis.level(mix(files), rate))
     if len(files) == 1 and files[0].track is None:
         result = mastering.master(files[0].audio.samples, rate, target)
-        return _Delivered([dataclasses.replace(files[0], audio=Audio(result.samples, rate))], result.gain_db)
-    gain_db = mastering.set_gain_db([file.audio.samples for file in files], rate, target)
+        level = analysis.Level(result.loudness_lufs, result.true_peak_dbtp)
+        if result.true_peak_dbtp is None:  # mastering stopped before measuring its result
+            level = analysis.level(result.samples, rate)
+        audio = Audio(result.samples, rate)
+        return _Delivered([dataclasses.replace(files[0], audio=audio)], result.gain_db, level)
+    stems = mastering.set_gain([file.audio.samples for file in files], rate, target)
     delivered = [
-        dataclasses.replace(file, audio=Audio(mastering.apply_gain(file.audio.samples, gain_db), rate))
+        dataclasses.replace(file, audio=Audio(mastering.apply_gain(file.audio.samples, stems.gain_db), rate))
         for file in files
     ]
-    return _Delivered(delivered, gain_db)
+    return _Delivered(delivered, stems.gain_db, analysis.Level(stems.loudness_lufs, stems.true_peak_dbtp))
 
 
 def mix(files: list[Rendered]) -> np.ndarray:
@@ -134,11 +141,6 @@ def mix(files: list[Rendered]) -> np.ndarray:
     return np.sum([file.audio.samples for file in files], axis=0, dtype=np.float32)
 
 
-def _analyse(delivered: Future[_Delivered]) -> analysis.Analysis:
-    files = delivered.result().files
-    return analysis.analyze(mix(files), files[0].audio.sample_rate)
-
-
 class Measuring:
     """The measurements of one song in flight."""
 
@@ -146,18 +148,18 @@ class Measuring:
         self,
         scorer: Scorer | None,
         job: MeasureJob,
-        mastered: dict[int, Future[_Delivered]],
-        analysed: dict[int, Future[analysis.Analysis]],
+        delivered: dict[int, Future[_Delivered]],
+        music: dict[int, Future[analysis.Musical]],
     ) -> None:
         self.scorer = scorer
         self.job = job
-        self.mastered = mastered
-        self.analysed = analysed
+        self.delivered = delivered
+        self.music = music
 
     def finish(self) -> Measured:
         """Score on the GPU, wait for the CPU work, rank."""
-        takes = list(self.mastered)
-        delivered = {take: self.mastered[take].result() for take in takes}
+        takes = list(self.delivered)
+        delivered = {take: self.delivered[take].result() for take in takes}
         audio = [mix(delivered[take].files) for take in takes]
         rate = delivered[takes[0]].files[0].audio.sample_rate
         text_audio: list[float | None] = [None] * len(takes)
@@ -168,7 +170,8 @@ class Measuring:
             heard = list(self.scorer.transcribe(audio, rate, self.job.language))
         measurements = []
         for index, take in enumerate(takes):
-            measured = self.analysed[take].result()
+            duration_s = len(audio[index]) / rate
+            measured = analysis.combine(duration_s, delivered[take].level, self.music[take].result())
             words = heard[index]
             matched = (
                 lyrics_timing.match(self.job.lyrics, words) if words is not None and self.job.lyrics else None

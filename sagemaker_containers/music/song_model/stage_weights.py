@@ -6,8 +6,9 @@ Each model goes under `{prefix}{part}/` in the layout the server reads from /opt
 (llm/, acestep/, acestep_base/, musicgen/, image/ and, for the SDXL-Lightning cover model,
 image_unet/; clap/ and whisper/ for the scoring models), pinned to the commit the hub served, and
 `{prefix}staging.json` records what was staged. acestep/ is the diffusers-format ACE-Step 1.5
-checkpoint (MIT licence): ACE-Step/acestep-v15-xl-turbo-diffusers by default, `--acestep ACE-Step/acestep-v15-xl-base-diffusers`
-for the base model. Point the SageMaker model at the prefix as *uncompressed* model data
+checkpoint (MIT licence): ACE-Step/acestep-v15-xl-turbo-diffusers by default,
+`--acestep ACE-Step/acestep-v15-xl-base-diffusers` for the base model. Point the SageMaker model
+at the prefix as *uncompressed* model data
 (ModelDataSource.S3DataSource: S3DataType=S3Prefix, CompressionType=None): ~34-45 GB of weights
 (README "Model data") download in parallel at start-up instead of being untarred. Re-running
 skips files already in S3 with the same size, so an interrupted run resumes. Needs network access
