@@ -147,3 +147,30 @@ def test_repaint_outside_the_window_is_the_source_only_with_mastering_off(tiny_m
     mastered = SongPipeline(tiny_models).run(_request("repaint", source, start_s=1.0, end_s=2.0))
     outside = decoded(s3, mastered.audio[0].key)[:48_000]
     assert np.abs(outside - original[:48_000]).max() > 1e-3  # the mastering gain applies everywhere
+
+
+def test_offloaded_scoring_models_are_on_the_device_for_the_measure_stage_only(
+    tiny_models: Any, s3: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GPU_OFFLOAD=...,scoring: CLAP and Whisper come in after the cover and leave before upload."""
+    import torch
+    from song_model.residency import DEVICE, HOST, Residency
+
+    residency = Residency(torch.device("cpu"), {"scoring"})
+    residency.place("scoring", tiny_models.scorer.modules)
+    models = dataclasses.replace(tiny_models, residency=residency)
+    seen: dict[str, str] = {}
+
+    def watch(stage: str, method: Any) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            seen[stage] = residency.where("scoring")
+            return method(*args, **kwargs)
+
+        return call
+
+    scorer, cover = models.scorer, models.cover
+    monkeypatch.setattr(cover, "paint", watch("cover", cover.paint))
+    monkeypatch.setattr(scorer, "transcribe", watch("transcribe", scorer.transcribe))
+    run(models, **VOCAL)
+    assert seen == {"cover": HOST, "transcribe": DEVICE}
+    assert residency.moves == [("scoring", DEVICE), ("scoring", HOST)]

@@ -72,3 +72,23 @@ def test_an_unknown_language_is_left_for_whisper_to_detect(tiny_models: Any, tak
     ) as generate:
         tiny_models.scorer.transcribe(takes[:1], RATE, "xx")
     assert "language" not in generate.call_args.kwargs
+
+
+def test_only_the_decoder_keeps_attention_weights(tiny_models: Any, takes: list[np.ndarray]) -> None:
+    """Word timestamps need the decoder's cross-attention; the encoder's own weights (2.9 GB a take
+    at Whisper turbo's size) are never kept."""
+    from transformers.models.whisper.modeling_whisper import WhisperDecoder, WhisperEncoder
+
+    with (
+        mock.patch.object(
+            WhisperEncoder, "forward", autospec=True, side_effect=WhisperEncoder.forward
+        ) as encoder,
+        mock.patch.object(
+            WhisperDecoder, "forward", autospec=True, side_effect=WhisperDecoder.forward
+        ) as decoder,
+    ):
+        tiny_models.scorer.transcribe(takes[:1], RATE, "en")
+    assert encoder.call_count >= 1 and all(
+        c.kwargs.get("output_attentions") is False for c in encoder.call_args_list
+    )
+    assert any(c.kwargs.get("output_attentions") for c in decoder.call_args_list)

@@ -82,6 +82,11 @@ class Scorer:
             dtype=whisper.dtype,
         )
         self.languages = set(whisper.generation_config.lang_to_id or {})
+        # Word timestamps read the decoder's cross-attention weights, so generate() asks every layer
+        # for its attention weights, the encoder's too: 32 layers of [takes, 20, 1500, 1500], 2.9 GB
+        # a take in bf16, held for the whole generation. Only the decoder's are read: the encoder is
+        # told not to keep its own.
+        whisper.model.encoder.register_forward_pre_hook(_without_attentions, with_kwargs=True)
         self.cpu_threads = cpu_threads if device.type == "cpu" else None
 
     @contextlib.contextmanager
@@ -147,6 +152,12 @@ class Scorer:
                 inputs, return_timestamps="word", generate_kwargs=generate, batch_size=len(inputs)
             )
         return [_words(result, len(samples) / rate) for result, samples in zip(results, takes, strict=True)]
+
+
+def _without_attentions(
+    module: torch.nn.Module, args: Any, kwargs: dict[str, Any]
+) -> tuple[Any, dict[str, Any]]:
+    return args, {**kwargs, "output_attentions": False}
 
 
 def _words(result: dict[str, Any], duration_s: float) -> list[HeardWord]:
