@@ -148,21 +148,24 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
 def table(report: dict[str, Any]) -> str:
     s = report["summary"]
     lines = [
-        f"profile {report['profile']}, {s['takes']} takes of {report['duration_s']} s, machine {report['machine']}",
+        f"profile {report['profile']}, {s['takes']} takes of {report['duration_s']} s",
+        f"machine {report['machine']}",
         "",
         "| measure | value |",
         "|---|---|",
         f"| CLAP text-audio (mean cosine) | {s['text_audio_mean']} |",
         f"| lyrics accuracy, 1 - WER (mean, vocal takes) | {s['lyrics_accuracy_mean']} |",
     ]
-    lines += [f"| lyrics accuracy, {lang} | {value} |" for lang, value in s["lyrics_accuracy_by_language"].items()]
+    languages = s["lyrics_accuracy_by_language"].items()
+    lines += [f"| lyrics accuracy, {lang} | {value} |" for lang, value in languages]
     loud = s["loudness_lufs"]
     lines += [
         f"| tempo within 4 % of the asked ({s['bpm_measured']} takes) | {s['bpm_within_4pct']} |",
         f"| tempo error (mean, relative) | {s['bpm_error_mean']} |",
         f"| key exactly as asked ({s['key_measured']} takes) | {s['key_exact']} |",
         f"| key MIREX score (mean) | {s['key_mirex_mean']} |",
-        f"| loudness LUFS mean / stdev / min / max | {loud['mean']} / {loud['stdev']} / {loud['min']} / {loud['max']} |",
+        f"| loudness LUFS mean / stdev / min / max "
+        f"| {loud['mean']} / {loud['stdev']} / {loud['min']} / {loud['max']} |",
         f"| highest true peak (dBTP) | {s['true_peak_dbtp_max']} |",
         f"| measure stage (mean s a song) | {s['measure_s_mean']} |",
     ]
