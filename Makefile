@@ -54,7 +54,9 @@ install: $(STAMP) node_modules/.installed $(LAYER_STAMPS) ## create .venv, node_
 
 # The web app (web/): pinned by web/package-lock.json; rebuilt only when its sources change.
 WEB_STAMP := web/node_modules/.installed
-WEB_SOURCES := $(shell find web/src web/public -type f 2>/dev/null) web/index.html web/vite.config.ts web/tsconfig.json
+# docs/openapi.json: every build generates the app's API types from it (web/src/api-schema.d.ts).
+WEB_SOURCES := $(shell find web/src web/public -type f 2>/dev/null) web/index.html web/vite.config.ts web/tsconfig.json \
+	docs/openapi.json
 
 $(WEB_STAMP): web/package.json web/package-lock.json
 	cd web && npm ci --no-audit --no-fund --loglevel=error
@@ -108,6 +110,6 @@ deploy: install web ## deploy to the AWS account of your credentials (see README
 	npx cdk deploy --require-approval broadening
 
 clean: ## remove build outputs
-	rm -rf $(CDK_OUT) .pytest_cache .ruff_cache web/dist build
+	rm -rf $(CDK_OUT) .pytest_cache .ruff_cache web/dist web/src/api-schema.d.ts build
 
 .PHONY: help install audio-layer webhooks-layer lint synth cfn-lint checkov test openapi local demo deploy clean web browser screenshots

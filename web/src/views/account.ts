@@ -1,5 +1,6 @@
 // The account: credits in full, and the webhook signing secret (shown on request, rotated with a
 // confirmation) for songs created with a webhook URL.
+import type { WebhookSecret } from "../api";
 import type { Context } from "../context";
 import { h, replace } from "../dom";
 import { errorBox } from "../ui";
@@ -15,7 +16,7 @@ export function renderAccount(root: HTMLElement, ctx: Context): void {
     secret = value;
     replace(secretArea, h("p", {}, h("code", { class: "secret", "data-secret": "" }, value)));
   };
-  const load = async (action: () => Promise<{ secret: string }>, done?: string) => {
+  const load = async (action: () => Promise<WebhookSecret>, done?: string) => {
     replace(secretError);
     try {
       showSecret((await action()).secret);
