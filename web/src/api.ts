@@ -3,7 +3,7 @@
 // the calls go through openapi-fetch, so every path, parameter, body and answer is checked against
 // the document by `tsc`. It adds the Cognito id token and turns error bodies into ApiError with the
 // API's own wording ({"error": {"code", "message", "details"}}).
-import createClient, { type Middleware } from "openapi-fetch";
+import createClient, { type Client, type Middleware } from "openapi-fetch";
 import type { components, paths } from "./api-schema";
 import type { AppConfig } from "./config";
 import { idToken } from "./auth";
@@ -71,7 +71,7 @@ async function answer<T>(call: Promise<{ data?: T; error?: unknown; response: Re
 }
 
 export class Api {
-  private readonly client;
+  private readonly client: Client<paths>;
 
   constructor(config: AppConfig) {
     this.client = createClient<paths>({ baseUrl: config.apiUrl });

@@ -49,11 +49,10 @@ export function renderAccount(root: HTMLElement, ctx: Context): void {
   void (async () => {
     try {
       const me = await ctx.api.me();
-      const available = me.available_credits ?? me.credits;
       replace(credits,
         h("dt", {}, "Balance"), h("dd", { "data-credits": "balance" }, String(me.credits)),
-        h("dt", {}, "Held by songs in progress"), h("dd", {}, String(me.reserved_credits ?? 0)),
-        h("dt", {}, "Available"), h("dd", {}, String(available)));
+        h("dt", {}, "Held by songs in progress"), h("dd", {}, String(me.reserved_credits)),
+        h("dt", {}, "Available"), h("dd", {}, String(me.available_credits)));
     } catch (error) {
       replace(creditsError, errorBox(error));
     }

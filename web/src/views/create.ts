@@ -229,7 +229,8 @@ function filled(input: { value: string }): string | undefined {
   return input.value.trim() || undefined;
 }
 
-/** A number input's value: "" when empty or not a number (the browser refuses to submit the latter). */
+/** A number input's number, or undefined when it is empty (text that is no number reads as "" too,
+ * but the browser does not submit the form then). */
 function numberIn(input: HTMLInputElement): number | undefined {
   return input.value.trim() ? Number(input.value) : undefined;
 }
