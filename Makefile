@@ -34,24 +34,29 @@ node_modules/.installed: package.json
 	npm install --no-audit --no-fund --loglevel=error
 	touch $@
 
-# The upload check's decoder layer (stacks/uploads.py): pinned manylinux wheels for the Lambda
-# runtime (python3.12, x86_64, glibc 2.34), whatever this machine runs. No Docker needed.
-AUDIO_LAYER := build/layers/audio
-AUDIO_LAYER_STAMP := build/layers/.audio-installed
+# Lambda layers, one per folder of layers/ (its requirements.txt pins every wheel): the upload
+# check's decoder (stacks/uploads.py) and the webhook sender's Standard Webhooks library
+# (stacks/webhooks.py). Pinned manylinux or pure wheels for the Lambda runtime (python3.12, x86_64,
+# glibc 2.34), whatever this machine runs. No Docker needed.
+LAYERS := audio webhooks
+LAYER_STAMPS := $(foreach layer,$(LAYERS),build/layers/.$(layer)-installed)
 LAMBDA_PLATFORMS := $(foreach v,17 24 25 26 27 28 31 34,--platform manylinux_2_$(v)_x86_64) --platform manylinux2014_x86_64
-$(AUDIO_LAYER_STAMP): layers/audio/requirements.txt $(STAMP)
-	rm -rf $(AUDIO_LAYER)
+build/layers/.%-installed: layers/%/requirements.txt $(STAMP)
+	rm -rf build/layers/$*
 	$(PY) -m pip install -q --no-deps --no-compile --only-binary=:all: --implementation cp --python-version 3.12 \
-		--abi cp312 --abi abi3 --abi none $(LAMBDA_PLATFORMS) --target $(AUDIO_LAYER)/python -r $<
+		--abi cp312 --abi abi3 --abi none $(LAMBDA_PLATFORMS) --target build/layers/$*/python -r $<
 	touch $@
 
-audio-layer: $(AUDIO_LAYER_STAMP) ## build the upload check's Lambda layer (soundfile + numpy wheels)
+audio-layer: build/layers/.audio-installed ## build the upload check's Lambda layer (soundfile + numpy wheels)
+webhooks-layer: build/layers/.webhooks-installed ## build the webhook sender's Lambda layer (standardwebhooks)
 
-install: $(STAMP) node_modules/.installed $(AUDIO_LAYER_STAMP) ## create .venv, node_modules, the audio layer
+install: $(STAMP) node_modules/.installed $(LAYER_STAMPS) ## create .venv, node_modules, the Lambda layers
 
 # The web app (web/): pinned by web/package-lock.json; rebuilt only when its sources change.
 WEB_STAMP := web/node_modules/.installed
-WEB_SOURCES := $(shell find web/src web/public -type f 2>/dev/null) web/index.html web/vite.config.ts web/tsconfig.json
+# docs/openapi.json: every build generates the app's API types from it (web/src/api-schema.d.ts).
+WEB_SOURCES := $(shell find web/src web/public -type f 2>/dev/null) web/index.html web/vite.config.ts web/tsconfig.json \
+	docs/openapi.json
 
 $(WEB_STAMP): web/package.json web/package-lock.json
 	cd web && npm ci --no-audit --no-fund --loglevel=error
@@ -105,6 +110,6 @@ deploy: install web ## deploy to the AWS account of your credentials (see README
 	npx cdk deploy --require-approval broadening
 
 clean: ## remove build outputs
-	rm -rf $(CDK_OUT) .pytest_cache .ruff_cache web/dist build
+	rm -rf $(CDK_OUT) .pytest_cache .ruff_cache web/dist web/src/api-schema.d.ts build
 
-.PHONY: help install audio-layer lint synth cfn-lint checkov test openapi local demo deploy clean web browser screenshots
+.PHONY: help install audio-layer webhooks-layer lint synth cfn-lint checkov test openapi local demo deploy clean web browser screenshots
