@@ -18,11 +18,14 @@ help: ## list targets
 
 # torch first and pinned (the one torch line, shared with the GPU image: its requirements.txt): the CPU
 # wheel; an unpinned torch would pull GBs of CUDA packages.
-$(STAMP): pyproject.toml sagemaker_containers/music/requirements.txt
+# The Python client (clients/python: the `song_client` package and the `songs` command) is installed
+# editable, so the tests run the checkout's code.
+$(STAMP): pyproject.toml sagemaker_containers/music/requirements.txt clients/python/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade "pip>=25.1"
 	$(PY) -m pip install -q "$$(grep -m1 "^torch==" sagemaker_containers/music/requirements.txt)"
 	$(PY) -m pip install -q --group dev
+	$(PY) -m pip install -q -e ./clients/python
 	touch $@
 
 $(CHECKOV_VENV)/.installed: Makefile
@@ -97,8 +100,9 @@ checkov: synth $(CHECKOV_VENV)/.installed ## checkov on every synthesized templa
 test: install lint cfn-lint checkov browser ## every gate: ruff, cdk-nag + cfn-lint + checkov on the synthesized app, pytest
 	REQUIRE_CLI_SYNTH=1 $(VENV)/bin/pytest
 
-openapi: $(STAMP) ## regenerate docs/openapi.json from the API's resolver and models
+openapi: $(STAMP) ## regenerate docs/openapi.json from the API's resolver and models, and the Python client's models from it
 	$(PY) -m lambdas.api.openapi > docs/openapi.json
+	$(PY) clients/python/tools/generate_models.py
 
 local: install web ## run the local stack in the foreground (Ctrl-C stops it); LOCAL_ARGS="--help" for options
 	$(PY) -m local up $(LOCAL_ARGS)
