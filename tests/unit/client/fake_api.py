@@ -42,6 +42,8 @@ class FakeApi:
         default_factory=lambda: {"code": "TooShort", "message": "the track is 0.40 s long; send at least 1 s"}
     )
     storage_posts: list[httpx.Request] = field(default_factory=list)
+    # POST /songs creates the song but answers 500 this many times (an answer lost on the way).
+    lose_answers: int = 0
 
     def transport(self) -> httpx.MockTransport:
         return httpx.MockTransport(self.handle)
@@ -78,7 +80,11 @@ class FakeApi:
                     200, json={"user_id": "u-1", "credits": 10, "reserved_credits": 1, "available_credits": 9}
                 )
             case "POST", ["songs"]:
-                return self._create(request)
+                created = self._create(request)
+                if self.lose_answers:
+                    self.lose_answers -= 1
+                    return error(500, "InternalError", "the answer was lost")
+                return created
             case "GET", ["songs"]:
                 summaries = [{k: v for k, v in s.items() if k in SUMMARY} for s in self.songs.values()]
                 return httpx.Response(200, json={"songs": summaries[::-1], "next_token": None})

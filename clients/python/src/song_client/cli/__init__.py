@@ -1,5 +1,5 @@
 """The `songs` command line (typer + rich)."""
 
-from .app import app, main
+from .commands import app, main
 
 __all__ = ["app", "main"]

@@ -152,8 +152,10 @@ class Batch:
         self.stop = stop
         out_dir.mkdir(parents=True, exist_ok=True)
         self.state = BatchState(out_dir)
-        # After a 402 no new line is submitted: the balance would refuse them all.
+        # After a 402 no new line is submitted: the balance would refuse them all. After a 401/403
+        # no line starts at all: the credential would fail them all.
         self._no_credits = threading.Event()
+        self._auth_failed = threading.Event()
 
     def run(self, lines: list[BatchLine], parallel: int) -> list[LineResult]:
         """Every line, `parallel` at a time; an authentication error stops the batch."""
@@ -168,6 +170,8 @@ class Batch:
                 raise
 
     def run_line(self, line: BatchLine) -> LineResult:
+        if self._auth_failed.is_set():
+            return LineResult(line, "not_submitted")
         entry = self.state.get(line.key)
         directory = self.out_dir / entry.get("dir", f"{line.number:03d}-{slug(line.prompt)}")
         if entry.get("saved") and all((directory / name).exists() for name in entry.get("files", [])):
@@ -193,6 +197,7 @@ class Batch:
             self.progress.status(line.key, line.label, f"saved to {directory}", done=True)
             return LineResult(line, "done", song.job_id, files)
         except AuthenticationError:
+            self._auth_failed.set()
             raise
         except WaitTimeoutError as exc:
             self.progress.status(line.key, line.label, "timed out (still rendering)", done=True)

@@ -151,6 +151,7 @@ def _command(func: F) -> F:
     @functools.wraps(func)
     def run(*args: Any, **kwargs: Any) -> Any:
         output = Output(kwargs.get("json_output", False), kwargs.get("quiet", False))
+        _interrupted.clear()
         try:
             return func(*args, output=output, **kwargs)
         except (KeyboardInterrupt, Interrupted):
