@@ -120,9 +120,24 @@ def test_generate_sends_the_request_shows_progress_and_saves_every_file(
 ) -> None:
     api.lifecycle = ["queued", "queued", "processing", "processed"]
     result = songs(
-        "generate", "a calm lofi song", "--duration", "30", "--steps", "2", "--variants", "2",
-        "-f", "wav", "-f", "mp3", "--seed", "0", "--instrumental", "-o", "out",
-    )  # fmt: skip
+        "generate",
+        "a calm lofi song",
+        "--duration",
+        "30",
+        "--steps",
+        "2",
+        "--variants",
+        "2",
+        "-f",
+        "wav",
+        "-f",
+        "mp3",
+        "--seed",
+        "0",
+        "--instrumental",
+        "-o",
+        "out",
+    )
     assert result.exit_code == 0, result.output
     assert sent(api) == {
         "mode": "description",
