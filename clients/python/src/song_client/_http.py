@@ -123,7 +123,8 @@ class Transport:
                 unsent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
                 wait = self.retry.wait_s(retry, None) if idempotent or unsent else None
                 if wait is None:
-                    raise ApiConnectionError(f"{method} {path}: {exc!r}") from exc
+                    url = self._http.base_url.join(path.lstrip("/"))
+                    raise ApiConnectionError(f"could not reach the API ({method} {url}): {exc}") from exc
             else:
                 if response.is_success:
                     return response

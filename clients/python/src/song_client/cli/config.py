@@ -12,8 +12,8 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-import click
 import tomli_w
+import typer
 
 CONFIG_ENV = "SONG_CONFIG"
 APP_NAME = "songs"
@@ -23,7 +23,7 @@ def default_config_path() -> Path:
     override = os.environ.get(CONFIG_ENV)
     if override:
         return Path(override)
-    return Path(click.get_app_dir(APP_NAME)) / "config.toml"
+    return Path(typer.get_app_dir(APP_NAME)) / "config.toml"
 
 
 @dataclass(frozen=True)
