@@ -252,6 +252,17 @@ def test_download_of_an_unfinished_song_is_refused(client: Client, tmp_path) -> 
         client.download(song.job_id, tmp_path)  # one GET: processing
 
 
+def test_downloads_retry_storage_hiccups(client: Client, api: FakeApi, tmp_path, sleeps) -> None:
+    song = client.wait(client.create_song(BODY))
+    original = api._storage
+    hiccups = [httpx.Response(503, text="<Error><Code>SlowDown</Code></Error>")]
+    api._storage = lambda request: hiccups.pop() if hiccups else original(request)
+    sleeps.clear()
+    client.download(song, tmp_path)
+    assert (tmp_path / "song.wav").read_bytes() == f"/{song.job_id}/take1.wav".encode()
+    assert len(sleeps) == 1 and 0.5 <= sleeps[0] <= 1.0  # the policy's first backoff (base 1 s)
+
+
 def test_storage_errors_name_the_file(client: Client, api: FakeApi, tmp_path) -> None:
     song = client.wait(client.create_song(BODY))
     denied = httpx.Response(

@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 from ._http import RetryPolicy, Transport
 from ._version import __version__
 from .errors import (
+    ApiConnectionError,
     ConfigurationError,
     DownloadError,
     SongNotReadyError,
@@ -105,8 +106,9 @@ class Client:
     `api_key` is the credential sent as `Authorization: Bearer <api_key>` (defaults to
     $SONG_API_KEY); `base_url` the API's URL including the stage, e.g.
     `https://abc123.execute-api.us-east-1.amazonaws.com/v1` (defaults to $SONG_API_URL).
-    Failed requests are retried per `retry` (429 and 5xx, honouring `Retry-After`). Use it as a
-    context manager, or call `close()`, to release its connections.
+    Failed requests are retried per `retry` (429 and 5xx, honouring `Retry-After`). `transport`
+    replaces httpx's (a proxy's, a test's mock) and `sleep` how the client waits between polls
+    and retries. Use it as a context manager, or call `close()`, to release its connections.
     """
 
     def __init__(
@@ -277,8 +279,23 @@ class Client:
         return [self._fetch(url, target / name) for name, url in media_files(song).items()]
 
     def _fetch(self, url: str, path: Path) -> Path:
-        """Stream a presigned URL to `path` (through a `.part` file, so `path` is only ever
-        complete)."""
+        """Download with the same retries as API calls: storage's 5xx, 429 and lost connections."""
+        retry = 0
+        while True:
+            try:
+                return self._stream_to(url, path)
+            except (httpx.TransportError, DownloadError) as exc:
+                transient = not isinstance(exc, DownloadError) or exc.status == 429 or exc.status >= 500
+                wait = self._api.retry.wait_s(retry, None) if transient else None
+                if wait is None:
+                    if isinstance(exc, DownloadError):
+                        raise
+                    raise ApiConnectionError(f"download of {path.name} failed: {exc}") from exc
+            self._sleep(wait)
+            retry += 1
+
+    def _stream_to(self, url: str, path: Path) -> Path:
+        """Stream a presigned URL to `path` through a `.part` file, so `path` is only ever complete."""
         partial = path.with_name(path.name + ".part")
         with self._storage.stream("GET", url) as response:
             if not response.is_success:
