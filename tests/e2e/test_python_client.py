@@ -12,10 +12,8 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +25,7 @@ from song_client.cli.batch import STATE_FILE
 from song_client.models import JobStatus
 
 from local.cognito import CognitoSettings, sign_in
+from tests.webhook_receiver import WebhookReceiver, running_receiver
 
 pytestmark = pytest.mark.slow
 
@@ -188,38 +187,14 @@ def _wait_for(probe: Callable[[], Any], timeout_s: float) -> Any:
 # --- the Python client: upload, cover, webhooks, download -------------------------------------
 
 
-class Receiver:
-    """The caller's webhook endpoint on 127.0.0.1: records every delivery."""
-
-    def __init__(self) -> None:
-        self.deliveries: list[tuple[dict[str, str], bytes]] = []
-        received = self.deliveries
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                received.append(
-                    (dict(self.headers.items()), self.rfile.read(int(self.headers["Content-Length"])))
-                )
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    receiver = Receiver()
-    yield receiver
-    receiver.server.shutdown()
+def receiver() -> Iterator[WebhookReceiver]:
+    with running_receiver() as r:
+        yield r
 
 
 def test_client_uploads_covers_verifies_webhooks_and_downloads(
-    stack, credential, receiver: Receiver, tmp_path: Path
+    stack, credential, receiver: WebhookReceiver, tmp_path: Path
 ) -> None:
     rate = 48_000
     t = np.arange(4 * rate) / rate
@@ -236,7 +211,7 @@ def test_client_uploads_covers_verifies_webhooks_and_downloads(
             source={"upload_id": upload.upload_id},
             prompt="jazz trio, brushed drums",
             inference_steps=2,
-            webhook_url=receiver.url,
+            webhook_url=receiver.url("/cover"),
             on_progress=lambda p: progress.append(p.status.value),
             timeout_s=SONG_TIMEOUT_S,
         )
@@ -247,7 +222,7 @@ def test_client_uploads_covers_verifies_webhooks_and_downloads(
     assert progress[-1] == "processed"
     assert sorted(path.name for path in files) == ["cover.png", "song.wav"]
     assert abs(_seconds(tmp_path / "song" / "song.wav") - 4.0) < 0.5
-    deliveries = _wait_for(lambda: receiver.deliveries if len(receiver.deliveries) >= 2 else None, 60)
-    events = [verify_webhook(body, headers, secret) for headers, body in deliveries]
+    deliveries = receiver.wait_for("/cover", 2)
+    events = [verify_webhook(delivery.body, delivery.headers, secret) for delivery in deliveries]
     assert {event["type"] for event in events} >= {"song.processing", "song.processed"}
     assert all(event["data"]["job_id"] == song.job_id for event in events)

@@ -8,7 +8,8 @@ import time
 import pytest
 from song_client import WebhookVerificationError, verify_webhook
 
-from lambdas.webhooks.signing import message_id, new_secret, signed_headers
+from lambdas.webhooks.secret import new_secret
+from lambdas.webhooks.signing import message_id, signed_headers
 
 EVENT = {"type": "song.processed", "timestamp": "2026-01-01T00:00:00Z", "data": {"job_id": "j-1"}}
 
