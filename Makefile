@@ -20,13 +20,16 @@ help: ## list targets
 # wheel; an unpinned torch would pull GBs of CUDA packages. basic-pitch last and with --no-deps (the
 # transcription image does the same): its metadata pins TensorFlow, which it does not need on ONNX
 # Runtime and which has no Python 3.12 wheel; the `transcribe` group holds what it does need.
+# The Python client (clients/python: the `song_client` package and the `songs` command) is installed
+# editable, so the tests run the checkout's code.
 TRANSCRIBE_NO_DEPS := lambda_images/transcribe/requirements-no-deps.txt
-$(STAMP): pyproject.toml sagemaker_containers/music/requirements.txt $(TRANSCRIBE_NO_DEPS)
+$(STAMP): pyproject.toml sagemaker_containers/music/requirements.txt $(TRANSCRIBE_NO_DEPS) clients/python/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade "pip>=25.1"
 	$(PY) -m pip install -q "$$(grep -m1 "^torch==" sagemaker_containers/music/requirements.txt)"
 	$(PY) -m pip install -q --group dev
 	$(PY) -m pip install -q --no-deps -r $(TRANSCRIBE_NO_DEPS)
+	$(PY) -m pip install -q -e ./clients/python
 	touch $@
 
 $(CHECKOV_VENV)/.installed: Makefile
@@ -101,8 +104,9 @@ checkov: synth $(CHECKOV_VENV)/.installed ## checkov on every synthesized templa
 test: install lint cfn-lint checkov browser ## every gate: ruff, cdk-nag + cfn-lint + checkov on the synthesized app, pytest
 	REQUIRE_CLI_SYNTH=1 $(VENV)/bin/pytest
 
-openapi: $(STAMP) ## regenerate docs/openapi.json from the API's resolver and models
+openapi: $(STAMP) ## regenerate docs/openapi.json from the API's resolver and models, and the Python client's models from it
 	$(PY) -m lambdas.api.openapi > docs/openapi.json
+	$(PY) clients/python/tools/generate_models.py
 
 local: install web ## run the local stack in the foreground (Ctrl-C stops it); LOCAL_ARGS="--help" for options
 	$(PY) -m local up $(LOCAL_ARGS)
