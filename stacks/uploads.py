@@ -27,7 +27,7 @@ from constructs import Construct
 
 from .config import ServiceConfig
 from .data import service_table
-from .functions import REPO_ROOT, RUNTIME, ServiceFunction
+from .functions import ServiceFunction, layer_dir, python_layer
 from .grants import allow_items, allow_list, allow_objects
 from .nag import acknowledge, logical_id
 from .queues import dead_letter_queue
@@ -41,7 +41,7 @@ UPLOADS_BY_USER_INDEX = "by_user"
 UPLOADS_BY_USER_ATTRIBUTES = ("status", "expires_at_epoch")
 RETENTION_TAG = ("retention", "unused")  # lambdas/common/uploads.py sets it on every upload
 # Built by `make audio-layer` (part of `make install`) from layers/audio/requirements.txt.
-AUDIO_LAYER_DIR = REPO_ROOT / "build" / "layers" / "audio"
+AUDIO_LAYER_DIR = layer_dir("audio")
 CHECK_TIMEOUT_S = 120  # decoding a 10-minute MP3 takes seconds; S3 download of 50 MB too
 CHECK_MAX_RECEIVES = 3
 # The stack-level singleton CDK creates for bucket notifications (aws-s3 BucketNotificationsHandler).
@@ -91,14 +91,8 @@ class Uploads(Construct):
             non_key_attributes=list(UPLOADS_BY_USER_ATTRIBUTES),
         )
         self._queues()
-        self.layer = lambda_.LayerVersion(
-            self,
-            "AudioLayer",
-            code=lambda_.Code.from_asset(str(AUDIO_LAYER_DIR)),
-            compatible_runtimes=[RUNTIME],
-            compatible_architectures=[lambda_.Architecture.X86_64],
-            description="soundfile + numpy (libsndfile: WAV, MP3, FLAC, Ogg) for the upload check",
-        )
+        decoder = "soundfile + numpy (libsndfile: WAV, MP3, FLAC, Ogg) for the upload check"
+        self.layer = python_layer(self, "AudioLayer", "audio", decoder)
         self.check = ServiceFunction(
             self,
             "Check",

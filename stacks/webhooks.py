@@ -31,17 +31,19 @@ from lambdas.webhooks.schedule import (
 
 from .config import ServiceConfig
 from .data import DataStore
-from .functions import ServiceFunction
+from .functions import ServiceFunction, layer_dir, python_layer
 from .grants import allow_items
 from .queues import dead_letter_queue
 
 QUEUE_VISIBILITY = Duration.seconds(WEBHOOK_QUEUE_VISIBILITY_S)
 # Longer than the whole retry schedule (about 28 h), so no message expires before its last try.
 QUEUE_RETENTION = Duration.days(4)
+# Built by `make webhooks-layer` (part of `make install`) from layers/webhooks/requirements.txt.
+SIGNING_LAYER_DIR = layer_dir("webhooks")
 
 
 class LifecycleEvents(Construct):
-    """Attributes: bus, rule (webhooks), queue, dlq, sender (ServiceFunction)."""
+    """Attributes: bus, rule (webhooks), queue, dlq, sender (ServiceFunction), signing_layer."""
 
     def __init__(
         self,
@@ -92,6 +94,12 @@ class LifecycleEvents(Construct):
             timeout_s=WEBHOOK_SENDER_TIMEOUT_S,
             memory_size=256,
         )
+        # The Standard Webhooks library signs the deliveries (lambdas/webhooks/signing.py); only
+        # the sender imports it.
+        self.signing_layer = python_layer(
+            self, "SigningLayer", "webhooks", "standardwebhooks: signs webhook deliveries (Standard Webhooks)"
+        )
+        self.sender.function.add_layers(self.signing_layer)
         self.sender.function.add_event_source(
             event_sources.SqsEventSource(
                 self.queue,

@@ -30,7 +30,7 @@ from lambdas.common.repositories import JobRepository, UserRepository
 from lambdas.common.settings import Settings, get_settings
 from lambdas.common.song_view import song_fields, take_seeds
 from lambdas.common.uploads import UploadObjects, UploadRepository
-from lambdas.webhooks import signing
+from lambdas.webhooks.secret import new_secret
 
 from . import queue_estimate, telemetry
 from .adapters import MediaStore, Workflow
@@ -84,11 +84,11 @@ class SongService:
 
     def webhook_secret(self, user_id: str) -> WebhookSecretResponse:
         self.users.get_or_create(user_id, self.settings.signup_credits)
-        return WebhookSecretResponse(secret=self.users.webhook_secret(user_id, signing.new_secret))
+        return WebhookSecretResponse(secret=self.users.webhook_secret(user_id, new_secret))
 
     def rotate_webhook_secret(self, user_id: str) -> WebhookSecretResponse:
         self.users.get_or_create(user_id, self.settings.signup_credits)
-        secret = self.users.rotate_webhook_secret(user_id, signing.new_secret())
+        secret = self.users.rotate_webhook_secret(user_id, new_secret())
         logger.info("webhook secret rotated")  # never the secret itself
         return WebhookSecretResponse(secret=secret)
 

@@ -48,6 +48,7 @@ SMOKE_RUNS: dict[str, tuple[list[str], dict[str, str]]] = {
         ["bench/quality_bench.py", "--profile", "tiny", "--limit", "1", "--duration", "3", "--steps", "1"],
         {"PYTHONPATH": "sagemaker_containers/music"},
     ),
+    "transcribe_bench": (["-m", "bench.transcribe_bench", "--seconds", "3"], {}),
 }
 
 
@@ -124,3 +125,9 @@ def test_quality_bench(tmp_path) -> None:
         "loudness LUFS",
     ):
         assert f"| {row}" in out
+
+
+def test_transcribe_bench(tmp_path) -> None:
+    report = json.loads(_run("transcribe_bench", tmp_path))
+    assert report["audio_s"] == 3.0 and report["notes"] > 0
+    assert report["cpu_s_per_audio_minute"] > 0

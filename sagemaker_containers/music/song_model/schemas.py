@@ -42,6 +42,29 @@ class Mastering(BaseModel):
     true_peak_dbtp: float = Field(default=-1.0, ge=-3.0, le=0.0)
 
 
+class ObjectRef(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    bucket: str = Field(min_length=3, max_length=63)
+    key: str = Field(min_length=1, max_length=1024)
+
+
+# A persona's style text is added to the prompt (persona.styled_prompt); the API allows as much.
+PERSONA_STYLE_MAX = 300
+
+
+class Persona(BaseModel):
+    """A persona on a text mode or a cover: the reference clip the API cut and stored when the
+    persona was made (its SHA-256, recorded then, is checked on every read) and its style text.
+    The container conditions ACE-Step's timbre on the clip (song_model/persona.py)."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    reference: ObjectRef
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    style: str | None = Field(default=None, max_length=PERSONA_STYLE_MAX)
+
+
 class _Common(BaseModel):
     # Unknown fields are ignored (not rejected): the API already rejects them for users, and an
     # extra field added by a newer workflow must not fail jobs on an older container.
@@ -78,12 +101,14 @@ class _Common(BaseModel):
 class DescriptionRequest(_Common):
     mode: Literal["description"]
     description: str = Field(min_length=1, max_length=2000)
+    persona: Persona | None = None
 
 
 class CustomLyricsRequest(_Common):
     mode: Literal["custom_lyrics"]
     prompt: str = Field(min_length=1, max_length=1000)
     lyrics: str = Field(default="", max_length=5000)
+    persona: Persona | None = None
 
     @model_validator(mode="after")
     def _lyrics_unless_instrumental(self) -> CustomLyricsRequest:
@@ -97,6 +122,7 @@ class DescribedLyricsRequest(_Common):
     mode: Literal["described_lyrics"]
     prompt: str = Field(min_length=1, max_length=1000)
     described_lyrics: str = Field(min_length=1, max_length=2000)
+    persona: Persona | None = None
 
 
 # --- audio-in modes: the workflow resolved `source` to an S3 object and `duration_s` to the length
@@ -126,6 +152,7 @@ class CoverRequest(_AudioIn):
     prompt: str = Field(min_length=1, max_length=1000)
     lyrics: str | None = Field(default=None, max_length=5000)
     strength: float = Field(default=0.5, ge=0.0, le=1.0)
+    persona: Persona | None = None
 
 
 class RepaintRequest(_AudioIn):
@@ -267,6 +294,15 @@ class TakeResult(BaseModel):
     gain_db: float  # the mastering gain before the limiter (0 with mastering null)
 
 
+class PersonaApplied(BaseModel):
+    """The persona a song was made with: its reference clip's checksum, the seconds of it the model
+    heard, and the style text added to the prompt."""
+
+    sha256: str
+    reference_s: float
+    style: str | None
+
+
 class Manifest(BaseModel):
     job_id: str
     audio: list[AudioObject]
@@ -285,3 +321,4 @@ class Manifest(BaseModel):
     best_take: int = Field(ge=1, le=4)
     mastering: Mastering | None  # what the delivered files were mastered to; null = raw level
     timings: Timings
+    persona: PersonaApplied | None = None

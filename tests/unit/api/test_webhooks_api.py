@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from lambdas.common.repositories import JobRepository
-from lambdas.webhooks.signing import secret_key
+from lambdas.webhooks.secret import secret_key
 
 
 def test_the_secret_is_created_on_first_use_and_then_stable(api) -> None:

@@ -7,11 +7,11 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import boto3
 import pytest
+from standardwebhooks import Webhook, WebhookVerificationError
 
 from lambdas.common.lifecycle import event_body
 from lambdas.common.models import Job, JobStatus, new_job_id, utc_now
@@ -27,42 +27,15 @@ from lambdas.webhooks.schedule import (
     WEBHOOK_QUEUE_VISIBILITY_S,
     WEBHOOK_SENDER_TIMEOUT_S,
 )
+from lambdas.webhooks.secret import new_secret
 from local.lambda_context import LambdaContext
-
-
-class Receiver:
-    """Answers each request with the next scripted status (then 200), recording what came."""
-
-    def __init__(self) -> None:
-        self.requests: list[dict[str, Any]] = []
-        self.statuses: list[int] = []
-        self.delay_s = 0.0
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.requests.append({"headers": dict(self.headers), "body": body, "path": self.path})
-                time.sleep(receiver.delay_s)
-                self.send_response(receiver.statuses.pop(0) if receiver.statuses else 200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+from tests.webhook_receiver import WebhookReceiver, running_receiver
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.server.shutdown()
-    r.server.server_close()
+def receiver() -> Iterator[WebhookReceiver]:
+    with running_receiver() as r:
+        yield r
 
 
 @pytest.fixture
@@ -99,26 +72,39 @@ def _record(job_id: str, event_type: str) -> dict[str, Any]:
 
 
 def test_a_delivery_is_signed_and_recorded(env, receiver) -> None:
-    job = _job(receiver.url)
+    job = _job(receiver.url())
     body = event_body(job, "song.processed")
     outcome = deliver(body, attempt=1)
     assert outcome.result is Result.DELIVERED
-    (request,) = receiver.requests
-    assert json.loads(request["body"]) == body
-    assert request["headers"]["webhook-id"].startswith("msg_")
-    assert request["headers"]["webhook-signature"].startswith("v1,")
+    (request,) = receiver.received()
+    assert json.loads(request.body) == body
+    assert request.headers["webhook-id"].startswith("msg_")
+    assert request.headers["webhook-signature"].startswith("v1,")
     assert _record(job.job_id, "song.processed")["status"] == "delivered"
     # The secret was created on first use and is the user's from now on.
     assert UserRepository().webhook_secret("alice", lambda: "whsec_other") != "whsec_other"
 
     # A duplicate event (a retried workflow step) does not reach the receiver again.
     assert deliver(body, attempt=1).result is Result.SKIPPED
-    assert len(receiver.requests) == 1
+    assert len(receiver.received()) == 1
+
+
+def test_a_delivery_verifies_with_the_standard_webhooks_library(env, receiver) -> None:
+    body = event_body(_job(receiver.url()), "song.processed")
+    assert deliver(body, attempt=1).result is Result.DELIVERED
+    (request,) = receiver.received()
+    secret = UserRepository().webhook_secret("alice", lambda: "whsec_unused")
+    # The receiver's side of the spec: signature over id, timestamp and body, timestamp fresh.
+    assert Webhook(secret).verify(request.body, request.headers) == body
+    with pytest.raises(WebhookVerificationError):
+        Webhook(secret).verify(request.body.replace(b"processed", b"failed"), request.headers)
+    with pytest.raises(WebhookVerificationError):
+        Webhook(new_secret()).verify(request.body, request.headers)
 
 
 def test_a_5xx_is_retried_then_given_up(env, receiver) -> None:
-    job = _job(receiver.url)
-    receiver.statuses = [500, 503]
+    job = _job(receiver.url())
+    receiver.script("/hook", 500, 503)
     body = event_body(job, "song.failed")
     first = deliver(body, attempt=1)
     assert (first.result, first.detail) == (Result.RETRY, "http 500")
@@ -205,7 +191,7 @@ def test_a_name_that_does_not_resolve_in_time_counts_against_the_deadline(monkey
 
 def test_a_receiver_that_answers_within_the_deadline_is_delivered(env, receiver) -> None:
     receiver.delay_s = 1.0  # slow, but within the deadline
-    outcome = deliver(event_body(_job(receiver.url), "song.processed"), attempt=1)
+    outcome = deliver(event_body(_job(receiver.url()), "song.processed"), attempt=1)
     assert outcome.result is Result.DELIVERED
 
 
@@ -214,15 +200,7 @@ def test_a_slow_loris_in_a_batch_delays_no_other_delivery(env, receiver) -> None
     """The issue's receiver: one byte every 2 s. In the same batch, another user's webhook is
     delivered at once; the slow one ends at the real deadline as a retry; the batch returns then."""
     loris = SlowLoris(interval_s=2.0)
-    arrivals: list[float] = []
-    original = receiver.server.RequestHandlerClass.do_POST
-
-    def timed(handler: Any) -> None:
-        arrivals.append(time.monotonic())
-        original(handler)
-
-    receiver.server.RequestHandlerClass.do_POST = timed
-    slow, fast = _job(loris.url), _job(receiver.url)
+    slow, fast = _job(loris.url), _job(receiver.url())
     records = _sqs_records([event_body(job, "song.processed") for job in (slow, fast)])
     started = time.monotonic()
     try:
@@ -230,6 +208,7 @@ def test_a_slow_loris_in_a_batch_delays_no_other_delivery(env, receiver) -> None
     finally:
         loris.close()
     elapsed = time.monotonic() - started
+    arrivals = [d.arrived_at for d in receiver.received()]
     assert arrivals and arrivals[0] - started < 1.0  # not behind the slow one
     assert _record(fast.job_id, "song.processed")["status"] == "delivered"
     assert _record(slow.job_id, "song.processed")["detail"] == "error: DeadlineExceeded"
@@ -242,7 +221,7 @@ def test_the_batch_returns_before_the_function_times_out(env, receiver) -> None:
     """A delivery still running when only SENDER_RESERVE_S of the function's time is left is
     retried on its own; the handler returns (on AWS the whole batch would otherwise time out)."""
     receiver.delay_s = 3.0
-    records = _sqs_records([event_body(_job(receiver.url), "song.processed")])
+    records = _sqs_records([event_body(_job(receiver.url()), "song.processed")])
     context = LambdaContext("webhook-sender", timeout_s=SENDER_RESERVE_S + 1)
     started = time.monotonic()
     response = sender.lambda_handler({"Records": records}, context)
@@ -259,7 +238,7 @@ def test_the_sender_outlasts_a_batch_of_deadlines() -> None:
 
 def test_no_webhook_no_delivery(env, receiver) -> None:
     assert deliver(event_body(_job(None), "song.processed"), attempt=1).result is Result.SKIPPED
-    assert receiver.requests == []
+    assert receiver.received() == []
 
 
 def test_an_unsafe_url_is_refused_without_retries(env, monkeypatch) -> None:
@@ -274,12 +253,11 @@ def test_an_unsafe_url_is_refused_without_retries(env, monkeypatch) -> None:
 
 
 def test_the_handler_delays_only_the_failed_message(env, receiver) -> None:
-    down = Receiver()
-    down.statuses = [502] * 5
+    down = WebhookReceiver(default_status=502)
     sqs = boto3.client("sqs")
     queue_url = sqs.create_queue(QueueName="webhooks", Attributes={"VisibilityTimeout": "180"})["QueueUrl"]
     attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]
-    ok, failing = _job(receiver.url), _job(down.url)
+    ok, failing = _job(receiver.url()), _job(down.url())
     for job in (ok, failing):
         event = {"source": "song-service", "detail": event_body(job, "song.processed")}
         sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(event))
@@ -297,8 +275,7 @@ def test_the_handler_delays_only_the_failed_message(env, receiver) -> None:
     try:
         response = sender.lambda_handler({"Records": records}, LambdaContext("webhook-sender"))
     finally:
-        down.server.shutdown()
-        down.server.server_close()
+        down.close()
     failed_id = next(r["messageId"] for r in records if failing.job_id in r["body"])
     assert response == {"batchItemFailures": [{"itemIdentifier": failed_id}]}
     assert _record(ok.job_id, "song.processed")["status"] == "delivered"
@@ -350,7 +327,7 @@ def test_the_handler_makes_its_aws_objects_before_its_threads(env, receiver, mon
     from lambdas.common import aws
 
     threads: list[str] = []
-    records = _sqs_records([event_body(_job(receiver.url), "song.processed") for _ in range(3)])
+    records = _sqs_records([event_body(_job(receiver.url()), "song.processed") for _ in range(3)])
     with monkeypatch.context() as patch:  # undone before the fixture's aws.reset()
         for name in ("client", "table"):
             real = getattr(aws, name)
@@ -362,7 +339,7 @@ def test_the_handler_makes_its_aws_objects_before_its_threads(env, receiver, mon
             patch.setattr(aws, name, recording)
         response = sender.lambda_handler({"Records": records}, LambdaContext("webhook-sender"))
     assert response == {"batchItemFailures": []}
-    assert len(receiver.requests) == 3
+    assert len(receiver.received()) == 3
     assert threads and set(threads) == {threading.main_thread().name}
 
 
