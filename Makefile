@@ -30,6 +30,9 @@ $(STAMP): pyproject.toml sagemaker_containers/music/requirements.txt $(TRANSCRIB
 	$(PY) -m pip install -q --group dev
 	$(PY) -m pip install -q --no-deps -r $(TRANSCRIBE_NO_DEPS)
 	$(PY) -m pip install -q -e ./clients/python
+	# librosa's numba kernels compile once into the venv's numba cache (as the GPU image does at
+	# build), not in the first test or song that measures audio.
+	PYTHONPATH=sagemaker_containers/music $(PY) -c "from song_model import analysis; analysis.warm_up()"
 	touch $@
 
 $(CHECKOV_VENV)/.installed: Makefile

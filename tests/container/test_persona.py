@@ -97,7 +97,10 @@ def test_the_same_persona_and_seed_give_the_same_song(tiny_models: Models, s3: A
     chosen = _put(s3, _wav(_clip()))
     body = make_request("custom_lyrics", persona=chosen, duration_s=1.0)
     request = parse_request(body)
-    with _spy() as call:
+    scorer = tiny_models.measurer.scorer
+    assert scorer is not None
+    clap = mock.patch.object(scorer, "text_audio", wraps=scorer.text_audio)
+    with _spy() as call, clap as text_audio:
         first = SongPipeline(tiny_models).run(request)
     wav = s3.get_object(Bucket=BUCKET, Key=first.audio[0].key)["Body"].read()
     torch.rand(1000)  # another request moves the global RNG (the reference's VAE encode samples it)
@@ -110,6 +113,13 @@ def test_the_same_persona_and_seed_give_the_same_song(tiny_models: Models, s3: A
     assert first.prompt == "pop, upbeat, guitar, breathy alto"
     assert call.call_args.kwargs["prompt"] == ["pop, upbeat, guitar, breathy alto"]
     assert call.call_args.kwargs["reference_audio"].shape == (2, 5 * RATE)
+    # A persona's song is measured like any other: mastered, analysed, scored against the styled
+    # prompt, given timed lyrics and ranked.
+    assert first.mastering is not None and first.best_take == 1
+    (take,) = first.takes
+    assert take.analysis.loudness_lufs is not None and take.lyrics_timing is not None
+    assert take.scores.text_audio is not None and take.scores.lyrics_accuracy is not None
+    assert text_audio.call_args.args[2] == "pop, upbeat, guitar, breathy alto"
 
 
 def test_a_cover_with_a_persona_has_source_and_reference(tiny_models: Models, s3: Any) -> None:

@@ -9,6 +9,7 @@ import logging
 import secrets
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import torch
 
@@ -17,6 +18,7 @@ from .audio_in import AudioInRenderer, Rendered
 from .cover import Cover, cover_prompt
 from .engines import TEXT2MUSIC, AudioInput, MusicJob, MusicMetadata, take_seeds
 from .errors import ModelError, OutOfMemory, ServiceError
+from .measure import Measured, measure_job
 from .models import Models
 from .schemas import (
     AudioInRequest,
@@ -88,11 +90,15 @@ class SongPipeline:
         with stage("music"):
             takes = self.models.engine.generate_takes(job, seeds)
         music_done = time.perf_counter()
+        rendered = [Rendered(None, audio, take) for take, audio in enumerate(takes, start=1)]
+        measuring = self.models.measurer.start(rendered, measure_job(request, prompt, lyrics, metadata))
         with stage("cover"), self.residency.on_device("cover"):
             cover = self.models.cover.paint(cover_prompt(prompt, categories, request.title), seed)
         cover_done = time.perf_counter()
-        rendered = [Rendered(None, audio, take) for take, audio in enumerate(takes, start=1)]
-        audio_objects, cover_object = self._upload(request, rendered, cover)
+        with stage("measure"), self.residency.on_device("scoring"):
+            measured = measuring.finish()
+        measure_done = time.perf_counter()
+        audio_objects, cover_object = self._upload(request, measured.files, cover)
         done = time.perf_counter()
         return Manifest(
             job_id=request.job_id,
@@ -111,7 +117,8 @@ class SongPipeline:
                 guidance_scale=sampling.guidance_scale,
                 **dataclasses.asdict(metadata),
             ),
-            timings=_timings(started, lyrics_done, music_done, cover_done, done),
+            **self._results(request, measured, seeds),
+            timings=_timings(started, lyrics_done, music_done, cover_done, measure_done, done),
             persona=loaded.applied if loaded else None,
         )
 
@@ -142,10 +149,14 @@ class SongPipeline:
             reference = loaded.reference if loaded else None
             rendered = renderer.render(request, engine, prompt, lyrics, seeds, reference)
         music_done = time.perf_counter()
+        measuring = self.models.measurer.start(rendered, measure_job(request, prompt, lyrics))
         with stage("cover"), self.residency.on_device("cover"):
             cover = self.models.cover.paint(cover_prompt(prompt or about, categories, request.title), seed)
         cover_done = time.perf_counter()
-        audio_objects, cover_object = self._upload(request, rendered, cover)
+        with stage("measure"), self.residency.on_device("scoring"):
+            measured = measuring.finish()
+        measure_done = time.perf_counter()
+        audio_objects, cover_object = self._upload(request, measured.files, cover)
         done = time.perf_counter()
         first = rendered[0].audio
         return Manifest(
@@ -165,9 +176,16 @@ class SongPipeline:
                 guidance_scale=sampling.guidance_scale,
                 **dataclasses.asdict(MusicMetadata()),
             ),
-            timings=_timings(started, words_done, music_done, cover_done, done),
+            **self._results(request, measured, seeds),
+            timings=_timings(started, words_done, music_done, cover_done, measure_done, done),
             persona=loaded.applied if loaded else None,
         )
+
+    @staticmethod
+    def _results(request: Request | AudioInRequest, measured: Measured, seeds: list[int]) -> dict[str, Any]:
+        """The manifest's measurement fields; writes the takes' LRC files (song_model/measure.py)."""
+        takes = measured.publish(request.output, seeds)
+        return {"takes": takes, "best_take": measured.best_take, "mastering": request.mastering}
 
     def _words(self, request: Request, seed: int) -> tuple[str, str | None, list[str]]:
         """The engine prompt, the lyrics (None when instrumental) and the categories."""
@@ -238,12 +256,15 @@ class SongPipeline:
         return audio_objects, cover_object
 
 
-def _timings(started: float, words: float, music: float, cover: float, done: float) -> Timings:
+def _timings(
+    started: float, words: float, music: float, cover: float, measured: float, done: float
+) -> Timings:
     """Stage durations from the perf_counter marks taken at the end of each stage."""
     return Timings(
         lyrics_s=round(words - started, 3),
         music_s=round(music - words, 3),
         cover_s=round(cover - music, 3),
-        upload_s=round(done - cover, 3),
+        measure_s=round(measured - cover, 3),
+        upload_s=round(done - measured, 3),
         total_s=round(done - started, 3),
     )
