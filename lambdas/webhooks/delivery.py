@@ -21,6 +21,7 @@ from enum import StrEnum
 from typing import Any
 
 from lambdas.common.event_catalog import EVENT_TYPES
+from lambdas.common.settings import WebhookSenderSettings
 from lambdas.common.store.users import UserStore
 from lambdas.common.store.webhook_deliveries import WebhookDeliveries
 from lambdas.common.url_safety import UnsafeUrl, resolve_target
@@ -54,6 +55,11 @@ class Webhooks:
     deliveries: WebhookDeliveries
     users: UserStore
     allow_http_loopback: bool = False  # the local stack's receivers (never on AWS)
+
+    @classmethod
+    def from_settings(cls, settings: WebhookSenderSettings) -> Webhooks:
+        deliveries, users = WebhookDeliveries(settings.jobs_table_name), UserStore(settings.users_table_name)
+        return cls(deliveries, users, allow_http_loopback=settings.webhook_allow_http_loopback)
 
 
 def deliver(body: dict[str, Any], attempt: int, webhooks: Webhooks) -> Outcome:

@@ -3,6 +3,8 @@ these creates the user with the configured sign-up credits."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from lambdas.common.observability import logger
 from lambdas.common.store.users import UserStore
 from lambdas.webhooks import signing
@@ -10,10 +12,10 @@ from lambdas.webhooks import signing
 from ..schemas import MeResponse, WebhookSecretResponse
 
 
+@dataclass(frozen=True)
 class UserService:
-    def __init__(self, users: UserStore, *, signup_credits: int) -> None:
-        self.users = users
-        self.signup_credits = signup_credits
+    users: UserStore
+    signup_credits: int
 
     def me(self, user_id: str) -> MeResponse:
         user = self.users.get_or_create(user_id, self.signup_credits)
