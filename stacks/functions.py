@@ -22,6 +22,23 @@ RUNTIME = lambda_.Runtime.PYTHON_3_12
 ASSET_EXCLUDES = ["*", ".*", "!lambdas", "!lambdas/**", "**/__pycache__", "**/*.pyc"]
 
 
+def layer_dir(name: str) -> Path:
+    """Where `make install` builds the layer pinned by layers/<name>/requirements.txt."""
+    return REPO_ROOT / "build" / "layers" / name
+
+
+def python_layer(scope: Construct, construct_id: str, name: str, description: str) -> lambda_.LayerVersion:
+    """One of the service's own layers (layer_dir), for the functions' runtime and architecture."""
+    return lambda_.LayerVersion(
+        scope,
+        construct_id,
+        code=lambda_.Code.from_asset(str(layer_dir(name))),
+        compatible_runtimes=[RUNTIME],
+        compatible_architectures=[lambda_.Architecture.X86_64],
+        description=description,
+    )
+
+
 def powertools_layer(scope: Construct, version: str) -> lambda_.ILayerVersion:
     """The Powertools public layer, resolved at deploy time from AWS's public SSM parameter."""
     arch = "x86_64"

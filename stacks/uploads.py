@@ -17,7 +17,6 @@ from __future__ import annotations
 import jsii
 from aws_cdk import Aws, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
@@ -27,7 +26,7 @@ from lambdas.common.contract import UPLOAD_CHECK, UPLOADS_PREFIX
 
 from .config import ServiceConfig
 from .data import service_table
-from .functions import REPO_ROOT, RUNTIME, FunctionKit
+from .functions import FunctionKit, layer_dir, python_layer
 from .grants import allow_items, allow_list, allow_objects
 from .nag import acknowledge, logical_id
 from .queues import consumed_queue, consumer_function, dead_letter_queue
@@ -35,7 +34,7 @@ from .removal import kept, kept_always
 from .storage import private_bucket
 
 # Built by `make audio-layer` (part of `make install`) from layers/audio/requirements.txt.
-AUDIO_LAYER_DIR = REPO_ROOT / "build" / "layers" / "audio"
+AUDIO_LAYER_DIR = layer_dir("audio")
 # The stack-level singleton CDK creates for bucket notifications (aws-s3 BucketNotificationsHandler).
 NOTIFICATIONS_HANDLER_ID = "BucketNotificationsHandler050a0587b7544547bf325f094a3db834"
 
@@ -74,14 +73,8 @@ class Uploads(Construct):
         # user's uploads on its by_user index.
         self.table = service_table(self, "Table", contract.UPLOADS, kept_always(retain))
         self._queues()
-        self.layer = lambda_.LayerVersion(
-            self,
-            "AudioLayer",
-            code=lambda_.Code.from_asset(str(AUDIO_LAYER_DIR)),
-            compatible_runtimes=[RUNTIME],
-            compatible_architectures=[lambda_.Architecture.X86_64],
-            description="soundfile + numpy (libsndfile: WAV, MP3, FLAC, Ogg) for the upload check",
-        )
+        decoder = "soundfile + numpy (libsndfile: WAV, MP3, FLAC, Ogg) for the upload check"
+        self.layer = python_layer(self, "AudioLayer", "audio", decoder)
         description = "upload check: decode and measure uploaded tracks"
         self.check = consumer_function(
             self, "Check", kit, UPLOAD_CHECK, self.queue, description=description, memory_size=1024

@@ -22,15 +22,17 @@ from constructs import Construct
 from lambdas.common.contract import WEBHOOK_SENDER
 from lambdas.common.event_catalog import WEBHOOK_RULE_PATTERN
 
-from .functions import FunctionKit
+from .functions import FunctionKit, layer_dir, python_layer
 from .queues import consumed_queue, consumer_function, dead_letter_queue
 
 # Longer than the whole retry schedule (about 28 h), so no message expires before its last try.
 QUEUE_RETENTION = Duration.days(4)
+# Built by `make webhooks-layer` (part of `make install`) from layers/webhooks/requirements.txt.
+SIGNING_LAYER_DIR = layer_dir("webhooks")
 
 
 class LifecycleEvents(Construct):
-    """Attributes: bus, rule (webhooks), queue, dlq, sender (ServiceFunction)."""
+    """Attributes: bus, rule (webhooks), queue, dlq, sender (ServiceFunction), signing_layer."""
 
     def __init__(self, scope: Construct, construct_id: str, *, bus_name: str, kit: FunctionKit) -> None:
         super().__init__(scope, construct_id)
@@ -58,6 +60,12 @@ class LifecycleEvents(Construct):
         self.sender = consumer_function(
             self, "WebhookSender", kit, WEBHOOK_SENDER, self.queue, description=description, memory_size=256
         )
+        # The Standard Webhooks library signs the deliveries (lambdas/webhooks/signing.py); only
+        # the sender imports it.
+        self.signing_layer = python_layer(
+            self, "SigningLayer", "webhooks", "standardwebhooks: signs webhook deliveries (Standard Webhooks)"
+        )
+        self.sender.function.add_layers(self.signing_layer)
 
     def allow_emit(self, function: lambda_.Function) -> None:
         """Let `function` put lifecycle events on the bus."""

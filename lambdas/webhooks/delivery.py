@@ -28,6 +28,7 @@ from lambdas.common.url_safety import UnsafeUrl, resolve_target
 
 from . import http, signing
 from .schedule import DELIVERY_DEADLINE_S, retry_delay_s
+from .secret import new_secret
 
 KNOWN_TYPES = frozenset(EVENT_TYPES.values())
 
@@ -93,7 +94,7 @@ def _attempt(
     except (OSError, UnicodeError) as exc:  # the name does not resolve now; DNS may recover
         return _failed(attempt, f"dns: {type(exc).__name__}")
 
-    secret = webhooks.users.webhook_secret(user_id, signing.new_secret)
+    secret = webhooks.users.webhook_secret(user_id, new_secret)
     payload = json.dumps(body, separators=(",", ":")).encode()
     headers = signing.signed_headers(secret, msg_id, int(time.time()), payload)
     try:

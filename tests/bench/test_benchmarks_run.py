@@ -43,6 +43,7 @@ SMOKE_RUNS: dict[str, tuple[list[str], dict[str, str]]] = {
         {"PYTHONPATH": "sagemaker_containers/music"},
     ),
     "local_e2e_bench": (["-m", "bench.local_e2e_bench", "--runs", "1", "--warmup", "0"], {}),
+    "transcribe_bench": (["-m", "bench.transcribe_bench", "--seconds", "3"], {}),
 }
 
 
@@ -98,3 +99,9 @@ def test_container_bench(tmp_path) -> None:
 def test_local_e2e_bench(tmp_path) -> None:
     out = _run("local_e2e_bench", tmp_path)
     assert "stack start-up" in out and "median" in out
+
+
+def test_transcribe_bench(tmp_path) -> None:
+    report = json.loads(_run("transcribe_bench", tmp_path))
+    assert report["audio_s"] == 3.0 and report["notes"] > 0
+    assert report["cpu_s_per_audio_minute"] > 0

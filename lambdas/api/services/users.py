@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from lambdas.common.observability import logger
 from lambdas.common.store.users import UserStore
-from lambdas.webhooks import signing
+from lambdas.webhooks.secret import new_secret
 
 from ..schemas import MeResponse, WebhookSecretResponse
 
@@ -28,10 +28,10 @@ class UserService:
 
     def webhook_secret(self, user_id: str) -> WebhookSecretResponse:
         self.users.get_or_create(user_id, self.signup_credits)
-        return WebhookSecretResponse(secret=self.users.webhook_secret(user_id, signing.new_secret))
+        return WebhookSecretResponse(secret=self.users.webhook_secret(user_id, new_secret))
 
     def rotate_webhook_secret(self, user_id: str) -> WebhookSecretResponse:
         self.users.get_or_create(user_id, self.signup_credits)
-        secret = self.users.rotate_webhook_secret(user_id, signing.new_secret())
+        secret = self.users.rotate_webhook_secret(user_id, new_secret())
         logger.info("webhook secret rotated")  # never the secret itself
         return WebhookSecretResponse(secret=secret)

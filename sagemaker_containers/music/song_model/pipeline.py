@@ -12,16 +12,17 @@ from collections.abc import Iterator
 
 import torch
 
-from . import audio_io, storage
+from . import audio_io, persona, storage
 from .audio_in import AudioInRenderer, Rendered
 from .cover import Cover, cover_prompt
-from .engines import MusicJob, MusicMetadata, take_seeds
+from .engines import TEXT2MUSIC, AudioInput, MusicJob, MusicMetadata, take_seeds
 from .errors import ModelError, OutOfMemory, ServiceError
 from .models import Models
 from .schemas import (
     AudioInRequest,
     AudioObject,
     CoverObject,
+    CoverRequest,
     CustomLyricsRequest,
     DescribedLyricsRequest,
     DescriptionRequest,
@@ -66,6 +67,8 @@ class SongPipeline:
             return self._run_audio_in(request)
         started = time.perf_counter()
         seed = request.seed if request.seed is not None else secrets.randbelow(2**32)
+        # A persona's clip is read and checked before any model runs: a bad one costs nothing.
+        loaded = persona.load(request.persona, self.models.engine) if request.persona else None
         with stage("lyrics"), self.residency.on_device("llm"):
             prompt, lyrics, categories = self._words(request, seed)
             metadata = self._metadata(request, prompt, seed)
@@ -78,6 +81,7 @@ class SongPipeline:
             steps=request.inference_steps,
             guidance_scale=request.guidance_scale,
             metadata=metadata,
+            audio_input=AudioInput(TEXT2MUSIC, reference=loaded.reference) if loaded else None,
         )
         sampling = self.models.engine.sampling(job)
         seeds = take_seeds(seed, request.variants)
@@ -108,6 +112,7 @@ class SongPipeline:
                 **dataclasses.asdict(metadata),
             ),
             timings=_timings(started, lyrics_done, music_done, cover_done, done),
+            persona=loaded.applied if loaded else None,
         )
 
     def _run_audio_in(self, request: AudioInRequest) -> Manifest:
@@ -116,11 +121,13 @@ class SongPipeline:
         seed = request.seed if request.seed is not None else secrets.randbelow(2**32)
         renderer = AudioInRenderer(self.models.engine, self.models.stems_engine)
         engine = renderer.check(request)  # a mode this endpoint cannot run fails before any work
+        chosen = request.persona if isinstance(request, CoverRequest) else None
+        loaded = persona.load(chosen, engine) if chosen else None
         if isinstance(request, StemsRequest):
             prompt, lyrics = "", None
             about = f"stems ({', '.join(request.tracks)}) of an uploaded track"
         else:
-            prompt, lyrics = request.prompt or "", request.lyrics
+            prompt, lyrics = persona.styled_prompt(request.prompt or "", chosen), request.lyrics
             about = prompt or f"a {request.mode} of an uploaded track"
         with stage("lyrics"), self.residency.on_device("llm"):
             categories = self.models.songwriter.categories(prompt or about, about)
@@ -132,7 +139,8 @@ class SongPipeline:
         seeds = take_seeds(seed, request.variants)
         part = "stems" if engine is self.models.stems_engine else "music"
         with stage("music"), self.residency.on_device(part):
-            rendered = renderer.render(request, engine, prompt, lyrics, seeds)
+            reference = loaded.reference if loaded else None
+            rendered = renderer.render(request, engine, prompt, lyrics, seeds, reference)
         music_done = time.perf_counter()
         with stage("cover"), self.residency.on_device("cover"):
             cover = self.models.cover.paint(cover_prompt(prompt or about, categories, request.title), seed)
@@ -158,6 +166,7 @@ class SongPipeline:
                 **dataclasses.asdict(MusicMetadata()),
             ),
             timings=_timings(started, words_done, music_done, cover_done, done),
+            persona=loaded.applied if loaded else None,
         )
 
     def _words(self, request: Request, seed: int) -> tuple[str, str | None, list[str]]:
@@ -169,6 +178,7 @@ class SongPipeline:
         else:
             prompt = request.prompt
             about = request.described_lyrics if isinstance(request, DescribedLyricsRequest) else prompt
+        prompt = persona.styled_prompt(prompt, request.persona)
         lyrics: str | None
         if request.instrumental:
             lyrics = None

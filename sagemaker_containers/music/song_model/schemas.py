@@ -32,6 +32,29 @@ class Output(BaseModel):
         return value
 
 
+class ObjectRef(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    bucket: str = Field(min_length=3, max_length=63)
+    key: str = Field(min_length=1, max_length=1024)
+
+
+# A persona's style text is added to the prompt (persona.styled_prompt); the API allows as much.
+PERSONA_STYLE_MAX = 300
+
+
+class Persona(BaseModel):
+    """A persona on a text mode or a cover: the reference clip the API cut and stored when the
+    persona was made (its SHA-256, recorded then, is checked on every read) and its style text.
+    The container conditions ACE-Step's timbre on the clip (song_model/persona.py)."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    reference: ObjectRef
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    style: str | None = Field(default=None, max_length=PERSONA_STYLE_MAX)
+
+
 class _Common(BaseModel):
     # Unknown fields are ignored (not rejected): the API already rejects them for users, and an
     # extra field added by a newer workflow must not fail jobs on an older container.
@@ -66,12 +89,14 @@ class _Common(BaseModel):
 class DescriptionRequest(_Common):
     mode: Literal["description"]
     description: str = Field(min_length=1, max_length=2000)
+    persona: Persona | None = None
 
 
 class CustomLyricsRequest(_Common):
     mode: Literal["custom_lyrics"]
     prompt: str = Field(min_length=1, max_length=1000)
     lyrics: str = Field(default="", max_length=5000)
+    persona: Persona | None = None
 
     @model_validator(mode="after")
     def _lyrics_unless_instrumental(self) -> CustomLyricsRequest:
@@ -85,6 +110,7 @@ class DescribedLyricsRequest(_Common):
     mode: Literal["described_lyrics"]
     prompt: str = Field(min_length=1, max_length=1000)
     described_lyrics: str = Field(min_length=1, max_length=2000)
+    persona: Persona | None = None
 
 
 # --- audio-in modes: the workflow resolved `source` to an S3 object and `duration_s` to the length
@@ -114,6 +140,7 @@ class CoverRequest(_AudioIn):
     prompt: str = Field(min_length=1, max_length=1000)
     lyrics: str | None = Field(default=None, max_length=5000)
     strength: float = Field(default=0.5, ge=0.0, le=1.0)
+    persona: Persona | None = None
 
 
 class RepaintRequest(_AudioIn):
@@ -211,6 +238,15 @@ class MusicSettings(BaseModel):
     vocal_language: str | None
 
 
+class PersonaApplied(BaseModel):
+    """The persona a song was made with: its reference clip's checksum, the seconds of it the model
+    heard, and the style text added to the prompt."""
+
+    sha256: str
+    reference_s: float
+    style: str | None
+
+
 class Manifest(BaseModel):
     job_id: str
     audio: list[AudioObject]
@@ -225,3 +261,4 @@ class Manifest(BaseModel):
     engine: str
     music: MusicSettings
     timings: Timings
+    persona: PersonaApplied | None = None
