@@ -108,7 +108,7 @@ test: install lint cfn-lint checkov browser ## every gate: ruff, cdk-nag + cfn-l
 	REQUIRE_CLI_SYNTH=1 $(VENV)/bin/pytest
 
 openapi: $(STAMP) ## regenerate docs/openapi.json from the API's resolver and models, and the Python client's models from it
-	$(PY) -m lambdas.api.openapi > docs/openapi.json
+	$(PY) -m lambdas.api > docs/openapi.json
 	$(PY) clients/python/tools/generate_models.py
 
 local: install web ## run the local stack in the foreground (Ctrl-C stops it); LOCAL_ARGS="--help" for options

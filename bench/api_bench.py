@@ -25,23 +25,26 @@ from pathlib import Path
 from typing import Any
 
 from local import account
+from local.api_front import api_event
+from local.functions import environments, local_values
+from local.resources import ResourceNames
+from stacks.config import ServiceConfig
 
 REPO = Path(__file__).resolve().parent.parent
+CONFIG = ServiceConfig(stage_name="bench")
+STATE_MACHINE_ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:songs"
 ENV = {
     "LAMBDA_TASK_ROOT": str(REPO),
-    "POWERTOOLS_SERVICE_NAME": "song-service",
-    "POWERTOOLS_METRICS_NAMESPACE": "SongService",
-    "POWERTOOLS_LOG_LEVEL": "INFO",
     # As on Lambda: the X-Ray SDK takes its Lambda path (no sampling clients are built) and every
     # invocation runs under a sampled trace, so tracing overhead is part of the numbers.
     "AWS_LAMBDA_FUNCTION_NAME": "song-api",
     "_X_AMZN_TRACE_ID": "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
-    "STAGE_NAME": "bench",
-    "JOBS_TABLE_NAME": "jobs",
-    "USERS_TABLE_NAME": "users",
-    "IDEMPOTENCY_TABLE_NAME": "idempotency",
-    "MEDIA_BUCKET_NAME": "media",
-    "STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:songs",
+    # The API function's own environment, as the stack gives it.
+    **environments(
+        local_values(
+            CONFIG, ResourceNames.for_config(CONFIG), state_machine_arn=STATE_MACHINE_ARN, api_origins="*"
+        )
+    )["api"],
 }
 
 
@@ -98,7 +101,7 @@ JOB_ITEM = {
     "job_id": JOB,
     "user_id": USER,
     "status": "processed",
-    "stage": "done",
+    "stage": "completed",
     "request": {"mode": "description", "description": "a calm lofi song", "formats": ["mp3", "wav"]},
     "created_at": "2026-01-01T00:00:00.000Z",
     "updated_at": "2026-01-01T00:05:00.000Z",
@@ -123,7 +126,7 @@ def _answer(operation: str, body: dict[str, Any]) -> dict[str, Any]:
         item = USER_ITEM if body["TableName"] == ENV["USERS_TABLE_NAME"] else JOB_ITEM
         return {"Item": {k: _ddb(v) for k, v in item.items()}}
     if operation == "StartExecution":
-        return {"executionArn": f"{ENV['STATE_MACHINE_ARN']}:{body['name']}", "startDate": time.time()}
+        return {"executionArn": f"{STATE_MACHINE_ARN}:{body['name']}", "startDate": time.time()}
     # PutItem, UpdateItem, TransactWriteItems, PutEvents: success without attributes. Whatever a
     # new AWS call expects beyond that fails its request, and the benchmark stops on it (_check).
     return {}
@@ -163,27 +166,10 @@ class _Raw:
         yield self._data
 
 
-def _event(method: str, path: str, resource: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+def _event(method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
     headers = {"Content-Type": "application/json", "Host": "api.example.com"}
-    return {
-        "resource": resource,
-        "path": path,
-        "httpMethod": method,
-        "headers": headers,
-        "multiValueHeaders": {k: [v] for k, v in headers.items()},
-        "queryStringParameters": None,
-        "multiValueQueryStringParameters": None,
-        "pathParameters": None,
-        "requestContext": {
-            "requestId": "bench",
-            "stage": "v1",
-            "httpMethod": method,
-            "resourcePath": resource,
-            "authorizer": {"claims": {"sub": USER}},
-        },
-        "body": json.dumps(body) if body is not None else None,
-        "isBase64Encoded": False,
-    }
+    payload = json.dumps(body) if body is not None else None
+    return api_event(method, path, claims={"sub": USER}, body=payload, headers=headers)
 
 
 class _Context:
@@ -222,9 +208,9 @@ def _warm_requests(count: int, warmup: int) -> dict[str, tuple[list[float], dict
 
     song = {"mode": "description", "description": "an upbeat synthwave song about night drives"}
     scenarios = {
-        "GET /me": _event("GET", "/me", "/me"),
-        "POST /songs": _event("POST", "/songs", "/songs", song),
-        "GET /songs/{id} (processed, 3 presigned URLs)": _event("GET", f"/songs/{JOB}", "/songs/{song_id}"),
+        "GET /me": _event("GET", "/me"),
+        "POST /songs": _event("POST", "/songs", song),
+        "GET /songs/{id} (processed, 3 presigned URLs)": _event("GET", f"/songs/{JOB}"),
     }
     results = {}
     for name, event in scenarios.items():

@@ -11,153 +11,100 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from lambdas.common import contract
+from lambdas.common.contract import INFERENCE_CALLBACK, UPLOAD_CHECK, WEBHOOK_SENDER, QueueConsumer
 from lambdas.common.event_catalog import WEBHOOK_RULE_PATTERN
-from lambdas.common.uploads import UPLOADS_BY_USER_ATTRIBUTES, UPLOADS_BY_USER_INDEX
-from lambdas.webhooks.schedule import MAX_ATTEMPTS, WEBHOOK_QUEUE_VISIBILITY_S
 from stacks.config import ServiceConfig
 
-BY_USER_INDEX = "by_user"
-BY_STATUS_INDEX = "by_status"
+QUEUES = ("inference-callback", "upload-check", "webhooks")
+
+
+def _named(suffix: str) -> property:
+    return property(lambda names: f"{names.prefix}-{suffix}")
 
 
 @dataclass(frozen=True)
 class ResourceNames:
-    jobs_table: str
-    users_table: str
-    idempotency_table: str
-    media_bucket: str
-    inference_bucket: str
-    success_topic: str
-    error_topic: str
-    callback_queue: str
-    callback_dlq: str
-    user_pool: str
-    user_pool_client: str
-    uploads_table: str
-    uploads_bucket: str
-    upload_check_queue: str
-    upload_check_dlq: str
-    event_bus: str
-    webhook_queue: str
-    webhook_dlq: str
+    """What the local stack calls the resources the CDK app creates (CloudFormation names most of
+    them): `<prefix>-<what>`; the state machine, the bus and the endpoint as the stack names them."""
+
+    prefix: str  # the config's resource_prefix
+    endpoint: str  # the async endpoint's name, as deployed
+
+    jobs_table, users_table, idempotency_table, uploads_table = (_named(t.name) for t in contract.TABLES)
+    media_bucket, inference_bucket, uploads_bucket = (_named(b) for b in ("media", "inference", "uploads"))
+    success_topic, error_topic = _named("inference-success"), _named("inference-error")
+    # Each consumed queue with its dead-letter queue, `<queue>-dlq`.
+    callback_queue, upload_check_queue, webhook_queue = (_named(q) for q in QUEUES)
+    callback_dlq, upload_check_dlq, webhook_dlq = (_named(f"{q}-dlq") for q in QUEUES)
+    user_pool, user_pool_client = _named("users"), _named("web")
 
     @classmethod
     def for_config(cls, config: ServiceConfig) -> ResourceNames:
-        prefix = config.resource_prefix
-        return cls(
-            jobs_table=f"{prefix}-jobs",
-            users_table=f"{prefix}-users",
-            idempotency_table=f"{prefix}-idempotency",
-            media_bucket=f"{prefix}-media",
-            inference_bucket=f"{prefix}-inference",
-            success_topic=f"{prefix}-inference-success",
-            error_topic=f"{prefix}-inference-error",
-            callback_queue=f"{prefix}-inference-callback",
-            callback_dlq=f"{prefix}-inference-callback-dlq",
-            user_pool=f"{prefix}-users",
-            user_pool_client=f"{prefix}-web",
-            uploads_table=f"{prefix}-uploads",
-            uploads_bucket=f"{prefix}-uploads",
-            upload_check_queue=f"{prefix}-upload-check",
-            upload_check_dlq=f"{prefix}-upload-check-dlq",
-            event_bus=f"{prefix}-song-events",
-            webhook_queue=f"{prefix}-webhooks",
-            webhook_dlq=f"{prefix}-webhooks-dlq",
-        )
+        return cls(config.resource_prefix, config.endpoint_name)
 
-    def environment(self) -> dict[str, str]:
-        """The function environment variables that carry these names (see SongServiceStack)."""
-        return {
-            "JOBS_TABLE_NAME": self.jobs_table,
-            "USERS_TABLE_NAME": self.users_table,
-            "IDEMPOTENCY_TABLE_NAME": self.idempotency_table,
-            "MEDIA_BUCKET_NAME": self.media_bucket,
-            "INFERENCE_BUCKET_NAME": self.inference_bucket,
-            "UPLOADS_TABLE_NAME": self.uploads_table,
-            "UPLOADS_BUCKET_NAME": self.uploads_bucket,
-        }
+    @property
+    def state_machine(self) -> str:
+        return contract.state_machine_name(self.prefix)
+
+    @property
+    def event_bus(self) -> str:
+        return contract.event_bus_name(self.prefix)
+
+    def function(self, name: str) -> str:
+        """A function's name (`<prefix>-publish-song` for lambdas/publish_song): what Invoke and the
+        permission check's records call it."""
+        return f"{self.prefix}-{name.replace('_', '-')}"
 
 
 def table_definitions(names: ResourceNames) -> list[dict[str, Any]]:
-    """CreateTable requests equivalent to the CDK tables (on-demand, same keys and indexes)."""
+    """CreateTable requests for the contract's tables (on-demand, the same keys and indexes as the
+    CDK app builds from it)."""
+    table_names = {
+        contract.JOBS: names.jobs_table,
+        contract.USERS: names.users_table,
+        contract.IDEMPOTENCY: names.idempotency_table,
+        contract.UPLOADS: names.uploads_table,
+    }
+    return [_table_definition(spec, table_names[spec]) for spec in contract.TABLES]
 
-    def string_attrs(*attrs: str) -> list[dict[str, str]]:
-        return [{"AttributeName": a, "AttributeType": "S"} for a in attrs]
 
-    return [
-        {
-            "TableName": names.jobs_table,
-            "KeySchema": [{"AttributeName": "job_id", "KeyType": "HASH"}],
-            "AttributeDefinitions": string_attrs("job_id", "user_id", "created_at", "status"),
-            "GlobalSecondaryIndexes": [
-                {
-                    "IndexName": BY_USER_INDEX,
-                    "KeySchema": [
-                        {"AttributeName": "user_id", "KeyType": "HASH"},
-                        {"AttributeName": "created_at", "KeyType": "RANGE"},
-                    ],
-                    "Projection": {"ProjectionType": "ALL"},
-                },
-                {
-                    "IndexName": BY_STATUS_INDEX,
-                    "KeySchema": [
-                        {"AttributeName": "status", "KeyType": "HASH"},
-                        {"AttributeName": "created_at", "KeyType": "RANGE"},
-                    ],
-                    "Projection": {
-                        "ProjectionType": "INCLUDE",
-                        "NonKeyAttributes": ["started_at", "finished_at"],
-                    },
-                },
-            ],
-            "BillingMode": "PAY_PER_REQUEST",
-        },
-        {
-            "TableName": names.users_table,
-            "KeySchema": [{"AttributeName": "user_id", "KeyType": "HASH"}],
-            "AttributeDefinitions": string_attrs("user_id"),
-            "BillingMode": "PAY_PER_REQUEST",
-        },
-        {
-            "TableName": names.idempotency_table,
-            "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
-            "AttributeDefinitions": string_attrs("id"),
-            "BillingMode": "PAY_PER_REQUEST",
-        },
-        {
-            "TableName": names.uploads_table,
-            "KeySchema": [{"AttributeName": "upload_id", "KeyType": "HASH"}],
-            "AttributeDefinitions": string_attrs("upload_id", "user_id", "created_at"),
-            "GlobalSecondaryIndexes": [
-                {
-                    "IndexName": UPLOADS_BY_USER_INDEX,
-                    "KeySchema": [
-                        {"AttributeName": "user_id", "KeyType": "HASH"},
-                        {"AttributeName": "created_at", "KeyType": "RANGE"},
-                    ],
-                    "Projection": {
-                        "ProjectionType": "INCLUDE",
-                        "NonKeyAttributes": list(UPLOADS_BY_USER_ATTRIBUTES),
-                    },
-                },
-            ],
-            "BillingMode": "PAY_PER_REQUEST",
-        },
-    ]
+def _table_definition(spec: contract.Table, name: str) -> dict[str, Any]:
+    keys = dict.fromkeys(
+        [spec.partition_key, *(key for i in spec.indexes for key in (i.partition_key, i.sort_key))]
+    )
+    definition: dict[str, Any] = {
+        "TableName": name,
+        "KeySchema": [{"AttributeName": spec.partition_key, "KeyType": "HASH"}],
+        "AttributeDefinitions": [{"AttributeName": key, "AttributeType": "S"} for key in keys],
+        "BillingMode": "PAY_PER_REQUEST",
+    }
+    if spec.indexes:
+        definition["GlobalSecondaryIndexes"] = [
+            {
+                "IndexName": index.name,
+                "KeySchema": [
+                    {"AttributeName": index.partition_key, "KeyType": "HASH"},
+                    {"AttributeName": index.sort_key, "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"}
+                if index.projected is None
+                else {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(index.projected)},
+            }
+            for index in spec.indexes
+        ]
+    return definition
 
 
 def create_data_and_storage(dynamodb: Any, s3: Any, names: ResourceNames) -> None:
     """Create tables (with TTL on the idempotency table) and buckets; boto3 clients in, nothing out."""
-    for definition in table_definitions(names):
+    for spec, definition in zip(contract.TABLES, table_definitions(names), strict=True):
         dynamodb.create_table(**definition)
-    dynamodb.update_time_to_live(
-        TableName=names.idempotency_table,
-        TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiration"},
-    )
-    dynamodb.update_time_to_live(
-        TableName=names.uploads_table,
-        TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at_epoch"},
-    )
+        if spec.ttl_attribute:
+            dynamodb.update_time_to_live(
+                TableName=definition["TableName"],
+                TimeToLiveSpecification={"Enabled": True, "AttributeName": spec.ttl_attribute},
+            )
     for bucket in (names.media_bucket, names.inference_bucket, names.uploads_bucket):
         s3.create_bucket(Bucket=bucket)
     # Browsers POST upload forms straight to the bucket (stacks/uploads.py).
@@ -167,12 +114,6 @@ def create_data_and_storage(dynamodb: Any, s3: Any, names: ResourceNames) -> Non
             "CORSRules": [{"AllowedMethods": ["POST"], "AllowedOrigins": ["*"], "AllowedHeaders": ["*"]}]
         },
     )
-
-
-# The upload check's event source mapping, as stacks/uploads.py sets it up.
-UPLOADS_PREFIX = "uploads/"
-UPLOAD_CHECK_VISIBILITY_TIMEOUT_S = 720
-UPLOAD_CHECK_MAX_RECEIVE_COUNT = 3
 
 
 @dataclass(frozen=True)
@@ -189,20 +130,7 @@ def create_upload_check(s3: Any, sqs: Any, names: ResourceNames) -> UploadCheckQ
     so the check is triggered by the same event as on AWS; configuring it sends S3's test event
     first, which the check skips as AWS's would.
     """
-    dlq_url = sqs.create_queue(QueueName=names.upload_check_dlq)["QueueUrl"]
-    queue_url = sqs.create_queue(
-        QueueName=names.upload_check_queue,
-        Attributes={
-            "VisibilityTimeout": str(UPLOAD_CHECK_VISIBILITY_TIMEOUT_S),
-            "RedrivePolicy": json.dumps(
-                {
-                    "deadLetterTargetArn": _queue_arn(sqs, dlq_url),
-                    "maxReceiveCount": UPLOAD_CHECK_MAX_RECEIVE_COUNT,
-                }
-            ),
-        },
-    )["QueueUrl"]
-    queue_arn = _queue_arn(sqs, queue_url)
+    queue_url, queue_arn, dlq_url, _ = _consumed_queue(sqs, names.upload_check_queue, UPLOAD_CHECK)
     s3.put_bucket_notification_configuration(
         Bucket=names.uploads_bucket,
         NotificationConfiguration={
@@ -210,17 +138,14 @@ def create_upload_check(s3: Any, sqs: Any, names: ResourceNames) -> UploadCheckQ
                 {
                     "QueueArn": queue_arn,
                     "Events": ["s3:ObjectCreated:*"],
-                    "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": UPLOADS_PREFIX}]}},
+                    "Filter": {
+                        "Key": {"FilterRules": [{"Name": "prefix", "Value": contract.UPLOADS_PREFIX}]}
+                    },
                 }
             ]
         },
     )
     return UploadCheckQueue(queue_url=queue_url, queue_arn=queue_arn, dlq_url=dlq_url)
-
-
-# The callback's event source mapping settings, shared by the local poller and the queue definition.
-CALLBACK_VISIBILITY_TIMEOUT_S = 60
-CALLBACK_MAX_RECEIVE_COUNT = 5
 
 
 @dataclass(frozen=True)
@@ -236,25 +161,14 @@ class Messaging:
 
 
 def create_messaging(sns: Any, sqs: Any, names: ResourceNames) -> Messaging:
-    """Success/error topics feeding one callback queue with a DLQ, like the workflow unit.
-
-    Subscriptions keep SNS's envelope (raw delivery off, the AWS default): the callback parses it.
-    """
-    dlq_url = sqs.create_queue(QueueName=names.callback_dlq)["QueueUrl"]
-    dlq_arn = _queue_arn(sqs, dlq_url)
-    queue_url = sqs.create_queue(
-        QueueName=names.callback_queue,
-        Attributes={
-            "VisibilityTimeout": str(CALLBACK_VISIBILITY_TIMEOUT_S),
-            "RedrivePolicy": json.dumps(
-                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": CALLBACK_MAX_RECEIVE_COUNT}
-            ),
-        },
-    )["QueueUrl"]
-    queue_arn = _queue_arn(sqs, queue_url)
+    """Success/error topics feeding one callback queue with a DLQ, like the endpoint unit: raw
+    message delivery, so the queue holds SageMaker's notification JSON itself."""
+    queue_url, queue_arn, dlq_url, dlq_arn = _consumed_queue(sqs, names.callback_queue, INFERENCE_CALLBACK)
     topics = [sns.create_topic(Name=name)["TopicArn"] for name in (names.success_topic, names.error_topic)]
     for topic_arn in topics:
-        sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
+        sns.subscribe(
+            TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"}
+        )
     return Messaging(
         success_topic_arn=topics[0],
         error_topic_arn=topics[1],
@@ -263,6 +177,22 @@ def create_messaging(sns: Any, sqs: Any, names: ResourceNames) -> Messaging:
         callback_dlq_url=dlq_url,
         callback_dlq_arn=dlq_arn,
     )
+
+
+def _consumed_queue(sqs: Any, name: str, consumer: QueueConsumer) -> tuple[str, str, str, str]:
+    """A queue with its DLQ (`<name>-dlq`), timed as the contract says: (url, arn, dlq url, dlq arn)."""
+    dlq_url = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
+    dlq_arn = _queue_arn(sqs, dlq_url)
+    queue_url = sqs.create_queue(
+        QueueName=name,
+        Attributes={
+            "VisibilityTimeout": str(consumer.visibility_timeout_s),
+            "RedrivePolicy": json.dumps(
+                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": consumer.max_receives}
+            ),
+        },
+    )["QueueUrl"]
+    return queue_url, _queue_arn(sqs, queue_url), dlq_url, dlq_arn
 
 
 def _queue_arn(sqs: Any, queue_url: str) -> str:
@@ -282,17 +212,7 @@ class LifecycleEvents:
 
 def create_lifecycle_events(events: Any, sqs: Any, names: ResourceNames) -> LifecycleEvents:
     """Bus -> rule (songs with a webhook) -> queue with a DLQ after the last delivery attempt."""
-    dlq_url = sqs.create_queue(QueueName=names.webhook_dlq)["QueueUrl"]
-    queue_url = sqs.create_queue(
-        QueueName=names.webhook_queue,
-        Attributes={
-            "VisibilityTimeout": str(WEBHOOK_QUEUE_VISIBILITY_S),
-            "RedrivePolicy": json.dumps(
-                {"deadLetterTargetArn": _queue_arn(sqs, dlq_url), "maxReceiveCount": MAX_ATTEMPTS}
-            ),
-        },
-    )["QueueUrl"]
-    queue_arn = _queue_arn(sqs, queue_url)
+    queue_url, queue_arn, dlq_url, _ = _consumed_queue(sqs, names.webhook_queue, WEBHOOK_SENDER)
     events.create_event_bus(Name=names.event_bus)
     rule = f"{names.event_bus}-webhooks"
     events.put_rule(Name=rule, EventBusName=names.event_bus, EventPattern=json.dumps(WEBHOOK_RULE_PATTERN))

@@ -16,22 +16,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lambdas.webhooks.schedule import WEBHOOK_SENDER_TIMEOUT_S
+from lambdas.common import contract
 from local import account
 from local.account import REGION
 from local.api_front import ApiGateway, ApiServer, service_routes
-from local.async_endpoint import AsyncEndpoint, AsyncEndpointServer, EndpointConfig
+from local.async_endpoint import AsyncEndpoint, AsyncEndpointServer, ContainerModel, EndpointConfig
 from local.cognito import CognitoSettings, TokenVerifier
 from local.container import ContainerProcess, serve_command, serve_environment
 from local.dynamodb_patches import atomic_transactions
 from local.emulator import MotoEmulator, free_port
 from local.execution_events import ExecutionStatusWatcher
-from local.lambda_context import load_handler
+from local.functions import environments, load, local_values
 from local.lambda_routing import route_lambda_invokes
 from local.paths import DEFAULT_STATE_DIR, REPO_ROOT
 from local.resources import (
-    CALLBACK_VISIBILITY_TIMEOUT_S,
-    UPLOAD_CHECK_VISIBILITY_TIMEOUT_S,
     Messaging,
     ResourceNames,
     UserPool,
@@ -44,22 +42,10 @@ from local.resources import (
 from local.sfn_patches import stop_interrupts_waiting_tasks
 from local.sqs_poller import SqsPoller
 from local.web import WebServer, WebSettings
-from local.workflow import (
-    WorkflowNames,
-    create_state_machine,
-    function_environment,
-    substitutions,
-    task_handlers,
-)
+from local.workflow import create_state_machine, substitutions, task_handlers
 from stacks.config import ServiceConfig, load_config
 
 log = logging.getLogger(__name__)
-
-API_HANDLER = "lambdas.api.handler.lambda_handler"
-CALLBACK_HANDLER = "lambdas.inference_callback.handler.lambda_handler"
-UPLOAD_CHECK_HANDLER = "lambdas.upload_check.handler.lambda_handler"
-REAPER_HANDLER = "lambdas.reaper.handler.lambda_handler"
-WEBHOOK_SENDER_HANDLER = "lambdas.webhook_sender.handler.lambda_handler"
 
 
 def config_from_cdk_json(path: Path = REPO_ROOT / "cdk.json") -> ServiceConfig:
@@ -88,32 +74,15 @@ class StackOptions:
         return self.state_dir / "stack.json"
 
 
-def lambda_environment(
-    config: ServiceConfig, names: ResourceNames, workflow: WorkflowNames, moto_url: str, endpoint_url: str
-) -> dict[str, str]:
-    """What the deployed functions get from CDK, plus the endpoints that point boto3 at this machine
-    (the local identity, `local.account.environment`, comes with `use_local_identity`)."""
+def process_environment(moto_url: str, endpoint_url: str) -> dict[str, str]:
+    """What every function shares in this process: the endpoints that point boto3 at this machine
+    and Powertools' variables (the local identity, `local.account.environment`, comes with
+    `use_local_identity`). Each function's own settings are its own environment (local/functions.py)."""
     return {
-        **function_environment(workflow, names),
-        "STAGE_NAME": config.stage_name,
-        "SIGNUP_CREDITS": str(config.signup_credits),
-        "CREDITS_PER_MINUTE": str(config.credits_per_minute),
-        "MAX_CONCURRENT_JOBS_PER_USER": str(config.max_concurrent_jobs_per_user),
-        "UPLOAD_MAX_MB": str(config.upload_max_mb),
-        "UPLOAD_MAX_DURATION_SECONDS": str(config.upload_max_duration_s),
-        "UPLOAD_EXPIRY_DAYS": str(config.upload_expiry_days),
-        "UPLOAD_MAX_PENDING": str(config.upload_max_pending),
-        "UPLOAD_MAX_STORED": str(config.upload_max_stored),
-        "STEMS_ENABLED": str(config.stems_enabled).lower(),
-        "EVENT_BUS_NAME": names.event_bus,
-        "GPU_PARALLELISM": str(config.max_concurrent_invocations_per_instance),  # one local instance
-        # Local development: webhooks may go to http://127.0.0.1 (never set by the CDK app).
-        "WEBHOOK_ALLOW_HTTP_LOOPBACK": "true",
+        **contract.runtime_environment(),
         "AWS_ENDPOINT_URL": moto_url,
         # boto3's service-specific endpoint variable: only sagemaker-runtime goes to the local endpoint.
         "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": endpoint_url,
-        "POWERTOOLS_SERVICE_NAME": "song-service",
-        "POWERTOOLS_METRICS_NAMESPACE": config.metrics_namespace,
         "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon here
     }
 
@@ -123,7 +92,6 @@ class LocalStack:
         self.options = options
         self.config = options.config
         self.names = ResourceNames.for_config(self.config)
-        self.workflow = WorkflowNames.for_prefix(self.config.resource_prefix)
         self._exit = ExitStack()
         self.info: dict[str, Any] = {}
 
@@ -150,16 +118,12 @@ class LocalStack:
         endpoint_url = f"http://{opts.host}:{endpoint_port}"
         # This process plays the functions' runtime: the local identity and endpoints replace any
         # AWS_* setting of the user's, for the handlers, the ASL engine and the container alike.
-        account.use_local_identity(
-            os.environ, **lambda_environment(self.config, self.names, self.workflow, moto.url, endpoint_url)
-        )
-        # The web app's origin is the one browser origin the API allows (CloudFront's on AWS);
-        # set before the API handler is imported: it reads the origins once.
+        account.use_local_identity(os.environ, **process_environment(moto.url, endpoint_url))
+        # The web app's origin is the one browser origin the API allows (CloudFront's on AWS).
         web_port = opts.web_port or free_port(opts.host)
         web_origin = f"http://{opts.host}:{web_port}"
-        os.environ["CORS_ALLOW_ORIGINS"] = web_origin
         if not opts.verbose:
-            os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+            os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
             os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 
         create_data_and_storage(moto.client("dynamodb"), moto.client("s3"), self.names)
@@ -171,17 +135,19 @@ class LocalStack:
         container_port = opts.container_port or free_port(opts.host)
         container_url = f"http://{opts.host}:{container_port}"
         self._start_endpoint(moto, messaging, container_url, endpoint_port)
-        self._exit.enter_context(route_lambda_invokes(task_handlers(self.workflow)))
-        self._exit.enter_context(atomic_transactions())
-        # StopExecution (cancel) must end a token wait at once, as on AWS (see local/sfn_patches.py).
-        self._exit.enter_context(stop_interrupts_waiting_tasks())
         values = substitutions(
-            self.workflow,
             self.names,
             inference_timeout_s=self.config.inference_timeout_minutes * 60,
         )
-        state_machine_arn = create_state_machine(moto.client("stepfunctions"), self.workflow, values)
-        os.environ["STATE_MACHINE_ARN"] = state_machine_arn
+        state_machine_arn = create_state_machine(moto.client("stepfunctions"), self.names, values)
+        # Each function with only its own environment, as the CDK app gives it.
+        env = environments(
+            local_values(self.config, self.names, state_machine_arn=state_machine_arn, api_origins=web_origin)
+        )
+        self._exit.enter_context(route_lambda_invokes(task_handlers(self.names, env)))
+        self._exit.enter_context(atomic_transactions())
+        # StopExecution (cancel) must end a token wait at once, as on AWS (see local/sfn_patches.py).
+        self._exit.enter_context(stop_interrupts_waiting_tasks())
 
         container = ContainerProcess(
             serve_command(opts.host, container_port),
@@ -196,33 +162,29 @@ class LocalStack:
         watcher = ExecutionStatusWatcher(
             moto.client("stepfunctions"),
             state_machine_arn,
-            load_handler(REAPER_HANDLER),
-            function_name=self.workflow.reaper,
+            load("reaper", env["reaper"]),
+            function_name=self.names.function("reaper"),
         )
         watcher.start()
         self._exit.callback(watcher.stop)
 
-        # The event source mappings: (queue, handler, function name, visibility timeout, batch size,
-        # concurrent batches). Webhook batches run five at once, as Lambda's mapping starts: one
-        # slow receiver's batch (up to DELIVERY_DEADLINE_S) must not hold up other users' events.
-        prefix = self.config.resource_prefix
+        # The event source mappings: (consumer, queue, handler, function name, concurrent batches).
+        # Webhook batches run five at once, as Lambda's mapping starts: one slow receiver's batch
+        # (up to DELIVERY_DEADLINE_S) must not hold up other users' events.
         mappings = [
-            (messaging.callback_queue_url, messaging.callback_queue_arn, CALLBACK_HANDLER,
-             self.workflow.inference_callback, CALLBACK_VISIBILITY_TIMEOUT_S, 10, 1),
-            (upload_check.queue_url, upload_check.queue_arn, UPLOAD_CHECK_HANDLER,
-             f"{prefix}-upload-check", UPLOAD_CHECK_VISIBILITY_TIMEOUT_S, 1, 1),
-            (lifecycle.webhook_queue_url, lifecycle.webhook_queue_arn, WEBHOOK_SENDER_HANDLER,
-             f"{prefix}-webhook-sender", WEBHOOK_SENDER_TIMEOUT_S, 10, 5),
-        ]  # fmt: skip
-        for queue_url, queue_arn, handler, function_name, timeout_s, batch_size, concurrency in mappings:
+            (contract.INFERENCE_CALLBACK, messaging.callback_queue_url, messaging.callback_queue_arn, 1),
+            (contract.UPLOAD_CHECK, upload_check.queue_url, upload_check.queue_arn, 1),
+            (contract.WEBHOOK_SENDER, lifecycle.webhook_queue_url, lifecycle.webhook_queue_arn, 5),
+        ]
+        for consumer, queue_url, queue_arn, concurrency in mappings:
             poller = SqsPoller(
                 moto.client("sqs"),
                 queue_url,
                 queue_arn,
-                load_handler(handler),
-                function_name=function_name,
-                timeout_s=timeout_s,
-                batch_size=batch_size,
+                load(consumer.function, env[consumer.function]),
+                function_name=self.names.function(consumer.function),
+                timeout_s=consumer.function_timeout_s,
+                batch_size=consumer.batch_size,
                 concurrency=concurrency,
             )
             poller.start()
@@ -231,7 +193,7 @@ class LocalStack:
         cognito = CognitoSettings(moto.url, pool.user_pool_id, pool.client_id)
         api = ApiServer(
             ApiGateway(
-                TokenVerifier(cognito), load_handler(API_HANDLER), service_routes(), cors_origin=web_origin
+                TokenVerifier(cognito), load("api", env["api"]), service_routes(), cors_origin=web_origin
             ),
             opts.api_port,
             opts.host,
@@ -256,21 +218,13 @@ class LocalStack:
     ) -> None:
         bucket = self.names.inference_bucket
         endpoint = AsyncEndpoint(
-            EndpointConfig(
-                endpoint_name=self.workflow.endpoint,
-                container_url=container_url,
-                output_path=f"s3://{bucket}/async-output",
-                failure_path=f"s3://{bucket}/async-failures",
-                success_topic_arn=messaging.success_topic_arn,
-                error_topic_arn=messaging.error_topic_arn,
-                workers=self.config.max_concurrent_invocations_per_instance,
-                corrupt_marker=self.options.corrupt_marker,
-            ),
+            EndpointConfig.of_stack(self.names.endpoint, bucket, messaging),
             moto.client("s3"),
             moto.client("sns"),
+            ContainerModel(container_url, corrupt_marker=self.options.corrupt_marker),
         )
         server = AsyncEndpointServer(endpoint, port, self.options.host)
-        endpoint.start()
+        endpoint.start(workers=self.config.max_concurrent_invocations_per_instance)
         self._exit.callback(endpoint.stop)
         server.start()
         self._exit.callback(server.stop)
@@ -309,7 +263,7 @@ class LocalStack:
                 "inference": names.inference_bucket,
                 "uploads": names.uploads_bucket,
             },
-            "endpoint_name": self.workflow.endpoint,
+            "endpoint_name": self.names.endpoint,
             "topics": {"success": messaging.success_topic_arn, "error": messaging.error_topic_arn},
             "queues": {
                 "callback": messaging.callback_queue_url,

@@ -2,8 +2,9 @@
 
 Used by tests/workflow, bench/workflow_bench.py and the local stack:
 
-    names = WorkflowNames.for_prefix("song-service-dev")
-    arn = create_state_machine(boto3.client("stepfunctions"), names, resource_names)
+    names = ResourceNames.for_config(ServiceConfig())
+    values = substitutions(names, inference_timeout_s=2700)
+    arn = create_state_machine(boto3.client("stepfunctions"), names, values)
     with route_lambda_invokes(task_handlers(names)):
         ...  # executions run the real handlers
 
@@ -15,41 +16,18 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from lambdas.common import contract
 from local.account import ACCOUNT, function_arn
+from local.functions import load
 from local.lambda_context import Handler
 from local.resources import ResourceNames
 
 ASL_PATH = Path(__file__).resolve().parent.parent / "statemachines" / "song_generation.asl.json"
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
-
-
-@dataclass(frozen=True)
-class WorkflowNames:
-    state_machine: str
-    acquire_slot: str
-    start_inference: str
-    publish: str
-    finalize: str
-    inference_callback: str
-    reaper: str
-    endpoint: str
-
-    @classmethod
-    def for_prefix(cls, prefix: str) -> WorkflowNames:
-        return cls(
-            state_machine=f"{prefix}-song-generation",
-            acquire_slot=f"{prefix}-acquire-slot",
-            start_inference=f"{prefix}-start-inference",
-            publish=f"{prefix}-publish-song",
-            finalize=f"{prefix}-finalize-job",
-            inference_callback=f"{prefix}-inference-callback",
-            reaper=f"{prefix}-reaper",
-            endpoint=f"{prefix}-music",
-        )
 
 
 def placeholders(definition: str) -> set[str]:
@@ -66,25 +44,24 @@ def render(definition: str, substitutions: dict[str, Any]) -> str:
 
 
 def substitutions(
-    names: WorkflowNames,
-    resources: ResourceNames,
+    names: ResourceNames,
     *,
-    inference_timeout_s: int = 2700,
-    slot_poll_s: int = 300,
+    inference_timeout_s: int,
+    slot_poll_s: int = contract.SLOT_POLL_S,
 ) -> dict[str, Any]:
     return {
-        "AcquireSlotFunctionArn": function_arn(names.acquire_slot),
-        "StartInferenceFunctionArn": function_arn(names.start_inference),
-        "PublishFunctionArn": function_arn(names.publish),
-        "FinalizeFunctionArn": function_arn(names.finalize),
-        "JobsTableName": resources.jobs_table,
-        "UsersTableName": resources.users_table,
+        "AcquireSlotFunctionArn": function_arn(names.function("acquire_slot")),
+        "StartInferenceFunctionArn": function_arn(names.function("start_inference")),
+        "PublishFunctionArn": function_arn(names.function("publish_song")),
+        "FinalizeFunctionArn": function_arn(names.function("finalize_job")),
+        "JobsTableName": names.jobs_table,
+        "UsersTableName": names.users_table,
         "InferenceTimeoutSeconds": inference_timeout_s,
         "SlotPollSeconds": slot_poll_s,
     }
 
 
-def create_state_machine(sfn: Any, names: WorkflowNames, values: dict[str, Any]) -> str:
+def create_state_machine(sfn: Any, names: ResourceNames, values: dict[str, Any]) -> str:
     definition = render(ASL_PATH.read_text(), values)
     json.loads(definition)  # fail here, not inside moto, if a substitution broke the JSON
     response = sfn.create_state_machine(
@@ -96,24 +73,16 @@ def create_state_machine(sfn: Any, names: WorkflowNames, values: dict[str, Any])
     return response["stateMachineArn"]
 
 
-def task_handlers(names: WorkflowNames) -> dict[str, Handler]:
-    """The functions the state machine invokes, by name (for local.lambda_routing)."""
-    from lambdas.acquire_slot import handler as acquire_slot
-    from lambdas.finalize_job import handler as finalize_job
-    from lambdas.publish_song import handler as publish_song
-    from lambdas.start_inference import handler as start_inference
+# The functions the state machine invokes, by their package under lambdas/.
+TASK_FUNCTIONS = ("acquire_slot", "start_inference", "publish_song", "finalize_job")
 
+
+def task_handlers(
+    names: ResourceNames, environments: Mapping[str, Mapping[str, str]] | None = None
+) -> dict[str, Handler]:
+    """The functions the state machine invokes, by their function name (for local.lambda_routing),
+    each with its own environment (None: this process's)."""
     return {
-        names.acquire_slot: acquire_slot.lambda_handler,
-        names.start_inference: start_inference.lambda_handler,
-        names.publish: publish_song.lambda_handler,
-        names.finalize: finalize_job.lambda_handler,
-    }
-
-
-def function_environment(names: WorkflowNames, resources: ResourceNames) -> dict[str, str]:
-    """The environment the workflow's functions get on AWS (see stacks/workflow.py), for moto."""
-    return {
-        **resources.environment(),
-        "ENDPOINT_NAME": names.endpoint,
+        names.function(function): load(function, environments[function] if environments else None)
+        for function in TASK_FUNCTIONS
     }

@@ -1,5 +1,6 @@
 """The workflow in-process, for the workflow tests and the workflow benchmark: moto (`mock_aws`)
-executing the real ASL, the real handlers in-process, a fake async endpoint (local/fake_endpoint.py),
+executing the real ASL, the real handlers in-process, the async endpoint (local/async_endpoint.py)
+with placeholder media (local/placeholder_model.py),
 and helpers that drive it the way the API does. No servers and no container: the local stack
 (local/stack.py) is the whole service; this is the workflow alone, fast and scriptable."""
 
@@ -14,24 +15,27 @@ from typing import Any
 
 import boto3
 
-from lambdas.common.models import Job, JobStatus, new_job_id, utc_now
+from lambdas.common.contract import INFERENCE_CALLBACK
+from lambdas.common.models import Job, queued_job
 from lambdas.common.pricing import request_price
-from lambdas.common.repositories import JobRepository, UserRepository
+from lambdas.common.store.jobs import JobStore
+from lambdas.common.store.ledger import CreditLedger
+from lambdas.common.store.slots import SlotStore
+from lambdas.common.store.users import UserStore
+from local.async_endpoint import AsyncEndpoint, EndpointConfig
 from local.dynamodb_patches import atomic_transactions
-from local.fake_endpoint import FakeAsyncEndpoint
+from local.functions import every_variable, load, local_values
 from local.lambda_routing import route_lambda_invokes
-from local.resources import ResourceNames, create_data_and_storage
+from local.placeholder_model import PlaceholderModel
+from local.resources import ResourceNames, create_data_and_storage, create_lifecycle_events, create_messaging
 from local.sfn_patches import stop_interrupts_waiting_tasks
-from local.workflow import (
-    WorkflowNames,
-    create_state_machine,
-    function_environment,
-    substitutions,
-    task_handlers,
-)
+from local.sqs_poller import SqsPoller
+from local.workflow import create_state_machine, substitutions, task_handlers
 from stacks.config import ServiceConfig
 
 CREDITS_PER_MINUTE = 2
+INFERENCE_TIMEOUT_S = ServiceConfig().inference_timeout_minutes * 60
+SIGNUP_CREDITS = ServiceConfig().signup_credits  # a user not created first gets these, as from the API
 REQUEST = {
     "mode": "description",
     "description": "a calm lofi song about rain",
@@ -48,41 +52,42 @@ REQUEST = {
 class Workflow:
     """One deployed copy of the workflow in moto plus helpers to drive it like the API does."""
 
-    names: WorkflowNames
     resources: ResourceNames
-    endpoint: FakeAsyncEndpoint
+    endpoint: AsyncEndpoint
     state_machine_arn: str = ""
     sfn: Any = field(default_factory=lambda: boto3.client("stepfunctions"))
 
     def deploy(self, **overrides: Any) -> str:
-        values = substitutions(self.names, self.resources, slot_poll_s=60) | overrides
+        values = substitutions(self.resources, inference_timeout_s=INFERENCE_TIMEOUT_S, slot_poll_s=60)
+        values |= overrides
         if self.state_machine_arn:
             self.sfn.delete_state_machine(stateMachineArn=self.state_machine_arn)
-        self.state_machine_arn = create_state_machine(self.sfn, self.names, values)
+        self.state_machine_arn = create_state_machine(self.sfn, self.resources, values)
         return self.state_machine_arn
 
+    @property
+    def jobs(self) -> JobStore:
+        return JobStore(self.resources.jobs_table)
+
+    @property
+    def users(self) -> UserStore:
+        return UserStore(self.resources.users_table)
+
+    @property
+    def ledger(self) -> CreditLedger:
+        return CreditLedger(self.jobs, self.users)
+
     def user(self, user_id: str, credits: int) -> None:
-        UserRepository().get_or_create(user_id, signup_credits=credits)
+        self.users.get_or_create(user_id, signup_credits=credits)
 
     def submit(
         self, user_id: str, request: dict | None = None, *, start: bool = True, reserve: bool = True
     ) -> Job:
         """What POST /songs does: the job row with its price reserved, then StartExecution named
         after the job. `reserve=False` writes a row without a reservation."""
-        now = utc_now()
         body = request or REQUEST
-        job = Job(
-            job_id=new_job_id(),
-            user_id=user_id,
-            status=JobStatus.QUEUED,
-            stage="queued",
-            request=body,
-            created_at=now,
-            updated_at=now,
-            price_credits=request_price(body, CREDITS_PER_MINUTE),
-        )
-        jobs = JobRepository()
-        job = jobs.create_reserved(job) if reserve else jobs.create(job)
+        job = queued_job(user_id, body, price_credits=request_price(body, CREDITS_PER_MINUTE))
+        job = self.ledger.create_reserved(job, SIGNUP_CREDITS) if reserve else self.jobs.create(job)
         if start:
             self.start(job)
         time.sleep(0.002)  # distinct created_at values keep submission order unambiguous
@@ -113,25 +118,25 @@ class Workflow:
         return self.sfn.get_execution_history(executionArn=self.execution_arn(job_id))["events"]
 
     def job(self, job_id: str) -> Job:
-        job = JobRepository().find(job_id)
+        job = self.jobs.find(job_id)
         assert job is not None
         return job
 
     def credits(self, user_id: str) -> int:
-        user = UserRepository().find(user_id)
+        user = self.users.find(user_id)
         assert user is not None
         return user.credits
 
     def jobs_of(self, user_id: str) -> list[Job]:
-        return JobRepository().list_for_user(user_id, limit=50)[0]
+        return self.jobs.list_for_user(user_id, limit=50)[0]
 
     def reserved(self, user_id: str) -> int:
-        user = UserRepository().find(user_id)
+        user = self.users.find(user_id)
         assert user is not None
         return user.reserved_credits
 
     def slots(self, user_id: str) -> set[str]:
-        return UserRepository().slot_holders(user_id)
+        return SlotStore(self.resources.users_table, self.resources.jobs_table).holders(user_id)
 
     def media_keys(self, prefix: str = "") -> list[str]:
         response = boto3.client("s3").list_objects_v2(Bucket=self.resources.media_bucket, Prefix=prefix)
@@ -149,6 +154,31 @@ def _stop_running(flow: Workflow) -> None:
             flow.sfn.stop_execution(executionArn=execution["executionArn"])
 
 
+def _endpoint(config: ServiceConfig, resources: ResourceNames) -> AsyncEndpoint:
+    """The async endpoint with placeholder media; its notifications go through SNS to the callback
+    queue (raw delivery, as deployed), and each is handed to the callback function at once, the way
+    its event source mapping would (the tests see the callback's answer)."""
+    sqs = boto3.client("sqs")
+    messaging = create_messaging(boto3.client("sns"), sqs, resources)
+    endpoint = AsyncEndpoint(
+        EndpointConfig.of_stack(config.endpoint_name, resources.inference_bucket, messaging),
+        boto3.client("s3"),
+        boto3.client("sns"),
+        PlaceholderModel(),
+    )
+    callback = SqsPoller(
+        sqs,
+        messaging.callback_queue_url,
+        messaging.callback_queue_arn,
+        load("inference_callback"),
+        function_name=resources.function("inference_callback"),
+        batch_size=INFERENCE_CALLBACK.batch_size,
+        timeout_s=INFERENCE_CALLBACK.function_timeout_s,
+    )
+    endpoint.deliver = callback.handle_next
+    return endpoint
+
+
 @contextmanager
 def sandbox(setenv: Callable[[str, str], None], limit: int = 1) -> Iterator[Workflow]:
     """moto executing state machines, tables and buckets, the state machine, routed handlers.
@@ -157,30 +187,30 @@ def sandbox(setenv: Callable[[str, str], None], limit: int = 1) -> Iterator[Work
     """
     from moto import mock_aws
 
-    from lambdas.common import aws, settings
+    from lambdas.common import aws, runtime
 
-    resources = ResourceNames.for_config(ServiceConfig(stage_name="test"))
-    names = WorkflowNames.for_prefix("song-service-test")
-    environment = function_environment(names, resources) | {
-        "CREDITS_PER_MINUTE": str(CREDITS_PER_MINUTE),
-        "MAX_CONCURRENT_JOBS_PER_USER": str(limit),
-        "STAGE_NAME": "test",
-    }
-    for key, value in environment.items():
+    config = ServiceConfig(
+        stage_name="test", credits_per_minute=CREDITS_PER_MINUTE, max_concurrent_jobs_per_user=limit
+    )
+    resources = ResourceNames.for_config(config)
+    # The workflow's functions share this process's environment here: every function's variables.
+    values = local_values(config, resources, state_machine_arn="", api_origins="*")
+    for key, value in every_variable(values).items():
         setenv(key, value)
 
     def forget_cached() -> None:
         aws.reset()
-        settings.get_settings.cache_clear()
+        runtime.reset_all()
 
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         forget_cached()
         create_data_and_storage(boto3.client("dynamodb"), boto3.client("s3"), resources)
-        endpoint = FakeAsyncEndpoint(resources.inference_bucket)
-        flow = Workflow(names=names, resources=resources, endpoint=endpoint)
+        create_lifecycle_events(boto3.client("events"), boto3.client("sqs"), resources)
+        endpoint = _endpoint(config, resources)
+        flow = Workflow(resources=resources, endpoint=endpoint)
         with (
             endpoint.installed(),
-            route_lambda_invokes(task_handlers(names)),
+            route_lambda_invokes(task_handlers(resources)),
             stop_interrupts_waiting_tasks(),
             atomic_transactions(),
         ):

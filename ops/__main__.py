@@ -18,7 +18,10 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from lambdas.common.repositories import JobRepository, UserRepository, is_conditional_failure
+from lambdas.common.store.dynamo import is_conditional_failure
+from lambdas.common.store.jobs import JobStore
+from lambdas.common.store.ledger import CreditLedger
+from lambdas.common.store.users import UserStore
 from local import account
 from local.paths import DEFAULT_STATE_DIR
 from local.stack_file import StackNotRunning, path_in, read_stack_file
@@ -68,11 +71,13 @@ def resolve_tables(args: argparse.Namespace) -> tuple[str, str]:
 
 
 def grant(args: argparse.Namespace, jobs_table: str, users_table: str) -> dict[str, Any]:
-    users = UserRepository(users_table)
+    users = UserStore(users_table)
     if args.create:
-        users.get_or_create(args.user_id)
+        # A new user starts as the API would create it: with the stage's configured sign-up credits.
+        stage = {"stage_name": args.stage} if args.stage else {}
+        users.get_or_create(args.user_id, deploy_config(stage).signup_credits)
     try:
-        balance = users.add_credits(args.user_id, args.amount)
+        balance = CreditLedger(JobStore(jobs_table), users).add_credits(args.user_id, args.amount)
     except ClientError as exc:
         if is_conditional_failure(exc):
             raise SystemExit(
@@ -84,10 +89,10 @@ def grant(args: argparse.Namespace, jobs_table: str, users_table: str) -> dict[s
 
 
 def show(args: argparse.Namespace, jobs_table: str, users_table: str) -> dict[str, Any]:
-    user = UserRepository(users_table).find(args.user_id)
+    user = UserStore(users_table).find(args.user_id)
     if user is None:
         raise SystemExit(f"user {args.user_id!r} not found")
-    jobs, _ = JobRepository(jobs_table).list_for_user(args.user_id, limit=args.jobs)
+    jobs, _ = JobStore(jobs_table).list_for_user(args.user_id, limit=args.jobs)
     return {
         "user_id": user.user_id,
         "credits": user.credits,

@@ -7,20 +7,16 @@ import json
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cognito as cognito
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
-from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from lambdas.common.contract import API_STAGE, API_TIMEOUT_S, CORS_ALLOW_HEADERS, CORS_MAX_AGE_S, DOCS_PATH
+
 from .config import ServiceConfig
-from .functions import ServiceFunction
+from .functions import FunctionKit, ServiceFunction
 from .nag import acknowledge
 from .removal import kept_always
 
-API_STAGE = "v1"
-HANDLER = "lambdas.api.handler.lambda_handler"
-DOCS_PATH = "/docs"  # lambdas.api.handler.DOCS_PATH; the parity test keeps them equal
-CORS_HEADERS = ["Authorization", "Content-Type", "Idempotency-Key"]
 # One JSON line per request; `user` is the Cognito sub, the same id the Lambda logs and stores.
 ACCESS_LOG_FIELDS = {
     "requestId": "$context.requestId",
@@ -61,10 +57,7 @@ class SongApi(Construct):
         construct_id: str,
         *,
         config: ServiceConfig,
-        layer: lambda_.ILayerVersion,
-        environment: dict[str, str],
-        log_retention: logs.RetentionDays,
-        state_machine: sfn.IStateMachine,
+        kit: FunctionKit,
         web_origin: str,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -74,21 +67,15 @@ class SongApi(Construct):
         self.function = ServiceFunction(
             self,
             "Handler",
-            handler=HANDLER,
+            kit=kit,
+            name="api",
             description="Song service REST API",
-            layer=layer,
-            environment={
-                **environment,
-                "STATE_MACHINE_ARN": state_machine.state_machine_arn,
-                "CORS_ALLOW_ORIGINS": ",".join(self.cors_origins),
-            },
-            log_retention=log_retention,
-            # API Gateway gives up after 29 s; more CPU (memory) shortens the cold start.
-            timeout_s=28,
+            # Within API Gateway's 29 s; more CPU (memory) shortens the cold start.
+            timeout_s=API_TIMEOUT_S,
             memory_size=1024,
         )
         self.access_logs = logs.LogGroup(
-            self, "AccessLogs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY
+            self, "AccessLogs", retention=kit.log_retention, removal_policy=RemovalPolicy.DESTROY
         )
         self.api = self._rest_api(config)
         self._routes()
@@ -206,8 +193,8 @@ class SongApi(Construct):
             default_cors_preflight_options=apigw.CorsOptions(
                 allow_origins=origins,
                 allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
-                allow_headers=CORS_HEADERS,
-                max_age=Duration.hours(1),
+                allow_headers=list(CORS_ALLOW_HEADERS),
+                max_age=Duration.seconds(CORS_MAX_AGE_S),
             ),
         )
         self._gateway_responses(api, origins)

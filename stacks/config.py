@@ -9,6 +9,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from lambdas.common import contract
+
 CONTEXT_KEY = "service"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # What the CDK CLI adds to the context of every `cdk synth`/`cdk deploy` (besides cdk.json and
@@ -82,7 +84,7 @@ class ServiceConfig(BaseModel):
 
     # Audio uploads (audio-in modes): the largest file and the longest track accepted, and how
     # long an upload nobody used is kept.
-    upload_max_mb: int = Field(50, ge=1, le=500)
+    upload_max_mb: int = Field(contract.DEFAULT_UPLOAD_MAX_MB, ge=1, le=500)
     upload_max_duration_s: int = Field(600, ge=10, le=600)
     upload_expiry_days: int = Field(7, ge=1, le=365)
     # Per-user quota: upload forms not checked yet (429 beyond), and checked uploads not expired
@@ -170,18 +172,15 @@ class ServiceConfig(BaseModel):
     @property
     def resource_prefix(self) -> str:
         """Prefix for names that must be known outside CloudFormation (dashboards, local stack)."""
-        return f"song-service-{self.stage_name}"
+        return contract.resource_prefix(self.stage_name)
 
     @property
     def metrics_namespace(self) -> str:
-        return "SongService"
+        return contract.METRICS_NAMESPACE
 
     @property
     def endpoint_name(self) -> str:
-        """The endpoint's name carries its instance type: a new type is a new endpoint, created
-        before the old one (and its autoscaling target) is removed (docs/operations.md)."""
-        instance = self.endpoint_instance_type.removeprefix("ml.").replace(".", "-")
-        return f"{self.resource_prefix}-music-{instance}"
+        return contract.endpoint_name(self.resource_prefix, self.endpoint_instance_type)
 
     @property
     def model_data_bucket(self) -> str | None:

@@ -1,4 +1,5 @@
-"""DynamoDB tables: jobs (with the by_user index), users, and the Powertools idempotency store."""
+"""DynamoDB tables: jobs (with its indexes), users, and the Powertools idempotency store. Keys and
+indexes are the contract's (lambdas/common/contract.py), which the local stack builds from too."""
 
 from __future__ import annotations
 
@@ -6,14 +7,9 @@ from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
-from .removal import kept_always
+from lambdas.common import contract
 
-BY_USER_INDEX = "by_user"
-# Jobs by status, oldest first: the queue position and recent render times (GET /songs/{id}).
-# The few status values make few partitions; the service's write rate is bounded by the GPUs,
-# far below one partition's limit.
-BY_STATUS_INDEX = "by_status"
-BY_STATUS_ATTRIBUTES = ["started_at", "finished_at"]
+from .removal import kept_always
 
 
 class DataStore(Construct):
@@ -23,47 +19,44 @@ class DataStore(Construct):
         super().__init__(scope, construct_id)
         # Deletion protection on: a rollback could not delete them (stacks/removal.py).
         removal = kept_always(retain)
-
-        self.jobs_table = service_table(self, "Jobs", "job_id", removal)
-        self.jobs_table.add_global_secondary_index(
-            index_name=BY_USER_INDEX,
-            partition_key=dynamodb.Attribute(name="user_id", type=dynamodb.AttributeType.STRING),
-            sort_key=dynamodb.Attribute(name="created_at", type=dynamodb.AttributeType.STRING),
-            projection_type=dynamodb.ProjectionType.ALL,
-        )
-        self.jobs_table.add_global_secondary_index(
-            index_name=BY_STATUS_INDEX,
-            partition_key=dynamodb.Attribute(name="status", type=dynamodb.AttributeType.STRING),
-            sort_key=dynamodb.Attribute(name="created_at", type=dynamodb.AttributeType.STRING),
-            projection_type=dynamodb.ProjectionType.INCLUDE,
-            non_key_attributes=BY_STATUS_ATTRIBUTES,
-        )
-        self.users_table = service_table(self, "Users", "user_id", removal)
+        self.jobs_table = service_table(self, "Jobs", contract.JOBS, removal)
+        self.users_table = service_table(self, "Users", contract.USERS, removal)
         # Idempotency records are short-lived by design: TTL removes them, nothing to recover.
         self.idempotency_table = service_table(
-            self, "Idempotency", "id", RemovalPolicy.DESTROY, time_to_live_attribute="expiration"
+            self, "Idempotency", contract.IDEMPOTENCY, RemovalPolicy.DESTROY
         )
 
 
 def service_table(
-    scope: Construct,
-    construct_id: str,
-    partition_key: str,
-    removal: RemovalPolicy,
-    time_to_live_attribute: str | None = None,
+    scope: Construct, construct_id: str, spec: contract.Table, removal: RemovalPolicy
 ) -> dynamodb.Table:
     """A table as every table of the service is: on demand, PITR, AWS managed key, deletion
-    protection when retained."""
-    return dynamodb.Table(
+    protection when retained; keys, indexes and TTL as the contract states them."""
+    table = dynamodb.Table(
         scope,
         construct_id,
-        partition_key=dynamodb.Attribute(name=partition_key, type=dynamodb.AttributeType.STRING),
+        partition_key=_string(spec.partition_key),
         billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
         point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
             point_in_time_recovery_enabled=True
         ),
         encryption=dynamodb.TableEncryption.AWS_MANAGED,
         deletion_protection=removal != RemovalPolicy.DESTROY,
-        time_to_live_attribute=time_to_live_attribute,
+        time_to_live_attribute=spec.ttl_attribute,
         removal_policy=removal,
     )
+    for index in spec.indexes:
+        table.add_global_secondary_index(
+            index_name=index.name,
+            partition_key=_string(index.partition_key),
+            sort_key=_string(index.sort_key),
+            projection_type=dynamodb.ProjectionType.ALL
+            if index.projected is None
+            else dynamodb.ProjectionType.INCLUDE,
+            non_key_attributes=None if index.projected is None else list(index.projected),
+        )
+    return table
+
+
+def _string(name: str) -> dynamodb.Attribute:
+    return dynamodb.Attribute(name=name, type=dynamodb.AttributeType.STRING)

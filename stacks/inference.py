@@ -17,22 +17,24 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
+
+from lambdas.common.contract import (
+    ASYNC_FAILURE_PREFIX,
+    ASYNC_OUTPUT_PREFIX,
+    INFERENCE_CALLBACK,
+    REQUESTS_PREFIX,
+    SCRATCH_MEDIA_PREFIX,
+    VARIANT_NAME,
+)
 
 from .config import ServiceConfig
 from .grants import allow_list, allow_objects
 from .nag import acknowledge, logical_id, nag_env
 from .network import ModelNetwork
-from .queues import dead_letter_queue
+from .queues import consumed_queue, dead_letter_queue
 
 CONTAINER_DIR = Path(__file__).resolve().parent.parent / "sagemaker_containers" / "music"
-VARIANT_NAME = "AllTraffic"
-# Prefixes of the inference (scratch) bucket; lambdas/common/inference.py uses the same ones.
-REQUEST_PREFIX = "requests/"
-MEDIA_PREFIX = "media/"
-OUTPUT_PREFIX = "async-output/"
-FAILURE_PREFIX = "async-failures/"
 # Target backlog per instance for target tracking: one song in flight per GPU and one waiting.
 TARGET_BACKLOG_PER_INSTANCE = 2.0
 # The host AMIs SageMaker offers for GPU endpoints (ProductionVariant.InferenceAmiVersion) and their
@@ -66,7 +68,6 @@ class InferenceEndpoint(Construct):
         *,
         config: ServiceConfig,
         inference_bucket: s3.IBucket,
-        callback_timeout: Duration,
         log_retention: logs.RetentionDays,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -76,7 +77,7 @@ class InferenceEndpoint(Construct):
         self.endpoint_arn = Stack.of(self).format_arn(
             service="sagemaker", resource="endpoint", resource_name=self.endpoint_name
         )
-        self._notifications(config, callback_timeout)
+        self._notifications()
         self.network = (
             None
             if config.model_internet_access
@@ -92,7 +93,7 @@ class InferenceEndpoint(Construct):
 
     # --- SNS success/error topics -> one SQS queue (+ DLQ) consumed by inference_callback ---
 
-    def _notifications(self, config: ServiceConfig, callback_timeout: Duration) -> None:
+    def _notifications(self) -> None:
         self.topics_key = kms.Key(
             self,
             "TopicsKey",
@@ -104,14 +105,8 @@ class InferenceEndpoint(Construct):
         self.success_topic = self._topic("SuccessTopic", "SageMaker async inference succeeded")
         self.error_topic = self._topic("ErrorTopic", "SageMaker async inference failed")
         self.notifications_dlq = dead_letter_queue(self, "NotificationsDlq")
-        self.notifications_queue = sqs.Queue(
-            self,
-            "Notifications",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            # AWS's guidance for Lambda event sources: at least 6x the function timeout.
-            visibility_timeout=Duration.seconds(callback_timeout.to_seconds() * 6),
-            dead_letter_queue=sqs.DeadLetterQueue(max_receive_count=5, queue=self.notifications_dlq),
+        self.notifications_queue = consumed_queue(
+            self, "Notifications", INFERENCE_CALLBACK, self.notifications_dlq
         )
         for topic in (self.success_topic, self.error_topic):
             topic.add_subscription(
@@ -135,8 +130,8 @@ class InferenceEndpoint(Construct):
         self.execution_role = role
         # The container reads its request and writes media; SageMaker writes the async output or
         # failure with the same role (through the VPC too, so the endpoint policy lists them).
-        self.grant_container_objects(bucket, REQUEST_PREFIX, "s3:GetObject")
-        for prefix in (MEDIA_PREFIX, OUTPUT_PREFIX, FAILURE_PREFIX):
+        self.grant_container_objects(bucket, REQUESTS_PREFIX, "s3:GetObject")
+        for prefix in (SCRATCH_MEDIA_PREFIX, ASYNC_OUTPUT_PREFIX, ASYNC_FAILURE_PREFIX):
             self.grant_container_objects(bucket, prefix, "s3:PutObject")
         if config.model_data_s3_uri:
             self._grant_model_data(role, config.model_data_s3_uri)
@@ -353,8 +348,8 @@ class InferenceEndpoint(Construct):
                     max_concurrent_invocations_per_instance=config.max_concurrent_invocations_per_instance
                 ),
                 output_config=sagemaker.CfnEndpointConfig.AsyncInferenceOutputConfigProperty(
-                    s3_output_path=bucket.s3_url_for_object(OUTPUT_PREFIX.rstrip("/")),
-                    s3_failure_path=bucket.s3_url_for_object(FAILURE_PREFIX.rstrip("/")),
+                    s3_output_path=bucket.s3_url_for_object(ASYNC_OUTPUT_PREFIX.rstrip("/")),
+                    s3_failure_path=bucket.s3_url_for_object(ASYNC_FAILURE_PREFIX.rstrip("/")),
                     notification_config=sagemaker.CfnEndpointConfig.AsyncInferenceNotificationConfigProperty(
                         success_topic=self.success_topic.topic_arn,
                         error_topic=self.error_topic.topic_arn,

@@ -1,4 +1,5 @@
-"""The service stack: composes the logical units and wires the grants between them."""
+"""The service stack: composes the logical units, wires the grants between them and gives every
+function its environment (lambdas/common/contract.function_environment), all in one place."""
 
 from __future__ import annotations
 
@@ -6,25 +7,34 @@ from functools import cached_property
 from typing import Any
 
 import jsii
-from aws_cdk import Aws, CfnOutput, IStableStringProducer, Lazy, Stack, Tags
+from aws_cdk import Aws, CfnOutput, CfnResource, IStableStringProducer, Lazy, Stack, Tags
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from lambdas.common import contract
+from lambdas.common.contract import (
+    JOBS_BY_STATUS,
+    JOBS_BY_USER,
+    SONGS_PREFIX,
+    UPLOADS_BY_USER,
+    UPLOADS_PREFIX,
+)
+
 from .api import SongApi
 from .config import ServiceConfig
-from .data import BY_STATUS_INDEX, BY_USER_INDEX, DataStore
-from .functions import powertools_layer
+from .data import DataStore
+from .functions import FunctionKit, ServiceFunction, powertools_layer
 from .grants import allow_items, allow_list, allow_objects, allow_query
-from .inference import VARIANT_NAME
+from .inference import InferenceEndpoint
 from .monitoring import MonitoredResources, Monitoring
 from .nag import acknowledge, logical_id, nag_env
+from .queues import consume
 from .storage import Storage
-from .uploads import UPLOADS_BY_USER_INDEX, UPLOADS_PREFIX, Uploads
+from .uploads import Uploads
 from .web import WebApp
 from .webhooks import LifecycleEvents
-from .workflow import SONGS_PREFIX, GenerationWorkflow
+from .workflow import GenerationWorkflow
 
 # The retention periods offered in `log_retention_days` (config validates against these keys).
 LOG_RETENTION = {
@@ -42,7 +52,7 @@ class SongServiceStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, *, config: ServiceConfig, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.config = config
-        Tags.of(self).add("service", "song-service")
+        Tags.of(self).add("service", contract.SERVICE)
         Tags.of(self).add("stage", config.stage_name)
 
         retain = config.removal_policy_retain
@@ -57,7 +67,9 @@ class SongServiceStack(Stack):
         CfnOutput(self, "MediaBucketName", value=self.storage.media_bucket.bucket_name)
         CfnOutput(self, "InferenceBucketName", value=self.storage.inference_bucket.bucket_name)
 
+        self.inference = self._add_inference_endpoint()
         self.workflow = self._add_generation_workflow()
+        self.connect_workflow_to_endpoint()
         # The API and the uploads bucket allow the web app's origin, and the app's CSP names the
         # API: each needs the other's generated name, so they take the origin lazily (resolved at
         # synthesis).
@@ -67,9 +79,7 @@ class SongServiceStack(Stack):
             "Uploads",
             config=config,
             access_logs_bucket=self.storage.access_logs_bucket,
-            layer=self.powertools_layer,
-            log_retention=self.log_retention,
-            environment=self.function_environment(),
+            kit=self.function_kit,
             web_origin=web_origin,
         )
         self.grant_source_reads()
@@ -81,10 +91,7 @@ class SongServiceStack(Stack):
             self,
             "Api",
             config=config,
-            layer=self.powertools_layer,
-            environment=self.api_environment(),
-            log_retention=self.log_retention,
-            state_machine=self.workflow.state_machine,
+            kit=self.function_kit,
             web_origin=web_origin,
         )
         self.grant_api(self.api.function.role)
@@ -104,44 +111,44 @@ class SongServiceStack(Stack):
         CfnOutput(self, "UserPoolId", value=self.api.user_pool.user_pool_id)
         CfnOutput(self, "UserPoolClientId", value=self.api.user_pool_client.user_pool_client_id)
 
+        self.set_environments()
         self.monitoring = self._add_monitoring()
 
     @cached_property
-    def powertools_layer(self) -> lambda_.ILayerVersion:
+    def function_kit(self) -> FunctionKit:
         """Created on first use so a stack without functions carries no dangling SSM parameter."""
-        return powertools_layer(self, self.config.powertools_layer_version)
+        return FunctionKit(powertools_layer(self, self.config.powertools_layer_version), self.log_retention)
 
-    def function_environment(self) -> dict[str, str]:
-        """Environment every function shares: names, business settings, Powertools settings."""
-        config = self.config
-        return {
-            "STAGE_NAME": config.stage_name,
-            "POWERTOOLS_SERVICE_NAME": "song-service",
-            "POWERTOOLS_METRICS_NAMESPACE": config.metrics_namespace,
-            "POWERTOOLS_LOG_LEVEL": "INFO",
-            "JOBS_TABLE_NAME": self.data.jobs_table.table_name,
-            "USERS_TABLE_NAME": self.data.users_table.table_name,
-            "SIGNUP_CREDITS": str(config.signup_credits),
-            "CREDITS_PER_MINUTE": str(config.credits_per_minute),
-            "MAX_CONCURRENT_JOBS_PER_USER": str(config.max_concurrent_jobs_per_user),
-            "UPLOAD_MAX_MB": str(config.upload_max_mb),
-            "UPLOAD_MAX_DURATION_SECONDS": str(config.upload_max_duration_s),
-            "UPLOAD_EXPIRY_DAYS": str(config.upload_expiry_days),
-            "UPLOAD_MAX_PENDING": str(config.upload_max_pending),
-            "UPLOAD_MAX_STORED": str(config.upload_max_stored),
-            "STEMS_ENABLED": str(config.stems_enabled).lower(),
-            "GPU_PARALLELISM": str(
-                config.endpoint_max_instances * config.max_concurrent_invocations_per_instance
-            ),
-        }
+    @property
+    def functions(self) -> dict[str, ServiceFunction]:
+        """Every function of the stack, by its package under lambdas/ (the contract's function names)."""
+        units = [self.api.function, *self.workflow.functions, self.uploads.check, self.events.sender]
+        return {function.name: function for function in units}
 
-    def api_environment(self) -> dict[str, str]:
-        return {
-            **self.function_environment(),
-            "IDEMPOTENCY_TABLE_NAME": self.data.idempotency_table.table_name,
-            "MEDIA_BUCKET_NAME": self.storage.media_bucket.bucket_name,
-            **self.uploads.environment(),
-        }
+    def set_environments(self) -> None:
+        """Each function gets exactly the variables its settings read (lambdas/common/settings.py),
+        from the one builder the local stack uses too."""
+        resources = contract.Resources(
+            jobs_table=self.data.jobs_table.table_name,
+            users_table=self.data.users_table.table_name,
+            idempotency_table=self.data.idempotency_table.table_name,
+            uploads_table=self.uploads.table.table_name,
+            media_bucket=self.storage.media_bucket.bucket_name,
+            inference_bucket=self.storage.inference_bucket.bucket_name,
+            uploads_bucket=self.uploads.bucket.bucket_name,
+            state_machine_arn=self.workflow.state_machine.state_machine_arn,
+            endpoint_name=self.inference.endpoint_name,
+            event_bus=self.events.bus.event_bus_name,
+            api_origins=",".join(self.api.cors_origins),
+        )
+        values = contract.deployment_values(self.config, resources)
+        for name, function in self.functions.items():
+            for variable, value in contract.function_environment(name, values).items():
+                function.function.add_environment(variable, value)
+            # The functions that announce a song's status (their settings name the bus) may put
+            # events on it.
+            if "event_bus_name" in contract.FUNCTION_SETTINGS[name].model_fields:
+                self.events.allow_emit(function.function)
 
     def grant_api(self, role: iam.IRole) -> None:
         """Exactly what the API's code calls, on exactly the resources it touches."""
@@ -150,8 +157,8 @@ class SongServiceStack(Stack):
         allow_items(
             role, jobs, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"
         )
-        allow_query(role, jobs, BY_USER_INDEX)
-        allow_query(role, jobs, BY_STATUS_INDEX)  # queue position and ETA of a queued song
+        allow_query(role, jobs, JOBS_BY_USER.name)
+        allow_query(role, jobs, JOBS_BY_STATUS.name)  # queue position and ETA of a queued song
         # Users are created by the API; it reserves a song's price (UpdateItem in the transaction
         # that writes the job) and releases it when the workflow cannot start. Credits themselves
         # change only in the workflow (capture).
@@ -206,7 +213,7 @@ class SongServiceStack(Stack):
             "dynamodb:UpdateItem",
             "dynamodb:DeleteItem",
         )
-        allow_query(role, uploads.table, UPLOADS_BY_USER_INDEX)
+        allow_query(role, uploads.table, UPLOADS_BY_USER.name)
         allow_objects(
             role, uploads.bucket, UPLOADS_PREFIX, "s3:PutObject", "s3:PutObjectTagging", "s3:DeleteObject"
         )
@@ -222,8 +229,6 @@ class SongServiceStack(Stack):
         """A processed song keeps the upload it was made from: the finalize task adds the song to
         the upload's row (read, then update) and re-tags its object (lambdas/workflow/outcome.py)."""
         finalize = self.workflow.finalize
-        for name, value in self.uploads.environment().items():
-            finalize.function.add_environment(name, value)
         allow_items(finalize.role, self.uploads.table, "dynamodb:GetItem", "dynamodb:UpdateItem")
         allow_objects(finalize.role, self.uploads.bucket, UPLOADS_PREFIX, "s3:PutObjectTagging")
         acknowledge(
@@ -237,14 +242,33 @@ class SongServiceStack(Stack):
     def grant_source_reads(self) -> None:
         """The endpoint reads audio-in sources itself: uploads and published songs, read-only (IAM,
         and the model VPC's S3 endpoint policy: the container reaches S3 only through it)."""
-        inference = self.workflow.inference
+        inference = self.inference
         inference.grant_container_objects(self.uploads.bucket, UPLOADS_PREFIX, "s3:GetObject")
         inference.grant_container_objects(self.storage.media_bucket, SONGS_PREFIX, "s3:GetObject")
 
-    # --- generation workflow (issue 4) ---
+    # --- the endpoint and the generation workflow ---
+
+    def _add_inference_endpoint(self) -> InferenceEndpoint:
+        """The async SageMaker endpoint: model, endpoint, notification topics and queue, autoscaling."""
+        inference = InferenceEndpoint(
+            self,
+            "Inference",
+            config=self.config,
+            inference_bucket=self.storage.inference_bucket,
+            log_retention=self.log_retention,
+        )
+        # The endpoint was part of the workflow unit before it became one of its own: a named
+        # endpoint (and its scaling target, whose ResourceId names it) cannot be replaced under the
+        # same name, and a new logical id would make CloudFormation try. They keep their ids.
+        inference.endpoint.override_logical_id("WorkflowInferenceEndpointD797FE20")
+        scaling = inference.scalable_target.node.default_child
+        assert isinstance(scaling, CfnResource)
+        scaling.override_logical_id("WorkflowInferenceScaling4EED0693")
+        CfnOutput(self, "EndpointName", value=inference.endpoint_name)
+        return inference
 
     def _add_generation_workflow(self) -> GenerationWorkflow:
-        """State machine, task functions, async SageMaker endpoint, notifications, reaper.
+        """State machine, task functions, the callback and the reaper.
 
         The API starts `self.workflow.state_machine` (grant_start_execution + STATE_MACHINE_ARN).
         """
@@ -255,45 +279,47 @@ class SongServiceStack(Stack):
             data=self.data,
             media_bucket=self.storage.media_bucket,
             inference_bucket=self.storage.inference_bucket,
-            layer=self.powertools_layer,
-            log_retention=self.log_retention,
-            environment=self.function_environment(),
+            kit=self.function_kit,
         )
         CfnOutput(self, "StateMachineArn", value=workflow.state_machine.state_machine_arn)
-        CfnOutput(self, "EndpointName", value=workflow.inference.endpoint_name)
         return workflow
+
+    def connect_workflow_to_endpoint(self) -> None:
+        """Generate invokes the endpoint; SageMaker's notifications feed the callback."""
+        start, endpoint = self.workflow.start_inference, self.inference
+        start.role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["sagemaker:InvokeEndpointAsync"], resources=[endpoint.endpoint_arn])
+        )
+        # A new instance type is a new endpoint (its name changes): point the function at it only
+        # once it exists, so no job is sent to a name that is not there yet.
+        start.function.node.add_dependency(endpoint.endpoint)
+        consume(self.workflow.callback.function, endpoint.notifications_queue, contract.INFERENCE_CALLBACK)
 
     # --- lifecycle events and webhooks (issue 13) ---
 
     def _add_lifecycle_events(self) -> LifecycleEvents:
         """The bus and the webhook sender; every function that changes a job's status emits."""
-        lifecycle = LifecycleEvents(
-            self,
-            "Events",
-            config=self.config,
-            data=self.data,
-            layer=self.powertools_layer,
-            log_retention=self.log_retention,
-            environment=self.function_environment(),
-        )
-        emitters = [self.api.function.function]
-        emitters += [self.workflow.functions[name] for name in ("start_inference", "finalize", "reaper")]
-        for function in emitters:
-            lifecycle.allow_emit(function)
+        bus_name = contract.event_bus_name(self.config.resource_prefix)
+        lifecycle = LifecycleEvents(self, "Events", bus_name=bus_name, kit=self.function_kit)
+        sender = lifecycle.sender.role
+        # The job row: the webhook URL and the delivery records; the user row: the signing secret
+        # (GetItem first: webhook_secret reads before it creates; UpdateItem for a first secret).
+        allow_items(sender, self.data.jobs_table, "dynamodb:GetItem", "dynamodb:UpdateItem")
+        allow_items(sender, self.data.users_table, "dynamodb:GetItem", "dynamodb:UpdateItem")
         CfnOutput(self, "EventBusName", value=lifecycle.bus.event_bus_name)
         return lifecycle
 
     # --- operations (issue 7) ---
 
     def _add_monitoring(self) -> Monitoring:
-        inference = self.workflow.inference
+        inference = self.inference
         resources = MonitoredResources(
             stage_name=self.config.stage_name,
             namespace=self.config.metrics_namespace,
             api=self.api.api,
             state_machine=self.workflow.state_machine,
             endpoint_name=inference.endpoint_name,
-            variant_name=VARIANT_NAME,
+            variant_name=contract.VARIANT_NAME,
             callback_queue=inference.notifications_queue,
             dead_letter_queues={
                 "Notifications": inference.notifications_dlq,
@@ -301,12 +327,7 @@ class SongServiceStack(Stack):
                 "UploadCheck": self.uploads.dlq,
                 "Webhooks": self.events.dlq,
             },
-            functions={
-                "api": self.api.function.function,
-                **self.workflow.functions,
-                "upload_check": self.uploads.check.function,
-                "webhook_sender": self.events.sender.function,
-            },
+            functions={name: function.function for name, function in self.functions.items()},
             tables={
                 "jobs": self.data.jobs_table,
                 "users": self.data.users_table,

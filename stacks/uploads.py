@@ -16,34 +16,25 @@ from __future__ import annotations
 
 import jsii
 from aws_cdk import Aws, Duration, RemovalPolicy, Stack
-from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_lambda_event_sources as event_sources
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from lambdas.common import contract
+from lambdas.common.contract import UPLOAD_CHECK, UPLOADS_PREFIX
+
 from .config import ServiceConfig
 from .data import service_table
-from .functions import ServiceFunction, layer_dir, python_layer
+from .functions import FunctionKit, layer_dir, python_layer
 from .grants import allow_items, allow_list, allow_objects
 from .nag import acknowledge, logical_id
-from .queues import dead_letter_queue
+from .queues import consumed_queue, consumer_function, dead_letter_queue
 from .removal import kept, kept_always
 from .storage import private_bucket
 
-UPLOADS_PREFIX = "uploads/"
-# The uploads table's index by owner, as lambdas/common/uploads.py queries it (the local parity
-# test compares the tables the local stack creates with these).
-UPLOADS_BY_USER_INDEX = "by_user"
-UPLOADS_BY_USER_ATTRIBUTES = ("status", "expires_at_epoch")
-RETENTION_TAG = ("retention", "unused")  # lambdas/common/uploads.py sets it on every upload
 # Built by `make audio-layer` (part of `make install`) from layers/audio/requirements.txt.
 AUDIO_LAYER_DIR = layer_dir("audio")
-CHECK_TIMEOUT_S = 120  # decoding a 10-minute MP3 takes seconds; S3 download of 50 MB too
-CHECK_MAX_RECEIVES = 3
 # The stack-level singleton CDK creates for bucket notifications (aws-s3 BucketNotificationsHandler).
 NOTIFICATIONS_HANDLER_ID = "BucketNotificationsHandler050a0587b7544547bf325f094a3db834"
 
@@ -58,9 +49,7 @@ class Uploads(Construct):
         *,
         config: ServiceConfig,
         access_logs_bucket: s3.IBucket,
-        layer: lambda_.ILayerVersion,
-        log_retention: logs.RetentionDays,
-        environment: dict[str, str],
+        kit: FunctionKit,
         web_origin: str,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -80,29 +69,15 @@ class Uploads(Construct):
         # The fixed name is why a failed first deploy must not leave the bucket behind: the next
         # deploy would fail with "already exists" (RetainExceptOnCreate, stacks/removal.py).
         self.bucket = self._bucket(config, access_logs_bucket, kept(retain), origins, name)
-        # Rows of unused uploads go when their objects do; a kept upload's row has no TTL.
-        self.table = service_table(self, "Table", "upload_id", kept_always(retain), "expires_at_epoch")
-        # The per-user quota counts a user's uploads on this index (small items: status, expiry).
-        self.table.add_global_secondary_index(
-            index_name=UPLOADS_BY_USER_INDEX,
-            partition_key=dynamodb.Attribute(name="user_id", type=dynamodb.AttributeType.STRING),
-            sort_key=dynamodb.Attribute(name="created_at", type=dynamodb.AttributeType.STRING),
-            projection_type=dynamodb.ProjectionType.INCLUDE,
-            non_key_attributes=list(UPLOADS_BY_USER_ATTRIBUTES),
-        )
+        # Rows of unused uploads go when their objects do (TTL); the per-user quota counts a
+        # user's uploads on its by_user index.
+        self.table = service_table(self, "Table", contract.UPLOADS, kept_always(retain))
         self._queues()
         decoder = "soundfile + numpy (libsndfile: WAV, MP3, FLAC, Ogg) for the upload check"
         self.layer = python_layer(self, "AudioLayer", "audio", decoder)
-        self.check = ServiceFunction(
-            self,
-            "Check",
-            handler="lambdas.upload_check.handler.lambda_handler",
-            description="upload check: decode and measure uploaded tracks",
-            layer=layer,
-            environment={**environment, **self.environment()},
-            log_retention=log_retention,
-            timeout_s=CHECK_TIMEOUT_S,
-            memory_size=1024,
+        description = "upload check: decode and measure uploaded tracks"
+        self.check = consumer_function(
+            self, "Check", kit, UPLOAD_CHECK, self.queue, description=description, memory_size=1024
         )
         self.check.function.add_layers(self.layer)
         allow_items(self.check.role, self.table, "dynamodb:GetItem", "dynamodb:UpdateItem")
@@ -117,19 +92,6 @@ class Uploads(Construct):
             "and deletes only objects under that prefix.",
             f"Resource::<{logical_id(self.bucket.node.default_child)}.Arn>/{UPLOADS_PREFIX}*",
         )
-        self.check.function.add_event_source(
-            event_sources.SqsEventSource(
-                self.queue,
-                # One file per invocation: a slow decode never holds other uploads back or hits
-                # the timeout for them.
-                batch_size=1,
-                report_batch_item_failures=True,
-            )
-        )
-
-    def environment(self) -> dict[str, str]:
-        """What the API and the check read (lambdas/common/settings.py)."""
-        return {"UPLOADS_TABLE_NAME": self.table.table_name, "UPLOADS_BUCKET_NAME": self.bucket.bucket_name}
 
     def _bucket(
         self,
@@ -139,7 +101,6 @@ class Uploads(Construct):
         origins: list[str],
         name: str,
     ) -> s3.Bucket:
-        key, value = RETENTION_TAG
         bucket = s3.Bucket(
             self,
             "Bucket",
@@ -154,7 +115,7 @@ class Uploads(Construct):
                 s3.LifecycleRule(
                     id="ExpireUnusedUploads",
                     prefix=UPLOADS_PREFIX,
-                    tag_filters={key: value},
+                    tag_filters={contract.RETENTION_TAG_KEY: contract.UNUSED_TAG},
                     expiration=Duration.days(config.upload_expiry_days),
                 ),
                 s3.LifecycleRule(
@@ -178,15 +139,7 @@ class Uploads(Construct):
         self.dlq = dead_letter_queue(
             self, "CheckDlq", nag_reason="This queue is the dead-letter queue of the upload check queue."
         )
-        self.queue = sqs.Queue(
-            self,
-            "CheckQueue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            # AWS's guidance for Lambda event sources: at least six times the function timeout.
-            visibility_timeout=Duration.seconds(6 * CHECK_TIMEOUT_S),
-            dead_letter_queue=sqs.DeadLetterQueue(max_receive_count=CHECK_MAX_RECEIVES, queue=self.dlq),
-        )
+        self.queue = consumed_queue(self, "CheckQueue", UPLOAD_CHECK, self.dlq)
         self.bucket.add_event_notification(
             s3.EventType.OBJECT_CREATED,
             QueueFromThisBucket(self.queue, self.bucket),

@@ -1,5 +1,6 @@
 """The generation workflow: the state machine (ASL from statemachines/), its task functions, the
-SageMaker notification consumer and the reaper of executions that ended without cleaning up."""
+SageMaker notification consumer and the reaper of executions that ended without cleaning up. The
+async endpoint it hands jobs to is a unit of its own (stacks/inference.py); the stack connects them."""
 
 from __future__ import annotations
 
@@ -9,36 +10,35 @@ from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from lambdas.common import contract
+from lambdas.common.contract import (
+    ASYNC_OUTPUT_PREFIX,
+    INFERENCE_CALLBACK,
+    JOBS_BY_USER,
+    REQUESTS_PREFIX,
+    SCRATCH_MEDIA_PREFIX,
+    SONGS_PREFIX,
+)
+
 from .config import ServiceConfig
-from .data import BY_USER_INDEX, DataStore
-from .functions import ServiceFunction
+from .data import DataStore
+from .functions import FunctionKit, ServiceFunction
 from .grants import allow_items, allow_list, allow_objects, allow_query
-from .inference import MEDIA_PREFIX, OUTPUT_PREFIX, REQUEST_PREFIX, InferenceEndpoint
 from .nag import acknowledge, logical_id
 from .queues import dead_letter_queue
 
 ASL_PATH = Path(__file__).resolve().parent.parent / "statemachines" / "song_generation.asl.json"
-SONGS_PREFIX = "songs/"
-# Longest a song can take end to end, queue wait included; also the horizon after which a
-# queued job no longer holds its place in the user's queue (queue_horizon in lambdas/workflow/slots.py).
-WORKFLOW_TIMEOUT = Duration.hours(24)
-# Safety net for a lost slot hand-over: a waiting job re-checks its turn this often.
-SLOT_POLL = Duration.minutes(5)
-CALLBACK_TIMEOUT = Duration.seconds(30)
-REAPED_STATUSES = ["ABORTED", "TIMED_OUT", "FAILED"]
 
 
 class GenerationWorkflow(Construct):
-    """Attributes: state_machine, state_machine_log_group, functions (by name), callback_function,
-    reaper_function, reaper_dlq, inference (the InferenceEndpoint: endpoint_name, success_topic,
-    error_topic, notifications_queue, notifications_dlq, scalable_target)."""
+    """Attributes: state_machine, state_machine_name, state_machine_log_group, functions (by the
+    package under lambdas/), acquire_slot, start_inference, publish, finalize, callback, reaper
+    (ServiceFunction), reaper_rule, reaper_dlq."""
 
     def __init__(
         self,
@@ -49,50 +49,20 @@ class GenerationWorkflow(Construct):
         data: DataStore,
         media_bucket: s3.IBucket,
         inference_bucket: s3.IBucket,
-        layer: lambda_.ILayerVersion,
-        log_retention: logs.RetentionDays,
-        environment: dict[str, str],
+        kit: FunctionKit,
     ) -> None:
         super().__init__(scope, construct_id)
         self._data = data
         self._media = media_bucket
         self._scratch = inference_bucket
-        self.inference = InferenceEndpoint(
-            self,
-            "Inference",
-            config=config,
-            inference_bucket=inference_bucket,
-            callback_timeout=CALLBACK_TIMEOUT,
-            log_retention=log_retention,
-        )
-        env = {
-            **environment,
-            "MEDIA_BUCKET_NAME": media_bucket.bucket_name,
-            "INFERENCE_BUCKET_NAME": inference_bucket.bucket_name,
-            "ENDPOINT_NAME": self.inference.endpoint_name,
-            "INFERENCE_TIMEOUT_SECONDS": str(config.inference_timeout_minutes * 60),
-            "WORKFLOW_TIMEOUT_SECONDS": str(int(WORKFLOW_TIMEOUT.to_seconds())),
-        }
 
-        def function(construct_id: str, module: str, description: str, **kwargs: int) -> ServiceFunction:
-            return ServiceFunction(
-                self,
-                construct_id,
-                handler=f"lambdas.{module}.handler.lambda_handler",
-                description=description,
-                layer=layer,
-                environment=env,
-                log_retention=log_retention,
-                **kwargs,
-            )
+        def function(construct_id: str, name: str, description: str, **kwargs: int) -> ServiceFunction:
+            return ServiceFunction(self, construct_id, kit=kit, name=name, description=description, **kwargs)
 
         self.acquire_slot = function("AcquireSlot", "acquire_slot", "workflow: wait for the user's slot")
         self.start_inference = function(
             "StartInference", "start_inference", "workflow: start async inference"
         )
-        # A new instance type is a new endpoint (its name changes): point the function at it only
-        # once it exists, so no job is sent to a name that is not there yet.
-        self.start_inference.function.node.add_dependency(self.inference.endpoint)
         self.publish = function(
             "Publish", "publish_song", "workflow: publish the song's media", timeout_s=120
         )
@@ -101,34 +71,25 @@ class GenerationWorkflow(Construct):
             "InferenceCallback",
             "inference_callback",
             "SageMaker async notifications to the waiting workflow task",
-            timeout_s=int(CALLBACK_TIMEOUT.to_seconds()),
+            timeout_s=INFERENCE_CALLBACK.function_timeout_s,
         )
         self.reaper = function("Reaper", "reaper", "cleans up after aborted, timed-out or failed executions")
 
-        self.state_machine_name = f"{config.resource_prefix}-song-generation"
-        self.state_machine = self._state_machine(config, log_retention)
+        self.state_machine_name = contract.state_machine_name(config.resource_prefix)
+        self.state_machine = self._state_machine(config, kit.log_retention)
         self._grant_tasks()
-        self._subscribe_callback()
         self._reaper_rule()
 
     @property
-    def functions(self) -> dict[str, lambda_.IFunction]:
-        return {
-            "acquire_slot": self.acquire_slot.function,
-            "start_inference": self.start_inference.function,
-            "publish": self.publish.function,
-            "finalize": self.finalize.function,
-            "inference_callback": self.callback.function,
-            "reaper": self.reaper.function,
-        }
-
-    @property
-    def callback_function(self) -> lambda_.IFunction:
-        return self.callback.function
-
-    @property
-    def reaper_function(self) -> lambda_.IFunction:
-        return self.reaper.function
+    def functions(self) -> list[ServiceFunction]:
+        return [
+            self.acquire_slot,
+            self.start_inference,
+            self.publish,
+            self.finalize,
+            self.callback,
+            self.reaper,
+        ]
 
     # --- the state machine ---
 
@@ -137,7 +98,7 @@ class GenerationWorkflow(Construct):
             self,
             "StateMachineLogs",
             # The /aws/vendedlogs/ prefix keeps the log group's resource policy small.
-            log_group_name=f"/aws/vendedlogs/states/{config.resource_prefix}-song-generation",
+            log_group_name=f"/aws/vendedlogs/states/{self.state_machine_name}",
             retention=log_retention,
             removal_policy=RemovalPolicy.DESTROY,
         )
@@ -155,9 +116,9 @@ class GenerationWorkflow(Construct):
                 "JobsTableName": self._data.jobs_table.table_name,
                 "UsersTableName": self._data.users_table.table_name,
                 "InferenceTimeoutSeconds": str(config.inference_timeout_minutes * 60),
-                "SlotPollSeconds": str(int(SLOT_POLL.to_seconds())),
+                "SlotPollSeconds": str(contract.SLOT_POLL_S),
             },
-            timeout=WORKFLOW_TIMEOUT,
+            timeout=Duration.seconds(contract.WORKFLOW_TIMEOUT_S),
             tracing_enabled=True,
             logs=sfn.LogOptions(
                 destination=self.state_machine_log_group, level=sfn.LogLevel.ALL, include_execution_data=True
@@ -205,50 +166,49 @@ class GenerationWorkflow(Construct):
         # transaction on the user's slot set with a check on the job.
         for task in (self.acquire_slot, self.finalize, self.reaper):
             allow_items(task.role, jobs, *read_update, "dynamodb:ConditionCheckItem")
-            allow_query(task.role, jobs, BY_USER_INDEX)
+            allow_query(task.role, jobs, JOBS_BY_USER.name)
             allow_items(task.role, users, *read_update)
             task.role.add_to_policy(task_response)
         for task in (self.finalize, self.reaper):
             # A failed job leaves no media behind.
             allow_list(task.role, self._media, SONGS_PREFIX)
-            allow_list(task.role, self._scratch, MEDIA_PREFIX)
+            allow_list(task.role, self._scratch, SCRATCH_MEDIA_PREFIX)
             allow_objects(task.role, self._media, SONGS_PREFIX, "s3:DeleteObject")
-            allow_objects(task.role, self._scratch, MEDIA_PREFIX, "s3:DeleteObject")
-            self._acknowledge_prefixes(task, (self._media, SONGS_PREFIX), (self._scratch, MEDIA_PREFIX))
+            allow_objects(task.role, self._scratch, SCRATCH_MEDIA_PREFIX, "s3:DeleteObject")
+            self._acknowledge_prefixes(
+                task, (self._media, SONGS_PREFIX), (self._scratch, SCRATCH_MEDIA_PREFIX)
+            )
 
         allow_items(self.start_inference.role, jobs, *read_update)
-        allow_objects(self.start_inference.role, self._scratch, REQUEST_PREFIX, "s3:PutObject")
-        self.start_inference.role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["sagemaker:InvokeEndpointAsync"], resources=[self.inference.endpoint_arn]
-            )
-        )
-        self._acknowledge_prefixes(self.start_inference, (self._scratch, REQUEST_PREFIX))
+        allow_objects(self.start_inference.role, self._scratch, REQUESTS_PREFIX, "s3:PutObject")
+        self._acknowledge_prefixes(self.start_inference, (self._scratch, REQUESTS_PREFIX))
 
         allow_items(self.publish.role, jobs, *read_update)
-        allow_objects(self.publish.role, self._scratch, MEDIA_PREFIX, "s3:GetObject", "s3:DeleteObject")
+        allow_objects(
+            self.publish.role, self._scratch, SCRATCH_MEDIA_PREFIX, "s3:GetObject", "s3:DeleteObject"
+        )
         # A retried copy whose scratch source was already removed must see 404 (then it checks the
         # destination); without ListBucket S3 answers 403 and the song would fail after publishing.
-        allow_list(self.publish.role, self._scratch, MEDIA_PREFIX)
-        allow_objects(self.publish.role, self._scratch, REQUEST_PREFIX, "s3:DeleteObject")
+        allow_list(self.publish.role, self._scratch, SCRATCH_MEDIA_PREFIX)
+        allow_objects(self.publish.role, self._scratch, REQUESTS_PREFIX, "s3:DeleteObject")
         # GetObject on the destination: a retried copy checks that the song already landed.
         allow_objects(self.publish.role, self._media, SONGS_PREFIX, "s3:PutObject", "s3:GetObject")
         self._acknowledge_prefixes(
             self.publish,
-            (self._scratch, MEDIA_PREFIX),
-            (self._scratch, REQUEST_PREFIX),
+            (self._scratch, SCRATCH_MEDIA_PREFIX),
+            (self._scratch, REQUESTS_PREFIX),
             (self._media, SONGS_PREFIX),
         )
 
         # UpdateItem: a completed task's token is removed from the job (conditional on that token).
         allow_items(self.callback.role, jobs, "dynamodb:GetItem", "dynamodb:UpdateItem")
-        allow_objects(self.callback.role, self._scratch, OUTPUT_PREFIX, "s3:GetObject")
+        allow_objects(self.callback.role, self._scratch, ASYNC_OUTPUT_PREFIX, "s3:GetObject")
         # A late result of a canceled or failed job is removed from the scratch prefix.
-        allow_list(self.callback.role, self._scratch, MEDIA_PREFIX)
-        allow_objects(self.callback.role, self._scratch, MEDIA_PREFIX, "s3:DeleteObject")
+        allow_list(self.callback.role, self._scratch, SCRATCH_MEDIA_PREFIX)
+        allow_objects(self.callback.role, self._scratch, SCRATCH_MEDIA_PREFIX, "s3:DeleteObject")
         self.callback.role.add_to_policy(task_response)
         self._acknowledge_prefixes(
-            self.callback, (self._scratch, OUTPUT_PREFIX), (self._scratch, MEDIA_PREFIX)
+            self.callback, (self._scratch, ASYNC_OUTPUT_PREFIX), (self._scratch, SCRATCH_MEDIA_PREFIX)
         )
 
     def _acknowledge_prefixes(self, task: ServiceFunction, *objects: tuple[s3.IBucket, str]) -> None:
@@ -258,18 +218,6 @@ class GenerationWorkflow(Construct):
             "AwsSolutions-IAM5",
             "Object actions limited to the key prefix this task owns (jobs are only known at runtime).",
             *findings,
-        )
-
-    # --- SageMaker notifications -> callback ---
-
-    def _subscribe_callback(self) -> None:
-        self.callback.function.add_event_source(
-            event_sources.SqsEventSource(
-                self.inference.notifications_queue,
-                batch_size=10,
-                max_batching_window=Duration.seconds(0),
-                report_batch_item_failures=True,
-            )
         )
 
     # --- executions that ended without cleaning up -> reaper ---
@@ -288,13 +236,16 @@ class GenerationWorkflow(Construct):
             event_pattern=events.EventPattern(
                 source=["aws.states"],
                 detail_type=["Step Functions Execution Status Change"],
-                detail={"status": REAPED_STATUSES, "stateMachineArn": [self.state_machine.state_machine_arn]},
+                detail={
+                    "status": list(contract.REAPED_STATUSES),
+                    "stateMachineArn": [self.state_machine.state_machine_arn],
+                },
             ),
             targets=[
                 targets.LambdaFunction(
                     self.reaper.function,
-                    retry_attempts=8,
-                    max_event_age=Duration.hours(6),
+                    retry_attempts=contract.REAPER_RETRY_ATTEMPTS,
+                    max_event_age=Duration.seconds(contract.REAPER_MAX_EVENT_AGE_S),
                     dead_letter_queue=self.reaper_dlq,
                 )
             ],

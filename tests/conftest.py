@@ -28,26 +28,41 @@ for _var in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
     os.environ.pop(_var, None)
 
 
+def _test_config() -> Any:
+    from stacks.config import ServiceConfig
+
+    return ServiceConfig(stage_name="test")
+
+
+TEST_CONFIG = _test_config()
+# The API's state machine until a test creates one (tests/unit/api/conftest.py sets its ARN).
+TEST_STATE_MACHINE_ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:song-generation-test"
+
+
 @contextmanager
 def moto_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """moto in-process with the service's tables and buckets; yields their names."""
+    """moto in-process with the service's tables, buckets and event bus; every function's variables
+    set in the process environment (the handlers share it here); yields the names."""
     import boto3
     from moto import mock_aws
 
-    from lambdas.common import aws, settings
-    from local.resources import ResourceNames, create_data_and_storage
-    from stacks.config import ServiceConfig
+    from lambdas.common import aws, runtime
+    from local.functions import every_variable, local_values
+    from local.resources import ResourceNames, create_data_and_storage, create_lifecycle_events
 
-    names = ResourceNames.for_config(ServiceConfig(stage_name="test"))
-    for key, value in names.environment().items():
+    names = ResourceNames.for_config(TEST_CONFIG)
+    values = local_values(TEST_CONFIG, names, state_machine_arn=TEST_STATE_MACHINE_ARN, api_origins="*")
+    values["webhook_allow_http_loopback"] = False  # as deployed; tests of local receivers turn it on
+    for key, value in every_variable(values).items():
         monkeypatch.setenv(key, value)
     with mock_aws():
         aws.reset()
-        settings.get_settings.cache_clear()
+        runtime.reset_all()
         create_data_and_storage(boto3.client("dynamodb"), boto3.client("s3"), names)
+        create_lifecycle_events(boto3.client("events"), boto3.client("sqs"), names)
         yield names
         aws.reset()
-        settings.get_settings.cache_clear()
+        runtime.reset_all()
 
 
 @pytest.fixture

@@ -1,391 +1,57 @@
-"""REST API Lambda: routes (thin) -> SongService (logic) -> repositories and adapters (data access).
+"""REST API Lambda: routes (thin, lambdas/api/routes.py) -> services (logic) -> the store (data).
 
 Handler path: `lambdas.api.handler.lambda_handler`. The caller's identity is only ever the
-Cognito authorizer's `sub` claim. No AWS call happens at import time.
+Cognito authorizer's `sub` claim. No AWS call happens at import time: the settings, the stores
+and the resolver are built at the first invocation.
 """
 
 from __future__ import annotations
 
 import warnings
-from typing import Annotated, Any
+from dataclasses import dataclass
+from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response, content_types
-from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig
 from aws_lambda_powertools.logging import correlation_paths
 
-from lambdas.common import errors, media_keys
-from lambdas.common.models import UUID_PATTERN, SongRequest
 from lambdas.common.observability import logger, metrics, tracer
-from lambdas.common.settings import cors_allow_origins, get_settings
-from lambdas.common.uploads import UploadRequest
+from lambdas.common.runtime import ColdStart
+from lambdas.common.settings import ApiSettings
+from lambdas.common.url_safety import http_loopback_allowed
 
-from . import http_errors, json_body
-from .schemas import (
-    ErrorResponse,
-    HealthResponse,
-    MeResponse,
-    SongDetail,
-    SongPage,
-    UploadCreated,
-    UploadDetail,
-    WebhookSecretResponse,
-)
-from .service import SongService
-from .uploads import UploadService
-
-# The largest valid body is ~6 KiB of text; 64 KiB leaves room for JSON escapes (\uXXXX) and
-# stops anything bigger before it is parsed.
-MAX_BODY_BYTES = 64 * 1024
-IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"  # visible ASCII, as in the IETF Idempotency-Key draft
-SECURITY = [{"cognito": []}]
-RETRY_AFTER_HEADER = {
-    "description": "Seconds to wait before retrying; sent with `ConcurrentRequests`",
-    "schema": {"type": "integer", "minimum": 1},
-}
-# (method, API Gateway resource) of the operations that take a body; every other route ignores one,
-# as its OpenAPI operation lists no 400/413/415/422 for a body. A test checks it against the document.
-ROUTES_WITH_BODY = frozenset({("POST", "/songs"), ("POST", "/uploads")})
+from .app import cors, create_app, reject_before_routing, rejection
+from .services import Services
 
 # GET requests emit no business metric; Powertools would warn on every one of them.
 warnings.filterwarnings("ignore", message="No application metrics to publish")
 
-_origins = cors_allow_origins()
-CORS = CORSConfig(
-    allow_origin=_origins[0],
-    extra_origins=_origins[1:],
-    allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
-    max_age=3600,
-)
-# The strict parser is the resolver's deserializer too, so no body reaches a route through plain json.
-app = APIGatewayRestResolver(enable_validation=True, cors=CORS, json_body_deserializer=json_body.loads)
-http_errors.register(app)
+
+@dataclass(frozen=True)
+class Api:
+    settings: ApiSettings
+    services: Services
+    cors: CORSConfig
+    app: APIGatewayRestResolver
 
 
-def _ok(status: int, description: str, model: type | None = None) -> dict[int | str, dict[str, Any]]:
-    content = {"content": {"application/json": {"model": model}}} if model else {}
-    return {status: {"description": description, **content}}
+def build(settings: ApiSettings) -> Api:
+    services = Services.from_settings(settings)
+    cors_config = cors(settings.origins)
+    return Api(settings, services, cors_config, create_app(cors_config, lambda: services))
 
 
-def _error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    described = {
-        400: "Malformed request (bad JSON, id, query or header)",
-        401: "Missing or invalid token",
-        402: "The available credits do not cover the song's price (details: price and balance)",
-        404: "Not found, or not yours",
-        409: "Conflict (or a source not ready yet)",
-        413: "Body over the size limit",
-        415: "Body is not JSON",
-        422: "Invalid input (details lists the fields), or an unusable audio source",
-        429: "Throttled, or too many requests of this user at once (ConcurrentRequests): retry, after "
-        "Retry-After seconds when it is sent",
-        500: "Unexpected error; details carries a correlation id",
-        503: "The workflow could not be started; retry",
-    }
-    responses: dict[int | str, dict[str, Any]] = {
-        status: {"description": described[status], "content": {"application/json": {"model": ErrorResponse}}}
-        for status in statuses
-    }
-    if 429 in responses:
-        responses[429]["headers"] = {"Retry-After": RETRY_AFTER_HEADER}
-    return responses
-
-
-SongId = Annotated[str, Path(pattern=UUID_PATTERN, description="The song's id (a UUID)")]
-UploadId = Annotated[str, Path(pattern=UUID_PATTERN, description="The upload's id (a UUID)")]
-
-
-def _no_content() -> Response:
-    """A 204 without a body or a Content-Type. A route returning None would answer `null` as JSON,
-    a body a 204 must not have: a client reads those four bytes as the start of its next response
-    on the same connection. (A `Response` return annotation would be modelled as a body.)"""
-    return Response(status_code=204)
-
-
-def current_user_id() -> str:
-    """The Cognito `sub` of the caller. API Gateway already rejected requests without a token."""
-    claims = app.current_event.request_context.authorizer.claims or {}
-    user_id = claims.get("sub")
-    if not isinstance(user_id, str) or not media_keys.is_valid_user_id(user_id):
-        raise errors.Unauthorized("missing or invalid identity")
-    return user_id
-
-
-def service() -> SongService:
-    return SongService(settings=get_settings())
-
-
-# Every operation lists every status it can answer, success first. 429 comes from the stage's
-# throttling and 401 from the Cognito authorizer (both API Gateway's, in this error shape).
-@app.get(
-    "/health",
-    summary="Liveness",
-    operation_id="health",
-    tags=["ops"],
-    responses={**_ok(200, "The API is up", HealthResponse), **_error_responses(429, 500)},
-)
-def health() -> HealthResponse:
-    return HealthResponse()
-
-
-@app.post(
-    "/songs",
-    summary="Request a song",
-    operation_id="requestSong",
-    tags=["songs"],
-    status_code=202,
-    security=SECURITY,
-    responses={
-        202: {
-            "description": "Accepted: the job, queued",
-            "content": {"application/json": {"model": SongDetail}},
-            # How a client (or an API tester) follows the new song: its id feeds the song routes.
-            "links": {
-                op: {"operationId": op, "parameters": {"song_id": "$response.body#/job_id"}}
-                for op in ("getSong", "deleteSong")
-            },
-        },
-        **_error_responses(400, 401, 402, 404, 409, 413, 415, 422, 429, 500, 503),
-    },
-)
-def request_song(
-    request: Annotated[
-        SongRequest,
-        Body(description="Text modes, or audio-in modes with a `source`; chosen by `mode`"),
-    ],
-    idempotency_key: Annotated[
-        str | None,
-        Header(
-            alias="idempotency-key",
-            pattern=IDEMPOTENCY_KEY_PATTERN,
-            description="Same key and body: the same job is returned. Same key, other body: 409.",
-        ),
-    ] = None,
-) -> SongDetail:
-    return service().request_song(current_user_id(), request, idempotency_key, app.lambda_context)
-
-
-@app.get(
-    "/songs",
-    summary="List my songs, newest first",
-    operation_id="listSongs",
-    tags=["songs"],
-    security=SECURITY,
-    responses={**_ok(200, "One page of songs", SongPage), **_error_responses(400, 401, 429, 500)},
-)
-def list_songs(
-    limit: Annotated[int, Query(ge=1, le=50, description="Page size")] = 20,
-    next_token: Annotated[
-        str | None,
-        Query(
-            max_length=2048,
-            description="The opaque `next_token` of the previous page; any other value is 400",
-        ),
-    ] = None,
-) -> SongPage:
-    return service().list_songs(current_user_id(), limit, next_token)
-
-
-@app.get(
-    "/songs/<song_id>",
-    summary="One song, with download URLs (valid 1 h) once processed",
-    operation_id="getSong",
-    tags=["songs"],
-    security=SECURITY,
-    responses={**_ok(200, "The song", SongDetail), **_error_responses(400, 401, 404, 429, 500)},
-)
-def get_song(song_id: SongId) -> SongDetail:
-    return service().get_song(current_user_id(), song_id)
-
-
-@app.post(
-    "/songs/<song_id>/cancel",
-    summary="Cancel a queued or processing song",
-    description="The song ends `canceled` within seconds and is never charged. Repeating it returns the "
-    "canceled song again; a song that already finished (processed or failed) is a 409.",
-    tags=["songs"],
-    security=SECURITY,
-    responses={
-        **_ok(200, "The canceled song", SongDetail),
-        **_error_responses(400, 401, 404, 409, 429, 500, 503),
-    },
-)
-def cancel_song(song_id: SongId) -> SongDetail:
-    return service().cancel_song(current_user_id(), song_id)
-
-
-@app.delete(
-    "/songs/<song_id>",
-    summary="Delete a finished song and its media",
-    operation_id="deleteSong",
-    description="A song still queued or processing cannot be deleted yet (409).",
-    tags=["songs"],
-    status_code=204,
-    security=SECURITY,
-    responses={**_ok(204, "Deleted"), **_error_responses(400, 401, 404, 409, 429, 500)},
-)
-def delete_song(song_id: SongId):  # no return annotation: see _no_content
-    service().delete_song(current_user_id(), song_id)
-    return _no_content()
-
-
-@app.get(
-    "/me",
-    summary="My credits: balance, reserved by songs in progress, available (the first call creates the user)",
-    operation_id="getMe",
-    tags=["users"],
-    security=SECURITY,
-    responses={**_ok(200, "The caller and their credits", MeResponse), **_error_responses(401, 429, 500)},
-)
-def me() -> MeResponse:
-    return service().me(current_user_id())
-
-
-DOCS_PATH = "/docs"
-
-
-@app.get(DOCS_PATH, include_in_schema=False)
-def api_reference():  # no return annotation: Powertools would model `Response` as a body
-    """The API reference without a token: the page (Swagger UI), or `?format=json` the document."""
-    from . import openapi
-
-    query = app.current_event.query_string_parameters or {}
-    context = app.current_event.request_context
-    # Under the stage (`/v1/docs`) on the execute-api URL; at the root behind a custom domain.
-    base_path = f"/{context.stage}" if context.path.startswith(f"/{context.stage}/") else ""
-    content_type, body = openapi.docs_page(base_path, want_json=query.get("format") == "json")
-    return Response(status_code=200, content_type=content_type, body=body)
-
-
-@app.post(
-    "/uploads",
-    summary="Start an upload of a source track (presigned POST form)",
-    operation_id="createUpload",
-    description=(
-        "Returns a form for S3: POST `fields` and then the file (as the `file` field) to `url`. The "
-        "form accepts exactly the declared type and size. The upload check then decodes the file; "
-        "follow it with GET /uploads/{upload_id}. Per user, at most `upload_max_pending` forms whose "
-        "files are not checked yet (429 `TooManyPendingUploads`, with Retry-After) and "
-        "`upload_max_stored` checked uploads that have not expired (409 `UploadQuotaExceeded`)."
-    ),
-    tags=["uploads"],
-    status_code=201,
-    security=SECURITY,
-    responses={
-        **_ok(201, "Created", UploadCreated),
-        **_error_responses(400, 401, 409, 413, 415, 422, 429, 500),
-    },
-)
-def create_upload(
-    request: Annotated[UploadRequest, Body(description="The file about to be sent")],
-) -> UploadCreated:
-    return UploadService().create(current_user_id(), request)
-
-
-@app.get(
-    "/uploads/<upload_id>",
-    summary="An upload and the result of its check",
-    tags=["uploads"],
-    security=SECURITY,
-    responses={**_ok(200, "The upload", UploadDetail), **_error_responses(400, 401, 404, 429, 500)},
-)
-def get_upload(upload_id: UploadId) -> UploadDetail:
-    return UploadService().get(current_user_id(), upload_id)
-
-
-@app.delete(
-    "/uploads/<upload_id>",
-    summary="Delete an upload",
-    description=(
-        "Deletes the upload's file and record. Songs made from it keep their own audio. While a song "
-        "made from it is still queued or processing, the answer is 409 `UploadInUse`."
-    ),
-    tags=["uploads"],
-    status_code=204,
-    security=SECURITY,
-    responses={**_ok(204, "Deleted"), **_error_responses(400, 401, 404, 409, 429, 500)},
-)
-def delete_upload(upload_id: UploadId):  # no return annotation: see _no_content
-    UploadService().delete(current_user_id(), upload_id)
-    return _no_content()
-
-
-@app.get(
-    "/me/webhook-secret",
-    summary="My webhook signing secret (created on first use)",
-    tags=["users"],
-    security=SECURITY,
-    responses={**_ok(200, "The secret", WebhookSecretResponse), **_error_responses(401, 429, 500)},
-)
-def webhook_secret() -> WebhookSecretResponse:
-    return service().webhook_secret(current_user_id())
-
-
-@app.post(
-    "/me/webhook-secret/rotate",
-    summary="Replace my webhook signing secret",
-    description="Deliveries signed from now on use the new secret, retries of earlier events included.",
-    tags=["users"],
-    security=SECURITY,
-    responses={**_ok(200, "The new secret", WebhookSecretResponse), **_error_responses(401, 429, 500)},
-)
-def rotate_webhook_secret() -> WebhookSecretResponse:
-    return service().rotate_webhook_secret(current_user_id())
-
-
-def reject_before_routing(event: dict[str, Any]) -> errors.ServiceError | None:
-    """Body checks that must run before Powertools parses the body (its validation runs first).
-
-    Only the routes in ROUTES_WITH_BODY read one: on any other route (a cancel, a GET) a body is
-    ignored (dropped from the event). Accepted bodies reach Powertools as UTF-8 text.
-    """
-    body = event.get("body")
-    if not body:
-        return None
-    route = (str(event.get("httpMethod", "")).upper(), event.get("resource"))
-    if route not in ROUTES_WITH_BODY:
-        event["body"], event["isBase64Encoded"] = None, False
-        return None
-    # Base64 is 4 characters per 3 bytes; text is counted in UTF-8 bytes, as clients send it.
-    size = len(body) * 3 // 4 if event.get("isBase64Encoded") else len(body.encode("utf-8", "surrogatepass"))
-    if size > MAX_BODY_BYTES:
-        return errors.PayloadTooLarge(f"the request body is over {MAX_BODY_BYTES} bytes")
-    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
-    try:
-        json_body.check_media_type(headers.get("content-type"))
-        text = json_body.decode(body, bool(event.get("isBase64Encoded")))
-        parsed = json_body.loads(text)
-    except errors.ServiceError as exc:
-        return exc
-    if not isinstance(parsed, dict):
-        # Powertools would validate the first element of a JSON array as if it were the body.
-        return errors.InvalidBody(
-            "the request body is not valid",
-            [{"field": "body", "message": "must be a JSON object", "type": "model_type"}],
-        )
-    event["body"], event["isBase64Encoded"] = text, False
-    # Media types are case-insensitive; Powertools compares the header as written.
-    for key in ("headers", "multiValueHeaders"):
-        for name in [n for n in event.get(key) or {} if n.lower() == "content-type"]:
-            value = json_body.JSON_MEDIA_TYPE
-            event[key][name] = [value] if key == "multiValueHeaders" else value
-    return None
-
-
-def _proxy_response(exc: errors.ServiceError, event: dict[str, Any]) -> dict[str, Any]:
-    response = http_errors.from_service_error(exc)
-    origin = next((v for k, v in (event.get("headers") or {}).items() if k.lower() == "origin"), None)
-    headers = {"Content-Type": content_types.APPLICATION_JSON}
-    headers.update(CORS.to_dict(CORS.allowed_origin(origin)))
-    return {"statusCode": response.status_code, "headers": headers, "body": response.body}
+cold_start = ColdStart(ApiSettings, build)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    metrics.set_default_dimensions(stage=get_settings().stage_name)
+    api = cold_start.dependencies()
+    metrics.set_default_dimensions(stage=api.settings.stage_name)
     rejected = reject_before_routing(event)
     if rejected is not None:
         logger.info("request rejected before routing", extra={"error_code": rejected.code})
-        return _proxy_response(rejected, event)
-    return app.resolve(event, context)
+        return rejection(rejected, event, api.cors)
+    with http_loopback_allowed(api.settings.webhook_allow_http_loopback):
+        return api.app.resolve(event, context)

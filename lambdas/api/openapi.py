@@ -1,9 +1,10 @@
-"""The OpenAPI document of the REST API, generated from the resolver and its pydantic models.
+"""The OpenAPI document of the REST API, generated from a resolver (lambdas/api/app.py) with its
+routes and pydantic models.
 
-`python -m lambdas.api.openapi > docs/openapi.json` (or `make openapi`); a test fails when the
-committed file is stale, and tests/e2e/test_openapi_fuzz.py runs Schemathesis from it against the
-local stack. The deployed API serves the same document (`GET /docs?format=json`) and an interactive
-page (`GET /docs`), see `docs_page`.
+`python -m lambdas.api > docs/openapi.json` (or `make openapi`); a test fails when the committed
+file is stale, and tests/e2e/test_openapi_fuzz.py runs Schemathesis from it against the local
+stack. The deployed API serves the same document (`GET /docs?format=json`) and an interactive page
+(`GET /docs`), see `docs_page`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, Server, ServerVariable
+
+from lambdas.common.contract import API_STAGE, DEFAULT_UPLOAD_MAX_MB
 
 TITLE = "Song generation service"
 VERSION = "1.0.0"
@@ -25,7 +29,7 @@ DESCRIPTION = (
 )
 SERVERS = [
     Server(
-        url="https://{api_id}.execute-api.{region}.amazonaws.com/v1",
+        url=f"https://{{api_id}}.execute-api.{{region}}.amazonaws.com/{API_STAGE}",
         description="A deployment (`cdk deploy` prints the API id as the stack output ApiUrl)",
         variables={
             "api_id": ServerVariable(default="abc123defg", description="The REST API id"),
@@ -33,7 +37,7 @@ SERVERS = [
         },
     ),
     Server(
-        url="http://127.0.0.1:{port}/v1",
+        url=f"http://127.0.0.1:{{port}}/{API_STAGE}",
         description="The local stack (`make local`; the port is printed at start)",
         variables={"port": ServerVariable(default="8000", description="`--api-port` of `make local`")},
     ),
@@ -51,10 +55,13 @@ _BODY_ONLY_STATUS = "422"
 _POWERTOOLS_VALIDATION_SCHEMAS = ("HTTPValidationError", "ResponseValidationError", "ValidationError")
 
 
-def document_dict(servers: list[Server] | None = None) -> dict[str, Any]:
-    """The document as a dict; `servers` replaces the documented ones (the served copy)."""
-    from lambdas.api.handler import app
-
+def document_dict(
+    app: APIGatewayRestResolver,
+    servers: list[Server] | None = None,
+    upload_max_bytes: int = DEFAULT_UPLOAD_MAX_MB * 1024 * 1024,
+) -> dict[str, Any]:
+    """The document of `app`'s routes; `servers` replaces the documented ones (the served copy), and
+    the upload size limit is the deployment's (UploadService.create enforces it)."""
     schema = app.get_openapi_json_schema(
         title=TITLE,
         version=VERSION,
@@ -72,21 +79,24 @@ def document_dict(servers: list[Server] | None = None) -> dict[str, Any]:
             # Public operations say so: an empty requirement, not a missing one.
             operation.setdefault("security", [])
     schemas = spec.get("components", {}).get("schemas", {})
+    schemas["UploadRequest"]["properties"]["size_bytes"]["maximum"] = upload_max_bytes
     for name in _POWERTOOLS_VALIDATION_SCHEMAS:  # in order: the first refers to the last
         if f'"#/components/schemas/{name}"' not in json.dumps(spec):
             schemas.pop(name, None)
     return spec
 
 
-def document() -> str:
+def text(spec: dict[str, Any]) -> str:
     """The OpenAPI JSON text, stable across runs (keys in insertion order, 2-space indent)."""
-    return json.dumps(document_dict(), indent=2) + "\n"
+    return json.dumps(spec, indent=2) + "\n"
 
 
 # Public and unchanging for the life of the Lambda container: build each variant once, not per
 # request (the page inlines a ~1.4 MB Swagger bundle). A stage and a custom domain: 2 x 2 entries.
 @functools.lru_cache(maxsize=8)
-def docs_page(base_path: str, want_json: bool) -> tuple[str, str]:
+def docs_page(
+    app: APIGatewayRestResolver, base_path: str, want_json: bool, upload_max_bytes: int
+) -> tuple[str, str]:
     """(content type, body) of `GET /docs`: Powertools' Swagger UI page, or the document itself.
 
     The served document names this deployment (`base_path`) as its server, so "Try it out" calls
@@ -96,7 +106,7 @@ def docs_page(base_path: str, want_json: bool) -> tuple[str, str]:
     from aws_lambda_powertools.event_handler.openapi import swagger_ui
     from aws_lambda_powertools.event_handler.openapi.swagger_ui import generate_swagger_html
 
-    spec = json.dumps(document_dict([Server(url=base_path or "/")]))
+    spec = json.dumps(document_dict(app, [Server(url=base_path or "/")], upload_max_bytes))
     if want_json:
         return "application/json", spec
     assets = Path(swagger_ui.__file__).parent
@@ -108,7 +118,3 @@ def docs_page(base_path: str, want_json: bool) -> tuple[str, str]:
         oauth2_config=None,
     )
     return "text/html; charset=utf-8", html
-
-
-if __name__ == "__main__":
-    print(document(), end="")

@@ -1,1 +1,2 @@
-"""Code shared by every Lambda function: models, settings, repositories, errors, observability."""
+"""Code shared by every Lambda function: the contract, models, settings, the store (data access),
+errors, observability."""

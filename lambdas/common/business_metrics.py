@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-SERVICE = "song-service"
-DEFAULT_NAMESPACE = "SongService"
+from .contract import METRICS_NAMESPACE as DEFAULT_NAMESPACE
+from .contract import SERVICE
 
 
 @dataclass(frozen=True)
@@ -52,8 +52,8 @@ def namespace() -> str:
     return os.environ.get("POWERTOOLS_METRICS_NAMESPACE", DEFAULT_NAMESPACE)
 
 
-def emit(spec: MetricSpec, value: float, **dimensions: str) -> None:
-    """Emit one data point. The dimension names must be exactly the spec's."""
+def emit(spec: MetricSpec, value: float, *, stage: str, **dimensions: str) -> None:
+    """Emit one data point of the deployment `stage`. The dimension names must be exactly the spec's."""
     if set(dimensions) != set(spec.dimensions):
         raise ValueError(f"{spec.name} takes dimensions {spec.dimensions}, got {sorted(dimensions)}")
     from aws_lambda_powertools.metrics import single_metric  # runtime-only dependency
@@ -64,7 +64,7 @@ def emit(spec: MetricSpec, value: float, **dimensions: str) -> None:
     if is_metrics_disabled():
         return
 
-    default_dimensions = {"service": SERVICE, "stage": os.environ.get("STAGE_NAME", "dev")}
+    default_dimensions = {"service": SERVICE, "stage": stage}
     with single_metric(
         name=spec.name,
         unit=spec.unit,
@@ -76,12 +76,12 @@ def emit(spec: MetricSpec, value: float, **dimensions: str) -> None:
             metric.add_dimension(name=name, value=str(dim_value))
 
 
-def emit_generation_timings(timings: dict[str, float]) -> None:
+def emit_generation_timings(timings: dict[str, float], *, stage: str) -> None:
     """Per-step seconds from the container's manifest (`lyrics_s`, `music_s`, ...)."""
     for step in GENERATION_STEPS:
         seconds = timings.get(f"{step}_s")
         if seconds is not None:
-            emit(GENERATION_SECONDS, float(seconds), step=step)
+            emit(GENERATION_SECONDS, float(seconds), stage=stage, step=step)
 
 
 def dimension_sets() -> Iterator[tuple[str, tuple[str, ...]]]:
@@ -90,7 +90,42 @@ def dimension_sets() -> Iterator[tuple[str, tuple[str, ...]]]:
         yield spec.name, ("service", "stage", *spec.dimensions)
 
 
-# ---------------------------------------------------------------- recorders used by the workflow
+# ------------------------------------------------------------- what the API and the workflow record
+
+
+class BusinessMetrics:
+    """The data points of one deployment stage, as the API and the workflow record them."""
+
+    def __init__(self, stage: str) -> None:
+        self.stage = stage
+
+    def song_requested(self, mode: str) -> None:
+        emit(SONGS_REQUESTED, 1, stage=self.stage, mode=mode)
+
+    def song_rejected(self, reason: str) -> None:
+        emit(SONGS_REJECTED, 1, stage=self.stage, reason=reason)
+
+    def song_processed(
+        self,
+        *,
+        mode: str,
+        credits: int,
+        timings: dict[str, float],
+        queue_wait_s: float | None,
+        end_to_end_s: float | None,
+    ) -> None:
+        emit(SONGS_PROCESSED, 1, stage=self.stage, mode=mode)
+        emit(CREDITS_CHARGED, credits, stage=self.stage)
+        emit_generation_timings(timings, stage=self.stage)
+        if queue_wait_s is not None:
+            emit(QUEUE_WAIT_SECONDS, queue_wait_s, stage=self.stage)
+        if end_to_end_s is not None:
+            emit(END_TO_END_SECONDS, end_to_end_s, stage=self.stage)
+
+    def song_failed(self, *, error_code: str, queue_wait_s: float | None) -> None:
+        emit(SONGS_FAILED, 1, stage=self.stage, error_code=error_code)
+        if queue_wait_s is not None:
+            emit(QUEUE_WAIT_SECONDS, queue_wait_s, stage=self.stage)
 
 
 def seconds_between(start: str | None, end: str | None) -> float | None:
@@ -103,26 +138,3 @@ def seconds_between(start: str | None, end: str | None) -> float | None:
 
 def _parse(timestamp: str) -> datetime:
     return datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
-
-
-def record_processed(
-    *,
-    mode: str,
-    credits: int,
-    timings: dict[str, float],
-    queue_wait_s: float | None,
-    end_to_end_s: float | None,
-) -> None:
-    emit(SONGS_PROCESSED, 1, mode=mode)
-    emit(CREDITS_CHARGED, credits)
-    emit_generation_timings(timings)
-    if queue_wait_s is not None:
-        emit(QUEUE_WAIT_SECONDS, queue_wait_s)
-    if end_to_end_s is not None:
-        emit(END_TO_END_SECONDS, end_to_end_s)
-
-
-def record_failed(*, error_code: str, queue_wait_s: float | None) -> None:
-    emit(SONGS_FAILED, 1, error_code=error_code)
-    if queue_wait_s is not None:
-        emit(QUEUE_WAIT_SECONDS, queue_wait_s)

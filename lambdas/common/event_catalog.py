@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from .contract import SERVICE
 from .models import JobStatus
 
-SOURCE = "song-service"
+SOURCE = SERVICE
 EVENT_TYPES: dict[JobStatus, str] = {
     JobStatus.PROCESSING: "song.processing",
     JobStatus.PROCESSED: "song.processed",

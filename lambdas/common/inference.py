@@ -9,19 +9,17 @@ from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .contract import REQUESTS_PREFIX, SCRATCH_MEDIA_PREFIX
 from .models import AudioFormat, Job
-
-REQUEST_PREFIX = "requests/"
-MEDIA_PREFIX = "media/"
 
 
 def request_key(job_id: str) -> str:
-    return f"{REQUEST_PREFIX}{job_id}.json"
+    return f"{REQUESTS_PREFIX}{job_id}.json"
 
 
 def scratch_media_prefix(job_id: str) -> str:
     """Where the container writes a job's media in the inference bucket."""
-    return f"{MEDIA_PREFIX}{job_id}/"
+    return f"{SCRATCH_MEDIA_PREFIX}{job_id}/"
 
 
 def build_request(job: Job, bucket: str) -> dict:

@@ -1,6 +1,6 @@
 """Lifecycle events of songs on the stack's EventBridge bus: the one place that emits them.
 
-Every place where a job changes state calls `announce(job)` with the job as it is now:
+Every place where a job changes state calls `LifecycleEvents.announce(job)` with the job as it is now:
 `processing` (start_inference), `processed` (finalize, before the slot is freed), `failed`
 (finalize/reaper, by the call that failed the job) and `canceled` (the API's cancel).
 
@@ -19,7 +19,6 @@ from . import aws
 from .event_catalog import EVENT_TYPES, SOURCE
 from .models import Job, utc_now
 from .observability import logger
-from .settings import get_settings
 from .song_view import song_fields
 
 
@@ -31,13 +30,24 @@ def event_body(job: Job, event_type: str) -> dict[str, Any]:
     return {"type": event_type, "timestamp": utc_now(), "data": song_fields(job)}
 
 
-def announce(job: Job) -> str | None:
-    """Put the event for the job's current status on the bus; returns its type (None: no event)."""
-    event_type = EVENT_TYPES.get(job.status)
-    bus = get_settings().event_bus_name
-    if event_type is None or not bus:
-        # Queued has no event; without a bus (unit tests of other parts) there is nowhere to send.
-        return None
+class LifecycleEvents:
+    """The stack's bus of song lifecycle events."""
+
+    def __init__(self, bus_name: str) -> None:
+        self.bus_name = bus_name
+
+    def announce(self, job: Job) -> str | None:
+        """Put the event for the job's current status on the bus; returns its type (None: queued
+        has no event)."""
+        event_type = EVENT_TYPES.get(job.status)
+        if event_type is None:
+            return None
+        _put(self.bus_name, job, event_type)
+        logger.info("lifecycle event sent", extra={"job_id": job.job_id, "event_type": event_type})
+        return event_type
+
+
+def _put(bus: str, job: Job, event_type: str) -> None:
     response = aws.client("events").put_events(
         Entries=[
             {
@@ -54,5 +64,3 @@ def announce(job: Job) -> str | None:
         raise EventNotSent(
             f"{event_type} for {job.job_id}: {entry.get('ErrorCode')} {entry.get('ErrorMessage')}"
         )
-    logger.info("lifecycle event sent", extra={"job_id": job.job_id, "event_type": event_type})
-    return event_type

@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from uuid import UUID
 
-MEDIA_ROOT = "songs/"
+from .contract import SONGS_PREFIX
+
 # Cognito `sub` values are UUIDs; other identity providers (the local stack) use similar tokens.
 _USER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
 
@@ -30,7 +31,7 @@ def is_valid_job_id(job_id: str) -> bool:
 def job_prefix(user_id: str, job_id: str) -> str:
     if not is_valid_user_id(user_id) or not is_valid_job_id(job_id):
         raise ValueError("user_id or job_id is not safe for an S3 key")
-    return f"{MEDIA_ROOT}{user_id}/{job_id}/"
+    return f"{SONGS_PREFIX}{user_id}/{job_id}/"
 
 
 def audio_key(user_id: str, job_id: str, fmt: str, track: str | None = None, take: int = 1) -> str:

@@ -1,92 +1,168 @@
-"""Runtime settings from environment variables, read on first use (never at import time)."""
+"""What each function reads from its environment: one pydantic model per function.
+
+A function validates its settings once, at its first invocation (lambdas/common/runtime.py): a
+missing or malformed variable fails that invocation with a message that names it, before any AWS
+call. Each model lists only what its function uses. A field's variable is its name in upper case
+(`jobs_table_name` <- JOBS_TABLE_NAME); the CDK app and the local stack give each function exactly
+the variables of its model (`lambdas.common.contract.function_environment`).
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from functools import cache
+from collections.abc import Mapping
+from typing import Annotated, Self
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+Name = Annotated[str, Field(min_length=1)]
+Count = Annotated[int, Field(ge=1)]
 
 
-@dataclass(frozen=True)
-class Settings:
-    stage_name: str
-    jobs_table_name: str
-    users_table_name: str
-    idempotency_table_name: str
-    media_bucket_name: str
-    inference_bucket_name: str
-    state_machine_arn: str
-    endpoint_name: str
-    signup_credits: int
-    credits_per_minute: int  # the price: credits per started minute of audio, per take
-    max_concurrent_jobs_per_user: int
-    # Workflow only. SageMaker's RequestTTLSeconds: a request the workflow stopped waiting for is
-    # not computed.
-    inference_timeout_s: int = 2700
-    # Workflow only. The state machine's own timeout: a queued job older than this has no live
-    # execution, so it no longer holds its place in the user's queue.
-    max_execution_s: int = 86400
-    presigned_url_ttl_s: int = 3600
-    # Audio uploads (lambdas/common/uploads.py): table, bucket and the limits cdk.json sets.
-    uploads_table_name: str = ""
-    uploads_bucket_name: str = ""
-    upload_max_bytes: int = 50 * 1024 * 1024
-    upload_max_duration_s: int = 600
-    upload_expiry_days: int = 7
-    upload_form_ttl_s: int = 900  # how long the presigned POST form is valid
-    upload_max_pending: int = 5  # per user: forms handed out whose files are not checked yet
-    upload_max_stored: int = 50  # per user: checked uploads not expired (or kept by a song)
-    stems_enabled: bool = True
-    # The stack's EventBridge bus for song lifecycle events (lambdas/common/lifecycle.py).
-    event_bus_name: str = ""
-    # Songs the GPU endpoint renders at once when scaled out (max instances x invocations per
-    # instance); the queue ETA divides by it.
-    gpu_parallelism: int = 1
+class SettingsError(RuntimeError):
+    """A function's environment lacks a variable its settings need, or holds an invalid value."""
+
+
+class FunctionSettings(BaseModel):
+    model_config = ConfigDict(alias_generator=str.upper, populate_by_name=True, frozen=True, extra="ignore")
+
+    stage_name: Name  # the deployment's stage (the metrics' `stage` dimension)
+
+    @classmethod
+    def variables(cls) -> dict[str, str]:
+        """Field name -> environment variable, for every field of the model."""
+        return {name: field.alias or name.upper() for name, field in cls.model_fields.items()}
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> Self:
+        """The settings in `environ` (default: the process environment), validated."""
+        environ = os.environ if environ is None else environ
+        variables = cls.variables().values()
+        try:
+            return cls.model_validate({name: environ[name] for name in variables if name in environ})
+        except ValidationError as exc:
+            problems = []
+            for error in exc.errors():
+                variable = str(error["loc"][0]) if error["loc"] else "?"
+                problem = "is not set" if error["type"] == "missing" else f"is not valid: {error['msg']}"
+                problems.append(f"{variable} {problem}")
+            raise SettingsError(f"{cls.__name__}: " + "; ".join(problems)) from None
+
+
+# --- what several functions need -------------------------------------------------------------------
+
+
+class _Jobs(FunctionSettings):
+    jobs_table_name: Name
+
+
+class _Users(FunctionSettings):
+    users_table_name: Name
+
+
+class _Media(FunctionSettings):
+    media_bucket_name: Name
+
+
+class _Scratch(FunctionSettings):
+    inference_bucket_name: Name  # the inference (scratch) bucket
+
+
+class _Uploads(FunctionSettings):
+    uploads_table_name: Name
+    uploads_bucket_name: Name
+
+
+class _Events(FunctionSettings):
+    event_bus_name: Name  # lifecycle events (lambdas/common/lifecycle.py)
+
+
+class UserQueueSettings(_Jobs, _Users):
+    """The per-user limit and its queue (lambdas/workflow/slots.py)."""
+
+    max_concurrent_jobs_per_user: Count
+    # The state machine's timeout: a queued job older than this has no live execution, so it no
+    # longer holds its place in the user's queue.
+    workflow_timeout_seconds: Count
+
+
+class _Webhooks(FunctionSettings):
     # Local development only (the local stack sets it; the deployed stack never does): webhooks
     # may go to http://127.0.0.1. See lambdas/common/url_safety.py.
     webhook_allow_http_loopback: bool = False
 
 
-def _int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    return default if raw in (None, "") else int(raw)
+# --- one model per function (the package under lambdas/) ------------------------------------------
 
 
-@cache
-def get_settings() -> Settings:
-    env = os.environ.get
-    return Settings(
-        stage_name=env("STAGE_NAME", "dev"),
-        jobs_table_name=env("JOBS_TABLE_NAME", ""),
-        users_table_name=env("USERS_TABLE_NAME", ""),
-        idempotency_table_name=env("IDEMPOTENCY_TABLE_NAME", ""),
-        media_bucket_name=env("MEDIA_BUCKET_NAME", ""),
-        inference_bucket_name=env("INFERENCE_BUCKET_NAME", ""),
-        state_machine_arn=env("STATE_MACHINE_ARN", ""),
-        endpoint_name=env("ENDPOINT_NAME", ""),
-        signup_credits=_int("SIGNUP_CREDITS", 10),
-        credits_per_minute=_int("CREDITS_PER_MINUTE", 1),
-        max_concurrent_jobs_per_user=_int("MAX_CONCURRENT_JOBS_PER_USER", 1),
-        inference_timeout_s=_int("INFERENCE_TIMEOUT_SECONDS", 2700),
-        max_execution_s=_int("WORKFLOW_TIMEOUT_SECONDS", 86400),
-        uploads_table_name=env("UPLOADS_TABLE_NAME", ""),
-        uploads_bucket_name=env("UPLOADS_BUCKET_NAME", ""),
-        upload_max_bytes=_int("UPLOAD_MAX_MB", 50) * 1024 * 1024,
-        upload_max_duration_s=_int("UPLOAD_MAX_DURATION_SECONDS", 600),
-        upload_expiry_days=_int("UPLOAD_EXPIRY_DAYS", 7),
-        upload_max_pending=_int("UPLOAD_MAX_PENDING", 5),
-        upload_max_stored=_int("UPLOAD_MAX_STORED", 50),
-        stems_enabled=env("STEMS_ENABLED", "true").lower() == "true",
-        event_bus_name=env("EVENT_BUS_NAME", ""),
-        gpu_parallelism=_int("GPU_PARALLELISM", 1),
-        webhook_allow_http_loopback=env("WEBHOOK_ALLOW_HTTP_LOOPBACK", "").lower() == "true",
-    )
+class ApiSettings(_Jobs, _Users, _Media, _Uploads, _Events, _Webhooks):
+    idempotency_table_name: Name
+    state_machine_arn: Name
+    signup_credits: Annotated[int, Field(ge=0)]
+    credits_per_minute: Count  # the price: credits per started minute of audio, per take
+    # The queue ETA (lambdas/api/queue_estimate.py): songs older than the workflow's timeout have no
+    # execution; the endpoint renders on at most this many instances, one song each at a time.
+    workflow_timeout_seconds: Count
+    endpoint_max_instances: Count
+    upload_max_mb: Count
+    upload_max_duration_seconds: Count
+    upload_expiry_days: Count
+    upload_max_pending: Count  # per user: forms handed out whose files are not checked yet
+    upload_max_stored: Count  # per user: checked uploads not expired (or kept by a song)
+    stems_enabled: bool
+    cors_allow_origins: Name  # browser origins the API answers with CORS headers, comma-separated
+
+    @property
+    def upload_max_bytes(self) -> int:
+        return self.upload_max_mb * 1024 * 1024
+
+    @property
+    def origins(self) -> list[str]:
+        return [origin.strip() for origin in self.cors_allow_origins.split(",") if origin.strip()]
 
 
-def cors_allow_origins() -> list[str]:
-    """Browser origins the API answers with CORS headers (comma-separated; `*` = any).
+class AcquireSlotSettings(UserQueueSettings):
+    pass
 
-    Kept apart from `Settings` because the API's resolver reads it once when the module loads.
-    """
-    raw = os.environ.get("CORS_ALLOW_ORIGINS", "*")
-    return [origin.strip() for origin in raw.split(",") if origin.strip()] or ["*"]
+
+class StartInferenceSettings(_Jobs, _Scratch, _Events):
+    endpoint_name: Name
+    # SageMaker's RequestTTLSeconds: a request the workflow stopped waiting for is not computed.
+    inference_timeout_seconds: Count
+
+
+class PublishSongSettings(_Jobs, _Media, _Scratch):
+    pass
+
+
+class FinalizeJobSettings(UserQueueSettings, _Media, _Scratch, _Uploads, _Events):
+    pass
+
+
+class ReaperSettings(UserQueueSettings, _Media, _Scratch, _Events):
+    pass
+
+
+class InferenceCallbackSettings(_Jobs, _Scratch):
+    pass
+
+
+class UploadCheckSettings(_Uploads):
+    upload_max_duration_seconds: Count
+
+
+class WebhookSenderSettings(_Jobs, _Users, _Webhooks):
+    pass
+
+
+FUNCTION_SETTINGS: dict[str, type[FunctionSettings]] = {
+    "api": ApiSettings,
+    "acquire_slot": AcquireSlotSettings,
+    "start_inference": StartInferenceSettings,
+    "publish_song": PublishSongSettings,
+    "finalize_job": FinalizeJobSettings,
+    "reaper": ReaperSettings,
+    "inference_callback": InferenceCallbackSettings,
+    "upload_check": UploadCheckSettings,
+    "webhook_sender": WebhookSenderSettings,
+}

@@ -15,14 +15,18 @@ Numeric host spellings that resolvers accept (`2130706433`, `0177.0.0.1`, `0x7f.
 the address they mean, so they are judged by it; at submission they are parsed the same way.
 
 Local development (the local stack) may allow http to the loopback interface with the
-`webhook_allow_http_loopback` setting; the deployed stack never sets it.
+`webhook_allow_http_loopback` setting; the deployed stack never sets it. The API applies its
+setting to the requests it validates with `http_loopback_allowed` (request models cannot be
+handed settings).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -32,6 +36,7 @@ HTTPS_PORTS = (443, 8443)
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[..., list[tuple[Any, ...]]]
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_submitted_http_loopback: ContextVar[bool] = ContextVar("webhook_http_loopback", default=False)
 
 
 class UnsafeUrl(ValueError):
@@ -148,8 +153,20 @@ def _allowed(address: IPAddress, scheme: str, allow_http_loopback: bool) -> bool
     return scheme == "https" and is_public(address)
 
 
-def check_submitted_url(url: str, allow_http_loopback: bool = False) -> str:
+@contextmanager
+def http_loopback_allowed(allowed: bool) -> Iterator[None]:
+    """While active, `check_submitted_url` without an explicit allowance uses `allowed`."""
+    token = _submitted_http_loopback.set(allowed)
+    try:
+        yield
+    finally:
+        _submitted_http_loopback.reset(token)
+
+
+def check_submitted_url(url: str, allow_http_loopback: bool | None = None) -> str:
     """What can be checked without DNS when a song is submitted (the delivery checks again)."""
+    if allow_http_loopback is None:
+        allow_http_loopback = _submitted_http_loopback.get()
     parts = _split(url, allow_http_loopback)
     literal = numeric_host(parts.host)
     if literal is not None:

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from lambdas.common.observability import logger, tracer
+from lambdas.common.observability import instrumented
+from lambdas.common.runtime import ColdStart
+from lambdas.common.settings import StartInferenceSettings
+from lambdas.workflow.dependencies import generation
 from lambdas.workflow.events import TokenTask
-from lambdas.workflow.generation import start_inference
+
+cold_start = ColdStart(StartInferenceSettings, generation)
 
 
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
+@instrumented
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    task = TokenTask.model_validate(event)
-    logger.append_keys(job_id=task.job_id, user_id=task.user_id)
-    return start_inference(task.job_id, task.task_token)
+    task = TokenTask.received(event)
+    return cold_start.dependencies().start_inference(task.job_id, task.task_token)

@@ -16,19 +16,24 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any
 
 from lambdas.common import aws
-from lambdas.common.observability import logger, tracer
-from lambdas.common.repositories import JobRepository
-from lambdas.webhooks.delivery import Outcome, Result, deliver
+from lambdas.common.contract import WEBHOOK_SENDER
+from lambdas.common.observability import instrumented, logger
+from lambdas.common.runtime import ColdStart
+from lambdas.common.settings import WebhookSenderSettings
+from lambdas.webhooks.delivery import Outcome, Result, Webhooks, deliver
 from lambdas.webhooks.schedule import SENDER_RESERVE_S, WEBHOOK_SENDER_TIMEOUT_S, retry_delay_s
 
-MAX_PARALLEL = 10  # the event source mapping's batch size
+MAX_PARALLEL = WEBHOOK_SENDER.batch_size  # every record of a batch at once
+
+
+cold_start = ColdStart(WebhookSenderSettings, Webhooks.from_settings)
 
 
 def _attempt_of(record: dict[str, Any]) -> int:
     return int(record.get("attributes", {}).get("ApproximateReceiveCount", "1"))
 
 
-def _handle(jobs: JobRepository, record: dict[str, Any]) -> Outcome:
+def _handle(webhooks: Webhooks, record: dict[str, Any]) -> Outcome:
     attempt = _attempt_of(record)
     try:
         event = json.loads(record["body"])
@@ -36,7 +41,7 @@ def _handle(jobs: JobRepository, record: dict[str, Any]) -> Outcome:
     except (ValueError, KeyError, TypeError):
         return Outcome(Result.SKIPPED, "not an EventBridge event")
     try:
-        return deliver(body, attempt, jobs)
+        return deliver(body, attempt, webhooks)
     except Exception:  # our own fault (e.g. DynamoDB throttling): retry on the same schedule
         logger.exception("webhook delivery errored", extra={"message_id": record.get("messageId")})
         # Every receive counts toward the redrive policy's max receives, so back off as a failed
@@ -52,12 +57,12 @@ def _budget_s(context: Any) -> float:
     return max(1.0, remaining_ms / 1000 - SENDER_RESERVE_S)
 
 
-def _deliver_all(jobs: JobRepository, records: list[dict[str, Any]], budget_s: float) -> list[Outcome]:
+def _deliver_all(webhooks: Webhooks, records: list[dict[str, Any]], budget_s: float) -> list[Outcome]:
     """Every record at once, each in its own thread; those still running after `budget_s` are left
     to finish on their own (their deadline has passed by then unless DynamoDB is slow) and are
     retried like a failed attempt."""
     pool = ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, max(1, len(records))))
-    futures = [pool.submit(_handle, jobs, record) for record in records]
+    futures = [pool.submit(_handle, webhooks, record) for record in records]
     done, _ = wait(futures, timeout=budget_s)
     pool.shutdown(wait=False, cancel_futures=True)
     outcomes = []
@@ -75,15 +80,14 @@ def _queue_url(queue_arn: str) -> str:
     return aws.client("sqs").get_queue_url(QueueName=queue_arn.rsplit(":", 1)[-1])["QueueUrl"]
 
 
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
+@instrumented
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     records = event.get("Records", [])
     # Tables and clients are made here, before the threads: boto3 does not create them thread-safely.
     # The threads then only call DynamoDB actions through them (the underlying client is thread-safe).
-    jobs = JobRepository()
+    webhooks = cold_start.dependencies()
     sqs = aws.client("sqs")
-    outcomes = _deliver_all(jobs, records, _budget_s(context))
+    outcomes = _deliver_all(webhooks, records, _budget_s(context))
     failures: list[dict[str, str]] = []
     queue_url: str | None = None
     for record, outcome in zip(records, outcomes, strict=True):

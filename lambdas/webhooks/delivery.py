@@ -21,8 +21,9 @@ from enum import StrEnum
 from typing import Any
 
 from lambdas.common.event_catalog import EVENT_TYPES
-from lambdas.common.repositories import JobRepository
-from lambdas.common.settings import get_settings
+from lambdas.common.settings import WebhookSenderSettings
+from lambdas.common.store.users import UserStore
+from lambdas.common.store.webhook_deliveries import WebhookDeliveries
 from lambdas.common.url_safety import UnsafeUrl, resolve_target
 
 from . import http, signing
@@ -47,50 +48,53 @@ class Outcome:
     retry_in_s: int | None = None
 
 
-def delivery_attribute(event_type: str) -> str:
-    return f"webhook_{event_type}"
+@dataclass(frozen=True)
+class Webhooks:
+    """What a delivery reads and records. The sender makes one before its threads start (boto3
+    creates clients and resources unsafely from several threads at once)."""
+
+    deliveries: WebhookDeliveries
+    users: UserStore
+    allow_http_loopback: bool = False  # the local stack's receivers (never on AWS)
+
+    @classmethod
+    def from_settings(cls, settings: WebhookSenderSettings) -> Webhooks:
+        deliveries, users = WebhookDeliveries(settings.jobs_table_name), UserStore(settings.users_table_name)
+        return cls(deliveries, users, allow_http_loopback=settings.webhook_allow_http_loopback)
 
 
-def deliver(body: dict[str, Any], attempt: int, jobs: JobRepository | None = None) -> Outcome:
-    """Attempt `attempt` (1-based) of delivering one event body `{"type", "timestamp", "data"}`.
-
-    The sender passes one `jobs` made before its threads start (boto3 creates clients and
-    resources unsafely from several threads at once).
-    """
+def deliver(body: dict[str, Any], attempt: int, webhooks: Webhooks) -> Outcome:
+    """Attempt `attempt` (1-based) of delivering one event body `{"type", "timestamp", "data"}`."""
     event_type = str(body.get("type", ""))
     job_id = str((body.get("data") or {}).get("job_id", ""))
     if event_type not in KNOWN_TYPES or not job_id:
         return Outcome(Result.SKIPPED, "not a song lifecycle event")
-    jobs = jobs or JobRepository()
-    row = jobs.read_row(job_id)
+    row = webhooks.deliveries.song_row(job_id)
     url = (row or {}).get("request", {}).get("webhook_url")
     if row is None or not url:
         return Outcome(Result.SKIPPED, "no webhook for this song")
-    if (row.get(delivery_attribute(event_type)) or {}).get("status") == Result.DELIVERED:
+    if webhooks.deliveries.last(row, event_type).get("status") == Result.DELIVERED:
         return Outcome(Result.SKIPPED, "already delivered")
 
-    outcome = _attempt(jobs, url, row["user_id"], signing.message_id(job_id, event_type), body, attempt)
-    jobs.record_webhook_delivery(
-        job_id,
-        delivery_attribute(event_type),
-        {"status": outcome.result.value, "attempts": attempt, "detail": outcome.detail},
+    outcome = _attempt(webhooks, url, row["user_id"], signing.message_id(job_id, event_type), body, attempt)
+    webhooks.deliveries.record(
+        job_id, event_type, {"status": outcome.result.value, "attempts": attempt, "detail": outcome.detail}
     )
     return outcome
 
 
 def _attempt(
-    jobs: JobRepository, url: str, user_id: str, msg_id: str, body: dict[str, Any], attempt: int
+    webhooks: Webhooks, url: str, user_id: str, msg_id: str, body: dict[str, Any], attempt: int
 ) -> Outcome:
-    settings = get_settings()
     deadline = time.monotonic() + DELIVERY_DEADLINE_S  # for all of it: DNS, connect, TLS, answer
     try:
-        target = resolve_target(url, settings.webhook_allow_http_loopback, http.resolver_until(deadline))
+        target = resolve_target(url, webhooks.allow_http_loopback, http.resolver_until(deadline))
     except UnsafeUrl as exc:
         return Outcome(Result.REFUSED, str(exc))
     except (OSError, UnicodeError) as exc:  # the name does not resolve now; DNS may recover
         return _failed(attempt, f"dns: {type(exc).__name__}")
 
-    secret = jobs.users.webhook_secret(user_id, new_secret)
+    secret = webhooks.users.webhook_secret(user_id, new_secret)
     payload = json.dumps(body, separators=(",", ":")).encode()
     headers = signing.signed_headers(secret, msg_id, int(time.time()), payload)
     try:

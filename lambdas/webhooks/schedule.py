@@ -18,8 +18,6 @@ SENDER_RESERVE_S = 5
 # The sender delivers a batch's records in parallel: a batch takes one delivery's deadline plus a
 # few DynamoDB calls. Twice the deadline plus the reserve leaves room for slow DynamoDB retries.
 WEBHOOK_SENDER_TIMEOUT_S = 2 * DELIVERY_DEADLINE_S + SENDER_RESERVE_S + 5
-# Lambda's guidance for SQS event sources: visibility timeout >= 6 x the function timeout.
-WEBHOOK_QUEUE_VISIBILITY_S = 6 * WEBHOOK_SENDER_TIMEOUT_S
 JITTER = 0.1  # +-10 %, so receivers that came back are not hit by every retry at once
 
 

@@ -74,6 +74,14 @@ def _handler_of(filename: str) -> str | None:
     return None
 
 
+def function_environment(handler: str) -> Mapping[str, str]:
+    """The environment the function reads its settings from: its own where the local stack gives it
+    one (local/functions.py), this process's otherwise (in-process tests)."""
+    module = sys.modules.get(handler.rpartition(".")[0])
+    cold_start = getattr(module, "cold_start", None)
+    return getattr(cold_start, "environ", None) or os.environ
+
+
 def _event_sources(event: Any) -> tuple[str, ...]:
     records = event.get("Records") if isinstance(event, dict) else None
     if not isinstance(records, list):
@@ -121,7 +129,8 @@ class CallRecorder:
         return self.calls[mark:]
 
     def record(self, attribution: Attribution, operation: str, requests: Iterable[IamRequest]) -> None:
-        items = tuple(sorted((k, v) for k, v in os.environ.items() if RESOURCE_ENV.match(k)))
+        environment = function_environment(attribution.handler)
+        items = tuple(sorted((k, v) for k, v in environment.items() if RESOURCE_ENV.match(k)))
         with self._lock:
             known = self._envs.get(items)
             new_env = known is None

@@ -55,3 +55,28 @@ def test_local_gateway_errors_use_the_deployed_codes() -> None:
     } == GATEWAY_ERROR_CODES
     # 403 "Missing Authentication Token" (unknown route) and 502 (the function raised) use these.
     assert (deployed["DEFAULT_4XX"], deployed["DEFAULT_5XX"]) == (DEFAULT_4XX_CODE, DEFAULT_5XX_CODE)
+
+
+def test_each_function_gets_exactly_the_variables_its_settings_read(template_json: dict) -> None:
+    """One builder (lambdas/common/contract.function_environment) for the stack and the local stack:
+    every deployed function has the variables of its settings model and nothing else, and the
+    local stack gives each function the same ones (plus its local-only webhook allowance)."""
+    from lambdas.common.contract import FUNCTION_SETTINGS, runtime_environment
+    from local.functions import environments, local_values
+
+    config = ServiceConfig()
+    local = environments(
+        local_values(config, ResourceNames.for_config(config), state_machine_arn="arn", api_origins="*")
+    )
+    functions = [r for r in template_json["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
+    deployed = {}
+    for function in functions:
+        handler = function["Properties"]["Handler"]
+        if handler.startswith("lambdas."):
+            deployed[handler.split(".")[1]] = set(function["Properties"]["Environment"]["Variables"])
+    assert set(deployed) == set(FUNCTION_SETTINGS)
+    for name, variables in deployed.items():
+        model = FUNCTION_SETTINGS[name]
+        required = {v for f, v in model.variables().items() if model.model_fields[f].is_required()}
+        assert variables == required | set(runtime_environment()), name
+        assert set(local[name]) - variables <= {"WEBHOOK_ALLOW_HTTP_LOOPBACK"}, name

@@ -17,13 +17,13 @@ import boto3
 import pytest
 
 from lambdas.common.lifecycle import event_body
-from lambdas.common.models import Job, JobStatus, new_job_id, utc_now
-from lambdas.common.repositories import JobRepository, UserRepository
+from lambdas.common.models import JobStatus
 from lambdas.webhook_sender import handler as sender
 from local.iam.check import TemplatePermissions
 from local.iam.policies import Decision
 from local.iam.requests import IamRequest
 from local.lambda_context import LambdaContext
+from tests import factories
 from tests.permissions import RECORDER, SCOPE
 
 
@@ -102,29 +102,17 @@ def test_an_event_source_whose_function_cannot_receive_fails(
 
 def _deliver_one_webhook(names: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """The real webhook sender, one SQS record of a song whose webhook receiver is down (moto)."""
-    from lambdas.common import settings
+    from lambdas.common import runtime
 
     monkeypatch.setenv("WEBHOOK_ALLOW_HTTP_LOOPBACK", "true")
-    settings.get_settings.cache_clear()
-    UserRepository().get_or_create("alice", signup_credits=5)
-    now = utc_now()
-    job = JobRepository().create(
-        Job(
-            job_id=new_job_id(),
-            user_id="alice",
-            status=JobStatus.PROCESSED,
-            stage="completed",
-            request={
-                "mode": "description",
-                "description": "a song",
-                "webhook_url": "http://127.0.0.1:9/hook",
-            },
-            created_at=now,
-            updated_at=now,
-        )
+    runtime.reset_all()
+    factories.users().get_or_create("alice", signup_credits=5)
+    request = {"mode": "description", "description": "a song"}
+    job = factories.put_job(
+        "alice", JobStatus.PROCESSED, request=request, webhook_url="http://127.0.0.1:9/hook"
     )
     sqs = boto3.client("sqs")
-    queue_url = sqs.create_queue(QueueName=names.webhook_queue)["QueueUrl"]
+    queue_url = sqs.get_queue_url(QueueName=names.webhook_queue)["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sqs.send_message(
         QueueUrl=queue_url, MessageBody=json.dumps({"detail": event_body(job, "song.processed")})

@@ -8,7 +8,8 @@ from typing import Any
 
 from aws_cdk.assertions import Match, Template
 
-from stacks.uploads import AUDIO_LAYER_DIR, UPLOADS_BY_USER_INDEX
+from lambdas.common.contract import UPLOADS_BY_USER
+from stacks.uploads import AUDIO_LAYER_DIR
 
 
 def _ids(template_json: dict, resource_type: str, fragment: str) -> list[str]:
@@ -181,17 +182,16 @@ def test_api_deletes_uploads_and_counts_them_on_the_owner_index(template_json: d
     table = _one_id(template_json, "AWS::DynamoDB::Table", "UploadsTable")
     assert any(bucket in r and "/uploads/*" in r for r in grants["s3:DeleteObject"])
     assert any(table in r and "index" not in r for r in grants["dynamodb:DeleteItem"])
-    assert any(table in r and f"/index/{UPLOADS_BY_USER_INDEX}" in r for r in grants["dynamodb:Query"])
+    assert any(table in r and f"/index/{UPLOADS_BY_USER.name}" in r for r in grants["dynamodb:Query"])
 
 
 def test_the_owner_index_projects_what_the_quota_reads(template_json: dict) -> None:
-    from lambdas.common import uploads
-
     table = template_json["Resources"][_one_id(template_json, "AWS::DynamoDB::Table", "UploadsTable")]
     (index,) = table["Properties"]["GlobalSecondaryIndexes"]
-    assert index["IndexName"] == UPLOADS_BY_USER_INDEX == uploads.UPLOADS_BY_USER_INDEX
+    assert index["IndexName"] == UPLOADS_BY_USER.name
     assert [k["AttributeName"] for k in index["KeySchema"]] == ["user_id", "created_at"]
-    assert set(index["Projection"]["NonKeyAttributes"]) == set(uploads.UPLOADS_BY_USER_ATTRIBUTES)
+    # What the quota reads (lambdas/common/store/uploads.py: status and expiry) is projected.
+    assert set(index["Projection"]["NonKeyAttributes"]) == {"status", "expires_at_epoch"}
 
 
 def test_finalize_keeps_the_source_upload_of_a_processed_song(template_json: dict) -> None:

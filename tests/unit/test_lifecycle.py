@@ -3,48 +3,34 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 import boto3
 import pytest
 
-from lambdas.common import lifecycle
-from lambdas.common.models import Job, JobResult, JobStatus, new_job_id, utc_now
-from local.resources import create_lifecycle_events
+from lambdas.common.lifecycle import LifecycleEvents
+from lambdas.common.models import Job, JobStatus
+from tests import factories
+
+
+@dataclass(frozen=True)
+class Bus:
+    events: LifecycleEvents
+    webhook_queue_url: str
 
 
 @pytest.fixture
-def bus(aws_env, monkeypatch: pytest.MonkeyPatch):
-    from lambdas.common import settings
-
-    created = create_lifecycle_events(boto3.client("events"), boto3.client("sqs"), aws_env)
-    monkeypatch.setenv("EVENT_BUS_NAME", created.event_bus_name)
-    settings.get_settings.cache_clear()
-    return created
+def bus(aws_env) -> Bus:
+    """The stack's bus and the webhook rule's queue (the test environment creates them)."""
+    queue = boto3.client("sqs").get_queue_url(QueueName=aws_env.webhook_queue)["QueueUrl"]
+    return Bus(LifecycleEvents(aws_env.event_bus), queue)
 
 
 def _job(status: JobStatus, webhook: bool = True) -> Job:
     request = {"mode": "description", "description": "a calm song", "title": "Rain"}
-    if webhook:
-        request["webhook_url"] = "https://hooks.example.com/songs"
-    result = JobResult.model_validate(
-        {
-            "audio": [{"format": "wav", "key": "songs/u/j/audio.wav"}],
-            "prompt": "lofi",
-            "seed": 7,
-            "duration_s": 10,
-        }
-    )
-    now = utc_now()
-    return Job(
-        job_id=new_job_id(),
-        user_id="alice",
-        status=status,
-        stage=status.value,
-        request=request,
-        created_at=now,
-        updated_at=now,
-        result=result if status is JobStatus.PROCESSED else None,
-    )
+    webhook_url = "https://hooks.example.com/songs" if webhook else None
+    result = factories.new_result() if status is JobStatus.PROCESSED else None
+    return factories.new_job(status=status, request=request, webhook_url=webhook_url, result=result)
 
 
 def _queued_events(bus) -> list[dict]:
@@ -54,7 +40,7 @@ def _queued_events(bus) -> list[dict]:
 
 def test_a_processed_song_is_announced_without_urls(bus) -> None:
     job = _job(JobStatus.PROCESSED)
-    assert lifecycle.announce(job) == "song.processed"
+    assert bus.events.announce(job) == "song.processed"
     (event,) = _queued_events(bus)
     assert (event["source"], event["detail-type"]) == ("song-service", "song.processed")
     body = event["detail"]
@@ -78,13 +64,13 @@ def test_a_processed_song_is_announced_without_urls(bus) -> None:
     ],
 )
 def test_each_state_change_has_its_type(bus, status, event_type) -> None:
-    assert lifecycle.announce(_job(status)) == event_type
+    assert bus.events.announce(_job(status)) == event_type
     assert [e["detail"]["type"] for e in _queued_events(bus)] == [event_type]
 
 
 def test_queued_is_not_an_event_and_songs_without_a_webhook_skip_the_sender(bus) -> None:
-    assert lifecycle.announce(_job(JobStatus.QUEUED)) is None
-    assert lifecycle.announce(_job(JobStatus.PROCESSED, webhook=False)) == "song.processed"
+    assert bus.events.announce(_job(JobStatus.QUEUED)) is None
+    assert bus.events.announce(_job(JobStatus.PROCESSED, webhook=False)) == "song.processed"
     assert _queued_events(bus) == []  # on the bus, but the webhook rule does not match it
 
 
@@ -93,13 +79,13 @@ def test_a_stored_null_webhook_url_does_not_reach_the_sender(bus) -> None:
     leaf as existing, so the rule must match the URL's scheme, not its presence."""
     job = _job(JobStatus.PROCESSED, webhook=False)
     job.request["webhook_url"] = None
-    assert lifecycle.announce(job) == "song.processed"
+    assert bus.events.announce(job) == "song.processed"
     assert _queued_events(bus) == []
     local = _job(JobStatus.PROCESSED, webhook=False)
     local.request["webhook_url"] = "http://127.0.0.1:8080/hook"  # the local stack's receivers
-    lifecycle.announce(local)
+    bus.events.announce(local)
     upper = _job(JobStatus.PROCESSED, webhook=False)
     upper.request["webhook_url"] = "HTTPS://hooks.example.com/songs"  # the URL check allows it
-    lifecycle.announce(upper)
+    bus.events.announce(upper)
     received = sorted(e["detail"]["data"]["job_id"] for e in _queued_events(bus))
     assert received == sorted([local.job_id, upper.job_id])

@@ -10,8 +10,8 @@ from contextlib import contextmanager
 from typing import Any
 
 from lambdas.common.models import JobStatus
-from lambdas.common.repositories import JobRepository
 from local.workflow_sandbox import CREDITS_PER_MINUTE, REQUEST, Workflow, sandbox
+from tests import factories
 
 __all__ = [
     "COST",
@@ -51,10 +51,10 @@ def lose_transaction_response(
 
 
 def set_limit(monkeypatch: Any, limit: int) -> None:
-    from lambdas.common import settings
+    from lambdas.common import runtime
 
     monkeypatch.setenv("MAX_CONCURRENT_JOBS_PER_USER", str(limit))
-    settings.get_settings.cache_clear()
+    runtime.reset_all()
 
 
 class ConcurrencyMonitor:
@@ -77,7 +77,7 @@ class ConcurrencyMonitor:
         self._thread.join()
 
     def _run(self) -> None:
-        jobs = JobRepository()
+        jobs = factories.jobs()
         while not self._stop.is_set():
             for user in self.users:
                 self.max_slots[user] = max(self.max_slots[user], len(self.flow.slots(user)))

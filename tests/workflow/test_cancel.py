@@ -3,24 +3,33 @@
 from __future__ import annotations
 
 import json
+import os
 
 import boto3
 import pytest
 
-from lambdas.api.adapters import Workflow as WorkflowAdapter
-from lambdas.api.service import SongService
+from lambdas.api import handler as api
+from lambdas.api.services.executions import Executions
+from lambdas.api.services.songs import SongService
 from lambdas.common.models import JobStatus
+from lambdas.common.settings import ApiSettings
+from lambdas.publish_song import handler as publish_song
 from lambdas.reaper import handler as reaper
 from lambdas.workflow.errors import JobNotRunnable
-from lambdas.workflow.publish import publish
 from local.execution_events import status_change_event
 from local.lambda_routing import LambdaContext
+from tests import factories
 from tests.workflow.harness import COST, Workflow
 
 
+def _songs(flow: Workflow) -> SongService:
+    """The API's song service, as the API function builds it, for this workflow's state machine."""
+    settings = ApiSettings.from_environment({**os.environ, "STATE_MACHINE_ARN": flow.state_machine_arn})
+    return api.build(settings).services.songs
+
+
 def _cancel(flow: Workflow, user_id: str, job_id: str) -> dict:
-    service = SongService(workflow=WorkflowAdapter(flow.state_machine_arn))
-    return service.cancel_song(user_id, job_id).model_dump(mode="json")
+    return _songs(flow).cancel_song(user_id, job_id).model_dump(mode="json")
 
 
 def _reap(flow: Workflow, job_id: str) -> dict:
@@ -80,11 +89,11 @@ def test_publish_refuses_a_canceled_job(workflow: Workflow) -> None:
     job = workflow.submit("alice")
     workflow.endpoint.wait_for_invocation(job.job_id)
     _cancel(workflow, "alice", job.job_id)
-    workflow.endpoint._write_outputs(workflow.endpoint.invocation(job.job_id))
+    workflow.endpoint.render(workflow.endpoint.invocation(job.job_id))
     _, _, bucket, key = workflow.endpoint.invocation(job.job_id).output_location.split("/", 3)
     manifest = json.loads(boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
     with pytest.raises(JobNotRunnable):
-        publish(job.job_id, "alice", manifest)
+        publish_song.cold_start.dependencies().publish(job.job_id, "alice", manifest)
     assert workflow.media_keys(f"songs/alice/{job.job_id}/") == []
 
 
@@ -104,7 +113,7 @@ def test_a_late_result_ends_the_wait_when_the_stop_did_not_go_through(
     def stop_fails(self, job, cause):  # type: ignore[no-untyped-def]
         raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "StopExecution")
 
-    monkeypatch.setattr(WorkflowAdapter, "stop", stop_fails)
+    monkeypatch.setattr(Executions, "stop", stop_fails)
     with pytest.raises(ServiceUnavailable):
         _cancel(workflow, "alice", job.job_id)
     assert workflow.job(job.job_id).status == JobStatus.CANCELED
@@ -123,10 +132,10 @@ def _ready_upload(flow: Workflow, user_id: str) -> str:
     """A checked upload as the form and the upload check leave it (row ready, object tagged)."""
     import uuid
 
-    from lambdas.common.uploads import UploadRepository, new_upload
+    from lambdas.common.uploads import new_upload
 
     upload = new_upload(user_id, str(uuid.uuid4()), "src.wav", "audio/wav", 100, expiry_days=7)
-    uploads = UploadRepository()
+    uploads = factories.uploads()
     uploads.create(upload)
     boto3.client("s3").put_object(
         Bucket=flow.resources.uploads_bucket, Key=upload.key, Body=b"x" * 100, Tagging="retention=unused"
@@ -143,14 +152,11 @@ def _request_cover(flow: Workflow, user_id: str, upload_id: str) -> str:
     request = TypeAdapter(SongRequest).validate_python(
         {"mode": "cover", "source": {"upload_id": upload_id}, "prompt": "jazz trio", "formats": ["wav"]}
     )
-    service = SongService(workflow=WorkflowAdapter(flow.state_machine_arn))
-    return service.request_song(user_id, request)["job_id"]
+    return _songs(flow).request_song(user_id, request).job_id
 
 
 def _retention(flow: Workflow, upload_id: str) -> tuple:
-    from lambdas.common.uploads import UploadRepository
-
-    row = UploadRepository().find(upload_id)
+    row = factories.uploads().find(upload_id)
     tags = boto3.client("s3").get_object_tagging(Bucket=flow.resources.uploads_bucket, Key=row.key)["TagSet"]
     return row.expires_at, row.songs, row.active_jobs, tags[0]["Value"]
 

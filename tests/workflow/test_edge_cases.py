@@ -32,7 +32,7 @@ def test_missing_output_fails_the_job_at_once(workflow: Workflow) -> None:
     job = workflow.submit("alice")
     invocation = workflow.endpoint.wait_for_invocation(job.job_id)
     # Notify success without writing the output object.
-    response = workflow.endpoint.notify(invocation, workflow.endpoint._success_message(invocation))
+    response = workflow.endpoint.notify(invocation, workflow.endpoint.success_message(invocation))
     assert response == {"batchItemFailures": []}  # nothing left to retry
     described = workflow.wait(job.job_id, timeout_s=15)
     assert described["status"] == "FAILED" and described["error"] == "GenerationFailed"
@@ -74,7 +74,7 @@ def test_a_transient_read_error_is_retried_and_the_song_completes(workflow: Work
     assert workflow.job(job.job_id).status == JobStatus.PROCESSING
     assert workflow.slots("alice") == {job.job_id}
 
-    redelivered = workflow.endpoint.notify(invocation, workflow.endpoint._success_message(invocation))
+    redelivered = workflow.endpoint.notify(invocation, workflow.endpoint.success_message(invocation))
     assert redelivered == {"batchItemFailures": []}
     assert workflow.wait(job.job_id)["status"] == "SUCCEEDED"
     assert workflow.credits("alice") == 5 - COST
@@ -155,7 +155,7 @@ def _service_error_after_first_call(function_name: str) -> Iterator[list[str]]:
 
 def test_a_lambda_error_after_the_invocation_starts_no_second_one(workflow: Workflow) -> None:
     workflow.user("alice", credits=5)
-    with _service_error_after_first_call(workflow.names.start_inference) as errors:
+    with _service_error_after_first_call(workflow.resources.function("start_inference")) as errors:
         job = workflow.submit("alice")
         workflow.endpoint.wait_for_invocation(job.job_id)
         _wait_until(lambda: _generate_attempts(workflow, job.job_id) == 2)  # the retry ran
@@ -172,7 +172,7 @@ def test_a_lambda_error_after_the_invocation_starts_no_second_one(workflow: Work
 def test_an_invocation_refused_for_good_fails_the_job_uncharged(workflow: Workflow) -> None:
     """SageMaker answering ValidationError (no such endpoint) queued nothing: the claim is
     withdrawn and the job fails without a retry."""
-    workflow.endpoint.reject_with = "Endpoint song-service-test-music not found."
+    workflow.endpoint.refusal = (400, "ValidationError", "Endpoint song-service-test-music not found.")
     workflow.user("alice", credits=5)
     job = workflow.submit("alice")
     assert workflow.wait(job.job_id)["status"] == "FAILED"
@@ -183,7 +183,7 @@ def test_an_invocation_refused_for_good_fails_the_job_uncharged(workflow: Workfl
 def test_an_invocation_refused_for_now_is_retried_and_made_once(workflow: Workflow) -> None:
     """503 ServiceUnavailable after botocore's own retries: the claim is withdrawn, the Generate
     state retries the task, and the retry's invocation is the job's only one."""
-    workflow.endpoint.unavailable = True
+    workflow.endpoint.refusal = (503, "ServiceUnavailable", "Service is unavailable")
     workflow.user("alice", credits=5)
     job = workflow.submit("alice")
 
@@ -196,7 +196,7 @@ def test_an_invocation_refused_for_now_is_retried_and_made_once(workflow: Workfl
 
     _wait_until(lambda: refused() == ["InvocationRefused"], timeout_s=60)
     assert workflow.job(job.job_id).invocation_started_at is None  # withdrawn: the retry may invoke
-    workflow.endpoint.unavailable = False
+    workflow.endpoint.refusal = None
     workflow.endpoint.wait_for_invocation(job.job_id)
     workflow.endpoint.succeed(job.job_id)
     assert workflow.wait(job.job_id)["status"] == "SUCCEEDED"

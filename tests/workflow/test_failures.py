@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import uuid
 
 import boto3
@@ -10,7 +11,9 @@ import pytest
 
 from lambdas.common.models import JobStatus, Reservation
 from lambdas.reaper import handler as reaper
+from local.execution_events import status_change_event
 from local.lambda_routing import LambdaContext
+from local.placeholder_model import PlaceholderModel
 from tests.workflow.harness import COST, REQUEST, Workflow, lose_transaction_response
 
 
@@ -61,7 +64,7 @@ def test_no_notification_before_the_timeout(workflow: Workflow) -> None:
 
 
 def test_start_inference_failing(workflow: Workflow) -> None:
-    workflow.endpoint.reject_with = "Endpoint song-service-test-music of account 123456789012 not found."
+    workflow.endpoint.refusal = (400, "ValidationError", "Endpoint song-service-test-music not found.")
     workflow.user("alice", credits=5)
     job = workflow.submit("alice")
     _assert_failed_cleanly(workflow, job.job_id, "alice", 5, "InternalError")
@@ -80,9 +83,7 @@ def test_a_canceled_job_is_reaped_and_never_charged(workflow: Workflow) -> None:
     assert workflow.wait(job.job_id)["status"] == "ABORTED"
     assert workflow.reserved("alice") == COST  # still held until the reaper runs
 
-    result = reaper.lambda_handler(
-        _status_change_event(workflow, job.job_id, "alice", "ABORTED"), LambdaContext("reaper")
-    )
+    result = reaper.lambda_handler(_status_change_event(workflow, job.job_id), LambdaContext("reaper"))
     assert result["released"] is True and result["changed"] is False
     canceled = workflow.job(job.job_id)
     assert canceled.status == JobStatus.CANCELED and canceled.reservation == Reservation.RELEASED
@@ -91,17 +92,13 @@ def test_a_canceled_job_is_reaped_and_never_charged(workflow: Workflow) -> None:
     assert workflow.endpoint.succeed(job.job_id) == {"batchItemFailures": []}  # the late song
     assert workflow.job(job.job_id).status == JobStatus.CANCELED and workflow.credits("alice") == 5
     # The reaper may run again (EventBridge delivers at least once): nothing changes.
-    again = reaper.lambda_handler(
-        _status_change_event(workflow, job.job_id, "alice", "ABORTED"), LambdaContext("reaper")
-    )
+    again = reaper.lambda_handler(_status_change_event(workflow, job.job_id), LambdaContext("reaper"))
     assert again["released"] is False and workflow.reserved("alice") == 0
 
 
 def _cancel(job_id: str) -> None:
     """What POST /songs/{id}/cancel does to the row (client-integration issue)."""
-    from lambdas.common.settings import get_settings
-
-    boto3.resource("dynamodb").Table(get_settings().jobs_table_name).update_item(
+    boto3.resource("dynamodb").Table(os.environ["JOBS_TABLE_NAME"]).update_item(
         Key={"job_id": job_id},
         UpdateExpression="SET #s = :canceled",
         ConditionExpression="#s IN (:queued, :processing)",
@@ -142,7 +139,7 @@ def test_manifest_outside_the_jobs_scratch_is_refused(workflow: Workflow) -> Non
     }
     out_bucket, _, out_key = invocation.output_location.removeprefix("s3://").partition("/")
     s3.put_object(Bucket=out_bucket, Key=out_key, Body=json.dumps(manifest).encode())
-    workflow.endpoint.notify(invocation, workflow.endpoint._success_message(invocation))
+    workflow.endpoint.notify(invocation, workflow.endpoint.success_message(invocation))
     _assert_failed_cleanly(workflow, job2.job_id, "alice", 5, "GenerationFailed")
     assert s3.get_object(Bucket=bucket, Key=f"media/{other_id}/audio.wav")["Body"].read()
 
@@ -183,7 +180,7 @@ def test_a_manifest_whose_takes_do_not_add_up_fails_uncharged(
     }  # fmt: skip
     out_bucket, _, out_key = invocation.output_location.removeprefix("s3://").partition("/")
     s3.put_object(Bucket=out_bucket, Key=out_key, Body=json.dumps(manifest).encode())
-    workflow.endpoint.notify(invocation, workflow.endpoint._success_message(invocation))
+    workflow.endpoint.notify(invocation, workflow.endpoint.success_message(invocation))
     _assert_failed_cleanly(workflow, job.job_id, "alice", 5, "GenerationFailed")
 
 
@@ -192,10 +189,10 @@ def test_duplicate_success_notification_charges_once(workflow: Workflow) -> None
     job = workflow.submit("alice")
     invocation = workflow.endpoint.wait_for_invocation(job.job_id)
     workflow.endpoint.succeed(job.job_id)
-    workflow.endpoint.notify(invocation, workflow.endpoint._success_message(invocation))
+    workflow.endpoint.notify(invocation, workflow.endpoint.success_message(invocation))
     assert workflow.wait(job.job_id)["status"] == "SUCCEEDED"
     # ... and once more after the job finished.
-    assert workflow.endpoint.notify(invocation, workflow.endpoint._success_message(invocation)) == {
+    assert workflow.endpoint.notify(invocation, workflow.endpoint.success_message(invocation)) == {
         "batchItemFailures": []
     }
     assert workflow.credits("alice") == 5 - COST
@@ -245,28 +242,16 @@ def test_callback_for_an_unknown_job(workflow: Workflow) -> None:
     job = workflow.submit("alice")
     invocation = workflow.endpoint.wait_for_invocation(job.job_id)
     stray = invocation.__class__(**{**invocation.__dict__, "inference_id": str(uuid.uuid4())})
-    assert workflow.endpoint.notify(stray, workflow.endpoint._message(stray, "Failed")) == {
-        "batchItemFailures": []
-    }
+    assert workflow.endpoint.notify(stray, workflow.endpoint.message(stray)) == {"batchItemFailures": []}
     # The real job is untouched and still completes.
     assert workflow.job(job.job_id).status == JobStatus.PROCESSING
     workflow.endpoint.succeed(job.job_id)
     assert workflow.wait(job.job_id)["status"] == "SUCCEEDED"
 
 
-def _status_change_event(flow: Workflow, job_id: str, user_id: str, status: str) -> dict:
-    return {
-        "version": "0",
-        "source": "aws.states",
-        "detail-type": "Step Functions Execution Status Change",
-        "detail": {
-            "executionArn": flow.execution_arn(job_id),
-            "stateMachineArn": flow.state_machine_arn,
-            "name": job_id,
-            "status": status,
-            "input": json.dumps({"job_id": job_id, "user_id": user_id}),
-        },
-    }
+def _status_change_event(flow: Workflow, job_id: str) -> dict:
+    """The event the EventBridge rule delivers for the job's ended execution."""
+    return status_change_event(flow.sfn.describe_execution(executionArn=flow.execution_arn(job_id)))
 
 
 def test_aborted_execution_is_reaped(workflow: Workflow) -> None:
@@ -280,9 +265,7 @@ def test_aborted_execution_is_reaped(workflow: Workflow) -> None:
     assert workflow.job(job.job_id).status == JobStatus.PROCESSING
     assert workflow.slots("alice") == {job.job_id}
 
-    result = reaper.lambda_handler(
-        _status_change_event(workflow, job.job_id, "alice", "ABORTED"), LambdaContext("reaper")
-    )
+    result = reaper.lambda_handler(_status_change_event(workflow, job.job_id), LambdaContext("reaper"))
     assert result["reaped"] is True and result["code"] == "Cancelled"
     stopped = workflow.job(job.job_id)
     assert stopped.status == JobStatus.FAILED and stopped.error.code == "Cancelled"
@@ -304,9 +287,7 @@ def test_reaper_leaves_a_cleanly_failed_job_alone(workflow: Workflow) -> None:
     job = workflow.submit("alice", reserve=False)
     workflow.wait(job.job_id)
     before = workflow.job(job.job_id)
-    result = reaper.lambda_handler(
-        _status_change_event(workflow, job.job_id, "alice", "FAILED"), LambdaContext("reaper")
-    )
+    result = reaper.lambda_handler(_status_change_event(workflow, job.job_id), LambdaContext("reaper"))
     assert result["changed"] is False and result["code"] == "InsufficientCredits"
     assert workflow.job(job.job_id) == before
 
@@ -364,7 +345,7 @@ def test_a_result_lacking_anything_ordered_fails_uncharged(workflow: Workflow, r
     job = workflow.submit("alice", request_body)
     assert workflow.reserved("alice") == job.price_credits
     workflow.endpoint.wait_for_invocation(job.job_id)
-    workflow.endpoint.succeed(job.job_id, tamper=tamper)
+    workflow.endpoint.succeed(job.job_id, model=PlaceholderModel(tamper))
     _assert_failed_cleanly(workflow, job.job_id, "alice", 40, "GenerationFailed")
 
 

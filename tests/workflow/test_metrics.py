@@ -113,18 +113,17 @@ def test_every_emitted_metric_is_in_the_catalog(workflow: Workflow, capsys: pyte
 def _lose_the_first_announcement(monkeypatch: pytest.MonkeyPatch, status: Any) -> list[str]:
     """PutEvents fails the first time a job in `status` is announced; the list records each try."""
     from lambdas.common import lifecycle
-    from lambdas.workflow import outcome
 
     sent: list[str] = []
 
-    def flaky_announce(job):  # type: ignore[no-untyped-def]
+    def flaky_announce(_events, job):  # type: ignore[no-untyped-def]
         if job.status == status:
             sent.append("sent" if sent else "lost")
             if len(sent) == 1:
                 raise lifecycle.EventNotSent(f"{status.value}: InternalFailure")
         return None
 
-    monkeypatch.setattr(outcome.lifecycle, "announce", flaky_announce)
+    monkeypatch.setattr(lifecycle.LifecycleEvents, "announce", flaky_announce)
     return sent
 
 

@@ -10,6 +10,8 @@ from typing import Any
 import boto3
 import pytest
 
+from local.api_front import api_event
+
 PASS_STATE_MACHINE = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}})
 
 
@@ -48,42 +50,15 @@ def proxy_event(
     query: dict[str, str] | None = None,
     base64: bool = False,
 ) -> dict[str, Any]:
-    """An API Gateway REST proxy event as the Cognito authorizer would pass it on."""
+    """An API Gateway REST proxy event as the Cognito authorizer would pass it on (local/api_front.py
+    builds it, as the local stack's front does)."""
     all_headers = {"Content-Type": "application/json", **(headers or {})}
     if raw_body is None and body is not None:
         raw_body = json.dumps(body)
-    authorizer = {"claims": {"sub": user, "email": f"{user}@example.com"}} if user else None
-    return {
-        "resource": _resource(path),
-        "path": path,
-        "httpMethod": method,
-        "headers": all_headers,
-        "multiValueHeaders": {k: [v] for k, v in all_headers.items()},
-        "queryStringParameters": query,
-        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
-        "pathParameters": None,
-        "stageVariables": None,
-        "requestContext": {
-            "resourcePath": _resource(path),
-            "httpMethod": method,
-            "path": f"/v1{path}",
-            "stage": "v1",
-            "requestId": "apigw-request-id",
-            "accountId": "123456789012",
-            "apiId": "abc123",
-            "identity": {"sourceIp": "203.0.113.9"},
-            "authorizer": authorizer,
-        },
-        "body": raw_body,
-        "isBase64Encoded": base64,
-    }
-
-
-def _resource(path: str) -> str:
-    parts = path.strip("/").split("/")
-    if len(parts) >= 2 and parts[0] == "songs":
-        return "/".join(["/songs/{song_id}", *parts[2:]])
-    return path
+    claims = {"sub": user, "email": f"{user}@example.com"} if user else None
+    return api_event(
+        method, path, claims=claims, body=raw_body, headers=all_headers, query=query, base64_body=base64
+    )
 
 
 class ApiClient:
@@ -106,7 +81,7 @@ class ApiClient:
 
 
 def _create_state_machine(monkeypatch: pytest.MonkeyPatch) -> str:
-    from lambdas.common import settings
+    from lambdas.common import runtime
 
     arn = boto3.client("stepfunctions").create_state_machine(
         name="song-generation-test",
@@ -115,7 +90,7 @@ def _create_state_machine(monkeypatch: pytest.MonkeyPatch) -> str:
     )["stateMachineArn"]
     monkeypatch.setenv("STATE_MACHINE_ARN", arn)
     monkeypatch.setenv("STAGE_NAME", "test")
-    settings.get_settings.cache_clear()
+    runtime.reset_all()
     return arn
 
 

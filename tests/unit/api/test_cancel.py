@@ -6,14 +6,13 @@ import boto3
 import pytest
 
 from lambdas.common.models import JobStatus
-from lambdas.common.repositories import JobRepository
-
-from .helpers import put_job, put_processed_job
+from tests import factories
+from tests.factories import put_job, put_processed_job
 
 
 def _execution_status(job_id: str) -> str:
     sfn = boto3.client("stepfunctions")
-    arn = JobRepository().get(job_id).execution_arn
+    arn = factories.jobs().get(job_id).execution_arn
     return sfn.describe_execution(executionArn=arn)["status"]
 
 
@@ -23,7 +22,7 @@ def test_cancel_a_queued_song_stops_its_execution(api, song_body) -> None:
     assert result.status == 200, result.body
     assert result.body["status"] == "canceled"
     assert result.body["error"]["code"] == "Canceled"
-    assert JobRepository().get(job_id).status is JobStatus.CANCELED
+    assert factories.jobs().get(job_id).status is JobStatus.CANCELED
     assert _execution_status(job_id) == "ABORTED"
 
 
@@ -44,20 +43,17 @@ def test_cancel_a_processing_song(api) -> None:
 
 @pytest.mark.parametrize("final", [JobStatus.PROCESSED, JobStatus.FAILED])
 def test_a_finished_song_cannot_be_canceled(api, aws_env, final) -> None:
-    if final is JobStatus.PROCESSED:
-        job = put_processed_job("alice", aws_env.media_bucket)
-    else:
-        job = put_job("alice", final)
+    job = put_processed_job("alice") if final is JobStatus.PROCESSED else put_job("alice", final)
     result = api.call("POST", f"/songs/{job.job_id}/cancel")
     assert (result.status, result.error_code) == (409, "JobStateConflict")
     assert result.body["error"]["details"] == {"status": final.value}
-    assert JobRepository().get(job.job_id).status is final
+    assert factories.jobs().get(job.job_id).status is final
 
 
 def test_another_users_song_is_not_found(api) -> None:
     job = put_job("bob")
     assert api.call("POST", f"/songs/{job.job_id}/cancel").status == 404
-    assert JobRepository().get(job.job_id).status is JobStatus.QUEUED
+    assert factories.jobs().get(job.job_id).status is JobStatus.QUEUED
 
 
 def test_a_canceled_song_can_be_deleted(api, song_body) -> None:
@@ -67,7 +63,7 @@ def test_a_canceled_song_can_be_deleted(api, song_body) -> None:
 
 
 class Bus:
-    """Stands in for lifecycle.announce: records each event, fails the next `failures` puts."""
+    """Stands in for LifecycleEvents.announce: records each event, fails the next `failures` puts."""
 
     def __init__(self) -> None:
         self.sent: list[tuple[str, JobStatus]] = []
@@ -85,10 +81,10 @@ class Bus:
 
 @pytest.fixture
 def bus(monkeypatch) -> Bus:
-    from lambdas.api import service
+    from lambdas.common.lifecycle import LifecycleEvents
 
     fake = Bus()
-    monkeypatch.setattr(service.lifecycle, "announce", fake.announce)
+    monkeypatch.setattr(LifecycleEvents, "announce", lambda _self, job: fake.announce(job))
     return fake
 
 
@@ -97,7 +93,7 @@ def test_a_cancel_whose_event_failed_announces_on_retry(api, bus) -> None:
     bus.failures = 1
     first = api.call("POST", f"/songs/{job.job_id}/cancel")
     assert (first.status, first.error_code) == (503, "ServiceUnavailable")
-    assert JobRepository().get(job.job_id).status is JobStatus.CANCELED
+    assert factories.jobs().get(job.job_id).status is JobStatus.CANCELED
     retried = api.call("POST", f"/songs/{job.job_id}/cancel")
     assert retried.status == 200, retried.body
     assert bus.sent == [(job.job_id, JobStatus.CANCELED)]
@@ -106,9 +102,9 @@ def test_a_cancel_whose_event_failed_announces_on_retry(api, bus) -> None:
 def test_the_execution_is_stopped_before_the_cancel_is_announced(api, bus, monkeypatch) -> None:
     from botocore.exceptions import ClientError
 
-    from lambdas.api.adapters import Workflow
+    from lambdas.api.services.executions import Executions
 
-    real_stop, stops = Workflow.stop, []
+    real_stop, stops = Executions.stop, []
 
     def stop_failing_once(self, job, cause):
         stops.append(job.job_id)
@@ -116,7 +112,7 @@ def test_the_execution_is_stopped_before_the_cancel_is_announced(api, bus, monke
             raise ClientError({"Error": {"Code": "InternalFailure", "Message": "x"}}, "StopExecution")
         real_stop(self, job, cause)
 
-    monkeypatch.setattr(Workflow, "stop", stop_failing_once)
+    monkeypatch.setattr(Executions, "stop", stop_failing_once)
     job = put_job("alice", JobStatus.PROCESSING)
     failed = api.call("POST", f"/songs/{job.job_id}/cancel")
     assert (failed.status, failed.error_code) == (503, "ServiceUnavailable")

@@ -16,8 +16,7 @@ import boto3
 from lambdas.api import handler
 from lambdas.common.models import JobStatus
 from local.api_front import ApiGateway, GatewayRequest, service_routes
-
-from .helpers import put_job
+from tests.factories import put_job
 
 
 class AliceVerifier:

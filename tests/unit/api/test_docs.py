@@ -6,7 +6,7 @@ import json
 import re
 
 from lambdas.api import handler
-from lambdas.api.openapi import document
+from lambdas.api.app import openapi_document
 
 from .conftest import FakeContext, proxy_event
 
@@ -19,7 +19,7 @@ def test_docs_json_is_the_document_for_this_deployment(state_machine_arn) -> Non
     response = _get({"format": "json"})
     assert response["statusCode"] == 200
     served = json.loads(response["body"])
-    committed = json.loads(document())
+    committed = openapi_document()
     # The same document, with this deployment (the stage path) as its only server.
     assert served["servers"] == [{"url": "/v1"}]
     assert {**served, "servers": committed["servers"]} == committed
@@ -45,9 +45,9 @@ def test_docs_are_built_once_per_base_path_and_format(state_machine_arn, monkeyp
     built: list[str] = []
     real = openapi.document_dict
 
-    def counting(servers=None):
+    def counting(app, servers=None, upload_max_bytes=None):
         built.append(servers[0].url)
-        return real(servers)
+        return real(app, servers, upload_max_bytes)
 
     monkeypatch.setattr(openapi, "document_dict", counting)
     openapi.docs_page.cache_clear()

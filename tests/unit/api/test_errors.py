@@ -10,9 +10,9 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from lambdas.api import handler
+from lambdas.api import app, routes
 from lambdas.common.models import MAX_DESCRIPTION_CHARS, MAX_LYRICS_CHARS
-from lambdas.common.repositories import UserRepository
+from tests import factories
 
 VALID = {"mode": "description", "description": "an upbeat synthwave song about night drives"}
 
@@ -83,7 +83,7 @@ def test_malformed_json_is_400(api, aws_env, state_machine_arn, raw) -> None:
 
 
 def test_body_over_the_size_limit_is_413(api, aws_env, state_machine_arn) -> None:
-    raw = json.dumps({**VALID, "description": "y" * handler.MAX_BODY_BYTES})
+    raw = json.dumps({**VALID, "description": "y" * app.MAX_BODY_BYTES})
     result = api.call("POST", "/songs", raw_body=raw, headers={"Origin": "https://app.example.com"})
     assert (result.status, result.error_code) == (413, "PayloadTooLarge")
     assert result.headers["Access-Control-Allow-Origin"] == "*"
@@ -121,7 +121,7 @@ def test_invalid_ids_and_query_values_are_400(api, path, query, field) -> None:
 def test_path_ids_and_source_ids_share_one_uuid_pattern() -> None:
     from lambdas.common import models
 
-    assert handler.UUID_PATTERN is models.UUID_PATTERN
+    assert routes.UUID_PATTERN is models.UUID_PATTERN
 
 
 def test_invalid_id_on_delete_is_400(api) -> None:
@@ -170,7 +170,7 @@ def test_missing_or_unusable_identity_is_401(api, aws_env, state_machine_arn, us
 
 
 def test_insufficient_credits_is_402_and_writes_no_job(api, aws_env, state_machine_arn) -> None:
-    UserRepository().get_or_create("alice", signup_credits=0)
+    factories.users().get_or_create("alice", signup_credits=0)
     result = api.post_song(VALID)
     assert (result.status, result.error_code) == (402, "InsufficientCredits")
     assert result.body["error"]["details"] == {
@@ -186,7 +186,7 @@ def test_unexpected_error_is_500_with_correlation_id_and_no_trace(api, monkeypat
     def explode(*_args, **_kwargs):
         raise RuntimeError("secret internal detail")
 
-    monkeypatch.setattr("lambdas.api.service.SongService.me", explode)
+    monkeypatch.setattr("lambdas.api.services.users.UserService.me", explode)
     result = api.call("GET", "/me")
     assert (result.status, result.error_code) == (500, "InternalError")
     assert result.body["error"]["details"] == {"correlation_id": "req-0000-1111"}
@@ -198,7 +198,7 @@ def test_downstream_throttling_is_429(api, monkeypatch) -> None:
     def throttled(*_args, **_kwargs):
         raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException"}}, "GetItem")
 
-    monkeypatch.setattr("lambdas.common.repositories.UserRepository.find", throttled)
+    monkeypatch.setattr("lambdas.common.store.users.UserStore.find", throttled)
     result = api.call("GET", "/me")
     assert (result.status, result.error_code) == (429, "TooManyRequests")
 

@@ -264,19 +264,19 @@ def test_bodies_on_post_routes_without_one_are_ignored(api, raw) -> None:
 
 
 def test_only_the_operations_with_a_request_body_read_one() -> None:
-    from lambdas.api import handler, openapi
+    from lambdas.api import app
 
-    document = openapi.document_dict()
+    document = app.openapi_document()
     with_body = {
         (method.upper(), path)
         for path, operations in document["paths"].items()
         for method, operation in operations.items()
         if "requestBody" in operation
     }
-    assert with_body == handler.ROUTES_WITH_BODY
+    assert with_body == app.ROUTES_WITH_BODY
 
 
 def test_strict_loads_is_the_resolvers_deserializer() -> None:
-    from lambdas.api.handler import app
+    from lambdas.api.app import cors, create_app
 
-    assert app._json_body_deserializer is json_body.loads
+    assert create_app(cors(["*"]))._json_body_deserializer is json_body.loads

@@ -4,24 +4,26 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_lambda_powertools.event_handler.openapi.models import Server
 from openapi_spec_validator import validate
 
-from lambdas.api.openapi import document, document_dict
-from lambdas.common import settings
+from lambdas.api import handler, openapi
+from lambdas.api.app import openapi_document
+from lambdas.common import runtime
 from lambdas.common.models import SAFE_TEXT_PATTERN
+from stacks.config import ServiceConfig
+
+from .conftest import FakeContext, proxy_event
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "openapi.json"
 
 
 @pytest.fixture(scope="module")
 def spec() -> dict[str, Any]:
-    return json.loads(document())
+    return openapi_document()
 
 
 def _operations(spec: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
@@ -29,7 +31,9 @@ def _operations(spec: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
 
 
 def test_committed_openapi_matches_the_code() -> None:
-    assert DOC.read_text() == document(), "docs/openapi.json is stale: run `make openapi`"
+    assert DOC.read_text() == openapi.text(openapi_document()), (
+        "docs/openapi.json is stale: run `make openapi`"
+    )
 
 
 def test_document_is_valid_openapi_3_1(spec) -> None:
@@ -125,9 +129,14 @@ def test_the_text_pattern_is_the_rule_enforced() -> None:
 
 
 def test_served_document_names_the_calling_deployment() -> None:
-    served = document_dict([Server(url="/v1")])  # what GET /docs?format=json answers under the stage
+    from aws_lambda_powertools.event_handler.openapi.models import Server
+
+    from lambdas.api.app import cors, create_app
+
+    # What GET /docs?format=json answers under the stage.
+    served = openapi.document_dict(create_app(cors(["*"])), [Server(url="/v1")])
     assert served["servers"] == [{"url": "/v1"}]
-    assert served["paths"] == json.loads(document())["paths"]
+    assert served["paths"] == openapi_document()["paths"]
 
 
 def test_every_number_and_text_of_a_request_is_bounded(spec) -> None:
@@ -148,23 +157,15 @@ def test_every_number_and_text_of_a_request_is_bounded(spec) -> None:
                     assert "maxItems" in variant, (name, field)
 
 
-@pytest.fixture
-def upload_max_mb(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], None]]:
-    def use(value: str) -> None:
-        monkeypatch.setenv("UPLOAD_MAX_MB", value)
-        settings.get_settings.cache_clear()
-
-    yield use
-    monkeypatch.undo()
-    settings.get_settings.cache_clear()
-
-
 def _size_limit(spec: dict[str, Any]) -> int:
     return spec["components"]["schemas"]["UploadRequest"]["properties"]["size_bytes"]["maximum"]
 
 
-def test_the_upload_size_limit_is_the_one_the_api_enforces(upload_max_mb) -> None:
-    upload_max_mb("50")  # cdk.json's default: the committed document's
-    assert _size_limit(json.loads(DOC.read_text())) == settings.get_settings().upload_max_bytes == 50 * 2**20
-    upload_max_mb("7")  # a deployment's own setting: the document it serves (GET /docs) says so
-    assert _size_limit(document_dict([Server(url="/v1")])) == 7 * 2**20
+def test_the_upload_size_limit_is_the_one_the_api_enforces(state_machine_arn, monkeypatch) -> None:
+    # cdk.json's default: the committed document's
+    assert _size_limit(json.loads(DOC.read_text())) == ServiceConfig().upload_max_mb * 2**20 == 50 * 2**20
+    monkeypatch.setenv("UPLOAD_MAX_MB", "7")  # a deployment's own setting: the document it serves says so
+    runtime.reset_all()
+    event = proxy_event("GET", "/docs", user=None, query={"format": "json"})
+    served = json.loads(handler.lambda_handler(event, FakeContext())["body"])
+    assert _size_limit(served) == 7 * 2**20

@@ -8,7 +8,7 @@ import boto3
 from botocore.exceptions import ClientError
 
 from lambdas.common.models import JobStatus, Reservation
-from lambdas.common.repositories import JobRepository, UserRepository
+from tests import factories
 
 VALID = {"mode": "description", "description": "an upbeat synthwave song about night drives"}
 
@@ -46,7 +46,7 @@ def test_keys_are_per_user(api, aws_env) -> None:
     alice = api.post_song(VALID, headers=key, user="alice")
     bob = api.post_song(VALID, headers=key, user="bob")
     assert alice.body["job_id"] != bob.body["job_id"]
-    assert JobRepository().get(bob.body["job_id"]).user_id == "bob"
+    assert factories.jobs().get(bob.body["job_id"]).user_id == "bob"
 
 
 def test_without_a_key_every_post_is_a_new_job(api, aws_env) -> None:
@@ -56,21 +56,21 @@ def test_without_a_key_every_post_is_a_new_job(api, aws_env) -> None:
 
 def test_a_failed_attempt_does_not_pin_the_key(api, aws_env) -> None:
     key = {"Idempotency-Key": "after-top-up"}
-    UserRepository().get_or_create("alice", signup_credits=0)
+    factories.users().get_or_create("alice", signup_credits=0)
     assert api.post_song(VALID, headers=key).status == 402
-    UserRepository().add_credits("alice", 5)
+    factories.ledger().add_credits("alice", 5)
     assert api.post_song(VALID, headers=key).status == 202
 
 
 def test_workflow_start_failure_marks_the_job_failed(api, aws_env, monkeypatch) -> None:
     # The execution cannot start: the state machine does not exist.
-    from lambdas.common import settings
+    from lambdas.common import runtime
 
     monkeypatch.setenv("STATE_MACHINE_ARN", "arn:aws:states:us-east-1:123456789012:stateMachine:gone")
-    settings.get_settings.cache_clear()
+    runtime.reset_all()
     result = api.post_song(VALID)
     assert (result.status, result.error_code) == (503, "ServiceUnavailable")
-    job = JobRepository().get(result.body["error"]["details"]["job_id"])
+    job = factories.jobs().get(result.body["error"]["details"]["job_id"])
     assert job.status is JobStatus.FAILED
     assert job.error is not None and job.error.code == "WorkflowStartFailed"
     assert job.reservation == Reservation.RELEASED  # the price held for it is given back
@@ -80,9 +80,9 @@ def test_workflow_start_failure_marks_the_job_failed(api, aws_env, monkeypatch) 
 
 def test_start_failure_with_idempotency_key_can_be_retried(api, aws_env, monkeypatch) -> None:
     calls = {"n": 0}
-    from lambdas.api.adapters import Workflow
+    from lambdas.api.services.executions import Executions
 
-    real_start = Workflow.start
+    real_start = Executions.start
 
     def flaky(self, job):
         calls["n"] += 1
@@ -90,7 +90,7 @@ def test_start_failure_with_idempotency_key_can_be_retried(api, aws_env, monkeyp
             raise ClientError({"Error": {"Code": "ServiceUnavailable", "Message": "down"}}, "StartExecution")
         return real_start(self, job)
 
-    monkeypatch.setattr(Workflow, "start", flaky)
+    monkeypatch.setattr(Executions, "start", flaky)
     key = {"Idempotency-Key": "flaky"}
     assert api.post_song(VALID, headers=key).status == 503
     retried = api.post_song(VALID, headers=key)
@@ -117,7 +117,7 @@ def test_accepted_song_emits_songs_requested_by_mode(api, capsys) -> None:
 
 
 def test_rejected_song_emits_songs_rejected_with_reason(api, capsys) -> None:
-    UserRepository().get_or_create("alice", signup_credits=0)
+    factories.users().get_or_create("alice", signup_credits=0)
     capsys.readouterr()
     api.post_song(VALID)
     output = capsys.readouterr().out
@@ -134,24 +134,24 @@ def test_a_submit_that_keeps_losing_the_race_for_the_balance_is_a_429_with_retry
     is created or reserved."""
     import time
 
-    from lambdas.common import repositories
+    from lambdas.common.store import ledger
 
     api.call("GET", "/me")
     attempts: list[float] = []
 
     def always_raced(items, token=None):  # type: ignore[no-untyped-def]
         attempts.append(time.monotonic())
-        raise ClientError(
+        return ClientError(  # the transaction was cancelled by its conditions
             {"Error": {"Code": "TransactionCanceledException", "Message": "ConditionalCheckFailed"}},
             "TransactWriteItems",
         )
 
-    monkeypatch.setattr(repositories, "_transact", always_raced)
+    monkeypatch.setattr(ledger, "transact", always_raced)
     result = api.post_song(VALID)
     assert (result.status, result.error_code) == (429, "ConcurrentRequests")
     assert result.headers["Retry-After"] == "1"
-    assert len(attempts) == repositories.MAX_RESERVE_ATTEMPTS
+    assert len(attempts) == ledger.MAX_RESERVE_ATTEMPTS
     assert attempts[-1] - attempts[0] < 1.0  # backed off, briefly
-    assert JobRepository().list_for_user("alice", 10, None)[0] == []
+    assert factories.jobs().list_for_user("alice", 10, None)[0] == []
     me = api.call("GET", "/me").body
     assert (me["credits"], me["reserved_credits"]) == (10, 0)

@@ -7,8 +7,12 @@ from datetime import UTC, datetime, timedelta
 import boto3
 
 from lambdas.common.models import JobStatus, utc_timestamp
+from lambdas.common.store.jobs import JobStore
+from tests import factories
+from tests.factories import put_job
 
-from .helpers import put_job
+# The test stage's: a day's workflow timeout, one endpoint instance (one song renders at a time).
+LIMITS = {"workflow_timeout_s": 86400, "renderers": 1}
 
 
 def _at(seconds_ago: float) -> str:
@@ -44,6 +48,20 @@ def test_position_counts_processing_and_older_queued_songs_of_everyone(api, aws_
     assert song["eta_s"] == 4 * 40  # three ahead + itself, one at a time, median 40 s
 
 
+def test_the_eta_divides_by_the_instances_that_can_render(api, aws_env, monkeypatch) -> None:
+    """Each instance's container renders one song at a time: two instances render two at once,
+    however many invocations SageMaker hands one instance."""
+    from lambdas.common import runtime
+
+    mine = put_job("alice", JobStatus.QUEUED, created_at=_at(20))
+    for _ in range(3):
+        put_job("bob", JobStatus.QUEUED, created_at=_at(30))
+    _rendered(aws_env.jobs_table, 40, created_ago=300)
+    monkeypatch.setenv("ENDPOINT_MAX_INSTANCES", "2")
+    runtime.reset_all()
+    assert api.call("GET", f"/songs/{mine.job_id}").body["eta_s"] == 2 * 40  # ceil(4 / 2) rounds
+
+
 def test_the_first_in_line_and_other_statuses(api, aws_env) -> None:
     first = put_job("alice", JobStatus.QUEUED)
     assert api.call("GET", f"/songs/{first.job_id}").body["queue_position"] == 0
@@ -54,9 +72,7 @@ def test_the_first_in_line_and_other_statuses(api, aws_env) -> None:
 
 def test_a_song_that_started_between_the_reads_is_next(api, aws_env) -> None:
     """GET read the row while queued; by the time the index is read the song is processing."""
-    from lambdas.api.queue_estimate import estimate
-    from lambdas.common.repositories import JobRepository
-    from lambdas.common.settings import get_settings
+    from lambdas.api.services.queue_estimate import estimate
 
     put_job("bob", JobStatus.QUEUED, created_at=_at(30))
     stale = put_job("alice", JobStatus.QUEUED, created_at=_at(20))
@@ -66,21 +82,19 @@ def test_a_song_that_started_between_the_reads_is_next(api, aws_env) -> None:
         ExpressionAttributeNames={"#s": "status"},
         ExpressionAttributeValues={":p": "processing"},
     )
-    assert estimate(stale, JobRepository(), get_settings())["queue_position"] == 0
+    assert estimate(stale, factories.jobs(), **LIMITS)["queue_position"] == 0
 
 
 def test_a_song_ahead_that_starts_between_the_reads_is_still_counted(api, aws_env) -> None:
     """The position never dips: a song moving queued -> processing mid-estimate counts once."""
-    from lambdas.api.queue_estimate import estimate
-    from lambdas.common.repositories import JobRepository
-    from lambdas.common.settings import get_settings
+    from lambdas.api.services.queue_estimate import estimate
 
     put_job("bob", JobStatus.PROCESSING, created_at=_at(40))
     ahead = put_job("carol", JobStatus.QUEUED, created_at=_at(30))
     mine = put_job("alice", JobStatus.QUEUED, created_at=_at(20))
     table = boto3.resource("dynamodb").Table(aws_env.jobs_table)
 
-    class StartsMidway(JobRepository):
+    class StartsMidway(JobStore):
         def ids_by_status(self, status, created_from, created_to, limit):
             ids = super().ids_by_status(status, created_from, created_to, limit)
             table.update_item(  # carol's song starts right after the first read
@@ -91,4 +105,4 @@ def test_a_song_ahead_that_starts_between_the_reads_is_still_counted(api, aws_en
             )
             return ids
 
-    assert estimate(mine, StartsMidway(), get_settings())["queue_position"] == 2
+    assert estimate(mine, StartsMidway(aws_env.jobs_table), **LIMITS)["queue_position"] == 2

@@ -9,9 +9,9 @@ import pytest
 
 from lambdas.common import media_keys
 from lambdas.common.models import JobStatus
-from lambdas.common.repositories import JobRepository, UserRepository
-
-from .helpers import put_job, put_processed_job
+from lambdas.common.store.ledger import CreditLedger
+from tests import factories
+from tests.factories import put_job, put_processed_job
 
 
 def test_health_needs_no_identity(api) -> None:
@@ -25,7 +25,7 @@ def test_me_creates_the_user_with_signup_credits(api) -> None:
         200,
         {"user_id": "carol", "credits": 10, "reserved_credits": 0, "available_credits": 10},
     )
-    UserRepository().add_credits("carol", -4)
+    factories.ledger().add_credits("carol", -4)
     assert api.call("GET", "/me", user="carol").body["credits"] == 6
 
 
@@ -55,7 +55,7 @@ def test_post_song_queues_a_job_and_starts_the_workflow(api, state_machine_arn, 
     assert result.body["status"] == "queued"
     assert result.body["mode"] == body["mode"]
 
-    row = JobRepository().get(job_id)
+    row = factories.jobs().get(job_id)
     assert row.user_id == "alice"
     assert row.status is JobStatus.QUEUED
     assert row.request["mode"] == body["mode"]
@@ -97,7 +97,7 @@ def test_variants_outside_1_to_4_are_refused(api, song_body, variants) -> None:
 
 def test_a_user_cannot_queue_more_songs_than_the_credits_pay_for(api, song_body) -> None:
     """One credit, one-minute songs: the first is accepted, the next ones are 402 until it ends."""
-    UserRepository().get_or_create("alice", signup_credits=1)
+    factories.users().get_or_create("alice", signup_credits=1)
     short = {**song_body, "duration_s": 60}
     assert api.post_song(short).status == 202
     for _ in range(3):
@@ -153,7 +153,7 @@ def test_get_queued_song_has_no_urls(api) -> None:
 
 
 def test_get_processed_song_has_presigned_urls_for_one_hour(api, aws_env) -> None:
-    job = put_processed_job("alice", aws_env.media_bucket)
+    job = put_processed_job("alice")
     body = api.call("GET", f"/songs/{job.job_id}").body
     assert body["status"] == "processed"
     assert set(body["audio_urls"]) == {"mp3", "wav"}
@@ -173,7 +173,7 @@ def test_get_processed_song_has_presigned_urls_for_one_hour(api, aws_env) -> Non
 
 
 def test_a_song_with_variants_lists_every_take_with_its_seed_and_urls(api, aws_env) -> None:
-    job = put_processed_job("alice", aws_env.media_bucket, takes=2)
+    job = put_processed_job("alice", takes=2)
     body = api.call("GET", f"/songs/{job.job_id}").body
     assert [(t["take"], t["seed"]) for t in body["takes"]] == [(1, 42), (2, 43)]
     first, second = body["takes"]
@@ -185,11 +185,11 @@ def test_a_song_with_variants_lists_every_take_with_its_seed_and_urls(api, aws_e
 
 
 def test_delete_removes_row_and_media(api, aws_env) -> None:
-    job = put_processed_job("alice", aws_env.media_bucket)
-    other = put_processed_job("alice", aws_env.media_bucket)
+    job = put_processed_job("alice")
+    other = put_processed_job("alice")
     result = api.call("DELETE", f"/songs/{job.job_id}")
     assert (result.status, result.body) == (204, None)
-    assert JobRepository().find(job.job_id) is None
+    assert factories.jobs().find(job.job_id) is None
     listed = boto3.client("s3").list_objects_v2(Bucket=aws_env.media_bucket, Prefix="songs/alice/")
     keys = {obj["Key"] for obj in listed.get("Contents", [])}
     assert keys and all(key.startswith(f"songs/alice/{other.job_id}/") for key in keys)
@@ -203,23 +203,23 @@ def test_delete_failed_song_is_allowed(api) -> None:
 
 def test_delete_releases_only_a_held_reservation(api, aws_env, song_body, monkeypatch) -> None:
     released: list[str] = []
-    real = JobRepository.release_reservation
+    real = CreditLedger.release_reservation
 
     def spy(self, job_id):
         released.append(job_id)
         return real(self, job_id)
 
-    monkeypatch.setattr(JobRepository, "release_reservation", spy)
-    processed = put_processed_job("alice", aws_env.media_bucket)  # nothing held
+    monkeypatch.setattr(CreditLedger, "release_reservation", spy)
+    processed = put_processed_job("alice")  # nothing held
     assert api.call("DELETE", f"/songs/{processed.job_id}").status == 204
     assert released == []
     # Canceled, and no reaper has run yet: the price is still held on the user.
     canceled = api.post_song(song_body).body["job_id"]
     api.call("POST", f"/songs/{canceled}/cancel")
-    assert UserRepository().get_or_create("alice").reserved_credits > 0
+    assert factories.users().get_or_create("alice", 0).reserved_credits > 0
     assert api.call("DELETE", f"/songs/{canceled}").status == 204
     assert released == [canceled]
-    assert UserRepository().get_or_create("alice").reserved_credits == 0
+    assert factories.users().get_or_create("alice", 0).reserved_credits == 0
 
 
 @pytest.mark.parametrize("status", [JobStatus.QUEUED, JobStatus.PROCESSING])
@@ -227,15 +227,15 @@ def test_delete_running_song_is_conflict_and_keeps_it(api, status) -> None:
     job = put_job("alice", status)
     result = api.call("DELETE", f"/songs/{job.job_id}")
     assert (result.status, result.error_code) == (409, "JobStateConflict")
-    assert JobRepository().find(job.job_id) is not None
+    assert factories.jobs().find(job.job_id) is not None
 
 
 def test_other_users_song_is_404_on_get_and_delete(api, aws_env) -> None:
-    job = put_processed_job("bob", aws_env.media_bucket)
+    job = put_processed_job("bob")
     for method in ("GET", "DELETE"):
         result = api.call(method, f"/songs/{job.job_id}", user="mallory")
         assert (result.status, result.error_code) == (404, "NotFound")
-    assert JobRepository().find(job.job_id) is not None
+    assert factories.jobs().find(job.job_id) is not None
     listed = boto3.client("s3").list_objects_v2(
         Bucket=aws_env.media_bucket, Prefix=f"songs/bob/{job.job_id}/"
     )
@@ -260,7 +260,7 @@ def test_a_204_has_no_body_and_no_content_type(api, aws_env) -> None:
 
     from .conftest import FakeContext, proxy_event
 
-    job = put_processed_job("alice", aws_env.media_bucket)
+    job = put_processed_job("alice")
     response = handler.lambda_handler(proxy_event("DELETE", f"/songs/{job.job_id}"), FakeContext())
     assert response["statusCode"] == 204
     assert not response.get("body")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from lambdas.common.repositories import JobRepository
 from lambdas.webhooks.secret import secret_key
+from tests import factories
 
 
 def test_the_secret_is_created_on_first_use_and_then_stable(api) -> None:
@@ -33,7 +33,7 @@ def test_a_song_keeps_its_webhook_url(api, song_body) -> None:
     url = "https://hooks.example.com/songs?user=1"
     result = api.post_song(song_body | {"webhook_url": url})
     assert result.status == 202, result.body
-    assert JobRepository().get(result.body["job_id"]).request["webhook_url"] == url
+    assert factories.jobs().get(result.body["job_id"]).request["webhook_url"] == url
 
 
 @pytest.mark.parametrize(
@@ -60,7 +60,7 @@ def test_the_container_never_sees_the_webhook(api, song_body) -> None:
     from lambdas.common.inference import build_request
 
     job_id = api.post_song(song_body | {"webhook_url": "https://hooks.example.com/"}).body["job_id"]
-    assert "webhook_url" not in build_request(JobRepository().get(job_id), "bucket")
+    assert "webhook_url" not in build_request(factories.jobs().get(job_id), "bucket")
 
 
 def test_a_webhook_port_other_than_https_says_which_are_allowed(api, song_body) -> None:

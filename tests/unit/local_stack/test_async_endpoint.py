@@ -9,40 +9,39 @@ from __future__ import annotations
 import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from http.server import ThreadingHTTPServer
 
 import boto3
 import pytest
 
-from local.async_endpoint import AsyncEndpoint, AsyncEndpointServer, EndpointConfig, split_s3_uri
+from local.async_endpoint import (
+    AsyncEndpoint,
+    AsyncEndpointServer,
+    ContainerModel,
+    EndpointConfig,
+    split_s3_uri,
+)
+from local.http_server import QuietHandler, send_json
 from local.resources import create_data_and_storage, create_messaging
+from stacks.config import ServiceConfig
 
 from .raw_http import raw_request
 
-ENDPOINT = "song-service-test-music"
+ENDPOINT = ServiceConfig(stage_name="test").endpoint_name  # as the deployed endpoint is named
 
 
-class _Model(BaseHTTPRequestHandler):
+class _Model(QuietHandler):
+    """The container's contract: a JSON answer to POST /invocations, 400 for a body that is not JSON."""
+
     received: list[bytes] = []
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         self.received.append(body)
         try:
-            request = json.loads(body)
-            status, payload = 200, {"job_id": request["job_id"], "ok": True}
+            send_json(self, 200, {"job_id": json.loads(body)["job_id"], "ok": True})
         except json.JSONDecodeError:
-            status, payload = 400, {"error": {"code": "BadRequest", "message": "the body is not valid JSON"}}
-        raw = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(raw)))
-        self.end_headers()
-        self.wfile.write(raw)
-
-    def log_message(self, *args: Any) -> None:
-        pass
+            send_json(self, 400, {"error": {"code": "BadRequest", "message": "the body is not valid JSON"}})
 
 
 @pytest.fixture(scope="module")
@@ -52,19 +51,13 @@ def stack(emulator, names):
     model = ThreadingHTTPServer(("127.0.0.1", 0), _Model)
     threading.Thread(target=model.serve_forever, daemon=True).start()
     endpoint = AsyncEndpoint(
-        EndpointConfig(
-            endpoint_name=ENDPOINT,
-            container_url=f"http://127.0.0.1:{model.server_address[1]}",
-            output_path=f"s3://{names.inference_bucket}/async-output",
-            failure_path=f"s3://{names.inference_bucket}/async-failures/",
-            success_topic_arn=messaging.success_topic_arn,
-            error_topic_arn=messaging.error_topic_arn,
-            corrupt_marker="#corrupt#",
-        ),
+        EndpointConfig.of_stack(ENDPOINT, names.inference_bucket, messaging),
         emulator.client("s3"),
         emulator.client("sns"),
+        ContainerModel(f"http://127.0.0.1:{model.server_address[1]}", corrupt_marker="#corrupt#"),
     )
     server = AsyncEndpointServer(endpoint)
+    _taps(emulator)
     endpoint.start()
     server.start()
     runtime = boto3.client(
@@ -93,20 +86,49 @@ def _invoke(stack, job_id: str, payload: dict) -> dict:
 
 
 def _notification(stack, inference_id: str, timeout_s: float = 15) -> tuple[dict, dict]:
-    """(SNS envelope, SageMaker notification) for one inference, from the callback queue."""
+    """(the topic it was published to, SageMaker's notification) for one inference, from the
+    callback queue, which holds the notification itself: raw message delivery, as deployed."""
     _, emulator, _, messaging = stack
     sqs = emulator.client("sqs")
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        for m in sqs.receive_message(QueueUrl=messaging.callback_queue_url, WaitTimeSeconds=1).get(
-            "Messages", []
-        ):
-            envelope = json.loads(m["Body"])
-            message = json.loads(envelope["Message"])
+        received = sqs.receive_message(
+            QueueUrl=messaging.callback_queue_url, WaitTimeSeconds=1, MessageAttributeNames=["All"]
+        )
+        for m in received.get("Messages", []):
+            message = json.loads(m["Body"])
+            assert "Type" not in message and "TopicArn" not in message  # no SNS envelope
             if message["inferenceId"] == inference_id:
                 sqs.delete_message(QueueUrl=messaging.callback_queue_url, ReceiptHandle=m["ReceiptHandle"])
-                return envelope, message
+                return _published_to(emulator, message), message
     raise AssertionError(f"no notification for {inference_id}")
+
+
+def _published_to(emulator, message: dict) -> str:
+    """Which topic carried it: the one whose tap queue (subscribed to that topic alone) got it."""
+    sqs = emulator.client("sqs")
+    for topic, queue_url in _taps(emulator).items():
+        for m in sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", []):
+            if json.loads(m["Body"])["inferenceId"] == message["inferenceId"]:
+                return topic
+    raise AssertionError("the notification reached neither topic")
+
+
+def _taps(emulator) -> dict[str, str]:
+    """A queue per notification topic, subscribed to it alone (created once)."""
+    sns, sqs = emulator.client("sns"), emulator.client("sqs")
+    taps = {}
+    for topic in (t["TopicArn"] for t in sns.list_topics()["Topics"] if "-inference-" in t["TopicArn"]):
+        name = f"tap-{topic.rsplit(':', 1)[1]}"
+        url = sqs.create_queue(QueueName=name)["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        subscribed = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+        if not any(s["Endpoint"] == arn for s in subscribed):
+            sns.subscribe(
+                TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"}
+            )
+        taps[topic] = url
+    return taps
 
 
 def _read(emulator, uri: str) -> bytes:
@@ -122,8 +144,8 @@ def test_success_writes_output_and_notifies_the_success_topic(stack) -> None:
     assert response["OutputLocation"] == f"s3://{names.inference_bucket}/async-output/job-ok.out"
     assert response["FailureLocation"] == f"s3://{names.inference_bucket}/async-failures/job-ok.out"
 
-    envelope, message = _notification(stack, "job-ok")
-    assert envelope["Type"] == "Notification" and envelope["TopicArn"] == messaging.success_topic_arn
+    topic, message = _notification(stack, "job-ok")
+    assert topic == messaging.success_topic_arn
     assert message["invocationStatus"] == "Completed"
     assert message["eventSource"] == "aws:sagemaker" and message["eventVersion"] == "1.0"
     assert message["requestParameters"]["endpointName"] == ENDPOINT
@@ -139,8 +161,8 @@ def test_success_writes_output_and_notifies_the_success_topic(stack) -> None:
 def test_container_rejection_goes_to_the_error_topic_with_the_reason(stack) -> None:
     _, emulator, _, messaging = stack
     response = _invoke(stack, "job-bad", {"job_id": "job-bad", "description": "#corrupt#"})
-    envelope, message = _notification(stack, "job-bad")
-    assert envelope["TopicArn"] == messaging.error_topic_arn
+    topic, message = _notification(stack, "job-bad")
+    assert topic == messaging.error_topic_arn
     assert message["invocationStatus"] == "Failed"
     assert "(400)" in message["failureReason"] and "not valid JSON" in message["failureReason"]
     assert message["responseParameters"]["failureLocation"] == response["FailureLocation"]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import time
 from typing import Any
 
 from local.execution_events import ExecutionStatusWatcher
@@ -33,3 +35,56 @@ def test_an_aborted_execution_is_delivered_once_with_its_input(emulator, names) 
     assert detail["status"] == "ABORTED" and detail["name"] == "job-1"
     assert detail["stateMachineArn"] == arn
     assert json.loads(detail["input"]) == {"job_id": "job-1"}
+
+
+def _stopped_execution(emulator, names, name: str) -> tuple[Any, str]:
+    sfn = emulator.client("stepfunctions")
+    arn = sfn.create_state_machine(
+        name=f"{names.jobs_table}-{name}", definition=json.dumps(WAIT_FOREVER), roleArn=ROLE
+    )["stateMachineArn"]
+    run = sfn.start_execution(stateMachineArn=arn, name=name, input="{}")
+    sfn.stop_execution(executionArn=run["executionArn"], error="Test", cause="stopped by the test")
+    return sfn, arn
+
+
+def test_a_failing_reaper_is_retried_as_the_rule_retries_it(emulator, names) -> None:
+    """The rule's target retries a failed invocation with backoff (REAPER_RETRY_ATTEMPTS times),
+    not once: a reaper that fails five times in a row still cleans up."""
+    from lambdas.common.contract import REAPER_RETRY_ATTEMPTS
+
+    sfn, arn = _stopped_execution(emulator, names, "flaky")
+    attempts: list[float] = []
+
+    def flaky(event: dict, ctx: Any) -> None:
+        attempts.append(time.monotonic())
+        if len(attempts) <= 5:
+            raise RuntimeError("DynamoDB throttled")
+
+    watcher = ExecutionStatusWatcher(sfn, arn, flaky, "reaper", first_retry_s=0.02)
+    assert watcher.poll_once() == 1
+    deadline = time.monotonic() + 10
+    while len(attempts) < 6 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert len(attempts) == 6 and watcher.dead_letters == []
+    gaps = [later - earlier for earlier, later in itertools.pairwise(attempts)]
+    assert all(gap >= 0.02 * 2**k for k, gap in enumerate(gaps))  # backing off: 0.02, 0.04, 0.08 s...
+    assert REAPER_RETRY_ATTEMPTS > 5
+
+
+def test_a_reaper_that_keeps_failing_leaves_a_dead_letter(emulator, names) -> None:
+    from lambdas.common.contract import REAPER_RETRY_ATTEMPTS
+
+    sfn, arn = _stopped_execution(emulator, names, "broken")
+    attempts: list[dict] = []
+
+    def broken(event: dict, ctx: Any) -> None:
+        attempts.append(event)
+        raise RuntimeError("a bug")
+
+    watcher = ExecutionStatusWatcher(sfn, arn, broken, "reaper", first_retry_s=0.001)
+    watcher.poll_once()
+    deadline = time.monotonic() + 10
+    while not watcher.dead_letters and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert len(attempts) == 1 + REAPER_RETRY_ATTEMPTS
+    assert [e["detail"]["name"] for e in watcher.dead_letters] == ["broken"]

@@ -41,7 +41,7 @@ def s3_event(key: str, etag: str | None = "etag-1", event: str = "ObjectCreated:
 @pytest.fixture
 def upload_limits(monkeypatch: pytest.MonkeyPatch) -> None:
     """Small limits so a short file can be 'too long'."""
-    from lambdas.common import settings
+    from lambdas.common import runtime
 
     monkeypatch.setenv("UPLOAD_MAX_DURATION_SECONDS", "3")
-    settings.get_settings.cache_clear()
+    runtime.reset_all()

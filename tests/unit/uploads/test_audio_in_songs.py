@@ -9,16 +9,16 @@ import pytest
 
 from lambdas.common.inference import build_request
 from lambdas.common.models import JobStatus
-from lambdas.common.repositories import JobRepository, UserRepository
-from lambdas.common.uploads import UploadRepository, new_upload
-from tests.unit.api.helpers import put_job, put_processed_job
+from lambdas.common.uploads import new_upload
+from tests import factories
+from tests.factories import put_job, put_processed_job
 
 USER = "alice"
 
 
 def ready_upload(names, user: str = USER, duration_s: float = 30.0) -> str:
     upload = new_upload(user, str(uuid.uuid4()), "src.wav", "audio/wav", 1000, expiry_days=7)
-    repo = UploadRepository()
+    repo = factories.uploads()
     repo.create(upload)
     boto3.client("s3").put_object(  # as the form stores it: tagged for the lifecycle rule
         Bucket=names.uploads_bucket, Key=upload.key, Body=b"x" * 1000, Tagging="retention=unused"
@@ -31,7 +31,7 @@ def ready_upload(names, user: str = USER, duration_s: float = 30.0) -> str:
 
 def pending_upload(user: str = USER) -> str:
     upload = new_upload(user, str(uuid.uuid4()), "src.wav", "audio/wav", 1000, expiry_days=7)
-    UploadRepository().create(upload)
+    factories.uploads().create(upload)
     return upload.upload_id
 
 
@@ -46,7 +46,7 @@ def body(mode: str, source: dict, **extra) -> dict:
 
 
 def _jobs_of(user: str) -> list:
-    return JobRepository().list_for_user(user, 50)[0]
+    return factories.jobs().list_for_user(user, 50)[0]
 
 
 @pytest.mark.parametrize("mode", ["cover", "repaint", "extend", "stems"])
@@ -61,7 +61,7 @@ def test_each_mode_from_a_ready_upload_is_queued_with_its_source(api, aws_env, m
 
     shown = api.call("GET", f"/songs/{created.body['job_id']}")
     assert shown.body["source"]["upload_id"] == upload_id
-    job = JobRepository().get(created.body["job_id"])
+    job = factories.jobs().get(created.body["job_id"])
     request = build_request(job, "scratch")
     assert request["source"] == {
         "upload_id": upload_id,
@@ -81,13 +81,13 @@ def test_a_canceled_cover_leaves_its_upload_to_expire(api, aws_env) -> None:
     """Cancelling at once (free) pinned the upload for good: no expiry, a tag no rule matches. A
     song in flight is listed on the upload, nothing more; only a processed song keeps it."""
     upload_id = ready_upload(aws_env)
-    before = UploadRepository().find(upload_id)
+    before = factories.uploads().find(upload_id)
     created = api.post_song(body("cover", {"upload_id": upload_id}))
     assert created.status == 202
-    row = UploadRepository().find(upload_id)
+    row = factories.uploads().find(upload_id)
     assert row.active_jobs == {created.body["job_id"]}
     assert api.call("POST", f"/songs/{created.body['job_id']}/cancel").status == 200
-    row = UploadRepository().find(upload_id)
+    row = factories.uploads().find(upload_id)
     assert not row.used and not row.songs
     assert (row.expires_at, row.expires_at_epoch) == (before.expires_at, before.expires_at_epoch)
     assert _tag(aws_env, row.key) == "unused"
@@ -97,10 +97,10 @@ def test_a_canceled_cover_leaves_its_upload_to_expire(api, aws_env) -> None:
 def _processed_from(names, upload_id: str):
     """A processed song made from the upload, kept by it as the workflow's finalize step does."""
     from lambdas.common.models import JobSource
-    from lambdas.common.repositories import to_dynamo
-    from lambdas.common.uploads import UploadObjects, sync_retention_tag
+    from lambdas.common.store.dynamo import to_dynamo
+    from lambdas.common.store.uploads import sync_retention_tag
 
-    song = put_processed_job(USER, names.media_bucket)
+    song = put_processed_job(USER)
     source = JobSource(
         upload_id=upload_id, bucket=names.uploads_bucket, key=f"uploads/{USER}/{upload_id}", duration_s=30.0
     )
@@ -110,27 +110,27 @@ def _processed_from(names, upload_id: str):
         ExpressionAttributeNames={"#src": "source"},
         ExpressionAttributeValues={":s": to_dynamo(source.model_dump(exclude_none=True))},
     )
-    uploads = UploadRepository()
+    uploads = factories.uploads()
     assert uploads.keep_for_song(upload_id, song.job_id)
-    sync_retention_tag(uploads, UploadObjects(), upload_id)
+    sync_retention_tag(uploads, factories.upload_objects(), upload_id)
     return song
 
 
 def test_a_processed_song_keeps_its_upload_until_it_is_deleted(api, aws_env) -> None:
     upload_id = ready_upload(aws_env)
-    before = UploadRepository().find(upload_id)
+    before = factories.uploads().find(upload_id)
     first, second = _processed_from(aws_env, upload_id), _processed_from(aws_env, upload_id)
-    kept = UploadRepository().find(upload_id)
+    kept = factories.uploads().find(upload_id)
     assert kept.used and kept.songs == {first.job_id, second.job_id}
     assert kept.expires_at is None and kept.expires_at_epoch is None
     assert _tag(aws_env, kept.key) == "used"
     assert api.call("GET", f"/uploads/{upload_id}").body["expires_at"] is None
 
     assert api.call("DELETE", f"/songs/{first.job_id}").status == 204
-    assert UploadRepository().find(upload_id).expires_at is None  # the other song still keeps it
+    assert factories.uploads().find(upload_id).expires_at is None  # the other song still keeps it
     assert _tag(aws_env, kept.key) == "used"
     assert api.call("DELETE", f"/songs/{second.job_id}").status == 204
-    row = UploadRepository().find(upload_id)
+    row = factories.uploads().find(upload_id)
     # Back on the schedule S3's rule counts from the upload's creation.
     assert not row.used and not row.songs
     assert (row.expires_at, row.expires_at_epoch) == (before.expires_at, before.expires_at_epoch)
@@ -138,10 +138,10 @@ def test_a_processed_song_keeps_its_upload_until_it_is_deleted(api, aws_env) -> 
 
 
 def test_a_processed_song_of_the_user_is_a_source(api, aws_env) -> None:
-    song = put_processed_job(USER, aws_env.media_bucket)
+    song = put_processed_job(USER)
     created = api.post_song(body("extend", {"song_id": song.job_id}))
     assert created.status == 202, created.body
-    job = JobRepository().get(created.body["job_id"])
+    job = factories.jobs().get(created.body["job_id"])
     assert job.source.song_id == song.job_id and job.source.duration_s == 30.0
     # The lossless file of the song is read, from the media bucket.
     assert (job.source.bucket, job.source.key) == (
@@ -151,28 +151,28 @@ def test_a_processed_song_of_the_user_is_a_source(api, aws_env) -> None:
 
 
 def test_a_song_with_variants_is_a_source_by_its_first_take(api, aws_env) -> None:
-    song = put_processed_job(USER, aws_env.media_bucket, takes=3)
+    song = put_processed_job(USER, takes=3)
     created = api.post_song(body("cover", {"song_id": song.job_id}))
     assert created.status == 202, created.body
-    job = JobRepository().get(created.body["job_id"])
+    job = factories.jobs().get(created.body["job_id"])
     assert job.source.key == f"songs/{USER}/{song.job_id}/audio.wav"
 
 
 def _refused(api, request: dict, status: int, code: str, user: str = USER) -> dict:
-    before = UserRepository().get_or_create(user)
+    before = factories.users().get_or_create(user, 10)
     jobs_before = len(_jobs_of(user))
     result = api.post_song(request, user=user)
     assert result.status == status, result.body
     assert result.error_code == code
     # Nothing written, nothing reserved or charged.
     assert len(_jobs_of(user)) == jobs_before
-    assert UserRepository().get_or_create(user) == before
+    assert factories.users().get_or_create(user, 10) == before
     return result.body["error"]
 
 
 def test_someone_elses_upload_or_song_is_404(api, aws_env) -> None:
     theirs = ready_upload(aws_env, user="bob")
-    their_song = put_processed_job("bob", aws_env.media_bucket)
+    their_song = put_processed_job("bob")
     _refused(api, body("cover", {"upload_id": theirs}), 404, "NotFound")
     _refused(api, body("cover", {"song_id": their_song.job_id}), 404, "NotFound")
     _refused(api, body("cover", {"upload_id": str(uuid.uuid4())}), 404, "NotFound")
@@ -185,7 +185,7 @@ def test_a_pending_upload_is_409_with_what_to_do(api, aws_env) -> None:
 
 def test_a_rejected_upload_is_422_with_its_reason(api, aws_env) -> None:
     upload_id = pending_upload()
-    UploadRepository().mark_rejected(
+    factories.uploads().mark_rejected(
         upload_id, "TooLong", "the track is 12:00 long; tracks up to 10:00 are accepted"
     )
     error = _refused(api, body("cover", {"upload_id": upload_id}), 422, "SourceUnusable")
@@ -234,16 +234,16 @@ def test_malformed_audio_in_requests_are_422_per_field(api, aws_env, request_bod
 
 
 def test_stems_switched_off_are_refused_clearly(api, aws_env, monkeypatch) -> None:
-    from lambdas.common import settings
+    from lambdas.common import runtime
 
     monkeypatch.setenv("STEMS_ENABLED", "false")
-    settings.get_settings.cache_clear()
+    runtime.reset_all()
     error = _refused(api, body("stems", {"upload_id": ready_upload(aws_env)}), 422, "ModeUnavailable")
     assert "stems are not available" in error["message"]
 
 
 def test_stems_render_the_source_length_once_per_track() -> None:
-    from lambdas.api.sources import rendered_duration_s
+    from lambdas.api.services.sources import rendered_duration_s
     from lambdas.common.models import JobSource, StemsRequest
     from lambdas.common.pricing import request_price
 

@@ -10,7 +10,7 @@ import boto3
 import pytest
 import requests
 
-from lambdas.common.uploads import UploadRepository
+from tests import factories
 
 from .conftest import audio_bytes
 
@@ -83,7 +83,7 @@ def test_the_form_uploads_the_file_to_the_users_key(api, aws_env) -> None:
     assert response.status_code == 204
     head = boto3.client("s3").head_object(Bucket=aws_env.uploads_bucket, Key=created["fields"]["key"])
     assert head["ContentLength"] == len(data)
-    assert UploadRepository().find(created["upload_id"]).status.value == "pending"
+    assert factories.uploads().find(created["upload_id"]).status.value == "pending"
 
 
 def _form(api, user: str = "alice") -> str:
@@ -97,10 +97,10 @@ def test_delete_removes_the_row_and_the_file(api, aws_env) -> None:
     from .test_audio_in_songs import ready_upload
 
     upload_id = ready_upload(aws_env)
-    key = UploadRepository().find(upload_id).key
+    key = factories.uploads().find(upload_id).key
     assert api.call("DELETE", f"/uploads/{upload_id}", user="mallory").status == 404  # not theirs
     assert api.call("DELETE", f"/uploads/{upload_id}").status == 204
-    assert UploadRepository().find(upload_id) is None
+    assert factories.uploads().find(upload_id) is None
     assert "Contents" not in boto3.client("s3").list_objects_v2(Bucket=aws_env.uploads_bucket, Prefix=key)
     assert api.call("GET", f"/uploads/{upload_id}").status == 404
     assert api.call("DELETE", f"/uploads/{upload_id}").status == 404
@@ -123,10 +123,10 @@ def test_an_upload_a_song_is_being_made_from_is_a_409_until_the_song_ends(api, a
 
 
 def test_pending_uploads_are_limited_per_user_with_retry_after(api, monkeypatch) -> None:
-    from lambdas.common import settings
+    from lambdas.common import runtime
 
     monkeypatch.setenv("UPLOAD_MAX_PENDING", "2")
-    settings.get_settings.cache_clear()
+    runtime.reset_all()
     first = _form(api)
     _form(api)
     refused = api.call(
@@ -141,12 +141,12 @@ def test_pending_uploads_are_limited_per_user_with_retry_after(api, monkeypatch)
 
 
 def test_stored_uploads_are_limited_per_user_and_deleting_makes_room(api, aws_env, monkeypatch) -> None:
-    from lambdas.common import settings
+    from lambdas.common import runtime
 
     from .test_audio_in_songs import ready_upload
 
     monkeypatch.setenv("UPLOAD_MAX_STORED", "2")
-    settings.get_settings.cache_clear()
+    runtime.reset_all()
     stored = [ready_upload(aws_env), ready_upload(aws_env)]
     refused = api.call(
         "POST", "/uploads", body={"filename": "c.wav", "content_type": "audio/wav", "size_bytes": 10}
@@ -158,12 +158,12 @@ def test_stored_uploads_are_limited_per_user_and_deleting_makes_room(api, aws_en
 
 
 def test_expired_uploads_do_not_count(api, aws_env, monkeypatch) -> None:
-    from lambdas.common import settings
+    from lambdas.common import runtime
 
     from .test_audio_in_songs import ready_upload
 
     monkeypatch.setenv("UPLOAD_MAX_STORED", "1")
-    settings.get_settings.cache_clear()
+    runtime.reset_all()
     upload_id = ready_upload(aws_env)
     boto3.resource("dynamodb").Table(aws_env.uploads_table).update_item(
         Key={"upload_id": upload_id},

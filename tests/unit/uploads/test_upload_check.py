@@ -5,9 +5,11 @@ from __future__ import annotations
 import boto3
 import pytest
 
-from lambdas.common.uploads import UploadObjects, UploadRepository, UploadStatus, new_upload, object_key
+from lambdas.common.store.objects import UploadsBucket
+from lambdas.common.uploads import UploadStatus, new_upload, object_key
 from lambdas.upload_check import handler
 from lambdas.upload_check.check import UploadCheck, clock
+from tests import factories
 
 from .conftest import audio_bytes, s3_event
 
@@ -19,11 +21,16 @@ def land(
 ):
     """A pending row as POST /uploads writes it, and the object as the form would store it."""
     upload = new_upload(USER, _new_id(), "track", content_type, declared_size or len(data), expiry_days=7)
-    UploadRepository().create(upload)
+    factories.uploads().create(upload)
     boto3.client("s3").put_object(
         Bucket=names.uploads_bucket, Key=upload.key, Body=data, ContentType=stored_type or content_type
     )
     return upload
+
+
+def _check() -> UploadCheck:
+    """The function's check, with its settings (the test environment's, the limits fixture's)."""
+    return handler.cold_start.dependencies()
 
 
 def _new_id() -> str:
@@ -42,8 +49,8 @@ def _exists(names, key: str) -> bool:
 )
 def test_each_format_is_decoded_and_measured(aws_env, fmt, content_type) -> None:
     upload = land(aws_env, audio_bytes(fmt, seconds=2.0, sample_rate=44_100, channels=2), content_type)
-    assert UploadCheck().check(upload.key) == "ready"
-    row = UploadRepository().find(upload.upload_id)
+    assert _check().check(upload.key) == "ready"
+    row = factories.uploads().find(upload.upload_id)
     assert row.status is UploadStatus.READY and row.error is None
     assert row.format == fmt and row.sample_rate == 44_100 and row.channels == 2
     # MP3 frames pad the end by up to one frame (1152 samples) plus the encoder delay.
@@ -53,8 +60,8 @@ def test_each_format_is_decoded_and_measured(aws_env, fmt, content_type) -> None
 
 def test_mono_and_rate_are_reported_as_found(aws_env) -> None:
     upload = land(aws_env, audio_bytes("wav", seconds=1.5, sample_rate=22_050, channels=1), "audio/x-wav")
-    UploadCheck().check(upload.key)
-    row = UploadRepository().find(upload.upload_id)
+    _check().check(upload.key)
+    row = factories.uploads().find(upload.upload_id)
     assert (row.channels, row.sample_rate, row.duration_s) == (1, 22_050, 1.5)
 
 
@@ -99,8 +106,8 @@ def test_unusable_files_are_rejected_with_a_reason_and_deleted(
     aws_env, data, content_type, code, words
 ) -> None:
     upload = land(aws_env, data, content_type)
-    assert UploadCheck().check(upload.key) == "rejected"
-    row = UploadRepository().find(upload.upload_id)
+    assert _check().check(upload.key) == "rejected"
+    row = factories.uploads().find(upload.upload_id)
     assert row.status is UploadStatus.REJECTED
     assert row.error.code == code and words in row.error.message
     assert not _exists(aws_env, upload.key)
@@ -108,8 +115,8 @@ def test_unusable_files_are_rejected_with_a_reason_and_deleted(
 
 def test_too_long_says_how_long_and_the_limit(aws_env, upload_limits) -> None:
     upload = land(aws_env, audio_bytes("ogg", seconds=4.6), "audio/ogg")
-    UploadCheck().check(upload.key)
-    row = UploadRepository().find(upload.upload_id)
+    _check().check(upload.key)
+    row = factories.uploads().find(upload.upload_id)
     assert row.error.code == "TooLong"
     assert row.error.message == "the track is 0:05 long; tracks up to 0:03 are accepted"
     assert not _exists(aws_env, upload.key)
@@ -124,27 +131,27 @@ def test_too_long_says_how_long_and_the_limit(aws_env, upload_limits) -> None:
 )
 def test_a_file_that_is_not_what_was_declared_is_rejected(aws_env, kwargs, words) -> None:
     upload = land(aws_env, audio_bytes("wav"), "audio/wav", **kwargs)
-    UploadCheck().check(upload.key)
-    row = UploadRepository().find(upload.upload_id)
+    _check().check(upload.key)
+    row = factories.uploads().find(upload.upload_id)
     assert row.error.code == "NotAsDeclared" and words in row.error.message
 
 
 def test_a_repeated_event_changes_nothing(aws_env) -> None:
     upload = land(aws_env, audio_bytes("wav"), "audio/wav")
-    check = UploadCheck()
+    check = _check()
     assert check.check(upload.key) == "ready"
-    etag = UploadRepository().find(upload.upload_id).etag
+    etag = factories.uploads().find(upload.upload_id).etag
     assert check.check(upload.key, f'"{etag}"') == "duplicate"
-    assert UploadRepository().find(upload.upload_id).status is UploadStatus.READY
+    assert factories.uploads().find(upload.upload_id).status is UploadStatus.READY
 
 
 def test_a_checked_file_replaced_through_the_same_form_is_rejected(aws_env) -> None:
     upload = land(aws_env, audio_bytes("wav"), "audio/wav")
-    check = UploadCheck()
+    check = _check()
     check.check(upload.key)
     put = boto3.client("s3").put_object(Bucket=aws_env.uploads_bucket, Key=upload.key, Body=b"x" * 100)
     assert check.check(upload.key, put["ETag"]) == "replaced"
-    row = UploadRepository().find(upload.upload_id)
+    row = factories.uploads().find(upload.upload_id)
     assert row.status is UploadStatus.REJECTED and row.error.code == "Replaced"
     assert not _exists(aws_env, upload.key)
 
@@ -154,7 +161,7 @@ def test_objects_without_a_row_or_outside_the_layout_are_deleted(aws_env) -> Non
     orphan = object_key(USER, _new_id())
     s3.put_object(Bucket=aws_env.uploads_bucket, Key=orphan, Body=b"x")
     s3.put_object(Bucket=aws_env.uploads_bucket, Key="uploads/stray.wav", Body=b"x")
-    check = UploadCheck()
+    check = _check()
     assert check.check(orphan) == "orphan"
     assert check.check("uploads/stray.wav") == "foreign"
     assert not _exists(aws_env, orphan) and not _exists(aws_env, "uploads/stray.wav")
@@ -165,28 +172,28 @@ def test_a_key_under_another_users_prefix_does_not_touch_the_row(aws_env) -> Non
     upload = land(aws_env, audio_bytes("wav"), "audio/wav")
     forged = object_key("mallory", upload.upload_id)
     boto3.client("s3").put_object(Bucket=aws_env.uploads_bucket, Key=forged, Body=b"x")
-    assert UploadCheck().check(forged) == "orphan"
-    assert UploadRepository().find(upload.upload_id).status is UploadStatus.PENDING
+    assert _check().check(forged) == "orphan"
+    assert factories.uploads().find(upload.upload_id).status is UploadStatus.PENDING
 
 
 def test_a_retry_after_the_row_was_rejected_still_deletes_the_object(aws_env) -> None:
     upload = land(aws_env, b"not audio" * 50, "audio/wav")
-    UploadRepository().mark_rejected(upload.upload_id, "NotAudio", "not audio")
-    assert UploadCheck().check(upload.key) == "already_rejected"
+    factories.uploads().mark_rejected(upload.upload_id, "NotAudio", "not audio")
+    assert _check().check(upload.key) == "already_rejected"
     assert not _exists(aws_env, upload.key)
 
 
 def test_handler_skips_s3_test_events_and_reports_failures_per_message(aws_env, monkeypatch) -> None:
     good = land(aws_env, audio_bytes("wav"), "audio/wav")
     boom = land(aws_env, audio_bytes("wav"), "audio/wav")
-    real_head = UploadObjects.head
+    real_head = UploadsBucket.head
 
     def flaky_head(self, key):
         if key == boom.key:
             raise RuntimeError("S3 is having a moment")
         return real_head(self, key)
 
-    monkeypatch.setattr(UploadObjects, "head", flaky_head)
+    monkeypatch.setattr(UploadsBucket, "head", flaky_head)
     records = [
         {"messageId": "m0", "body": '{"Service":"Amazon S3","Event":"s3:TestEvent"}'},
         {"messageId": "m1", "body": s3_event(good.key)},
@@ -203,8 +210,8 @@ def test_handler_skips_s3_test_events_and_reports_failures_per_message(aws_env, 
 
     result = handler.lambda_handler(event, FakeContext())
     assert result == {"batchItemFailures": [{"itemIdentifier": "m2"}]}
-    assert UploadRepository().find(good.upload_id).status is UploadStatus.READY
-    assert UploadRepository().find(boom.upload_id).status is UploadStatus.PENDING
+    assert factories.uploads().find(good.upload_id).status is UploadStatus.READY
+    assert factories.uploads().find(boom.upload_id).status is UploadStatus.PENDING
 
 
 def test_clock_reads_like_a_track_length() -> None:
@@ -214,4 +221,4 @@ def test_clock_reads_like_a_track_length() -> None:
 @pytest.mark.parametrize(("rate", "channels"), [(8_000, 1), (22_051, 2), (47_999, 1), (192_000, 2)])
 def test_odd_but_real_rates_within_the_bounds_are_accepted(aws_env, rate, channels) -> None:
     upload = land(aws_env, audio_bytes("wav", seconds=1.0, sample_rate=rate, channels=channels), "audio/wav")
-    assert UploadCheck().check(upload.key) == "ready"
+    assert _check().check(upload.key) == "ready"

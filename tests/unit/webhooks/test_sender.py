@@ -13,22 +13,22 @@ import boto3
 import pytest
 from standardwebhooks import Webhook, WebhookVerificationError
 
+from lambdas.common.contract import WEBHOOK_SENDER
 from lambdas.common.lifecycle import event_body
-from lambdas.common.models import Job, JobStatus, new_job_id, utc_now
-from lambdas.common.repositories import JobRepository, UserRepository
+from lambdas.common.models import Job, JobStatus
 from lambdas.webhook_sender import handler as sender
 from lambdas.webhooks import delivery
 from lambdas.webhooks import http as webhook_http
-from lambdas.webhooks.delivery import Result, deliver
+from lambdas.webhooks.delivery import Outcome, Result
 from lambdas.webhooks.schedule import (
     DELIVERY_DEADLINE_S,
     MAX_ATTEMPTS,
     SENDER_RESERVE_S,
-    WEBHOOK_QUEUE_VISIBILITY_S,
     WEBHOOK_SENDER_TIMEOUT_S,
 )
 from lambdas.webhooks.secret import new_secret
 from local.lambda_context import LambdaContext
+from tests import factories
 from tests.webhook_receiver import WebhookReceiver, running_receiver
 
 
@@ -40,35 +40,28 @@ def receiver() -> Iterator[WebhookReceiver]:
 
 @pytest.fixture
 def env(aws_env, monkeypatch: pytest.MonkeyPatch):
-    from lambdas.common import settings
+    from lambdas.common import runtime
 
     monkeypatch.setenv("WEBHOOK_ALLOW_HTTP_LOOPBACK", "true")
-    settings.get_settings.cache_clear()
-    UserRepository().get_or_create("alice", signup_credits=5)
+    runtime.reset_all()
+    factories.users().get_or_create("alice", signup_credits=5)
     return aws_env
 
 
 def _job(url: str | None, status: JobStatus = JobStatus.PROCESSED) -> Job:
-    now = utc_now()
     request: dict[str, Any] = {"mode": "description", "description": "a calm song"}
-    if url:
-        request["webhook_url"] = url
-    job = Job(
-        job_id=new_job_id(),
-        user_id="alice",
-        status=status,
-        stage=status.value,
-        request=request,
-        created_at=now,
-        updated_at=now,
-    )
-    return JobRepository().create(job)
+    return factories.put_job("alice", status, request=request, webhook_url=url)
+
+
+def deliver(body: dict[str, Any], attempt: int) -> Outcome:
+    """One delivery as the sender function makes it (with its settings and stores)."""
+    return delivery.deliver(body, attempt, sender.cold_start.dependencies())
 
 
 def _record(job_id: str, event_type: str) -> dict[str, Any]:
-    row = JobRepository().read_row(job_id)
+    row = factories.deliveries().song_row(job_id)
     assert row is not None
-    return row[f"webhook_{event_type}"]
+    return factories.deliveries().last(row, event_type)
 
 
 def test_a_delivery_is_signed_and_recorded(env, receiver) -> None:
@@ -82,7 +75,7 @@ def test_a_delivery_is_signed_and_recorded(env, receiver) -> None:
     assert request.headers["webhook-signature"].startswith("v1,")
     assert _record(job.job_id, "song.processed")["status"] == "delivered"
     # The secret was created on first use and is the user's from now on.
-    assert UserRepository().webhook_secret("alice", lambda: "whsec_other") != "whsec_other"
+    assert factories.users().webhook_secret("alice", lambda: "whsec_other") != "whsec_other"
 
     # A duplicate event (a retried workflow step) does not reach the receiver again.
     assert deliver(body, attempt=1).result is Result.SKIPPED
@@ -93,7 +86,7 @@ def test_a_delivery_verifies_with_the_standard_webhooks_library(env, receiver) -
     body = event_body(_job(receiver.url()), "song.processed")
     assert deliver(body, attempt=1).result is Result.DELIVERED
     (request,) = receiver.received()
-    secret = UserRepository().webhook_secret("alice", lambda: "whsec_unused")
+    secret = factories.users().webhook_secret("alice", lambda: "whsec_unused")
     # The receiver's side of the spec: signature over id, timestamp and body, timestamp fresh.
     assert Webhook(secret).verify(request.body, request.headers) == body
     with pytest.raises(WebhookVerificationError):
@@ -233,7 +226,8 @@ def test_the_sender_outlasts_a_batch_of_deadlines() -> None:
     """The function's timeout holds a delivery's deadline plus the reserve, and the queue's
     visibility timeout is six times the function's (Lambda's guidance for SQS sources)."""
     assert WEBHOOK_SENDER_TIMEOUT_S >= DELIVERY_DEADLINE_S + SENDER_RESERVE_S + 5
-    assert WEBHOOK_QUEUE_VISIBILITY_S >= 6 * WEBHOOK_SENDER_TIMEOUT_S
+    assert WEBHOOK_SENDER.function_timeout_s == WEBHOOK_SENDER_TIMEOUT_S
+    assert WEBHOOK_SENDER.visibility_timeout_s >= 6 * WEBHOOK_SENDER_TIMEOUT_S
 
 
 def test_no_webhook_no_delivery(env, receiver) -> None:
@@ -242,11 +236,11 @@ def test_no_webhook_no_delivery(env, receiver) -> None:
 
 
 def test_an_unsafe_url_is_refused_without_retries(env, monkeypatch) -> None:
-    from lambdas.common import settings
+    from lambdas.common import runtime
 
     job = _job("http://127.0.0.1:9/hook")
     monkeypatch.setenv("WEBHOOK_ALLOW_HTTP_LOOPBACK", "false")  # as deployed
-    settings.get_settings.cache_clear()
+    runtime.reset_all()
     outcome = deliver(event_body(job, "song.processed"), attempt=1)
     assert outcome.result is Result.REFUSED
     assert _record(job.job_id, "song.processed")["status"] == "refused"
@@ -317,10 +311,12 @@ def test_an_internal_error_backs_off_on_the_delivery_schedule(env, monkeypatch) 
     record = {"messageId": "m", "body": json.dumps({"detail": {}}), "attributes": {}}
     for attempt, low, high in [(1, 4, 6), (3, 1620, 1980)]:
         record["attributes"]["ApproximateReceiveCount"] = str(attempt)
-        outcome = sender._handle(JobRepository(), record)
+        outcome = sender._handle(sender.cold_start.dependencies(), record)
         assert outcome.result is Result.RETRY and low <= outcome.retry_in_s <= high
     record["attributes"]["ApproximateReceiveCount"] = str(MAX_ATTEMPTS)
-    assert sender._handle(JobRepository(), record).retry_in_s == 0  # next receive dead-letters it
+    assert (
+        sender._handle(sender.cold_start.dependencies(), record).retry_in_s == 0
+    )  # next receive dead-letters it
 
 
 def test_the_handler_makes_its_aws_objects_before_its_threads(env, receiver, monkeypatch) -> None:
@@ -344,7 +340,7 @@ def test_the_handler_makes_its_aws_objects_before_its_threads(env, receiver, mon
 
 
 def test_the_webhook_secret_is_read_once_it_exists(env) -> None:
-    users = UserRepository()
+    users = factories.users()
     first = users.webhook_secret("alice", lambda: "whsec_first")
 
     def must_not_write() -> str:

@@ -19,7 +19,6 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 
 from lambdas.common import aws
-from lambdas.common.settings import get_settings
 
 # How long a key is remembered; a client retrying within a day gets the first answer.
 KEY_TTL_S = 24 * 3600
@@ -33,6 +32,7 @@ def body_hash(payload: dict[str, Any]) -> str:
 def run_once(
     create: Callable[[], dict[str, Any]],
     *,
+    table_name: str,
     user_id: str,
     key: str,
     payload: dict[str, Any],
@@ -48,9 +48,7 @@ def run_once(
     if lambda_context is not None:
         # Lets Powertools expire an in-progress record when this invocation times out.
         config.register_lambda_context(lambda_context)
-    store = DynamoDBPersistenceLayer(
-        table_name=get_settings().idempotency_table_name, boto3_client=aws.client("dynamodb")
-    )
+    store = DynamoDBPersistenceLayer(table_name=table_name, boto3_client=aws.client("dynamodb"))
 
     @idempotent_function(data_keyword_argument="request_key", persistence_store=store, config=config)
     def create_song(request_key: dict[str, str]) -> dict[str, Any]:

@@ -1,18 +1,18 @@
-"""What the REST API does, independent of HTTP: users, credits pre-check, job rows, workflow start.
-
-The handler turns requests into calls here; the errors raised here are lambdas/common/errors.py
-classes, which lambdas/api/http_errors.py maps to status codes.
-"""
+"""Songs: request one (credits reserved, job row written, workflow started), list, read, cancel,
+delete. Independent of HTTP: the routes call these."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from lambdas.common import lifecycle, media_keys
+from lambdas.common import media_keys
+from lambdas.common.business_metrics import BusinessMetrics
 from lambdas.common.errors import InsufficientCredits, JobStateConflict, ServiceUnavailable
+from lambdas.common.lifecycle import EventNotSent, LifecycleEvents
 from lambdas.common.models import (
     AUDIO_IN_MODES,
     UNFINISHED,
@@ -21,99 +21,65 @@ from lambdas.common.models import (
     JobResult,
     JobStatus,
     Reservation,
+    SongRequest,
     new_job_id,
-    utc_now,
+    queued_job,
 )
 from lambdas.common.observability import logger
 from lambdas.common.pricing import request_price
-from lambdas.common.repositories import JobRepository, UserRepository
-from lambdas.common.settings import Settings, get_settings
+from lambdas.common.settings import ApiSettings
 from lambdas.common.song_view import song_fields, take_seeds
-from lambdas.common.uploads import UploadObjects, UploadRepository
-from lambdas.webhooks.secret import new_secret
+from lambdas.common.store.jobs import JobStore
+from lambdas.common.store.ledger import CreditLedger
+from lambdas.common.store.objects import MediaBucket
 
-from . import queue_estimate, telemetry
-from .adapters import MediaStore, Workflow
-from .schemas import MeResponse, SongDetail, SongPage, SongSummary, WebhookSecretResponse
+from ..schemas import SongDetail, SongPage, SongSummary
+from . import queue_estimate
+from .executions import Executions
 from .sources import SourceResolver, rendered_duration_s
 
 WORKFLOW_START_FAILED = "WorkflowStartFailed"
 CANCELED_BY_USER = JobError(code="Canceled", message="You canceled this song. Nothing was charged.")
 
 
+@dataclass(frozen=True)
 class SongService:
-    def __init__(
-        self,
-        *,
-        settings: Settings | None = None,
-        jobs: JobRepository | None = None,
-        users: UserRepository | None = None,
-        media: MediaStore | None = None,
-        workflow: Workflow | None = None,
-        sources: SourceResolver | None = None,
-    ) -> None:
-        self.settings = settings or get_settings()
-        self.jobs = jobs or JobRepository(self.settings.jobs_table_name, self.settings.users_table_name)
-        self.users = users or self.jobs.users
-        self.media = media or MediaStore(self.settings.media_bucket_name, self.settings.presigned_url_ttl_s)
-        self.workflow = workflow or Workflow(self.settings.state_machine_arn)
-        self._sources = sources
+    settings: ApiSettings
+    ledger: CreditLedger
+    media: MediaBucket
+    executions: Executions
+    sources: SourceResolver
+    events: LifecycleEvents
+    metrics: BusinessMetrics
 
     @property
-    def sources(self) -> SourceResolver:
-        """Built on first use: text modes never touch the uploads table."""
-        if self._sources is None:
-            self._sources = SourceResolver(
-                self.settings,
-                self.jobs,
-                UploadRepository(self.settings.uploads_table_name),
-                UploadObjects(self.settings.uploads_bucket_name),
-            )
-        return self._sources
-
-    # --- users -------------------------------------------------------------------------------
-
-    def me(self, user_id: str) -> MeResponse:
-        user = self.users.get_or_create(user_id, self.settings.signup_credits)
-        return MeResponse(
-            user_id=user.user_id,
-            credits=user.credits,
-            reserved_credits=user.reserved_credits,
-            available_credits=user.available_credits,
-        )
-
-    def webhook_secret(self, user_id: str) -> WebhookSecretResponse:
-        self.users.get_or_create(user_id, self.settings.signup_credits)
-        return WebhookSecretResponse(secret=self.users.webhook_secret(user_id, new_secret))
-
-    def rotate_webhook_secret(self, user_id: str) -> WebhookSecretResponse:
-        self.users.get_or_create(user_id, self.settings.signup_credits)
-        secret = self.users.rotate_webhook_secret(user_id, new_secret())
-        logger.info("webhook secret rotated")  # never the secret itself
-        return WebhookSecretResponse(secret=secret)
+    def jobs(self) -> JobStore:
+        return self.ledger.jobs
 
     # --- requesting a song -------------------------------------------------------------------
 
     def request_song(
         self,
         user_id: str,
-        request: Any,
+        request: SongRequest,
         idempotency_key: str | None = None,
         lambda_context: Any = None,
-    ) -> dict[str, Any]:
+    ) -> SongDetail:
         """Accept a song request; with an idempotency key, a repeat returns the first answer."""
         if idempotency_key is None:
-            return self._create_song(user_id, request)
+            return SongDetail.model_validate(self._create_song(user_id, request))
         # Imported here: only idempotent requests pay for loading Powertools idempotency.
         from .idempotency import run_once
 
-        return run_once(
+        stored = run_once(
             lambda: self._create_song(user_id, request),
+            table_name=self.settings.idempotency_table_name,
             user_id=user_id,
             key=idempotency_key,
             payload=request.model_dump(mode="json"),
             lambda_context=lambda_context,
         )
+        return SongDetail.model_validate(stored)
 
     def _create_song(self, user_id: str, request: Any) -> dict[str, Any]:
         body = request.model_dump(mode="json")
@@ -123,49 +89,40 @@ class SongService:
             source = self.sources.resolve(user_id, request)
             # What the job renders, stored like a text mode's length: shown, priced and rendered.
             body["duration_s"] = rendered_duration_s(request, source)
-        now, job_id = utc_now(), new_job_id()
+        job_id = new_job_id()
         if source is not None:
             self.sources.start_job(user_id, source, job_id)
-        job = Job(
-            job_id=job_id,
-            user_id=user_id,
-            status=JobStatus.QUEUED,
-            stage="queued",
-            request=body,
-            created_at=now,
-            updated_at=now,
-            execution_arn=self.workflow.execution_arn(job_id),
-            price_credits=request_price(body, self.settings.credits_per_minute),
-            source=source,
-        )
+        price = request_price(body, self.settings.credits_per_minute)
+        arn = self.executions.execution_arn(job_id)
+        job = queued_job(user_id, body, job_id=job_id, execution_arn=arn, price_credits=price, source=source)
         try:
             # The price is held on the user from now on: a user can never have more songs in
             # flight than the credits cover. The workflow captures it or releases it, once.
-            job = self.jobs.create_reserved(job, self.settings.signup_credits)
+            job = self.ledger.create_reserved(job, self.settings.signup_credits)
         except InsufficientCredits:
-            telemetry.song_rejected(InsufficientCredits.code)
+            self.metrics.song_rejected(InsufficientCredits.code)
             self.sources.forget_job(source, job_id)
             raise
         except Exception:
             self.sources.forget_job(source, job_id)
             raise
         self._start_workflow(job)
-        telemetry.song_requested(request.mode)
+        self.metrics.song_requested(request.mode)
         logger.info("song requested", extra={"job_id": job.job_id, "mode": request.mode})
         return SongDetail(**song_fields(job)).model_dump(mode="json")
 
     def _start_workflow(self, job: Job) -> None:
         try:
-            self.workflow.start(job)
+            self.executions.start(job)
         except (ClientError, BotoCoreError):
             logger.exception("workflow start failed", extra={"job_id": job.job_id})
             # Never leave the row queued with no execution behind it, nor its credits reserved:
             # failing and releasing are one transaction, so neither can happen without the other.
             message = "The song could not be started. No credits were charged."
-            if not self.jobs.fail_and_release(job.job_id, WORKFLOW_START_FAILED, message):
+            if not self.ledger.fail_and_release(job.job_id, WORKFLOW_START_FAILED, message):
                 self.jobs.mark_failed(job.job_id, WORKFLOW_START_FAILED, message)  # nothing reserved
             self.sources.forget_job(job.source, job.job_id)
-            telemetry.song_rejected(WORKFLOW_START_FAILED)
+            self.metrics.song_rejected(WORKFLOW_START_FAILED)
             raise ServiceUnavailable(
                 "the song could not be started, please retry", details={"job_id": job.job_id}
             ) from None
@@ -182,7 +139,14 @@ class SongService:
         if job.status is JobStatus.PROCESSED and job.result is not None:
             fields.update(self._download_fields(job, job.result))
         elif job.status is JobStatus.QUEUED:
-            fields.update(queue_estimate.estimate(job, self.jobs, self.settings))
+            fields.update(
+                queue_estimate.estimate(
+                    job,
+                    self.jobs,
+                    workflow_timeout_s=self.settings.workflow_timeout_seconds,
+                    renderers=self.settings.endpoint_max_instances,
+                )
+            )
         return SongDetail(**fields)
 
     def cancel_song(self, user_id: str, job_id: str) -> SongDetail:
@@ -203,7 +167,7 @@ class SongService:
                 details={"status": job.status.value},
             )
         try:
-            self.workflow.stop(job, "canceled by its owner")
+            self.executions.stop(job, "canceled by its owner")
         except (ClientError, BotoCoreError):
             # The row is canceled (nothing can charge it any more), but the execution may still
             # hold the user's slot: the client retries and the retry stops it.
@@ -213,8 +177,8 @@ class SongService:
                 details={"job_id": job_id},
             ) from None
         try:
-            lifecycle.announce(job)
-        except (lifecycle.EventNotSent, ClientError, BotoCoreError):
+            self.events.announce(job)
+        except (EventNotSent, ClientError, BotoCoreError):
             # Only this call announces a cancel: the client's retry is what sends it.
             logger.exception("announcing the cancel failed", extra={"job_id": job_id})
             raise ServiceUnavailable(
@@ -238,7 +202,7 @@ class SongService:
         # Normally released already when the job ended (the reaper may not have run yet after a
         # cancel); a row must never take a hold with it. Only a held one costs the extra read.
         if job.reservation is Reservation.HELD:
-            self.jobs.release_reservation(job_id)
+            self.ledger.release_reservation(job_id)
         if job.source is not None and job.source.upload_id:
             # Its upload is kept only while a processed song made from it exists. First, so a
             # failure here leaves the song to delete again rather than the upload kept for good.
@@ -258,7 +222,7 @@ class SongService:
             urls[a.format] = self.media.presign(a.key)
         takes = [{**take, **_audio_urls(take_urls.get(take["take"], {}))} for take in take_seeds(result)]
         cover_ok = result.cover_key is not None and result.cover_key.startswith(prefix)
-        expires = datetime.now(UTC) + timedelta(seconds=self.settings.presigned_url_ttl_s)
+        expires = datetime.now(UTC) + timedelta(seconds=self.media.url_ttl_s)
         return {
             **_audio_urls(take_urls.get(1, {})),
             "takes": takes or None,

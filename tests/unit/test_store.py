@@ -1,33 +1,27 @@
+"""The jobs and users tables (lambdas/common/store/jobs.py, users.py)."""
+
 from __future__ import annotations
 
 import pytest
 
 from lambdas.common.errors import InvalidRequest, NotFound
-from lambdas.common.models import Job, JobStatus, new_job_id, utc_now
-from lambdas.common.repositories import JobRepository, UserRepository
+from lambdas.common.models import Job, JobStatus
+from tests import factories
 
 
 def _job(user_id: str, created_at: str | None = None) -> Job:
-    now = created_at or utc_now()
-    return Job(
-        job_id=new_job_id(),
-        user_id=user_id,
-        status=JobStatus.QUEUED,
-        stage="queued",
-        request={"mode": "description", "description": "a calm lofi song", "guidance_scale": 15.0},
-        created_at=now,
-        updated_at=now,
-    )
+    request = {"mode": "description", "description": "a calm lofi song", "guidance_scale": 15.0}
+    return factories.new_job(user_id, created_at=created_at, request=request)
 
 
 def test_job_round_trip_keeps_floats(aws_env) -> None:
-    jobs = JobRepository()
+    jobs = factories.jobs()
     job = jobs.create(_job("alice"))
     assert jobs.get(job.job_id) == job
 
 
 def test_other_users_job_is_not_found(aws_env) -> None:
-    jobs = JobRepository()
+    jobs = factories.jobs()
     job = jobs.create(_job("alice"))
     with pytest.raises(NotFound):
         jobs.get_for_user(job.job_id, "mallory")
@@ -37,7 +31,7 @@ def test_other_users_job_is_not_found(aws_env) -> None:
 
 
 def test_list_is_newest_first_and_paginates(aws_env) -> None:
-    jobs = JobRepository()
+    jobs = factories.jobs()
     created = [jobs.create(_job("alice", f"2026-01-0{i}T00:00:00.000Z")) for i in range(1, 6)]
     jobs.create(_job("bob"))
     page, token = jobs.list_for_user("alice", limit=2)
@@ -50,7 +44,7 @@ def test_list_is_newest_first_and_paginates(aws_env) -> None:
 
 @pytest.mark.parametrize("token", ["not-base64!", "eyJ4IjogMX0=", ""])
 def test_bad_page_token_is_a_client_error(aws_env, token: str) -> None:
-    jobs = JobRepository()
+    jobs = factories.jobs()
     if token == "":
         assert jobs.list_for_user("alice", limit=2, next_token=token) == ([], None)
         return
@@ -59,7 +53,7 @@ def test_bad_page_token_is_a_client_error(aws_env, token: str) -> None:
 
 
 def test_mark_failed_only_from_an_unfinished_state(aws_env) -> None:
-    jobs = JobRepository()
+    jobs = factories.jobs()
     job = jobs.create(_job("alice"))
     assert jobs.mark_failed(job.job_id, "ModelError", "the model failed") is True
     assert jobs.mark_failed(job.job_id, "Other", "second failure") is False
@@ -69,7 +63,7 @@ def test_mark_failed_only_from_an_unfinished_state(aws_env) -> None:
 
 
 def test_user_created_once_with_signup_credits(aws_env) -> None:
-    users = UserRepository()
+    users = factories.users()
     first = users.get_or_create("alice", signup_credits=7)
     again = users.get_or_create("alice", signup_credits=99)
     assert first.credits == again.credits == 7

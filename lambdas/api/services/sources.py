@@ -8,6 +8,8 @@ being made is 409, a rejected or expired upload, a failed song or a window outsi
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from botocore.exceptions import BotoCoreError, ClientError
 
 from lambdas.common.errors import InvalidBody, ModeUnavailable, NotFound, SourceNotReady, SourceUnusable
@@ -23,9 +25,10 @@ from lambdas.common.models import (
     utc_now,
 )
 from lambdas.common.observability import logger
-from lambdas.common.repositories import JobRepository, is_conditional_failure
-from lambdas.common.settings import Settings
-from lambdas.common.uploads import UploadObjects, UploadRepository, UploadStatus, sync_retention_tag
+from lambdas.common.store.jobs import JobStore
+from lambdas.common.store.objects import MediaBucket, UploadsBucket
+from lambdas.common.store.uploads import UploadStore, sync_retention_tag
+from lambdas.common.uploads import UploadStatus
 
 # Source formats the container decodes, best first (lossless before lossy).
 _SOURCE_FORMAT_ORDER = ("wav", "flac", "mp3")
@@ -33,18 +36,18 @@ _SOURCE_FORMAT_ORDER = ("wav", "flac", "mp3")
 _END_TOLERANCE_S = 0.05
 
 
+@dataclass(frozen=True)
 class SourceResolver:
-    def __init__(
-        self, settings: Settings, jobs: JobRepository, uploads: UploadRepository, objects: UploadObjects
-    ) -> None:
-        self.settings = settings
-        self.jobs = jobs
-        self.uploads = uploads
-        self.objects = objects
+    jobs: JobStore
+    uploads: UploadStore
+    objects: UploadsBucket  # the uploads bucket
+    media: MediaBucket  # published songs, sources too
+    stems_enabled: bool
+    upload_expiry_days: int
 
     def resolve(self, user_id: str, request: AudioInRequest) -> JobSource:
         """The source's S3 location and length, after every check against the request."""
-        if isinstance(request, StemsRequest) and not self.settings.stems_enabled:
+        if isinstance(request, StemsRequest) and not self.stems_enabled:
             raise ModeUnavailable(
                 "stems are not available on this deployment (the base checkpoint is not loaded)"
             )
@@ -60,16 +63,12 @@ class SourceResolver:
         Before the job row exists, so a cancel of the job always comes after it."""
         if not source.upload_id:
             return
-        try:
-            self.uploads.start_job(source.upload_id, user_id, job_id)
-        except ClientError as exc:
-            if not is_conditional_failure(exc):
-                raise
+        if not self.uploads.start_job(source.upload_id, user_id, job_id):
             # Deleted (or replaced) since it was resolved a moment ago.
             raise SourceUnusable(
                 "the upload was deleted or replaced meanwhile; check it with GET /uploads/{id}",
                 details={"upload_id": source.upload_id},
-            ) from None
+            )
 
     def forget_job(self, source: JobSource | None, job_id: str) -> None:
         """The job will never run (refused or not started): off its upload's list. Best effort:
@@ -83,7 +82,7 @@ class SourceResolver:
 
     def release_song(self, upload_id: str, job_id: str) -> None:
         """A song made from the upload is deleted: with no processed song left, it expires again."""
-        self.uploads.release_song(upload_id, job_id, self.settings.upload_expiry_days)
+        self.uploads.release_song(upload_id, job_id, self.upload_expiry_days)
         sync_retention_tag(self.uploads, self.objects, upload_id)
 
     def _upload(self, user_id: str, upload_id: str) -> JobSource:
@@ -109,7 +108,7 @@ class SourceResolver:
             raise SourceUnusable("the upload has no measured length", details={"upload_id": upload_id})
         return JobSource(
             upload_id=upload_id,
-            bucket=self.objects.bucket,
+            bucket=self.objects.name,
             key=upload.key,
             duration_s=upload.duration_s,
         )
@@ -141,7 +140,7 @@ class SourceResolver:
             raise SourceUnusable("the source song has no audio file", details={"song_id": song_id})
         return JobSource(
             song_id=song_id,
-            bucket=self.settings.media_bucket_name,
+            bucket=self.media.name,
             key=by_format[fmt],
             duration_s=job.result.duration_s,
         )

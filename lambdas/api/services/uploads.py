@@ -13,38 +13,31 @@ file checked) and checked uploads that have not expired (`upload_max_stored`).
 from __future__ import annotations
 
 import calendar
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from lambdas.common.contract import UPLOAD_FORM_TTL_S
 from lambdas.common.errors import InvalidBody, TooManyPendingUploads, UploadInUse, UploadQuotaExceeded
 from lambdas.common.models import UNFINISHED, new_job_id, utc_timestamp
 from lambdas.common.observability import logger
-from lambdas.common.repositories import JobRepository
-from lambdas.common.settings import Settings, get_settings
-from lambdas.common.uploads import (
-    UploadObjects,
-    UploadRepository,
-    UploadRequest,
-    UploadStatus,
-    new_upload,
-)
+from lambdas.common.settings import ApiSettings
+from lambdas.common.store.jobs import JobStore
+from lambdas.common.store.objects import UploadsBucket
+from lambdas.common.store.uploads import UploadStore
+from lambdas.common.uploads import UploadRequest, UploadStatus, new_upload
 
-from .schemas import UploadCreated, UploadDetail
+from ..schemas import UploadCreated, UploadDetail
 
 # A pending upload counts against the quota while its form can be used and its file checked.
 CHECK_GRACE_S = 15 * 60
 
 
+@dataclass(frozen=True)
 class UploadService:
-    def __init__(
-        self,
-        *,
-        settings: Settings | None = None,
-        uploads: UploadRepository | None = None,
-        objects: UploadObjects | None = None,
-    ) -> None:
-        self.settings = settings or get_settings()
-        self.uploads = uploads or UploadRepository(self.settings.uploads_table_name)
-        self.objects = objects or UploadObjects(self.settings.uploads_bucket_name)
+    settings: ApiSettings
+    uploads: UploadStore
+    objects: UploadsBucket
+    jobs: JobStore
 
     def create(self, user_id: str, request: UploadRequest) -> UploadCreated:
         limit = self.settings.upload_max_bytes
@@ -70,27 +63,26 @@ class UploadService:
         )
         # The row first: the check may run as soon as the file lands, and it needs the row.
         self.uploads.create(upload)
-        ttl = self.settings.upload_form_ttl_s
-        form = self.objects.presigned_post(upload, ttl)
+        ttl = UPLOAD_FORM_TTL_S
+        form = self.objects.presigned_post(upload.key, upload.content_type, upload.size_bytes, ttl)
         logger.info("upload form issued", extra={"upload_id": upload.upload_id, "size": request.size_bytes})
         return UploadCreated(
             upload_id=upload.upload_id,
             url=form["url"],
             fields=form["fields"],
             expires_at=utc_timestamp(datetime.now(UTC) + timedelta(seconds=ttl)),
-            max_duration_s=self.settings.upload_max_duration_s,
+            max_duration_s=self.settings.upload_max_duration_seconds,
         )
 
     def get(self, user_id: str, upload_id: str) -> UploadDetail:
         return UploadDetail.from_upload(self.uploads.get_for_user(upload_id, user_id))
 
-    def delete(self, user_id: str, upload_id: str, jobs: JobRepository | None = None) -> None:
+    def delete(self, user_id: str, upload_id: str) -> None:
         """Delete an upload: its row, then its object. Songs made from it keep their own audio;
         one still queued or processing needs it, so that is a 409 until it ends."""
         upload = self.uploads.get_for_user(upload_id, user_id)
         if upload.active_jobs:
-            jobs = jobs or JobRepository(self.settings.jobs_table_name, self.settings.users_table_name)
-            in_flight = sorted(j for j in upload.active_jobs if _in_flight(jobs, j))
+            in_flight = sorted(j for j in upload.active_jobs if _in_flight(self.jobs, j))
             if in_flight:
                 raise _in_use(upload_id, in_flight)
             # Listed songs that ended unprocessed (or never started) do not hold it.
@@ -103,7 +95,7 @@ class UploadService:
     def _check_quota(self, user_id: str) -> None:
         now = datetime.now(UTC)
         live = self.uploads.live_for_user(user_id, calendar.timegm(now.utctimetuple()))
-        recent = utc_timestamp(now - timedelta(seconds=self.settings.upload_form_ttl_s + CHECK_GRACE_S))
+        recent = utc_timestamp(now - timedelta(seconds=UPLOAD_FORM_TTL_S + CHECK_GRACE_S))
         pending = sum(1 for status, created in live if status is UploadStatus.PENDING and created >= recent)
         most = self.settings.upload_max_pending
         if pending >= most:
@@ -121,7 +113,7 @@ class UploadService:
             )
 
 
-def _in_flight(jobs: JobRepository, job_id: str) -> bool:
+def _in_flight(jobs: JobStore, job_id: str) -> bool:
     job = jobs.find(job_id)
     return job is not None and job.status in UNFINISHED
 

@@ -1,0 +1,77 @@
+"""The stack's functions in this process, each with only its own environment, as Lambda runs them.
+
+Every handler module has a `cold_start` (lambdas/common/runtime.py) that reads the function's
+settings at its first invocation; `load` points it at the environment the CDK app would give that
+function (lambdas/common/contract.function_environment), so a variable missing from a function on
+AWS is missing here too. What every function shares (boto3's endpoints and the local identity,
+Powertools' variables) is this process's environment.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from typing import Any
+
+from lambdas.common import contract
+from local.lambda_context import Handler
+from local.resources import ResourceNames
+from stacks.config import ServiceConfig
+
+# The local endpoint is one instance (the container renders one request at a time).
+LOCAL_ENDPOINT_INSTANCES = 1
+
+
+def module_of(function: str) -> str:
+    return f"lambdas.{function}.handler"
+
+
+def handler_path(function: str) -> str:
+    """As the CDK app names the function's handler."""
+    return f"{module_of(function)}.lambda_handler"
+
+
+def load(function: str, environment: Mapping[str, str] | None = None) -> Handler:
+    """The function's handler, starting cold with `environment` (None: this process's)."""
+    module = importlib.import_module(module_of(function))
+    module.cold_start.reset(environment)
+    return module.lambda_handler
+
+
+def local_values(
+    config: ServiceConfig, names: ResourceNames, *, state_machine_arn: str, api_origins: str
+) -> dict[str, Any]:
+    """The values of the functions' settings for a stack on this machine (`contract.deployment_values`
+    with the local names), plus what only the local stack sets."""
+    resources = contract.Resources(
+        jobs_table=names.jobs_table,
+        users_table=names.users_table,
+        idempotency_table=names.idempotency_table,
+        uploads_table=names.uploads_table,
+        media_bucket=names.media_bucket,
+        inference_bucket=names.inference_bucket,
+        uploads_bucket=names.uploads_bucket,
+        state_machine_arn=state_machine_arn,
+        endpoint_name=config.endpoint_name,
+        event_bus=names.event_bus,
+        api_origins=api_origins,
+    )
+    return contract.deployment_values(config, resources) | {
+        "endpoint_max_instances": LOCAL_ENDPOINT_INSTANCES,
+        # Local development: webhooks may go to http://127.0.0.1 (never set by the CDK app).
+        "webhook_allow_http_loopback": True,
+    }
+
+
+def environments(values: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+    """Each function's environment, by its package under lambdas/."""
+    return {name: contract.function_environment(name, values) for name in contract.FUNCTION_SETTINGS}
+
+
+def every_variable(values: Mapping[str, Any]) -> dict[str, str]:
+    """The union of every function's environment: for tests that run several handlers in one
+    process environment (the in-process workflow, the unit tests)."""
+    merged: dict[str, str] = {}
+    for environment in environments(values).values():
+        merged |= environment
+    return merged

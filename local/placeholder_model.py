@@ -1,0 +1,90 @@
+"""The model side of the async endpoint (local/async_endpoint.py) for the in-process workflow:
+placeholder media where the container would write real audio, and the manifest it would answer
+with. The workflow tests and the workflow benchmark use it; the local stack runs the real container.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+
+from local.async_endpoint import Invocation, Outcome
+
+SAMPLE_RATE = 48_000
+CONTENT_TYPES = {"wav": "audio/wav", "mp3": "audio/mpeg", "flac": "audio/flac"}
+# Changes the manifest the model answers with (a faulty container): (manifest, request) -> manifest.
+Tamper = Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]
+
+
+class PlaceholderModel:
+    """Writes one object per ordered take, track and format under the request's output prefix, and
+    a cover, named as the container names them; answers with their manifest."""
+
+    def __init__(self, tamper: Tamper | None = None) -> None:
+        self.tamper = tamper
+
+    def __call__(self, invocation: Invocation, payload: bytes) -> Outcome:
+        request = json.loads(payload)
+        manifest = self.render(request)
+        if self.tamper is not None:
+            manifest = self.tamper(manifest, request)
+        return Outcome(True, "application/json", json.dumps(manifest).encode())
+
+    def render(self, request: dict[str, Any]) -> dict[str, Any]:
+        s3 = boto3.client("s3")
+        out_bucket, prefix = request["output"]["bucket"], request["output"]["prefix"]
+        seed = request.get("seed") if request.get("seed") is not None else 1234
+        seeds = [seed + k for k in range(int(request.get("variants", 1)))]  # the container's rule
+        # Stems: one file per ordered track (one take); otherwise one per take.
+        tracks = request.get("tracks") if request.get("mode") == "stems" else None
+        audio = [
+            _put_audio(s3, out_bucket, prefix, request["job_id"], take, track, fmt)
+            for take in range(1, len(seeds) + 1)
+            for track in tracks or [None]
+            for fmt in request.get("formats", ["wav"])
+        ]
+        cover_body = b"\x89PNG placeholder cover"
+        s3.put_object(Bucket=out_bucket, Key=f"{prefix}cover.png", Body=cover_body, ContentType="image/png")
+        return {
+            "job_id": request["job_id"],
+            "audio": audio,
+            "cover": {
+                "bucket": out_bucket,
+                "key": f"{prefix}cover.png",
+                "content_type": "image/png",
+                "width": 512,
+                "height": 512,
+                "size_bytes": len(cover_body),
+            },
+            "sample_rate": SAMPLE_RATE,
+            "duration_s": float(request.get("duration_s", 180)),
+            "lyrics": None if request.get("instrumental") else "[verse]\nla la la",
+            "prompt": request.get("prompt") or "lofi, calm, piano",
+            "categories": ["lofi", "chill", "instrumental"],
+            "seed": seed,
+            "seeds": seeds,
+            "engine": "acestep",
+            "timings": {"lyrics_s": 1.5, "music_s": 20.0, "cover_s": 0.5, "upload_s": 0.2, "total_s": 22.2},
+        }
+
+
+def _put_audio(
+    s3: Any, bucket: str, prefix: str, job_id: str, take: int, track: str | None, fmt: str
+) -> dict[str, Any]:
+    """One audio object under the job's scratch prefix, named as the container names it."""
+    name = f"stem-{track}" if track else f"audio{'' if take == 1 else f'-take{take}'}"
+    key = f"{prefix}{name}.{fmt}"
+    body = f"{fmt} audio of {job_id}, take {take}, {track or 'mix'}".encode()
+    s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=CONTENT_TYPES[fmt])
+    return {
+        "format": fmt,
+        "track": track,
+        "take": take,
+        "bucket": bucket,
+        "key": key,
+        "content_type": CONTENT_TYPES[fmt],
+        "size_bytes": len(body),
+    }
