@@ -22,12 +22,6 @@ from stacks.config import ServiceConfig
 LOCAL_ENDPOINT_INSTANCES = 1
 
 
-def function_name(prefix: str, function: str) -> str:
-    """The function's name in the local stack (`<prefix>-publish-song`): what Invoke and the
-    permission check's records call it."""
-    return f"{prefix}-{function.replace('_', '-')}"
-
-
 def module_of(function: str) -> str:
     return f"lambdas.{function}.handler"
 
