@@ -50,11 +50,12 @@ def persona(user) -> dict:
     client = user("singer")
     upload = client.upload_file("voice.wav", voice_wav(), "audio/wav", timeout_s=60)
     assert upload["status"] == "ready", upload
+    # No style: the songs with and without the persona then get the same words, and differ by the
+    # clip alone (the style joining the prompt is the container's test: tests/container).
     body = {
         "name": "Alto",
         "source": {"upload_id": upload["upload_id"]},
         "start_s": START_S,
-        "style": "warm alto",
     }
     created = client.request("POST", "/personas", json=body)
     assert created.status_code == 201, created.text
@@ -98,7 +99,11 @@ def test_the_same_persona_and_seed_give_the_same_song_and_the_persona_changes_it
     first, again, without = (_samples(songs[name]) for name in ("first", "again", "without"))
     assert np.array_equal(first, again)
     assert first.shape == without.shape
-    assert np.abs(first - without).max() > 1e-3
+    assert songs["first"]["prompt"] == songs["without"]["prompt"]
+    assert songs["first"]["lyrics"] == songs["without"]["lyrics"]
+    # Same words and seed: only the clip (through the timbre encoder) can make them differ. With the
+    # tiny random weights and 2 steps the effect is small (a few 16-bit steps), but never zero.
+    assert not np.array_equal(first, without)
 
 
 def test_a_silent_source_is_refused_and_costs_nothing(user) -> None:
