@@ -18,6 +18,7 @@ parallel requests can pass it by a few, as the upload quota.
 from __future__ import annotations
 
 import tempfile
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -48,23 +49,14 @@ from .sources import SourceResolver
 _START_TOLERANCE_S = 0.05
 
 
+@dataclass(frozen=True)
 class PersonaService:
-    def __init__(
-        self,
-        personas: PersonaStore,
-        sources: SourceResolver,
-        media: MediaBucket,
-        jobs: JobStore,
-        *,
-        max_per_user: int,
-        workflow_timeout_s: int,
-    ) -> None:
-        self.personas = personas
-        self.sources = sources
-        self.media = media
-        self.jobs = jobs
-        self.max_per_user = max_per_user
-        self.workflow_timeout_s = workflow_timeout_s
+    personas: PersonaStore
+    sources: SourceResolver
+    media: MediaBucket
+    jobs: JobStore
+    max_per_user: int
+    workflow_timeout_s: int  # older songs have no live execution (the in-use check looks no further)
 
     def create(self, user_id: str, request: PersonaRequest) -> PersonaDetail:
         kept = self.personas.count_for_user(user_id)
