@@ -29,7 +29,8 @@ def test_the_step_is_stored_as_the_contracts_stage_attribute(aws_env) -> None:
     assert item["stage"] == JobStep.QUEUED.value and "step" not in item
     jobs.set_step(job.job_id, JobStep.GENERATING)  # not processing: nothing written
     assert jobs.get(job.job_id).step == JobStep.QUEUED
-    assert Job.model_validate({**job.model_dump(by_alias=True), "stage": "publishing"}).step == JobStep.PUBLISHING
+    row = {**job.model_dump(by_alias=True), "stage": "publishing"}
+    assert Job.model_validate(row).step == JobStep.PUBLISHING
 
 
 def test_other_users_job_is_not_found(aws_env) -> None:
