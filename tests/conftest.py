@@ -70,3 +70,16 @@ def aws_env(monkeypatch: pytest.MonkeyPatch):
     """moto in-process with the service's tables and buckets; yields their names."""
     with moto_environment(monkeypatch) as names:
         yield names
+
+
+@pytest.fixture
+def s3(s3_bucket: str) -> Iterator[Any]:
+    """moto S3 with one bucket, for the images' tests (tests/container, tests/transcribe: each
+    names its bucket with an `s3_bucket` fixture)."""
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws():
+        client = boto3.client("s3")
+        client.create_bucket(Bucket=s3_bucket)
+        yield client

@@ -45,7 +45,7 @@ def new_job(
         body["webhook_url"] = webhook_url
     when = {"created_at": created_at, "updated_at": created_at} if created_at else {}
     return queued_job(user_id, body, **when, **fields).model_copy(
-        update={"status": status, "stage": STEP_OF[status]}
+        update={"status": status, "step": STEP_OF[status]}
     )
 
 

@@ -350,10 +350,14 @@ class JobResult(BaseModel):
 class Job(BaseModel):
     """One row of the jobs table (the API shows only some of it: see lambdas/api/schemas.py)."""
 
+    # The step is stored (and shown by the API) as `stage`, the contract's name for it; in the code
+    # "stage" is the deployment's. Rows are written with `by_alias` (store/jobs.py).
+    model_config = ConfigDict(populate_by_name=True)
+
     job_id: str
     user_id: str
     status: JobStatus
-    stage: str
+    step: JobStep = Field(alias="stage")
     request: dict
     created_at: str
     updated_at: str
@@ -377,7 +381,7 @@ def queued_job(user_id: str, request: dict, **fields: Any) -> Job:
     """A new job row, as a song request makes it: queued, now; `fields` add its price, source..."""
     now = utc_now()
     values = {"job_id": new_job_id(), "created_at": now, "updated_at": now} | fields
-    return Job(user_id=user_id, status=JobStatus.QUEUED, stage=JobStep.QUEUED, request=request, **values)
+    return Job(user_id=user_id, status=JobStatus.QUEUED, step=JobStep.QUEUED, request=request, **values)
 
 
 class User(BaseModel):

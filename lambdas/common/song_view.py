@@ -14,7 +14,7 @@ def summary_fields(job: Job) -> dict[str, Any]:
     return {
         "job_id": job.job_id,
         "status": job.status.value,
-        "stage": job.stage,
+        "stage": job.step.value,
         "mode": str(job.request.get("mode", "")),
         "title": job.request.get("title"),
         "created_at": job.created_at,

@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from lambdas.common.inference import Manifest, build_request, parse_notification, parse_s3_uri
-from lambdas.common.models import Job, JobStatus
+from lambdas.common.models import Job, JobStatus, JobStep
 
 # The documented examples: https://docs.aws.amazon.com/sagemaker/latest/dg/async-inference-check-predictions.html
 SUCCESS = {
@@ -91,7 +91,7 @@ def test_request_carries_the_body_the_job_id_and_the_output() -> None:
         job_id="j1",
         user_id="u",
         status=JobStatus.PROCESSING,
-        stage="generating",
+        step=JobStep.GENERATING,
         request=body,
         created_at="2026-01-01T00:00:00.000Z",
         updated_at="2026-01-01T00:00:00.000Z",

@@ -9,7 +9,7 @@ import uuid
 import boto3
 import pytest
 
-from lambdas.common.models import JobStatus, Reservation
+from lambdas.common.models import JobStatus, JobStep, Reservation
 from lambdas.reaper import handler as reaper
 from local.execution_events import status_change_event
 from local.lambda_routing import LambdaContext
@@ -22,7 +22,7 @@ def _assert_failed_cleanly(flow: Workflow, job_id: str, user: str, credits: int,
     assert described["status"] == "FAILED"
     assert described["error"] == code  # the Fail state carries the job's error code
     job = flow.job(job_id)
-    assert job.status == JobStatus.FAILED and job.stage == "failed"
+    assert job.status == JobStatus.FAILED and job.step == JobStep.FAILED
     assert job.error is not None and job.error.code == code and job.error.message
     assert "Traceback" not in job.error.message and "arn:" not in job.error.message
     assert job.charged is False and job.reservation != Reservation.HELD

@@ -6,7 +6,7 @@ import json
 
 import boto3
 
-from lambdas.common.models import JobStatus, Reservation
+from lambdas.common.models import JobStatus, JobStep, Reservation
 from tests.workflow.harness import COST, REQUEST, Workflow
 
 
@@ -72,7 +72,7 @@ def test_song_is_published_charged_once_and_slot_freed(workflow: Workflow) -> No
     assert workflow.wait(job.job_id)["status"] == "SUCCEEDED"
 
     done = workflow.job(job.job_id)
-    assert done.status == JobStatus.PROCESSED and done.stage == "completed"
+    assert done.status == JobStatus.PROCESSED and done.step == JobStep.COMPLETED
     assert done.charged is True and done.reservation == Reservation.CAPTURED and done.price_credits == COST
     assert done.task_token is None and done.error is None
     assert workflow.credits("alice") == 5 - COST and workflow.reserved("alice") == 0

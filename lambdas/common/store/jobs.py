@@ -269,7 +269,7 @@ class JobStore(TableStore):
 
 def item_of(job: Job) -> dict[str, Any]:
     """The job as its row stores it."""
-    return to_dynamo(job.model_dump(mode="json", exclude_none=True))
+    return to_dynamo(job.model_dump(mode="json", by_alias=True, exclude_none=True))
 
 
 def _parse_time(timestamp: str) -> datetime:
