@@ -17,12 +17,16 @@ help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 # torch first and pinned (the one torch line, shared with the GPU image: its requirements.txt): the CPU
-# wheel; an unpinned torch would pull GBs of CUDA packages.
-$(STAMP): pyproject.toml sagemaker_containers/music/requirements.txt
+# wheel; an unpinned torch would pull GBs of CUDA packages. basic-pitch last and with --no-deps (the
+# transcription image does the same): its metadata pins TensorFlow, which it does not need on ONNX
+# Runtime and which has no Python 3.12 wheel; the `transcribe` group holds what it does need.
+TRANSCRIBE_NO_DEPS := lambda_images/transcribe/requirements-no-deps.txt
+$(STAMP): pyproject.toml sagemaker_containers/music/requirements.txt $(TRANSCRIBE_NO_DEPS)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade "pip>=25.1"
 	$(PY) -m pip install -q "$$(grep -m1 "^torch==" sagemaker_containers/music/requirements.txt)"
 	$(PY) -m pip install -q --group dev
+	$(PY) -m pip install -q --no-deps -r $(TRANSCRIBE_NO_DEPS)
 	touch $@
 
 $(CHECKOV_VENV)/.installed: Makefile

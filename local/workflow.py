@@ -40,6 +40,7 @@ class WorkflowNames:
     finalize: str
     inference_callback: str
     reaper: str
+    transcriber: str
     endpoint: str
 
     @classmethod
@@ -53,6 +54,7 @@ class WorkflowNames:
             finalize=function_name(prefix, "finalize_job"),
             inference_callback=function_name(prefix, "inference_callback"),
             reaper=function_name(prefix, "reaper"),
+            transcriber=function_name(prefix, contract.TRANSCRIBER),
             endpoint=config.endpoint_name,
         )
 
@@ -82,6 +84,9 @@ def substitutions(
         "StartInferenceFunctionArn": function_arn(names.start_inference),
         "PublishFunctionArn": function_arn(names.publish),
         "FinalizeFunctionArn": function_arn(names.finalize),
+        "TranscriberFunctionArn": function_arn(names.transcriber),
+        "InferenceBucketName": resources.inference_bucket,
+        "ScratchMediaPrefix": contract.SCRATCH_MEDIA_PREFIX,
         "JobsTableName": resources.jobs_table,
         "UsersTableName": resources.users_table,
         "InferenceTimeoutSeconds": inference_timeout_s,
@@ -102,7 +107,7 @@ def create_state_machine(sfn: Any, names: WorkflowNames, values: dict[str, Any])
 
 
 # The functions the state machine invokes, by their package under lambdas/.
-TASK_FUNCTIONS = ("acquire_slot", "start_inference", "publish_song", "finalize_job")
+TASK_FUNCTIONS = ("acquire_slot", "start_inference", "publish_song", "finalize_job", contract.TRANSCRIBER)
 
 
 def task_handlers(
@@ -115,6 +120,7 @@ def task_handlers(
         "start_inference": names.start_inference,
         "publish_song": names.publish,
         "finalize_job": names.finalize,
+        contract.TRANSCRIBER: names.transcriber,
     }
     return {
         function_names[function]: load(function, environments[function] if environments else None)

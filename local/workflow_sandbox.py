@@ -15,6 +15,7 @@ from typing import Any
 
 import boto3
 
+from lambdas.api.services.executions import execution_input
 from lambdas.common.contract import ASYNC_FAILURE_PREFIX, ASYNC_OUTPUT_PREFIX, INFERENCE_CALLBACK
 from lambdas.common.models import Job, JobStatus, JobStep, new_job_id, utc_now
 from lambdas.common.pricing import request_price
@@ -98,7 +99,9 @@ class Workflow:
             request=body,
             created_at=now,
             updated_at=now,
-            price_credits=request_price(body, CREDITS_PER_MINUTE),
+            price_credits=request_price(
+                body, CREDITS_PER_MINUTE, transcribe_credits=ServiceConfig().transcribe_credits
+            ),
         )
         job = self.ledger.create_reserved(job, SIGNUP_CREDITS) if reserve else self.jobs.create(job)
         if start:
@@ -108,9 +111,7 @@ class Workflow:
 
     def start(self, job: Job) -> None:
         self.sfn.start_execution(
-            stateMachineArn=self.state_machine_arn,
-            name=job.job_id,
-            input=json.dumps({"job_id": job.job_id, "user_id": job.user_id}),
+            stateMachineArn=self.state_machine_arn, name=job.job_id, input=json.dumps(execution_input(job))
         )
 
     def execution_arn(self, job_id: str) -> str:

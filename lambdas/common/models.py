@@ -25,6 +25,9 @@ MAX_PROMPT_CHARS = 500
 MAX_LYRICS_CHARS = 5_000
 MAX_TITLE_CHARS = 120
 AudioFormat = Literal["wav", "mp3", "flac"]
+MIDI_FORMAT = "mid"
+# A stems request's formats: the audio formats, and "mid" for each track transcribed to MIDI.
+StemFormat = Literal["wav", "mp3", "flac", "mid"]
 
 
 def utc_timestamp(moment: datetime) -> str:
@@ -106,17 +109,9 @@ WebhookUrl = Annotated[
 ]
 
 
-class _RenderOptions(StrictModel):
-    """Options of every mode; text modes add length, instrumental and metadata (_SongOptions)."""
+class _RequestOptions(StrictModel):
+    """Options of every mode: a title and where the song's lifecycle events go."""
 
-    seed: int | None = Field(None, ge=0, le=2**32 - 1)
-    # null = the configured checkpoint's recommended values (ACE-Step turbo: 8 steps, no guidance;
-    # base: 50 steps, guidance 7.0); ranges as in ACE-Step 1.5's INFERENCE.md.
-    guidance_scale: float | None = Field(None, ge=1.0, le=15.0)
-    inference_steps: int | None = Field(None, ge=1, le=100)
-    formats: list[AudioFormat] = Field(
-        default_factory=lambda: ["wav"], min_length=1, max_length=3, json_schema_extra={"uniqueItems": True}
-    )
     title: SafeText | None = Field(None, min_length=1, max_length=MAX_TITLE_CHARS)
     webhook_url: WebhookUrl | None = Field(
         None,
@@ -126,6 +121,20 @@ class _RenderOptions(StrictModel):
             "443 (the default) or 8443 only, and its host must resolve to public addresses only "
             "(checked now and at every delivery)"
         ),
+    )
+
+
+class _RenderOptions(_RequestOptions):
+    """Options of the modes that render audio; text modes add length, instrumental and metadata
+    (_SongOptions)."""
+
+    seed: int | None = Field(None, ge=0, le=2**32 - 1)
+    # null = the configured checkpoint's recommended values (ACE-Step turbo: 8 steps, no guidance;
+    # base: 50 steps, guidance 7.0); ranges as in ACE-Step 1.5's INFERENCE.md.
+    guidance_scale: float | None = Field(None, ge=1.0, le=15.0)
+    inference_steps: int | None = Field(None, ge=1, le=100)
+    formats: list[AudioFormat] = Field(
+        default_factory=lambda: ["wav"], min_length=1, max_length=3, json_schema_extra={"uniqueItems": True}
     )
 
     @field_validator("formats")
@@ -269,9 +278,17 @@ class ExtendRequest(_SampledFromSource):
 
 
 class StemsRequest(_AudioInOptions):
-    """Split the source into `tracks`: one audio file per track."""
+    """Split the source into `tracks`: one audio file per track (and format), and with "mid" in
+    `formats` one MIDI file per track as well."""
 
     mode: Literal["stems"]
+    formats: list[StemFormat] = Field(  # type: ignore[assignment]  # the audio formats and "mid"
+        default_factory=lambda: ["wav"],
+        min_length=1,
+        max_length=4,
+        json_schema_extra={"uniqueItems": True},
+        description='Audio formats of every track; "mid" adds each track transcribed to MIDI',
+    )
     # One take only: extraction separates the source; takes would not differ.
     variants: int = Field(1, ge=1, le=1, description="Stems have one take (one file per track)")
     tracks: list[StemTrack] = Field(min_length=1, max_length=4, json_schema_extra={"uniqueItems": True})
@@ -283,8 +300,23 @@ class StemsRequest(_AudioInOptions):
             raise ValueError("tracks must not repeat")
         return value
 
+    @field_validator("formats")
+    @classmethod
+    def _an_audio_format(cls, value: list[str]) -> list[str]:
+        if not audio_formats(value):
+            raise ValueError('needs an audio format besides "mid": the MIDI is made from the audio')
+        return value
 
-AudioInRequest = CoverRequest | RepaintRequest | ExtendRequest | StemsRequest
+
+class TranscribeRequest(_RequestOptions):
+    """Audio to MIDI: the source transcribed note by note (no GPU). A song made of stems gives one
+    MIDI file per track."""
+
+    mode: Literal["transcribe"]
+    source: SourceRef
+
+
+AudioInRequest = CoverRequest | RepaintRequest | ExtendRequest | StemsRequest | TranscribeRequest
 SongRequest = Annotated[
     DescriptionRequest
     | CustomLyricsRequest
@@ -292,7 +324,8 @@ SongRequest = Annotated[
     | CoverRequest
     | RepaintRequest
     | ExtendRequest
-    | StemsRequest,
+    | StemsRequest
+    | TranscribeRequest,
     Field(discriminator="mode"),
 ]
 # The `mode` values, read from the models so they cannot drift apart.
@@ -306,12 +339,24 @@ SONG_MODES: tuple[str, ...] = tuple(
         RepaintRequest,
         ExtendRequest,
         StemsRequest,
+        TranscribeRequest,
     )
 )
 AUDIO_IN_MODES: tuple[str, ...] = tuple(
     get_args(m.model_fields["mode"].annotation)[0]
-    for m in (CoverRequest, RepaintRequest, ExtendRequest, StemsRequest)
+    for m in (CoverRequest, RepaintRequest, ExtendRequest, StemsRequest, TranscribeRequest)
 )
+TRANSCRIBE_MODE = "transcribe"
+
+
+def audio_formats(formats: list[str]) -> list[str]:
+    """The audio formats of a request's `formats` (what the model container renders), in order."""
+    return [fmt for fmt in formats if fmt != MIDI_FORMAT]
+
+
+def wants_midi(request: dict) -> bool:
+    """The accepted request (JSON form) asks for MIDI: the transcribe mode, or stems with "mid"."""
+    return request.get("mode") == TRANSCRIBE_MODE or MIDI_FORMAT in (request.get("formats") or [])
 
 
 class JobError(BaseModel):
@@ -330,6 +375,8 @@ class JobSource(BaseModel):
     """The source of an audio-in song, resolved by the API at submission.
 
     `bucket`/`key` are where the container reads it; the API shows only the ids and the length.
+    A transcription of a stems song reads each track: `tracks` (track -> key in `bucket`; `key`
+    is the first of them). `bpm`: the source song's tempo, when it was asked for.
     """
 
     upload_id: str | None = None
@@ -337,15 +384,27 @@ class JobSource(BaseModel):
     bucket: str
     key: str
     duration_s: float
+    tracks: dict[str, str] | None = None
+    bpm: int | None = None
+
+
+class MidiFile(BaseModel):
+    """A published MIDI file: the song's (or upload's) when `track` is None, else one stem's."""
+
+    key: str
+    track: str | None = None
+    notes: int = Field(ge=0)
 
 
 class JobResult(BaseModel):
-    audio: list[AudioFile]
+    # A transcription has no audio, prompt nor seed of its own: only `midi` and the length.
+    audio: list[AudioFile] = Field(default_factory=list)
+    midi: list[MidiFile] = Field(default_factory=list)
     cover_key: str | None = None
     lyrics: str | None = None
-    prompt: str
+    prompt: str | None = None
     categories: list[str] = Field(default_factory=list)
-    seed: int  # take 1's
+    seed: int | None = None  # take 1's
     seeds: list[int] = Field(default_factory=list)  # one per take (empty on rows from before variants)
     duration_s: float
     sample_rate: int | None = None

@@ -20,6 +20,7 @@ from lambdas.common.models import (
     JobResult,
     JobStatus,
     JobStep,
+    MIDI_FORMAT,
     Reservation,
     SongRequest,
     new_job_id,
@@ -108,7 +109,11 @@ class SongService:
             created_at=now,
             updated_at=now,
             execution_arn=self.executions.execution_arn(job_id),
-            price_credits=request_price(body, self.settings.credits_per_minute),
+            price_credits=request_price(
+                body,
+                self.settings.credits_per_minute,
+                transcribe_credits=self.settings.transcribe_credits,
+            ),
             source=source,
         )
         try:
@@ -236,6 +241,14 @@ class SongService:
         for a in own:
             urls = take_urls.setdefault(a.take, {}) if a.track is None else tracks.setdefault(a.track, {})
             urls[a.format] = self.media.presign(a.key)
+        midi_url = None
+        for m in result.midi:
+            if not m.key.startswith(prefix):
+                continue
+            if m.track is None:
+                midi_url = self.media.presign(m.key)
+            else:
+                tracks.setdefault(m.track, {})[MIDI_FORMAT] = self.media.presign(m.key)
         takes = [{**take, **_audio_urls(take_urls.get(take["take"], {}))} for take in take_seeds(result)]
         cover_ok = result.cover_key is not None and result.cover_key.startswith(prefix)
         expires = datetime.now(UTC) + timedelta(seconds=self.media.url_ttl_s)
@@ -243,6 +256,7 @@ class SongService:
             **_audio_urls(take_urls.get(1, {})),
             "takes": takes or None,
             "tracks": tracks or None,
+            "midi_url": midi_url,
             "cover_url": self.media.presign(result.cover_key) if cover_ok else None,
             "urls_expire_at": expires.isoformat(timespec="seconds").replace("+00:00", "Z"),
         }

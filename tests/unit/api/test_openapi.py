@@ -71,6 +71,7 @@ def test_core_routes_are_documented(spec) -> None:
         "repaint",
         "extend",
         "stems",
+        "transcribe",
     }
 
 
