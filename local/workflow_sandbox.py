@@ -17,7 +17,7 @@ import boto3
 
 from lambdas.api.services.executions import execution_input
 from lambdas.common.contract import ASYNC_FAILURE_PREFIX, ASYNC_OUTPUT_PREFIX, INFERENCE_CALLBACK
-from lambdas.common.models import Job, JobStatus, JobStep, new_job_id, utc_now
+from lambdas.common.models import Job, JobSource, JobStatus, JobStep, new_job_id, utc_now
 from lambdas.common.pricing import request_price
 from lambdas.common.store.jobs import JobStore
 from lambdas.common.store.ledger import CreditLedger
@@ -85,10 +85,17 @@ class Workflow:
         self.users.get_or_create(user_id, signup_credits=credits)
 
     def submit(
-        self, user_id: str, request: dict | None = None, *, start: bool = True, reserve: bool = True
+        self,
+        user_id: str,
+        request: dict | None = None,
+        *,
+        start: bool = True,
+        reserve: bool = True,
+        source: JobSource | None = None,
     ) -> Job:
         """What POST /songs does: the job row with its price reserved, then StartExecution named
-        after the job. `reserve=False` writes a row without a reservation."""
+        after the job. `reserve=False` writes a row without a reservation; `source`: an audio-in
+        song's source, as the API resolves it."""
         now = utc_now()
         body = request or REQUEST
         job = Job(
@@ -102,6 +109,7 @@ class Workflow:
             price_credits=request_price(
                 body, CREDITS_PER_MINUTE, transcribe_credits=ServiceConfig().transcribe_credits
             ),
+            source=source,
         )
         job = self.ledger.create_reserved(job, SIGNUP_CREDITS) if reserve else self.jobs.create(job)
         if start:

@@ -33,10 +33,10 @@ from .inference import InferenceEndpoint
 from .monitoring import MonitoredResources, Monitoring
 from .nag import acknowledge, logical_id, nag_env
 from .storage import Storage
+from .transcription import Transcriber
 from .uploads import Uploads
 from .web import WebApp
 from .webhooks import LifecycleEvents
-from .transcription import Transcriber
 from .workflow import GenerationWorkflow
 
 # The retention periods offered in `log_retention_days` (config validates against these keys).

@@ -33,7 +33,9 @@ def best_audio_key(audio: list[AudioFile], track: str | None) -> str | None:
 def plan_for_source(source: JobSource) -> dict[str, Any]:
     """A `transcribe` song's sources: the upload or song, or each track of a stems song."""
     if source.tracks:
-        sources = [{"bucket": source.bucket, "key": key, "track": track} for track, key in source.tracks.items()]
+        sources = [
+            {"bucket": source.bucket, "key": key, "track": track} for track, key in source.tracks.items()
+        ]
     else:
         sources = [{"bucket": source.bucket, "key": source.key, "track": None}]
     return {"sources": sources, "tempo_bpm": source.bpm or DEFAULT_TEMPO_BPM}

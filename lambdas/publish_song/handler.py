@@ -32,5 +32,5 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     logger.append_keys(job_id=task.job_id, user_id=task.user_id)
     if task.midi is not None:
         return publisher.publish_midi(task.job_id, task.user_id, task.midi, task.result)
-    assert task.manifest is not None  # noqa: S101 - PublishTask holds exactly one of the two
+    assert task.manifest is not None
     return publisher.publish(task.job_id, task.user_id, task.manifest)

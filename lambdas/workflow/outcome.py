@@ -39,7 +39,7 @@ CANCELLED = JobError(
 # Audio to MIDI (the transcriber's errors: lambda_images/transcribe/transcriber/errors.py).
 AUDIO_REJECTED = JobError(
     code="AudioRejected",
-    message="The audio could not be transcribed (it could not be decoded or is too long). Nothing was charged.",
+    message="The audio could not be transcribed (it cannot be decoded or is too long). Nothing was charged.",
 )
 SOURCE_MISSING = JobError(
     code="SourceMissing",

@@ -137,8 +137,10 @@ def test_an_unwritable_output_is_a_storage_error(s3: Any, monkeypatch: pytest.Mo
 
 @pytest.mark.parametrize(
     ("source_bucket", "output_bucket", "refused"),
-    [("other-bucket", BUCKET, "sources may not be read from other-bucket"),
-     (BUCKET, "other-bucket", "output may not be written to other-bucket")],
+    [
+        ("other-bucket", BUCKET, "sources may not be read from other-bucket"),
+        (BUCKET, "other-bucket", "output may not be written to other-bucket"),
+    ],
 )
 def test_buckets_other_than_the_configured_ones_are_refused_before_any_s3_call(
     s3: Any, source_bucket: str, output_bucket: str, refused: str

@@ -59,7 +59,9 @@ class ColdStart:
     def settings(self) -> Settings:
         with self._lock:
             if self._settings is None:
-                self._settings = Settings.from_environment(os.environ if self.environ is None else self.environ)
+                self._settings = Settings.from_environment(
+                    os.environ if self.environ is None else self.environ
+                )
             return self._settings
 
     def reset(self, environ: Mapping[str, str] | None = None) -> None:

@@ -14,13 +14,13 @@ from lambdas.common.errors import InsufficientCredits, JobStateConflict, Service
 from lambdas.common.lifecycle import EventNotSent, LifecycleEvents
 from lambdas.common.models import (
     AUDIO_IN_MODES,
+    MIDI_FORMAT,
     UNFINISHED,
     Job,
     JobError,
     JobResult,
     JobStatus,
     JobStep,
-    MIDI_FORMAT,
     Reservation,
     SongRequest,
     new_job_id,
