@@ -10,7 +10,8 @@ from urllib.parse import urlparse
 from pydantic import BaseModel, ConfigDict, Field
 
 from .contract import REQUESTS_PREFIX, SCRATCH_MEDIA_PREFIX
-from .models import AudioFormat, Job, audio_formats
+from .models import AudioFormat, Job
+from .transcription import audio_formats
 
 
 def request_key(job_id: str) -> str:

@@ -8,17 +8,16 @@ from typing import Annotated, Literal, get_args
 from uuid import uuid4
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
-    StringConstraints,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 
-from .url_safety import MAX_URL_CHARS, UnsafeUrl, check_submitted_url
+from .request_fields import UUID_PATTERN, SafeText, StrictModel, WebhookUrl
+from .url_safety import MAX_URL_CHARS
 
 MAX_DESCRIPTION_CHARS = 1_000
 MAX_PROMPT_CHARS = 500
@@ -74,39 +73,6 @@ class Reservation(StrEnum):
     HELD = "held"
     CAPTURED = "captured"
     RELEASED = "released"
-
-
-# Request bodies: the schema the OpenAPI document publishes is exactly the rule enforced. Unknown
-# fields are rejected and types are strict ("30" is not 30, "yes" is not true); text is taken as
-# sent (no silent stripping), so a value the schema accepts is never refused after a rewrite.
-class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-
-# Text that reaches prompts, logs and the UI: no control characters (C0, DEL, C1) except line
-# breaks and tabs. A JSON Schema pattern (ECMA-262, also valid for pydantic's Rust engine and
-# Python `re`), so the published document states the rule clients must follow.
-SAFE_TEXT_PATTERN = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
-SafeText = Annotated[str, StringConstraints(pattern=SAFE_TEXT_PATTERN)]
-# Job and upload ids (lower-case canonical UUID text): the API's path parameters and sources.
-UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
-
-
-def _safe_webhook_url(value: str) -> str:
-    # Checked again, on the resolved address, at every delivery (lambdas/common/url_safety.py).
-    try:
-        return check_submitted_url(value)
-    except UnsafeUrl as exc:
-        raise ValueError(f"webhook_url {exc}") from None
-
-
-# No spaces or control characters in the schema; the full rule (https, a public address) is the
-# validator's, and the sender checks the resolved address again at every delivery.
-WebhookUrl = Annotated[
-    str,
-    StringConstraints(pattern=r"^[a-zA-Z][a-zA-Z0-9+.-]*://[^\x00-\x20\x7F-\x9F]+$"),
-    AfterValidator(_safe_webhook_url),
-]
 
 
 class _RequestOptions(StrictModel):
@@ -303,7 +269,7 @@ class StemsRequest(_AudioInOptions):
     @field_validator("formats")
     @classmethod
     def _an_audio_format(cls, value: list[str]) -> list[str]:
-        if not audio_formats(value):
+        if all(fmt == MIDI_FORMAT for fmt in value):
             raise ValueError('needs an audio format besides "mid": the MIDI is made from the audio')
         return value
 
@@ -330,33 +296,12 @@ SongRequest = Annotated[
 ]
 # The `mode` values, read from the models so they cannot drift apart.
 SONG_MODES: tuple[str, ...] = tuple(
-    get_args(m.model_fields["mode"].annotation)[0]
-    for m in (
-        DescriptionRequest,
-        CustomLyricsRequest,
-        DescribedLyricsRequest,
-        CoverRequest,
-        RepaintRequest,
-        ExtendRequest,
-        StemsRequest,
-        TranscribeRequest,
-    )
+    get_args(m.model_fields["mode"].annotation)[0] for m in get_args(get_args(SongRequest)[0])
 )
 AUDIO_IN_MODES: tuple[str, ...] = tuple(
-    get_args(m.model_fields["mode"].annotation)[0]
-    for m in (CoverRequest, RepaintRequest, ExtendRequest, StemsRequest, TranscribeRequest)
+    get_args(m.model_fields["mode"].annotation)[0] for m in get_args(AudioInRequest)
 )
 TRANSCRIBE_MODE = "transcribe"
-
-
-def audio_formats(formats: list[str]) -> list[str]:
-    """The audio formats of a request's `formats` (what the model container renders), in order."""
-    return [fmt for fmt in formats if fmt != MIDI_FORMAT]
-
-
-def wants_midi(request: dict) -> bool:
-    """The accepted request (JSON form) asks for MIDI: the transcribe mode, or stems with "mid"."""
-    return request.get("mode") == TRANSCRIBE_MODE or MIDI_FORMAT in (request.get("formats") or [])
 
 
 class JobError(BaseModel):

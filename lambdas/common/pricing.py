@@ -6,7 +6,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .models import TRANSCRIBE_MODE, wants_midi
+from .models import TRANSCRIBE_MODE
+from .transcription import wants_midi
 
 SECONDS_PER_MINUTE = 60
 

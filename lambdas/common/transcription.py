@@ -11,11 +11,21 @@ from __future__ import annotations
 from typing import Any
 
 from .contract import SCRATCH_MEDIA_PREFIX
-from .models import AudioFile, JobSource
+from .models import MIDI_FORMAT, TRANSCRIBE_MODE, AudioFile, JobSource
 
 # Formats read best first (lossless before lossy).
 SOURCE_FORMAT_ORDER = ("wav", "flac", "mp3")
 DEFAULT_TEMPO_BPM = 120  # the MIDI file's tempo when the song's is not known: bar lines only
+
+
+def audio_formats(formats: list[str]) -> list[str]:
+    """The audio formats of a request's `formats` (what the model container renders), in order."""
+    return [fmt for fmt in formats if fmt != MIDI_FORMAT]
+
+
+def wants_midi(request: dict[str, Any]) -> bool:
+    """The accepted request (JSON form) asks for MIDI: the transcribe mode, or stems with "mid"."""
+    return request.get("mode") == TRANSCRIBE_MODE or MIDI_FORMAT in (request.get("formats") or [])
 
 
 def midi_scratch_prefix(job_id: str) -> str:

@@ -8,10 +8,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from lambdas.common import media_keys
 from lambdas.common.inference import Manifest, request_key, scratch_media_prefix
-from lambdas.common.models import AudioFile, JobResult, JobStep, MidiFile, audio_formats, wants_midi
+from lambdas.common.models import AudioFile, JobResult, JobStep, MidiFile
 from lambdas.common.store.jobs import JobStore
 from lambdas.common.store.objects import MediaBucket, ScratchBucket
-from lambdas.common.transcription import midi_scratch_prefix, plan_for_stems
+from lambdas.common.transcription import audio_formats, midi_scratch_prefix, plan_for_stems, wants_midi
 
 from .errors import InvalidManifest, JobNotRunnable
 
