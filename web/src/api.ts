@@ -44,8 +44,10 @@ export interface SongSource {
 export interface SongDetail extends SongSummary {
   request: Record<string, unknown>;
   source?: SongSource | null;
-  /** Stems: one set of files per extracted track, by format. */
+  /** Stems: one set of files per extracted track, by format ("mid": the track's MIDI file). */
   tracks?: Record<string, Record<string, string>> | null;
+  /** Mode transcribe of one track: its MIDI file. */
+  midi_url?: string | null;
   audio_url?: string | null;
   audio_urls?: Record<string, string> | null;
   cover_url?: string | null;
