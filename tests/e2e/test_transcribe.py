@@ -90,27 +90,30 @@ def test_unpitched_audio_gives_an_empty_midi_file(musician) -> None:
     assert _notes(song["midi_url"]) == []
 
 
-@pytest.fixture(scope="module")
-def stems_with_midi(musician, melody) -> dict[str, Any]:
-    body = {
+def _stems(melody: dict[str, Any], formats: list[str]) -> dict[str, Any]:
+    return {
         "mode": "stems",
         "source": {"upload_id": melody["upload_id"]},
         "tracks": ["vocals", "keyboard"],
-        "formats": ["wav", "mid"],
+        "formats": formats,
         "inference_steps": 2,
         "seed": 3,
     }
-    return _done(musician, body)
 
 
-def test_stems_with_mid_come_with_a_midi_file_per_track(musician, stems_with_midi) -> None:
+@pytest.fixture(scope="module")
+def stems_with_midi(musician, melody) -> dict[str, Any]:
+    return _done(musician, _stems(melody, ["wav", "mid"]))
+
+
+def test_stems_with_mid_come_with_a_midi_file_per_track(musician, melody, stems_with_midi) -> None:
     song = stems_with_midi
     assert song["status"] == "processed", song.get("error")
     assert set(song["tracks"]) == {"vocals", "keyboard"}
     for urls in song["tracks"].values():
         assert set(urls) == {"wav", "mid"}
         _notes(urls["mid"])  # a MIDI file (the tiny random-weight model's stems have no known notes)
-    plain = musician.create_song({**song["request"], "formats": ["wav"]})
+    plain = musician.create_song(_stems(melody, ["wav"]))  # queued behind nothing: canceled at once
     assert song["price_credits"] == plain["price_credits"] + PRICE
     musician.cancel(plain["job_id"])
 
