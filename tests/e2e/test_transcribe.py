@@ -113,7 +113,7 @@ def test_stems_with_mid_come_with_a_midi_file_per_track(musician, melody, stems_
     for urls in song["tracks"].values():
         assert set(urls) == {"wav", "mid"}
         _notes(urls["mid"])  # a MIDI file (the tiny random-weight model's stems have no known notes)
-    plain = musician.create_song(_stems(melody, ["wav"]))  # queued behind nothing: canceled at once
+    plain = musician.create_song(_stems(melody, ["wav"]))  # canceled at once: a cancel charges nothing
     assert song["price_credits"] == plain["price_credits"] + PRICE
     musician.cancel(plain["job_id"])
 

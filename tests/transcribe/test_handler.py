@@ -15,7 +15,8 @@ from transcriber.settings import SettingsError
 
 from .conftest import BUCKET, encode, melody
 
-PREFIX = "scratch/job-7/"
+# Where the workflow has the function write (lambdas/common/transcription.midi_scratch_prefix).
+PREFIX = "media/job-7/midi/"
 # A stems-like song: three parts of one 2 s phrase, each in its own file, as the container writes
 # a stems request's tracks (`stem-{track}.wav`, 48 kHz stereo 16-bit).
 STEMS = {
@@ -131,7 +132,7 @@ def test_an_unwritable_output_is_a_storage_error(s3: Any, monkeypatch: pytest.Mo
     event["output"]["bucket"] = "no-such-bucket"
     monkeypatch.setenv("INFERENCE_BUCKET_NAME", "no-such-bucket")
     handler.cold_start.reset()
-    with pytest.raises(StorageError, match=r"could not write s3://no-such-bucket/scratch/job-7/audio\.mid"):
+    with pytest.raises(StorageError, match=r"could not write s3://no-such-bucket/media/job-7/midi/audio\.mid"):
         handler.lambda_handler(event, None)
 
 
