@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from lambdas.common import media_keys
 from lambdas.common.inference import Manifest, request_key, scratch_media_prefix
-from lambdas.common.models import AudioFile, JobResult, JobStep, MidiFile
+from lambdas.common.models import AudioFile, JobResult, JobSource, JobStep, MidiFile
 from lambdas.common.store.jobs import JobStore
 from lambdas.common.store.objects import MediaBucket, ScratchBucket
 from lambdas.common.transcription import audio_formats, midi_scratch_prefix, plan_for_stems, wants_midi
@@ -81,8 +81,12 @@ class Publisher:
         for item in files:
             if item.bucket != self.scratch.name or not item.key.startswith(prefix) or ".." in item.key:
                 raise InvalidManifest(f"s3://{item.bucket}/{item.key} is outside the job's MIDI prefix")
-        if not files or len({item.track for item in files}) != len(files):
-            raise InvalidManifest("the transcription does not hold one MIDI file per source")
+        job = self.jobs.get(job_id)
+        ordered = _ordered_midi_tracks(job.source, published)
+        delivered = [item.track for item in files]
+        if sorted(delivered, key=str) != sorted(ordered, key=str):
+            # As for audio: what was not delivered is never published nor charged.
+            raise InvalidManifest(f"the transcription holds MIDI of {delivered}, {ordered} were ordered")
         if not self.jobs.set_step(job_id, JobStep.PUBLISHING):
             raise JobNotRunnable(f"job {job_id} is no longer processing")
         midi: list[MidiFile] = []
@@ -99,6 +103,16 @@ class Publisher:
 
 
 MIDI_CONTENT_TYPE = "audio/midi"
+
+
+def _ordered_midi_tracks(source: JobSource | None, published: dict[str, Any] | None) -> list[str | None]:
+    """One MIDI file per published stem track (stems with "mid"), per track of a stems song
+    (transcribe), or one for the song or upload (transcribe)."""
+    if published is not None:
+        return sorted({a.track for a in JobResult.model_validate(published).audio if a.track})
+    if source is not None and source.tracks:
+        return sorted(source.tracks)
+    return [None]
 
 
 class TranscribedMidi(BaseModel):

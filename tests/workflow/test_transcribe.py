@@ -179,3 +179,31 @@ def test_a_transcriber_failure_after_stems_removes_the_published_stems(workflow:
         workflow.endpoint.wait_for_invocation(job.job_id)
         workflow.endpoint.succeed(job.job_id)
         _assert_failed_uncharged(workflow, job.job_id, "alice", 40, "AudioRejected")
+
+
+def test_a_transcription_lacking_a_track_is_not_published_nor_charged(workflow: Workflow) -> None:
+    """A faulty transcriber answer (one MIDI file for two stems) fails the job like an incomplete
+    manifest: what was not delivered is never charged."""
+    from local.functions import load
+
+    transcriber = load("transcriber")
+
+    def drops_a_track(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        result = transcriber(event, context)
+        return {**result, "midi": result["midi"][:1]}
+
+    workflow.user("alice", credits=40)
+    source = _upload(workflow, "uploads/alice/song.wav", _melody_wav())
+    request = {
+        "mode": "stems",
+        "source": {"upload_id": source.upload_id},
+        "tracks": ["vocals", "bass"],
+        "formats": ["wav", "mid"],
+        "duration_s": 60,
+        "variants": 1,
+    }
+    with route_lambda_invokes({workflow.names.transcriber: drops_a_track}):
+        job = workflow.submit("alice", request, source=source)
+        workflow.endpoint.wait_for_invocation(job.job_id)
+        workflow.endpoint.succeed(job.job_id)
+        _assert_failed_uncharged(workflow, job.job_id, "alice", 40, "GenerationFailed")
