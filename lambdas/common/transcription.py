@@ -53,6 +53,6 @@ def plan_for_source(source: JobSource) -> dict[str, Any]:
 
 def plan_for_stems(bucket: str, audio: list[AudioFile], bpm: int | None) -> dict[str, Any]:
     """A stems song's published tracks (one file per track) to transcribe."""
-    tracks = sorted({a.track for a in audio if a.track})
+    tracks = list(dict.fromkeys(a.track for a in audio if a.track))  # the song's own order
     sources = [{"bucket": bucket, "key": best_audio_key(audio, track), "track": track} for track in tracks]
     return {"sources": sources, "tempo_bpm": bpm or DEFAULT_TEMPO_BPM}

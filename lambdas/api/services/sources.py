@@ -151,7 +151,8 @@ class SourceResolver:
                     "the source song holds separate stems, not one track; upload the stem you want to use",
                     details={"song_id": song_id},
                 )
-            tracks = {track: _audio_key(job.result.audio, track, song_id) for track in sorted(stems)}
+            # In the song's own order (as GET /songs/{id} lists its tracks).
+            tracks = {track: _audio_key(job.result.audio, track, song_id) for track in stems}
             return JobSource(
                 song_id=song_id,
                 bucket=self.media.name,

@@ -88,9 +88,9 @@ def test_a_stems_song_gives_one_source_per_track(api, aws_env) -> None:
     assert created.body["price_credits"] == PRICE  # per request, whatever the tracks
     sources = _execution_input(created.body["job_id"])["transcription"]["sources"]
     prefix = f"songs/{USER}/{song.job_id}/"
-    assert sources == [  # flac before mp3: lossless first
-        {"bucket": aws_env.media_bucket, "key": f"{prefix}stem-bass.flac", "track": "bass"},
+    assert sources == [  # the song's track order; flac before mp3: lossless first
         {"bucket": aws_env.media_bucket, "key": f"{prefix}stem-vocals.flac", "track": "vocals"},
+        {"bucket": aws_env.media_bucket, "key": f"{prefix}stem-bass.flac", "track": "bass"},
     ]
 
 
