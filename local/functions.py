@@ -29,12 +29,6 @@ TRANSCRIBE_IMAGE_DIR = REPO_ROOT / "lambda_images" / "transcribe"
 LOCAL_ENDPOINT_INSTANCES = 1
 
 
-def function_name(prefix: str, function: str) -> str:
-    """The function's name in the local stack (`<prefix>-publish-song`): what Invoke and the
-    permission check's records call it."""
-    return f"{prefix}-{function.replace('_', '-')}"
-
-
 def module_of(function: str) -> str:
     if function == contract.TRANSCRIBER:
         return contract.TRANSCRIBER_HANDLER.rpartition(".")[0]

@@ -7,18 +7,16 @@ import json
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cognito as cognito
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from lambdas.common.contract import API_STAGE, API_TIMEOUT_S, CORS_ALLOW_HEADERS, CORS_MAX_AGE_S, DOCS_PATH
 
 from .config import ServiceConfig
-from .functions import ServiceFunction
+from .functions import FunctionKit, ServiceFunction
 from .nag import acknowledge
 from .removal import kept_always
 
-HANDLER = "lambdas.api.handler.lambda_handler"
 # One JSON line per request; `user` is the Cognito sub, the same id the Lambda logs and stores.
 ACCESS_LOG_FIELDS = {
     "requestId": "$context.requestId",
@@ -59,8 +57,7 @@ class SongApi(Construct):
         construct_id: str,
         *,
         config: ServiceConfig,
-        layer: lambda_.ILayerVersion,
-        log_retention: logs.RetentionDays,
+        kit: FunctionKit,
         web_origin: str,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -70,16 +67,15 @@ class SongApi(Construct):
         self.function = ServiceFunction(
             self,
             "Handler",
-            handler=HANDLER,
+            kit=kit,
+            name="api",
             description="Song service REST API",
-            layer=layer,
-            log_retention=log_retention,
             # Within API Gateway's 29 s; more CPU (memory) shortens the cold start.
             timeout_s=API_TIMEOUT_S,
             memory_size=1024,
         )
         self.access_logs = logs.LogGroup(
-            self, "AccessLogs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY
+            self, "AccessLogs", retention=kit.log_retention, removal_policy=RemovalPolicy.DESTROY
         )
         self.api = self._rest_api(config)
         self._routes()

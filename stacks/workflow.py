@@ -28,7 +28,7 @@ from lambdas.common.contract import (
 
 from .config import ServiceConfig
 from .data import DataStore
-from .functions import ServiceFunction
+from .functions import FunctionKit, ServiceFunction
 from .grants import allow_items, allow_list, allow_objects, allow_query
 from .nag import acknowledge, logical_id
 from .queues import dead_letter_queue
@@ -51,8 +51,7 @@ class GenerationWorkflow(Construct):
         media_bucket: s3.IBucket,
         inference_bucket: s3.IBucket,
         transcriber: lambda_.IFunction,
-        layer: lambda_.ILayerVersion,
-        log_retention: logs.RetentionDays,
+        kit: FunctionKit,
     ) -> None:
         super().__init__(scope, construct_id)
         self._transcriber = transcriber
@@ -60,16 +59,8 @@ class GenerationWorkflow(Construct):
         self._media = media_bucket
         self._scratch = inference_bucket
 
-        def function(construct_id: str, module: str, description: str, **kwargs: int) -> ServiceFunction:
-            return ServiceFunction(
-                self,
-                construct_id,
-                handler=f"lambdas.{module}.handler.lambda_handler",
-                description=description,
-                layer=layer,
-                log_retention=log_retention,
-                **kwargs,
-            )
+        def function(construct_id: str, name: str, description: str, **kwargs: int) -> ServiceFunction:
+            return ServiceFunction(self, construct_id, kit=kit, name=name, description=description, **kwargs)
 
         self.acquire_slot = function("AcquireSlot", "acquire_slot", "workflow: wait for the user's slot")
         self.start_inference = function(
@@ -88,20 +79,20 @@ class GenerationWorkflow(Construct):
         self.reaper = function("Reaper", "reaper", "cleans up after aborted, timed-out or failed executions")
 
         self.state_machine_name = contract.state_machine_name(config.resource_prefix)
-        self.state_machine = self._state_machine(config, log_retention)
+        self.state_machine = self._state_machine(config, kit.log_retention)
         self._grant_tasks()
         self._reaper_rule()
 
     @property
-    def functions(self) -> dict[str, ServiceFunction]:
-        return {
-            "acquire_slot": self.acquire_slot,
-            "start_inference": self.start_inference,
-            "publish_song": self.publish,
-            "finalize_job": self.finalize,
-            "inference_callback": self.callback,
-            "reaper": self.reaper,
-        }
+    def functions(self) -> list[ServiceFunction]:
+        return [
+            self.acquire_slot,
+            self.start_inference,
+            self.publish,
+            self.finalize,
+            self.callback,
+            self.reaper,
+        ]
 
     # --- the state machine ---
 

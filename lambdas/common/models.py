@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 from uuid import uuid4
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -16,7 +17,7 @@ from pydantic import (
     model_validator,
 )
 
-from .request_fields import UUID_PATTERN, SafeText, StrictModel, WebhookUrl
+from .request_fields import UUID_PATTERN, SafeText, StrictModel, WebhookUrl, no_repeats
 from .url_safety import MAX_URL_CHARS
 
 MAX_DESCRIPTION_CHARS = 1_000
@@ -99,16 +100,9 @@ class _RenderOptions(_RequestOptions):
     # base: 50 steps, guidance 7.0); ranges as in ACE-Step 1.5's INFERENCE.md.
     guidance_scale: float | None = Field(None, ge=1.0, le=15.0)
     inference_steps: int | None = Field(None, ge=1, le=100)
-    formats: list[AudioFormat] = Field(
+    formats: Annotated[list[AudioFormat], AfterValidator(no_repeats)] = Field(
         default_factory=lambda: ["wav"], min_length=1, max_length=3, json_schema_extra={"uniqueItems": True}
     )
-
-    @field_validator("formats")
-    @classmethod
-    def _unique_formats(cls, value: list[str]) -> list[str]:
-        if len(set(value)) != len(value):
-            raise ValueError("formats must not repeat")
-        return value
 
 
 # Takes of one request, rendered together in one GPU batch and priced each (not for stems: an
@@ -248,7 +242,7 @@ class StemsRequest(_AudioInOptions):
     `formats` one MIDI file per track as well."""
 
     mode: Literal["stems"]
-    formats: list[StemFormat] = Field(  # type: ignore[assignment]  # the audio formats and "mid"
+    formats: Annotated[list[StemFormat], AfterValidator(no_repeats)] = Field(  # type: ignore[assignment]
         default_factory=lambda: ["wav"],
         min_length=1,
         max_length=4,
@@ -257,14 +251,9 @@ class StemsRequest(_AudioInOptions):
     )
     # One take only: extraction separates the source; takes would not differ.
     variants: int = Field(1, ge=1, le=1, description="Stems have one take (one file per track)")
-    tracks: list[StemTrack] = Field(min_length=1, max_length=4, json_schema_extra={"uniqueItems": True})
-
-    @field_validator("tracks")
-    @classmethod
-    def _unique_tracks(cls, value: list[str]) -> list[str]:
-        if len(set(value)) != len(value):
-            raise ValueError("tracks must not repeat")
-        return value
+    tracks: Annotated[list[StemTrack], AfterValidator(no_repeats)] = Field(
+        min_length=1, max_length=4, json_schema_extra={"uniqueItems": True}
+    )
 
     @field_validator("formats")
     @classmethod
@@ -380,6 +369,13 @@ class Job(BaseModel):
     started_at: str | None = None  # queued -> processing
     finished_at: str | None = None  # processing -> processed
     source: JobSource | None = None  # audio-in modes only
+
+
+def queued_job(user_id: str, request: dict, **fields: Any) -> Job:
+    """A new job row, as a song request makes it: queued, now; `fields` add its price, source..."""
+    now = utc_now()
+    values = {"job_id": new_job_id(), "created_at": now, "updated_at": now} | fields
+    return Job(user_id=user_id, status=JobStatus.QUEUED, stage=JobStep.QUEUED, request=request, **values)
 
 
 class User(BaseModel):

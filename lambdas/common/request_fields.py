@@ -1,10 +1,11 @@
-"""The building blocks of request bodies: strict models, safe text, ids and webhook URLs."""
+"""The building blocks of request bodies: strict models, safe text, ids, lists without repeats and
+webhook URLs."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, ValidationInfo
 
 from .url_safety import UnsafeUrl, check_submitted_url
 
@@ -23,6 +24,13 @@ SAFE_TEXT_PATTERN = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
 SafeText = Annotated[str, StringConstraints(pattern=SAFE_TEXT_PATTERN)]
 # Job and upload ids (lower-case canonical UUID text): the API's path parameters and sources.
 UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+
+
+def no_repeats(value: list[str], info: ValidationInfo) -> list[str]:
+    """A list whose schema says uniqueItems: a repeated item is refused, not dropped."""
+    if len(set(value)) != len(value):
+        raise ValueError(f"{info.field_name} must not repeat")
+    return value
 
 
 def _safe_webhook_url(value: str) -> str:

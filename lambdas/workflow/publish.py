@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -16,14 +17,14 @@ from lambdas.common.transcription import audio_formats, midi_scratch_prefix, pla
 from .errors import InvalidManifest, JobNotRunnable
 
 
+@dataclass(frozen=True)
 class Publisher:
     """The Publish task. Returns `result`: the JobResult (JSON) that ChargeAndComplete stores with
     the charge."""
 
-    def __init__(self, jobs: JobStore, scratch: ScratchBucket, media: MediaBucket) -> None:
-        self.jobs = jobs
-        self.scratch = scratch
-        self.media = media
+    jobs: JobStore
+    scratch: ScratchBucket
+    media: MediaBucket
 
     def publish(self, job_id: str, user_id: str, manifest_data: dict[str, Any]) -> dict[str, Any]:
         """Returns `result` and `transcription`: for stems with "mid", the published tracks the

@@ -132,7 +132,9 @@ def test_an_unwritable_output_is_a_storage_error(s3: Any, monkeypatch: pytest.Mo
     event["output"]["bucket"] = "no-such-bucket"
     monkeypatch.setenv("INFERENCE_BUCKET_NAME", "no-such-bucket")
     handler.cold_start.reset()
-    with pytest.raises(StorageError, match=r"could not write s3://no-such-bucket/media/job-7/midi/audio\.mid"):
+    with pytest.raises(
+        StorageError, match=r"could not write s3://no-such-bucket/media/job-7/midi/audio\.mid"
+    ):
         handler.lambda_handler(event, None)
 
 

@@ -13,6 +13,7 @@ import numpy as np
 import pretty_midi
 import soundfile as sf
 
+from lambdas.common import contract
 from lambdas.common.models import JobSource, JobStatus, Reservation
 from local.lambda_routing import route_lambda_invokes
 from local.placeholder_model import PLACEHOLDER_PITCHES
@@ -174,7 +175,7 @@ def test_a_transcriber_failure_after_stems_removes_the_published_stems(workflow:
         "duration_s": 60,
         "variants": 1,
     }
-    with route_lambda_invokes({workflow.names.transcriber: refuses}):
+    with route_lambda_invokes({workflow.resources.function(contract.TRANSCRIBER): refuses}):
         job = workflow.submit("alice", request, source=source)
         workflow.endpoint.wait_for_invocation(job.job_id)
         workflow.endpoint.succeed(job.job_id)
@@ -202,7 +203,7 @@ def test_a_transcription_lacking_a_track_is_not_published_nor_charged(workflow: 
         "duration_s": 60,
         "variants": 1,
     }
-    with route_lambda_invokes({workflow.names.transcriber: drops_a_track}):
+    with route_lambda_invokes({workflow.resources.function(contract.TRANSCRIBER): drops_a_track}):
         job = workflow.submit("alice", request, source=source)
         workflow.endpoint.wait_for_invocation(job.job_id)
         workflow.endpoint.succeed(job.job_id)

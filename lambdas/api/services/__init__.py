@@ -5,7 +5,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from lambdas.common.business_metrics import BusinessMetrics
+from lambdas.common.contract import PRESIGNED_URL_TTL_S
+from lambdas.common.lifecycle import LifecycleEvents
+from lambdas.common.settings import ApiSettings
+from lambdas.common.store.jobs import JobStore
+from lambdas.common.store.ledger import CreditLedger
+from lambdas.common.store.objects import MediaBucket, UploadsBucket
+from lambdas.common.store.uploads import UploadStore
+from lambdas.common.store.users import UserStore
+
+from .executions import Executions
 from .songs import SongService
+from .sources import SourceResolver
 from .uploads import UploadService
 from .users import UserService
 
@@ -15,6 +27,30 @@ class Services:
     songs: SongService
     users: UserService
     uploads: UploadService
+
+    @classmethod
+    def from_settings(cls, settings: ApiSettings) -> Services:
+        """Built once, at the API function's cold start."""
+        s = settings
+        jobs, users, media = (
+            JobStore(s.jobs_table_name),
+            UserStore(s.users_table_name),
+            MediaBucket(s.media_bucket_name, PRESIGNED_URL_TTL_S),
+        )
+        uploads, upload_objects = UploadStore(s.uploads_table_name), UploadsBucket(s.uploads_bucket_name)
+        sources = SourceResolver(jobs, uploads, upload_objects, media, s.stems_enabled, s.upload_expiry_days)
+        songs = SongService(
+            s,
+            CreditLedger(jobs, users),
+            media,
+            Executions(s.state_machine_arn),
+            sources,
+            LifecycleEvents(s.event_bus_name),
+            BusinessMetrics(s.stage_name),
+        )
+        return cls(
+            songs, UserService(users, s.signup_credits), UploadService(s, uploads, upload_objects, jobs)
+        )
 
     @property
     def upload_max_bytes(self) -> int:
