@@ -71,13 +71,37 @@ class PlaceholderModel:
         }
 
 
+# WAV placeholders are real audio, so the transcriber can read them (stems with "mid"): one second
+# of a sine tone, its pitch (MIDI note number) per track, at a small rate to stay small.
+PLACEHOLDER_PITCHES = {None: 69, "vocals": 72, "bass": 45, "drums": 60, "keyboard": 64}
+_PLACEHOLDER_RATE = 16_000
+
+
+def placeholder_wav(track: str | None) -> bytes:
+    import io
+
+    import numpy as np
+    import soundfile as sf
+
+    pitch = PLACEHOLDER_PITCHES.get(track, 67)
+    t = np.arange(_PLACEHOLDER_RATE) / _PLACEHOLDER_RATE
+    tone = 0.3 * np.sin(2 * np.pi * 440.0 * 2 ** ((pitch - 69) / 12) * t) * np.minimum(1.0, (1.0 - t) / 0.05)
+    buffer = io.BytesIO()
+    sf.write(buffer, tone.astype(np.float32), _PLACEHOLDER_RATE, format="WAV", subtype="PCM_16")
+    return buffer.getvalue()
+
+
 def _put_audio(
     s3: Any, bucket: str, prefix: str, job_id: str, take: int, track: str | None, fmt: str
 ) -> dict[str, Any]:
     """One audio object under the job's scratch prefix, named as the container names it."""
     name = f"stem-{track}" if track else f"audio{'' if take == 1 else f'-take{take}'}"
     key = f"{prefix}{name}.{fmt}"
-    body = f"{fmt} audio of {job_id}, take {take}, {track or 'mix'}".encode()
+    body = (
+        placeholder_wav(track)
+        if fmt == "wav"
+        else f"{fmt} audio of {job_id}, take {take}, {track or 'mix'}".encode()
+    )
     s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=CONTENT_TYPES[fmt])
     return {
         "format": fmt,

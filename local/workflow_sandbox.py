@@ -15,8 +15,9 @@ from typing import Any
 
 import boto3
 
+from lambdas.api.services.executions import execution_input
 from lambdas.common.contract import INFERENCE_CALLBACK
-from lambdas.common.models import Job, queued_job
+from lambdas.common.models import Job, JobSource, queued_job
 from lambdas.common.pricing import request_price
 from lambdas.common.store.jobs import JobStore
 from lambdas.common.store.ledger import CreditLedger
@@ -81,12 +82,20 @@ class Workflow:
         self.users.get_or_create(user_id, signup_credits=credits)
 
     def submit(
-        self, user_id: str, request: dict | None = None, *, start: bool = True, reserve: bool = True
+        self,
+        user_id: str,
+        request: dict | None = None,
+        *,
+        start: bool = True,
+        reserve: bool = True,
+        source: JobSource | None = None,
     ) -> Job:
         """What POST /songs does: the job row with its price reserved, then StartExecution named
-        after the job. `reserve=False` writes a row without a reservation."""
+        after the job. `reserve=False` writes a row without a reservation; `source`: an audio-in
+        song's source, as the API resolves it."""
         body = request or REQUEST
-        job = queued_job(user_id, body, price_credits=request_price(body, CREDITS_PER_MINUTE))
+        price = request_price(body, CREDITS_PER_MINUTE, transcribe_credits=ServiceConfig().transcribe_credits)
+        job = queued_job(user_id, body, price_credits=price, source=source)
         job = self.ledger.create_reserved(job, SIGNUP_CREDITS) if reserve else self.jobs.create(job)
         if start:
             self.start(job)
@@ -95,9 +104,7 @@ class Workflow:
 
     def start(self, job: Job) -> None:
         self.sfn.start_execution(
-            stateMachineArn=self.state_machine_arn,
-            name=job.job_id,
-            input=json.dumps({"job_id": job.job_id, "user_id": job.user_id}),
+            stateMachineArn=self.state_machine_arn, name=job.job_id, input=json.dumps(execution_input(job))
         )
 
     def execution_arn(self, job_id: str) -> str:

@@ -81,6 +81,9 @@ class ServiceConfig(BaseModel):
     signup_credits: int = Field(10, ge=0, le=100_000)
     # The price: credits per started minute of rendered audio, per take (lambdas/common/pricing.py).
     credits_per_minute: int = Field(1, ge=1, le=1_000)
+    # Audio to MIDI (mode transcribe, or stems with formats "mid"): a flat price per request; it
+    # runs on a CPU function for about a cent a song (docs/operations.md).
+    transcribe_credits: int = Field(1, ge=1, le=1_000)
 
     # Audio uploads (audio-in modes): the largest file and the longest track accepted, and how
     # long an upload nobody used is kept.

@@ -16,6 +16,7 @@ from lambdas.common import contract
 from lambdas.common.contract import (
     JOBS_BY_STATUS,
     JOBS_BY_USER,
+    SCRATCH_MEDIA_PREFIX,
     SONGS_PREFIX,
     UPLOADS_BY_USER,
     UPLOADS_PREFIX,
@@ -31,6 +32,7 @@ from .monitoring import MonitoredResources, Monitoring
 from .nag import acknowledge, logical_id, nag_env
 from .queues import consume
 from .storage import Storage
+from .transcription import Transcriber
 from .uploads import Uploads
 from .web import WebApp
 from .webhooks import LifecycleEvents
@@ -68,6 +70,7 @@ class SongServiceStack(Stack):
         CfnOutput(self, "InferenceBucketName", value=self.storage.inference_bucket.bucket_name)
 
         self.inference = self._add_inference_endpoint()
+        self.transcriber = Transcriber(self, "Transcriber", log_retention=self.log_retention)
         self.workflow = self._add_generation_workflow()
         self.connect_workflow_to_endpoint()
         # The API and the uploads bucket allow the web app's origin, and the app's CSP names the
@@ -142,6 +145,8 @@ class SongServiceStack(Stack):
             api_origins=",".join(self.api.cors_origins),
         )
         values = contract.deployment_values(self.config, resources)
+        for variable, value in contract.transcriber_environment(values).items():
+            self.transcriber.function.add_environment(variable, value)
         for name, function in self.functions.items():
             for variable, value in contract.function_environment(name, values).items():
                 function.function.add_environment(variable, value)
@@ -245,6 +250,11 @@ class SongServiceStack(Stack):
         inference = self.inference
         inference.grant_container_objects(self.uploads.bucket, UPLOADS_PREFIX, "s3:GetObject")
         inference.grant_container_objects(self.storage.media_bucket, SONGS_PREFIX, "s3:GetObject")
+        # The transcriber reads the same sources (a transcribe song's upload or song, a stems song's
+        # published tracks) and writes MIDI only under the jobs' scratch prefix.
+        self.transcriber.allow_reading(self.uploads.bucket, UPLOADS_PREFIX)
+        self.transcriber.allow_reading(self.storage.media_bucket, SONGS_PREFIX)
+        self.transcriber.allow_writing(self.storage.inference_bucket, SCRATCH_MEDIA_PREFIX)
 
     # --- the endpoint and the generation workflow ---
 
@@ -279,6 +289,7 @@ class SongServiceStack(Stack):
             data=self.data,
             media_bucket=self.storage.media_bucket,
             inference_bucket=self.storage.inference_bucket,
+            transcriber=self.transcriber.function,
             kit=self.function_kit,
         )
         CfnOutput(self, "StateMachineArn", value=workflow.state_machine.state_machine_arn)

@@ -28,8 +28,9 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 from botocore.exceptions import ClientError
 
 from lambdas.common import errors
-from lambdas.common.models import SAFE_TEXT_PATTERN, SONG_MODES
+from lambdas.common.models import SONG_MODES
 from lambdas.common.observability import logger
+from lambdas.common.request_fields import SAFE_TEXT_PATTERN
 
 STATUS_BY_ERROR: dict[type[errors.ServiceError], int] = {
     errors.InvalidRequest: 400,

@@ -80,7 +80,11 @@ class SongDetail(SongSummary):
     request: dict[str, Any] = Field(description="The accepted request, defaults filled in")
     source: SongSource | None = Field(None, description="Audio-in modes: the source track")
     tracks: dict[str, dict[str, str]] | None = Field(
-        None, description="Stems: presigned URL per track, then per format"
+        None,
+        description='Stems: presigned URL per track, then per format ("mid": the track\'s MIDI file)',
+    )
+    midi_url: str | None = Field(
+        None, description="Mode transcribe of one track (an upload or a song): presigned URL of its MIDI file"
     )
     audio_url: str | None = Field(None, description="Presigned URL of the first requested format")
     audio_urls: dict[str, str] | None = Field(None, description="Presigned URL per audio format")

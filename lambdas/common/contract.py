@@ -182,6 +182,7 @@ class DeploymentConfig(Protocol):
     stage_name: str
     signup_credits: int
     credits_per_minute: int
+    transcribe_credits: int
     max_concurrent_jobs_per_user: int
     inference_timeout_minutes: int
     endpoint_max_instances: int
@@ -210,6 +211,7 @@ def deployment_values(config: DeploymentConfig, resources: Resources) -> dict[st
         "cors_allow_origins": resources.api_origins,
         "signup_credits": config.signup_credits,
         "credits_per_minute": config.credits_per_minute,
+        "transcribe_credits": config.transcribe_credits,
         "max_concurrent_jobs_per_user": config.max_concurrent_jobs_per_user,
         "workflow_timeout_seconds": WORKFLOW_TIMEOUT_S,
         "inference_timeout_seconds": config.inference_timeout_minutes * 60,
@@ -248,3 +250,27 @@ def function_environment(function: str, values: Mapping[str, object]) -> dict[st
 
 def _text(value: object) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+# --- the transcriber (audio to MIDI: lambda_images/transcribe, a container image function) --------
+
+TRANSCRIBER = "transcriber"
+TRANSCRIBER_HANDLER = "transcriber.handler.lambda_handler"  # the image's CMD, also set by the CDK app
+# basic-pitch on ONNX Runtime: a 10-minute song takes a few minutes on 1-2 vCPUs (bench/transcribe_bench.py);
+# 2048 MB gives Lambda's share of about 1.2 vCPUs and room for the decoded audio and the model's frames.
+TRANSCRIBER_MEMORY_MB = 2048
+TRANSCRIBER_TIMEOUT_S = 900
+# /tmp holds one source at a time (up to its MAX_INPUT_BYTES, 256 MB) and the decoded copy.
+TRANSCRIBER_EPHEMERAL_MB = 1024
+TRANSCRIBER_MAX_DURATION_S = 600  # the longest song or upload (models.MAX_RENDER_S)
+
+
+def transcriber_environment(values: Mapping[str, object]) -> dict[str, str]:
+    """The transcriber's environment (its transcriber/settings.py): the buckets it may read sources
+    from and write MIDI to, and the longest audio. `values`: `deployment_values`."""
+    return {
+        "MEDIA_BUCKET_NAME": _text(values["media_bucket_name"]),
+        "UPLOADS_BUCKET_NAME": _text(values["uploads_bucket_name"]),
+        "INFERENCE_BUCKET_NAME": _text(values["inference_bucket_name"]),
+        "MAX_DURATION_S": str(TRANSCRIBER_MAX_DURATION_S),
+    }

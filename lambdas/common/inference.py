@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .contract import REQUESTS_PREFIX, SCRATCH_MEDIA_PREFIX
 from .models import AudioFormat, Job
+from .transcription import audio_formats
 
 
 def request_key(job_id: str) -> str:
@@ -31,6 +32,8 @@ def build_request(job: Job, bucket: str) -> dict:
     # The webhook is the API's business, not the GPU's.
     request = {
         **{k: v for k, v in job.request.items() if k != "webhook_url"},
+        # The container renders audio; MIDI ("mid") is the transcriber's, after it.
+        "formats": audio_formats(list(job.request.get("formats") or ["wav"])),
         "job_id": job.job_id,
         "output": {"bucket": bucket, "prefix": scratch_media_prefix(job.job_id)},
     }

@@ -42,5 +42,11 @@ def audio_key(user_id: str, job_id: str, fmt: str, track: str | None = None, tak
     return f"{job_prefix(user_id, job_id)}{name}{suffix}.{fmt}"
 
 
+def midi_key(user_id: str, job_id: str, track: str | None = None) -> str:
+    """`audio.mid` (a transcribed song or upload) or `stem-{track}.mid`, beside the audio files."""
+    name = "audio" if track is None else f"stem-{track}"
+    return f"{job_prefix(user_id, job_id)}{name}.mid"
+
+
 def cover_key(user_id: str, job_id: str) -> str:
     return f"{job_prefix(user_id, job_id)}cover.png"

@@ -12,19 +12,22 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    StringConstraints,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 
-from .url_safety import MAX_URL_CHARS, UnsafeUrl, check_submitted_url
+from .request_fields import UUID_PATTERN, SafeText, StrictModel, WebhookUrl, no_repeats
+from .url_safety import MAX_URL_CHARS
 
 MAX_DESCRIPTION_CHARS = 1_000
 MAX_PROMPT_CHARS = 500
 MAX_LYRICS_CHARS = 5_000
 MAX_TITLE_CHARS = 120
 AudioFormat = Literal["wav", "mp3", "flac"]
+MIDI_FORMAT = "mid"
+# A stems request's formats: the audio formats, and "mid" for each track transcribed to MIDI.
+StemFormat = Literal["wav", "mp3", "flac", "mid"]
 
 
 def utc_timestamp(moment: datetime) -> str:
@@ -73,57 +76,9 @@ class Reservation(StrEnum):
     RELEASED = "released"
 
 
-# Request bodies: the schema the OpenAPI document publishes is exactly the rule enforced. Unknown
-# fields are rejected and types are strict ("30" is not 30, "yes" is not true); text is taken as
-# sent (no silent stripping), so a value the schema accepts is never refused after a rewrite.
-class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+class _RequestOptions(StrictModel):
+    """Options of every mode: a title and where the song's lifecycle events go."""
 
-
-# Text that reaches prompts, logs and the UI: no control characters (C0, DEL, C1) except line
-# breaks and tabs. A JSON Schema pattern (ECMA-262, also valid for pydantic's Rust engine and
-# Python `re`), so the published document states the rule clients must follow.
-SAFE_TEXT_PATTERN = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
-SafeText = Annotated[str, StringConstraints(pattern=SAFE_TEXT_PATTERN)]
-# Job and upload ids (lower-case canonical UUID text): the API's path parameters and sources.
-UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
-
-
-def _no_repeats(value: list[str], info: ValidationInfo) -> list[str]:
-    """A list whose schema says uniqueItems: a repeated item is refused, not dropped."""
-    if len(set(value)) != len(value):
-        raise ValueError(f"{info.field_name} must not repeat")
-    return value
-
-
-def _safe_webhook_url(value: str) -> str:
-    # Checked again, on the resolved address, at every delivery (lambdas/common/url_safety.py).
-    try:
-        return check_submitted_url(value)
-    except UnsafeUrl as exc:
-        raise ValueError(f"webhook_url {exc}") from None
-
-
-# No spaces or control characters in the schema; the full rule (https, a public address) is the
-# validator's, and the sender checks the resolved address again at every delivery.
-WebhookUrl = Annotated[
-    str,
-    StringConstraints(pattern=r"^[a-zA-Z][a-zA-Z0-9+.-]*://[^\x00-\x20\x7F-\x9F]+$"),
-    AfterValidator(_safe_webhook_url),
-]
-
-
-class _RenderOptions(StrictModel):
-    """Options of every mode; text modes add length, instrumental and metadata (_SongOptions)."""
-
-    seed: int | None = Field(None, ge=0, le=2**32 - 1)
-    # null = the configured checkpoint's recommended values (ACE-Step turbo: 8 steps, no guidance;
-    # base: 50 steps, guidance 7.0); ranges as in ACE-Step 1.5's INFERENCE.md.
-    guidance_scale: float | None = Field(None, ge=1.0, le=15.0)
-    inference_steps: int | None = Field(None, ge=1, le=100)
-    formats: Annotated[list[AudioFormat], AfterValidator(_no_repeats)] = Field(
-        default_factory=lambda: ["wav"], min_length=1, max_length=3, json_schema_extra={"uniqueItems": True}
-    )
     title: SafeText | None = Field(None, min_length=1, max_length=MAX_TITLE_CHARS)
     webhook_url: WebhookUrl | None = Field(
         None,
@@ -133,6 +88,20 @@ class _RenderOptions(StrictModel):
             "443 (the default) or 8443 only, and its host must resolve to public addresses only "
             "(checked now and at every delivery)"
         ),
+    )
+
+
+class _RenderOptions(_RequestOptions):
+    """Options of the modes that render audio; text modes add length, instrumental and metadata
+    (_SongOptions)."""
+
+    seed: int | None = Field(None, ge=0, le=2**32 - 1)
+    # null = the configured checkpoint's recommended values (ACE-Step turbo: 8 steps, no guidance;
+    # base: 50 steps, guidance 7.0); ranges as in ACE-Step 1.5's INFERENCE.md.
+    guidance_scale: float | None = Field(None, ge=1.0, le=15.0)
+    inference_steps: int | None = Field(None, ge=1, le=100)
+    formats: Annotated[list[AudioFormat], AfterValidator(no_repeats)] = Field(
+        default_factory=lambda: ["wav"], min_length=1, max_length=3, json_schema_extra={"uniqueItems": True}
     )
 
 
@@ -269,17 +238,40 @@ class ExtendRequest(_SampledFromSource):
 
 
 class StemsRequest(_AudioInOptions):
-    """Split the source into `tracks`: one audio file per track."""
+    """Split the source into `tracks`: one audio file per track (and format), and with "mid" in
+    `formats` one MIDI file per track as well."""
 
     mode: Literal["stems"]
+    formats: Annotated[list[StemFormat], AfterValidator(no_repeats)] = Field(  # type: ignore[assignment]
+        default_factory=lambda: ["wav"],
+        min_length=1,
+        max_length=4,
+        json_schema_extra={"uniqueItems": True},
+        description='Audio formats of every track; "mid" adds each track transcribed to MIDI',
+    )
     # One take only: extraction separates the source; takes would not differ.
     variants: int = Field(1, ge=1, le=1, description="Stems have one take (one file per track)")
-    tracks: Annotated[list[StemTrack], AfterValidator(_no_repeats)] = Field(
+    tracks: Annotated[list[StemTrack], AfterValidator(no_repeats)] = Field(
         min_length=1, max_length=4, json_schema_extra={"uniqueItems": True}
     )
 
+    @field_validator("formats")
+    @classmethod
+    def _an_audio_format(cls, value: list[str]) -> list[str]:
+        if all(fmt == MIDI_FORMAT for fmt in value):
+            raise ValueError('needs an audio format besides "mid": the MIDI is made from the audio')
+        return value
 
-AudioInRequest = CoverRequest | RepaintRequest | ExtendRequest | StemsRequest
+
+class TranscribeRequest(_RequestOptions):
+    """Audio to MIDI: the source transcribed note by note (no GPU). A song made of stems gives one
+    MIDI file per track."""
+
+    mode: Literal["transcribe"]
+    source: SourceRef
+
+
+AudioInRequest = CoverRequest | RepaintRequest | ExtendRequest | StemsRequest | TranscribeRequest
 SongRequest = Annotated[
     DescriptionRequest
     | CustomLyricsRequest
@@ -287,26 +279,18 @@ SongRequest = Annotated[
     | CoverRequest
     | RepaintRequest
     | ExtendRequest
-    | StemsRequest,
+    | StemsRequest
+    | TranscribeRequest,
     Field(discriminator="mode"),
 ]
 # The `mode` values, read from the models so they cannot drift apart.
 SONG_MODES: tuple[str, ...] = tuple(
-    get_args(m.model_fields["mode"].annotation)[0]
-    for m in (
-        DescriptionRequest,
-        CustomLyricsRequest,
-        DescribedLyricsRequest,
-        CoverRequest,
-        RepaintRequest,
-        ExtendRequest,
-        StemsRequest,
-    )
+    get_args(m.model_fields["mode"].annotation)[0] for m in get_args(get_args(SongRequest)[0])
 )
 AUDIO_IN_MODES: tuple[str, ...] = tuple(
-    get_args(m.model_fields["mode"].annotation)[0]
-    for m in (CoverRequest, RepaintRequest, ExtendRequest, StemsRequest)
+    get_args(m.model_fields["mode"].annotation)[0] for m in get_args(AudioInRequest)
 )
+TRANSCRIBE_MODE = "transcribe"
 
 
 class JobError(BaseModel):
@@ -325,6 +309,8 @@ class JobSource(BaseModel):
     """The source of an audio-in song, resolved by the API at submission.
 
     `bucket`/`key` are where the container reads it; the API shows only the ids and the length.
+    A transcription of a stems song reads each track: `tracks` (track -> key in `bucket`; `key`
+    is the first of them). `bpm`: the source song's tempo, when it was asked for.
     """
 
     upload_id: str | None = None
@@ -332,15 +318,27 @@ class JobSource(BaseModel):
     bucket: str
     key: str
     duration_s: float
+    tracks: dict[str, str] | None = None
+    bpm: int | None = None
+
+
+class MidiFile(BaseModel):
+    """A published MIDI file: the song's (or upload's) when `track` is None, else one stem's."""
+
+    key: str
+    track: str | None = None
+    notes: int = Field(ge=0)
 
 
 class JobResult(BaseModel):
-    audio: list[AudioFile]
+    # A transcription has no audio, prompt nor seed of its own: only `midi` and the length.
+    audio: list[AudioFile] = Field(default_factory=list)
+    midi: list[MidiFile] = Field(default_factory=list)
     cover_key: str | None = None
     lyrics: str | None = None
-    prompt: str
+    prompt: str | None = None
     categories: list[str] = Field(default_factory=list)
-    seed: int  # take 1's
+    seed: int | None = None  # take 1's
     seeds: list[int] = Field(default_factory=list)  # one per take (empty on rows from before variants)
     duration_s: float
     sample_rate: int | None = None

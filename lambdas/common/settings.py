@@ -100,6 +100,7 @@ class ApiSettings(_Jobs, _Users, _Media, _Uploads, _Events, _Webhooks):
     state_machine_arn: Name
     signup_credits: Annotated[int, Field(ge=0)]
     credits_per_minute: Count  # the price: credits per started minute of audio, per take
+    transcribe_credits: Count  # the price of MIDI: credits per request
     # The queue ETA (lambdas/api/queue_estimate.py): songs older than the workflow's timeout have no
     # execution; the endpoint renders on at most this many instances, one song each at a time.
     workflow_timeout_seconds: Count

@@ -22,7 +22,8 @@ from pydantic import BaseModel, Field
 
 from . import media_keys
 from .contract import UPLOADS_PREFIX
-from .models import JobError, SafeText, StrictModel, utc_timestamp
+from .models import JobError, utc_timestamp
+from .request_fields import SafeText, StrictModel
 
 SourceFormat = Literal["wav", "mp3", "flac", "ogg"]
 # What a browser may call each accepted format -> the format the check expects to decode.

@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from lambdas.common import media_keys
 from lambdas.common.inference import Manifest, request_key, scratch_media_prefix
-from lambdas.common.models import AudioFile, JobResult, JobStep
+from lambdas.common.models import AudioFile, JobResult, JobSource, JobStep, MidiFile
 from lambdas.common.store.jobs import JobStore
 from lambdas.common.store.objects import MediaBucket, ScratchBucket
+from lambdas.common.transcription import audio_formats, midi_scratch_prefix, plan_for_stems, wants_midi
 
 from .errors import InvalidManifest, JobNotRunnable
 
@@ -26,11 +27,14 @@ class Publisher:
     media: MediaBucket
 
     def publish(self, job_id: str, user_id: str, manifest_data: dict[str, Any]) -> dict[str, Any]:
+        """Returns `result` and `transcription`: for stems with "mid", the published tracks the
+        Transcribe task reads next (lambdas/common/transcription.py), else None."""
         manifest = _validated(manifest_data, job_id, self.scratch.name)
         if not self.jobs.set_step(job_id, JobStep.PUBLISHING):
             # Canceled (or failed) while the GPU worked: its media is never published nor charged.
             raise JobNotRunnable(f"job {job_id} is no longer processing")
-        check_complete(manifest, self.jobs.get(job_id).request)
+        request = self.jobs.get(job_id).request
+        check_complete(manifest, request)
 
         audio: list[AudioFile] = []
         copies: list[tuple[str, str, str]] = []  # (source key, destination key, content type)
@@ -60,7 +64,68 @@ class Publisher:
             sample_rate=manifest.sample_rate,
             timings=manifest.timings.model_dump(),
         )
+        transcription = None
+        if wants_midi(request):
+            transcription = plan_for_stems(self.media.name, audio, request.get("bpm"))
+        return {"result": result.model_dump(mode="json", exclude_none=True), "transcription": transcription}
+
+    def publish_midi(
+        self, job_id: str, user_id: str, midi_data: list[dict[str, Any]], published: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        """PublishMidi: the transcriber's files (this job's scratch `midi/` objects only) copied in
+        beside the song's audio; returns the result with them (a transcription's has only them)."""
+        try:
+            files = [TranscribedMidi.model_validate(item) for item in midi_data]
+        except ValidationError as exc:
+            raise InvalidManifest(f"the transcription is not valid: {exc.error_count()} errors") from None
+        prefix = midi_scratch_prefix(job_id)
+        for item in files:
+            if item.bucket != self.scratch.name or not item.key.startswith(prefix) or ".." in item.key:
+                raise InvalidManifest(f"s3://{item.bucket}/{item.key} is outside the job's MIDI prefix")
+        job = self.jobs.get(job_id)
+        ordered = _ordered_midi_tracks(job.source, published)
+        delivered = [item.track for item in files]
+        if sorted(delivered, key=str) != sorted(ordered, key=str):
+            # As for audio: what was not delivered is never published nor charged.
+            raise InvalidManifest(f"the transcription holds MIDI of {delivered}, {ordered} were ordered")
+        if not self.jobs.set_step(job_id, JobStep.PUBLISHING):
+            raise JobNotRunnable(f"job {job_id} is no longer processing")
+        midi: list[MidiFile] = []
+        for item in files:
+            destination = media_keys.midi_key(user_id, job_id, item.track)
+            self.media.copy_in(self.scratch, item.key, destination, MIDI_CONTENT_TYPE)
+            midi.append(MidiFile(key=destination, track=item.track, notes=item.notes))
+        self.scratch.delete_keys([item.key for item in files])
+        if published is None:  # a transcription: the length is the longest source's
+            result = JobResult(midi=midi, duration_s=max(item.duration_s for item in files))
+        else:
+            result = JobResult.model_validate(published).model_copy(update={"midi": midi})
         return {"result": result.model_dump(mode="json", exclude_none=True)}
+
+
+MIDI_CONTENT_TYPE = "audio/midi"
+
+
+def _ordered_midi_tracks(source: JobSource | None, published: dict[str, Any] | None) -> list[str | None]:
+    """One MIDI file per published stem track (stems with "mid"), per track of a stems song
+    (transcribe), or one for the song or upload (transcribe)."""
+    if published is not None:
+        return sorted({a.track for a in JobResult.model_validate(published).audio if a.track})
+    if source is not None and source.tracks:
+        return sorted(source.tracks)
+    return [None]
+
+
+class TranscribedMidi(BaseModel):
+    """One file of the transcriber's result (lambda_images/transcribe: schemas.MidiObject)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    track: str | None = Field(None, pattern=r"^[a-z][a-z_]{0,31}$")
+    bucket: str
+    key: str
+    notes: int = Field(ge=0)
+    duration_s: float = Field(ge=0)
 
 
 # The container cuts every render to the ordered length (to the sample); half a second allows for
@@ -79,7 +144,7 @@ def check_complete(manifest: Manifest, request: dict[str, Any]) -> None:
     takes = int(request.get("variants") or 1)
     if len(manifest.take_seeds) != takes:
         raise InvalidManifest(f"the manifest holds {len(manifest.take_seeds)} takes, {takes} were ordered")
-    formats = list(request.get("formats") or ["wav"])
+    formats = audio_formats(list(request.get("formats") or ["wav"]))  # "mid" comes after the GPU
     tracks: list[str | None] = list(request.get("tracks") or []) if request.get("mode") == "stems" else []
     ordered = {
         (take, track, fmt) for take in range(1, takes + 1) for track in (tracks or [None]) for fmt in formats

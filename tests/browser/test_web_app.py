@@ -327,6 +327,23 @@ def test_an_uploaded_track_is_checked_covered_and_split_into_stems(
     screenshot(page, "stems-desktop")
     assert accessibility_violations(page) == []
     assert not page.get_by_role("link", name="Use as a source").is_visible()  # stems are no source
+
+    # "Get MIDI": a transcription of the stems song, one MIDI file per track, on its own page.
+    stems_id = page.url.rstrip("/").rsplit("/", 1)[-1]
+    page.get_by_role("button", name="Get MIDI").click()
+    page.wait_for_url(lambda url: stems_id not in url)
+    page.locator('.status-line .badge[data-status="processed"]').wait_for(timeout=RENDER_TIMEOUT_MS)
+    page.get_by_role("heading", name="transcribe song").wait_for()
+    source_link = page.locator(".source-line").get_by_role("link", name="your song")
+    assert source_link.get_attribute("href") == f"/songs/{stems_id}"
+    midi = page.locator(".stems > ul > li")
+    assert [midi.nth(i).get_attribute("data-track") for i in range(midi.count())] == ["vocals", "drums"]
+    for i in range(midi.count()):
+        link = midi.nth(i).get_by_role("link", name="MID")
+        assert link.get_attribute("href") and not midi.nth(i).locator("audio").count()  # MIDI is no audio
+    assert "MIDI of your song" in page.locator(".source-line").inner_text()
+    assert not page.get_by_role("button", name="Get MIDI").count()  # a transcription has no audio
+    assert accessibility_violations(page) == []
     assert page_errors == []
 
 

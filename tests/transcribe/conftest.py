@@ -47,6 +47,12 @@ def encode(samples: np.ndarray, rate: int, fmt: str = "WAV", channels: int = 1) 
 
 
 @pytest.fixture
-def s3_bucket() -> str:
-    """The bucket of the `s3` fixture (tests/conftest.py)."""
+def s3_bucket(monkeypatch: pytest.MonkeyPatch) -> str:
+    """The bucket of the `s3` fixture (tests/conftest.py), which the function's settings name as its
+    song, upload and scratch bucket; the function starts cold."""
+    from transcriber import handler
+
+    for variable in ("MEDIA_BUCKET_NAME", "UPLOADS_BUCKET_NAME", "INFERENCE_BUCKET_NAME"):
+        monkeypatch.setenv(variable, BUCKET)
+    handler.cold_start.reset()
     return BUCKET

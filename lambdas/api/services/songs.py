@@ -15,6 +15,7 @@ from lambdas.common.errors import InsufficientCredits, JobStateConflict, Service
 from lambdas.common.lifecycle import EventNotSent, LifecycleEvents
 from lambdas.common.models import (
     AUDIO_IN_MODES,
+    MIDI_FORMAT,
     UNFINISHED,
     Job,
     JobError,
@@ -92,7 +93,9 @@ class SongService:
         job_id = new_job_id()
         if source is not None:
             self.sources.start_job(user_id, source, job_id)
-        price = request_price(body, self.settings.credits_per_minute)
+        price = request_price(
+            body, self.settings.credits_per_minute, transcribe_credits=self.settings.transcribe_credits
+        )
         arn = self.executions.execution_arn(job_id)
         job = queued_job(user_id, body, job_id=job_id, execution_arn=arn, price_credits=price, source=source)
         try:
@@ -220,6 +223,14 @@ class SongService:
         for a in own:
             urls = take_urls.setdefault(a.take, {}) if a.track is None else tracks.setdefault(a.track, {})
             urls[a.format] = self.media.presign(a.key)
+        midi_url = None
+        for m in result.midi:
+            if not m.key.startswith(prefix):
+                continue
+            if m.track is None:
+                midi_url = self.media.presign(m.key)
+            else:
+                tracks.setdefault(m.track, {})[MIDI_FORMAT] = self.media.presign(m.key)
         takes = [{**take, **_audio_urls(take_urls.get(take["take"], {}))} for take in take_seeds(result)]
         cover_ok = result.cover_key is not None and result.cover_key.startswith(prefix)
         expires = datetime.now(UTC) + timedelta(seconds=self.media.url_ttl_s)
@@ -227,6 +238,7 @@ class SongService:
             **_audio_urls(take_urls.get(1, {})),
             "takes": takes or None,
             "tracks": tracks or None,
+            "midi_url": midi_url,
             "cover_url": self.media.presign(result.cover_key) if cover_ok else None,
             "urls_expire_at": expires.isoformat(timespec="seconds").replace("+00:00", "Z"),
         }

@@ -1,6 +1,6 @@
 // One song: status while it renders; then cover, player, lyrics, categories, downloads (per take,
 // per stem track); what it was made from; delete, cancel while it is queued or processing, and
-// "use as a source" for a new cover, repaint, extension or stems.
+// "use as a source" for a new cover, repaint, extension or stems, and "Get MIDI" (a transcribe song).
 import type { SongDetail, SongSource, Take } from "../api";
 import type { Context } from "../context";
 import { h, replace } from "../dom";
@@ -43,6 +43,7 @@ export function renderSong(root: HTMLElement, ctx: Context, songId: string): voi
             song.categories?.length ? h("ul", { class: "chips", "aria-label": "Categories" }, song.categories.map((c) => h("li", {}, c))) : null)),
         song.audio_url ? player(song, keepPlayer ? audio! : null) : null,
         downloads("Download", song.audio_urls),
+        song.midi_url ? downloads("MIDI", { mid: song.midi_url }) : null,
         takes(song.takes),
         tracks(song.tracks),
         song.prompt ? h("section", {}, h("h2", {}, "Style"), h("p", {}, song.prompt)) : null,
@@ -50,8 +51,11 @@ export function renderSong(root: HTMLElement, ctx: Context, songId: string): voi
         h("div", { class: "row actions" },
           isActive(song) ? h("button", { type: "button", onclick: () => cancel(song) }, "Cancel") : null,
           // A stems song is refused as a source by the API; so is an unfinished one.
-          song.status === "processed" && song.mode !== "stems"
+          song.status === "processed" && song.mode !== "stems" && song.mode !== "transcribe"
             ? h("a", { class: "button", href: `/?source=${encodeURIComponent(song.job_id)}` }, "Use as a source") : null,
+          // Any finished song with audio (stems too: each track gets its own MIDI file).
+          song.status === "processed" && song.mode !== "transcribe"
+            ? h("button", { type: "button", onclick: () => getMidi(song) }, "Get MIDI") : null,
           !isActive(song) ? h("button", { type: "button", class: "danger", onclick: () => remove(song) }, "Delete") : null),
         actionsError));
     if (isActive(song) && !stopPolling) {
@@ -75,6 +79,21 @@ export function renderSong(root: HTMLElement, ctx: Context, songId: string): voi
       ctx.announce("Canceling the song.");
       await load();
       void ctx.refreshCredits();
+    } catch (error) {
+      replace(actionsError, errorBox(error));
+    }
+  };
+
+  // The MIDI is a song of its own (mode transcribe): its page shows the files once they are made.
+  let midiKey = crypto.randomUUID(); // a double click is the same request
+  const getMidi = async (song: SongDetail) => {
+    replace(actionsError);
+    try {
+      const midi = await ctx.api.createSong({ mode: "transcribe", source: { song_id: song.job_id } }, midiKey);
+      midiKey = crypto.randomUUID();
+      ctx.announce("Transcribing to MIDI: it is queued.");
+      void ctx.refreshCredits();
+      ctx.navigate(`/songs/${encodeURIComponent(midi.job_id)}`);
     } catch (error) {
       replace(actionsError, errorBox(error));
     }
@@ -115,7 +134,7 @@ function fileLinks(urls: Record<string, string>, label?: string): HTMLElement {
 
 /** One take or stem track: its name, a player and its downloads. */
 function playable(name: string, urls: Record<string, string>, detail: string, attrs: Record<string, unknown> = {}): HTMLElement {
-  const first = Object.values(urls)[0];
+  const first = Object.entries(urls).find(([format]) => format !== "mid")?.[1]; // MIDI is not playable
   return h("li", attrs, h("h3", {}, name), detail ? h("p", { class: "meta" }, detail) : null,
     first ? h("audio", { controls: true, preload: "none", src: first, "aria-label": `Play ${name}` }) : null,
     fileLinks(urls, `${name} downloads`));
@@ -130,7 +149,7 @@ function takes(list?: Take[] | null): HTMLElement | null {
       take.seed !== undefined && take.seed !== null ? `seed ${take.seed}` : ""))));
 }
 
-/** Stems: one player and one set of downloads per extracted track. */
+/** Stems: one player and one set of downloads per extracted track (and its MIDI file, if made). */
 function tracks(list?: Record<string, Record<string, string>> | null): HTMLElement | null {
   if (!list || !Object.keys(list).length) return null;
   return h("section", { class: "stems" }, h("h2", {}, "Stems"),
@@ -142,6 +161,7 @@ const MADE_FROM: Record<string, string> = {
   repaint: "Repainted from",
   extend: "An extension of",
   stems: "Stems of",
+  transcribe: "MIDI of",
 };
 
 function sourceLine(mode: string, source: SongSource): HTMLElement {

@@ -9,23 +9,6 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import TypeAliasType
 
-Seed = TypeAliasType("Seed", Annotated[int, Field(ge=0, le=4294967295, title="Seed")])
-
-
-GuidanceScale = TypeAliasType(
-    "GuidanceScale", Annotated[float, Field(ge=1.0, le=15.0, title="Guidance Scale")]
-)
-
-
-InferenceSteps = TypeAliasType("InferenceSteps", Annotated[int, Field(ge=1, le=100, title="Inference Steps")])
-
-
-class Format(StrEnum):
-    wav = "wav"
-    mp3 = "mp3"
-    flac = "flac"
-
-
 Title = TypeAliasType(
     "Title",
     Annotated[
@@ -52,6 +35,23 @@ WebhookUrl = TypeAliasType(
         ),
     ],
 )
+
+
+Seed = TypeAliasType("Seed", Annotated[int, Field(ge=0, le=4294967295, title="Seed")])
+
+
+GuidanceScale = TypeAliasType(
+    "GuidanceScale", Annotated[float, Field(ge=1.0, le=15.0, title="Guidance Scale")]
+)
+
+
+InferenceSteps = TypeAliasType("InferenceSteps", Annotated[int, Field(ge=1, le=100, title="Inference Steps")])
+
+
+class Format(StrEnum):
+    wav = "wav"
+    mp3 = "mp3"
+    flac = "flac"
 
 
 Lyrics = TypeAliasType(
@@ -95,10 +95,6 @@ class CustomLyricsRequest(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
     )
-    seed: Annotated[Seed | None, Field(title="Seed")] = None
-    guidance_scale: Annotated[GuidanceScale | None, Field(title="Guidance Scale")] = None
-    inference_steps: Annotated[InferenceSteps | None, Field(title="Inference Steps")] = None
-    formats: Annotated[list[Format] | None, Field(max_length=3, min_length=1, title="Formats")] = None
     title: Annotated[Title | None, Field(title="Title")] = None
     webhook_url: Annotated[
         WebhookUrl | None,
@@ -107,6 +103,10 @@ class CustomLyricsRequest(BaseModel):
             title="Webhook Url",
         ),
     ] = None
+    seed: Annotated[Seed | None, Field(title="Seed")] = None
+    guidance_scale: Annotated[GuidanceScale | None, Field(title="Guidance Scale")] = None
+    inference_steps: Annotated[InferenceSteps | None, Field(title="Inference Steps")] = None
+    formats: Annotated[list[Format] | None, Field(max_length=3, min_length=1, title="Formats")] = None
     variants: Annotated[
         int | None,
         Field(
@@ -147,10 +147,6 @@ class DescribedLyricsRequest(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
     )
-    seed: Annotated[Seed | None, Field(title="Seed")] = None
-    guidance_scale: Annotated[GuidanceScale | None, Field(title="Guidance Scale")] = None
-    inference_steps: Annotated[InferenceSteps | None, Field(title="Inference Steps")] = None
-    formats: Annotated[list[Format] | None, Field(max_length=3, min_length=1, title="Formats")] = None
     title: Annotated[Title | None, Field(title="Title")] = None
     webhook_url: Annotated[
         WebhookUrl | None,
@@ -159,6 +155,10 @@ class DescribedLyricsRequest(BaseModel):
             title="Webhook Url",
         ),
     ] = None
+    seed: Annotated[Seed | None, Field(title="Seed")] = None
+    guidance_scale: Annotated[GuidanceScale | None, Field(title="Guidance Scale")] = None
+    inference_steps: Annotated[InferenceSteps | None, Field(title="Inference Steps")] = None
+    formats: Annotated[list[Format] | None, Field(max_length=3, min_length=1, title="Formats")] = None
     variants: Annotated[
         int | None,
         Field(
@@ -199,10 +199,6 @@ class DescriptionRequest(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
     )
-    seed: Annotated[Seed | None, Field(title="Seed")] = None
-    guidance_scale: Annotated[GuidanceScale | None, Field(title="Guidance Scale")] = None
-    inference_steps: Annotated[InferenceSteps | None, Field(title="Inference Steps")] = None
-    formats: Annotated[list[Format] | None, Field(max_length=3, min_length=1, title="Formats")] = None
     title: Annotated[Title | None, Field(title="Title")] = None
     webhook_url: Annotated[
         WebhookUrl | None,
@@ -211,6 +207,10 @@ class DescriptionRequest(BaseModel):
             title="Webhook Url",
         ),
     ] = None
+    seed: Annotated[Seed | None, Field(title="Seed")] = None
+    guidance_scale: Annotated[GuidanceScale | None, Field(title="Guidance Scale")] = None
+    inference_steps: Annotated[InferenceSteps | None, Field(title="Inference Steps")] = None
+    formats: Annotated[list[Format] | None, Field(max_length=3, min_length=1, title="Formats")] = None
     variants: Annotated[
         int | None,
         Field(
@@ -399,6 +399,13 @@ SourceRef = TypeAliasType(
 )
 
 
+class Format6(StrEnum):
+    wav = "wav"
+    mp3 = "mp3"
+    flac = "flac"
+    mid = "mid"
+
+
 class Track(StrEnum):
     vocals = "vocals"
     backing_vocals = "backing_vocals"
@@ -416,22 +423,31 @@ class Track(StrEnum):
 
 class StemsRequest(BaseModel):
     """
-    Split the source into `tracks`: one audio file per track.
+    Split the source into `tracks`: one audio file per track (and format), and with "mid" in
+    `formats` one MIDI file per track as well.
     """
 
     model_config = ConfigDict(
         extra="forbid",
     )
-    seed: Annotated[Seed | None, Field(title="Seed")] = None
-    guidance_scale: Annotated[GuidanceScale | None, Field(title="Guidance Scale")] = None
-    inference_steps: Annotated[InferenceSteps | None, Field(title="Inference Steps")] = None
-    formats: Annotated[list[Format] | None, Field(max_length=3, min_length=1, title="Formats")] = None
     title: Annotated[Title | None, Field(title="Title")] = None
     webhook_url: Annotated[
         WebhookUrl | None,
         Field(
             description="https URL that receives the song's lifecycle events, signed per Standard Webhooks; port 443 (the default) or 8443 only, and its host must resolve to public addresses only (checked now and at every delivery)",
             title="Webhook Url",
+        ),
+    ] = None
+    seed: Annotated[Seed | None, Field(title="Seed")] = None
+    guidance_scale: Annotated[GuidanceScale | None, Field(title="Guidance Scale")] = None
+    inference_steps: Annotated[InferenceSteps | None, Field(title="Inference Steps")] = None
+    formats: Annotated[
+        list[Format6] | None,
+        Field(
+            description='Audio formats of every track; "mid" adds each track transcribed to MIDI',
+            max_length=4,
+            min_length=1,
+            title="Formats",
         ),
     ] = None
     source: SourceRef
@@ -441,6 +457,27 @@ class StemsRequest(BaseModel):
         Field(description="Stems have one take (one file per track)", ge=1, le=1, title="Variants"),
     ] = 1
     tracks: Annotated[list[Track], Field(max_length=4, min_length=1, title="Tracks")]
+
+
+class TranscribeRequest(BaseModel):
+    """
+    Audio to MIDI: the source transcribed note by note (no GPU). A song made of stems gives one
+    MIDI file per track.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    title: Annotated[Title | None, Field(title="Title")] = None
+    webhook_url: Annotated[
+        WebhookUrl | None,
+        Field(
+            description="https URL that receives the song's lifecycle events, signed per Standard Webhooks; port 443 (the default) or 8443 only, and its host must resolve to public addresses only (checked now and at every delivery)",
+            title="Webhook Url",
+        ),
+    ] = None
+    mode: Annotated[Literal["transcribe"], Field(title="Mode")]
+    source: SourceRef
 
 
 class UploadCreated(BaseModel):
@@ -538,10 +575,6 @@ class CoverRequest(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
     )
-    seed: Annotated[Seed | None, Field(title="Seed")] = None
-    guidance_scale: Annotated[GuidanceScale | None, Field(title="Guidance Scale")] = None
-    inference_steps: Annotated[InferenceSteps | None, Field(title="Inference Steps")] = None
-    formats: Annotated[list[Format] | None, Field(max_length=3, min_length=1, title="Formats")] = None
     title: Annotated[Title | None, Field(title="Title")] = None
     webhook_url: Annotated[
         WebhookUrl | None,
@@ -550,6 +583,10 @@ class CoverRequest(BaseModel):
             title="Webhook Url",
         ),
     ] = None
+    seed: Annotated[Seed | None, Field(title="Seed")] = None
+    guidance_scale: Annotated[GuidanceScale | None, Field(title="Guidance Scale")] = None
+    inference_steps: Annotated[InferenceSteps | None, Field(title="Inference Steps")] = None
+    formats: Annotated[list[Format] | None, Field(max_length=3, min_length=1, title="Formats")] = None
     source: SourceRef
     variants: Annotated[
         int | None,
@@ -590,10 +627,6 @@ class ExtendRequest(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
     )
-    seed: Annotated[Seed | None, Field(title="Seed")] = None
-    guidance_scale: Annotated[GuidanceScale | None, Field(title="Guidance Scale")] = None
-    inference_steps: Annotated[InferenceSteps | None, Field(title="Inference Steps")] = None
-    formats: Annotated[list[Format] | None, Field(max_length=3, min_length=1, title="Formats")] = None
     title: Annotated[Title | None, Field(title="Title")] = None
     webhook_url: Annotated[
         WebhookUrl | None,
@@ -602,6 +635,10 @@ class ExtendRequest(BaseModel):
             title="Webhook Url",
         ),
     ] = None
+    seed: Annotated[Seed | None, Field(title="Seed")] = None
+    guidance_scale: Annotated[GuidanceScale | None, Field(title="Guidance Scale")] = None
+    inference_steps: Annotated[InferenceSteps | None, Field(title="Inference Steps")] = None
+    formats: Annotated[list[Format] | None, Field(max_length=3, min_length=1, title="Formats")] = None
     source: SourceRef
     variants: Annotated[
         int | None,
@@ -626,10 +663,6 @@ class RepaintRequest(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
     )
-    seed: Annotated[Seed | None, Field(title="Seed")] = None
-    guidance_scale: Annotated[GuidanceScale | None, Field(title="Guidance Scale")] = None
-    inference_steps: Annotated[InferenceSteps | None, Field(title="Inference Steps")] = None
-    formats: Annotated[list[Format] | None, Field(max_length=3, min_length=1, title="Formats")] = None
     title: Annotated[Title | None, Field(title="Title")] = None
     webhook_url: Annotated[
         WebhookUrl | None,
@@ -638,6 +671,10 @@ class RepaintRequest(BaseModel):
             title="Webhook Url",
         ),
     ] = None
+    seed: Annotated[Seed | None, Field(title="Seed")] = None
+    guidance_scale: Annotated[GuidanceScale | None, Field(title="Guidance Scale")] = None
+    inference_steps: Annotated[InferenceSteps | None, Field(title="Inference Steps")] = None
+    formats: Annotated[list[Format] | None, Field(max_length=3, min_length=1, title="Formats")] = None
     source: SourceRef
     variants: Annotated[
         int | None,
@@ -680,7 +717,17 @@ class SongDetail(BaseModel):
     source: Annotated[SongSource | None, Field(description="Audio-in modes: the source track")] = None
     tracks: Annotated[
         dict[str, dict[str, str]] | None,
-        Field(description="Stems: presigned URL per track, then per format", title="Tracks"),
+        Field(
+            description='Stems: presigned URL per track, then per format ("mid": the track\'s MIDI file)',
+            title="Tracks",
+        ),
+    ] = None
+    midi_url: Annotated[
+        str | None,
+        Field(
+            description="Mode transcribe of one track (an upload or a song): presigned URL of its MIDI file",
+            title="Midi Url",
+        ),
     ] = None
     audio_url: Annotated[
         str | None, Field(description="Presigned URL of the first requested format", title="Audio Url")
