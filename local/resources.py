@@ -37,6 +37,8 @@ class ResourceNames:
     event_bus: str
     webhook_queue: str
     webhook_dlq: str
+    api_keys_table: str
+    rate_limits_table: str
 
     @classmethod
     def for_config(cls, config: ServiceConfig) -> ResourceNames:
@@ -60,6 +62,8 @@ class ResourceNames:
             event_bus=contract.event_bus_name(prefix),
             webhook_queue=f"{prefix}-webhooks",
             webhook_dlq=f"{prefix}-webhooks-dlq",
+            api_keys_table=f"{prefix}-api-keys",
+            rate_limits_table=f"{prefix}-rate-limits",
         )
 
     def environment(self) -> dict[str, str]:
@@ -72,6 +76,8 @@ class ResourceNames:
             "INFERENCE_BUCKET_NAME": self.inference_bucket,
             "UPLOADS_TABLE_NAME": self.uploads_table,
             "UPLOADS_BUCKET_NAME": self.uploads_bucket,
+            "API_KEYS_TABLE_NAME": self.api_keys_table,
+            "RATE_LIMITS_TABLE_NAME": self.rate_limits_table,
         }
 
 
@@ -83,6 +89,8 @@ def table_definitions(names: ResourceNames) -> list[dict[str, Any]]:
         contract.USERS: names.users_table,
         contract.IDEMPOTENCY: names.idempotency_table,
         contract.UPLOADS: names.uploads_table,
+        contract.API_KEYS: names.api_keys_table,
+        contract.RATE_LIMITS: names.rate_limits_table,
     }
     return [_table_definition(spec, table_names[spec]) for spec in contract.TABLES]
 

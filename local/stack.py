@@ -21,7 +21,7 @@ from local import account
 from local.account import REGION
 from local.api_front import ApiGateway, ApiServer, service_routes
 from local.async_endpoint import AsyncEndpoint, AsyncEndpointServer, ContainerModel, EndpointConfig
-from local.cognito import CognitoSettings, TokenVerifier
+from local.cognito import CognitoSettings
 from local.container import ContainerProcess, serve_command, serve_environment
 from local.dynamodb_patches import atomic_transactions
 from local.emulator import MotoEmulator, free_port
@@ -143,8 +143,15 @@ class LocalStack:
         )
         state_machine_arn = create_state_machine(moto.client("stepfunctions"), self.workflow, values)
         # Each function with only its own environment, as the CDK app gives it.
+        cognito = CognitoSettings(moto.url, pool.user_pool_id, pool.client_id)
         env = environments(
-            local_values(self.config, self.names, state_machine_arn=state_machine_arn, api_origins=web_origin)
+            local_values(
+                self.config,
+                self.names,
+                state_machine_arn=state_machine_arn,
+                api_origins=web_origin,
+                user_pool=cognito,
+            )
         )
         self._exit.enter_context(route_lambda_invokes(task_handlers(self.workflow, env)))
         self._exit.enter_context(atomic_transactions())
@@ -193,10 +200,12 @@ class LocalStack:
             poller.start()
             self._exit.callback(poller.stop)
 
-        cognito = CognitoSettings(moto.url, pool.user_pool_id, pool.client_id)
         api = ApiServer(
             ApiGateway(
-                TokenVerifier(cognito), load("api", env["api"]), service_routes(), cors_origin=web_origin
+                load("authorizer", env["authorizer"]),
+                load("api", env["api"]),
+                service_routes(),
+                cors_origin=web_origin,
             ),
             opts.api_port,
             opts.host,
@@ -266,6 +275,8 @@ class LocalStack:
                 "users": names.users_table,
                 "idempotency": names.idempotency_table,
                 "uploads": names.uploads_table,
+                "api_keys": names.api_keys_table,
+                "rate_limits": names.rate_limits_table,
             },
             "buckets": {
                 "media": names.media_bucket,

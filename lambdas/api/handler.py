@@ -1,8 +1,10 @@
 """REST API Lambda: routes (thin, lambdas/api/routes.py) -> services (logic) -> the store (data).
 
-Handler path: `lambdas.api.handler.lambda_handler`. The caller's identity is only ever the
-Cognito authorizer's `sub` claim. No AWS call happens at import time: the settings, the stores
-and the resolver are built at the first invocation.
+Handler path: `lambdas.api.handler.lambda_handler`. The caller's identity is only ever the user id
+the authorizer passed on (lambdas/authorizer). Every request of a user spends one token of the
+user's request rate, a song submission one of the submission rate too, before anything else runs.
+No AWS call happens at import time: the settings, the stores and the resolver are built at the
+first invocation.
 """
 
 from __future__ import annotations
@@ -16,19 +18,24 @@ from aws_lambda_powertools.logging import correlation_paths
 
 from lambdas.common.business_metrics import BusinessMetrics
 from lambdas.common.contract import PRESIGNED_URL_TTL_S
+from lambdas.common.errors import ServiceError
 from lambdas.common.lifecycle import LifecycleEvents
 from lambdas.common.observability import logger, metrics, tracer
 from lambdas.common.runtime import ColdStart
 from lambdas.common.settings import ApiSettings
+from lambdas.common.store.api_keys import ApiKeyStore
 from lambdas.common.store.jobs import JobStore
 from lambdas.common.store.ledger import CreditLedger
 from lambdas.common.store.objects import MediaBucket, UploadsBucket
+from lambdas.common.store.rate_limits import RateLimit, RateLimiter
 from lambdas.common.store.uploads import UploadStore
 from lambdas.common.store.users import UserStore
 from lambdas.common.url_safety import http_loopback_allowed
 
 from .app import cors, create_app, reject_before_routing, rejection
+from .routes import caller_of
 from .services import Services
+from .services.api_keys import ApiKeyService
 from .services.executions import Executions
 from .services.songs import SongService
 from .services.sources import SourceResolver
@@ -39,12 +46,46 @@ from .services.users import UserService
 warnings.filterwarnings("ignore", message="No application metrics to publish")
 
 
+SUBMISSION = ("POST", "/songs")
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    limiter: RateLimiter
+    requests: RateLimit
+    submissions: RateLimit
+
+    @classmethod
+    def from_settings(cls, settings: ApiSettings) -> RateLimits:
+        return cls(
+            RateLimiter(settings.rate_limits_table_name),
+            RateLimit("requests", settings.user_requests_per_minute, 60, settings.user_request_burst),
+            RateLimit(
+                "submissions", settings.user_submissions_per_hour, 3600, settings.user_submission_burst
+            ),
+        )
+
+    def check(self, event: dict[str, Any]) -> ServiceError | None:
+        """RateLimited when the caller is over a rate; None for public routes (no caller)."""
+        user_id = caller_of(event)
+        if user_id is None:
+            return None
+        try:
+            self.limiter.consume(user_id, self.requests)
+            if (str(event.get("httpMethod", "")).upper(), event.get("resource")) == SUBMISSION:
+                self.limiter.consume(user_id, self.submissions)
+        except ServiceError as exc:
+            return exc
+        return None
+
+
 @dataclass(frozen=True)
 class Api:
     settings: ApiSettings
     services: Services
     cors: CORSConfig
     app: APIGatewayRestResolver
+    rate_limits: RateLimits
 
 
 def build(settings: ApiSettings) -> Api:
@@ -75,9 +116,16 @@ def build(settings: ApiSettings) -> Api:
         songs=songs,
         users=UserService(users, signup_credits=settings.signup_credits),
         uploads=UploadService(settings, uploads, upload_objects, jobs),
+        api_keys=ApiKeyService(
+            ApiKeyStore(settings.api_keys_table_name, settings.users_table_name),
+            users,
+            signup_credits=settings.signup_credits,
+            max_per_user=settings.api_key_max_per_user,
+        ),
     )
     cors_config = cors(settings.origins)
-    return Api(settings, services, cors_config, create_app(cors_config, lambda: services))
+    app = create_app(cors_config, lambda: services)
+    return Api(settings, services, cors_config, app, RateLimits.from_settings(settings))
 
 
 cold_start = ColdStart(ApiSettings, build)
@@ -89,7 +137,7 @@ cold_start = ColdStart(ApiSettings, build)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     api = cold_start.dependencies()
     metrics.set_default_dimensions(stage=api.settings.stage_name)
-    rejected = reject_before_routing(event)
+    rejected = api.rate_limits.check(event) or reject_before_routing(event)
     if rejected is not None:
         logger.info("request rejected before routing", extra={"error_code": rejected.code})
         return rejection(rejected, event, api.cors)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .api_keys import ApiKeyService
 from .songs import SongService
 from .uploads import UploadService
 from .users import UserService
@@ -15,6 +16,7 @@ class Services:
     songs: SongService
     users: UserService
     uploads: UploadService
+    api_keys: ApiKeyService
 
     @property
     def upload_max_bytes(self) -> int:

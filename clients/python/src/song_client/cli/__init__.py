@@ -1,0 +1,5 @@
+"""The `songs` command line (typer + rich)."""
+
+from .commands import app, main
+
+__all__ = ["app", "main"]

@@ -1,0 +1,741 @@
+# Generated from docs/openapi.json by datamodel-code-generator: do not edit.
+# `make openapi` regenerates it (clients/python/tools/generate_models.py).
+
+from __future__ import annotations
+
+from enum import IntEnum, StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypeAliasType
+
+Seed = TypeAliasType("Seed", Annotated[int, Field(ge=0, le=4294967295, title="Seed")])
+
+
+GuidanceScale = TypeAliasType(
+    "GuidanceScale", Annotated[float, Field(ge=1.0, le=15.0, title="Guidance Scale")]
+)
+
+
+InferenceSteps = TypeAliasType("InferenceSteps", Annotated[int, Field(ge=1, le=100, title="Inference Steps")])
+
+
+class Format(StrEnum):
+    wav = "wav"
+    mp3 = "mp3"
+    flac = "flac"
+
+
+Title = TypeAliasType(
+    "Title",
+    Annotated[
+        str,
+        Field(
+            max_length=120,
+            min_length=1,
+            pattern="^[^\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F]*$",
+            title="Title",
+        ),
+    ],
+)
+
+
+WebhookUrl = TypeAliasType(
+    "WebhookUrl",
+    Annotated[
+        str,
+        Field(
+            description="https URL that receives the song's lifecycle events, signed per Standard Webhooks; port 443 (the default) or 8443 only, and its host must resolve to public addresses only (checked now and at every delivery)",
+            max_length=2048,
+            pattern="^[a-zA-Z][a-zA-Z0-9+.-]*://[^\\x00-\\x20\\x7F-\\x9F]+$",
+            title="Webhook Url",
+        ),
+    ],
+)
+
+
+Lyrics = TypeAliasType(
+    "Lyrics",
+    Annotated[
+        str,
+        Field(
+            max_length=5000,
+            min_length=1,
+            pattern="^[^\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F]*$",
+            title="Lyrics",
+        ),
+    ],
+)
+
+
+Bpm = TypeAliasType("Bpm", Annotated[int, Field(ge=30, le=300, title="Bpm")])
+
+
+Key = TypeAliasType(
+    "Key",
+    Annotated[
+        str, Field(examples=["C major", "F# minor"], pattern="^[A-G][#b]? (major|minor)$", title="Key")
+    ],
+)
+
+
+class TimeSignature(IntEnum):
+    integer_2 = 2
+    integer_3 = 3
+    integer_4 = 4
+    integer_6 = 6
+
+
+VocalLanguage = TypeAliasType(
+    "VocalLanguage", Annotated[str, Field(examples=["en"], pattern="^[a-z]{2}$", title="Vocal Language")]
+)
+
+
+class CustomLyricsRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    seed: Annotated[Seed | None, Field(title="Seed")] = None
+    guidance_scale: Annotated[GuidanceScale | None, Field(title="Guidance Scale")] = None
+    inference_steps: Annotated[InferenceSteps | None, Field(title="Inference Steps")] = None
+    formats: Annotated[list[Format] | None, Field(max_length=3, min_length=1, title="Formats")] = None
+    title: Annotated[Title | None, Field(title="Title")] = None
+    webhook_url: Annotated[
+        WebhookUrl | None,
+        Field(
+            description="https URL that receives the song's lifecycle events, signed per Standard Webhooks; port 443 (the default) or 8443 only, and its host must resolve to public addresses only (checked now and at every delivery)",
+            title="Webhook Url",
+        ),
+    ] = None
+    variants: Annotated[
+        int | None,
+        Field(
+            description="Takes to render in one batch, each priced; take k uses seed + k - 1",
+            ge=1,
+            le=4,
+            title="Variants",
+        ),
+    ] = 1
+    instrumental: Annotated[bool | None, Field(title="Instrumental")] = False
+    duration_s: Annotated[int | None, Field(ge=10, le=600, title="Duration S")] = 180
+    bpm: Annotated[Bpm | None, Field(title="Bpm")] = None
+    key: Annotated[Key | None, Field(examples=["C major", "F# minor"], title="Key")] = None
+    time_signature: Annotated[TimeSignature | None, Field(title="Time Signature")] = None
+    vocal_language: Annotated[VocalLanguage | None, Field(examples=["en"], title="Vocal Language")] = None
+    mode: Annotated[Literal["custom_lyrics"], Field(title="Mode")]
+    prompt: Annotated[
+        str,
+        Field(
+            max_length=500,
+            min_length=3,
+            pattern="^[^\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F]*$",
+            title="Prompt",
+        ),
+    ]
+    lyrics: Annotated[
+        str,
+        Field(
+            max_length=5000,
+            min_length=1,
+            pattern="^[^\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F]*$",
+            title="Lyrics",
+        ),
+    ]
+
+
+class DescribedLyricsRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    seed: Annotated[Seed | None, Field(title="Seed")] = None
+    guidance_scale: Annotated[GuidanceScale | None, Field(title="Guidance Scale")] = None
+    inference_steps: Annotated[InferenceSteps | None, Field(title="Inference Steps")] = None
+    formats: Annotated[list[Format] | None, Field(max_length=3, min_length=1, title="Formats")] = None
+    title: Annotated[Title | None, Field(title="Title")] = None
+    webhook_url: Annotated[
+        WebhookUrl | None,
+        Field(
+            description="https URL that receives the song's lifecycle events, signed per Standard Webhooks; port 443 (the default) or 8443 only, and its host must resolve to public addresses only (checked now and at every delivery)",
+            title="Webhook Url",
+        ),
+    ] = None
+    variants: Annotated[
+        int | None,
+        Field(
+            description="Takes to render in one batch, each priced; take k uses seed + k - 1",
+            ge=1,
+            le=4,
+            title="Variants",
+        ),
+    ] = 1
+    instrumental: Annotated[bool | None, Field(title="Instrumental")] = False
+    duration_s: Annotated[int | None, Field(ge=10, le=600, title="Duration S")] = 180
+    bpm: Annotated[Bpm | None, Field(title="Bpm")] = None
+    key: Annotated[Key | None, Field(examples=["C major", "F# minor"], title="Key")] = None
+    time_signature: Annotated[TimeSignature | None, Field(title="Time Signature")] = None
+    vocal_language: Annotated[VocalLanguage | None, Field(examples=["en"], title="Vocal Language")] = None
+    mode: Annotated[Literal["described_lyrics"], Field(title="Mode")]
+    prompt: Annotated[
+        str,
+        Field(
+            max_length=500,
+            min_length=3,
+            pattern="^[^\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F]*$",
+            title="Prompt",
+        ),
+    ]
+    described_lyrics: Annotated[
+        str,
+        Field(
+            max_length=1000,
+            min_length=3,
+            pattern="^[^\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F]*$",
+            title="Described Lyrics",
+        ),
+    ]
+
+
+class DescriptionRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    seed: Annotated[Seed | None, Field(title="Seed")] = None
+    guidance_scale: Annotated[GuidanceScale | None, Field(title="Guidance Scale")] = None
+    inference_steps: Annotated[InferenceSteps | None, Field(title="Inference Steps")] = None
+    formats: Annotated[list[Format] | None, Field(max_length=3, min_length=1, title="Formats")] = None
+    title: Annotated[Title | None, Field(title="Title")] = None
+    webhook_url: Annotated[
+        WebhookUrl | None,
+        Field(
+            description="https URL that receives the song's lifecycle events, signed per Standard Webhooks; port 443 (the default) or 8443 only, and its host must resolve to public addresses only (checked now and at every delivery)",
+            title="Webhook Url",
+        ),
+    ] = None
+    variants: Annotated[
+        int | None,
+        Field(
+            description="Takes to render in one batch, each priced; take k uses seed + k - 1",
+            ge=1,
+            le=4,
+            title="Variants",
+        ),
+    ] = 1
+    instrumental: Annotated[bool | None, Field(title="Instrumental")] = False
+    duration_s: Annotated[int | None, Field(ge=10, le=600, title="Duration S")] = 180
+    bpm: Annotated[Bpm | None, Field(title="Bpm")] = None
+    key: Annotated[Key | None, Field(examples=["C major", "F# minor"], title="Key")] = None
+    time_signature: Annotated[TimeSignature | None, Field(title="Time Signature")] = None
+    vocal_language: Annotated[VocalLanguage | None, Field(examples=["en"], title="Vocal Language")] = None
+    mode: Annotated[Literal["description"], Field(title="Mode")]
+    description: Annotated[
+        str,
+        Field(
+            max_length=1000,
+            min_length=3,
+            pattern="^[^\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F]*$",
+            title="Description",
+        ),
+    ]
+
+
+class ErrorBody(BaseModel):
+    code: Annotated[
+        str, Field(description="Stable machine-readable error code, e.g. InsufficientCredits", title="Code")
+    ]
+    message: Annotated[str, Field(title="Message")]
+    details: Annotated[
+        Any, Field(description="Field errors for invalid input, or extra context", title="Details")
+    ] = None
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+Prompt = TypeAliasType(
+    "Prompt",
+    Annotated[
+        str,
+        Field(
+            max_length=500,
+            min_length=3,
+            pattern="^[^\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F]*$",
+            title="Prompt",
+        ),
+    ],
+)
+
+
+class HealthResponse(BaseModel):
+    status: Annotated[Literal["ok"], Field(title="Status")] = "ok"
+
+
+class JobError(BaseModel):
+    code: Annotated[str, Field(title="Code")]
+    message: Annotated[str, Field(title="Message")]
+
+
+class JobStatus(StrEnum):
+    queued = "queued"
+    processing = "processing"
+    processed = "processed"
+    failed = "failed"
+    canceled = "canceled"
+
+
+class MeResponse(BaseModel):
+    user_id: Annotated[str, Field(title="User Id")]
+    credits: Annotated[
+        int,
+        Field(description="The balance; songs are charged from it when they are processed", title="Credits"),
+    ]
+    reserved_credits: Annotated[
+        int,
+        Field(description="Held for the user's songs in progress (their prices)", title="Reserved Credits"),
+    ]
+    available_credits: Annotated[
+        int,
+        Field(description="credits - reserved_credits: what new songs can use", title="Available Credits"),
+    ]
+
+
+class SongSource(BaseModel):
+    """
+    What an audio-in song was made from.
+    """
+
+    upload_id: Annotated[str | None, Field(title="Upload Id")] = None
+    song_id: Annotated[str | None, Field(title="Song Id")] = None
+    duration_s: Annotated[float, Field(description="Length of the source track, seconds", title="Duration S")]
+
+
+class SongSummary(BaseModel):
+    job_id: Annotated[str, Field(description="The song's id (the `song_id` in paths)", title="Job Id")]
+    status: JobStatus
+    stage: Annotated[str, Field(title="Stage")]
+    mode: Annotated[str, Field(title="Mode")]
+    title: Annotated[str | None, Field(title="Title")] = None
+    created_at: Annotated[str, Field(title="Created At")]
+    updated_at: Annotated[str, Field(title="Updated At")]
+    error: JobError | None = None
+    price_credits: Annotated[
+        int | None,
+        Field(
+            description="The song's price, reserved at submission and charged only if it is processed",
+            title="Price Credits",
+        ),
+    ] = None
+
+
+class SongTake(BaseModel):
+    """
+    One take of a processed song (a song requested with `variants` k has k takes).
+    """
+
+    take: Annotated[
+        int, Field(description="1-based; take 1 is also the song's own `audio_url` and `seed`", title="Take")
+    ]
+    seed: Annotated[
+        int | None, Field(description="Render this seed with variants 1 to get this take again", title="Seed")
+    ] = None
+    audio_url: Annotated[
+        str | None, Field(description="Presigned URL of the first requested format", title="Audio Url")
+    ] = None
+    audio_urls: Annotated[
+        dict[str, str] | None, Field(description="Presigned URL per audio format", title="Audio Urls")
+    ] = None
+
+
+UploadId = TypeAliasType(
+    "UploadId",
+    Annotated[
+        str,
+        Field(pattern="^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", title="Upload Id"),
+    ],
+)
+
+
+SongId = TypeAliasType(
+    "SongId",
+    Annotated[
+        str, Field(pattern="^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", title="Song Id")
+    ],
+)
+
+
+class SourceRef1(BaseModel):
+    """
+    Exactly one of `upload_id` (a ready upload) or `song_id` (one of the caller's processed songs).
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    upload_id: Annotated[UploadId | None, Field(title="Upload Id")]
+    song_id: Annotated[SongId | None, Field(title="Song Id")] = None
+
+
+class SourceRef2(BaseModel):
+    """
+    Exactly one of `upload_id` (a ready upload) or `song_id` (one of the caller's processed songs).
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    upload_id: Annotated[UploadId | None, Field(title="Upload Id")] = None
+    song_id: Annotated[SongId | None, Field(title="Song Id")]
+
+
+SourceRef = TypeAliasType(
+    "SourceRef",
+    Annotated[
+        SourceRef1 | SourceRef2,
+        Field(
+            description="Exactly one of `upload_id` (a ready upload) or `song_id` (one of the caller's processed songs).",
+            title="SourceRef",
+        ),
+    ],
+)
+
+
+class Track(StrEnum):
+    vocals = "vocals"
+    backing_vocals = "backing_vocals"
+    drums = "drums"
+    bass = "bass"
+    guitar = "guitar"
+    keyboard = "keyboard"
+    percussion = "percussion"
+    strings = "strings"
+    synth = "synth"
+    fx = "fx"
+    brass = "brass"
+    woodwinds = "woodwinds"
+
+
+class StemsRequest(BaseModel):
+    """
+    Split the source into `tracks`: one audio file per track.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    seed: Annotated[Seed | None, Field(title="Seed")] = None
+    guidance_scale: Annotated[GuidanceScale | None, Field(title="Guidance Scale")] = None
+    inference_steps: Annotated[InferenceSteps | None, Field(title="Inference Steps")] = None
+    formats: Annotated[list[Format] | None, Field(max_length=3, min_length=1, title="Formats")] = None
+    title: Annotated[Title | None, Field(title="Title")] = None
+    webhook_url: Annotated[
+        WebhookUrl | None,
+        Field(
+            description="https URL that receives the song's lifecycle events, signed per Standard Webhooks; port 443 (the default) or 8443 only, and its host must resolve to public addresses only (checked now and at every delivery)",
+            title="Webhook Url",
+        ),
+    ] = None
+    source: SourceRef
+    mode: Annotated[Literal["stems"], Field(title="Mode")]
+    variants: Annotated[
+        int | None,
+        Field(description="Stems have one take (one file per track)", ge=1, le=1, title="Variants"),
+    ] = 1
+    tracks: Annotated[list[Track], Field(max_length=4, min_length=1, title="Tracks")]
+
+
+class UploadCreated(BaseModel):
+    upload_id: Annotated[str, Field(title="Upload Id")]
+    url: Annotated[
+        str,
+        Field(
+            description="POST the form here: `fields` first, then the file as the `file` field", title="Url"
+        ),
+    ]
+    fields: Annotated[dict[str, str], Field(description="Form fields to send unchanged", title="Fields")]
+    expires_at: Annotated[str, Field(description="The form is accepted until then", title="Expires At")]
+    max_duration_s: Annotated[
+        int, Field(description="Longer tracks are rejected by the upload check", title="Max Duration S")
+    ]
+
+
+class Format7(StrEnum):
+    wav = "wav"
+    mp3 = "mp3"
+    flac = "flac"
+    ogg = "ogg"
+
+
+class ContentType(StrEnum):
+    """
+    The file's type; the upload check holds the file to it
+    """
+
+    audio_wav = "audio/wav"
+    audio_x_wav = "audio/x-wav"
+    audio_wave = "audio/wave"
+    audio_mpeg = "audio/mpeg"
+    audio_mp3 = "audio/mp3"
+    audio_flac = "audio/flac"
+    audio_x_flac = "audio/x-flac"
+    audio_ogg = "audio/ogg"
+
+
+class UploadRequest(BaseModel):
+    """
+    `POST /uploads`: what the browser is about to send. The size limit is a setting, checked by
+    the API (422 with the field); the POST policy then holds the client to this exact size and type.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    filename: Annotated[
+        str,
+        Field(
+            description="Shown back; not part of the key",
+            max_length=255,
+            min_length=1,
+            pattern="^[^\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F]*$",
+            title="Filename",
+        ),
+    ]
+    content_type: Annotated[
+        ContentType,
+        Field(description="The file's type; the upload check holds the file to it", title="Content Type"),
+    ]
+    size_bytes: Annotated[
+        int,
+        Field(
+            description="The file's exact size; the upload URL accepts only this size. At most `upload_max_mb` MB (a deployment setting; the document a deployment serves at GET /docs states its own)",
+            ge=1,
+            le=52428800,
+            title="Size Bytes",
+        ),
+    ]
+
+
+class UploadStatus(StrEnum):
+    pending = "pending"
+    ready = "ready"
+    rejected = "rejected"
+
+
+class WebhookSecretResponse(BaseModel):
+    secret: Annotated[
+        str,
+        Field(
+            description="whsec_ + base64 of 32 random bytes; the HMAC-SHA256 key is the base64-decoded part",
+            title="Secret",
+        ),
+    ]
+
+
+class CoverRequest(BaseModel):
+    """
+    Restyle the source: same length and structure, the style of `prompt`.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    seed: Annotated[Seed | None, Field(title="Seed")] = None
+    guidance_scale: Annotated[GuidanceScale | None, Field(title="Guidance Scale")] = None
+    inference_steps: Annotated[InferenceSteps | None, Field(title="Inference Steps")] = None
+    formats: Annotated[list[Format] | None, Field(max_length=3, min_length=1, title="Formats")] = None
+    title: Annotated[Title | None, Field(title="Title")] = None
+    webhook_url: Annotated[
+        WebhookUrl | None,
+        Field(
+            description="https URL that receives the song's lifecycle events, signed per Standard Webhooks; port 443 (the default) or 8443 only, and its host must resolve to public addresses only (checked now and at every delivery)",
+            title="Webhook Url",
+        ),
+    ] = None
+    source: SourceRef
+    variants: Annotated[
+        int | None,
+        Field(
+            description="Takes to render in one batch, each priced; take k uses seed + k - 1",
+            ge=1,
+            le=4,
+            title="Variants",
+        ),
+    ] = 1
+    mode: Annotated[Literal["cover"], Field(title="Mode")]
+    prompt: Annotated[
+        str,
+        Field(
+            max_length=500,
+            min_length=3,
+            pattern="^[^\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F]*$",
+            title="Prompt",
+        ),
+    ]
+    lyrics: Annotated[Lyrics | None, Field(title="Lyrics")] = None
+    strength: Annotated[
+        float | None,
+        Field(
+            description="How closely the cover follows the source (1 = closest)",
+            ge=0.0,
+            le=1.0,
+            title="Strength",
+        ),
+    ] = 0.5
+
+
+class ExtendRequest(BaseModel):
+    """
+    Add `add_s` seconds after the end of the source: one longer song.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    seed: Annotated[Seed | None, Field(title="Seed")] = None
+    guidance_scale: Annotated[GuidanceScale | None, Field(title="Guidance Scale")] = None
+    inference_steps: Annotated[InferenceSteps | None, Field(title="Inference Steps")] = None
+    formats: Annotated[list[Format] | None, Field(max_length=3, min_length=1, title="Formats")] = None
+    title: Annotated[Title | None, Field(title="Title")] = None
+    webhook_url: Annotated[
+        WebhookUrl | None,
+        Field(
+            description="https URL that receives the song's lifecycle events, signed per Standard Webhooks; port 443 (the default) or 8443 only, and its host must resolve to public addresses only (checked now and at every delivery)",
+            title="Webhook Url",
+        ),
+    ] = None
+    source: SourceRef
+    variants: Annotated[
+        int | None,
+        Field(
+            description="Takes to render in one batch, each priced; take k uses seed + k - 1",
+            ge=1,
+            le=4,
+            title="Variants",
+        ),
+    ] = 1
+    mode: Annotated[Literal["extend"], Field(title="Mode")]
+    add_s: Annotated[float, Field(ge=5.0, le=595.0, title="Add S")]
+    prompt: Annotated[Prompt | None, Field(title="Prompt")] = None
+    lyrics: Annotated[Lyrics | None, Field(title="Lyrics")] = None
+
+
+class RepaintRequest(BaseModel):
+    """
+    Regenerate `start_s`..`end_s` of the source; the rest of the track stays as it was.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    seed: Annotated[Seed | None, Field(title="Seed")] = None
+    guidance_scale: Annotated[GuidanceScale | None, Field(title="Guidance Scale")] = None
+    inference_steps: Annotated[InferenceSteps | None, Field(title="Inference Steps")] = None
+    formats: Annotated[list[Format] | None, Field(max_length=3, min_length=1, title="Formats")] = None
+    title: Annotated[Title | None, Field(title="Title")] = None
+    webhook_url: Annotated[
+        WebhookUrl | None,
+        Field(
+            description="https URL that receives the song's lifecycle events, signed per Standard Webhooks; port 443 (the default) or 8443 only, and its host must resolve to public addresses only (checked now and at every delivery)",
+            title="Webhook Url",
+        ),
+    ] = None
+    source: SourceRef
+    variants: Annotated[
+        int | None,
+        Field(
+            description="Takes to render in one batch, each priced; take k uses seed + k - 1",
+            ge=1,
+            le=4,
+            title="Variants",
+        ),
+    ] = 1
+    mode: Annotated[Literal["repaint"], Field(title="Mode")]
+    start_s: Annotated[float, Field(ge=0.0, le=600.0, title="Start S")]
+    end_s: Annotated[
+        float,
+        Field(description="Must be after start_s and within the source", gt=0.0, le=600.0, title="End S"),
+    ]
+    prompt: Annotated[Prompt | None, Field(title="Prompt")] = None
+    lyrics: Annotated[Lyrics | None, Field(title="Lyrics")] = None
+
+
+class SongDetail(BaseModel):
+    job_id: Annotated[str, Field(description="The song's id (the `song_id` in paths)", title="Job Id")]
+    status: JobStatus
+    stage: Annotated[str, Field(title="Stage")]
+    mode: Annotated[str, Field(title="Mode")]
+    title: Annotated[str | None, Field(title="Title")] = None
+    created_at: Annotated[str, Field(title="Created At")]
+    updated_at: Annotated[str, Field(title="Updated At")]
+    error: JobError | None = None
+    price_credits: Annotated[
+        int | None,
+        Field(
+            description="The song's price, reserved at submission and charged only if it is processed",
+            title="Price Credits",
+        ),
+    ] = None
+    request: Annotated[
+        dict[str, Any], Field(description="The accepted request, defaults filled in", title="Request")
+    ]
+    source: Annotated[SongSource | None, Field(description="Audio-in modes: the source track")] = None
+    tracks: Annotated[
+        dict[str, dict[str, str]] | None,
+        Field(description="Stems: presigned URL per track, then per format", title="Tracks"),
+    ] = None
+    audio_url: Annotated[
+        str | None, Field(description="Presigned URL of the first requested format", title="Audio Url")
+    ] = None
+    audio_urls: Annotated[
+        dict[str, str] | None, Field(description="Presigned URL per audio format", title="Audio Urls")
+    ] = None
+    cover_url: Annotated[str | None, Field(title="Cover Url")] = None
+    urls_expire_at: Annotated[str | None, Field(title="Urls Expire At")] = None
+    lyrics: Annotated[str | None, Field(title="Lyrics")] = None
+    prompt: Annotated[str | None, Field(title="Prompt")] = None
+    categories: Annotated[list[str] | None, Field(title="Categories")] = None
+    seed: Annotated[int | None, Field(title="Seed")] = None
+    takes: Annotated[
+        list[SongTake] | None,
+        Field(
+            description="Processed songs other than stems: every take with its seed and URLs", title="Takes"
+        ),
+    ] = None
+    duration_s: Annotated[float | None, Field(title="Duration S")] = None
+    queue_position: Annotated[
+        int | None,
+        Field(
+            description="While queued: songs ahead of this one for the GPU (counted up to 100)",
+            title="Queue Position",
+        ),
+    ] = None
+    eta_s: Annotated[
+        int | None,
+        Field(
+            description="While queued: rough seconds until done, from recent render times (null: no history)",
+            title="Eta S",
+        ),
+    ] = None
+
+
+class SongPage(BaseModel):
+    songs: Annotated[list[SongSummary], Field(title="Songs")]
+    next_token: Annotated[
+        str | None, Field(description="Pass as `next_token` for the next page", title="Next Token")
+    ] = None
+
+
+class UploadDetail(BaseModel):
+    upload_id: Annotated[str, Field(title="Upload Id")]
+    status: Annotated[UploadStatus, Field(description="pending until the file has landed and been checked")]
+    filename: Annotated[str, Field(title="Filename")]
+    content_type: Annotated[str, Field(title="Content Type")]
+    size_bytes: Annotated[int, Field(title="Size Bytes")]
+    created_at: Annotated[str, Field(title="Created At")]
+    expires_at: Annotated[
+        str | None, Field(description="An unused upload is deleted then; null once used", title="Expires At")
+    ] = None
+    format: Annotated[Format7 | None, Field(title="Format")] = None
+    duration_s: Annotated[float | None, Field(title="Duration S")] = None
+    sample_rate: Annotated[int | None, Field(title="Sample Rate")] = None
+    channels: Annotated[int | None, Field(title="Channels")] = None
+    error: Annotated[JobError | None, Field(description="Why the upload was rejected")] = None
