@@ -103,5 +103,8 @@ def rejection(exc: errors.ServiceError, event: dict[str, Any], origins: CORSConf
     response = http_errors.from_service_error(exc)
     origin = next((v for k, v in (event.get("headers") or {}).items() if k.lower() == "origin"), None)
     headers = {"Content-Type": content_types.APPLICATION_JSON}
+    headers.update(
+        {name: value for name, value in response.headers.items() if isinstance(value, str)}
+    )  # Retry-After
     headers.update(origins.to_dict(origins.allowed_origin(origin)))
     return {"statusCode": response.status_code, "headers": headers, "body": response.body}
