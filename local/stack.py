@@ -48,10 +48,12 @@ from stacks.config import ServiceConfig, load_config
 log = logging.getLogger(__name__)
 
 
-def config_from_cdk_json(path: Path = REPO_ROOT / "cdk.json") -> ServiceConfig:
-    """The same settings `cdk synth` uses (cdk.json `context.service`)."""
+def config_from_cdk_json(
+    path: Path = REPO_ROOT / "cdk.json", overrides: dict[str, Any] | None = None
+) -> ServiceConfig:
+    """The same settings `cdk synth` uses (cdk.json `context.service`, then `-c key=value` overrides)."""
     context = json.loads(path.read_text())["context"]
-    return load_config(context.get("service"))
+    return load_config(context.get("service"), overrides)
 
 
 @dataclass

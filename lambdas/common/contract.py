@@ -62,8 +62,9 @@ IDEMPOTENCY = Table("idempotency", "id", ttl_attribute="expiration")
 # Rows of unused uploads go when their objects do; a kept upload's row has no expiry.
 UPLOADS = Table("uploads", "upload_id", (UPLOADS_BY_USER,), ttl_attribute="expires_at_epoch")
 # Personal API keys: one row per key, found by its id (the secret's public part); only the secret's
-# hash is stored (lambdas/common/store/api_keys.py). A user's keys, oldest first: GET /me/api-keys.
-API_KEYS_BY_USER = Index("by_user", "user_id", "created_at")
+# hash is stored (lambdas/common/store/api_keys.py). A user's keys, oldest first: GET /me/api-keys;
+# the index leaves the hash out (only the authorizer reads it, from the table).
+API_KEYS_BY_USER = Index("by_user", "user_id", "created_at", ("name", "prefix", "expires_at", "last_used_at"))
 API_KEYS = Table("api_keys", "key_id", (API_KEYS_BY_USER,))
 # Per-user rate limits (lambdas/common/store/rate_limits.py): one small row per user and limit,
 # gone (TTL) once its bucket is full again.

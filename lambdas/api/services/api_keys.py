@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from lambdas.common import api_keys
 from lambdas.common.models import utc_timestamp
 from lambdas.common.observability import logger
-from lambdas.common.store.api_keys import ApiKey, ApiKeyStore
+from lambdas.common.store.api_keys import ApiKey, ApiKeyInfo, ApiKeyStore
 from lambdas.common.store.users import UserStore
 
 from ..schemas import ApiKeyCreated, ApiKeyDetail, ApiKeyList
@@ -55,5 +55,5 @@ class ApiKeyService:
         logger.info("API key revoked", extra={"api_key_id": key_id})
 
 
-def _detail(key: ApiKey) -> ApiKeyDetail:
+def _detail(key: ApiKeyInfo) -> ApiKeyDetail:
     return ApiKeyDetail(**key.model_dump(include=set(ApiKeyDetail.model_fields)))

@@ -23,15 +23,20 @@ from .dynamo import conditional, from_dynamo, query_all, transact, typed, typed_
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
-class ApiKey(BaseModel):
+class ApiKeyInfo(BaseModel):
+    """What a list shows of a key (the by_user index projects no more)."""
+
     key_id: str
     user_id: str
     name: str
     prefix: str
-    secret_hash: str
     created_at: str
     expires_at: str | None = None
     last_used_at: str | None = None
+
+
+class ApiKey(ApiKeyInfo):
+    secret_hash: str
 
     def expired(self, now: datetime) -> bool:
         return self.expires_at is not None and self.expires_at <= utc_timestamp(now)
@@ -81,15 +86,15 @@ class ApiKeyStore:
             )
         return key
 
-    def list_for_user(self, user_id: str) -> list[ApiKey]:
-        """The user's keys, oldest first (the index holds every attribute; the hash stays here)."""
+    def list_for_user(self, user_id: str) -> list[ApiKeyInfo]:
+        """The user's keys, oldest first, from the index (which holds no hashes)."""
         items = query_all(
             self._table,
             IndexName=API_KEYS_BY_USER.name,
             KeyConditionExpression="user_id = :user",
             ExpressionAttributeValues={":user": user_id},
         )
-        return [ApiKey.model_validate(from_dynamo(item)) for item in items]
+        return [ApiKeyInfo.model_validate(from_dynamo(item)) for item in items]
 
     def delete(self, user_id: str, key_id: str) -> None:
         """Revoke one of the user's keys; another user's (or a missing) key is NotFound."""
