@@ -18,7 +18,6 @@ from aws_lambda_powertools.logging import correlation_paths
 
 from lambdas.common.business_metrics import BusinessMetrics
 from lambdas.common.contract import PRESIGNED_URL_TTL_S
-from lambdas.common.errors import ServiceError
 from lambdas.common.lifecycle import LifecycleEvents
 from lambdas.common.observability import logger, metrics, tracer
 from lambdas.common.runtime import ColdStart
@@ -27,13 +26,12 @@ from lambdas.common.store.api_keys import ApiKeyStore
 from lambdas.common.store.jobs import JobStore
 from lambdas.common.store.ledger import CreditLedger
 from lambdas.common.store.objects import MediaBucket, UploadsBucket
-from lambdas.common.store.rate_limits import RateLimit, RateLimiter
 from lambdas.common.store.uploads import UploadStore
 from lambdas.common.store.users import UserStore
 from lambdas.common.url_safety import http_loopback_allowed
 
 from .app import cors, create_app, reject_before_routing, rejection
-from .routes import caller_of
+from .rate_limits import RateLimits
 from .services import Services
 from .services.api_keys import ApiKeyService
 from .services.executions import Executions
@@ -44,39 +42,6 @@ from .services.users import UserService
 
 # GET requests emit no business metric; Powertools would warn on every one of them.
 warnings.filterwarnings("ignore", message="No application metrics to publish")
-
-
-SUBMISSION = ("POST", "/songs")
-
-
-@dataclass(frozen=True)
-class RateLimits:
-    limiter: RateLimiter
-    requests: RateLimit
-    submissions: RateLimit
-
-    @classmethod
-    def from_settings(cls, settings: ApiSettings) -> RateLimits:
-        return cls(
-            RateLimiter(settings.rate_limits_table_name),
-            RateLimit("requests", settings.user_requests_per_minute, 60, settings.user_request_burst),
-            RateLimit(
-                "submissions", settings.user_submissions_per_hour, 3600, settings.user_submission_burst
-            ),
-        )
-
-    def check(self, event: dict[str, Any]) -> ServiceError | None:
-        """RateLimited when the caller is over a rate; None for public routes (no caller)."""
-        user_id = caller_of(event)
-        if user_id is None:
-            return None
-        try:
-            self.limiter.consume(user_id, self.requests)
-            if (str(event.get("httpMethod", "")).upper(), event.get("resource")) == SUBMISSION:
-                self.limiter.consume(user_id, self.submissions)
-        except ServiceError as exc:
-            return exc
-        return None
 
 
 @dataclass(frozen=True)
