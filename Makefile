@@ -17,12 +17,22 @@ help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 # torch first and pinned (the one torch line, shared with the GPU image: its requirements.txt): the CPU
-# wheel; an unpinned torch would pull GBs of CUDA packages.
-$(STAMP): pyproject.toml sagemaker_containers/music/requirements.txt
+# wheel; an unpinned torch would pull GBs of CUDA packages. basic-pitch last and with --no-deps (the
+# transcription image does the same): its metadata pins TensorFlow, which it does not need on ONNX
+# Runtime and which has no Python 3.12 wheel; the `transcribe` group holds what it does need.
+# The Python client (clients/python: the `song_client` package and the `songs` command) is installed
+# editable, so the tests run the checkout's code.
+TRANSCRIBE_NO_DEPS := lambda_images/transcribe/requirements-no-deps.txt
+$(STAMP): pyproject.toml sagemaker_containers/music/requirements.txt $(TRANSCRIBE_NO_DEPS) clients/python/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade "pip>=25.1"
 	$(PY) -m pip install -q "$$(grep -m1 "^torch==" sagemaker_containers/music/requirements.txt)"
 	$(PY) -m pip install -q --group dev
+	$(PY) -m pip install -q --no-deps -r $(TRANSCRIBE_NO_DEPS)
+	$(PY) -m pip install -q -e ./clients/python
+	# librosa's numba kernels compile once into the venv's numba cache (as the GPU image does at
+	# build), not in the first test or song that measures audio.
+	PYTHONPATH=sagemaker_containers/music $(PY) -c "from song_model import analysis; analysis.warm_up()"
 	touch $@
 
 $(CHECKOV_VENV)/.installed: Makefile
@@ -34,24 +44,30 @@ node_modules/.installed: package.json
 	npm install --no-audit --no-fund --loglevel=error
 	touch $@
 
-# The upload check's decoder layer (stacks/uploads.py): pinned manylinux wheels for the Lambda
-# runtime (python3.12, x86_64, glibc 2.34), whatever this machine runs. No Docker needed.
-AUDIO_LAYER := build/layers/audio
-AUDIO_LAYER_STAMP := build/layers/.audio-installed
+# Lambda layers, one per folder of layers/ (its requirements.txt pins every wheel): the upload
+# check's decoder (stacks/uploads.py), the webhook sender's Standard Webhooks library
+# (stacks/webhooks.py) and the authorizer's PyJWT with cryptography (stacks/api.py). Pinned manylinux or pure wheels for the Lambda runtime (python3.12, x86_64,
+# glibc 2.34), whatever this machine runs. No Docker needed.
+LAYERS := audio webhooks auth
+LAYER_STAMPS := $(foreach layer,$(LAYERS),build/layers/.$(layer)-installed)
 LAMBDA_PLATFORMS := $(foreach v,17 24 25 26 27 28 31 34,--platform manylinux_2_$(v)_x86_64) --platform manylinux2014_x86_64
-$(AUDIO_LAYER_STAMP): layers/audio/requirements.txt $(STAMP)
-	rm -rf $(AUDIO_LAYER)
+build/layers/.%-installed: layers/%/requirements.txt $(STAMP)
+	rm -rf build/layers/$*
 	$(PY) -m pip install -q --no-deps --no-compile --only-binary=:all: --implementation cp --python-version 3.12 \
-		--abi cp312 --abi abi3 --abi none $(LAMBDA_PLATFORMS) --target $(AUDIO_LAYER)/python -r $<
+		--abi cp312 --abi abi3 --abi none $(LAMBDA_PLATFORMS) --target build/layers/$*/python -r $<
 	touch $@
 
-audio-layer: $(AUDIO_LAYER_STAMP) ## build the upload check's Lambda layer (soundfile + numpy wheels)
+audio-layer: build/layers/.audio-installed ## build the upload check's Lambda layer (soundfile + numpy wheels)
+webhooks-layer: build/layers/.webhooks-installed ## build the webhook sender's Lambda layer (standardwebhooks)
+auth-layer: build/layers/.auth-installed ## build the authorizer's Lambda layer (PyJWT, cryptography)
 
-install: $(STAMP) node_modules/.installed $(AUDIO_LAYER_STAMP) ## create .venv, node_modules, the audio layer
+install: $(STAMP) node_modules/.installed $(LAYER_STAMPS) ## create .venv, node_modules, the Lambda layers
 
 # The web app (web/): pinned by web/package-lock.json; rebuilt only when its sources change.
 WEB_STAMP := web/node_modules/.installed
-WEB_SOURCES := $(shell find web/src web/public -type f 2>/dev/null) web/index.html web/vite.config.ts web/tsconfig.json
+# docs/openapi.json: every build generates the app's API types from it (web/src/api-schema.d.ts).
+WEB_SOURCES := $(shell find web/src web/public -type f 2>/dev/null) web/index.html web/vite.config.ts web/tsconfig.json \
+	docs/openapi.json
 
 $(WEB_STAMP): web/package.json web/package-lock.json
 	cd web && npm ci --no-audit --no-fund --loglevel=error
@@ -92,8 +108,9 @@ checkov: synth $(CHECKOV_VENV)/.installed ## checkov on every synthesized templa
 test: install lint cfn-lint checkov browser ## every gate: ruff, cdk-nag + cfn-lint + checkov on the synthesized app, pytest
 	REQUIRE_CLI_SYNTH=1 $(VENV)/bin/pytest
 
-openapi: $(STAMP) ## regenerate docs/openapi.json from the API's resolver and models
+openapi: $(STAMP) ## regenerate docs/openapi.json from the API's resolver and models, and the Python client's models from it
 	$(PY) -m lambdas.api > docs/openapi.json
+	$(PY) clients/python/tools/generate_models.py
 
 local: install web ## run the local stack in the foreground (Ctrl-C stops it); LOCAL_ARGS="--help" for options
 	$(PY) -m local up $(LOCAL_ARGS)
@@ -105,6 +122,6 @@ deploy: install web ## deploy to the AWS account of your credentials (see README
 	npx cdk deploy --require-approval broadening
 
 clean: ## remove build outputs
-	rm -rf $(CDK_OUT) .pytest_cache .ruff_cache web/dist build
+	rm -rf $(CDK_OUT) .pytest_cache .ruff_cache web/dist web/src/api-schema.d.ts build
 
-.PHONY: help install audio-layer lint synth cfn-lint checkov test openapi local demo deploy clean web browser screenshots
+.PHONY: help install audio-layer webhooks-layer auth-layer lint synth cfn-lint checkov test openapi local demo deploy clean web browser screenshots

@@ -36,6 +36,7 @@ from song_model.engines import AceStepEngine, MusicgenEngine
 from song_model.models import Models, load_models
 from song_model.pipeline import SongPipeline
 from song_model.schemas import parse_request
+from song_model.scoring import Scorer
 from song_model.settings import load_settings
 from song_model.songwriter import Songwriter
 
@@ -270,6 +271,61 @@ def acestep_xl_turbo_random(device: torch.device) -> Any:
     return pipeline
 
 
+def clap_music_random(device: torch.device) -> tuple[Any, Any, Any]:
+    """ClapModel at laion/larger_clap_music's sizes (its config.json: HTSAT audio encoder, depths
+    2/2/12/2, 1024 wide, 128-wide patch embeddings; RoBERTa-base text encoder; 512-d projection),
+    random weights, with the tiny profile's feature extractor and tokenizer (the same geometry)."""
+    from transformers import ClapAudioConfig, ClapConfig, ClapModel, ClapTextConfig
+
+    _, features, tokenizer = tiny.build_clap()
+    audio = ClapAudioConfig(depths=[2, 2, 12, 2], hidden_size=1024, patch_embeds_hidden_size=128)
+    text = ClapTextConfig(vocab_size=50265)  # roberta-base
+    with torch.device(device):
+        model = ClapModel(
+            ClapConfig(text_config=text.to_dict(), audio_config=audio.to_dict(), projection_dim=512)
+        )
+    return model.eval(), features, tokenizer
+
+
+def whisper_turbo_random(device: torch.device, max_length: int = 448) -> tuple[Any, Any]:
+    """WhisperForConditionalGeneration at openai/whisper-large-v3-turbo's sizes (its config.json:
+    1280 wide, 32 encoder and 4 decoder layers, 20 heads, 5120 FFN, 128 mel bins, 51866 tokens),
+    random weights, with the tiny profile's tokenizer: token ids past its vocabulary are never
+    generated (suppressed), but the output layer computes all 51866 logits, as the real one does.
+    Random weights never end a window: each runs to `max_length` tokens (its worst case)."""
+    from transformers import (
+        WhisperConfig,
+        WhisperFeatureExtractor,
+        WhisperForConditionalGeneration,
+        WhisperProcessor,
+    )
+
+    _, small = tiny.build_whisper()
+    tokenizer = small.tokenizer
+    end = tokenizer.convert_tokens_to_ids("<|endoftext|>")
+    config = WhisperConfig(
+        vocab_size=51866, num_mel_bins=128, d_model=1280, encoder_layers=32, decoder_layers=4,
+        encoder_attention_heads=20, decoder_attention_heads=20, encoder_ffn_dim=5120, decoder_ffn_dim=5120,
+        max_source_positions=1500, max_target_positions=448, pad_token_id=end, bos_token_id=end,
+        eos_token_id=end, decoder_start_token_id=tokenizer.convert_tokens_to_ids("<|startoftranscript|>"),
+        begin_suppress_tokens=None, suppress_tokens=None,
+    )  # fmt: skip
+    with torch.device(device):
+        model = WhisperForConditionalGeneration(config).eval()
+    # The turbo checkpoint's alignment heads are in its last decoder layers; any heads cost the same.
+    generation = tiny.whisper_generation_config(tokenizer, [[2, 4], [3, 8], [3, 15]], max_length)
+    generation.suppress_tokens = list(range(len(tokenizer), config.vocab_size))
+    model.generation_config = generation
+    return model, WhisperProcessor(WhisperFeatureExtractor(feature_size=128), tokenizer)
+
+
+def random_scorer(device: torch.device, whisper_tokens: int = 448) -> Scorer:
+    """The scoring models at their real sizes with random weights (CLAP music, Whisper turbo)."""
+    clap, features, tokenizer = clap_music_random(device)
+    whisper, processor = whisper_turbo_random(device, whisper_tokens)
+    return Scorer(clap, features, tokenizer, whisper, processor, device)
+
+
 def gpu_random_models(args: argparse.Namespace) -> Models:
     device = torch.device("cuda")
     dtype = torch.bfloat16
@@ -282,9 +338,10 @@ def gpu_random_models(args: argparse.Namespace) -> Models:
         else:
             mg, t5 = musicgen_medium_random(device)
             engine = MusicgenEngine(mg, t5, device)
+        scorer = random_scorer(device)
     finally:
         torch.set_default_dtype(torch.float32)
-    return Models(Songwriter(llm, llm_tok, device), engine, CoverArtist(image, device, 512, 2))
+    return Models(Songwriter(llm, llm_tok, device), engine, CoverArtist(image, device, 512, 2), scorer=scorer)
 
 
 # ---- run ------------------------------------------------------------------------------------
@@ -296,6 +353,13 @@ def instrument(models: Models, stages: dict[str, Any], rss: PeakRss) -> None:
         setattr(writer, method, measured(stages, f"llm.{method}", getattr(writer, method), rss))
     models.engine.generate_takes = measured(stages, "music", models.engine.generate_takes, rss)  # type: ignore[method-assign]
     models.cover.paint = measured(stages, "cover", models.cover.paint, rss)  # type: ignore[method-assign]
+    if models.scorer is not None:
+        for method in ("text_audio", "transcribe"):
+            setattr(
+                models.scorer,
+                method,
+                measured(stages, f"scoring.{method}", getattr(models.scorer, method), rss),
+            )
 
 
 def machine() -> dict[str, Any]:

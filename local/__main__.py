@@ -31,25 +31,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     up.add_argument("--host", default="127.0.0.1")
     for name in ("api", "moto", "endpoint", "container", "web"):
         up.add_argument(f"--{name}-port", type=int, default=_port(name), help="0 = any free port")
-    up.add_argument(
-        "--model-dir",
-        type=Path,
-        default=os.environ.get("LOCAL_MODEL_DIR") or None,
-        help="real weights (the container's full profile, MODEL_DIR layout); default: tiny models",
-    )
-    up.add_argument(
-        "--inject-failure",
-        metavar="TEXT",
-        default=os.environ.get("LOCAL_INJECT_FAILURE") or None,
-        help="fault injection: requests containing TEXT reach the container corrupted (it rejects them)",
-    )
-    up.add_argument(
-        "--record-aws-calls",
-        metavar="FILE",
-        type=Path,
-        default=os.environ.get("LOCAL_RECORD_AWS_CALLS") or None,
-        help="append each AWS call the functions make (JSON lines) for the permission check (local/iam)",
-    )
+    # Options whose default is a LOCAL_* variable (the option's name in upper case).
+    env_options = {
+        "--model-dir": (Path, None, "real weights (the container's full profile, MODEL_DIR layout); "
+                        "default: tiny models"),
+        "--inject-failure": (str, "TEXT", "fault injection: requests containing TEXT reach the container "
+                             "corrupted (it rejects them)"),
+        "--record-aws-calls": (Path, "FILE", "append each AWS call the functions make (JSON lines) for the "
+                               "permission check (local/iam)"),
+    }  # fmt: skip
+    for flag, (kind, metavar, meaning) in env_options.items():
+        default = os.environ.get(f"LOCAL_{flag.removeprefix('--').replace('-', '_').upper()}") or None
+        up.add_argument(flag, type=kind, metavar=metavar, default=default, help=meaning)
     up.add_argument(
         "-c",
         "--context",

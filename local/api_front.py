@@ -24,14 +24,13 @@ import time
 import uuid
 from dataclasses import dataclass
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 from lambdas.common.contract import API_STAGE as STAGE
 from lambdas.common.contract import AUTH_BY_ID_TOKEN, DOCS_PATH
 from local.account import ACCOUNT, REGION
-from local.http_server import BackgroundHttpServer, BadContentLength, drain, read_body
+from local.http_server import BackgroundHttpServer, BadContentLength, QuietHandler, drain, read_body
 from local.lambda_context import Handler, LambdaContext
 
 log = logging.getLogger(__name__)
@@ -346,7 +345,7 @@ def _proxy_response(result: dict[str, Any]) -> GatewayResponse:
     return GatewayResponse(int(result.get("statusCode", 200)), headers, body)
 
 
-class _RequestHandler(BaseHTTPRequestHandler):
+class _RequestHandler(QuietHandler):
     gateway: ApiGateway
     protocol_version = "HTTP/1.1"
 
@@ -390,9 +389,6 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self.request_version = self.protocol_version
         self.close_connection = True
         self._send(gateway_error(code, message or HTTPStatus(code).phrase))
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("api %s - %s", self.address_string(), format % args)
 
 
 class ApiServer(BackgroundHttpServer):

@@ -32,13 +32,21 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import requests
 
+from lambdas.common.contract import ASYNC_FAILURE_PREFIX, ASYNC_OUTPUT_PREFIX
 from local.account import ACCOUNT, REGION
-from local.http_server import BackgroundHttpServer, BadContentLength, drain, read_body
+from local.http_server import (
+    BackgroundHttpServer,
+    BadContentLength,
+    QuietHandler,
+    drain,
+    read_body,
+    send_json,
+)
+from local.resources import Messaging
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +74,16 @@ class EndpointConfig:
     success_topic_arn: str
     error_topic_arn: str
     invocation_timeout_s: int = 900
+
+    @classmethod
+    def of_stack(cls, endpoint_name: str, scratch_bucket: str, messaging: Messaging) -> EndpointConfig:
+        """As the stack configures the endpoint: output and failure paths in the scratch bucket, the
+        notification topics that feed the callback queue."""
+        paths = (
+            f"s3://{scratch_bucket}/{prefix.rstrip('/')}"
+            for prefix in (ASYNC_OUTPUT_PREFIX, ASYNC_FAILURE_PREFIX)
+        )
+        return cls(endpoint_name, *paths, messaging.success_topic_arn, messaging.error_topic_arn)
 
 
 @dataclass(frozen=True)
@@ -361,7 +379,7 @@ class ContainerModel:
         return Outcome(True, content_type, response.content)
 
 
-class _RequestHandler(BaseHTTPRequestHandler):
+class _RequestHandler(QuietHandler):
     endpoint: AsyncEndpoint
     protocol_version = "HTTP/1.1"
 
@@ -392,17 +410,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         )
 
     def _reply(self, status: int, headers: dict[str, str], body: dict[str, Any]) -> None:
-        raw = json.dumps(body).encode()
-        self.send_response(status)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(raw)))
-        self.end_headers()
-        self.wfile.write(raw)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("endpoint %s - %s", self.address_string(), format % args)
+        send_json(self, status, body, headers)
 
 
 class AsyncEndpointServer(BackgroundHttpServer):
@@ -410,7 +418,3 @@ class AsyncEndpointServer(BackgroundHttpServer):
 
     def __init__(self, endpoint: AsyncEndpoint, port: int = 0, host: str = "127.0.0.1") -> None:
         super().__init__(_RequestHandler, {"endpoint": endpoint}, port=port, host=host, name="endpoint-http")
-
-    @property
-    def url(self) -> str:
-        return self.base_url

@@ -14,12 +14,14 @@ import logging
 import threading
 import time
 import uuid
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from lambdas.common.contract import REAPED_STATUSES, REAPER_MAX_EVENT_AGE_S, REAPER_RETRY_ATTEMPTS
 from local.account import ACCOUNT, REGION
 from local.lambda_context import Handler, LambdaContext
+from local.polling import Poller
 
 log = logging.getLogger(__name__)
 
@@ -55,47 +57,26 @@ def status_change_event(execution: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-class ExecutionStatusWatcher:
-    def __init__(
-        self,
-        sfn: Any,
-        state_machine_arn: str,
-        handler: Handler,
-        function_name: str,
-        interval_s: float = 1.0,
-        first_retry_s: float = 1.0,
-    ) -> None:
-        self._sfn = sfn
-        self._arn = state_machine_arn
-        self._handler = handler
-        self._function_name = function_name
-        self._interval_s = interval_s
-        self._first_retry_s = first_retry_s
-        self._seen: set[str] = set()
-        self.dead_letters: list[dict[str, Any]] = []
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="execution-events", daemon=True)
+@dataclass(eq=False)
+class ExecutionStatusWatcher(Poller):
+    sfn: Any
+    state_machine_arn: str
+    handler: Handler
+    function_name: str
+    interval_s: float = 1.0
+    first_retry_s: float = 1.0
+    dead_letters: list[dict[str, Any]] = field(default_factory=list)  # the rule's DLQ
+    _seen: set[str] = field(default_factory=set)
 
     def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stopping.set()
-        self._thread.join(timeout=30)
-
-    def _run(self) -> None:
-        while not self._stopping.wait(self._interval_s):
-            try:
-                self.poll_once()
-            except Exception:
-                log.exception("execution status watcher: poll failed")
+        self._start_polling("execution-events", interval_s=self.interval_s)
 
     def poll_once(self) -> int:
         """Deliver one event per newly ended matching execution; returns how many were delivered."""
         delivered = 0
         for status in REAPED_STATUSES:
-            pages = self._sfn.get_paginator("list_executions").paginate(
-                stateMachineArn=self._arn, statusFilter=status
+            pages = self.sfn.get_paginator("list_executions").paginate(
+                stateMachineArn=self.state_machine_arn, statusFilter=status
             )
             for page in pages:
                 for summary in page["executions"]:
@@ -106,14 +87,14 @@ class ExecutionStatusWatcher:
         return delivered
 
     def _deliver(self, execution_arn: str) -> None:
-        event = status_change_event(self._sfn.describe_execution(executionArn=execution_arn))
+        event = status_change_event(self.sfn.describe_execution(executionArn=execution_arn))
         if not self._invoke(event):
             # Retried on its own schedule: the other executions' events are not held up.
             threading.Thread(target=self._retry, args=(event, time.monotonic()), daemon=True).start()
 
     def _invoke(self, event: dict[str, Any]) -> bool:
         try:
-            self._handler(event, LambdaContext(function_name=self._function_name))
+            self.handler(event, LambdaContext(function_name=self.function_name))
         except Exception:
             log.exception("reaper failed for %s", event["detail"]["executionArn"])
             return False
@@ -123,7 +104,7 @@ class ExecutionStatusWatcher:
         """The target's retry policy: up to REAPER_RETRY_ATTEMPTS more tries, backing off, while the
         event is younger than REAPER_MAX_EVENT_AGE_S; then the dead-letter queue."""
         for attempt in range(REAPER_RETRY_ATTEMPTS):
-            delay = self._first_retry_s * 2**attempt
+            delay = self.first_retry_s * 2**attempt
             if time.monotonic() + delay - first_at > REAPER_MAX_EVENT_AGE_S or self._stopping.wait(delay):
                 break
             if self._invoke(event):

@@ -24,12 +24,6 @@ LOCAL_ENDPOINT_INSTANCES = 1
 NO_SERVER = "http://127.0.0.1:9"  # the discard port: nothing answers there
 
 
-def function_name(prefix: str, function: str) -> str:
-    """The function's name in the local stack (`<prefix>-publish-song`): what Invoke and the
-    permission check's records call it."""
-    return f"{prefix}-{function.replace('_', '-')}"
-
-
 def module_of(function: str) -> str:
     return f"lambdas.{function}.handler"
 

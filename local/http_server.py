@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 
 class BadContentLength(Exception):
@@ -92,6 +96,26 @@ def drain(handler: BaseHTTPRequestHandler) -> None:
         return  # the client went away or stopped sending: nothing left to protect
 
 
+def send_json(
+    handler: BaseHTTPRequestHandler, status: int, body: Any, headers: dict[str, str] | None = None
+) -> None:
+    """A whole JSON response: status line, headers, Content-Length, body."""
+    raw = json.dumps(body).encode()
+    handler.send_response(status)
+    for name, value in {**(headers or {}), "Content-Type": "application/json"}.items():
+        handler.send_header(name, value)
+    handler.send_header("Content-Length", str(len(raw)))
+    handler.end_headers()
+    handler.wfile.write(raw)
+
+
+class QuietHandler(BaseHTTPRequestHandler):
+    """Access lines go to the debug log (with the server's port), not to stderr."""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("port %s: %s - %s", self.server.server_address[1], self.address_string(), format % args)
+
+
 class BackgroundHttpServer:
     """Serves `handler_class`, bound to `attributes` (e.g. the object it fronts), one thread a request."""
 
@@ -113,6 +137,10 @@ class BackgroundHttpServer:
     @property
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return self.base_url
 
     def start(self) -> None:
         self._thread.start()

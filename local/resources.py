@@ -16,83 +16,53 @@ from lambdas.common.contract import INFERENCE_CALLBACK, UPLOAD_CHECK, WEBHOOK_SE
 from lambdas.common.event_catalog import WEBHOOK_RULE_PATTERN
 from stacks.config import ServiceConfig
 
+QUEUES = ("inference-callback", "upload-check", "webhooks")
+
+
+def _named(suffix: str) -> property:
+    return property(lambda names: f"{names.prefix}-{suffix}")
+
 
 @dataclass(frozen=True)
 class ResourceNames:
-    jobs_table: str
-    users_table: str
-    idempotency_table: str
-    media_bucket: str
-    inference_bucket: str
-    success_topic: str
-    error_topic: str
-    callback_queue: str
-    callback_dlq: str
-    user_pool: str
-    user_pool_client: str
-    uploads_table: str
-    uploads_bucket: str
-    upload_check_queue: str
-    upload_check_dlq: str
-    event_bus: str
-    webhook_queue: str
-    webhook_dlq: str
-    api_keys_table: str
-    rate_limits_table: str
+    """What the local stack calls the resources the CDK app creates (CloudFormation names most of
+    them): `<prefix>-<what>`; the state machine, the bus and the endpoint as the stack names them."""
+
+    prefix: str  # the config's resource_prefix
+    endpoint: str  # the async endpoint's name, as deployed
+
+    jobs_table, users_table, idempotency_table, uploads_table, api_keys_table, rate_limits_table = (
+        _named(t.name) for t in contract.TABLES
+    )
+    media_bucket, inference_bucket, uploads_bucket = (_named(b) for b in ("media", "inference", "uploads"))
+    success_topic, error_topic = _named("inference-success"), _named("inference-error")
+    # Each consumed queue with its dead-letter queue, `<queue>-dlq`.
+    callback_queue, upload_check_queue, webhook_queue = (_named(q) for q in QUEUES)
+    callback_dlq, upload_check_dlq, webhook_dlq = (_named(f"{q}-dlq") for q in QUEUES)
+    user_pool, user_pool_client = _named("users"), _named("web")
 
     @classmethod
     def for_config(cls, config: ServiceConfig) -> ResourceNames:
-        prefix = config.resource_prefix
-        return cls(
-            jobs_table=f"{prefix}-jobs",
-            users_table=f"{prefix}-users",
-            idempotency_table=f"{prefix}-idempotency",
-            media_bucket=f"{prefix}-media",
-            inference_bucket=f"{prefix}-inference",
-            success_topic=f"{prefix}-inference-success",
-            error_topic=f"{prefix}-inference-error",
-            callback_queue=f"{prefix}-inference-callback",
-            callback_dlq=f"{prefix}-inference-callback-dlq",
-            user_pool=f"{prefix}-users",
-            user_pool_client=f"{prefix}-web",
-            uploads_table=f"{prefix}-uploads",
-            uploads_bucket=f"{prefix}-uploads",
-            upload_check_queue=f"{prefix}-upload-check",
-            upload_check_dlq=f"{prefix}-upload-check-dlq",
-            event_bus=contract.event_bus_name(prefix),
-            webhook_queue=f"{prefix}-webhooks",
-            webhook_dlq=f"{prefix}-webhooks-dlq",
-            api_keys_table=f"{prefix}-api-keys",
-            rate_limits_table=f"{prefix}-rate-limits",
-        )
+        return cls(config.resource_prefix, config.endpoint_name)
 
-    def environment(self) -> dict[str, str]:
-        """The function environment variables that carry these names (see SongServiceStack)."""
-        return {
-            "JOBS_TABLE_NAME": self.jobs_table,
-            "USERS_TABLE_NAME": self.users_table,
-            "IDEMPOTENCY_TABLE_NAME": self.idempotency_table,
-            "MEDIA_BUCKET_NAME": self.media_bucket,
-            "INFERENCE_BUCKET_NAME": self.inference_bucket,
-            "UPLOADS_TABLE_NAME": self.uploads_table,
-            "UPLOADS_BUCKET_NAME": self.uploads_bucket,
-            "API_KEYS_TABLE_NAME": self.api_keys_table,
-            "RATE_LIMITS_TABLE_NAME": self.rate_limits_table,
-        }
+    @property
+    def state_machine(self) -> str:
+        return contract.state_machine_name(self.prefix)
+
+    @property
+    def event_bus(self) -> str:
+        return contract.event_bus_name(self.prefix)
+
+    def function(self, name: str) -> str:
+        """A function's name (`<prefix>-publish-song` for lambdas/publish_song): what Invoke and the
+        permission check's records call it."""
+        return f"{self.prefix}-{name.replace('_', '-')}"
 
 
 def table_definitions(names: ResourceNames) -> list[dict[str, Any]]:
     """CreateTable requests for the contract's tables (on-demand, the same keys and indexes as the
     CDK app builds from it)."""
-    table_names = {
-        contract.JOBS: names.jobs_table,
-        contract.USERS: names.users_table,
-        contract.IDEMPOTENCY: names.idempotency_table,
-        contract.UPLOADS: names.uploads_table,
-        contract.API_KEYS: names.api_keys_table,
-        contract.RATE_LIMITS: names.rate_limits_table,
-    }
-    return [_table_definition(spec, table_names[spec]) for spec in contract.TABLES]
+    return [_table_definition(spec, getattr(names, f"{spec.name}_table")) for spec in contract.TABLES]
 
 
 def _table_definition(spec: contract.Table, name: str) -> dict[str, Any]:

@@ -9,11 +9,12 @@ implements it on receive) moves a message to the DLQ after maxReceiveCount recei
 from __future__ import annotations
 
 import logging
-import threading
+from dataclasses import dataclass
 from typing import Any
 
 from local.account import REGION
 from local.lambda_context import Handler, LambdaContext
+from local.polling import Poller
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,8 @@ def failed_ids(result: Any, messages: list[dict[str, Any]]) -> set[str]:
     return all_ids if any(not i or i not in all_ids for i in ids) else ids
 
 
-class SqsPoller:
+@dataclass(eq=False)
+class SqsPoller(Poller):
     """Threads that feed one queue's messages to one handler until stopped.
 
     `concurrency` batches run at once, like the concurrent invocations an event source mapping
@@ -74,49 +76,19 @@ class SqsPoller:
     messages behind it. The handler must then be safe to call from several threads.
     """
 
-    def __init__(
-        self,
-        sqs: Any,
-        queue_url: str,
-        queue_arn: str,
-        handler: Handler,
-        function_name: str,
-        batch_size: int = 10,
-        wait_time_s: int = 1,
-        timeout_s: float = 60.0,
-        concurrency: int = 1,
-    ) -> None:
-        self._sqs = sqs
-        self._queue_url = queue_url
-        self._queue_arn = queue_arn
-        self._handler = handler
-        self._function_name = function_name
-        self._batch_size = batch_size
-        self._wait_time_s = wait_time_s
-        self._timeout_s = timeout_s
-        self._stopping = threading.Event()
-        self._threads = [
-            threading.Thread(target=self._run, name=f"sqs-{function_name}-{n}", daemon=True)
-            for n in range(max(1, concurrency))
-        ]
+    sqs: Any
+    queue_url: str
+    queue_arn: str
+    handler: Handler
+    function_name: str
+    batch_size: int = 10
+    wait_time_s: int = 1
+    timeout_s: float = 60.0
+    concurrency: int = 1
 
     def start(self) -> None:
-        for thread in self._threads:
-            thread.start()
-
-    def stop(self) -> None:
-        self._stopping.set()
-        for thread in self._threads:
-            thread.join(timeout=self._wait_time_s + self._timeout_s)
-
-    def _run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                self.poll_once()
-            except Exception:
-                # A broken poll (moto shutting down, a handler bug) must not kill the mapping.
-                log.exception("poller %s: poll failed", self._function_name)
-                self._stopping.wait(1.0)
+        join_s = self.wait_time_s + self.timeout_s
+        self._start_polling(f"sqs-{self.function_name}", max(1, self.concurrency), join_s=join_s)
 
     def poll_once(self) -> int:
         """Receive one batch and process it; returns the number of messages received."""
@@ -126,7 +98,7 @@ class SqsPoller:
                 self.handle(messages)
             except Exception:
                 # The whole batch returns to the queue after its visibility timeout, as on AWS.
-                log.exception("function %s failed on a batch of %d", self._function_name, len(messages))
+                log.exception("function %s failed on a batch of %d", self.function_name, len(messages))
         return len(messages)
 
     def handle_next(self) -> Any:
@@ -137,23 +109,23 @@ class SqsPoller:
         return self.handle(messages) if messages else None
 
     def _receive(self) -> list[dict[str, Any]]:
-        return self._sqs.receive_message(
-            QueueUrl=self._queue_url,
-            MaxNumberOfMessages=self._batch_size,
-            WaitTimeSeconds=self._wait_time_s,
+        return self.sqs.receive_message(
+            QueueUrl=self.queue_url,
+            MaxNumberOfMessages=self.batch_size,
+            WaitTimeSeconds=self.wait_time_s,
             AttributeNames=["All"],
             MessageAttributeNames=["All"],
         ).get("Messages", [])
 
     def handle(self, messages: list[dict[str, Any]]) -> Any:
         """Invoke the function with the batch; delete what it did not report as failed."""
-        context = LambdaContext(function_name=self._function_name, timeout_s=self._timeout_s)
-        result = self._handler(sqs_event(messages, self._queue_arn), context)
+        context = LambdaContext(function_name=self.function_name, timeout_s=self.timeout_s)
+        result = self.handler(sqs_event(messages, self.queue_arn), context)
         keep = failed_ids(result, messages)
         done = [m for m in messages if m["MessageId"] not in keep]
         if done:
-            self._sqs.delete_message_batch(
-                QueueUrl=self._queue_url,
+            self.sqs.delete_message_batch(
+                QueueUrl=self.queue_url,
                 Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
             )
         return result

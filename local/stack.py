@@ -26,7 +26,7 @@ from local.container import ContainerProcess, serve_command, serve_environment
 from local.dynamodb_patches import atomic_transactions
 from local.emulator import MotoEmulator, free_port
 from local.execution_events import ExecutionStatusWatcher
-from local.functions import environments, function_name, load, local_values
+from local.functions import environments, load, local_values
 from local.lambda_routing import route_lambda_invokes
 from local.paths import DEFAULT_STATE_DIR, REPO_ROOT
 from local.resources import (
@@ -42,7 +42,7 @@ from local.resources import (
 from local.sfn_patches import stop_interrupts_waiting_tasks
 from local.sqs_poller import SqsPoller
 from local.web import WebServer, WebSettings
-from local.workflow import WorkflowNames, create_state_machine, substitutions, task_handlers
+from local.workflow import create_state_machine, substitutions, task_handlers
 from stacks.config import ServiceConfig, load_config
 
 log = logging.getLogger(__name__)
@@ -94,7 +94,6 @@ class LocalStack:
         self.options = options
         self.config = options.config
         self.names = ResourceNames.for_config(self.config)
-        self.workflow = WorkflowNames.for_config(self.config)
         self._exit = ExitStack()
         self.info: dict[str, Any] = {}
 
@@ -139,11 +138,10 @@ class LocalStack:
         container_url = f"http://{opts.host}:{container_port}"
         self._start_endpoint(moto, messaging, container_url, endpoint_port)
         values = substitutions(
-            self.workflow,
             self.names,
             inference_timeout_s=self.config.inference_timeout_minutes * 60,
         )
-        state_machine_arn = create_state_machine(moto.client("stepfunctions"), self.workflow, values)
+        state_machine_arn = create_state_machine(moto.client("stepfunctions"), self.names, values)
         # Each function with only its own environment, as the CDK app gives it.
         cognito = CognitoSettings(moto.url, pool.user_pool_id, pool.client_id)
         env = environments(
@@ -155,7 +153,7 @@ class LocalStack:
                 user_pool=cognito,
             )
         )
-        self._exit.enter_context(route_lambda_invokes(task_handlers(self.workflow, env)))
+        self._exit.enter_context(route_lambda_invokes(task_handlers(self.names, env)))
         self._exit.enter_context(atomic_transactions())
         # StopExecution (cancel) must end a token wait at once, as on AWS (see local/sfn_patches.py).
         self._exit.enter_context(stop_interrupts_waiting_tasks())
@@ -174,7 +172,7 @@ class LocalStack:
             moto.client("stepfunctions"),
             state_machine_arn,
             load("reaper", env["reaper"]),
-            function_name=self.workflow.reaper,
+            function_name=self.names.function("reaper"),
         )
         watcher.start()
         self._exit.callback(watcher.stop)
@@ -182,7 +180,6 @@ class LocalStack:
         # The event source mappings: (consumer, queue, handler, function name, concurrent batches).
         # Webhook batches run five at once, as Lambda's mapping starts: one slow receiver's batch
         # (up to DELIVERY_DEADLINE_S) must not hold up other users' events.
-        prefix = self.config.resource_prefix
         mappings = [
             (contract.INFERENCE_CALLBACK, messaging.callback_queue_url, messaging.callback_queue_arn, 1),
             (contract.UPLOAD_CHECK, upload_check.queue_url, upload_check.queue_arn, 1),
@@ -194,7 +191,7 @@ class LocalStack:
                 queue_url,
                 queue_arn,
                 load(consumer.function, env[consumer.function]),
-                function_name=function_name(prefix, consumer.function),
+                function_name=self.names.function(consumer.function),
                 timeout_s=consumer.function_timeout_s,
                 batch_size=consumer.batch_size,
                 concurrency=concurrency,
@@ -232,13 +229,7 @@ class LocalStack:
     ) -> None:
         bucket = self.names.inference_bucket
         endpoint = AsyncEndpoint(
-            EndpointConfig(
-                endpoint_name=self.workflow.endpoint,
-                output_path=f"s3://{bucket}/{contract.ASYNC_OUTPUT_PREFIX.rstrip('/')}",
-                failure_path=f"s3://{bucket}/{contract.ASYNC_FAILURE_PREFIX.rstrip('/')}",
-                success_topic_arn=messaging.success_topic_arn,
-                error_topic_arn=messaging.error_topic_arn,
-            ),
+            EndpointConfig.of_stack(self.names.endpoint, bucket, messaging),
             moto.client("s3"),
             moto.client("sns"),
             ContainerModel(container_url, corrupt_marker=self.options.corrupt_marker),
@@ -285,7 +276,7 @@ class LocalStack:
                 "inference": names.inference_bucket,
                 "uploads": names.uploads_bucket,
             },
-            "endpoint_name": self.workflow.endpoint,
+            "endpoint_name": self.names.endpoint,
             "topics": {"success": messaging.success_topic_arn, "error": messaging.error_topic_arn},
             "queues": {
                 "callback": messaging.callback_queue_url,

@@ -11,12 +11,11 @@ import json
 import logging
 import mimetypes
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from local.http_server import BackgroundHttpServer
+from local.http_server import BackgroundHttpServer, QuietHandler
 from local.paths import REPO_ROOT
 from stacks.web_headers import REFERRER_POLICY, content_security_policy
 
@@ -68,7 +67,7 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-class _WebHandler(BaseHTTPRequestHandler):
+class _WebHandler(QuietHandler):
     settings: WebSettings
     dist: Path
     protocol_version = "HTTP/1.1"
@@ -112,9 +111,6 @@ class _WebHandler(BaseHTTPRequestHandler):
         self.end_headers()
         if send_body:
             self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("web %s - %s", self.address_string(), format % args)
 
 
 class WebServer(BackgroundHttpServer):

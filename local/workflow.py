@@ -2,8 +2,9 @@
 
 Used by tests/workflow, bench/workflow_bench.py and the local stack:
 
-    names = WorkflowNames.for_config(ServiceConfig())
-    arn = create_state_machine(boto3.client("stepfunctions"), names, resource_names)
+    names = ResourceNames.for_config(ServiceConfig())
+    values = substitutions(names, inference_timeout_s=2700)
+    arn = create_state_machine(boto3.client("stepfunctions"), names, values)
     with route_lambda_invokes(task_handlers(names)):
         ...  # executions run the real handlers
 
@@ -16,45 +17,17 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from lambdas.common import contract
 from local.account import ACCOUNT, function_arn
-from local.functions import function_name, load
+from local.functions import load
 from local.lambda_context import Handler
 from local.resources import ResourceNames
-from stacks.config import ServiceConfig
 
 ASL_PATH = Path(__file__).resolve().parent.parent / "statemachines" / "song_generation.asl.json"
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
-
-
-@dataclass(frozen=True)
-class WorkflowNames:
-    state_machine: str
-    acquire_slot: str
-    start_inference: str
-    publish: str
-    finalize: str
-    inference_callback: str
-    reaper: str
-    endpoint: str
-
-    @classmethod
-    def for_config(cls, config: ServiceConfig) -> WorkflowNames:
-        prefix = config.resource_prefix
-        return cls(
-            state_machine=contract.state_machine_name(prefix),
-            acquire_slot=function_name(prefix, "acquire_slot"),
-            start_inference=function_name(prefix, "start_inference"),
-            publish=function_name(prefix, "publish_song"),
-            finalize=function_name(prefix, "finalize_job"),
-            inference_callback=function_name(prefix, "inference_callback"),
-            reaper=function_name(prefix, "reaper"),
-            endpoint=config.endpoint_name,
-        )
 
 
 def placeholders(definition: str) -> set[str]:
@@ -71,25 +44,24 @@ def render(definition: str, substitutions: dict[str, Any]) -> str:
 
 
 def substitutions(
-    names: WorkflowNames,
-    resources: ResourceNames,
+    names: ResourceNames,
     *,
     inference_timeout_s: int,
     slot_poll_s: int = contract.SLOT_POLL_S,
 ) -> dict[str, Any]:
     return {
-        "AcquireSlotFunctionArn": function_arn(names.acquire_slot),
-        "StartInferenceFunctionArn": function_arn(names.start_inference),
-        "PublishFunctionArn": function_arn(names.publish),
-        "FinalizeFunctionArn": function_arn(names.finalize),
-        "JobsTableName": resources.jobs_table,
-        "UsersTableName": resources.users_table,
+        "AcquireSlotFunctionArn": function_arn(names.function("acquire_slot")),
+        "StartInferenceFunctionArn": function_arn(names.function("start_inference")),
+        "PublishFunctionArn": function_arn(names.function("publish_song")),
+        "FinalizeFunctionArn": function_arn(names.function("finalize_job")),
+        "JobsTableName": names.jobs_table,
+        "UsersTableName": names.users_table,
         "InferenceTimeoutSeconds": inference_timeout_s,
         "SlotPollSeconds": slot_poll_s,
     }
 
 
-def create_state_machine(sfn: Any, names: WorkflowNames, values: dict[str, Any]) -> str:
+def create_state_machine(sfn: Any, names: ResourceNames, values: dict[str, Any]) -> str:
     definition = render(ASL_PATH.read_text(), values)
     json.loads(definition)  # fail here, not inside moto, if a substitution broke the JSON
     response = sfn.create_state_machine(
@@ -106,17 +78,11 @@ TASK_FUNCTIONS = ("acquire_slot", "start_inference", "publish_song", "finalize_j
 
 
 def task_handlers(
-    names: WorkflowNames, environments: Mapping[str, Mapping[str, str]] | None = None
+    names: ResourceNames, environments: Mapping[str, Mapping[str, str]] | None = None
 ) -> dict[str, Handler]:
     """The functions the state machine invokes, by their function name (for local.lambda_routing),
     each with its own environment (None: this process's)."""
-    function_names = {
-        "acquire_slot": names.acquire_slot,
-        "start_inference": names.start_inference,
-        "publish_song": names.publish,
-        "finalize_job": names.finalize,
-    }
     return {
-        function_names[function]: load(function, environments[function] if environments else None)
+        names.function(function): load(function, environments[function] if environments else None)
         for function in TASK_FUNCTIONS
     }

@@ -15,8 +15,8 @@ from typing import Any
 
 import boto3
 
-from lambdas.common.contract import ASYNC_FAILURE_PREFIX, ASYNC_OUTPUT_PREFIX, INFERENCE_CALLBACK
-from lambdas.common.models import Job, JobStatus, JobStep, new_job_id, utc_now
+from lambdas.common.contract import INFERENCE_CALLBACK
+from lambdas.common.models import Job, queued_job
 from lambdas.common.pricing import request_price
 from lambdas.common.store.jobs import JobStore
 from lambdas.common.store.ledger import CreditLedger
@@ -24,13 +24,13 @@ from lambdas.common.store.slots import SlotStore
 from lambdas.common.store.users import UserStore
 from local.async_endpoint import AsyncEndpoint, EndpointConfig
 from local.dynamodb_patches import atomic_transactions
-from local.functions import every_variable, function_name, load, local_values
+from local.functions import every_variable, load, local_values
 from local.lambda_routing import route_lambda_invokes
 from local.placeholder_model import PlaceholderModel
 from local.resources import ResourceNames, create_data_and_storage, create_lifecycle_events, create_messaging
 from local.sfn_patches import stop_interrupts_waiting_tasks
 from local.sqs_poller import SqsPoller
-from local.workflow import WorkflowNames, create_state_machine, substitutions, task_handlers
+from local.workflow import create_state_machine, substitutions, task_handlers
 from stacks.config import ServiceConfig
 
 CREDITS_PER_MINUTE = 2
@@ -52,20 +52,17 @@ REQUEST = {
 class Workflow:
     """One deployed copy of the workflow in moto plus helpers to drive it like the API does."""
 
-    names: WorkflowNames
     resources: ResourceNames
     endpoint: AsyncEndpoint
     state_machine_arn: str = ""
     sfn: Any = field(default_factory=lambda: boto3.client("stepfunctions"))
 
     def deploy(self, **overrides: Any) -> str:
-        values = substitutions(
-            self.names, self.resources, inference_timeout_s=INFERENCE_TIMEOUT_S, slot_poll_s=60
-        )
+        values = substitutions(self.resources, inference_timeout_s=INFERENCE_TIMEOUT_S, slot_poll_s=60)
         values |= overrides
         if self.state_machine_arn:
             self.sfn.delete_state_machine(stateMachineArn=self.state_machine_arn)
-        self.state_machine_arn = create_state_machine(self.sfn, self.names, values)
+        self.state_machine_arn = create_state_machine(self.sfn, self.resources, values)
         return self.state_machine_arn
 
     @property
@@ -88,18 +85,8 @@ class Workflow:
     ) -> Job:
         """What POST /songs does: the job row with its price reserved, then StartExecution named
         after the job. `reserve=False` writes a row without a reservation."""
-        now = utc_now()
         body = request or REQUEST
-        job = Job(
-            job_id=new_job_id(),
-            user_id=user_id,
-            status=JobStatus.QUEUED,
-            stage=JobStep.QUEUED,
-            request=body,
-            created_at=now,
-            updated_at=now,
-            price_credits=request_price(body, CREDITS_PER_MINUTE),
-        )
+        job = queued_job(user_id, body, price_credits=request_price(body, CREDITS_PER_MINUTE))
         job = self.ledger.create_reserved(job, SIGNUP_CREDITS) if reserve else self.jobs.create(job)
         if start:
             self.start(job)
@@ -174,13 +161,7 @@ def _endpoint(config: ServiceConfig, resources: ResourceNames) -> AsyncEndpoint:
     sqs = boto3.client("sqs")
     messaging = create_messaging(boto3.client("sns"), sqs, resources)
     endpoint = AsyncEndpoint(
-        EndpointConfig(
-            endpoint_name=config.endpoint_name,
-            output_path=f"s3://{resources.inference_bucket}/{ASYNC_OUTPUT_PREFIX}",
-            failure_path=f"s3://{resources.inference_bucket}/{ASYNC_FAILURE_PREFIX}",
-            success_topic_arn=messaging.success_topic_arn,
-            error_topic_arn=messaging.error_topic_arn,
-        ),
+        EndpointConfig.of_stack(config.endpoint_name, resources.inference_bucket, messaging),
         boto3.client("s3"),
         boto3.client("sns"),
         PlaceholderModel(),
@@ -190,7 +171,7 @@ def _endpoint(config: ServiceConfig, resources: ResourceNames) -> AsyncEndpoint:
         messaging.callback_queue_url,
         messaging.callback_queue_arn,
         load("inference_callback"),
-        function_name=function_name(config.resource_prefix, "inference_callback"),
+        function_name=resources.function("inference_callback"),
         batch_size=INFERENCE_CALLBACK.batch_size,
         timeout_s=INFERENCE_CALLBACK.function_timeout_s,
     )
@@ -212,7 +193,6 @@ def sandbox(setenv: Callable[[str, str], None], limit: int = 1) -> Iterator[Work
         stage_name="test", credits_per_minute=CREDITS_PER_MINUTE, max_concurrent_jobs_per_user=limit
     )
     resources = ResourceNames.for_config(config)
-    names = WorkflowNames.for_config(config)
     # The workflow's functions share this process's environment here: every function's variables.
     values = local_values(config, resources, state_machine_arn="", api_origins="*")
     for key, value in every_variable(values).items():
@@ -227,10 +207,10 @@ def sandbox(setenv: Callable[[str, str], None], limit: int = 1) -> Iterator[Work
         create_data_and_storage(boto3.client("dynamodb"), boto3.client("s3"), resources)
         create_lifecycle_events(boto3.client("events"), boto3.client("sqs"), resources)
         endpoint = _endpoint(config, resources)
-        flow = Workflow(names=names, resources=resources, endpoint=endpoint)
+        flow = Workflow(resources=resources, endpoint=endpoint)
         with (
             endpoint.installed(),
-            route_lambda_invokes(task_handlers(names)),
+            route_lambda_invokes(task_handlers(resources)),
             stop_interrupts_waiting_tasks(),
             atomic_transactions(),
         ):

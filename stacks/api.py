@@ -8,20 +8,19 @@ import json
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cognito as cognito
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from lambdas.common.contract import API_STAGE, API_TIMEOUT_S, CORS_ALLOW_HEADERS, CORS_MAX_AGE_S, DOCS_PATH
 
 from .config import ServiceConfig
-from .functions import ServiceFunction
+from .functions import FunctionKit, ServiceFunction, layer_dir, python_layer
 from .nag import acknowledge
 from .removal import kept_always
 
-HANDLER = "lambdas.api.handler.lambda_handler"
-AUTHORIZER_HANDLER = "lambdas.authorizer.handler.lambda_handler"
 AUTHORIZER_TIMEOUT_S = 10  # a JWKS fetch (first call) and one DynamoDB read fit well within it
+# Built by `make install` from layers/auth/requirements.txt: PyJWT and cryptography (RS256).
+AUTH_LAYER_DIR = layer_dir("auth")
 # One JSON line per request; `user` is the authorizer's principal: the user id the Lambda logs and stores.
 ACCESS_LOG_FIELDS = {
     "requestId": "$context.requestId",
@@ -63,8 +62,7 @@ class SongApi(Construct):
         construct_id: str,
         *,
         config: ServiceConfig,
-        layer: lambda_.ILayerVersion,
-        log_retention: logs.RetentionDays,
+        kit: FunctionKit,
         web_origin: str,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -74,10 +72,9 @@ class SongApi(Construct):
         self.function = ServiceFunction(
             self,
             "Handler",
-            handler=HANDLER,
+            kit=kit,
+            name="api",
             description="Song service REST API",
-            layer=layer,
-            log_retention=log_retention,
             # Within API Gateway's 29 s; more CPU (memory) shortens the cold start.
             timeout_s=API_TIMEOUT_S,
             memory_size=1024,
@@ -85,15 +82,19 @@ class SongApi(Construct):
         self.authorizer_function = ServiceFunction(
             self,
             "AuthorizerFunction",
-            handler=AUTHORIZER_HANDLER,
+            kit=kit,
+            name="authorizer",
             description="Song service API authorizer (Cognito id tokens and API keys)",
-            layer=layer,
-            log_retention=log_retention,
             timeout_s=AUTHORIZER_TIMEOUT_S,
             memory_size=512,
         )
+        # The JWT library reaches the authorizer alone, in its own layer.
+        self.auth_layer = python_layer(
+            self, "AuthLayer", "auth", "PyJWT and cryptography: the authorizer verifies Cognito id tokens"
+        )
+        self.authorizer_function.function.add_layers(self.auth_layer)
         self.access_logs = logs.LogGroup(
-            self, "AccessLogs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY
+            self, "AccessLogs", retention=kit.log_retention, removal_policy=RemovalPolicy.DESTROY
         )
         self.api = self._rest_api(config)
         self.authorizer = self._authorizer(config)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from aws_cdk import Duration, RemovalPolicy
@@ -21,6 +22,23 @@ RUNTIME = lambda_.Runtime.PYTHON_3_12
 ASSET_EXCLUDES = ["*", ".*", "!lambdas", "!lambdas/**", "**/__pycache__", "**/*.pyc"]
 
 
+def layer_dir(name: str) -> Path:
+    """Where `make install` builds the layer pinned by layers/<name>/requirements.txt."""
+    return REPO_ROOT / "build" / "layers" / name
+
+
+def python_layer(scope: Construct, construct_id: str, name: str, description: str) -> lambda_.LayerVersion:
+    """One of the service's own layers (layer_dir), for the functions' runtime and architecture."""
+    return lambda_.LayerVersion(
+        scope,
+        construct_id,
+        code=lambda_.Code.from_asset(str(layer_dir(name))),
+        compatible_runtimes=[RUNTIME],
+        compatible_architectures=[lambda_.Architecture.X86_64],
+        description=description,
+    )
+
+
 def powertools_layer(scope: Construct, version: str) -> lambda_.ILayerVersion:
     """The Powertools public layer, resolved at deploy time from AWS's public SSM parameter."""
     arch = "x86_64"
@@ -29,25 +47,33 @@ def powertools_layer(scope: Construct, version: str) -> lambda_.ILayerVersion:
     return lambda_.LayerVersion.from_layer_version_arn(scope, "PowertoolsLayer", arn)
 
 
+@dataclass(frozen=True)
+class FunctionKit:
+    """What every function of the stack is made with: the Powertools layer, the log retention."""
+
+    layer: lambda_.ILayerVersion
+    log_retention: logs.RetentionDays
+
+
 class ServiceFunction(Construct):
-    """A Lambda function with its own role, log group and tracing; the stack adds its grants and its
-    environment (lambdas/common/contract.function_environment)."""
+    """The function whose code is lambdas/<name>/handler.py, with its own role, log group and
+    tracing; the stack adds its grants and its environment (lambdas/common/contract.py)."""
 
     def __init__(
         self,
         scope: Construct,
         construct_id: str,
         *,
-        handler: str,
+        kit: FunctionKit,
+        name: str,
         description: str,
-        layer: lambda_.ILayerVersion,
-        log_retention: logs.RetentionDays,
         timeout_s: int = 30,
         memory_size: int = 512,
     ) -> None:
         super().__init__(scope, construct_id)
+        self.name = name
         self.log_group = logs.LogGroup(
-            self, "Logs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY
+            self, "Logs", retention=kit.log_retention, removal_policy=RemovalPolicy.DESTROY
         )
         # An explicit role instead of the AWS managed basic-execution policy: logs go to this
         # function's log group only.
@@ -64,8 +90,8 @@ class ServiceFunction(Construct):
             runtime=RUNTIME,
             architecture=lambda_.Architecture.X86_64,
             code=lambda_.Code.from_asset(str(REPO_ROOT), exclude=ASSET_EXCLUDES),
-            handler=handler,
-            layers=[layer],
+            handler=f"lambdas.{name}.handler.lambda_handler",
+            layers=[kit.layer],
             role=self.role,
             timeout=Duration.seconds(timeout_s),
             memory_size=memory_size,

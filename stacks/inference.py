@@ -17,7 +17,6 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from lambdas.common.contract import (
@@ -33,7 +32,7 @@ from .config import ServiceConfig
 from .grants import allow_list, allow_objects
 from .nag import acknowledge, logical_id, nag_env
 from .network import ModelNetwork
-from .queues import dead_letter_queue
+from .queues import consumed_queue, dead_letter_queue
 
 CONTAINER_DIR = Path(__file__).resolve().parent.parent / "sagemaker_containers" / "music"
 # Target backlog per instance for target tracking: one song in flight per GPU and one waiting.
@@ -106,15 +105,8 @@ class InferenceEndpoint(Construct):
         self.success_topic = self._topic("SuccessTopic", "SageMaker async inference succeeded")
         self.error_topic = self._topic("ErrorTopic", "SageMaker async inference failed")
         self.notifications_dlq = dead_letter_queue(self, "NotificationsDlq")
-        self.notifications_queue = sqs.Queue(
-            self,
-            "Notifications",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            visibility_timeout=Duration.seconds(INFERENCE_CALLBACK.visibility_timeout_s),
-            dead_letter_queue=sqs.DeadLetterQueue(
-                max_receive_count=INFERENCE_CALLBACK.max_receives, queue=self.notifications_dlq
-            ),
+        self.notifications_queue = consumed_queue(
+            self, "Notifications", INFERENCE_CALLBACK, self.notifications_dlq
         )
         for topic in (self.success_topic, self.error_topic):
             topic.add_subscription(

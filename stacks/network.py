@@ -67,12 +67,8 @@ class ModelNetwork(Construct):
             "S3", service=ec2.GatewayVpcEndpointAwsService.S3, subnets=[isolated]
         )
         self.s3_prefix_list_id = self._s3_prefix_list_id()
-        self.security_group = ec2.SecurityGroup(
-            self,
-            "Model",
-            vpc=self.vpc,
-            description="SageMaker model container: no inbound, HTTPS to S3 and to the SNS endpoint only",
-            allow_all_outbound=False,
+        self.security_group = self._group(
+            "Model", "SageMaker model container: no inbound, HTTPS to S3 and to the SNS endpoint only"
         )
         self._sns_endpoint(isolated)
         # Inline on the group: an egress list in the group itself replaces EC2's default allow-all
@@ -109,18 +105,20 @@ class ModelNetwork(Construct):
             description="HTTPS from the model container",
         )
 
+    def _group(self, construct_id: str, description: str) -> ec2.SecurityGroup:
+        """A security group with no rule but the ones added to it (EC2's allow-all egress off)."""
+        return ec2.SecurityGroup(
+            self, construct_id, vpc=self.vpc, description=description, allow_all_outbound=False
+        )
+
     def _sns_endpoint(self, subnets: ec2.SubnetSelection) -> None:
         """AWS documents that the async agent publishes the notifications with the execution role,
         not from which network; if it is the model's, a VPC without a route to SNS would leave every
         job waiting for its timeout. The interface endpoint (private DNS: the SDK's default regional
         host resolves to it) makes either path work. SNS itself calls KMS for the encrypted topics,
         so no KMS endpoint is needed."""
-        self.sns_endpoint_group = ec2.SecurityGroup(
-            self,
-            "SnsEndpointGroup",
-            vpc=self.vpc,
-            description="SNS interface endpoint: HTTPS from the model container only",
-            allow_all_outbound=False,
+        self.sns_endpoint_group = self._group(
+            "SnsEndpointGroup", "SNS interface endpoint: HTTPS from the model container only"
         )
         self.sns_endpoint = self.vpc.add_interface_endpoint(
             "Sns",

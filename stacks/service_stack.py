@@ -7,10 +7,8 @@ from functools import cached_property
 from typing import Any
 
 import jsii
-from aws_cdk import Aws, CfnOutput, CfnResource, Duration, IStableStringProducer, Lazy, Stack, Tags
+from aws_cdk import Aws, CfnOutput, CfnResource, IStableStringProducer, Lazy, Stack, Tags
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
@@ -27,11 +25,12 @@ from lambdas.common.contract import (
 from .api import SongApi
 from .config import ServiceConfig
 from .data import DataStore
-from .functions import ServiceFunction, powertools_layer
+from .functions import FunctionKit, ServiceFunction, powertools_layer
 from .grants import allow_items, allow_list, allow_objects, allow_query
 from .inference import InferenceEndpoint
 from .monitoring import MonitoredResources, Monitoring
 from .nag import acknowledge, logical_id, nag_env
+from .queues import consume
 from .storage import Storage
 from .uploads import Uploads
 from .web import WebApp
@@ -81,8 +80,7 @@ class SongServiceStack(Stack):
             "Uploads",
             config=config,
             access_logs_bucket=self.storage.access_logs_bucket,
-            layer=self.powertools_layer,
-            log_retention=self.log_retention,
+            kit=self.function_kit,
             web_origin=web_origin,
         )
         self.grant_source_reads()
@@ -94,8 +92,7 @@ class SongServiceStack(Stack):
             self,
             "Api",
             config=config,
-            layer=self.powertools_layer,
-            log_retention=self.log_retention,
+            kit=self.function_kit,
             web_origin=web_origin,
         )
         self.grant_api(self.api.function.role)
@@ -120,20 +117,21 @@ class SongServiceStack(Stack):
         self.monitoring = self._add_monitoring()
 
     @cached_property
-    def powertools_layer(self) -> lambda_.ILayerVersion:
+    def function_kit(self) -> FunctionKit:
         """Created on first use so a stack without functions carries no dangling SSM parameter."""
-        return powertools_layer(self, self.config.powertools_layer_version)
+        return FunctionKit(powertools_layer(self, self.config.powertools_layer_version), self.log_retention)
 
     @property
     def functions(self) -> dict[str, ServiceFunction]:
         """Every function of the stack, by its package under lambdas/ (the contract's function names)."""
-        return {
-            "api": self.api.function,
-            "authorizer": self.api.authorizer_function,
-            **self.workflow.functions,
-            "upload_check": self.uploads.check,
-            "webhook_sender": self.events.sender,
-        }
+        units = [
+            self.api.function,
+            self.api.authorizer_function,
+            *self.workflow.functions,
+            self.uploads.check,
+            self.events.sender,
+        ]
+        return {function.name: function for function in units}
 
     def set_environments(self) -> None:
         """Each function gets exactly the variables its settings read (lambdas/common/settings.py),
@@ -306,8 +304,7 @@ class SongServiceStack(Stack):
             data=self.data,
             media_bucket=self.storage.media_bucket,
             inference_bucket=self.storage.inference_bucket,
-            layer=self.powertools_layer,
-            log_retention=self.log_retention,
+            kit=self.function_kit,
         )
         CfnOutput(self, "StateMachineArn", value=workflow.state_machine.state_machine_arn)
         return workflow
@@ -321,27 +318,19 @@ class SongServiceStack(Stack):
         # A new instance type is a new endpoint (its name changes): point the function at it only
         # once it exists, so no job is sent to a name that is not there yet.
         start.function.node.add_dependency(endpoint.endpoint)
-        self.workflow.callback.function.add_event_source(
-            event_sources.SqsEventSource(
-                endpoint.notifications_queue,
-                batch_size=contract.INFERENCE_CALLBACK.batch_size,
-                max_batching_window=Duration.seconds(0),
-                report_batch_item_failures=True,
-            )
-        )
+        consume(self.workflow.callback.function, endpoint.notifications_queue, contract.INFERENCE_CALLBACK)
 
     # --- lifecycle events and webhooks (issue 13) ---
 
     def _add_lifecycle_events(self) -> LifecycleEvents:
         """The bus and the webhook sender; every function that changes a job's status emits."""
-        lifecycle = LifecycleEvents(
-            self,
-            "Events",
-            config=self.config,
-            data=self.data,
-            layer=self.powertools_layer,
-            log_retention=self.log_retention,
-        )
+        bus_name = contract.event_bus_name(self.config.resource_prefix)
+        lifecycle = LifecycleEvents(self, "Events", bus_name=bus_name, kit=self.function_kit)
+        sender = lifecycle.sender.role
+        # The job row: the webhook URL and the delivery records; the user row: the signing secret
+        # (GetItem first: webhook_secret reads before it creates; UpdateItem for a first secret).
+        allow_items(sender, self.data.jobs_table, "dynamodb:GetItem", "dynamodb:UpdateItem")
+        allow_items(sender, self.data.users_table, "dynamodb:GetItem", "dynamodb:UpdateItem")
         CfnOutput(self, "EventBusName", value=lifecycle.bus.event_bus_name)
         return lifecycle
 

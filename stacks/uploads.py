@@ -17,9 +17,6 @@ from __future__ import annotations
 import jsii
 from aws_cdk import Aws, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_lambda_event_sources as event_sources
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
@@ -29,15 +26,15 @@ from lambdas.common.contract import UPLOAD_CHECK, UPLOADS_PREFIX
 
 from .config import ServiceConfig
 from .data import service_table
-from .functions import REPO_ROOT, RUNTIME, ServiceFunction
+from .functions import FunctionKit, layer_dir, python_layer
 from .grants import allow_items, allow_list, allow_objects
 from .nag import acknowledge, logical_id
-from .queues import dead_letter_queue
+from .queues import consumed_queue, consumer_function, dead_letter_queue
 from .removal import kept, kept_always
 from .storage import private_bucket
 
 # Built by `make audio-layer` (part of `make install`) from layers/audio/requirements.txt.
-AUDIO_LAYER_DIR = REPO_ROOT / "build" / "layers" / "audio"
+AUDIO_LAYER_DIR = layer_dir("audio")
 # The stack-level singleton CDK creates for bucket notifications (aws-s3 BucketNotificationsHandler).
 NOTIFICATIONS_HANDLER_ID = "BucketNotificationsHandler050a0587b7544547bf325f094a3db834"
 
@@ -52,8 +49,7 @@ class Uploads(Construct):
         *,
         config: ServiceConfig,
         access_logs_bucket: s3.IBucket,
-        layer: lambda_.ILayerVersion,
-        log_retention: logs.RetentionDays,
+        kit: FunctionKit,
         web_origin: str,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -77,23 +73,11 @@ class Uploads(Construct):
         # user's uploads on its by_user index.
         self.table = service_table(self, "Table", contract.UPLOADS, kept_always(retain))
         self._queues()
-        self.layer = lambda_.LayerVersion(
-            self,
-            "AudioLayer",
-            code=lambda_.Code.from_asset(str(AUDIO_LAYER_DIR)),
-            compatible_runtimes=[RUNTIME],
-            compatible_architectures=[lambda_.Architecture.X86_64],
-            description="soundfile + numpy (libsndfile: WAV, MP3, FLAC, Ogg) for the upload check",
-        )
-        self.check = ServiceFunction(
-            self,
-            "Check",
-            handler="lambdas.upload_check.handler.lambda_handler",
-            description="upload check: decode and measure uploaded tracks",
-            layer=layer,
-            log_retention=log_retention,
-            timeout_s=UPLOAD_CHECK.function_timeout_s,
-            memory_size=1024,
+        decoder = "soundfile + numpy (libsndfile: WAV, MP3, FLAC, Ogg) for the upload check"
+        self.layer = python_layer(self, "AudioLayer", "audio", decoder)
+        description = "upload check: decode and measure uploaded tracks"
+        self.check = consumer_function(
+            self, "Check", kit, UPLOAD_CHECK, self.queue, description=description, memory_size=1024
         )
         self.check.function.add_layers(self.layer)
         allow_items(self.check.role, self.table, "dynamodb:GetItem", "dynamodb:UpdateItem")
@@ -107,13 +91,6 @@ class Uploads(Construct):
             "Uploads are per user (uploads/{user_id}/{upload_id}), named at runtime; the check reads "
             "and deletes only objects under that prefix.",
             f"Resource::<{logical_id(self.bucket.node.default_child)}.Arn>/{UPLOADS_PREFIX}*",
-        )
-        self.check.function.add_event_source(
-            event_sources.SqsEventSource(
-                self.queue,
-                batch_size=UPLOAD_CHECK.batch_size,
-                report_batch_item_failures=True,
-            )
         )
 
     def _bucket(
@@ -162,16 +139,7 @@ class Uploads(Construct):
         self.dlq = dead_letter_queue(
             self, "CheckDlq", nag_reason="This queue is the dead-letter queue of the upload check queue."
         )
-        self.queue = sqs.Queue(
-            self,
-            "CheckQueue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            visibility_timeout=Duration.seconds(UPLOAD_CHECK.visibility_timeout_s),
-            dead_letter_queue=sqs.DeadLetterQueue(
-                max_receive_count=UPLOAD_CHECK.max_receives, queue=self.dlq
-            ),
-        )
+        self.queue = consumed_queue(self, "CheckQueue", UPLOAD_CHECK, self.dlq)
         self.bucket.add_event_notification(
             s3.EventType.OBJECT_CREATED,
             QueueFromThisBucket(self.queue, self.bucket),

@@ -17,54 +17,30 @@ from aws_cdk import Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_lambda_event_sources as event_sources
-from aws_cdk import aws_logs as logs
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from lambdas.common import contract
 from lambdas.common.contract import WEBHOOK_SENDER
 from lambdas.common.event_catalog import WEBHOOK_RULE_PATTERN
 
-from .config import ServiceConfig
-from .data import DataStore
-from .functions import ServiceFunction
-from .grants import allow_items
-from .queues import dead_letter_queue
+from .functions import FunctionKit, layer_dir, python_layer
+from .queues import consumed_queue, consumer_function, dead_letter_queue
 
 # Longer than the whole retry schedule (about 28 h), so no message expires before its last try.
 QUEUE_RETENTION = Duration.days(4)
+# Built by `make webhooks-layer` (part of `make install`) from layers/webhooks/requirements.txt.
+SIGNING_LAYER_DIR = layer_dir("webhooks")
 
 
 class LifecycleEvents(Construct):
-    """Attributes: bus, rule (webhooks), queue, dlq, sender (ServiceFunction)."""
+    """Attributes: bus, rule (webhooks), queue, dlq, sender (ServiceFunction), signing_layer."""
 
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        config: ServiceConfig,
-        data: DataStore,
-        layer: lambda_.ILayerVersion,
-        log_retention: logs.RetentionDays,
-    ) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, bus_name: str, kit: FunctionKit) -> None:
         super().__init__(scope, construct_id)
-        self.bus = events.EventBus(
-            self, "Bus", event_bus_name=contract.event_bus_name(config.resource_prefix)
-        )
+        self.bus = events.EventBus(self, "Bus", event_bus_name=bus_name)
         self.dlq = dead_letter_queue(self, "WebhookDlq")
-        self.queue = sqs.Queue(
-            self,
-            "WebhookQueue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            visibility_timeout=Duration.seconds(WEBHOOK_SENDER.visibility_timeout_s),
-            retention_period=QUEUE_RETENTION,
-            # One receive per attempt: after the last one the next receive moves it to the DLQ.
-            dead_letter_queue=sqs.DeadLetterQueue(
-                queue=self.dlq, max_receive_count=WEBHOOK_SENDER.max_receives
-            ),
+        # One receive per attempt: after the last one the next receive moves it to the DLQ.
+        self.queue = consumed_queue(
+            self, "WebhookQueue", WEBHOOK_SENDER, self.dlq, retention_period=QUEUE_RETENTION
         )
         self.rule = events.Rule(
             self,
@@ -80,28 +56,16 @@ class LifecycleEvents(Construct):
             # event EventBridge cannot deliver goes to the DLQ (alarmed) instead of being dropped.
             targets=[targets.SqsQueue(self.queue, dead_letter_queue=self.dlq)],
         )
-        self.sender = ServiceFunction(
-            self,
-            "WebhookSender",
-            handler="lambdas.webhook_sender.handler.lambda_handler",
-            description="Delivers song lifecycle events to the songs' webhooks (Standard Webhooks)",
-            layer=layer,
-            log_retention=log_retention,
-            timeout_s=WEBHOOK_SENDER.function_timeout_s,
-            memory_size=256,
+        description = "Delivers song lifecycle events to the songs' webhooks (Standard Webhooks)"
+        self.sender = consumer_function(
+            self, "WebhookSender", kit, WEBHOOK_SENDER, self.queue, description=description, memory_size=256
         )
-        self.sender.function.add_event_source(
-            event_sources.SqsEventSource(
-                self.queue,
-                batch_size=WEBHOOK_SENDER.batch_size,
-                max_batching_window=Duration.seconds(0),
-                report_batch_item_failures=True,
-            )
+        # The Standard Webhooks library signs the deliveries (lambdas/webhooks/signing.py); only
+        # the sender imports it.
+        self.signing_layer = python_layer(
+            self, "SigningLayer", "webhooks", "standardwebhooks: signs webhook deliveries (Standard Webhooks)"
         )
-        # The job row: the webhook URL and the delivery records; the user row: the signing secret.
-        allow_items(self.sender.role, data.jobs_table, "dynamodb:GetItem", "dynamodb:UpdateItem")
-        # GetItem first (webhook_secret reads before it creates), UpdateItem for a first secret.
-        allow_items(self.sender.role, data.users_table, "dynamodb:GetItem", "dynamodb:UpdateItem")
+        self.sender.function.add_layers(self.signing_layer)
 
     def allow_emit(self, function: lambda_.Function) -> None:
         """Let `function` put lifecycle events on the bus."""

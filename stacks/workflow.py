@@ -10,7 +10,6 @@ from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
@@ -28,7 +27,7 @@ from lambdas.common.contract import (
 
 from .config import ServiceConfig
 from .data import DataStore
-from .functions import ServiceFunction
+from .functions import FunctionKit, ServiceFunction
 from .grants import allow_items, allow_list, allow_objects, allow_query
 from .nag import acknowledge, logical_id
 from .queues import dead_letter_queue
@@ -50,24 +49,15 @@ class GenerationWorkflow(Construct):
         data: DataStore,
         media_bucket: s3.IBucket,
         inference_bucket: s3.IBucket,
-        layer: lambda_.ILayerVersion,
-        log_retention: logs.RetentionDays,
+        kit: FunctionKit,
     ) -> None:
         super().__init__(scope, construct_id)
         self._data = data
         self._media = media_bucket
         self._scratch = inference_bucket
 
-        def function(construct_id: str, module: str, description: str, **kwargs: int) -> ServiceFunction:
-            return ServiceFunction(
-                self,
-                construct_id,
-                handler=f"lambdas.{module}.handler.lambda_handler",
-                description=description,
-                layer=layer,
-                log_retention=log_retention,
-                **kwargs,
-            )
+        def function(construct_id: str, name: str, description: str, **kwargs: int) -> ServiceFunction:
+            return ServiceFunction(self, construct_id, kit=kit, name=name, description=description, **kwargs)
 
         self.acquire_slot = function("AcquireSlot", "acquire_slot", "workflow: wait for the user's slot")
         self.start_inference = function(
@@ -86,20 +76,20 @@ class GenerationWorkflow(Construct):
         self.reaper = function("Reaper", "reaper", "cleans up after aborted, timed-out or failed executions")
 
         self.state_machine_name = contract.state_machine_name(config.resource_prefix)
-        self.state_machine = self._state_machine(config, log_retention)
+        self.state_machine = self._state_machine(config, kit.log_retention)
         self._grant_tasks()
         self._reaper_rule()
 
     @property
-    def functions(self) -> dict[str, ServiceFunction]:
-        return {
-            "acquire_slot": self.acquire_slot,
-            "start_inference": self.start_inference,
-            "publish_song": self.publish,
-            "finalize_job": self.finalize,
-            "inference_callback": self.callback,
-            "reaper": self.reaper,
-        }
+    def functions(self) -> list[ServiceFunction]:
+        return [
+            self.acquire_slot,
+            self.start_inference,
+            self.publish,
+            self.finalize,
+            self.callback,
+            self.reaper,
+        ]
 
     # --- the state machine ---
 

@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 
 from lambdas.common import media_keys
-from lambdas.common.models import Job, JobResult, JobStatus, JobStep, User, new_job_id, utc_now
+from lambdas.common.models import Job, JobResult, JobStatus, JobStep, User, new_job_id, queued_job
 from lambdas.common.store.jobs import JobStore
 from lambdas.common.store.ledger import CreditLedger
 from lambdas.common.store.objects import MediaBucket, ScratchBucket, UploadsBucket
@@ -40,20 +40,13 @@ def new_job(
     **fields: Any,
 ) -> Job:
     """A job row's model (not stored): `put_job` stores one."""
-    now = created_at or utc_now()
     body = dict(REQUEST if request is None else request)
     if webhook_url:
         body["webhook_url"] = webhook_url
-    values: dict[str, Any] = {
-        "job_id": new_job_id(),
-        "user_id": user_id,
-        "status": status,
-        "stage": STEP_OF[status],
-        "request": body,
-        "created_at": now,
-        "updated_at": now,
-    }
-    return Job(**(values | fields))
+    when = {"created_at": created_at, "updated_at": created_at} if created_at else {}
+    return queued_job(user_id, body, **when, **fields).model_copy(
+        update={"status": status, "stage": STEP_OF[status]}
+    )
 
 
 def put_job(user_id: str = "alice", status: JobStatus = JobStatus.QUEUED, **kwargs: Any) -> Job:

@@ -72,7 +72,7 @@ def deployed_permissions() -> TemplatePermissions:
 
         assembly = Path(tempfile.mkdtemp(prefix="iam-check-cdk.out-"))
         atexit.register(shutil.rmtree, assembly, ignore_errors=True)
-        # As `make synth` builds it: a template for checks, never deployed, so no staged weights.
+        # As `make synth` does: this template is never deployed (cdk.json stages no weights).
         build_app(new_app(str(assembly), allow_no_model_data=True)).synth()
     STATS.template = str(assembly / name)
     template = json.loads((assembly / name).read_text())

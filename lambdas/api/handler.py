@@ -16,29 +16,14 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig
 from aws_lambda_powertools.logging import correlation_paths
 
-from lambdas.common.business_metrics import BusinessMetrics
-from lambdas.common.contract import PRESIGNED_URL_TTL_S
-from lambdas.common.lifecycle import LifecycleEvents
 from lambdas.common.observability import logger, metrics, tracer
 from lambdas.common.runtime import ColdStart
 from lambdas.common.settings import ApiSettings
-from lambdas.common.store.api_keys import ApiKeyStore
-from lambdas.common.store.jobs import JobStore
-from lambdas.common.store.ledger import CreditLedger
-from lambdas.common.store.objects import MediaBucket, UploadsBucket
-from lambdas.common.store.uploads import UploadStore
-from lambdas.common.store.users import UserStore
 from lambdas.common.url_safety import http_loopback_allowed
 
 from .app import cors, create_app, reject_before_routing, rejection
 from .rate_limits import RateLimits
 from .services import Services
-from .services.api_keys import ApiKeyService
-from .services.executions import Executions
-from .services.songs import SongService
-from .services.sources import SourceResolver
-from .services.uploads import UploadService
-from .services.users import UserService
 
 # GET requests emit no business metric; Powertools would warn on every one of them.
 warnings.filterwarnings("ignore", message="No application metrics to publish")
@@ -54,40 +39,7 @@ class Api:
 
 
 def build(settings: ApiSettings) -> Api:
-    jobs, users = JobStore(settings.jobs_table_name), UserStore(settings.users_table_name)
-    media = MediaBucket(settings.media_bucket_name, PRESIGNED_URL_TTL_S)
-    uploads, upload_objects = (
-        UploadStore(settings.uploads_table_name),
-        UploadsBucket(settings.uploads_bucket_name),
-    )
-    sources = SourceResolver(
-        jobs,
-        uploads,
-        upload_objects,
-        media,
-        stems_enabled=settings.stems_enabled,
-        upload_expiry_days=settings.upload_expiry_days,
-    )
-    songs = SongService(
-        settings,
-        ledger=CreditLedger(jobs, users),
-        media=media,
-        executions=Executions(settings.state_machine_arn),
-        sources=sources,
-        events=LifecycleEvents(settings.event_bus_name),
-        metrics=BusinessMetrics(settings.stage_name),
-    )
-    services = Services(
-        songs=songs,
-        users=UserService(users, signup_credits=settings.signup_credits),
-        uploads=UploadService(settings, uploads, upload_objects, jobs),
-        api_keys=ApiKeyService(
-            ApiKeyStore(settings.api_keys_table_name, settings.users_table_name),
-            users,
-            signup_credits=settings.signup_credits,
-            max_per_user=settings.api_key_max_per_user,
-        ),
-    )
+    services = Services.from_settings(settings)
     cors_config = cors(settings.origins)
     app = create_app(cors_config, lambda: services)
     return Api(settings, services, cors_config, app, RateLimits.from_settings(settings))

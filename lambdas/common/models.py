@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 from uuid import uuid4
 
 from pydantic import (
@@ -89,6 +89,13 @@ SafeText = Annotated[str, StringConstraints(pattern=SAFE_TEXT_PATTERN)]
 UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 
 
+def _no_repeats(value: list[str], info: ValidationInfo) -> list[str]:
+    """A list whose schema says uniqueItems: a repeated item is refused, not dropped."""
+    if len(set(value)) != len(value):
+        raise ValueError(f"{info.field_name} must not repeat")
+    return value
+
+
 def _safe_webhook_url(value: str) -> str:
     # Checked again, on the resolved address, at every delivery (lambdas/common/url_safety.py).
     try:
@@ -114,7 +121,7 @@ class _RenderOptions(StrictModel):
     # base: 50 steps, guidance 7.0); ranges as in ACE-Step 1.5's INFERENCE.md.
     guidance_scale: float | None = Field(None, ge=1.0, le=15.0)
     inference_steps: int | None = Field(None, ge=1, le=100)
-    formats: list[AudioFormat] = Field(
+    formats: Annotated[list[AudioFormat], AfterValidator(_no_repeats)] = Field(
         default_factory=lambda: ["wav"], min_length=1, max_length=3, json_schema_extra={"uniqueItems": True}
     )
     title: SafeText | None = Field(None, min_length=1, max_length=MAX_TITLE_CHARS)
@@ -127,13 +134,6 @@ class _RenderOptions(StrictModel):
             "(checked now and at every delivery)"
         ),
     )
-
-    @field_validator("formats")
-    @classmethod
-    def _unique_formats(cls, value: list[str]) -> list[str]:
-        if len(set(value)) != len(value):
-            raise ValueError("formats must not repeat")
-        return value
 
 
 # Takes of one request, rendered together in one GPU batch and priced each (not for stems: an
@@ -274,14 +274,9 @@ class StemsRequest(_AudioInOptions):
     mode: Literal["stems"]
     # One take only: extraction separates the source; takes would not differ.
     variants: int = Field(1, ge=1, le=1, description="Stems have one take (one file per track)")
-    tracks: list[StemTrack] = Field(min_length=1, max_length=4, json_schema_extra={"uniqueItems": True})
-
-    @field_validator("tracks")
-    @classmethod
-    def _unique_tracks(cls, value: list[str]) -> list[str]:
-        if len(set(value)) != len(value):
-            raise ValueError("tracks must not repeat")
-        return value
+    tracks: Annotated[list[StemTrack], AfterValidator(_no_repeats)] = Field(
+        min_length=1, max_length=4, json_schema_extra={"uniqueItems": True}
+    )
 
 
 AudioInRequest = CoverRequest | RepaintRequest | ExtendRequest | StemsRequest
@@ -376,6 +371,13 @@ class Job(BaseModel):
     started_at: str | None = None  # queued -> processing
     finished_at: str | None = None  # processing -> processed
     source: JobSource | None = None  # audio-in modes only
+
+
+def queued_job(user_id: str, request: dict, **fields: Any) -> Job:
+    """A new job row, as a song request makes it: queued, now; `fields` add its price, source..."""
+    now = utc_now()
+    values = {"job_id": new_job_id(), "created_at": now, "updated_at": now} | fields
+    return Job(user_id=user_id, status=JobStatus.QUEUED, stage=JobStep.QUEUED, request=request, **values)
 
 
 class User(BaseModel):

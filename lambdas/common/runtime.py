@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Callable, Mapping
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from .settings import FunctionSettings
 
@@ -56,6 +56,21 @@ class ColdStart(Generic[S, D]):
             self.environ = environ
             self._settings = None
             self._dependencies = None
+
+
+def partial_batch(
+    event: dict[str, Any], context: Any, cold_start: ColdStart, record_handler: Callable
+) -> Any:
+    """An SQS batch, record by record, with partial batch failures (Powertools): only the failed
+    records return to the queue. The settings are checked first: a missing one fails the
+    invocation (the whole batch comes back), not each record."""
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+
+    cold_start.dependencies()
+    processor = BatchProcessor(event_type=EventType.SQS)
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )
 
 
 def reset_all() -> None:

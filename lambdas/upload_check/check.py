@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from lambdas.common.observability import logger
+from lambdas.common.settings import UploadCheckSettings
 from lambdas.common.store.objects import UploadsBucket
 from lambdas.common.store.uploads import UploadStore
 from lambdas.common.uploads import Upload, UploadStatus, parse_object_key
@@ -135,11 +136,16 @@ def _too_long(duration_s: float, max_duration_s: float) -> Rejected:
     )
 
 
+@dataclass(frozen=True)
 class UploadCheck:
-    def __init__(self, uploads: UploadStore, objects: UploadsBucket, *, max_duration_s: float) -> None:
-        self.uploads = uploads
-        self.objects = objects
-        self.max_duration_s = max_duration_s
+    uploads: UploadStore
+    objects: UploadsBucket
+    max_duration_s: float
+
+    @classmethod
+    def from_settings(cls, settings: UploadCheckSettings) -> UploadCheck:
+        objects = UploadsBucket(settings.uploads_bucket_name)
+        return cls(UploadStore(settings.uploads_table_name), objects, settings.upload_max_duration_seconds)
 
     def check(self, key: str, etag: str | None = None) -> str:
         """Check the object at `key` once; returns what happened (for the log). Retry-safe.

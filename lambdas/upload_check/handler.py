@@ -14,28 +14,15 @@ import json
 from typing import Any
 from urllib.parse import unquote_plus
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from lambdas.common.observability import logger, tracer
-from lambdas.common.runtime import ColdStart
+from lambdas.common.observability import instrumented, logger, tracer
+from lambdas.common.runtime import ColdStart, partial_batch
 from lambdas.common.settings import UploadCheckSettings
-from lambdas.common.store.objects import UploadsBucket
-from lambdas.common.store.uploads import UploadStore
 
 from .check import UploadCheck
 
-
-def build(settings: UploadCheckSettings) -> UploadCheck:
-    return UploadCheck(
-        UploadStore(settings.uploads_table_name),
-        UploadsBucket(settings.uploads_bucket_name),
-        max_duration_s=settings.upload_max_duration_seconds,
-    )
-
-
-cold_start = ColdStart(UploadCheckSettings, build)
-processor = BatchProcessor(event_type=EventType.SQS)
+cold_start = ColdStart(UploadCheckSettings, UploadCheck.from_settings)
 
 
 def s3_objects(body: str) -> list[tuple[str, str | None]]:
@@ -64,10 +51,6 @@ def record_handler(record: SQSRecord) -> list[str]:
     return outcomes
 
 
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
+@instrumented
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    cold_start.dependencies()  # a missing setting fails the invocation, not each record
-    return process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
-    )
+    return partial_batch(event, context, cold_start, record_handler)

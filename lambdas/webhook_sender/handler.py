@@ -17,26 +17,16 @@ from typing import Any
 
 from lambdas.common import aws
 from lambdas.common.contract import WEBHOOK_SENDER
-from lambdas.common.observability import logger, tracer
+from lambdas.common.observability import instrumented, logger
 from lambdas.common.runtime import ColdStart
 from lambdas.common.settings import WebhookSenderSettings
-from lambdas.common.store.users import UserStore
-from lambdas.common.store.webhook_deliveries import WebhookDeliveries
 from lambdas.webhooks.delivery import Outcome, Result, Webhooks, deliver
 from lambdas.webhooks.schedule import SENDER_RESERVE_S, WEBHOOK_SENDER_TIMEOUT_S, retry_delay_s
 
 MAX_PARALLEL = WEBHOOK_SENDER.batch_size  # every record of a batch at once
 
 
-def build(settings: WebhookSenderSettings) -> Webhooks:
-    return Webhooks(
-        WebhookDeliveries(settings.jobs_table_name),
-        UserStore(settings.users_table_name),
-        allow_http_loopback=settings.webhook_allow_http_loopback,
-    )
-
-
-cold_start = ColdStart(WebhookSenderSettings, build)
+cold_start = ColdStart(WebhookSenderSettings, Webhooks.from_settings)
 
 
 def _attempt_of(record: dict[str, Any]) -> int:
@@ -90,8 +80,7 @@ def _queue_url(queue_arn: str) -> str:
     return aws.client("sqs").get_queue_url(QueueName=queue_arn.rsplit(":", 1)[-1])["QueueUrl"]
 
 
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
+@instrumented
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     records = event.get("Records", [])
     # Tables and clients are made here, before the threads: boto3 does not create them thread-safely.

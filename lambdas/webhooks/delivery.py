@@ -21,12 +21,14 @@ from enum import StrEnum
 from typing import Any
 
 from lambdas.common.event_catalog import EVENT_TYPES
+from lambdas.common.settings import WebhookSenderSettings
 from lambdas.common.store.users import UserStore
 from lambdas.common.store.webhook_deliveries import WebhookDeliveries
 from lambdas.common.url_safety import UnsafeUrl, resolve_target
 
 from . import http, signing
 from .schedule import DELIVERY_DEADLINE_S, retry_delay_s
+from .secret import new_secret
 
 KNOWN_TYPES = frozenset(EVENT_TYPES.values())
 
@@ -54,6 +56,11 @@ class Webhooks:
     deliveries: WebhookDeliveries
     users: UserStore
     allow_http_loopback: bool = False  # the local stack's receivers (never on AWS)
+
+    @classmethod
+    def from_settings(cls, settings: WebhookSenderSettings) -> Webhooks:
+        deliveries, users = WebhookDeliveries(settings.jobs_table_name), UserStore(settings.users_table_name)
+        return cls(deliveries, users, allow_http_loopback=settings.webhook_allow_http_loopback)
 
 
 def deliver(body: dict[str, Any], attempt: int, webhooks: Webhooks) -> Outcome:
@@ -87,7 +94,7 @@ def _attempt(
     except (OSError, UnicodeError) as exc:  # the name does not resolve now; DNS may recover
         return _failed(attempt, f"dns: {type(exc).__name__}")
 
-    secret = webhooks.users.webhook_secret(user_id, signing.new_secret)
+    secret = webhooks.users.webhook_secret(user_id, new_secret)
     payload = json.dumps(body, separators=(",", ":")).encode()
     headers = signing.signed_headers(secret, msg_id, int(time.time()), payload)
     try:

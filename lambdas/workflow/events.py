@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from lambdas.common.observability import logger
 
 
 class _Payload(BaseModel):
@@ -12,6 +14,13 @@ class _Payload(BaseModel):
 
     job_id: str = Field(min_length=1)
     user_id: str = Field(min_length=1)
+
+    @classmethod
+    def received(cls, event: dict[str, Any]) -> Self:
+        """The task's payload, validated; its job and user go on every log line of the invocation."""
+        task = cls.model_validate(event)
+        logger.append_keys(job_id=task.job_id, user_id=task.user_id)
+        return task
 
 
 class TokenTask(_Payload):

@@ -3,6 +3,8 @@ into the Generate task's outcome (`Notifications`)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
@@ -33,23 +35,15 @@ MAX_REQUEST_TTL_S = 21600  # SageMaker's limit for RequestTTLSeconds
 TRANSIENT_S3_CODES = frozenset({"SlowDown", "RequestTimeout", "Throttling", "ThrottlingException"})
 
 
+@dataclass(frozen=True)
 class Generation:
     """The Generate task: the job's request to the endpoint, at most one invocation per job."""
 
-    def __init__(
-        self,
-        jobs: JobStore,
-        scratch: ScratchBucket,
-        events: LifecycleEvents,
-        *,
-        endpoint_name: str,
-        inference_timeout_s: int,
-    ) -> None:
-        self.jobs = jobs
-        self.scratch = scratch
-        self.events = events
-        self.endpoint_name = endpoint_name
-        self.inference_timeout_s = inference_timeout_s
+    jobs: JobStore
+    scratch: ScratchBucket
+    events: LifecycleEvents
+    endpoint_name: str
+    inference_timeout_s: int
 
     def start_inference(self, job_id: str, task_token: str) -> dict:
         """Write the request to S3, keep the token on the job, then call InvokeEndpointAsync once.
@@ -104,12 +98,12 @@ class Generation:
         }
 
 
+@dataclass(frozen=True)
 class Notifications:
     """The callback: SageMaker's notifications complete the waiting Generate tasks."""
 
-    def __init__(self, jobs: JobStore, scratch: ScratchBucket) -> None:
-        self.jobs = jobs
-        self.scratch = scratch
+    jobs: JobStore
+    scratch: ScratchBucket
 
     def handle(self, notification: AsyncInferenceNotification) -> str:
         """Complete the job's Generate task from a SageMaker notification. Returns what happened.

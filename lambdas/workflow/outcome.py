@@ -9,6 +9,7 @@ twice (metrics are recorded by the call that captured or released the job's pric
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from lambdas.common import media_keys
@@ -16,6 +17,7 @@ from lambdas.common.business_metrics import BusinessMetrics, seconds_between
 from lambdas.common.lifecycle import LifecycleEvents
 from lambdas.common.models import Job, JobError, JobResult, JobStatus, Reservation
 from lambdas.common.observability import logger
+from lambdas.common.store.jobs import JobStore
 from lambdas.common.store.ledger import CreditLedger
 from lambdas.common.store.objects import MediaBucket, ScratchBucket, UploadsBucket
 from lambdas.common.store.uploads import UploadStore, sync_retention_tag
@@ -58,6 +60,7 @@ def classify(error: dict[str, Any] | None) -> JobError:
     return _BY_ERROR_NAME.get(str((error or {}).get("Error", "")), INTERNAL_ERROR)
 
 
+@dataclass(frozen=True)
 class Outcomes:
     """ChargeAndComplete (`complete`), HandleFailure (`fail`) and the reaper (`reap`).
 
@@ -65,24 +68,17 @@ class Outcomes:
     only the finalize task, which completes songs, is given them.
     """
 
-    def __init__(
-        self,
-        ledger: CreditLedger,
-        queue: UserQueue,
-        media: MediaBucket,
-        scratch: ScratchBucket,
-        events: LifecycleEvents,
-        metrics: BusinessMetrics,
-        uploads: tuple[UploadStore, UploadsBucket] | None = None,
-    ) -> None:
-        self.ledger = ledger
-        self.jobs = ledger.jobs
-        self.queue = queue
-        self.media = media
-        self.scratch = scratch
-        self.events = events
-        self.metrics = metrics
-        self.uploads = uploads
+    ledger: CreditLedger
+    queue: UserQueue
+    media: MediaBucket
+    scratch: ScratchBucket
+    events: LifecycleEvents
+    metrics: BusinessMetrics
+    uploads: tuple[UploadStore, UploadsBucket] | None = None
+
+    @property
+    def jobs(self) -> JobStore:
+        return self.ledger.jobs
 
     def complete(self, job_id: str, user_id: str, result: dict[str, Any]) -> dict[str, Any]:
         """Success path (ChargeAndComplete): capture the reservation with the `processed` update,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
@@ -15,14 +16,14 @@ from lambdas.common.store.objects import MediaBucket, ScratchBucket
 from .errors import InvalidManifest, JobNotRunnable
 
 
+@dataclass(frozen=True)
 class Publisher:
     """The Publish task. Returns `result`: the JobResult (JSON) that ChargeAndComplete stores with
     the charge."""
 
-    def __init__(self, jobs: JobStore, scratch: ScratchBucket, media: MediaBucket) -> None:
-        self.jobs = jobs
-        self.scratch = scratch
-        self.media = media
+    jobs: JobStore
+    scratch: ScratchBucket
+    media: MediaBucket
 
     def publish(self, job_id: str, user_id: str, manifest_data: dict[str, Any]) -> dict[str, Any]:
         manifest = _validated(manifest_data, job_id, self.scratch.name)

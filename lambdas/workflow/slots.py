@@ -10,6 +10,7 @@ re-runs the check.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from lambdas.common.models import UNFINISHED, Job, JobStatus, utc_now, utc_timestamp
@@ -21,12 +22,12 @@ from . import tokens
 from .errors import JobNotFound, JobNotRunnable
 
 
+@dataclass(frozen=True)
 class UserQueue:
-    def __init__(self, jobs: JobStore, slots: SlotStore, *, limit: int, workflow_timeout_s: int) -> None:
-        self.jobs = jobs
-        self.slots = slots
-        self.limit = limit
-        self.workflow_timeout_s = workflow_timeout_s
+    jobs: JobStore
+    slots: SlotStore
+    limit: int  # slots per user
+    workflow_timeout_s: int
 
     def horizon(self) -> str:
         """Queued jobs created before this have outlived the state machine's timeout: no live

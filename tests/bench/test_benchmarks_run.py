@@ -43,6 +43,12 @@ SMOKE_RUNS: dict[str, tuple[list[str], dict[str, str]]] = {
         {"PYTHONPATH": "sagemaker_containers/music"},
     ),
     "local_e2e_bench": (["-m", "bench.local_e2e_bench", "--runs", "1", "--warmup", "0"], {}),
+    "measure_bench": (["bench/measure_bench.py", "--duration", "5", "--takes", "2"], {}),
+    "quality_bench": (
+        ["bench/quality_bench.py", "--profile", "tiny", "--limit", "1", "--duration", "3", "--steps", "1"],
+        {"PYTHONPATH": "sagemaker_containers/music"},
+    ),
+    "transcribe_bench": (["-m", "bench.transcribe_bench", "--seconds", "3"], {}),
 }
 
 
@@ -98,3 +104,30 @@ def test_container_bench(tmp_path) -> None:
 def test_local_e2e_bench(tmp_path) -> None:
     out = _run("local_e2e_bench", tmp_path)
     assert "stack start-up" in out and "median" in out
+
+
+def test_measure_bench(tmp_path) -> None:
+    report = json.loads(_run("measure_bench", tmp_path))
+    processing = report["signal_processing"]
+    assert processing["duration_s"] == 5.0 and processing["takes"]["count"] == 2
+    assert sorted(processing["takes"]["ranks"]) == [1, 2]
+    assert processing["one_take"]["delivered"]["loudness_lufs"] is not None
+
+
+def test_quality_bench(tmp_path) -> None:
+    out = _run("quality_bench", tmp_path)
+    assert "profile tiny, 1 takes of 3.0 s" in out
+    for row in (
+        "CLAP text-audio",
+        "lyrics accuracy, en",
+        "tempo within 4 %",
+        "key MIREX score",
+        "loudness LUFS",
+    ):
+        assert f"| {row}" in out
+
+
+def test_transcribe_bench(tmp_path) -> None:
+    report = json.loads(_run("transcribe_bench", tmp_path))
+    assert report["audio_s"] == 3.0 and report["notes"] > 0
+    assert report["cpu_s_per_audio_minute"] > 0

@@ -232,11 +232,27 @@ def test_an_uploaded_track_is_checked_covered_and_split_into_stems(
     page.get_by_label("Cover a track").check()
     page.get_by_label("Upload a file").check()
 
+    # A type the API does not take (text/plain, .txt): refused here, before any request.
+    upload_posts: list[str] = []
+
+    def record(request: Any) -> None:
+        if request.method == "POST" and request.url.rstrip("/").endswith("/uploads"):
+            upload_posts.append(request.url)
+
+    page.on("request", record)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("these are my notes, not a song\n")
+    page.get_by_label("Audio file").set_input_files(str(notes))
+    page.get_by_role("alert").filter(has_text="notes.txt is not a WAV, MP3, FLAC or Ogg file").wait_for()
+    assert upload_posts == []
+
     # Not audio: S3 takes it, the API's check rejects it, the page says why in the API's words.
     bogus = tmp_path / "notes.wav"
     bogus.write_bytes(b"these are my notes, not a song\n" * 100)
     page.get_by_label("Audio file").set_input_files(str(bogus))
     page.locator('[data-upload-status="rejected"]').wait_for(timeout=60_000)
+    assert len(upload_posts) == 1  # the form for notes.wav
+    page.remove_listener("request", record)
     status = page.locator(".upload-status")
     assert "NotAudio" in status.inner_text() and "not audio" in status.inner_text()
     # A cover without a ready track is stopped here, before any request.

@@ -98,7 +98,8 @@ def test_a_source_that_ends_mid_latent_step_gives_no_silent_tail(tiny_models: Mo
 def test_repaint_changes_only_the_window(tiny_models: Models, s3: Any) -> None:
     source = _put_source(s3)
     original = _decoded(s3, source["key"])
-    request = _request("repaint", source, start_s=1.0, end_s=2.0, prompt="drum fill")
+    # Mastering off (the default masters the whole take, outside the window too: docs/container.md).
+    request = _request("repaint", source, start_s=1.0, end_s=2.0, prompt="drum fill", mastering=None)
     manifest = SongPipeline(tiny_models).run(request)
     out = _decoded(s3, manifest.audio[0].key)
     # Outside: the source's own samples, up to one 16-bit step of requantisation.
@@ -112,7 +113,7 @@ def test_repaint_variants_keep_the_source_outside_the_window_in_every_take(
 ) -> None:
     source = _put_source(s3)
     original = _decoded(s3, source["key"])
-    request = _request("repaint", source, start_s=1.0, end_s=2.0, variants=2)
+    request = _request("repaint", source, start_s=1.0, end_s=2.0, variants=2, mastering=None)
     manifest = SongPipeline(tiny_models).run(request)
     assert manifest.seeds == [7, 8] and [a.take for a in manifest.audio] == [1, 2]
     first, second = (_decoded(s3, a.key) for a in manifest.audio)
@@ -129,7 +130,7 @@ def test_stems_take_no_variants() -> None:
 def test_extend_is_a_repaint_of_a_longer_canvas(tiny_models: Models, s3: Any) -> None:
     source = _put_source(s3)
     original = _decoded(s3, source["key"])
-    request = _request("extend", source, add_s=2.0, duration_s=SOURCE_S + 2.0, prompt="outro")
+    request = _request("extend", source, add_s=2.0, duration_s=SOURCE_S + 2.0, prompt="outro", mastering=None)
     manifest = SongPipeline(tiny_models).run(request)
     out = _decoded(s3, manifest.audio[0].key)
     assert out.shape == (round((SOURCE_S + 2.0) * RATE), 2) and manifest.duration_s == SOURCE_S + 2.0

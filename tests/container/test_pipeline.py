@@ -19,7 +19,7 @@ from song_model.schemas import Manifest, parse_request
 
 MANIFEST_KEYS = {
     "job_id", "audio", "cover", "sample_rate", "duration_s", "lyrics", "prompt", "categories", "seed",
-    "seeds", "engine", "music", "timings",
+    "seeds", "engine", "music", "takes", "best_take", "mastering", "timings", "persona",
 }  # fmt: skip
 
 
@@ -41,10 +41,11 @@ def test_each_mode_produces_a_complete_manifest(tiny_models: Any, s3: Any, mode:
     assert manifest["engine"] == "acestep" and manifest["sample_rate"] == 48000
     assert manifest["seed"] == 42
     assert manifest["duration_s"] == pytest.approx(1.5)
+    assert manifest["persona"] is None  # no persona asked for
     assert manifest["prompt"]
     assert manifest["lyrics"].startswith("[")
     assert 3 <= len(manifest["categories"]) <= 5 and set(manifest["categories"]) <= set(GENRES)
-    assert set(manifest["timings"]) == {"lyrics_s", "music_s", "cover_s", "upload_s", "total_s"}
+    assert set(manifest["timings"]) == {"lyrics_s", "music_s", "cover_s", "measure_s", "upload_s", "total_s"}
     assert manifest["timings"]["total_s"] >= manifest["timings"]["music_s"] > 0
 
 

@@ -82,6 +82,11 @@ def _locations(body: dict[str, Any]) -> list[tuple[Any, ...]]:
         ({"output": {"bucket": "b-1"}}, ("output", "prefix")),
         ({"description": ""}, ("description",)),
         ({"description": "x" * 2001}, ("description",)),
+        ({"mastering": {"loudness_lufs": -24}}, ("mastering", "loudness_lufs")),
+        ({"mastering": {"loudness_lufs": -5}}, ("mastering", "loudness_lufs")),
+        ({"mastering": {"true_peak_dbtp": 0.5}}, ("mastering", "true_peak_dbtp")),
+        ({"mastering": {"true_peak_dbtp": -3.5}}, ("mastering", "true_peak_dbtp")),
+        ({"mastering": "loud"}, ("mastering",)),
     ],
 )
 def test_bad_values_are_reported_on_their_field(overrides: dict[str, Any], field: tuple[Any, ...]) -> None:
@@ -128,3 +133,14 @@ def test_the_api_request_reaches_the_container_with_its_music_fields() -> None:
     assert metadata == (84, "Eb major", 3, "fr")
     assert request.duration_s == 600
     assert request.inference_steps is None and request.guidance_scale is None
+
+
+def test_mastering_defaults_to_minus_14_lufs_and_null_is_the_raw_level() -> None:
+    default = parse_request(make_request())
+    assert default.mastering is not None
+    assert (default.mastering.loudness_lufs, default.mastering.true_peak_dbtp) == (-14.0, -1.0)
+    assert parse_request(make_request(mastering=None)).mastering is None
+    custom = parse_request(make_request(mastering={"loudness_lufs": -23, "true_peak_dbtp": -2}))
+    assert custom.mastering is not None and custom.mastering.true_peak_dbtp == -2.0
+    half = parse_request(make_request(mastering={"loudness_lufs": -9}))
+    assert half.mastering is not None and half.mastering.true_peak_dbtp == -1.0

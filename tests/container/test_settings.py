@@ -55,6 +55,9 @@ def test_values_are_trimmed_and_case_insensitive() -> None:
         ({"COVER_STEPS": "2"}, "COVER_STEPS=2: sdxl_lightning_4step_unet"),
         ({"GPU_OFFLOAD": "llm,music"}, "GPU_OFFLOAD.*music"),
         ({"GPU_OFFLOAD": "everything"}, "GPU_OFFLOAD"),
+        ({"SCORING_ENABLED": "yes"}, "SCORING_ENABLED"),
+        ({"MEASURE_WORKERS": "-1"}, "MEASURE_WORKERS"),
+        ({"MEASURE_WORKERS": "many"}, "MEASURE_WORKERS"),
     ],
 )
 def test_bad_values_fail_with_the_variable_named(env: dict[str, str], names: str) -> None:
@@ -76,7 +79,31 @@ def test_the_cover_pipeline_and_unet_can_point_elsewhere() -> None:
 
 @pytest.mark.parametrize(
     ("value", "parts"),
-    [("", {"llm", "stems"}), ("none", set()), (" LLM , cover ", {"llm", "cover"}), ("stems", {"stems"})],
+    [
+        ("", {"llm", "stems"}),
+        ("none", set()),
+        (" LLM , cover ", {"llm", "cover"}),
+        ("stems", {"stems"}),
+        ("llm,stems,scoring", {"llm", "stems", "scoring"}),
+    ],
 )
 def test_gpu_offload_lists_the_parts_kept_in_host_memory(value: str, parts: set[str]) -> None:
     assert load_settings({"GPU_OFFLOAD": value}).gpu_offload == parts
+
+
+def test_scoring_is_on_by_default_with_the_music_clap_and_whisper_turbo() -> None:
+    settings = load_settings({})
+    assert settings.scoring and settings.measure_workers is None
+    assert (settings.clap_model_id, settings.whisper_model_id) == (
+        "laion/larger_clap_music", "openai/whisper-large-v3-turbo",
+    )  # fmt: skip
+    custom = load_settings(
+        {
+            "SCORING_ENABLED": "FALSE",
+            "CLAP_MODEL_ID": " /m/clap ",
+            "WHISPER_MODEL_ID": "me/whisper",
+            "MEASURE_WORKERS": "3",
+        }
+    )
+    assert not custom.scoring and custom.measure_workers == 3
+    assert (custom.clap_model_id, custom.whisper_model_id) == ("/m/clap", "me/whisper")

@@ -54,7 +54,7 @@ def test_staging_uploads_the_server_layout_and_a_record(s3: Any, tmp_path: Path)
     assert [p.repo_id for p in downloads] == [
         "Qwen/Qwen2-7B-Instruct", "ACE-Step/acestep-v15-xl-turbo-diffusers",
         "ACE-Step/acestep-v15-xl-base-diffusers", "stabilityai/stable-diffusion-xl-base-1.0",
-        "ByteDance/SDXL-Lightning",
+        "ByteDance/SDXL-Lightning", "laion/larger_clap_music", "openai/whisper-large-v3-turbo",
     ]  # fmt: skip
     keys = {o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]}
     assert keys == {
@@ -67,6 +67,10 @@ def test_staging_uploads_the_server_layout_and_a_record(s3: Any, tmp_path: Path)
         "models/v1/image/config.json",
         "models/v1/image/model.safetensors",
         "models/v1/image_unet/sdxl_lightning_4step_unet.safetensors",
+        "models/v1/clap/config.json",
+        "models/v1/clap/model.safetensors",
+        "models/v1/whisper/config.json",
+        "models/v1/whisper/model.safetensors",
         "models/v1/staging.json",
     }
     stored = json.loads(s3.get_object(Bucket=BUCKET, Key="models/v1/staging.json")["Body"].read())
@@ -82,8 +86,27 @@ def test_an_empty_base_checkpoint_skips_it(s3: Any, tmp_path: Path) -> None:
     downloads.clear()
     args = ["--bucket", BUCKET, "--prefix", "m/", "--acestep-base", "", "--work-dir", str(tmp_path)]
     record = main(args, s3=s3, download=fake_download)
-    assert [p.name for p in downloads] == ["llm", "acestep", "image", "image_unet"]
+    assert [p.name for p in downloads] == ["llm", "acestep", "image", "image_unet", "clap", "whisper"]
     assert "acestep_base" not in record["parts"]
+
+
+def test_empty_scoring_models_skip_them(s3: Any, tmp_path: Path) -> None:
+    """`--clap '' --whisper ''` for endpoints that run with SCORING_ENABLED=false."""
+    downloads.clear()
+    args = ["--bucket", BUCKET, "--prefix", "m/", "--clap", "", "--whisper", "", "--work-dir", str(tmp_path)]
+    record = main(args, s3=s3, download=fake_download)
+    assert not {"clap", "whisper"} & {p.name for p in downloads} and "clap" not in record["parts"]
+
+
+def test_the_scoring_patterns_take_the_transformers_folders() -> None:
+    from fnmatch import fnmatch
+
+    clap = ["config.json", "preprocessor_config.json", "pytorch_model.bin", "merges.txt", "vocab.json"]
+    whisper = ["config.json", "generation_config.json", "model.safetensors", "normalizer.json", "merges.txt"]
+    for name, files in (("clap", clap), ("whisper", whisper)):
+        for path in files:
+            assert any(fnmatch(path, p) for p in PATTERNS[name]), (name, path)
+    assert not any(fnmatch("flax_model.msgpack", p) for p in PATTERNS["clap"] + PATTERNS["whisper"])
 
 
 def test_the_cover_model_decides_what_image_weights_are_staged(s3: Any, tmp_path: Path) -> None:
@@ -97,8 +120,9 @@ def test_the_cover_model_decides_what_image_weights_are_staged(s3: Any, tmp_path
     downloads.clear()
     args = ["--bucket", BUCKET, "--prefix", "t/", "--cover-model", "sdxl-turbo", "--work-dir", str(tmp_path)]
     record = main(args, s3=s3, download=fake_download)
-    assert [(p.name, p.repo_id) for p in downloads][-1] == ("image", "stabilityai/sdxl-turbo")
-    assert downloads[-1].allow == PATTERNS["image"] and "image_unet" not in record["parts"]
+    (image,) = [p for p in downloads if p.name == "image"]
+    assert image.repo_id == "stabilityai/sdxl-turbo"
+    assert image.allow == PATTERNS["image"] and "image_unet" not in record["parts"]
 
 
 def test_the_image_patterns_leave_out_only_the_unet_weights_for_lightning() -> None:

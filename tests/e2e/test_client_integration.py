@@ -1,16 +1,15 @@
 """Webhooks, cancel and the queue position through the local stack over HTTP (issue 13).
 
-A receiver on 127.0.0.1 plays the client's webhook endpoint; it checks signatures the way a
-client would, with its own small Standard Webhooks verifier (not the service's code).
+A receiver on 127.0.0.1 plays the client's webhook endpoint (tests/webhook_receiver.py); it checks
+signatures the way a client would, with the Standard Webhooks library (not the service's code).
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import io
 import json
+import os
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -20,7 +19,7 @@ import pytest
 import soundfile as sf
 
 from local.client import download, song_id
-from tests.webhook_receiver import Receiver
+from tests.webhook_receiver import Delivery, WebhookReceiver, running_receiver
 
 from .conftest import song_body
 
@@ -29,48 +28,34 @@ pytestmark = pytest.mark.slow
 SONG_TIMEOUT_S = 150
 
 
-def verify(secret: str, headers: dict[str, str], body: bytes, tolerance_s: int = 300) -> bool:
-    """A receiver's check per the Standard Webhooks spec."""
-    msg_id, timestamp = headers["webhook-id"], headers["webhook-timestamp"]
-    if abs(time.time() - int(timestamp)) > tolerance_s:
-        return False
-    key = base64.b64decode(secret.removeprefix("whsec_"))
-    expected = base64.b64encode(
-        hmac.new(key, f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
-    ).decode()
-    signatures = [s.split(",", 1)[1] for s in headers["webhook-signature"].split() if s.startswith("v1,")]
-    return any(hmac.compare_digest(expected, s) for s in signatures)
-
-
 @pytest.fixture(scope="module")
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.close()
+def receiver() -> Iterator[WebhookReceiver]:
+    with running_receiver() as r:
+        yield r
 
 
-def _events(deliveries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [json.loads(d["body"]) for d in deliveries]
+def _events(deliveries: list[Delivery]) -> list[dict[str, Any]]:
+    return [json.loads(d.body) for d in deliveries]
 
 
 def test_webhooks_arrive_in_order_signed_retried_and_without_urls(user, receiver) -> None:
     client = user("hooked")
     secret = client.request("GET", "/me/webhook-secret").json()["secret"]
-    receiver.fail_nth["/hooked"] = 2  # song.processed: the first attempt gets a 500
-    body = song_body("description", webhook_url=f"{receiver.base}/hooked")
+    receiver.script("/hooked", 204, 500)  # song.processed: the first attempt gets a 500
+    body = song_body("description", webhook_url=receiver.url("/hooked"))
     job = client.wait(song_id(client.create_song(body)), SONG_TIMEOUT_S)
     assert job["status"] == "processed"
 
     deliveries = receiver.wait_for("/hooked", 3)  # the retry comes about 5 s later
-    assert all(verify(secret, d["headers"], d["body"]) for d in deliveries)
-    assert not verify(secret.replace("whsec_", "whsec_A"), deliveries[0]["headers"], deliveries[0]["body"])
+    assert all(d.verifies(secret) for d in deliveries)
+    assert not deliveries[0].verifies("whsec_" + base64.b64encode(os.urandom(32)).decode())
     events = _events(deliveries)
-    assert [(e["type"], d["status"]) for e, d in zip(events, deliveries, strict=True)] == [
+    assert [(e["type"], d.status) for e, d in zip(events, deliveries, strict=True)] == [
         ("song.processing", 204),
         ("song.processed", 500),
         ("song.processed", 204),
     ]
-    ids = [d["headers"]["webhook-id"] for d in deliveries]
+    ids = [d.headers["webhook-id"] for d in deliveries]
     assert ids[1] == ids[2] != ids[0]  # a retry keeps its id: receivers dedupe on it
     assert all(e["data"]["job_id"] == job["job_id"] for e in events)
     processed = events[2]["data"]
@@ -94,7 +79,7 @@ def test_cancel_while_processing_and_while_queued(user, receiver) -> None:
     old = client.request("GET", "/me/webhook-secret").json()["secret"]
     secret = client.request("POST", "/me/webhook-secret/rotate").json()["secret"]
     assert secret != old
-    hook = f"{receiver.base}/canceler"
+    hook = receiver.url("/canceler")
     running = song_id(client.create_song(song_body("description", seed=21, webhook_url=hook)))
     queued = song_id(client.create_song(song_body("description", seed=22)))
     _wait_status(client, running, "processing", 60)
@@ -123,8 +108,8 @@ def test_cancel_while_processing_and_while_queued(user, receiver) -> None:
     deliveries = receiver.wait_for("/canceler", 2)
     assert [e["type"] for e in _events(deliveries)] == ["song.processing", "song.canceled"]
     # Signed with the rotated secret only.
-    assert all(verify(secret, d["headers"], d["body"]) for d in deliveries)
-    assert not any(verify(old, d["headers"], d["body"]) for d in deliveries)
+    assert all(d.verifies(secret) for d in deliveries)
+    assert not any(d.verifies(old) for d in deliveries)
 
 
 def test_queue_position_decreases(user) -> None:

@@ -1,9 +1,19 @@
-"""What gets shipped: the Lambda asset, and the staged model data the endpoint reads."""
+"""What gets shipped: the Lambda asset, the layers, and the staged model data the endpoint reads."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import tomllib
 from pathlib import Path
+
+from stacks.functions import REPO_ROOT
+from stacks.uploads import AUDIO_LAYER_DIR
+from stacks.webhooks import SIGNING_LAYER_DIR
+
+# The service's own layers (by a fragment of their logical ids) and what `make install` builds.
+LAYER_DIRS = {"AudioLayer": AUDIO_LAYER_DIR, "SigningLayer": SIGNING_LAYER_DIR}
 
 
 def _lambda_asset_dirs(cloud_assembly: Path, template_json: dict) -> set[str]:
@@ -22,6 +32,81 @@ def test_every_function_ships_only_the_lambdas_package(cloud_assembly: Path, tem
     assert {p.parts[0] for p in shipped} == {"lambdas"}
     assert not [p for p in shipped if "__pycache__" in p.parts]
     assert Path("lambdas/api/handler.py") in shipped
+
+
+def _layer_modules(layer_dir: Path) -> set[str]:
+    """The top-level names a layer puts on the path (python/ of the layer, as Lambda mounts it)."""
+    site = layer_dir / "python"
+    assert site.is_dir(), f"{layer_dir} is not built: run `make install`"
+    return {p.name.split(".")[0] for p in site.iterdir() if not p.name.endswith(".dist-info")}
+
+
+def _layer_ids(template_json: dict) -> dict[str, str]:
+    """Logical id -> LAYER_DIRS key of each of the service's layers in the template."""
+    found = {
+        k: fragment
+        for k, v in template_json["Resources"].items()
+        if v["Type"] == "AWS::Lambda::LayerVersion"
+        for fragment in LAYER_DIRS
+        if fragment in k
+    }
+    assert sorted(found.values()) == sorted(LAYER_DIRS), found
+    return found
+
+
+def test_each_function_imports_with_only_its_own_layers(template_json: dict) -> None:
+    """A handler (and all it imports) must not need a module that only another function's layer
+    carries: on AWS it would fail at its first cold start. Each function's handler is imported with
+    the other layers' modules made unimportable."""
+    layers = _layer_ids(template_json)
+    modules = {fragment: _layer_modules(directory) for fragment, directory in LAYER_DIRS.items()}
+    everything = set().union(*modules.values())
+    handlers_by_blocked: dict[frozenset[str], list[str]] = {}
+    for resource in template_json["Resources"].values():
+        props = resource["Properties"]
+        if resource["Type"] != "AWS::Lambda::Function" or not props["Handler"].startswith("lambdas."):
+            continue
+        own = {layers[ref["Ref"]] for ref in props.get("Layers", []) if ref.get("Ref") in layers}
+        blocked = frozenset(everything - set().union(*(modules[f] for f in own)))
+        handlers_by_blocked.setdefault(blocked, []).append(props["Handler"].rsplit(".", 1)[0])
+    assert len(handlers_by_blocked) >= 2  # the sender and the upload check differ from the rest
+    for blocked, handlers in handlers_by_blocked.items():
+        code = (
+            "import importlib, sys\n"
+            f"sys.modules.update(dict.fromkeys({sorted(blocked)!r}))\n"
+            f"for name in {sorted(handlers)!r}:\n"
+            "    importlib.import_module(name)\n"
+        )
+        run = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True)
+        assert run.returncode == 0, f"{handlers} without {sorted(blocked)}:\n{run.stderr[-2000:]}"
+
+
+def test_the_signing_layer_alone_serves_the_signer() -> None:
+    """The layer carries the library and everything it imports: the signer runs on the standard
+    library plus the layer (-S: no site-packages), and gives the spec's reference signature."""
+    layer = SIGNING_LAYER_DIR / "python"
+    code = (
+        "import sys\n"
+        f"sys.path[:0] = [{str(layer)!r}, {str(REPO_ROOT)!r}]\n"
+        "import standardwebhooks\n"
+        "from lambdas.webhooks import signing\n"
+        "print(standardwebhooks.__file__)\n"
+        "print(signing.signature('whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', 'msg_p5jXN8AQM9LWM0D4loKWxJek',"
+        " 1614265330, b'{\"test\": 2432232314}'))\n"
+    )
+    run = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    library, signature = run.stdout.split()
+    assert Path(library).is_relative_to(layer)
+    assert signature == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+
+
+def test_the_signing_layer_pins_what_the_tests_run() -> None:
+    """The layer's wheels and pyproject's runtime group name the same versions."""
+    requirements = (REPO_ROOT / "layers" / "webhooks" / "requirements.txt").read_text().splitlines()
+    pins = {line.strip() for line in requirements if line.strip() and not line.startswith("#")}
+    runtime = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["dependency-groups"]["runtime"]
+    assert pins and pins <= set(runtime)
 
 
 def test_staged_model_data_is_an_s3_prefix_readable_by_the_endpoint_only(staged_template: dict) -> None:

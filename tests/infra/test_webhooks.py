@@ -92,6 +92,21 @@ def test_a_batch_of_deadlines_fits_the_sender_and_its_queue(template_json: dict)
     assert visibility >= 6 * sender["Timeout"]
 
 
+def test_only_the_sender_carries_the_signing_layer(template_json: dict) -> None:
+    """The Standard Webhooks library reaches the sender as a layer for its runtime; no other
+    function needs it (the API makes secrets with the standard library: lambdas/webhooks/secret.py)."""
+    layer_id = _logical_id(template_json, "AWS::Lambda::LayerVersion", "SigningLayer")
+    layer = template_json["Resources"][layer_id]["Properties"]
+    assert layer["CompatibleRuntimes"] == ["python3.12"]
+    assert layer["CompatibleArchitectures"] == ["x86_64"]
+    carriers = {
+        k
+        for k, v in template_json["Resources"].items()
+        if v["Type"] == "AWS::Lambda::Function" and {"Ref": layer_id} in v["Properties"].get("Layers", [])
+    }
+    assert carriers == {_logical_id(template_json, "AWS::Lambda::Function", "WebhookSender")}
+
+
 def test_sender_consumes_with_partial_batch_failures(template: Template, template_json: dict) -> None:
     queue_id, _ = _queue_ids(template_json)
     template.has_resource_properties(

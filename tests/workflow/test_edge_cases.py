@@ -155,7 +155,7 @@ def _service_error_after_first_call(function_name: str) -> Iterator[list[str]]:
 
 def test_a_lambda_error_after_the_invocation_starts_no_second_one(workflow: Workflow) -> None:
     workflow.user("alice", credits=5)
-    with _service_error_after_first_call(workflow.names.start_inference) as errors:
+    with _service_error_after_first_call(workflow.resources.function("start_inference")) as errors:
         job = workflow.submit("alice")
         workflow.endpoint.wait_for_invocation(job.job_id)
         _wait_until(lambda: _generate_attempts(workflow, job.job_id) == 2)  # the retry ran

@@ -1,92 +1,33 @@
-// The REST API client: adds the Cognito id token, turns error bodies into ApiError with the API's
-// own wording ({"error": {"code", "message", "details"}}).
+// The REST API client. Its types are generated from the API's OpenAPI document (src/api-schema.d.ts,
+// by openapi-typescript from docs/openapi.json: `make openapi`; the build fails when it is stale) and
+// the calls go through openapi-fetch, so every path, parameter, body and answer is checked against
+// the document by `tsc`. It adds the Cognito id token and turns error bodies into ApiError with the
+// API's own wording ({"error": {"code", "message", "details"}}).
+import createClient, { type Client, type Middleware } from "openapi-fetch";
+import type { components, paths } from "./api-schema";
 import type { AppConfig } from "./config";
 import { idToken } from "./auth";
 
-export type JobStatus = "queued" | "processing" | "processed" | "failed" | "canceled";
-
-export interface Me {
-  user_id: string;
-  credits: number;
-  reserved_credits?: number;
-  available_credits?: number;
-}
-
-export interface SongSummary {
-  job_id: string;
-  status: JobStatus;
-  stage: string;
-  mode: string;
-  title?: string | null;
-  created_at: string;
-  updated_at: string;
-  error?: { code: string; message: string } | null;
-  queue_position?: number | null;
-  eta_s?: number | null;
-}
-
-export interface Take {
-  take: number; // 1-based; take k was rendered with seed + k - 1
-  seed?: number | null;
-  audio_url?: string | null;
-  audio_urls?: Record<string, string> | null;
-}
-
-/** What an audio-in song was made from: one of the caller's uploads or songs. */
-export type SourceRef = { upload_id: string } | { song_id: string };
-
-export interface SongSource {
-  upload_id?: string | null;
-  song_id?: string | null;
-  duration_s: number;
-}
-
-export interface SongDetail extends SongSummary {
-  request: Record<string, unknown>;
-  source?: SongSource | null;
-  /** Stems: one set of files per extracted track, by format. */
-  tracks?: Record<string, Record<string, string>> | null;
-  audio_url?: string | null;
-  audio_urls?: Record<string, string> | null;
-  cover_url?: string | null;
-  urls_expire_at?: string | null;
-  lyrics?: string | null;
-  prompt?: string | null;
-  categories?: string[] | null;
-  seed?: number | null;
-  duration_s?: number | null;
-  takes?: Take[] | null;
-  price_credits?: number | null;
-}
-
-export interface SongPage {
-  songs: SongSummary[];
-  next_token?: string | null;
-}
-
-export type UploadStatus = "pending" | "ready" | "rejected";
-
+type Schemas = components["schemas"];
+export type JobStatus = Schemas["JobStatus"];
+export type Me = Schemas["MeResponse"];
+export type SongSummary = Schemas["SongSummary"];
+export type SongDetail = Schemas["SongDetail"];
+export type SongPage = Schemas["SongPage"];
+export type SongSource = Schemas["SongSource"];
+export type Take = Schemas["SongTake"];
+/** What an audio-in song is made from: one of the caller's uploads or songs. */
+export type SourceRef = Schemas["SourceRef"];
+/** The body of POST /songs: one request schema per mode. */
+export type SongRequest = paths["/songs"]["post"]["requestBody"]["content"]["application/json"];
+export type UploadRequest = Schemas["UploadRequest"];
 /** A presigned S3 POST form for exactly one file (POST /uploads). */
-export interface UploadForm {
-  upload_id: string;
-  url: string;
-  fields: Record<string, string>;
-  expires_at: string;
-  max_duration_s: number;
-}
+export type UploadForm = Schemas["UploadCreated"];
+export type Upload = Schemas["UploadDetail"];
+export type WebhookSecret = Schemas["WebhookSecretResponse"];
+type ErrorBody = Schemas["ErrorBody"];
 
-export interface Upload {
-  upload_id: string;
-  status: UploadStatus;
-  filename: string;
-  content_type: string;
-  size_bytes: number;
-  duration_s?: number | null;
-  sample_rate?: number | null;
-  channels?: number | null;
-  error?: { code: string; message: string } | null;
-}
-
+/** One field problem in a 400/422's `details` (the document types `details` as any JSON). */
 export interface FieldProblem {
   field?: string;
   message?: string;
@@ -108,49 +49,73 @@ export class ApiError extends Error {
   }
 }
 
+/** Every call carries the signed-in user's id token. */
+const signedIn: Middleware = {
+  async onRequest({ request }) {
+    request.headers.set("Authorization", await idToken());
+    return request;
+  },
+  // fetch rejects without a status: offline, DNS, or a route the API does not have (its CORS
+  // preflight fails before any answer reaches the page).
+  onError({ request, schemaPath }) {
+    return new ApiError(0, "NetworkError",
+      `No answer from the API for ${request.method} ${schemaPath}: offline, or the API has no such route.`);
+  },
+};
+
+/** An openapi-fetch result: the answer's data, or an ApiError with the API's wording. */
+async function answer<T>(call: Promise<{ data?: T; error?: unknown; response: Response }>): Promise<T> {
+  const { data, error, response } = await call;
+  if (!response.ok) throw toApiError(response, error);
+  return data as T;
+}
+
 export class Api {
-  constructor(private readonly config: AppConfig) {}
+  private readonly client: Client<paths>;
+
+  constructor(config: AppConfig) {
+    this.client = createClient<paths>({ baseUrl: config.apiUrl });
+    this.client.use(signedIn);
+  }
 
   me(): Promise<Me> {
-    return this.call("GET", "me");
+    return answer(this.client.GET("/me"));
   }
 
   listSongs(limit: number, nextToken?: string): Promise<SongPage> {
-    const query = new URLSearchParams({ limit: String(limit) });
-    if (nextToken) query.set("next_token", nextToken);
-    return this.call("GET", `songs?${query}`);
+    return answer(this.client.GET("/songs", { params: { query: { limit, next_token: nextToken } } }));
   }
 
   getSong(id: string): Promise<SongDetail> {
-    return this.call("GET", `songs/${encodeURIComponent(id)}`);
+    return answer(this.client.GET("/songs/{song_id}", { params: { path: { song_id: id } } }));
   }
 
-  createSong(body: Record<string, unknown>, idempotencyKey: string): Promise<SongDetail> {
-    return this.call("POST", "songs", body, { "Idempotency-Key": idempotencyKey });
+  createSong(body: SongRequest, idempotencyKey: string): Promise<SongDetail> {
+    return answer(this.client.POST("/songs", { body, params: { header: { "idempotency-key": idempotencyKey } } }));
   }
 
-  deleteSong(id: string): Promise<void> {
-    return this.call("DELETE", `songs/${encodeURIComponent(id)}`);
+  async deleteSong(id: string): Promise<void> {
+    await answer(this.client.DELETE("/songs/{song_id}", { params: { path: { song_id: id } } }));
   }
 
   cancelSong(id: string): Promise<SongDetail> {
-    return this.call("POST", `songs/${encodeURIComponent(id)}/cancel`);
+    return answer(this.client.POST("/songs/{song_id}/cancel", { params: { path: { song_id: id } } }));
   }
 
-  webhookSecret(): Promise<{ secret: string }> {
-    return this.call("GET", "me/webhook-secret");
+  webhookSecret(): Promise<WebhookSecret> {
+    return answer(this.client.GET("/me/webhook-secret"));
   }
 
-  rotateWebhookSecret(): Promise<{ secret: string }> {
-    return this.call("POST", "me/webhook-secret/rotate");
+  rotateWebhookSecret(): Promise<WebhookSecret> {
+    return answer(this.client.POST("/me/webhook-secret/rotate"));
   }
 
-  createUpload(file: { filename: string; content_type: string; size_bytes: number }): Promise<UploadForm> {
-    return this.call("POST", "uploads", file);
+  createUpload(file: UploadRequest): Promise<UploadForm> {
+    return answer(this.client.POST("/uploads", { body: file }));
   }
 
   getUpload(id: string): Promise<Upload> {
-    return this.call("GET", `uploads/${encodeURIComponent(id)}`);
+    return answer(this.client.GET("/uploads/{upload_id}", { params: { path: { upload_id: id } } }));
   }
 
   /** POST the file with the form's fields straight to S3 (no token: the form's policy is the key). */
@@ -166,41 +131,6 @@ export class Api {
     }
     if (!response.ok) throw storageError(response.status, await response.text());
   }
-
-  private async call<T>(
-    method: string,
-    path: string,
-    body?: unknown,
-    extraHeaders: Record<string, string> = {},
-  ): Promise<T> {
-    const headers: Record<string, string> = { Authorization: await idToken(), ...extraHeaders };
-    if (body !== undefined) headers["Content-Type"] = "application/json";
-    let response: Response;
-    try {
-      response = await fetch(this.config.apiUrl + path, {
-        method,
-        headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-    } catch {
-      // fetch rejects without a status: offline, DNS, or a route the API does not have (its CORS
-      // preflight fails before any answer reaches the page).
-      const route = `${method} /${path.split("?")[0]}`;
-      throw new ApiError(0, "NetworkError", `No answer from the API for ${route}: offline, or the API has no such route.`);
-    }
-    const text = await response.text();
-    const parsed = text ? safeJson(text) : undefined;
-    if (!response.ok) throw toApiError(response, parsed);
-    return parsed as T;
-  }
-}
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
 }
 
 /** S3 answers a refused POST with `<Error><Code>…</Code><Message>…</Message></Error>`. */
@@ -211,8 +141,9 @@ function storageError(status: number, xml: string): ApiError {
   return new ApiError(status, code, message);
 }
 
+/** The API's error body; API Gateway's own answers (throttling, a gateway fault) carry `message` only. */
 function toApiError(response: Response, parsed: unknown): ApiError {
-  const error = (parsed as { error?: { code?: string; message?: string; details?: unknown } })?.error;
+  const error = (parsed as { error?: Partial<ErrorBody> } | undefined)?.error;
   if (error?.message) {
     return new ApiError(response.status, error.code ?? String(response.status), error.message, error.details);
   }

@@ -50,7 +50,7 @@ async function start(): Promise<void> {
     async refreshCredits() {
       try {
         const me = await api.me();
-        const parts = [`${me.available_credits ?? me.credits} credits available`];
+        const parts = [`${me.available_credits} credits available`];
         if (me.reserved_credits) parts.push(`${me.reserved_credits} reserved`);
         credits.textContent = parts.join(" · ");
         credits.dataset.credits = String(me.credits);

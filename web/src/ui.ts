@@ -1,5 +1,5 @@
 // Shared pieces of the screens: error boxes with the API's wording, status badges, dates.
-import { ApiError, type SongSummary } from "./api";
+import { ApiError, type JobStatus, type SongDetail, type SongSummary } from "./api";
 import { h } from "./dom";
 
 /** An alert with the error as the API (or Cognito) words it, plus field-level details. */
@@ -24,7 +24,7 @@ export function errorBox(error: unknown): HTMLElement {
   return box;
 }
 
-const STATUS_TEXT: Record<string, string> = {
+const STATUS_TEXT: Record<JobStatus, string> = {
   queued: "Queued",
   processing: "Processing",
   processed: "Ready",
@@ -32,16 +32,17 @@ const STATUS_TEXT: Record<string, string> = {
   canceled: "Canceled",
 };
 
-export function statusText(song: SongSummary): string {
-  const base = STATUS_TEXT[song.status] ?? song.status;
-  if (song.status === "queued" && typeof song.queue_position === "number") {
+/** The list's songs (summaries) carry no queue position; a song's own page (the detail) does. */
+export function statusText(song: SongSummary | SongDetail): string {
+  const base = STATUS_TEXT[song.status];
+  if (song.status === "queued" && "queue_position" in song && typeof song.queue_position === "number") {
     return `${base} · position ${song.queue_position}`;
   }
   if (song.status === "processing" && song.stage) return `${base} · ${song.stage.replace(/_/g, " ")}`;
   return base;
 }
 
-export function statusBadge(song: SongSummary): HTMLElement {
+export function statusBadge(song: SongSummary | SongDetail): HTMLElement {
   return h("span", { class: `badge badge-${song.status}`, "data-status": song.status }, statusText(song));
 }
 

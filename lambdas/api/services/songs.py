@@ -3,6 +3,7 @@ delete. Independent of HTTP: the routes call these."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,11 +20,10 @@ from lambdas.common.models import (
     JobError,
     JobResult,
     JobStatus,
-    JobStep,
     Reservation,
     SongRequest,
     new_job_id,
-    utc_now,
+    queued_job,
 )
 from lambdas.common.observability import logger
 from lambdas.common.pricing import request_price
@@ -42,26 +42,19 @@ WORKFLOW_START_FAILED = "WorkflowStartFailed"
 CANCELED_BY_USER = JobError(code="Canceled", message="You canceled this song. Nothing was charged.")
 
 
+@dataclass(frozen=True)
 class SongService:
-    def __init__(
-        self,
-        settings: ApiSettings,
-        *,
-        ledger: CreditLedger,
-        media: MediaBucket,
-        executions: Executions,
-        sources: SourceResolver,
-        events: LifecycleEvents,
-        metrics: BusinessMetrics,
-    ) -> None:
-        self.settings = settings
-        self.ledger = ledger
-        self.jobs: JobStore = ledger.jobs
-        self.media = media
-        self.executions = executions
-        self.sources = sources
-        self.events = events
-        self.metrics = metrics
+    settings: ApiSettings
+    ledger: CreditLedger
+    media: MediaBucket
+    executions: Executions
+    sources: SourceResolver
+    events: LifecycleEvents
+    metrics: BusinessMetrics
+
+    @property
+    def jobs(self) -> JobStore:
+        return self.ledger.jobs
 
     # --- requesting a song -------------------------------------------------------------------
 
@@ -96,21 +89,12 @@ class SongService:
             source = self.sources.resolve(user_id, request)
             # What the job renders, stored like a text mode's length: shown, priced and rendered.
             body["duration_s"] = rendered_duration_s(request, source)
-        now, job_id = utc_now(), new_job_id()
+        job_id = new_job_id()
         if source is not None:
             self.sources.start_job(user_id, source, job_id)
-        job = Job(
-            job_id=job_id,
-            user_id=user_id,
-            status=JobStatus.QUEUED,
-            stage=JobStep.QUEUED,
-            request=body,
-            created_at=now,
-            updated_at=now,
-            execution_arn=self.executions.execution_arn(job_id),
-            price_credits=request_price(body, self.settings.credits_per_minute),
-            source=source,
-        )
+        price = request_price(body, self.settings.credits_per_minute)
+        arn = self.executions.execution_arn(job_id)
+        job = queued_job(user_id, body, job_id=job_id, execution_arn=arn, price_credits=price, source=source)
         try:
             # The price is held on the user from now on: a user can never have more songs in
             # flight than the credits cover. The workflow captures it or releases it, once.

@@ -8,6 +8,8 @@ being made is 409, a rejected or expired upload, a failed song or a window outsi
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from botocore.exceptions import BotoCoreError, ClientError
 
 from lambdas.common.errors import InvalidBody, ModeUnavailable, NotFound, SourceNotReady, SourceUnusable
@@ -34,23 +36,14 @@ _SOURCE_FORMAT_ORDER = ("wav", "flac", "mp3")
 _END_TOLERANCE_S = 0.05
 
 
+@dataclass(frozen=True)
 class SourceResolver:
-    def __init__(
-        self,
-        jobs: JobStore,
-        uploads: UploadStore,
-        objects: UploadsBucket,
-        media: MediaBucket,
-        *,
-        stems_enabled: bool,
-        upload_expiry_days: int,
-    ) -> None:
-        self.jobs = jobs
-        self.uploads = uploads
-        self.objects = objects
-        self.media = media
-        self.stems_enabled = stems_enabled
-        self.upload_expiry_days = upload_expiry_days
+    jobs: JobStore
+    uploads: UploadStore
+    objects: UploadsBucket  # the uploads bucket
+    media: MediaBucket  # published songs, sources too
+    stems_enabled: bool
+    upload_expiry_days: int
 
     def resolve(self, user_id: str, request: AudioInRequest) -> JobSource:
         """The source's S3 location and length, after every check against the request."""

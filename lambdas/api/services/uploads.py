@@ -13,6 +13,7 @@ file checked) and checked uploads that have not expired (`upload_max_stored`).
 from __future__ import annotations
 
 import calendar
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from lambdas.common.contract import UPLOAD_FORM_TTL_S
@@ -31,14 +32,12 @@ from ..schemas import UploadCreated, UploadDetail
 CHECK_GRACE_S = 15 * 60
 
 
+@dataclass(frozen=True)
 class UploadService:
-    def __init__(
-        self, settings: ApiSettings, uploads: UploadStore, objects: UploadsBucket, jobs: JobStore
-    ) -> None:
-        self.settings = settings
-        self.uploads = uploads
-        self.objects = objects
-        self.jobs = jobs
+    settings: ApiSettings
+    uploads: UploadStore
+    objects: UploadsBucket
+    jobs: JobStore
 
     def create(self, user_id: str, request: UploadRequest) -> UploadCreated:
         limit = self.settings.upload_max_bytes

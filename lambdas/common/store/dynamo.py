@@ -16,7 +16,7 @@ from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
 
 from .. import aws
-from ..errors import InvalidRequest
+from ..errors import InvalidRequest, NotFound
 from ..media_keys import is_valid_job_id
 
 T = TypeVar("T")
@@ -40,6 +40,26 @@ def from_dynamo(value: Any) -> Any:
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     return value
+
+
+class TableStore:
+    """One table of the service: its name and a boto3 Table resource (made once, reused)."""
+
+    def __init__(self, table_name: str) -> None:
+        self.table_name = table_name
+        self._table = aws.table(table_name)
+
+    def _get(self, key: dict[str, str], **options: Any) -> dict[str, Any] | None:
+        """The item (plain JSON values) by a strongly consistent read, or None."""
+        item = self._table.get_item(Key=key, ConsistentRead=True, **options).get("Item")
+        return from_dynamo(item) if item else None
+
+
+def owned(found: T | None, user_id: str, what: str) -> T:
+    """`found` if it belongs to `user_id`; another user's item is indistinguishable from a missing one."""
+    if found is None or getattr(found, "user_id", None) != user_id:
+        raise NotFound(f"{what} not found")
+    return found
 
 
 def typed(value: Any) -> dict[str, Any]:

@@ -19,16 +19,17 @@ from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
 
-from .. import aws
 from ..contract import JOBS_BY_STATUS, JOBS_BY_USER
 from ..errors import InvalidRequest, JobStateConflict, NotFound
 from ..models import UNFINISHED, Job, JobError, JobStatus, JobStep, utc_now
 from .dynamo import (
     CONDITION_FAILED,
+    TableStore,
     conditional,
     decode_page_token,
     encode_page_token,
     from_dynamo,
+    owned,
     query_all,
     set_clause,
     to_dynamo,
@@ -45,17 +46,13 @@ MARK_PROCESSING = {
 _ACTIVE = {f":{status.value}": status.value for status in sorted(UNFINISHED)}
 
 
-class JobStore:
-    def __init__(self, table_name: str) -> None:
-        self.table_name = table_name
-        self._table = aws.table(table_name)
-
+class JobStore(TableStore):
     # --- reading ---------------------------------------------------------------------------
 
     def find(self, job_id: str) -> Job | None:
         """The job's row (a strongly consistent read), or None."""
-        item = self._table.get_item(Key={"job_id": job_id}, ConsistentRead=True).get("Item")
-        return Job.model_validate(from_dynamo(item)) if item else None
+        item = self._get({"job_id": job_id})
+        return Job.model_validate(item) if item else None
 
     def get(self, job_id: str) -> Job:
         job = self.find(job_id)
@@ -65,10 +62,7 @@ class JobStore:
 
     def get_for_user(self, job_id: str, user_id: str) -> Job:
         """Another user's job is indistinguishable from a missing one."""
-        job = self.find(job_id)
-        if job is None or job.user_id != user_id:
-            raise NotFound("song not found")
-        return job
+        return owned(self.find(job_id), user_id, "song")
 
     def list_for_user(
         self, user_id: str, limit: int, next_token: str | None = None
@@ -205,20 +199,9 @@ class JobStore:
 
     def mark_failed(self, job_id: str, code: str, message: str) -> bool:
         """Fail a job unless it already finished. Returns False when it had already finished."""
-        return conditional(
-            lambda: self._table.update_item(
-                Key={"job_id": job_id},
-                UpdateExpression="SET #s = :failed, stage = :step, #e = :error, updated_at = :now",
-                ConditionExpression="attribute_exists(job_id) AND #s IN (:queued, :processing)",
-                ExpressionAttributeNames={"#s": "status", "#e": "error"},
-                ExpressionAttributeValues={
-                    ":failed": JobStatus.FAILED.value,
-                    ":step": JobStep.FAILED.value,
-                    ":error": {"code": code, "message": message},
-                    ":now": utc_now(),
-                    **_ACTIVE,
-                },
-            )
+        error = {"code": code, "message": message}
+        return (
+            self._end(job_id, JobStatus.FAILED, JobStep.FAILED, error, "attribute_exists(job_id)") is not None
         )
 
     def mark_canceled(self, job_id: str, user_id: str, error: JobError) -> Job | None:
@@ -228,25 +211,34 @@ class JobStore:
         The status condition is what keeps a canceled job from being charged: the workflow's
         charge transaction requires `processing`, and every later step requires its own status.
         """
-        response = unless(
+        ended = self._end(
+            job_id, JobStatus.CANCELED, JobStep.CANCELED, error.model_dump(), "user_id = :uid", user_id
+        )
+        return Job.model_validate(from_dynamo(ended["Attributes"])) if ended else None
+
+    def _end(
+        self,
+        job_id: str,
+        status: JobStatus,
+        step: JobStep,
+        error: dict[str, str],
+        condition: str,
+        user_id: str = "",
+    ) -> dict[str, Any] | None:
+        """An unfinished job ends with `status` and `error` (if `condition` holds too): the update's
+        answer with the row as it is now, or None when the job had ended already."""
+        values = {":status": status.value, ":step": step.value, ":error": error, ":now": utc_now(), **_ACTIVE}
+        return unless(
             CONDITION_FAILED,
             lambda: self._table.update_item(
                 Key={"job_id": job_id},
-                UpdateExpression="SET #s = :canceled, stage = :step, #e = :error, updated_at = :now",
-                ConditionExpression="user_id = :uid AND #s IN (:queued, :processing)",
+                UpdateExpression="SET #s = :status, stage = :step, #e = :error, updated_at = :now",
+                ConditionExpression=f"{condition} AND #s IN (:queued, :processing)",
                 ExpressionAttributeNames={"#s": "status", "#e": "error"},
-                ExpressionAttributeValues={
-                    ":canceled": JobStatus.CANCELED.value,
-                    ":step": JobStep.CANCELED.value,
-                    ":error": error.model_dump(),
-                    ":uid": user_id,
-                    ":now": utc_now(),
-                    **_ACTIVE,
-                },
+                ExpressionAttributeValues=values | ({":uid": user_id} if user_id else {}),
                 ReturnValues="ALL_NEW",
             ),
         )
-        return Job.model_validate(from_dynamo(response["Attributes"])) if response else None
 
     # --- helpers --------------------------------------------------------------------------------
 

@@ -15,19 +15,14 @@ from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
 
-from .. import aws
 from ..contract import UNUSED_TAG, UPLOADS_BY_USER, USED_TAG
-from ..errors import NotFound
 from ..models import utc_now
 from ..uploads import Upload, UploadStatus, expiry
-from .dynamo import conditional, from_dynamo, query_all, set_clause, to_dynamo
+from .dynamo import TableStore, conditional, owned, query_all, set_clause, to_dynamo
 from .objects import UploadsBucket
 
 
-class UploadStore:
-    def __init__(self, table_name: str) -> None:
-        self._table = aws.table(table_name)
-
+class UploadStore(TableStore):
     def create(self, upload: Upload) -> Upload:
         # DynamoDB holds no empty sets: the two reference sets appear with their first member.
         item = upload.model_dump(mode="json", exclude_none=True, exclude={"active_jobs", "songs"})
@@ -35,15 +30,12 @@ class UploadStore:
         return upload
 
     def find(self, upload_id: str) -> Upload | None:
-        item = self._table.get_item(Key={"upload_id": upload_id}, ConsistentRead=True).get("Item")
-        return Upload.model_validate(from_dynamo(item)) if item else None
+        item = self._get({"upload_id": upload_id})
+        return Upload.model_validate(item) if item else None
 
     def get_for_user(self, upload_id: str, user_id: str) -> Upload:
         """Another user's upload is indistinguishable from a missing one."""
-        upload = self.find(upload_id)
-        if upload is None or upload.user_id != user_id:
-            raise NotFound("upload not found")
-        return upload
+        return owned(self.find(upload_id), user_id, "upload")
 
     # --- the check's result ------------------------------------------------------------------
 

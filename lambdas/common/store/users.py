@@ -8,19 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .. import aws
 from ..models import User, utc_now
-from .dynamo import CONDITION_FAILED, from_dynamo, to_dynamo, unless
+from .dynamo import CONDITION_FAILED, TableStore, to_dynamo, unless
 
 
-class UserStore:
-    def __init__(self, table_name: str) -> None:
-        self.table_name = table_name
-        self._table = aws.table(table_name)
-
+class UserStore(TableStore):
     def find(self, user_id: str) -> User | None:
-        item = self._table.get_item(Key={"user_id": user_id}, ConsistentRead=True).get("Item")
-        return User.model_validate(from_dynamo(item)) if item else None
+        item = self._get({"user_id": user_id})
+        return User.model_validate(item) if item else None
 
     def get_or_create(self, user_id: str, signup_credits: int) -> User:
         """First use creates the user with the sign-up credits; a concurrent first use cannot double it."""
@@ -47,9 +42,7 @@ class UserStore:
         first calls agree on one). It lives on the user row: the table is encrypted at rest (KMS),
         and the secret is never logged. Once it exists this is a read (every webhook delivery asks).
         """
-        item = self._table.get_item(
-            Key={"user_id": user_id}, ProjectionExpression="webhook_secret", ConsistentRead=True
-        ).get("Item")
+        item = self._get({"user_id": user_id}, ProjectionExpression="webhook_secret")
         if item and item.get("webhook_secret"):
             return str(item["webhook_secret"])
         response = self._table.update_item(

@@ -5,23 +5,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import aws
 from ..models import utc_now
-from .dynamo import conditional, from_dynamo, to_dynamo
+from .dynamo import TableStore, conditional, to_dynamo
 
 
 def delivery_attribute(event_type: str) -> str:
     return f"webhook_{event_type}"
 
 
-class WebhookDeliveries:
-    def __init__(self, jobs_table: str) -> None:
-        self._table = aws.table(jobs_table)
+class WebhookDeliveries(TableStore):
+    """On the jobs table."""
 
     def song_row(self, job_id: str) -> dict[str, Any] | None:
         """The whole job row (the webhook URL in its request, the delivery records), or None."""
-        item = self._table.get_item(Key={"job_id": job_id}, ConsistentRead=True).get("Item")
-        return from_dynamo(item) if item else None
+        return self._get({"job_id": job_id})
 
     def last(self, row: dict[str, Any], event_type: str) -> dict[str, Any]:
         """The delivery record of `event_type` on a row ({} when none)."""

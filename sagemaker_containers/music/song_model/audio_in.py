@@ -60,10 +60,17 @@ class AudioInRenderer:
         return engine
 
     def render(
-        self, request: AudioInRequest, engine: MusicEngine, prompt: str, lyrics: str | None, seeds: list[int]
+        self,
+        request: AudioInRequest,
+        engine: MusicEngine,
+        prompt: str,
+        lyrics: str | None,
+        seeds: list[int],
+        reference: Audio | None = None,
     ) -> list[Rendered]:
         """One file per stem track, or one per take (one seed each; the takes share one batch).
-        `engine` is what `check(request)` returned: the caller checks before any other work."""
+        `engine` is what `check(request)` returned: the caller checks before any other work.
+        `reference`: a persona's timbre reference clip (cover only)."""
         rate = engine.sample_rate
         data = storage.get_object(request.source.bucket, request.source.key)
         canvas = source_audio.prepare(data, request.duration_s, rate)  # [2, frames]
@@ -86,7 +93,7 @@ class AudioInRenderer:
                 for track in request.tracks
             ]
         if isinstance(request, CoverRequest):
-            audio_input = AudioInput("cover", source=source, strength=request.strength)
+            audio_input = AudioInput("cover", source=source, reference=reference, strength=request.strength)
             takes = engine.generate_takes(job(audio_input), seeds)
             return [Rendered(None, audio, take) for take, audio in enumerate(takes, start=1)]
         start_s, end_s = _window(request)

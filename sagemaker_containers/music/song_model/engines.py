@@ -57,7 +57,8 @@ class MusicMetadata:
 class AudioInput:
     """The audio-to-audio tasks: the source track (and a timbre reference) at the engine's rate.
 
-    task: cover (restyle `source`, `strength` 0..1 keeps its structure), repaint (regenerate
+    `reference` (a persona's clip) conditions the timbre of any task, text2music included (then
+    with no source). task: cover (restyle `source`, `strength` 0..1 keeps its structure), repaint (regenerate
     `start_s`..`end_s` of `source`), extract / lego (`track_name`, e.g. "vocals"), complete
     (`track_classes`). Which tasks run depends on the checkpoint: `MusicEngine.tasks`.
     """
@@ -109,6 +110,8 @@ class MusicEngine(ABC):
     name: str
     sample_rate: int
     tasks: tuple[str, ...] = (TEXT2MUSIC,)
+    # Whether AudioInput.reference (a persona's timbre reference) conditions this engine.
+    takes_reference: bool = False
 
     @abstractmethod
     def sampling(self, job: MusicJob) -> Sampling:
@@ -130,7 +133,14 @@ class MusicEngine(ABC):
                 f"task {task!r} is not supported by the {self.name} engine's checkpoint "
                 f"(supported: {', '.join(self.tasks)})"
             )
+        if job.audio_input and job.audio_input.reference is not None:
+            self.check_reference()
         return task
+
+    def check_reference(self) -> None:
+        """A timbre reference (a persona) this engine would ignore is refused, not dropped."""
+        if not self.takes_reference:
+            raise ValidationFailed(f"personas need the acestep engine: {self.name} takes no timbre reference")
 
 
 class AceStepEngine(MusicEngine):
@@ -144,6 +154,7 @@ class AceStepEngine(MusicEngine):
     """
 
     name = "acestep"
+    takes_reference = True
     TURBO_STEPS = 8
     BASE_STEPS = 50
     BASE_GUIDANCE = 7.0
@@ -265,7 +276,8 @@ class AceStepEngine(MusicEngine):
             end_s = None
         return {
             "src_audio": self._tensor(audio_input.source, pad=True),
-            # The pipeline cuts the reference to 30 s (3 x 10 s, whole latent steps) itself.
+            # Any task, text2music included: the condition encoder's timbre encoder takes it in
+            # place of its learned silence latent. The pipeline makes it 30 s itself (persona.py).
             "reference_audio": self._tensor(audio_input.reference, pad=False),
             "repainting_start": audio_input.start_s,
             "repainting_end": end_s,

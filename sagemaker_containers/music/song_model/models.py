@@ -13,7 +13,9 @@ import torch
 
 from .cover import CoverArtist, lightning_scheduler
 from .engines import AceStepEngine, MusicEngine, MusicgenEngine
+from .measure import Measurer
 from .residency import Residency
+from .scoring import Scorer
 from .settings import Settings
 from .songwriter import Songwriter
 
@@ -28,8 +30,16 @@ class Models:
     # The base checkpoint for stems (ACE-Step `extract`); None when STEMS_ENABLED=false or the
     # engine is not ACE-Step.
     stems_engine: MusicEngine | None = None
-    # Where each part lives between requests ("llm", "music", "stems", "cover").
+    # Where each part lives between requests ("llm", "music", "stems", "cover", "scoring").
     residency: Residency = field(default_factory=lambda: Residency(torch.device("cpu")))
+    # CLAP and Whisper (song_model/scoring.py); None when SCORING_ENABLED=false.
+    scorer: Scorer | None = None
+    measure_workers: int | None = None
+    # Masters, analyses and scores the takes (song_model/measure.py); built from the above.
+    measurer: Measurer = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.measurer = Measurer(self.scorer, self.measure_workers)
 
 
 def resolve_device(setting: str) -> torch.device:
@@ -71,6 +81,10 @@ def load_models(settings: Settings) -> Models:
         models = _load_tiny(settings, device, residency)
     else:
         models = _load_full(settings, device, dtype, residency)
+    from . import analysis
+
+    # librosa's numba kernels compile (or load from numba's cache) now, not in the first request.
+    analysis.warm_up()
     log.info("models loaded in %.1f s", time.perf_counter() - started)
     if device.type == "cuda":
         log.info("GPU memory allocated after load: %.2f GiB", torch.cuda.memory_allocated(device) / 2**30)
@@ -96,12 +110,22 @@ def _load_tiny(settings: Settings, device: torch.device, residency: Residency) -
         base = tiny.build_acestep(turbo=False, share=engine.pipeline)
         residency.place("stems", pipeline_modules(base, shared_with=engine.pipeline))
         stems_engine = AceStepEngine(base, device)
+    scorer = None
+    if settings.scoring:
+        clap, clap_features, clap_tokenizer = tiny.build_clap()
+        whisper, whisper_processor = tiny.build_whisper()
+        scorer = Scorer(
+            clap, clap_features, clap_tokenizer, whisper, whisper_processor, device, cpu_threads=1
+        )
+        residency.place("scoring", scorer.modules)
     return Models(
         songwriter=Songwriter(llm, llm_tokenizer, device),
         engine=engine,
         cover=CoverArtist(image, device, settings.cover_size, settings.cover_steps),
         stems_engine=stems_engine,
         residency=residency,
+        scorer=scorer,
+        measure_workers=settings.measure_workers,
     )
 
 
@@ -143,7 +167,36 @@ def _load_full(settings: Settings, device: torch.device, dtype: torch.dtype, res
         cover=CoverArtist(image, device, settings.cover_size, settings.cover_steps),
         stems_engine=_load_stems_engine(settings, engine, device, dtype, residency),
         residency=residency,
+        scorer=load_scorer(settings, device, dtype, residency),
+        measure_workers=settings.measure_workers,
     )
+
+
+def load_scorer(
+    settings: Settings, device: torch.device, dtype: torch.dtype, residency: Residency
+) -> Scorer | None:
+    """CLAP and Whisper from MODEL_DIR/clap/ and whisper/ (or their hub ids), placed as "scoring"."""
+    if not settings.scoring:
+        return None
+    from transformers import ClapModel, ClapProcessor, WhisperForConditionalGeneration, WhisperProcessor
+
+    clap_src = model_source(settings, "clap", settings.clap_model_id)
+    clap_processor = ClapProcessor.from_pretrained(clap_src)
+    clap = ClapModel.from_pretrained(clap_src, dtype=dtype).eval()
+    whisper_src = model_source(settings, "whisper", settings.whisper_model_id)
+    whisper = WhisperForConditionalGeneration.from_pretrained(whisper_src, dtype=dtype).eval()
+    scorer = Scorer(
+        clap,
+        clap_processor.feature_extractor,
+        clap_processor.tokenizer,
+        whisper,
+        WhisperProcessor.from_pretrained(whisper_src),
+        device,
+    )
+    # After the Scorer: its speech-recognition pipeline moves Whisper to the device when built; the
+    # residency then keeps both models there, or in host memory if GPU_OFFLOAD names "scoring".
+    residency.place("scoring", scorer.modules)
+    return scorer
 
 
 def _load_stems_engine(

@@ -9,19 +9,22 @@ import logging
 import secrets
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import torch
 
-from . import audio_io, storage
+from . import audio_io, persona, storage
 from .audio_in import AudioInRenderer, Rendered
 from .cover import Cover, cover_prompt
-from .engines import MusicJob, MusicMetadata, take_seeds
+from .engines import TEXT2MUSIC, AudioInput, MusicJob, MusicMetadata, take_seeds
 from .errors import ModelError, OutOfMemory, ServiceError
+from .measure import Measured, measure_job
 from .models import Models
 from .schemas import (
     AudioInRequest,
     AudioObject,
     CoverObject,
+    CoverRequest,
     CustomLyricsRequest,
     DescribedLyricsRequest,
     DescriptionRequest,
@@ -66,6 +69,8 @@ class SongPipeline:
             return self._run_audio_in(request)
         started = time.perf_counter()
         seed = request.seed if request.seed is not None else secrets.randbelow(2**32)
+        # A persona's clip is read and checked before any model runs: a bad one costs nothing.
+        loaded = persona.load(request.persona, self.models.engine) if request.persona else None
         with stage("lyrics"), self.residency.on_device("llm"):
             prompt, lyrics, categories = self._words(request, seed)
             metadata = self._metadata(request, prompt, seed)
@@ -78,17 +83,22 @@ class SongPipeline:
             steps=request.inference_steps,
             guidance_scale=request.guidance_scale,
             metadata=metadata,
+            audio_input=AudioInput(TEXT2MUSIC, reference=loaded.reference) if loaded else None,
         )
         sampling = self.models.engine.sampling(job)
         seeds = take_seeds(seed, request.variants)
         with stage("music"):
             takes = self.models.engine.generate_takes(job, seeds)
         music_done = time.perf_counter()
+        rendered = [Rendered(None, audio, take) for take, audio in enumerate(takes, start=1)]
+        measuring = self.models.measurer.start(rendered, measure_job(request, prompt, lyrics, metadata))
         with stage("cover"), self.residency.on_device("cover"):
             cover = self.models.cover.paint(cover_prompt(prompt, categories, request.title), seed)
         cover_done = time.perf_counter()
-        rendered = [Rendered(None, audio, take) for take, audio in enumerate(takes, start=1)]
-        audio_objects, cover_object = self._upload(request, rendered, cover)
+        with stage("measure"), self.residency.on_device("scoring"):
+            measured = measuring.finish()
+        measure_done = time.perf_counter()
+        audio_objects, cover_object = self._upload(request, measured.files, cover)
         done = time.perf_counter()
         return Manifest(
             job_id=request.job_id,
@@ -107,7 +117,9 @@ class SongPipeline:
                 guidance_scale=sampling.guidance_scale,
                 **dataclasses.asdict(metadata),
             ),
-            timings=_timings(started, lyrics_done, music_done, cover_done, done),
+            **self._results(request, measured, seeds),
+            timings=_timings(started, lyrics_done, music_done, cover_done, measure_done, done),
+            persona=loaded.applied if loaded else None,
         )
 
     def _run_audio_in(self, request: AudioInRequest) -> Manifest:
@@ -116,11 +128,13 @@ class SongPipeline:
         seed = request.seed if request.seed is not None else secrets.randbelow(2**32)
         renderer = AudioInRenderer(self.models.engine, self.models.stems_engine)
         engine = renderer.check(request)  # a mode this endpoint cannot run fails before any work
+        chosen = request.persona if isinstance(request, CoverRequest) else None
+        loaded = persona.load(chosen, engine) if chosen else None
         if isinstance(request, StemsRequest):
             prompt, lyrics = "", None
             about = f"stems ({', '.join(request.tracks)}) of an uploaded track"
         else:
-            prompt, lyrics = request.prompt or "", request.lyrics
+            prompt, lyrics = persona.styled_prompt(request.prompt or "", chosen), request.lyrics
             about = prompt or f"a {request.mode} of an uploaded track"
         with stage("lyrics"), self.residency.on_device("llm"):
             categories = self.models.songwriter.categories(prompt or about, about)
@@ -132,12 +146,17 @@ class SongPipeline:
         seeds = take_seeds(seed, request.variants)
         part = "stems" if engine is self.models.stems_engine else "music"
         with stage("music"), self.residency.on_device(part):
-            rendered = renderer.render(request, engine, prompt, lyrics, seeds)
+            reference = loaded.reference if loaded else None
+            rendered = renderer.render(request, engine, prompt, lyrics, seeds, reference)
         music_done = time.perf_counter()
+        measuring = self.models.measurer.start(rendered, measure_job(request, prompt, lyrics))
         with stage("cover"), self.residency.on_device("cover"):
             cover = self.models.cover.paint(cover_prompt(prompt or about, categories, request.title), seed)
         cover_done = time.perf_counter()
-        audio_objects, cover_object = self._upload(request, rendered, cover)
+        with stage("measure"), self.residency.on_device("scoring"):
+            measured = measuring.finish()
+        measure_done = time.perf_counter()
+        audio_objects, cover_object = self._upload(request, measured.files, cover)
         done = time.perf_counter()
         first = rendered[0].audio
         return Manifest(
@@ -157,8 +176,16 @@ class SongPipeline:
                 guidance_scale=sampling.guidance_scale,
                 **dataclasses.asdict(MusicMetadata()),
             ),
-            timings=_timings(started, words_done, music_done, cover_done, done),
+            **self._results(request, measured, seeds),
+            timings=_timings(started, words_done, music_done, cover_done, measure_done, done),
+            persona=loaded.applied if loaded else None,
         )
+
+    @staticmethod
+    def _results(request: Request | AudioInRequest, measured: Measured, seeds: list[int]) -> dict[str, Any]:
+        """The manifest's measurement fields; writes the takes' LRC files (song_model/measure.py)."""
+        takes = measured.publish(request.output, seeds)
+        return {"takes": takes, "best_take": measured.best_take, "mastering": request.mastering}
 
     def _words(self, request: Request, seed: int) -> tuple[str, str | None, list[str]]:
         """The engine prompt, the lyrics (None when instrumental) and the categories."""
@@ -169,6 +196,7 @@ class SongPipeline:
         else:
             prompt = request.prompt
             about = request.described_lyrics if isinstance(request, DescribedLyricsRequest) else prompt
+        prompt = persona.styled_prompt(prompt, request.persona)
         lyrics: str | None
         if request.instrumental:
             lyrics = None
@@ -228,12 +256,15 @@ class SongPipeline:
         return audio_objects, cover_object
 
 
-def _timings(started: float, words: float, music: float, cover: float, done: float) -> Timings:
+def _timings(
+    started: float, words: float, music: float, cover: float, measured: float, done: float
+) -> Timings:
     """Stage durations from the perf_counter marks taken at the end of each stage."""
     return Timings(
         lyrics_s=round(words - started, 3),
         music_s=round(music - words, 3),
         cover_s=round(cover - music, 3),
-        upload_s=round(done - cover, 3),
+        measure_s=round(measured - cover, 3),
+        upload_s=round(done - measured, 3),
         total_s=round(done - started, 3),
     )

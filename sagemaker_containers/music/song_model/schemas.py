@@ -32,6 +32,39 @@ class Output(BaseModel):
         return value
 
 
+class Mastering(BaseModel):
+    """The delivered level (song_model/mastering.py): integrated loudness (BS.1770 / EBU R128) and
+    the true-peak ceiling. The request's `mastering: null` delivers the model's raw level."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    loudness_lufs: float = Field(default=-14.0, ge=-23.0, le=-6.0)
+    true_peak_dbtp: float = Field(default=-1.0, ge=-3.0, le=0.0)
+
+
+class ObjectRef(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    bucket: str = Field(min_length=3, max_length=63)
+    key: str = Field(min_length=1, max_length=1024)
+
+
+# A persona's style text is added to the prompt (persona.styled_prompt); the API allows as much.
+PERSONA_STYLE_MAX = 300
+
+
+class Persona(BaseModel):
+    """A persona on a text mode or a cover: the reference clip the API cut and stored when the
+    persona was made (its SHA-256, recorded then, is checked on every read) and its style text.
+    The container conditions ACE-Step's timbre on the clip (song_model/persona.py)."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    reference: ObjectRef
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    style: str | None = Field(default=None, max_length=PERSONA_STYLE_MAX)
+
+
 class _Common(BaseModel):
     # Unknown fields are ignored (not rejected): the API already rejects them for users, and an
     # extra field added by a newer workflow must not fail jobs on an older container.
@@ -53,6 +86,8 @@ class _Common(BaseModel):
     vocal_language: str | None = Field(default=None, pattern=LANGUAGE_PATTERN)
     formats: list[AudioFormat] = Field(default_factory=lambda: ["wav"], min_length=1, max_length=3)
     title: str | None = Field(default=None, max_length=200)
+    # Absent: the default level (-14 LUFS, -1 dBTP); null: the raw level.
+    mastering: Mastering | None = Field(default_factory=Mastering)
     output: Output
 
     @field_validator("formats")
@@ -66,12 +101,14 @@ class _Common(BaseModel):
 class DescriptionRequest(_Common):
     mode: Literal["description"]
     description: str = Field(min_length=1, max_length=2000)
+    persona: Persona | None = None
 
 
 class CustomLyricsRequest(_Common):
     mode: Literal["custom_lyrics"]
     prompt: str = Field(min_length=1, max_length=1000)
     lyrics: str = Field(default="", max_length=5000)
+    persona: Persona | None = None
 
     @model_validator(mode="after")
     def _lyrics_unless_instrumental(self) -> CustomLyricsRequest:
@@ -85,6 +122,7 @@ class DescribedLyricsRequest(_Common):
     mode: Literal["described_lyrics"]
     prompt: str = Field(min_length=1, max_length=1000)
     described_lyrics: str = Field(min_length=1, max_length=2000)
+    persona: Persona | None = None
 
 
 # --- audio-in modes: the workflow resolved `source` to an S3 object and `duration_s` to the length
@@ -114,6 +152,7 @@ class CoverRequest(_AudioIn):
     prompt: str = Field(min_length=1, max_length=1000)
     lyrics: str | None = Field(default=None, max_length=5000)
     strength: float = Field(default=0.5, ge=0.0, le=1.0)
+    persona: Persona | None = None
 
 
 class RepaintRequest(_AudioIn):
@@ -196,6 +235,9 @@ class Timings(BaseModel):
     lyrics_s: float
     music_s: float
     cover_s: float
+    # Scoring on the GPU and waiting for the mastering and analysis that ran on CPU threads
+    # during the cover (song_model/measure.py).
+    measure_s: float
     upload_s: float
     total_s: float
 
@@ -211,6 +253,56 @@ class MusicSettings(BaseModel):
     vocal_language: str | None
 
 
+class Analysis(BaseModel):
+    """song_model.analysis.Analysis of the delivered audio."""
+
+    duration_s: float
+    loudness_lufs: float | None
+    true_peak_dbtp: float | None
+    bpm: float | None
+    key: str | None
+    key_confidence: float | None
+
+
+class Scores(BaseModel):
+    """song_model.ranking.Scores: null where not measured (scoring off, instrumental, no bpm/key)."""
+
+    text_audio: float | None
+    lyrics_accuracy: float | None
+    bpm_error: float | None
+    key_match: float | None
+
+
+class LyricsTimingObject(BaseModel):
+    """A take's timed lyrics: an LRC file beside its audio."""
+
+    bucket: str
+    key: str
+    content_type: Literal["text/plain; charset=utf-8"] = "text/plain; charset=utf-8"
+    size_bytes: int
+    lines: int
+    measured_lines: int  # lines whose words were heard (the others have interpolated times)
+
+
+class TakeResult(BaseModel):
+    take: int = Field(ge=1, le=4)
+    seed: int
+    rank: int = Field(ge=1, le=4)  # 1 = best (song_model/ranking.py)
+    analysis: Analysis
+    scores: Scores
+    lyrics_timing: LyricsTimingObject | None  # vocal takes, when scoring is on
+    gain_db: float  # the mastering gain before the limiter (0 with mastering null)
+
+
+class PersonaApplied(BaseModel):
+    """The persona a song was made with: its reference clip's checksum, the seconds of it the model
+    heard, and the style text added to the prompt."""
+
+    sha256: str
+    reference_s: float
+    style: str | None
+
+
 class Manifest(BaseModel):
     job_id: str
     audio: list[AudioObject]
@@ -224,4 +316,9 @@ class Manifest(BaseModel):
     seeds: list[int] = Field(min_length=1, max_length=4)  # one per take; seeds[0] == seed
     engine: str
     music: MusicSettings
+    # One per take, in take order (a stems result is one take: its analysis is of the stems' mix).
+    takes: list[TakeResult] = Field(min_length=1, max_length=4)
+    best_take: int = Field(ge=1, le=4)
+    mastering: Mastering | None  # what the delivered files were mastered to; null = raw level
     timings: Timings
+    persona: PersonaApplied | None = None

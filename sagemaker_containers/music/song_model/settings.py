@@ -16,7 +16,7 @@ ENGINES = ("acestep", "musicgen")
 DTYPES = ("auto", "float32", "float16", "bfloat16")
 # The parts that may live in host memory between requests and move to the GPU only while their
 # stage runs (song_model/residency.py); the music engine always stays on the GPU.
-OFFLOADABLE = ("llm", "stems", "cover")
+OFFLOADABLE = ("llm", "stems", "cover", "scoring")
 # The default keeps the LLM and the stems checkpoint off the GPU between their stages: all five
 # models resident need ~42 GiB of an L40S's ~44.3 usable, with no room left for a 10-minute song's
 # activations (docs/container.md, "GPU memory").
@@ -28,6 +28,10 @@ DEFAULT_LLM = "Qwen/Qwen2-7B-Instruct"
 DEFAULT_ACESTEP = "ACE-Step/acestep-v15-xl-turbo-diffusers"
 ACESTEP_BASE = "ACE-Step/acestep-v15-xl-base-diffusers"
 DEFAULT_MUSICGEN = "facebook/musicgen-medium"
+# The scoring models (song_model/scoring.py): CLAP trained on music (Apache 2.0) and Whisper
+# large-v3-turbo (MIT).
+DEFAULT_CLAP = "laion/larger_clap_music"
+DEFAULT_WHISPER = "openai/whisper-large-v3-turbo"
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,13 @@ class Settings:
     stems: bool = True
     music_base_model_id: str = ACESTEP_BASE
     gpu_offload: frozenset[str] = frozenset(DEFAULT_OFFLOAD)
+    # The scoring models (CLAP, Whisper): off = no text-audio and lyrics scores, no timed lyrics
+    # (mastering, analysis and the tempo/key scores stay). MODEL_DIR/clap/ and whisper/ win.
+    scoring: bool = True
+    clap_model_id: str = DEFAULT_CLAP
+    whisper_model_id: str = DEFAULT_WHISPER
+    # CPU threads mastering and analysing takes (None: half the cores, 1..4).
+    measure_workers: int | None = None
 
     @property
     def tiny(self) -> bool:
@@ -185,4 +196,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         stems=_choice(env, "STEMS_ENABLED", ("true", "false"), "true") == "true",
         music_base_model_id=env.get("MUSIC_BASE_MODEL_ID", "").strip() or ACESTEP_BASE,
         gpu_offload=_offload(env),
+        scoring=_choice(env, "SCORING_ENABLED", ("true", "false"), "true") == "true",
+        clap_model_id=env.get("CLAP_MODEL_ID", "").strip() or DEFAULT_CLAP,
+        whisper_model_id=env.get("WHISPER_MODEL_ID", "").strip() or DEFAULT_WHISPER,
+        measure_workers=_int(env, "MEASURE_WORKERS", 0, 0, 64) or None,
     )

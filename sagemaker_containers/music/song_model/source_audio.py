@@ -36,20 +36,20 @@ _BLOCK_FRAMES = 1 << 16
 SPLICE_FADE_S = 0.02
 
 
-def _open(data: bytes) -> sf.SoundFile:
+def _open(data: bytes, what: str) -> sf.SoundFile:
     try:
         audio = sf.SoundFile(io.BytesIO(data))
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
-        raise ValidationFailed(f"the source track could not be decoded: {exc}") from None
+        raise ValidationFailed(f"{what} could not be decoded: {exc}") from None
     if not MIN_SOURCE_RATE <= audio.samplerate <= MAX_SOURCE_RATE:
         audio.close()
         raise ValidationFailed(
-            f"the source track is sampled at {audio.samplerate} Hz; "
+            f"{what} is sampled at {audio.samplerate} Hz; "
             f"{MIN_SOURCE_RATE}..{MAX_SOURCE_RATE} Hz are accepted"
         )
     if not 1 <= audio.channels <= MAX_SOURCE_CHANNELS:
         audio.close()
-        raise ValidationFailed(f"the source track has {audio.channels} channels; mono or stereo are accepted")
+        raise ValidationFailed(f"{what} has {audio.channels} channels; mono or stereo are accepted")
     return audio
 
 
@@ -77,8 +77,17 @@ def fit(audio: torch.Tensor, frames: int) -> torch.Tensor:
     return torch.nn.functional.pad(audio, (0, frames - have))
 
 
-def prepare(data: bytes, canvas_s: float, sample_rate: int = SAMPLE_RATE) -> torch.Tensor:
-    """An encoded source -> [2, canvas frames] float32 at `sample_rate`, zero-padded past its end.
+def prepare(
+    data: bytes,
+    canvas_s: float,
+    sample_rate: int = SAMPLE_RATE,
+    *,
+    pad: bool = True,
+    what: str = "the source track",
+) -> torch.Tensor:
+    """An encoded source -> [2, canvas frames] float32 at `sample_rate`, zero-padded past its end
+    (`pad=False`: cut at its end instead, so a shorter source gives fewer frames; a persona's
+    reference clip). `what` names the audio in error messages.
 
     Decoded and resampled block by block straight into the canvas; reading stops once the canvas
     is full, so a source longer than the canvas costs no more than one that fits.
@@ -86,7 +95,7 @@ def prepare(data: bytes, canvas_s: float, sample_rate: int = SAMPLE_RATE) -> tor
     frames = round(canvas_s * sample_rate)
     canvas = np.zeros((2, frames), dtype=np.float32)  # the tensor's own layout: returned without a copy
     filled = 0
-    with _open(data) as audio:
+    with _open(data, what) as audio:
         stream = (
             soxr.ResampleStream(audio.samplerate, sample_rate, 2, dtype="float32", quality="HQ")
             if audio.samplerate != sample_rate
@@ -97,7 +106,7 @@ def prepare(data: bytes, canvas_s: float, sample_rate: int = SAMPLE_RATE) -> tor
             try:
                 block = audio.read(_BLOCK_FRAMES, dtype="float32", always_2d=True)
             except (sf.LibsndfileError, RuntimeError) as exc:
-                raise ValidationFailed(f"the source track could not be decoded: {exc}") from None
+                raise ValidationFailed(f"{what} could not be decoded: {exc}") from None
             decoded += len(block)
             last = len(block) < _BLOCK_FRAMES
             stereo = to_stereo(block)  # [frames, 2], C order: soxr's layout
@@ -108,8 +117,8 @@ def prepare(data: bytes, canvas_s: float, sample_rate: int = SAMPLE_RATE) -> tor
             if last:
                 break
     if decoded == 0:
-        raise ValidationFailed("the source track holds no audio")
-    return torch.from_numpy(canvas)
+        raise ValidationFailed(f"{what} holds no audio")
+    return torch.from_numpy(canvas if pad else canvas[:, :filled])
 
 
 def splice(generated: torch.Tensor, source: torch.Tensor, start: int, end: int, fade: int) -> torch.Tensor:

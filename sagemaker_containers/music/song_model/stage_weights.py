@@ -4,10 +4,11 @@
 
 Each model goes under `{prefix}{part}/` in the layout the server reads from /opt/ml/model
 (llm/, acestep/, acestep_base/, musicgen/, image/ and, for the SDXL-Lightning cover model,
-image_unet/), pinned to the commit the hub served, and `{prefix}staging.json` records what was
-staged. acestep/ is the diffusers-format ACE-Step 1.5 checkpoint (MIT licence):
-ACE-Step/acestep-v15-xl-turbo-diffusers by default, `--acestep ACE-Step/acestep-v15-xl-base-diffusers`
-for the base model. Point the SageMaker model at the prefix as *uncompressed* model data
+image_unet/; clap/ and whisper/ for the scoring models), pinned to the commit the hub served, and
+`{prefix}staging.json` records what was staged. acestep/ is the diffusers-format ACE-Step 1.5
+checkpoint (MIT licence): ACE-Step/acestep-v15-xl-turbo-diffusers by default,
+`--acestep ACE-Step/acestep-v15-xl-base-diffusers` for the base model. Point the SageMaker model
+at the prefix as *uncompressed* model data
 (ModelDataSource.S3DataSource: S3DataType=S3Prefix, CompressionType=None): ~34-45 GB of weights
 (README "Model data") download in parallel at start-up instead of being untarred. Re-running
 skips files already in S3 with the same size, so an interrupted run resumes. Needs network access
@@ -30,9 +31,11 @@ from .settings import (
     ACESTEP_BASE,
     COVER_MODELS,
     DEFAULT_ACESTEP,
+    DEFAULT_CLAP,
     DEFAULT_COVER,
     DEFAULT_LLM,
     DEFAULT_MUSICGEN,
+    DEFAULT_WHISPER,
 )
 
 log = logging.getLogger("song_model.stage_weights")
@@ -80,6 +83,11 @@ PATTERNS: dict[str, tuple[str, ...]] = {
         "tokenizer_2/*",
         "*/*.fp16.safetensors",
     ),
+    # The scoring models (song_model/scoring.py), each a transformers folder: config, weights and
+    # processor files. laion/larger_clap_music publishes only pytorch_model.bin (transformers loads
+    # it with torch.load(weights_only=True)); safetensors is taken wherever a repo has it.
+    "clap": ("*.json", "*.txt", "*.safetensors", "pytorch_model.bin"),
+    "whisper": ("*.json", "*.txt", "*.safetensors"),
 }
 # SDXL base 1.0 under SDXL-Lightning: the same fp16 folders without the UNet's weights (Lightning's
 # file replaces them; unet/config.json stays, the server builds the architecture from it).
@@ -105,9 +113,12 @@ def plan(
     musicgen: str,
     acestep_base: str | None = None,
     image_unet: tuple[str, str] | None = None,
+    clap: str | None = None,
+    whisper: str | None = None,
 ) -> list[Part]:
     """The parts to stage; `acestep_base` (stems) is staged beside acestep when given;
-    `image_unet` (repo, file) replaces the image pipeline's UNet weights (SDXL-Lightning)."""
+    `image_unet` (repo, file) replaces the image pipeline's UNet weights (SDXL-Lightning);
+    `clap` and `whisper` (the scoring models) come last when given."""
     repos = {
         "llm": llm,
         "image": image,
@@ -124,6 +135,9 @@ def plan(
         repo, file = image_unet
         parts[-1] = Part("image", image, IMAGE_WITHOUT_UNET)
         parts.append(Part("image_unet", repo, (file,)))
+    parts += [
+        Part(name, repo, PATTERNS[name]) for name, repo in (("clap", clap), ("whisper", whisper)) if repo
+    ]
     return parts
 
 
@@ -226,6 +240,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--image", help="the cover pipeline's hub id (default: the cover model's)")
     parser.add_argument("--image-unet", help="SDXL-Lightning's UNet repo (default: the cover model's)")
+    parser.add_argument(
+        "--clap",
+        default=DEFAULT_CLAP,
+        help="the CLAP checkpoint for text-audio scores ('' to skip: scoring off)",
+    )
+    parser.add_argument(
+        "--whisper", default=DEFAULT_WHISPER, help="the Whisper checkpoint for lyrics scores ('' to skip)"
+    )
     parser.add_argument("--work-dir", type=Path, help="local download folder (default: a temp dir)")
     parser.add_argument("--dry-run", action="store_true", help="download and list, upload nothing")
     return parser.parse_args(argv)
@@ -247,6 +269,8 @@ def main(
         args.musicgen,
         args.acestep_base or None,
         image_unet=unet,
+        clap=args.clap or None,
+        whisper=args.whisper or None,
     )
     if s3 is None:
         import boto3

@@ -417,3 +417,156 @@ def acestep_scheduler() -> Any:
     from diffusers import FlowMatchEulerDiscreteScheduler
 
     return FlowMatchEulerDiscreteScheduler(num_train_timesteps=1, shift=1.0)
+
+
+def _byte_level_bpe(tokenizer_class: Any, specials: list[str], **kwargs: Any) -> Any:
+    """A byte-level BPE tokenizer of `tokenizer_class` trained on the built-in corpus."""
+    from tokenizers import pre_tokenizers
+
+    seed = tokenizer_class(**kwargs)
+    trainer = trainers.BpeTrainer(
+        vocab_size=600,
+        special_tokens=specials,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    seed.backend_tokenizer.train_from_iterator(_corpus(), trainer)
+    vocab, merges = _bpe_state(seed)
+    return tokenizer_class(vocab=vocab, merges=merges, **kwargs)
+
+
+def build_clap() -> tuple[Any, Any, Any]:
+    """ClapModel (HTSAT audio encoder + RoBERTa text encoder) at toy width, with CLAP's feature
+    extractor as laion/larger_clap_music configures it (48 kHz, 64 mel bins, 10 s) and a RoBERTa
+    byte-level BPE tokenizer. Returns (model, feature extractor, tokenizer)."""
+    from transformers import (
+        ClapAudioConfig,
+        ClapConfig,
+        ClapFeatureExtractor,
+        ClapModel,
+        ClapTextConfig,
+        RobertaTokenizer,
+    )
+
+    tokenizer = _byte_level_bpe(RobertaTokenizer, ["<s>", "<pad>", "</s>", "<unk>", "<mask>"])
+    text = ClapTextConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=37,
+        max_position_embeddings=514,
+        projection_dim=16,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
+    # HTSAT folds 1024 mel frames x 64 bins into a 256 x 256 "image"; that stays, the width shrinks.
+    audio = ClapAudioConfig(
+        depths=[1, 1],
+        num_attention_heads=[2, 4],
+        hidden_size=32,
+        patch_embeds_hidden_size=16,
+        projection_dim=16,
+        num_mel_bins=64,
+        spec_size=256,
+        enable_fusion=False,
+    )
+    torch.manual_seed(5)
+    model = ClapModel(ClapConfig(text_config=text.to_dict(), audio_config=audio.to_dict(), projection_dim=16))
+    features = ClapFeatureExtractor(
+        feature_size=64, sampling_rate=48_000, hop_length=480, max_length_s=10, fft_window_size=1024,
+        truncation="rand_trunc", padding="repeatpad",
+    )  # fmt: skip
+    return model.eval(), features, tokenizer
+
+
+def whisper_special_tokens() -> list[str]:
+    """Whisper's special tokens in its vocabulary's order (after <|endoftext|>); the timestamp
+    tokens <|0.00|>..<|30.00|> follow them."""
+    from transformers.models.whisper.tokenization_whisper import LANGUAGES
+
+    return [
+        "<|startoftranscript|>",
+        *[f"<|{code}|>" for code in LANGUAGES],
+        "<|translate|>",
+        "<|transcribe|>",
+        "<|startoflm|>",
+        "<|startofprev|>",
+        "<|nospeech|>",
+        "<|notimestamps|>",
+    ]
+
+
+def whisper_generation_config(tokenizer: Any, alignment_heads: list[list[int]], max_length: int) -> Any:
+    """The generation config a Whisper checkpoint ships (multilingual, language and task tokens,
+    timestamp rules, cross-attention heads for word timestamps), for `tokenizer`'s ids."""
+    from transformers import GenerationConfig
+    from transformers.models.whisper.tokenization_whisper import LANGUAGES
+
+    ids = tokenizer.convert_tokens_to_ids
+    end = tokenizer.convert_tokens_to_ids("<|endoftext|>")
+    return GenerationConfig(
+        decoder_start_token_id=ids("<|startoftranscript|>"),
+        bos_token_id=end,
+        eos_token_id=end,
+        pad_token_id=end,
+        is_multilingual=True,
+        lang_to_id={f"<|{code}|>": ids(f"<|{code}|>") for code in LANGUAGES},
+        task_to_id={"transcribe": ids("<|transcribe|>"), "translate": ids("<|translate|>")},
+        no_timestamps_token_id=ids("<|notimestamps|>"),
+        prev_sot_token_id=ids("<|startofprev|>"),
+        max_initial_timestamp_index=50,
+        begin_suppress_tokens=[end],
+        alignment_heads=alignment_heads,
+        max_length=max_length,
+        num_beams=1,
+        do_sample=False,
+    )
+
+
+def build_whisper() -> tuple[Any, Any]:
+    """WhisperForConditionalGeneration at toy width with Whisper's real input geometry (80 mel bins,
+    30 s windows = 1500 encoder positions), a byte-level BPE tokenizer carrying Whisper's special
+    and timestamp tokens, and a generation config like a checkpoint's. Returns (model, processor).
+    Random weights never end a transcript: max_length keeps each window's decoding short."""
+    from tokenizers import AddedToken
+    from transformers import (
+        WhisperConfig,
+        WhisperFeatureExtractor,
+        WhisperForConditionalGeneration,
+        WhisperProcessor,
+        WhisperTokenizer,
+    )
+
+    tokenizer = _byte_level_bpe(WhisperTokenizer, ["<|endoftext|>"])
+    tokenizer.pad_token = "<|endoftext|>"  # noqa: S105 - a token, not a secret
+    tokenizer.add_special_tokens({"additional_special_tokens": whisper_special_tokens()})
+    tokenizer.add_tokens(
+        [AddedToken(f"<|{i * 0.02:.2f}|>", special=False, normalized=False) for i in range(1501)]
+    )
+    end = tokenizer.convert_tokens_to_ids("<|endoftext|>")
+    config = WhisperConfig(
+        vocab_size=len(tokenizer),
+        num_mel_bins=80,
+        d_model=32,
+        encoder_layers=1,
+        decoder_layers=1,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        encoder_ffn_dim=64,
+        decoder_ffn_dim=64,
+        max_source_positions=1500,
+        max_target_positions=64,
+        pad_token_id=end,
+        bos_token_id=end,
+        eos_token_id=end,
+        decoder_start_token_id=tokenizer.convert_tokens_to_ids("<|startoftranscript|>"),
+        begin_suppress_tokens=None,
+        suppress_tokens=None,
+    )
+    torch.manual_seed(6)
+    model = WhisperForConditionalGeneration(config).eval()
+    model.generation_config = whisper_generation_config(tokenizer, [[0, 0], [0, 1]], max_length=10)
+    processor = WhisperProcessor(WhisperFeatureExtractor(feature_size=80), tokenizer)
+    return model, processor

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lambdas.webhooks.signing import secret_key
+from lambdas.webhooks.secret import secret_key
 from tests import factories
 
 

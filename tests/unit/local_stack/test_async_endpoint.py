@@ -9,8 +9,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from http.server import ThreadingHTTPServer
 
 import boto3
 import pytest
@@ -22,6 +21,7 @@ from local.async_endpoint import (
     EndpointConfig,
     split_s3_uri,
 )
+from local.http_server import QuietHandler, send_json
 from local.resources import create_data_and_storage, create_messaging
 from stacks.config import ServiceConfig
 
@@ -30,26 +30,18 @@ from .raw_http import raw_request
 ENDPOINT = ServiceConfig(stage_name="test").endpoint_name  # as the deployed endpoint is named
 
 
-class _Model(BaseHTTPRequestHandler):
+class _Model(QuietHandler):
+    """The container's contract: a JSON answer to POST /invocations, 400 for a body that is not JSON."""
+
     received: list[bytes] = []
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         self.received.append(body)
         try:
-            request = json.loads(body)
-            status, payload = 200, {"job_id": request["job_id"], "ok": True}
+            send_json(self, 200, {"job_id": json.loads(body)["job_id"], "ok": True})
         except json.JSONDecodeError:
-            status, payload = 400, {"error": {"code": "BadRequest", "message": "the body is not valid JSON"}}
-        raw = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(raw)))
-        self.end_headers()
-        self.wfile.write(raw)
-
-    def log_message(self, *args: Any) -> None:
-        pass
+            send_json(self, 400, {"error": {"code": "BadRequest", "message": "the body is not valid JSON"}})
 
 
 @pytest.fixture(scope="module")
@@ -59,13 +51,7 @@ def stack(emulator, names):
     model = ThreadingHTTPServer(("127.0.0.1", 0), _Model)
     threading.Thread(target=model.serve_forever, daemon=True).start()
     endpoint = AsyncEndpoint(
-        EndpointConfig(
-            endpoint_name=ENDPOINT,
-            output_path=f"s3://{names.inference_bucket}/async-output",
-            failure_path=f"s3://{names.inference_bucket}/async-failures/",
-            success_topic_arn=messaging.success_topic_arn,
-            error_topic_arn=messaging.error_topic_arn,
-        ),
+        EndpointConfig.of_stack(ENDPOINT, names.inference_bucket, messaging),
         emulator.client("s3"),
         emulator.client("sns"),
         ContainerModel(f"http://127.0.0.1:{model.server_address[1]}", corrupt_marker="#corrupt#"),

@@ -11,6 +11,7 @@ from typing import Any
 
 import boto3
 import pytest
+from standardwebhooks import Webhook, WebhookVerificationError
 
 from lambdas.common.contract import WEBHOOK_SENDER
 from lambdas.common.lifecycle import event_body
@@ -25,16 +26,16 @@ from lambdas.webhooks.schedule import (
     SENDER_RESERVE_S,
     WEBHOOK_SENDER_TIMEOUT_S,
 )
+from lambdas.webhooks.secret import new_secret
 from local.lambda_context import LambdaContext
 from tests import factories
-from tests.webhook_receiver import Receiver
+from tests.webhook_receiver import WebhookReceiver, running_receiver
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.close()
+def receiver() -> Iterator[WebhookReceiver]:
+    with running_receiver() as r:
+        yield r
 
 
 @pytest.fixture
@@ -64,26 +65,39 @@ def _record(job_id: str, event_type: str) -> dict[str, Any]:
 
 
 def test_a_delivery_is_signed_and_recorded(env, receiver) -> None:
-    job = _job(receiver.url)
+    job = _job(receiver.url())
     body = event_body(job, "song.processed")
     outcome = deliver(body, attempt=1)
     assert outcome.result is Result.DELIVERED
-    (request,) = receiver.requests
-    assert json.loads(request["body"]) == body
-    assert request["headers"]["webhook-id"].startswith("msg_")
-    assert request["headers"]["webhook-signature"].startswith("v1,")
+    (request,) = receiver.received()
+    assert json.loads(request.body) == body
+    assert request.headers["webhook-id"].startswith("msg_")
+    assert request.headers["webhook-signature"].startswith("v1,")
     assert _record(job.job_id, "song.processed")["status"] == "delivered"
     # The secret was created on first use and is the user's from now on.
     assert factories.users().webhook_secret("alice", lambda: "whsec_other") != "whsec_other"
 
     # A duplicate event (a retried workflow step) does not reach the receiver again.
     assert deliver(body, attempt=1).result is Result.SKIPPED
-    assert len(receiver.requests) == 1
+    assert len(receiver.received()) == 1
+
+
+def test_a_delivery_verifies_with_the_standard_webhooks_library(env, receiver) -> None:
+    body = event_body(_job(receiver.url()), "song.processed")
+    assert deliver(body, attempt=1).result is Result.DELIVERED
+    (request,) = receiver.received()
+    secret = factories.users().webhook_secret("alice", lambda: "whsec_unused")
+    # The receiver's side of the spec: signature over id, timestamp and body, timestamp fresh.
+    assert Webhook(secret).verify(request.body, request.headers) == body
+    with pytest.raises(WebhookVerificationError):
+        Webhook(secret).verify(request.body.replace(b"processed", b"failed"), request.headers)
+    with pytest.raises(WebhookVerificationError):
+        Webhook(new_secret()).verify(request.body, request.headers)
 
 
 def test_a_5xx_is_retried_then_given_up(env, receiver) -> None:
-    job = _job(receiver.url)
-    receiver.statuses = [500, 503]
+    job = _job(receiver.url())
+    receiver.script("/hook", 500, 503)
     body = event_body(job, "song.failed")
     first = deliver(body, attempt=1)
     assert (first.result, first.detail) == (Result.RETRY, "http 500")
@@ -170,7 +184,7 @@ def test_a_name_that_does_not_resolve_in_time_counts_against_the_deadline(monkey
 
 def test_a_receiver_that_answers_within_the_deadline_is_delivered(env, receiver) -> None:
     receiver.delay_s = 1.0  # slow, but within the deadline
-    outcome = deliver(event_body(_job(receiver.url), "song.processed"), attempt=1)
+    outcome = deliver(event_body(_job(receiver.url()), "song.processed"), attempt=1)
     assert outcome.result is Result.DELIVERED
 
 
@@ -179,15 +193,7 @@ def test_a_slow_loris_in_a_batch_delays_no_other_delivery(env, receiver) -> None
     """The issue's receiver: one byte every 2 s. In the same batch, another user's webhook is
     delivered at once; the slow one ends at the real deadline as a retry; the batch returns then."""
     loris = SlowLoris(interval_s=2.0)
-    arrivals: list[float] = []
-    original = receiver.server.RequestHandlerClass.do_POST
-
-    def timed(handler: Any) -> None:
-        arrivals.append(time.monotonic())
-        original(handler)
-
-    receiver.server.RequestHandlerClass.do_POST = timed
-    slow, fast = _job(loris.url), _job(receiver.url)
+    slow, fast = _job(loris.url), _job(receiver.url())
     records = _sqs_records([event_body(job, "song.processed") for job in (slow, fast)])
     started = time.monotonic()
     try:
@@ -195,6 +201,7 @@ def test_a_slow_loris_in_a_batch_delays_no_other_delivery(env, receiver) -> None
     finally:
         loris.close()
     elapsed = time.monotonic() - started
+    arrivals = [d.arrived_at for d in receiver.received()]
     assert arrivals and arrivals[0] - started < 1.0  # not behind the slow one
     assert _record(fast.job_id, "song.processed")["status"] == "delivered"
     assert _record(slow.job_id, "song.processed")["detail"] == "error: DeadlineExceeded"
@@ -207,7 +214,7 @@ def test_the_batch_returns_before_the_function_times_out(env, receiver) -> None:
     """A delivery still running when only SENDER_RESERVE_S of the function's time is left is
     retried on its own; the handler returns (on AWS the whole batch would otherwise time out)."""
     receiver.delay_s = 3.0
-    records = _sqs_records([event_body(_job(receiver.url), "song.processed")])
+    records = _sqs_records([event_body(_job(receiver.url()), "song.processed")])
     context = LambdaContext("webhook-sender", timeout_s=SENDER_RESERVE_S + 1)
     started = time.monotonic()
     response = sender.lambda_handler({"Records": records}, context)
@@ -225,7 +232,7 @@ def test_the_sender_outlasts_a_batch_of_deadlines() -> None:
 
 def test_no_webhook_no_delivery(env, receiver) -> None:
     assert deliver(event_body(_job(None), "song.processed"), attempt=1).result is Result.SKIPPED
-    assert receiver.requests == []
+    assert receiver.received() == []
 
 
 def test_an_unsafe_url_is_refused_without_retries(env, monkeypatch) -> None:
@@ -240,12 +247,11 @@ def test_an_unsafe_url_is_refused_without_retries(env, monkeypatch) -> None:
 
 
 def test_the_handler_delays_only_the_failed_message(env, receiver) -> None:
-    down = Receiver()
-    down.statuses = [502] * 5
+    down = WebhookReceiver(default_status=502)
     sqs = boto3.client("sqs")
     queue_url = sqs.create_queue(QueueName="webhooks", Attributes={"VisibilityTimeout": "180"})["QueueUrl"]
     attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]
-    ok, failing = _job(receiver.url), _job(down.url)
+    ok, failing = _job(receiver.url()), _job(down.url())
     for job in (ok, failing):
         event = {"source": "song-service", "detail": event_body(job, "song.processed")}
         sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(event))
@@ -263,8 +269,7 @@ def test_the_handler_delays_only_the_failed_message(env, receiver) -> None:
     try:
         response = sender.lambda_handler({"Records": records}, LambdaContext("webhook-sender"))
     finally:
-        down.server.shutdown()
-        down.server.server_close()
+        down.close()
     failed_id = next(r["messageId"] for r in records if failing.job_id in r["body"])
     assert response == {"batchItemFailures": [{"itemIdentifier": failed_id}]}
     assert _record(ok.job_id, "song.processed")["status"] == "delivered"
@@ -318,7 +323,7 @@ def test_the_handler_makes_its_aws_objects_before_its_threads(env, receiver, mon
     from lambdas.common import aws
 
     threads: list[str] = []
-    records = _sqs_records([event_body(_job(receiver.url), "song.processed") for _ in range(3)])
+    records = _sqs_records([event_body(_job(receiver.url()), "song.processed") for _ in range(3)])
     with monkeypatch.context() as patch:  # undone before the fixture's aws.reset()
         for name in ("client", "table"):
             real = getattr(aws, name)
@@ -330,7 +335,7 @@ def test_the_handler_makes_its_aws_objects_before_its_threads(env, receiver, mon
             patch.setattr(aws, name, recording)
         response = sender.lambda_handler({"Records": records}, LambdaContext("webhook-sender"))
     assert response == {"batchItemFailures": []}
-    assert len(receiver.requests) == 3
+    assert len(receiver.received()) == 3
     assert threads and set(threads) == {threading.main_thread().name}
 
 

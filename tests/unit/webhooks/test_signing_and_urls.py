@@ -21,15 +21,16 @@ from lambdas.common.url_safety import (
 )
 from lambdas.webhooks import signing
 from lambdas.webhooks.schedule import MAX_ATTEMPTS, RETRY_SCHEDULE_S, retry_delay_s
+from lambdas.webhooks.secret import new_secret, secret_key
 
 # --- signing -----------------------------------------------------------------------------------
 
 
 def test_secret_is_whsec_and_32_random_bytes() -> None:
-    secret = signing.new_secret()
+    secret = new_secret()
     assert secret.startswith("whsec_")
-    assert len(signing.secret_key(secret)) == 32
-    assert signing.new_secret() != secret
+    assert len(secret_key(secret)) == 32
+    assert new_secret() != secret
 
 
 def test_signature_matches_an_independent_hmac() -> None:
@@ -62,7 +63,9 @@ def test_message_id_is_stable_per_song_and_type() -> None:
 
 def test_a_secret_without_the_prefix_is_refused() -> None:
     with pytest.raises(ValueError):
-        signing.secret_key("c2VjcmV0")
+        secret_key("c2VjcmV0")
+    with pytest.raises(ValueError):  # nor is a damaged one signed with a garbled key
+        signing.signature("whsec_c2Vj*cmV0", "msg_1", 1_700_000_000, b"{}")
 
 
 # --- URLs at submission ------------------------------------------------------------------------

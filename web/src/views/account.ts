@@ -1,5 +1,6 @@
 // The account: credits in full, and the webhook signing secret (shown on request, rotated with a
 // confirmation) for songs created with a webhook URL.
+import type { WebhookSecret } from "../api";
 import type { Context } from "../context";
 import { h, replace } from "../dom";
 import { errorBox } from "../ui";
@@ -15,7 +16,7 @@ export function renderAccount(root: HTMLElement, ctx: Context): void {
     secret = value;
     replace(secretArea, h("p", {}, h("code", { class: "secret", "data-secret": "" }, value)));
   };
-  const load = async (action: () => Promise<{ secret: string }>, done?: string) => {
+  const load = async (action: () => Promise<WebhookSecret>, done?: string) => {
     replace(secretError);
     try {
       showSecret((await action()).secret);
@@ -48,11 +49,10 @@ export function renderAccount(root: HTMLElement, ctx: Context): void {
   void (async () => {
     try {
       const me = await ctx.api.me();
-      const available = me.available_credits ?? me.credits;
       replace(credits,
         h("dt", {}, "Balance"), h("dd", { "data-credits": "balance" }, String(me.credits)),
-        h("dt", {}, "Held by songs in progress"), h("dd", {}, String(me.reserved_credits ?? 0)),
-        h("dt", {}, "Available"), h("dd", {}, String(available)));
+        h("dt", {}, "Held by songs in progress"), h("dd", {}, String(me.reserved_credits)),
+        h("dt", {}, "Available"), h("dd", {}, String(me.available_credits)));
     } catch (error) {
       replace(creditsError, errorBox(error));
     }

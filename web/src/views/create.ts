@@ -1,7 +1,7 @@
 // The "new song" form: one field set per mode, the advanced settings folded away. Only fields the
 // user filled are sent, so the API's defaults apply and its validation has the last word. The
 // audio-in modes start from a track (views/source.ts): an upload or one of the user's songs.
-import type { SongDetail } from "../api";
+import type { SongDetail, SongRequest, SourceRef } from "../api";
 import type { Context } from "../context";
 import { field, h, replace } from "../dom";
 import { errorBox, trackLabel } from "../ui";
@@ -23,12 +23,14 @@ type Mode = (typeof TEXT_MODES)[number]["id"] | (typeof AUDIO_MODES)[number]["id
 type AudioMode = (typeof AUDIO_MODES)[number]["id"];
 const isAudioMode = (mode: Mode): mode is AudioMode => AUDIO_MODES.some((m) => m.id === mode);
 
-const FORMATS = ["wav", "mp3", "flac"] as const;
-const TIME_SIGNATURES = ["2", "3", "4", "6"];
+// The choices offered, each checked against the API's own enums (the generated types).
+type Request<M extends SongRequest["mode"]> = Extract<SongRequest, { mode: M }>;
+const FORMATS = ["wav", "mp3", "flac"] as const satisfies NonNullable<SongRequest["formats"]>;
+const TIME_SIGNATURES = [2, 3, 4, 6] as const satisfies NonNullable<Request<"description">["time_signature"]>[];
 const STEM_TRACKS = [
   "vocals", "backing_vocals", "drums", "bass", "guitar", "keyboard",
   "percussion", "strings", "synth", "fx", "brass", "woodwinds",
-] as const;
+] as const satisfies Request<"stems">["tracks"];
 
 export interface CreateOptions {
   /** Start in an audio-in mode with this song as the source (the song page's "Use as a source"). */
@@ -58,7 +60,7 @@ export function renderCreateForm(
     bpm: number("bpm", "any", 1),
     key: h("input", { type: "text", name: "key", placeholder: "e.g. C major", autocomplete: "off" }),
     timeSignature: h("select", { name: "time_signature" }, h("option", { value: "" }, "any"),
-      TIME_SIGNATURES.map((t) => h("option", { value: t }, `${t}/4`))),
+      TIME_SIGNATURES.map((t) => h("option", { value: String(t) }, `${t}/4`))),
     language: h("input", { type: "text", name: "vocal_language", placeholder: "e.g. en", autocomplete: "off" }),
     webhook: h("input", { type: "text", name: "webhook_url", inputmode: "url", placeholder: "https://…", autocomplete: "off" }),
     strength: number("strength", "0.5"),
@@ -159,7 +161,8 @@ export function renderCreateForm(
     event.preventDefault();
     replace(result);
     delete result.dataset.local;
-    if (isAudioMode(mode) && !source.value()) {
+    const body = requestBody();
+    if (!body) {
       result.dataset.local = "1";
       replace(result, errorBox(new Error("Choose your track first: upload a file and wait until it is ready, or pick one of your songs.")));
       return;
@@ -167,7 +170,7 @@ export function renderCreateForm(
     submitButton.disabled = true;
     submitButton.textContent = "Creating…";
     try {
-      const song = await ctx.api.createSong(requestBody(), idempotencyKey);
+      const song = await ctx.api.createSong(body, idempotencyKey);
       ctx.announce("Song created: it is queued.");
       idempotencyKey = crypto.randomUUID();
       onCreated(song);
@@ -179,55 +182,55 @@ export function renderCreateForm(
     }
   });
 
-  function requestBody(): Record<string, unknown> {
-    const body: Record<string, unknown> = {};
-    if (mode === "description" || mode === "instrumental") {
-      body.mode = "description";
-      body.description = inputs.description.value;
-      if (mode === "instrumental") body.instrumental = true;
-    } else if (mode === "custom_lyrics") {
-      Object.assign(body, { mode, prompt: inputs.prompt.value, lyrics: inputs.lyrics.value });
-    } else if (mode === "described_lyrics") {
-      Object.assign(body, { mode, prompt: inputs.prompt.value, described_lyrics: inputs.described.value });
-    } else {
-      Object.assign(body, { mode, source: source.value() });
-      if (mode === "stems") body.tracks = trackBoxes.filter((b) => b.checked).map((b) => b.value);
-    }
-    type Kind = "number" | "text";
-    const optional: [string, string, Kind][] = [
-      ["title", inputs.title.value, "text"],
-      ["seed", inputs.seed.value, "number"],
-      ["inference_steps", inputs.steps.value, "number"],
-      ["guidance_scale", inputs.guidance.value, "number"],
-      ["variants", inputs.variants.value, "number"],
-      ["webhook_url", inputs.webhook.value, "text"],
-    ];
-    const byMode: Partial<Record<Mode, [string, string, Kind][]>> = {
-      cover: [["prompt", inputs.prompt.value, "text"], ["lyrics", inputs.lyrics.value, "text"], ["strength", inputs.strength.value, "number"]],
-      repaint: [["start_s", inputs.start.value, "number"], ["end_s", inputs.end.value, "number"],
-        ["prompt", inputs.prompt.value, "text"], ["lyrics", inputs.lyrics.value, "text"]],
-      extend: [["add_s", inputs.add.value, "number"], ["prompt", inputs.prompt.value, "text"], ["lyrics", inputs.lyrics.value, "text"]],
+  /** The request for the chosen mode, or null while an audio-in mode has no ready track. */
+  function requestBody(): SongRequest | null {
+    const formats = FORMATS.filter((_, i) => formatBoxes[i].checked);
+    const common = {
+      title: filled(inputs.title),
+      seed: numberIn(inputs.seed),
+      inference_steps: numberIn(inputs.steps),
+      guidance_scale: numberIn(inputs.guidance),
+      variants: numberIn(inputs.variants),
+      webhook_url: filled(inputs.webhook),
+      formats: formats.length === 1 && formats[0] === "wav" ? undefined : formats, // wav: the default
     };
-    const textSettings: [string, string, Kind][] = [
-      ["duration_s", inputs.duration.value, "number"],
-      ["bpm", inputs.bpm.value, "number"],
-      ["key", inputs.key.value, "text"],
-      ["time_signature", inputs.timeSignature.value, "number"],
-      ["vocal_language", inputs.language.value, "text"],
-    ];
-    optional.push(...(isAudioMode(mode) ? byMode[mode] ?? [] : textSettings));
-    for (const [name, raw, kind] of optional) {
-      const value = raw.trim();
-      if (!value) continue;
-      // Numbers go as JSON numbers (the API's types are strict); a non-number goes as typed so the
-      // API names the field in its error.
-      body[name] = kind === "text" || Number.isNaN(Number(value)) ? value : Number(value);
+    if (!isAudioMode(mode)) {
+      const settings = {
+        ...common,
+        duration_s: numberIn(inputs.duration),
+        bpm: numberIn(inputs.bpm),
+        key: filled(inputs.key),
+        time_signature: TIME_SIGNATURES.find((t) => String(t) === inputs.timeSignature.value),
+        vocal_language: filled(inputs.language),
+      };
+      if (mode === "custom_lyrics") return { ...settings, mode, prompt: inputs.prompt.value, lyrics: inputs.lyrics.value };
+      if (mode === "described_lyrics")
+        return { ...settings, mode, prompt: inputs.prompt.value, described_lyrics: inputs.described.value };
+      const instrumental = mode === "instrumental" ? true : undefined;
+      return { ...settings, mode: "description", description: inputs.description.value, instrumental };
     }
-    const formats = formatBoxes.filter((b) => b.checked).map((b) => b.value);
-    if (formats.length !== 1 || formats[0] !== "wav") body.formats = formats;
-    return body;
+    const track: SourceRef | null = source.value();
+    if (!track) return null;
+    const audio = { ...common, source: track };
+    const steer = { prompt: filled(inputs.prompt), lyrics: filled(inputs.lyrics) };
+    if (mode === "cover") return { ...audio, ...steer, mode, prompt: inputs.prompt.value, strength: numberIn(inputs.strength) };
+    if (mode === "repaint")
+      return { ...audio, ...steer, mode, start_s: Number(inputs.start.value), end_s: Number(inputs.end.value) };
+    if (mode === "extend") return { ...audio, ...steer, mode, add_s: Number(inputs.add.value) };
+    return { ...audio, mode, tracks: STEM_TRACKS.filter((_, i) => trackBoxes[i].checked) };
   }
 
   setMode(mode);
   return form;
+}
+
+// Only fields the user filled are sent (undefined is left out of the JSON): the API's defaults apply.
+function filled(input: { value: string }): string | undefined {
+  return input.value.trim() || undefined;
+}
+
+/** A number input's number, or undefined when it is empty (text that is no number reads as "" too,
+ * but the browser does not submit the form then). */
+function numberIn(input: HTMLInputElement): number | undefined {
+  return input.value.trim() ? Number(input.value) : undefined;
 }

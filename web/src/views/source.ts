@@ -1,22 +1,25 @@
 // The track an audio-in song starts from: a file the user uploads here (form from the API, POST
 // straight to S3, then the API's check) or one of the user's finished songs.
-import { ApiError, type SongSummary, type SourceRef, type Upload } from "../api";
+import { ApiError, type SongSummary, type SourceRef, type Upload, type UploadRequest } from "../api";
 import type { Context } from "../context";
 import { field, h, replace } from "../dom";
 import { errorBox, poll, songTitle, when } from "../ui";
 
 const CHECK_POLL_MS = 1000;
 const SONG_CHOICES = 50; // the API's largest page
-// What the API accepts, by file extension, for files the browser gives no (or another) type.
-const TYPES_BY_EXTENSION: Record<string, string> = {
+type AudioType = UploadRequest["content_type"];
+// Every type the API accepts (a Record: the type check fails when the API's list changes).
+const ACCEPTED_TYPES: Record<AudioType, true> = {
+  "audio/wav": true, "audio/x-wav": true, "audio/wave": true, "audio/mpeg": true,
+  "audio/mp3": true, "audio/flac": true, "audio/x-flac": true, "audio/ogg": true,
+};
+// The type by file extension, for files the browser gives no (or another) type.
+const TYPES_BY_EXTENSION: Record<string, AudioType> = {
   wav: "audio/wav",
   mp3: "audio/mpeg",
   flac: "audio/flac",
   ogg: "audio/ogg",
 };
-const ACCEPTED_TYPES = new Set([
-  "audio/wav", "audio/x-wav", "audio/wave", "audio/mpeg", "audio/mp3", "audio/flac", "audio/x-flac", "audio/ogg",
-]);
 
 export interface SourcePicker {
   element: HTMLElement;
@@ -87,9 +90,14 @@ export function renderSourcePicker(ctx: Context, preselectedSongId?: string): So
     const say = (...content: (Node | string)[]) => {
       if (mine === attempt) replace(uploadStatus, ...content);
     };
+    const type = contentType(file);
+    if (!type) {
+      say(errorBox(new Error(`${file.name} is not a WAV, MP3, FLAC or Ogg file.`)));
+      return;
+    }
     say(`Uploading ${file.name}…`);
     try {
-      const form = await ctx.api.createUpload({ filename: file.name, content_type: contentType(file), size_bytes: file.size });
+      const form = await ctx.api.createUpload({ filename: file.name, content_type: type, size_bytes: file.size });
       await ctx.api.sendUpload(form, file);
       if (mine !== attempt) return;
       say(`Checking ${file.name}…`);
@@ -130,11 +138,15 @@ export function renderSourcePicker(ctx: Context, preselectedSongId?: string): So
   };
 }
 
-/** The type the API knows the file by: the browser's, else the one its extension names. */
-function contentType(file: File): string {
-  if (ACCEPTED_TYPES.has(file.type)) return file.type;
+function isAccepted(type: string): type is AudioType {
+  return Object.hasOwn(ACCEPTED_TYPES, type);
+}
+
+/** The type the API knows the file by: the browser's, else the one its extension names (null: neither). */
+function contentType(file: File): AudioType | null {
+  if (isAccepted(file.type)) return file.type;
   const extension = file.name.split(".").pop()?.toLowerCase() ?? "";
-  return TYPES_BY_EXTENSION[extension] ?? (file.type || "application/octet-stream");
+  return TYPES_BY_EXTENSION[extension] ?? null;
 }
 
 function describe(upload: Upload): string {

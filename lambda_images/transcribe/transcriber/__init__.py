@@ -1,0 +1,1 @@
+"""Audio to MIDI on the CPU: Spotify's basic-pitch (ONNX Runtime) in a Lambda container image."""

@@ -1,0 +1,113 @@
+"""Lambda entry point (`transcriber.handler.lambda_handler`): audio objects in S3 -> MIDI files in S3.
+
+Event (schemas.TranscribeRequest):
+    {"job_id": "...", "sources": [{"bucket": "...", "key": "...", "track": "vocals" | null}, ...],
+     "output": {"bucket": "...", "prefix": "scratch/JOB/"}, "tempo_bpm": 120}
+Result (schemas.TranscribeResult):
+    {"job_id": "...", "midi": [{"track", "bucket", "key", "content_type", "size_bytes", "notes",
+     "duration_s"}, ...], "seconds": 12.3}
+
+One source at a time goes through /tmp (the object, then the decoded audio); the MIDI files are
+written only once every source has been transcribed, so a failure writes nothing. Errors are raised
+as the classes of errors.py, whose names the invoking Step Functions task sees.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import ValidationError
+
+from . import numba_cache
+
+numba_cache.use_image_cache()  # before anything imports numba (librosa, via basic-pitch)
+
+from . import audio  # noqa: E402
+from .errors import AudioRejected, InvalidRequest, SourceMissing, StorageError  # noqa: E402
+from .schemas import MidiObject, Source, TranscribeRequest, TranscribeResult, midi_key  # noqa: E402
+from .transcribe import Transcription, transcribe_file  # noqa: E402
+
+log = logging.getLogger(__name__)
+log.setLevel(logging.INFO)
+
+# The largest object read: a 600 s song as 48 kHz stereo 16-bit WAV is 115 MB, the largest upload
+# 50 MB by default. Sized with the function's ephemeral storage (/tmp) in mind.
+MAX_INPUT_BYTES = 256 * 1024 * 1024
+_CHUNK_BYTES = 1 << 20
+
+
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    started = time.perf_counter()
+    try:
+        request = TranscribeRequest.model_validate(event)
+    except ValidationError as exc:
+        raise InvalidRequest(f"the event is not a transcription request: {exc}") from None
+    max_duration_s = float(os.environ.get("MAX_DURATION_S", audio.MAX_DURATION_S))
+    done: list[tuple[Source, Transcription]] = []
+    for source in request.sources:
+        with tempfile.TemporaryDirectory() as folder:
+            path = _download(source, Path(folder))
+            transcription = transcribe_file(path, source.track, request.tempo_bpm, max_duration_s)
+        done.append((source, transcription))
+        log.info(
+            "job %s: %s transcribed: %d notes in %.1f s of audio",
+            request.job_id,
+            source.track or "audio",
+            len(transcription.notes),
+            transcription.duration_s,
+        )
+    written = [_upload(request, source, transcription) for source, transcription in done]
+    result = TranscribeResult(
+        job_id=request.job_id, midi=written, seconds=round(time.perf_counter() - started, 3)
+    )
+    return result.model_dump(mode="json")
+
+
+def _download(source: Source, folder: Path) -> Path:
+    """The object, streamed to a file (soundfile needs a seekable file), or a typed error."""
+    client = boto3.client("s3")
+    where = f"s3://{source.bucket}/{source.key}"
+    path = folder / "source"
+    try:
+        response = client.get_object(Bucket=source.bucket, Key=source.key)
+        if response["ContentLength"] > MAX_INPUT_BYTES:
+            response["Body"].close()
+            raise AudioRejected(
+                f"the track is {response['ContentLength']:,} bytes; "
+                f"up to {MAX_INPUT_BYTES:,} can be transcribed"
+            )
+        with path.open("wb") as file:
+            for chunk in response["Body"].iter_chunks(_CHUNK_BYTES):
+                file.write(chunk)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
+            raise SourceMissing(f"the track {where} no longer exists") from None
+        raise StorageError(f"could not read {where}: {exc}") from exc
+    except BotoCoreError as exc:
+        raise StorageError(f"could not read {where}: {exc}") from exc
+    return path
+
+
+def _upload(request: TranscribeRequest, source: Source, transcription: Transcription) -> MidiObject:
+    key = midi_key(request.output.prefix, source.track)
+    try:
+        boto3.client("s3").put_object(
+            Bucket=request.output.bucket, Key=key, Body=transcription.midi, ContentType="audio/midi"
+        )
+    except (ClientError, BotoCoreError) as exc:
+        raise StorageError(f"could not write s3://{request.output.bucket}/{key}: {exc}") from exc
+    return MidiObject(
+        track=source.track,
+        bucket=request.output.bucket,
+        key=key,
+        size_bytes=len(transcription.midi),
+        notes=len(transcription.notes),
+        duration_s=transcription.duration_s,
+    )
