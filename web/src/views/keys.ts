@@ -21,9 +21,13 @@ export function apiKeysSection(ctx: Context): HTMLElement {
   const expiry = h("select", { id: "key-expiry" },
     EXPIRY_CHOICES.map(([label, days]) => h("option", { value: days === null ? "" : String(days) }, label)));
 
-  const load = async () => {
+  // The list is read from an index that may lag a write by a moment: the key just created is
+  // shown, and the one just revoked is not, whatever that read returns.
+  const load = async (change: { added?: ApiKey; revoked?: string } = {}) => {
     try {
-      const keys = await ctx.api.listApiKeys();
+      const listed = (await ctx.api.listApiKeys()).filter((key) => key.key_id !== change.revoked);
+      const added = change.added;
+      const keys = added && !listed.some((key) => key.key_id === added.key_id) ? [...listed, added] : listed;
       replace(list, keys.length
         ? h("ul", { class: "keys" }, keys.map((key) => keyItem(key)))
         : h("p", { class: "hint" }, "No API keys yet."));
@@ -40,7 +44,7 @@ export function apiKeysSection(ctx: Context): HTMLElement {
       try {
         await ctx.api.revokeApiKey(key.key_id);
         ctx.announce(`The API key "${key.name}" is revoked.`);
-        await load();
+        await load({ revoked: key.key_id });
       } catch (error) {
         replace(problem, errorBox(error));
       }
@@ -81,7 +85,8 @@ export function apiKeysSection(ctx: Context): HTMLElement {
       const key = await ctx.api.createApiKey(name.value.trim(), days);
       name.value = "";
       showSecret(key);
-      await load();
+      const { secret: _secret, ...listed } = key;
+      await load({ added: listed });
     } catch (error) {
       replace(problem, errorBox(error));
     }
