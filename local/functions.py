@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from lambdas.common import contract
+from local.cognito import CognitoSettings
 from local.lambda_context import Handler
 from local.paths import REPO_ROOT
 from local.resources import ResourceNames
@@ -27,6 +28,7 @@ TRANSCRIBE_IMAGE_DIR = REPO_ROOT / "lambda_images" / "transcribe"
 
 # The local endpoint is one instance (the container renders one request at a time).
 LOCAL_ENDPOINT_INSTANCES = 1
+NO_SERVER = "http://127.0.0.1:9"  # the discard port: nothing answers there
 
 
 def module_of(function: str) -> str:
@@ -71,10 +73,17 @@ class _LazyHandler:
 
 
 def local_values(
-    config: ServiceConfig, names: ResourceNames, *, state_machine_arn: str, api_origins: str
+    config: ServiceConfig,
+    names: ResourceNames,
+    *,
+    state_machine_arn: str,
+    api_origins: str,
+    user_pool: CognitoSettings | None = None,
 ) -> dict[str, Any]:
     """The values of the functions' settings for a stack on this machine (`contract.deployment_values`
-    with the local names), plus what only the local stack sets."""
+    with the local names), plus what only the local stack sets. Without `user_pool` (tests that do
+    not run the authorizer) the authorizer trusts a pool named after the stack's, on no server."""
+    pool = user_pool or CognitoSettings(NO_SERVER, names.user_pool, names.user_pool_client)
     resources = contract.Resources(
         jobs_table=names.jobs_table,
         users_table=names.users_table,
@@ -87,8 +96,14 @@ def local_values(
         endpoint_name=config.endpoint_name,
         event_bus=names.event_bus,
         api_origins=api_origins,
+        api_keys_table=names.api_keys_table,
+        rate_limits_table=names.rate_limits_table,
+        user_pool_issuer=pool.issuer,
+        user_pool_client_id=pool.client_id,
     )
     return contract.deployment_values(config, resources) | {
+        # moto serves the pool's keys on its own port; its tokens name the AWS issuer.
+        "user_pool_jwks_url": pool.jwks_url,
         "endpoint_max_instances": LOCAL_ENDPOINT_INSTANCES,
         # Local development: webhooks may go to http://127.0.0.1 (never set by the CDK app).
         "webhook_allow_http_loopback": True,

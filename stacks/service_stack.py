@@ -14,6 +14,7 @@ from constructs import Construct
 
 from lambdas.common import contract
 from lambdas.common.contract import (
+    API_KEYS_BY_USER,
     JOBS_BY_STATUS,
     JOBS_BY_USER,
     SCRATCH_MEDIA_PREFIX,
@@ -98,6 +99,7 @@ class SongServiceStack(Stack):
             web_origin=web_origin,
         )
         self.grant_api(self.api.function.role)
+        self.grant_authorizer(self.api.authorizer_function.role)
         self.web = WebApp(
             self,
             "Web",
@@ -125,7 +127,13 @@ class SongServiceStack(Stack):
     @property
     def functions(self) -> dict[str, ServiceFunction]:
         """Every function of the stack, by its package under lambdas/ (the contract's function names)."""
-        units = [self.api.function, *self.workflow.functions, self.uploads.check, self.events.sender]
+        units = [
+            self.api.function,
+            self.api.authorizer_function,
+            *self.workflow.functions,
+            self.uploads.check,
+            self.events.sender,
+        ]
         return {function.name: function for function in units}
 
     def set_environments(self) -> None:
@@ -143,6 +151,10 @@ class SongServiceStack(Stack):
             endpoint_name=self.inference.endpoint_name,
             event_bus=self.events.bus.event_bus_name,
             api_origins=",".join(self.api.cors_origins),
+            api_keys_table=self.data.api_keys_table.table_name,
+            rate_limits_table=self.data.rate_limits_table.table_name,
+            user_pool_issuer=self.api.user_pool.user_pool_provider_url,
+            user_pool_client_id=self.api.user_pool_client.user_pool_client_id,
         )
         values = contract.deployment_values(self.config, resources)
         for variable, value in contract.transcriber_environment(values).items():
@@ -169,6 +181,14 @@ class SongServiceStack(Stack):
         # change only in the workflow (capture).
         # UpdateItem also sets the webhook signing secret.
         allow_items(role, users, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")
+        # API keys: created and revoked in transactions with the user row's key count (the
+        # transaction's items need the item actions themselves), listed from the by_user index.
+        api_keys = self.data.api_keys_table
+        allow_items(role, api_keys, "dynamodb:PutItem", "dynamodb:DeleteItem")
+        allow_query(role, api_keys, API_KEYS_BY_USER.name)
+        # The per-user rate limits: one bucket row per user and limit, updated conditionally and
+        # read back when a request is refused (to say when to retry).
+        allow_items(role, self.data.rate_limits_table, "dynamodb:UpdateItem", "dynamodb:GetItem")
         allow_items(
             role,
             idempotency,
@@ -229,6 +249,11 @@ class SongServiceStack(Stack):
             "upload forms for, re-tags and deletes only objects under that prefix.",
             f"Resource::<{logical_id(uploads.bucket.node.default_child)}.Arn>/{UPLOADS_PREFIX}*",
         )
+
+    def grant_authorizer(self, role: iam.IRole) -> None:
+        """The authorizer reads a presented key's row and records its use (`last_used_at`, an
+        UpdateItem conditioned on the row's existence); the JWKS is public (no grant)."""
+        allow_items(role, self.data.api_keys_table, "dynamodb:GetItem", "dynamodb:UpdateItem")
 
     def grant_upload_retention(self) -> None:
         """A processed song keeps the upload it was made from: the finalize task adds the song to

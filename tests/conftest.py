@@ -28,10 +28,17 @@ for _var in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
     os.environ.pop(_var, None)
 
 
+TEST_RATE_LIMITS = {"user_request_burst": 10_000, "user_submission_burst": 1_000}
+# The same for a local stack (`python -m local up -c key=value`).
+STACK_RATE_LIMIT_ARGS = [arg for key, value in TEST_RATE_LIMITS.items() for arg in ("-c", f"{key}={value}")]
+
+
 def _test_config() -> Any:
     from stacks.config import ServiceConfig
 
-    return ServiceConfig(stage_name="test")
+    # Per-user rate limits out of the way of suites that send many requests as one user; their
+    # own tests set them low (tests/unit/api/test_rate_limits.py).
+    return ServiceConfig(stage_name="test", **TEST_RATE_LIMITS)
 
 
 TEST_CONFIG = _test_config()

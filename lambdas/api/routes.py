@@ -2,7 +2,8 @@
 
 Every operation lists every status it can answer, success first: these decorators and the pydantic
 models are the OpenAPI document (lambdas/api/openapi.py). 429 comes from the stage's throttling and
-401 from the Cognito authorizer (both API Gateway's, in this error shape).
+401 from the Lambda authorizer (both API Gateway's, in this error shape; 429 also from the
+per-user rate limits, handler.py).
 """
 
 from __future__ import annotations
@@ -14,12 +15,15 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
 
 from lambdas.common import errors, media_keys
-from lambdas.common.contract import DOCS_PATH
+from lambdas.common.api_keys import KEY_ID_PATTERN, ApiKeyRequest
+from lambdas.common.contract import AUTH_BY_ID_TOKEN, AUTH_METHOD_KEY, AUTH_USER_KEY, DOCS_PATH
 from lambdas.common.models import UUID_PATTERN, SongRequest
 from lambdas.common.uploads import UploadRequest
 
 from .openapi import docs_page
 from .schemas import (
+    ApiKeyCreated,
+    ApiKeyList,
     ErrorResponse,
     HealthResponse,
     MeResponse,
@@ -32,9 +36,9 @@ from .schemas import (
 from .services import Services
 
 IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"  # visible ASCII, as in the IETF Idempotency-Key draft
-SECURITY = [{"cognito": []}]
+SECURITY = [{"bearer": []}]
 RETRY_AFTER_HEADER = {
-    "description": "Seconds to wait before retrying; sent with `ConcurrentRequests`",
+    "description": "Seconds to wait before retrying; sent with `RateLimited` and `ConcurrentRequests`",
     "schema": {"type": "integer", "minimum": 1},
 }
 
@@ -47,15 +51,17 @@ def _ok(status: int, description: str, model: type | None = None) -> dict[int | 
 def _error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     described = {
         400: "Malformed request (bad JSON, id, query or header)",
-        401: "Missing or invalid token",
+        401: "Missing or invalid credential (id token or API key)",
         402: "The available credits do not cover the song's price (details: price and balance)",
+        403: "Key management needs a signed-in session (an id token), not an API key",
         404: "Not found, or not yours",
         409: "Conflict (or a source not ready yet)",
         413: "Body over the size limit",
         415: "Body is not JSON",
         422: "Invalid input (details lists the fields), or an unusable audio source",
-        429: "Throttled, or too many requests of this user at once (ConcurrentRequests): retry, after "
-        "Retry-After seconds when it is sent",
+        429: "Throttled: over the user's request or submission rate (RateLimited), too many requests of "
+        "this user at once (ConcurrentRequests), or the stage's limit; retry after Retry-After seconds "
+        "when it is sent",
         500: "Unexpected error; details carries a correlation id",
         503: "The workflow could not be started; retry",
     }
@@ -70,6 +76,7 @@ def _error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 SongId = Annotated[str, Path(pattern=UUID_PATTERN, description="The song's id (a UUID)")]
 UploadId = Annotated[str, Path(pattern=UUID_PATTERN, description="The upload's id (a UUID)")]
+KeyId = Annotated[str, Path(pattern=KEY_ID_PATTERN, description="The API key's id (16 hex characters)")]
 
 
 def _no_content() -> Response:
@@ -79,13 +86,28 @@ def _no_content() -> Response:
     return Response(status_code=204)
 
 
+def caller_of(event: dict[str, Any]) -> str | None:
+    """The user id the authorizer passed on (requestContext.authorizer.sub), None on public routes.
+    API Gateway already rejected requests without a valid credential."""
+    authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
+    user_id = authorizer.get(AUTH_USER_KEY)
+    return user_id if isinstance(user_id, str) else None
+
+
 def current_user_id(app: APIGatewayRestResolver) -> str:
-    """The Cognito `sub` of the caller. API Gateway already rejected requests without a token."""
-    claims = app.current_event.request_context.authorizer.claims or {}
-    user_id = claims.get("sub")
-    if not isinstance(user_id, str) or not media_keys.is_valid_user_id(user_id):
+    """The caller's user id (an id token's `sub`, or an API key's owner)."""
+    user_id = caller_of(app.current_event.raw_event)
+    if user_id is None or not media_keys.is_valid_user_id(user_id):
         raise errors.Unauthorized("missing or invalid identity")
     return user_id
+
+
+def require_session(app: APIGatewayRestResolver) -> None:
+    """Key management: only with an id token (a signed-in person), never with an API key."""
+    if app.current_event.request_context.authorizer.get(AUTH_METHOD_KEY) != AUTH_BY_ID_TOKEN:
+        raise errors.SessionRequired(
+            "managing API keys needs a signed-in session (an id token), not an API key"
+        )
 
 
 def register(app: APIGatewayRestResolver, services: Callable[[], Services]) -> None:
@@ -94,8 +116,9 @@ def register(app: APIGatewayRestResolver, services: Callable[[], Services]) -> N
     def user() -> str:
         return current_user_id(app)
 
-    # Every operation lists every status it can answer, success first. 429 comes from the stage's
-    # throttling and 401 from the Cognito authorizer (both API Gateway's, in this error shape).
+    # Every operation lists every status it can answer, success first. 401 comes from the
+    # authorizer, 429 from the stage's throttling (both API Gateway's, in this error shape) or the
+    # per-user rate limits.
     @app.get(
         "/health",
         summary="Liveness",
@@ -295,3 +318,55 @@ def register(app: APIGatewayRestResolver, services: Callable[[], Services]) -> N
     )
     def rotate_webhook_secret() -> WebhookSecretResponse:
         return services().users.rotate_webhook_secret(user())
+
+    @app.post(
+        "/me/api-keys",
+        summary="Create a personal API key (the secret is shown once)",
+        operation_id="createApiKey",
+        description=(
+            "The key acts as you on every route except these three, which need a signed-in session (an "
+            "id token; an API key gets 403 `SessionRequired`). Send it as `Authorization: Bearer <secret>`. "
+            "Only its hash is stored: keep the secret now. At most `api_key_max_per_user` keys (409 "
+            "`ApiKeyLimitReached`)."
+        ),
+        tags=["users"],
+        status_code=201,
+        security=SECURITY,
+        responses={
+            **_ok(201, "Created: the key and its secret", ApiKeyCreated),
+            **_error_responses(400, 401, 403, 409, 413, 415, 422, 429, 500),
+        },
+    )
+    def create_api_key(
+        request: Annotated[ApiKeyRequest, Body(description="The key's name and optional lifetime")],
+    ) -> ApiKeyCreated:
+        require_session(app)
+        return services().api_keys.create(user(), request)
+
+    @app.get(
+        "/me/api-keys",
+        summary="My API keys (never their secrets)",
+        operation_id="listApiKeys",
+        tags=["users"],
+        security=SECURITY,
+        responses={**_ok(200, "The keys", ApiKeyList), **_error_responses(401, 403, 429, 500)},
+    )
+    def list_api_keys() -> ApiKeyList:
+        require_session(app)
+        return services().api_keys.list(user())
+
+    @app.delete(
+        "/me/api-keys/<key_id>",
+        summary="Revoke an API key",
+        operation_id="revokeApiKey",
+        description="The key stops working within the authorizer's cache time (docs/api.md: at most 5 "
+        "minutes by default).",
+        tags=["users"],
+        status_code=204,
+        security=SECURITY,
+        responses={**_ok(204, "Revoked"), **_error_responses(400, 401, 403, 404, 429, 500)},
+    )
+    def revoke_api_key(key_id: KeyId):  # no return annotation: see _no_content
+        require_session(app)
+        services().api_keys.revoke(user(), key_id)
+        return _no_content()

@@ -41,6 +41,27 @@ class WebhookSecretResponse(BaseModel):
     )
 
 
+class ApiKeyDetail(BaseModel):
+    key_id: str = Field(description="The key's id (the `key_id` in paths); its secret starts with `prefix`")
+    name: str
+    prefix: str = Field(description="The secret's public start (`sng_<key_id>`), to recognise it by")
+    created_at: str
+    expires_at: str | None = Field(None, description="The key stops working then; null: never")
+    last_used_at: str | None = Field(
+        None, description="Last authorization with it (to the minute; null: never used)"
+    )
+
+
+class ApiKeyCreated(ApiKeyDetail):
+    secret: str = Field(
+        description="Send it as `Authorization: Bearer <secret>`. Shown this once: only its hash is kept"
+    )
+
+
+class ApiKeyList(BaseModel):
+    keys: list[ApiKeyDetail] = Field(description="Oldest first; expired keys too, until revoked")
+
+
 class SongSummary(BaseModel):
     job_id: str = Field(description="The song's id (the `song_id` in paths)")
     status: JobStatus

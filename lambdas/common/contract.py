@@ -61,7 +61,15 @@ USERS = Table("users", "user_id")
 IDEMPOTENCY = Table("idempotency", "id", ttl_attribute="expiration")
 # Rows of unused uploads go when their objects do; a kept upload's row has no expiry.
 UPLOADS = Table("uploads", "upload_id", (UPLOADS_BY_USER,), ttl_attribute="expires_at_epoch")
-TABLES = (JOBS, USERS, IDEMPOTENCY, UPLOADS)
+# Personal API keys: one row per key, found by its id (the secret's public part); only the secret's
+# hash is stored (lambdas/common/store/api_keys.py). A user's keys, oldest first: GET /me/api-keys;
+# the index leaves the hash out (only the authorizer reads it, from the table).
+API_KEYS_BY_USER = Index("by_user", "user_id", "created_at", ("name", "prefix", "expires_at", "last_used_at"))
+API_KEYS = Table("api_keys", "key_id", (API_KEYS_BY_USER,))
+# Per-user rate limits (lambdas/common/store/rate_limits.py): one small row per user and limit,
+# gone (TTL) once its bucket is full again.
+RATE_LIMITS = Table("rate_limits", "bucket_id", ttl_attribute="expires_at_epoch")
+TABLES = (JOBS, USERS, IDEMPOTENCY, UPLOADS, API_KEYS, RATE_LIMITS)
 
 # --- S3: the key prefixes of each bucket ----------------------------------------------------------
 
@@ -122,6 +130,19 @@ PRESIGNED_URL_TTL_S = 3600  # download URLs of a processed song
 UPLOAD_FORM_TTL_S = 900  # how long a presigned POST form for an upload is valid
 DEFAULT_UPLOAD_MAX_MB = 50  # the largest upload, unless a deployment sets `upload_max_mb`
 
+# --- the authorizer (lambdas/authorizer): what it hands the API function ------------------------
+
+# API Gateway passes a Lambda authorizer's `context` on as requestContext.authorizer.<key> (string
+# values). `sub` is the user id, under the name the Cognito authorizer used for it.
+AUTH_USER_KEY = "sub"
+AUTH_METHOD_KEY = "auth_method"
+AUTH_BY_ID_TOKEN = "id_token"  # noqa: S105 - a Cognito id token: a signed-in session
+AUTH_BY_API_KEY = "api_key"
+API_KEY_ID_KEY = "api_key_id"
+# How long API Gateway caches an authorizer's answer for one Authorization header, unless a
+# deployment sets `authorizer_cache_ttl_s`: a revoked key may work this long (docs/api.md).
+DEFAULT_AUTHORIZER_CACHE_TTL_S = 300
+
 # --- SQS consumers (Lambda event source mappings) ------------------------------------------------
 
 
@@ -174,6 +195,10 @@ class Resources:
     endpoint_name: str
     event_bus: str
     api_origins: str  # the browser origins the API allows, comma-separated
+    api_keys_table: str
+    rate_limits_table: str
+    user_pool_issuer: str  # https://cognito-idp.<region>.amazonaws.com/<pool id>
+    user_pool_client_id: str  # the app client: an id token's audience
 
 
 class DeploymentConfig(Protocol):
@@ -192,6 +217,11 @@ class DeploymentConfig(Protocol):
     upload_max_pending: int
     upload_max_stored: int
     stems_enabled: bool
+    api_key_max_per_user: int
+    user_requests_per_minute: int
+    user_request_burst: int
+    user_submissions_per_hour: int
+    user_submission_burst: int
 
 
 def deployment_values(config: DeploymentConfig, resources: Resources) -> dict[str, object]:
@@ -222,6 +252,15 @@ def deployment_values(config: DeploymentConfig, resources: Resources) -> dict[st
         "upload_max_pending": config.upload_max_pending,
         "upload_max_stored": config.upload_max_stored,
         "stems_enabled": config.stems_enabled,
+        "api_keys_table_name": resources.api_keys_table,
+        "rate_limits_table_name": resources.rate_limits_table,
+        "user_pool_issuer": resources.user_pool_issuer,
+        "user_pool_client_id": resources.user_pool_client_id,
+        "api_key_max_per_user": config.api_key_max_per_user,
+        "user_requests_per_minute": config.user_requests_per_minute,
+        "user_request_burst": config.user_request_burst,
+        "user_submissions_per_hour": config.user_submissions_per_hour,
+        "user_submission_burst": config.user_submission_burst,
     }
 
 

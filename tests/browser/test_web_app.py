@@ -383,3 +383,53 @@ def test_the_account_shows_credits_and_the_webhook_secret_and_rotates_it(
     page.get_by_role("button", name="Create song").click()
     assert "webhook_url" in api_alert(page, "HTTP 422").locator(".problems").inner_text()
     assert page_errors == []
+
+
+def test_the_account_makes_copies_and_revokes_an_api_key(
+    new_page: Any, stack: dict[str, Any], page_errors: list[str]
+) -> None:
+    page = new_page()
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=stack["web_url"])
+    email = f"keys-{uuid.uuid4().hex[:8]}@example.com"
+    sign_up_and_in(page, email)
+    page.get_by_role("link", name=email).click()
+    page.get_by_role("heading", name="API keys").wait_for()
+    page.get_by_text("No API keys yet.").wait_for()
+
+    page.get_by_label("Key name").fill("laptop script")
+    page.get_by_label("Expires after").select_option(label="90 days")
+    page.get_by_role("button", name="Create a key").click()
+    shown = page.locator(".new-key code.secret")
+    shown.wait_for()
+    secret = shown.inner_text()
+    assert secret.startswith("sng_")
+    assert "shown only this once" in page.locator(".new-key").inner_text()
+    page.get_by_role("button", name="Copy the key").click()
+    page.get_by_text("Copied.").wait_for()
+    assert page.evaluate("navigator.clipboard.readText()") == secret
+    listed = page.locator(".keys li", has_text="laptop script")
+    listed.wait_for()
+    assert "expires" in listed.inner_text() and "never" not in listed.inner_text().split("expires")[1][:8]
+    assert secret not in page.locator(".keys").inner_text()  # the list shows the prefix only
+    screenshot(page, "api-keys-desktop")
+    assert accessibility_violations(page) == []
+
+    with_key = {"Authorization": f"Bearer {secret}"}
+    me = requests.get(f"{stack['api_url']}/me", headers=with_key, timeout=10)
+    assert me.status_code == 200 and me.json()["user_id"] == user_sub(stack, email)
+
+    page.once("dialog", lambda dialog: dialog.dismiss())  # thought better of it: nothing happens
+    listed.get_by_role("button", name="Revoke laptop script").click()
+    assert requests.get(f"{stack['api_url']}/me", headers=with_key, timeout=10).status_code == 200
+    warnings: list[str] = []
+
+    def accept(dialog: Any) -> None:
+        warnings.append(dialog.message)
+        dialog.accept()
+
+    page.once("dialog", accept)
+    listed.get_by_role("button", name="Revoke laptop script").click()
+    page.get_by_text("No API keys yet.").wait_for()
+    assert "stop working" in warnings[0]
+    assert requests.get(f"{stack['api_url']}/me", headers=with_key, timeout=10).status_code == 401
+    assert page_errors == []

@@ -105,3 +105,22 @@ def test_a_container_failure_fails_the_job_with_a_reason_and_no_charge(user) -> 
     assert "Nothing was charged" in job["error"]["message"]
     assert "audio_url" not in job or not job["audio_url"]
     assert client.me()["credits"] == credits_before
+
+
+def test_an_api_key_acts_as_its_owner_until_revoked(stack, user) -> None:
+    """Created in a session, the key reaches /me as its owner through the local front's authorizer;
+    it cannot manage keys; revoked, it is refused at once (the local front caches nothing)."""
+    session = user("key-owner")
+    created = session.request("POST", "/me/api-keys", json={"name": "e2e"})
+    assert created.status_code == 201, created.text
+    key = created.json()
+    with_key = {"Authorization": f"Bearer {key['secret']}"}
+    me = requests.get(f"{stack['api_url']}/me", headers=with_key, timeout=10)
+    assert me.status_code == 200 and me.json()["user_id"] == session.me()["user_id"]
+    refused = requests.get(f"{stack['api_url']}/me/api-keys", headers=with_key, timeout=10)
+    assert (refused.status_code, refused.json()["error"]["code"]) == (403, "SessionRequired")
+    (listed,) = session.request("GET", "/me/api-keys").json()["keys"]
+    assert listed["key_id"] == key["key_id"] and listed["last_used_at"] is not None
+    assert session.request("DELETE", f"/me/api-keys/{key['key_id']}").status_code == 204
+    revoked = requests.get(f"{stack['api_url']}/me", headers=with_key, timeout=10)
+    assert (revoked.status_code, revoked.json()["error"]["code"]) == (401, "Unauthorized")

@@ -81,4 +81,5 @@ def test_each_function_gets_exactly_the_variables_its_settings_read(template_jso
         model = FUNCTION_SETTINGS[name]
         required = {v for f, v in model.variables().items() if model.model_fields[f].is_required()}
         assert variables == required | set(runtime_environment()), name
-        assert set(local[name]) - variables <= {"WEBHOOK_ALLOW_HTTP_LOOPBACK"}, name
+        # Local only: loopback webhooks, and where moto serves the pool's keys.
+        assert set(local[name]) - variables <= {"WEBHOOK_ALLOW_HTTP_LOOPBACK", "USER_POOL_JWKS_URL"}, name

@@ -9,6 +9,108 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import TypeAliasType
 
+
+class ApiKeyCreated(BaseModel):
+    key_id: Annotated[
+        str,
+        Field(
+            description="The key's id (the `key_id` in paths); its secret starts with `prefix`",
+            title="Key Id",
+        ),
+    ]
+    name: Annotated[str, Field(title="Name")]
+    prefix: Annotated[
+        str,
+        Field(description="The secret's public start (`sng_<key_id>`), to recognise it by", title="Prefix"),
+    ]
+    created_at: Annotated[str, Field(title="Created At")]
+    expires_at: Annotated[
+        str | None, Field(description="The key stops working then; null: never", title="Expires At")
+    ] = None
+    last_used_at: Annotated[
+        str | None,
+        Field(
+            description="Last authorization with it (to the minute; null: never used)", title="Last Used At"
+        ),
+    ] = None
+    secret: Annotated[
+        str,
+        Field(
+            description="Send it as `Authorization: Bearer <secret>`. Shown this once: only its hash is kept",
+            title="Secret",
+        ),
+    ]
+
+
+class ApiKeyDetail(BaseModel):
+    key_id: Annotated[
+        str,
+        Field(
+            description="The key's id (the `key_id` in paths); its secret starts with `prefix`",
+            title="Key Id",
+        ),
+    ]
+    name: Annotated[str, Field(title="Name")]
+    prefix: Annotated[
+        str,
+        Field(description="The secret's public start (`sng_<key_id>`), to recognise it by", title="Prefix"),
+    ]
+    created_at: Annotated[str, Field(title="Created At")]
+    expires_at: Annotated[
+        str | None, Field(description="The key stops working then; null: never", title="Expires At")
+    ] = None
+    last_used_at: Annotated[
+        str | None,
+        Field(
+            description="Last authorization with it (to the minute; null: never used)", title="Last Used At"
+        ),
+    ] = None
+
+
+class ApiKeyList(BaseModel):
+    keys: Annotated[
+        list[ApiKeyDetail], Field(description="Oldest first; expired keys too, until revoked", title="Keys")
+    ]
+
+
+ExpiresInDays = TypeAliasType(
+    "ExpiresInDays",
+    Annotated[
+        int,
+        Field(
+            description="The key stops working after this many days; null: never",
+            ge=1,
+            le=3650,
+            title="Expires In Days",
+        ),
+    ],
+)
+
+
+class ApiKeyRequest(BaseModel):
+    """
+    `POST /me/api-keys`: a name to recognise the key by, and optionally its lifetime.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    name: Annotated[
+        str,
+        Field(
+            description="Shown in the list; not secret",
+            max_length=100,
+            min_length=1,
+            pattern="^[^\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F]*$",
+            title="Name",
+        ),
+    ]
+    expires_in_days: Annotated[
+        ExpiresInDays | None,
+        Field(description="The key stops working after this many days; null: never", title="Expires In Days"),
+    ] = None
+
+
 Title = TypeAliasType(
     "Title",
     Annotated[
