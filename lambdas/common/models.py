@@ -113,6 +113,25 @@ WebhookUrl = Annotated[
 ]
 
 
+# The delivered level's bounds (the container's song_model/schemas.py Mastering applies the same).
+LOUDNESS_LUFS_RANGE = (-23.0, -6.0)
+TRUE_PEAK_DBTP_RANGE = (-3.0, 0.0)
+
+
+class Mastering(StrictModel):
+    """The level every take is delivered at (docs/container.md, Measuring)."""
+
+    loudness_lufs: float = Field(
+        -14.0,
+        ge=LOUDNESS_LUFS_RANGE[0],
+        le=LOUDNESS_LUFS_RANGE[1],
+        description="Integrated loudness, LUFS (ITU-R BS.1770 / EBU R128)",
+    )
+    true_peak_dbtp: float = Field(
+        -1.0, ge=TRUE_PEAK_DBTP_RANGE[0], le=TRUE_PEAK_DBTP_RANGE[1], description="True-peak ceiling, dBTP"
+    )
+
+
 class _RenderOptions(StrictModel):
     """Options of every mode; text modes add length, instrumental and metadata (_SongOptions)."""
 
@@ -125,6 +144,14 @@ class _RenderOptions(StrictModel):
         default_factory=lambda: ["wav"], min_length=1, max_length=3, json_schema_extra={"uniqueItems": True}
     )
     title: SafeText | None = Field(None, min_length=1, max_length=MAX_TITLE_CHARS)
+    # Stored with the defaults filled in, so the container is told the level explicitly.
+    mastering: Mastering | None = Field(
+        default_factory=Mastering,
+        description=(
+            "The delivered level: absent = -14 LUFS / -1 dBTP, either field may be left out; null = the "
+            "model's raw level (repaint and extend keep their untouched samples bit-identical only then)"
+        ),
+    )
     webhook_url: WebhookUrl | None = Field(
         None,
         max_length=MAX_URL_CHARS,
@@ -334,6 +361,40 @@ class JobSource(BaseModel):
     duration_s: float
 
 
+class TakeAnalysis(BaseModel):
+    """What was measured on a delivered take (the container's song_model/analysis.py); null where
+    it could not be measured (silence, under 0.4 s)."""
+
+    duration_s: float
+    loudness_lufs: float | None = Field(None, description="Integrated loudness, LUFS (BS.1770-4)")
+    true_peak_dbtp: float | None = Field(None, description="True peak, dBTP")
+    bpm: float | None = None
+    key: str | None = Field(None, examples=["A minor"])
+    key_confidence: float | None = Field(None, description="Key-profile correlation, -1..1")
+
+
+class TakeScores(BaseModel):
+    """A take's quality scores (docs/container.md, Measuring); null where not measured."""
+
+    text_audio: float | None = Field(None, description="CLAP cosine between the take and its style prompt")
+    lyrics_accuracy: float | None = Field(
+        None, description="1 - word error rate of a Whisper transcription; null for instrumentals"
+    )
+    bpm_error: float | None = Field(None, description="|measured - asked| / asked, when a tempo was asked")
+    key_match: float | None = Field(None, description="MIREX key score (1 = same key), when a key was asked")
+
+
+class TakeMeasurement(BaseModel):
+    """One take's rank, analysis and scores as published (`lyrics_timing_key`: its LRC file in the
+    media bucket, vocal takes only)."""
+
+    take: int
+    rank: int
+    analysis: TakeAnalysis
+    scores: TakeScores
+    lyrics_timing_key: str | None = None
+
+
 class JobResult(BaseModel):
     audio: list[AudioFile]
     cover_key: str | None = None
@@ -345,6 +406,14 @@ class JobResult(BaseModel):
     duration_s: float
     sample_rate: int | None = None
     timings: dict[str, float] = Field(default_factory=dict)
+    # One per take in take order (empty on rows from before measuring); best_take is rank 1.
+    takes: list[TakeMeasurement] = Field(default_factory=list)
+    best_take: int | None = None
+
+    @property
+    def main_take(self) -> int:
+        """The take the song's own audio_url plays: the best one (take 1 on older rows)."""
+        return self.best_take or 1
 
 
 class Job(BaseModel):
