@@ -1,7 +1,8 @@
 """Where a job's published media live in the media bucket (the contract between publish and API).
 
-`songs/{user_id}/{job_id}/audio.{fmt}` (`audio-take{k}.{fmt}` for take k > 1) and
-`songs/{user_id}/{job_id}/cover.png`. Both ids are
+`songs/{user_id}/{job_id}/audio.{fmt}` (`audio-take{k}.{fmt}` for take k > 1), the timed lyrics
+`lyrics.lrc` (`lyrics-take{k}.lrc`) and `songs/{user_id}/{job_id}/cover.png`: all under the job's
+prefix, so deleting the prefix deletes the song. Both ids are
 checked before they become part of a key, so no request value can point at another prefix.
 """
 
@@ -50,3 +51,9 @@ def midi_key(user_id: str, job_id: str, track: str | None = None) -> str:
 
 def cover_key(user_id: str, job_id: str) -> str:
     return f"{job_prefix(user_id, job_id)}cover.png"
+
+
+def lyrics_timing_key(user_id: str, job_id: str, take: int = 1) -> str:
+    """A vocal take's timed lyrics (an LRC file): `lyrics.lrc`, take k > 1: `lyrics-take{k}.lrc`."""
+    suffix = "" if take == 1 else f"-take{int(take)}"
+    return f"{job_prefix(user_id, job_id)}lyrics{suffix}.lrc"

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal, get_args
-from uuid import uuid4
 
 from pydantic import (
     AfterValidator,
@@ -17,7 +15,9 @@ from pydantic import (
     model_validator,
 )
 
-from .request_fields import UUID_PATTERN, SafeText, StrictModel, WebhookUrl, no_repeats
+from .clock import new_job_id, utc_now
+from .measurements import TakeMeasurement
+from .request_fields import UUID_PATTERN, Mastering, SafeText, StrictModel, WebhookUrl, no_repeats
 from .url_safety import MAX_URL_CHARS
 
 MAX_DESCRIPTION_CHARS = 1_000
@@ -28,19 +28,6 @@ AudioFormat = Literal["wav", "mp3", "flac"]
 MIDI_FORMAT = "mid"
 # A stems request's formats: the audio formats, and "mid" for each track transcribed to MIDI.
 StemFormat = Literal["wav", "mp3", "flac", "mid"]
-
-
-def utc_timestamp(moment: datetime) -> str:
-    """ISO-8601 UTC timestamp with milliseconds, as the job rows store it; sorts lexicographically."""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def utc_now() -> str:
-    return utc_timestamp(datetime.now(UTC))
-
-
-def new_job_id() -> str:
-    return str(uuid4())
 
 
 class JobStatus(StrEnum):
@@ -102,6 +89,14 @@ class _RenderOptions(_RequestOptions):
     inference_steps: int | None = Field(None, ge=1, le=100)
     formats: Annotated[list[AudioFormat], AfterValidator(no_repeats)] = Field(
         default_factory=lambda: ["wav"], min_length=1, max_length=3, json_schema_extra={"uniqueItems": True}
+    )
+    # Stored with the defaults filled in, so the container is told the level explicitly.
+    mastering: Mastering | None = Field(
+        default_factory=Mastering,
+        description=(
+            "The delivered level: absent = -14 LUFS / -1 dBTP, either field may be left out; null = the "
+            "model's raw level (repaint and extend keep their untouched samples bit-identical only then)"
+        ),
     )
 
 
@@ -343,6 +338,14 @@ class JobResult(BaseModel):
     duration_s: float
     sample_rate: int | None = None
     timings: dict[str, float] = Field(default_factory=dict)
+    # One per take in take order (empty on rows from before measuring); best_take is rank 1.
+    takes: list[TakeMeasurement] = Field(default_factory=list)
+    best_take: int | None = None
+
+    @property
+    def main_take(self) -> int:
+        """The take the song's own audio_url plays: the best one (take 1 on older rows)."""
+        return self.best_take or 1
 
 
 class Job(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, ValidationInfo
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo
 
 from .url_safety import UnsafeUrl, check_submitted_url
 
@@ -48,3 +48,22 @@ WebhookUrl = Annotated[
     StringConstraints(pattern=r"^[a-zA-Z][a-zA-Z0-9+.-]*://[^\x00-\x20\x7F-\x9F]+$"),
     AfterValidator(_safe_webhook_url),
 ]
+
+
+# The delivered level's bounds (the container's song_model/schemas.py Mastering applies the same).
+LOUDNESS_LUFS_RANGE = (-23.0, -6.0)
+TRUE_PEAK_DBTP_RANGE = (-3.0, 0.0)
+
+
+class Mastering(StrictModel):
+    """The level every take is delivered at (docs/container.md, Measuring)."""
+
+    loudness_lufs: float = Field(
+        -14.0,
+        ge=LOUDNESS_LUFS_RANGE[0],
+        le=LOUDNESS_LUFS_RANGE[1],
+        description="Integrated loudness, LUFS (ITU-R BS.1770 / EBU R128)",
+    )
+    true_peak_dbtp: float = Field(
+        -1.0, ge=TRUE_PEAK_DBTP_RANGE[0], le=TRUE_PEAK_DBTP_RANGE[1], description="True-peak ceiling, dBTP"
+    )

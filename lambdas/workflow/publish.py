@@ -1,17 +1,21 @@
-"""Publish a generated song: copy the manifest's media into the media bucket, drop the scratch."""
+"""Publish a generated song: copy the manifest's media (audio, timed lyrics, cover) into the media
+bucket, keep each take's measurements, drop the scratch."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
+from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from lambdas.common import media_keys
 from lambdas.common.inference import Manifest, request_key, scratch_media_prefix
+from lambdas.common.measurements import TakeMeasurement
 from lambdas.common.models import AudioFile, JobResult, JobSource, JobStep, MidiFile
+from lambdas.common.store.dynamo import error_code
 from lambdas.common.store.jobs import JobStore
-from lambdas.common.store.objects import MediaBucket, ScratchBucket
+from lambdas.common.store.objects import MISSING, MediaBucket, ScratchBucket
 from lambdas.common.transcription import audio_formats, midi_scratch_prefix, plan_for_stems, wants_midi
 
 from .errors import InvalidManifest, JobNotRunnable
@@ -42,13 +46,28 @@ class Publisher:
             destination = media_keys.audio_key(user_id, job_id, item.format, item.track, item.take)
             copies.append((item.key, destination, item.content_type))
             audio.append(AudioFile(format=item.format, key=destination, track=item.track, take=item.take))
+        takes: list[TakeMeasurement] = []
+        for take in manifest.takes:
+            lrc = None
+            if take.lyrics_timing is not None:
+                lrc = media_keys.lyrics_timing_key(user_id, job_id, take.take)
+                copies.append((take.lyrics_timing.key, lrc, take.lyrics_timing.content_type))
+            takes.append(
+                TakeMeasurement(
+                    take=take.take,
+                    rank=take.rank,
+                    analysis=take.analysis,
+                    scores=take.scores,
+                    lyrics_timing_key=lrc,
+                )
+            )
         cover = None
         if manifest.cover:
             cover = media_keys.cover_key(user_id, job_id)
             copies.append((manifest.cover.key, cover, manifest.cover.content_type))
 
         for source, destination, content_type in copies:
-            self.media.copy_in(self.scratch, source, destination, content_type)
+            self._copy(source, destination, content_type)
         # Scratch expires with the bucket's lifecycle rule anyway: a failed delete only warns.
         self.scratch.delete_keys([source for source, _, _ in copies] + [request_key(job_id)])
 
@@ -63,6 +82,8 @@ class Publisher:
             duration_s=manifest.duration_s,
             sample_rate=manifest.sample_rate,
             timings=manifest.timings.model_dump(),
+            takes=takes,
+            best_take=manifest.best_take,
         )
         transcription = None
         if wants_midi(request):
@@ -93,7 +114,7 @@ class Publisher:
         midi: list[MidiFile] = []
         for item in files:
             destination = media_keys.midi_key(user_id, job_id, item.track)
-            self.media.copy_in(self.scratch, item.key, destination, MIDI_CONTENT_TYPE)
+            self._copy(item.key, destination, MIDI_CONTENT_TYPE)
             midi.append(MidiFile(key=destination, track=item.track, notes=item.notes))
         self.scratch.delete_keys([item.key for item in files])
         if published is None:  # a transcription: the length is the longest source's
@@ -101,6 +122,16 @@ class Publisher:
         else:
             result = JobResult.model_validate(published).model_copy(update={"midi": midi})
         return {"result": result.model_dump(mode="json", exclude_none=True)}
+
+    def _copy(self, source: str, destination: str, content_type: str) -> None:
+        try:
+            self.media.copy_in(self.scratch, source, destination, content_type)
+        except ClientError as exc:
+            # S3 reads after writes consistently: a file the container named and never wrote is
+            # not coming (the job fails uncharged, not retried as an internal error).
+            if error_code(exc) in MISSING:
+                raise InvalidManifest(f"the manifest names {source}, which does not exist") from None
+            raise
 
 
 MIDI_CONTENT_TYPE = "audio/midi"
@@ -138,8 +169,9 @@ def check_complete(manifest: Manifest, request: dict[str, Any]) -> None:
 
     Every file ordered is paid for: each take (`variants`) in each format, or for stems each ordered
     track in each format (and no mixed track); a song from text has no stem tracks; and the audio
-    is as long as ordered. A faulty container (an image older than a feature, a render that
-    stopped early) must never be published and charged in full.
+    is as long as ordered; every take whose words Whisper heard (`scores.lyrics_accuracy` set:
+    scoring ran on a vocal take) has its timed lyrics. A faulty container (an image older than a
+    feature, a render that stopped early) must never be published and charged in full.
     """
     takes = int(request.get("variants") or 1)
     if len(manifest.take_seeds) != takes:
@@ -154,6 +186,9 @@ def check_complete(manifest: Manifest, request: dict[str, Any]) -> None:
         raise InvalidManifest(f"the manifest lacks {len(missing)} ordered files: {_files(missing)}")
     if extra := delivered - ordered:
         raise InvalidManifest(f"the manifest holds {len(extra)} files not ordered: {_files(extra)}")
+    heard = [t for t in manifest.takes if t.scores.lyrics_accuracy is not None]
+    if untimed := [t.take for t in heard if t.lyrics_timing is None]:
+        raise InvalidManifest(f"the manifest lacks the timed lyrics of take(s) {untimed}")
     length = float(request.get("duration_s") or 0)
     if abs(manifest.duration_s - length) > DURATION_TOLERANCE_S:
         raise InvalidManifest(f"the audio is {manifest.duration_s:.3f} s long, {length:.3f} s were ordered")
@@ -174,6 +209,7 @@ def _validated(data: dict[str, Any], job_id: str, bucket: str) -> Manifest:
     objects = [(a.bucket, a.key) for a in manifest.audio]
     if manifest.cover:
         objects.append((manifest.cover.bucket, manifest.cover.key))
+    objects += [(t.lyrics_timing.bucket, t.lyrics_timing.key) for t in manifest.takes if t.lyrics_timing]
     for obj_bucket, key in objects:
         if obj_bucket != bucket or not key.startswith(prefix) or ".." in key:
             raise InvalidManifest(f"s3://{obj_bucket}/{key} is outside the job's scratch prefix")
@@ -184,4 +220,10 @@ def _validated(data: dict[str, Any], job_id: str, bucket: str) -> Manifest:
         raise InvalidManifest("the manifest does not match the job")
     if takes != set(range(1, len(seeds) + 1)) or seeds[0] != manifest.seed:
         raise InvalidManifest("the manifest's takes do not match its seeds")
+    measured = [(t.take, t.seed) for t in manifest.takes]
+    if measured != list(enumerate(seeds, start=1)):
+        raise InvalidManifest("the manifest's measurements do not match its takes")
+    ranks = {t.rank: t.take for t in manifest.takes}
+    if set(ranks) != set(range(1, len(seeds) + 1)) or ranks[1] != manifest.best_take:
+        raise InvalidManifest("the manifest's ranking is not one rank per take with best_take first")
     return manifest

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from lambdas.common import api_keys
-from lambdas.common.models import utc_timestamp
+from lambdas.common.clock import utc_timestamp
 from lambdas.common.store.api_keys import ApiKey, ApiKeyStore
 from lambdas.common.store.users import UserStore
 

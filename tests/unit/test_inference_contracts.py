@@ -124,10 +124,36 @@ def test_manifest_contract() -> None:
         "seed": 3,
         "engine": "musicgen",
         "timings": {"lyrics_s": 0, "music_s": 1, "cover_s": 0, "upload_s": 0, "total_s": 1.5, "extra_s": 2},
+        "takes": [
+            {
+                "take": 1,
+                "seed": 3,
+                "rank": 1,
+                "analysis": {"duration_s": 30.5, "loudness_lufs": None, "true_peak_dbtp": None, "bpm": 96.2,
+                             "key": "E minor", "key_confidence": 0.4},
+                "scores": {"text_audio": 0.3, "lyrics_accuracy": None, "bpm_error": None, "key_match": None},
+                "lyrics_timing": None,
+                "gain_db": 0.0,
+            }
+        ],
+        "best_take": 1,
+        "mastering": None,
         "future_field": True,
-    }
+    }  # fmt: skip
     parsed = Manifest.model_validate(manifest)
     assert parsed.timings.total_s == 1.5 and parsed.cover is None
-    for broken in ({"audio": []}, {"audio": [{**manifest["audio"][0], "format": "ogg"}]}, {"sample_rate": 0}):
+    assert parsed.takes[0].analysis.key == "E minor" and parsed.takes[0].analysis.loudness_lufs is None
+    for broken in (
+        {"audio": []},
+        {"audio": [{**manifest["audio"][0], "format": "ogg"}]},
+        {"sample_rate": 0},
+        {"takes": []},
+        {"best_take": 0},
+        {
+            "takes": [
+                {**manifest["takes"][0], "lyrics_timing": {"bucket": "b", "key": "k", "content_type": "x"}}
+            ]
+        },
+    ):
         with pytest.raises(ValidationError):
             Manifest.model_validate({**manifest, **broken})

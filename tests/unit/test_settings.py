@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from lambdas.common import business_metrics, contract
-from lambdas.common.models import SONG_MODES, utc_timestamp
+from lambdas.common.clock import utc_timestamp
+from lambdas.common.models import SONG_MODES
 from lambdas.common.settings import (
     FUNCTION_SETTINGS,
     AcquireSlotSettings,

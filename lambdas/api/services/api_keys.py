@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from lambdas.common import api_keys
-from lambdas.common.models import utc_timestamp
+from lambdas.common.clock import utc_timestamp
 from lambdas.common.observability import logger
 from lambdas.common.store.api_keys import ApiKey, ApiKeyInfo, ApiKeyStore
 from lambdas.common.store.users import UserStore

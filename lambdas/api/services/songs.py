@@ -29,7 +29,7 @@ from lambdas.common.models import (
 from lambdas.common.observability import logger
 from lambdas.common.pricing import request_price
 from lambdas.common.settings import ApiSettings
-from lambdas.common.song_view import song_fields, take_seeds
+from lambdas.common.song_view import song_fields, take_fields
 from lambdas.common.store.jobs import JobStore
 from lambdas.common.store.ledger import CreditLedger
 from lambdas.common.store.objects import MediaBucket
@@ -231,11 +231,24 @@ class SongService:
                 midi_url = self.media.presign(m.key)
             else:
                 tracks.setdefault(m.track, {})[MIDI_FORMAT] = self.media.presign(m.key)
-        takes = [{**take, **_audio_urls(take_urls.get(take["take"], {}))} for take in take_seeds(result)]
+        lrc = {
+            m.take: m.lyrics_timing_key
+            for m in result.takes
+            if m.lyrics_timing_key and m.lyrics_timing_key.startswith(prefix)
+        }
+        takes = [
+            {
+                **take,
+                **_audio_urls(take_urls.get(take["take"], {})),
+                "lyrics_timing_url": self.media.presign(lrc[take["take"]]) if take["take"] in lrc else None,
+            }
+            for take in take_fields(result)
+        ]
         cover_ok = result.cover_key is not None and result.cover_key.startswith(prefix)
         expires = datetime.now(UTC) + timedelta(seconds=self.media.url_ttl_s)
         return {
-            **_audio_urls(take_urls.get(1, {})),
+            # The song's own audio is its best take's (take 1 on rows from before ranking).
+            **_audio_urls(take_urls.get(result.main_take, {})),
             "takes": takes or None,
             "tracks": tracks or None,
             "midi_url": midi_url,

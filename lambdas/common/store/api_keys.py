@@ -13,9 +13,9 @@ from pydantic import BaseModel
 
 from .. import aws
 from ..api_keys import matches
+from ..clock import utc_timestamp
 from ..contract import API_KEYS_BY_USER
 from ..errors import ApiKeyLimitReached, NotFound
-from ..models import utc_timestamp
 from .dynamo import conditional, from_dynamo, query_all, transact, typed, typed_item
 
 # A key's `last_used_at` is written at most this often (each uncached authorization reads the row;

@@ -19,9 +19,10 @@ from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
 
+from ..clock import utc_now
 from ..contract import JOBS_BY_STATUS, JOBS_BY_USER
 from ..errors import InvalidRequest, JobStateConflict, NotFound
-from ..models import UNFINISHED, Job, JobError, JobStatus, JobStep, utc_now
+from ..models import UNFINISHED, Job, JobError, JobStatus, JobStep
 from .dynamo import (
     CONDITION_FAILED,
     TableStore,

@@ -10,8 +10,8 @@ import boto3
 import pytest
 
 from lambdas.common import api_keys
+from lambdas.common.clock import utc_timestamp
 from lambdas.common.contract import AUTH_BY_API_KEY
-from lambdas.common.models import utc_timestamp
 
 
 def _create(api, name: str = "ci", user: str = "alice", **extra):

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from lambdas.common import api_keys, runtime
-from lambdas.common.models import utc_timestamp
+from lambdas.common.clock import utc_timestamp
 from lambdas.common.store.api_keys import ApiKey, ApiKeyStore
 from lambdas.common.store.users import UserStore
 from local.lambda_context import LambdaContext

@@ -4,6 +4,7 @@
 import type { SongDetail, SongSource, Take } from "../api";
 import type { Context } from "../context";
 import { h, replace } from "../dom";
+import { showTimedLyrics } from "../lyrics";
 import { errorBox, isActive, poll, songTitle, statusBadge, trackLabel, when } from "../ui";
 
 const POLL_MS = 2000;
@@ -44,10 +45,11 @@ export function renderSong(root: HTMLElement, ctx: Context, songId: string): voi
         song.audio_url ? player(song, keepPlayer ? audio! : null) : null,
         downloads("Download", song.audio_urls),
         song.midi_url ? downloads("MIDI", { mid: song.midi_url }) : null,
-        takes(song.takes),
+        measures(song),
+        takes(song.takes, song.best_take),
         tracks(song.tracks),
         song.prompt ? h("section", {}, h("h2", {}, "Style"), h("p", {}, song.prompt)) : null,
-        song.lyrics ? h("section", {}, h("h2", {}, "Lyrics"), h("pre", { class: "lyrics" }, song.lyrics)) : null,
+        song.lyrics ? h("section", { class: "lyrics-section" }, h("h2", {}, "Lyrics"), h("pre", { class: "lyrics" }, song.lyrics)) : null,
         h("div", { class: "row actions" },
           isActive(song) ? h("button", { type: "button", onclick: () => cancel(song) }, "Cancel") : null,
           // A stems song is refused as a source by the API; so is an unfinished one.
@@ -58,6 +60,7 @@ export function renderSong(root: HTMLElement, ctx: Context, songId: string): voi
             ? h("button", { type: "button", onclick: () => getMidi(song) }, "Get MIDI") : null,
           !isActive(song) ? h("button", { type: "button", class: "danger", onclick: () => remove(song) }, "Delete") : null),
         actionsError));
+    followLyrics(root, song);
     if (isActive(song) && !stopPolling) {
       stopPolling = poll(async () => {
         const fresh = await load();
@@ -140,13 +143,67 @@ function playable(name: string, urls: Record<string, string>, detail: string, at
     fileLinks(urls, `${name} downloads`));
 }
 
-/** Extra takes of a song rendered with `variants` > 1 (each its own seed and files). */
-function takes(list?: Take[] | null): HTMLElement | null {
+/** The takes of a song rendered with `variants` > 1 (each its own seed, files and measurements);
+ * the best one (the main player's) is marked. */
+function takes(list?: Take[] | null, best?: number | null): HTMLElement | null {
   if (!list || list.length < 2) return null;
   return h("section", { class: "takes" }, h("h2", {}, "Variants"),
-    h("ol", {}, list.map((take) => playable(`Take ${take.take}`,
-      take.audio_urls ?? (take.audio_url ? { audio: take.audio_url } : {}),
-      take.seed !== undefined && take.seed !== null ? `seed ${take.seed}` : ""))));
+    h("ol", {}, list.map((take) => {
+      const item = playable(take.take === best ? `Take ${take.take} (best)` : `Take ${take.take}`,
+        take.audio_urls ?? (take.audio_url ? { audio: take.audio_url } : {}),
+        take.seed !== undefined && take.seed !== null ? `seed ${take.seed}` : "",
+        { "data-take": take.take, "data-rank": take.rank ?? undefined });
+      item.append(...measureLines(take));
+      return item;
+    })));
+}
+
+/** A song of one take: its measurements under the player. */
+function measures(song: SongDetail): HTMLElement | null {
+  const only = song.takes?.length === 1 ? song.takes[0] : null;
+  const lines = only ? measureLines(only) : [];
+  return lines.length ? h("section", { class: "measures" }, h("h2", {}, "Measured"), lines) : null;
+}
+
+function measureLines(take: Take): HTMLElement[] {
+  const a = take.analysis;
+  const s = take.scores;
+  const fixed = (value: number | null | undefined, digits: number, unit: string) =>
+    value === null || value === undefined ? null : `${value.toFixed(digits)} ${unit}`;
+  const heard = [
+    a ? fixed(a.bpm, 0, "BPM") : null,
+    a?.key ?? null,
+    a ? fixed(a.loudness_lufs, 1, "LUFS") : null,
+    a ? fixed(a.true_peak_dbtp, 1, "dBTP peak") : null,
+  ].filter(Boolean);
+  const percent = (value: number | null | undefined, label: string) =>
+    value === null || value === undefined ? null : `${label} ${Math.round(value * 100)}%`;
+  const scored = [
+    s?.text_audio !== null && s?.text_audio !== undefined ? `style match ${s.text_audio.toFixed(2)}` : null,
+    percent(s?.lyrics_accuracy, "words understood"),
+    percent(s?.bpm_error, "tempo off by"),
+    percent(s?.key_match, "key match"),
+  ].filter(Boolean);
+  return [
+    heard.length ? h("p", { class: "meta analysis" }, heard.join(" · ")) : null,
+    scored.length ? h("p", { class: "meta scores" }, scored.join(" · ")) : null,
+  ].filter((el): el is HTMLParagraphElement => el !== null);
+}
+
+/** The lyrics follow the main player with the timed lyrics of the take it plays (the best take). */
+function followLyrics(root: HTMLElement, song: SongDetail): void {
+  const audio = root.querySelector<HTMLAudioElement>("audio.main-player");
+  const target = root.querySelector<HTMLElement>(".lyrics-section");
+  const main = song.takes?.find((take) => take.take === (song.best_take ?? 1));
+  if (audio && target && main?.lyrics_timing_url) {
+    const plain = target.querySelector("pre.lyrics");
+    if (!plain) return;
+    // The plain lyrics stay until the timed ones arrive (and if they cannot be read).
+    const holder = h("div", { class: "lyrics-holder" });
+    plain.replaceWith(holder);
+    holder.append(plain);
+    void showTimedLyrics(main.lyrics_timing_url, holder, audio);
+  }
 }
 
 /** Stems: one player and one set of downloads per extracted track (and its MIDI file, if made). */
