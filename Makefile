@@ -45,10 +45,10 @@ node_modules/.installed: package.json
 	touch $@
 
 # Lambda layers, one per folder of layers/ (its requirements.txt pins every wheel): the upload
-# check's decoder (stacks/uploads.py) and the webhook sender's Standard Webhooks library
-# (stacks/webhooks.py). Pinned manylinux or pure wheels for the Lambda runtime (python3.12, x86_64,
+# check's decoder (stacks/uploads.py), the webhook sender's Standard Webhooks library
+# (stacks/webhooks.py) and the authorizer's PyJWT with cryptography (stacks/api.py). Pinned manylinux or pure wheels for the Lambda runtime (python3.12, x86_64,
 # glibc 2.34), whatever this machine runs. No Docker needed.
-LAYERS := audio webhooks
+LAYERS := audio webhooks auth
 LAYER_STAMPS := $(foreach layer,$(LAYERS),build/layers/.$(layer)-installed)
 LAMBDA_PLATFORMS := $(foreach v,17 24 25 26 27 28 31 34,--platform manylinux_2_$(v)_x86_64) --platform manylinux2014_x86_64
 build/layers/.%-installed: layers/%/requirements.txt $(STAMP)
@@ -59,6 +59,7 @@ build/layers/.%-installed: layers/%/requirements.txt $(STAMP)
 
 audio-layer: build/layers/.audio-installed ## build the upload check's Lambda layer (soundfile + numpy wheels)
 webhooks-layer: build/layers/.webhooks-installed ## build the webhook sender's Lambda layer (standardwebhooks)
+auth-layer: build/layers/.auth-installed ## build the authorizer's Lambda layer (PyJWT, cryptography)
 
 install: $(STAMP) node_modules/.installed $(LAYER_STAMPS) ## create .venv, node_modules, the Lambda layers
 
@@ -123,4 +124,4 @@ deploy: install web ## deploy to the AWS account of your credentials (see README
 clean: ## remove build outputs
 	rm -rf $(CDK_OUT) .pytest_cache .ruff_cache web/dist web/src/api-schema.d.ts build
 
-.PHONY: help install audio-layer webhooks-layer lint synth cfn-lint checkov test openapi local demo deploy clean web browser screenshots
+.PHONY: help install audio-layer webhooks-layer auth-layer lint synth cfn-lint checkov test openapi local demo deploy clean web browser screenshots

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from local import account
-from local.api_front import api_event
+from local.api_front import api_event, authorizer_answer
 from local.functions import environments, local_values
 from local.resources import ResourceNames
 from stacks.config import ServiceConfig
@@ -169,7 +169,7 @@ class _Raw:
 def _event(method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
     headers = {"Content-Type": "application/json", "Host": "api.example.com"}
     payload = json.dumps(body) if body is not None else None
-    return api_event(method, path, claims={"sub": USER}, body=payload, headers=headers)
+    return api_event(method, path, authorizer=authorizer_answer(USER), body=payload, headers=headers)
 
 
 class _Context:

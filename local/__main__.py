@@ -44,6 +44,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default = os.environ.get(f"LOCAL_{flag.removeprefix('--').replace('-', '_').upper()}") or None
         up.add_argument(flag, type=kind, metavar=metavar, default=default, help=meaning)
     up.add_argument(
+        "-c",
+        "--context",
+        metavar="KEY=VALUE",
+        action="append",
+        default=[],
+        help="override a setting of cdk.json's `service` block, as `cdk synth -c KEY=VALUE` does",
+    )
+    up.add_argument(
         "--verbose",
         action="store_true",
         help="show INFO logs (the stack's, boto's, the handlers') and metrics",
@@ -66,7 +74,7 @@ def run_up(args: argparse.Namespace) -> int:
 
         install(CallRecorder(Scope(REGION, ACCOUNT), sink=args.record_aws_calls))
     # Imported here: `token` should not pay for moto's server and the handlers.
-    from local.stack import LocalStack, StackOptions
+    from local.stack import LocalStack, StackOptions, config_from_cdk_json
 
     options = StackOptions(
         state_dir=args.state_dir,
@@ -79,6 +87,7 @@ def run_up(args: argparse.Namespace) -> int:
         model_dir=args.model_dir,
         corrupt_marker=args.inject_failure,
         verbose=args.verbose,
+        config=config_from_cdk_json(overrides=dict(item.split("=", 1) for item in args.context)),
     )
     stopping = threading.Event()
 

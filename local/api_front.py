@@ -1,16 +1,20 @@
-"""The local API Gateway: Cognito authorizer + REST proxy integration in front of the API handler.
+"""The local API Gateway: the Lambda authorizer + REST proxy integration in front of the API handler.
 
-Requests to /v1/<path> are authorized (every route but GET /health needs a valid id token), turned
-into the API Gateway REST proxy event the deployed Lambda receives, and handed to the real handler
-in this process. Gateway-level failures answer like API Gateway does, in the JSON error shape of the
-deployed gateway responses (401, 403 "Missing Authentication Token" for an unknown resource or
-method, TRACE included, 413 body too large, 502 when the function raises). Like one Lambda
-execution environment, the handler serves one request at a time.
+Requests to /v1/<path> are authorized by the service's own authorizer function (lambdas/authorizer,
+invoked in this process with the REQUEST event API Gateway sends it; every route but GET /health
+and the docs needs a valid id token or API key), turned into the API Gateway REST proxy event the
+deployed Lambda receives, and handed to the real handler in this process. Unlike the deployed
+stage, answers are not cached: a revoked API key stops working at once. Gateway-level failures
+answer like API Gateway does, in the JSON error shape of the deployed gateway responses (401, 403
+for a denied policy or "Missing Authentication Token" for an unknown resource or method, TRACE
+included, 413 body too large, 500 when the authorizer fails, 502 when the function raises). Like
+one Lambda execution environment, each function serves one request at a time.
 """
 
 from __future__ import annotations
 
 import base64
+import fnmatch
 import functools
 import json
 import logging
@@ -24,9 +28,8 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 from lambdas.common.contract import API_STAGE as STAGE
-from lambdas.common.contract import DOCS_PATH
-from local.account import ACCOUNT
-from local.cognito import TokenVerifier, Unauthorized, authorizer_claims
+from lambdas.common.contract import AUTH_BY_ID_TOKEN, DOCS_PATH
+from local.account import ACCOUNT, REGION
 from local.http_server import BackgroundHttpServer, BadContentLength, QuietHandler, drain, read_body
 from local.lambda_context import Handler, LambdaContext
 
@@ -108,8 +111,9 @@ class GatewayResponse:
     body: bytes
 
 
-def proxy_event(request: GatewayRequest, route: Route, claims: dict[str, str] | None) -> dict[str, Any]:
-    """The REST API (v1 payload) proxy event, with the authorizer's claims in the request context."""
+def proxy_event(request: GatewayRequest, route: Route, authorizer: dict[str, Any] | None) -> dict[str, Any]:
+    """The REST API (v1 payload) proxy event, with the authorizer's answer (principalId and its
+    context) in the request context."""
     split = urlsplit(request.raw_path)
     path = split.path[len(f"/{STAGE}") :] or "/"
     query = parse_qs(split.query, keep_blank_values=True)
@@ -131,8 +135,8 @@ def proxy_event(request: GatewayRequest, route: Route, claims: dict[str, str] | 
         "stage": STAGE,
         "identity": {"sourceIp": request.source_ip, "userAgent": _first(request.headers, "user-agent")},
     }
-    if claims is not None:
-        context["authorizer"] = {"claims": claims}
+    if authorizer is not None:
+        context["authorizer"] = authorizer
     return {
         "resource": route.resource,
         "path": path,
@@ -149,11 +153,30 @@ def proxy_event(request: GatewayRequest, route: Route, claims: dict[str, str] | 
     }
 
 
+def authorizer_event(request: GatewayRequest, route: Route) -> dict[str, Any]:
+    """The REQUEST authorizer event of a REST API: the request's parts and the method's ARN."""
+    event = proxy_event(request, route, None)
+    del event["body"], event["isBase64Encoded"]
+    method_arn = f"arn:aws:execute-api:{REGION}:{ACCOUNT}:local/{STAGE}/{request.method}{event['path']}"
+    return {"type": "REQUEST", "methodArn": method_arn, **event}
+
+
+def authorizer_answer(
+    user_id: str, auth_method: str = AUTH_BY_ID_TOKEN, api_key_id: str | None = None
+) -> dict[str, Any]:
+    """requestContext.authorizer as API Gateway passes an allowed caller on: for tests and benchmarks
+    that drive the API function without running the authorizer."""
+    from lambdas.authorizer.credentials import Identity
+    from lambdas.authorizer.handler import context_of
+
+    return {"principalId": user_id, **context_of(Identity(user_id, auth_method, api_key_id))}
+
+
 def api_event(
     method: str,
     path: str,
     *,
-    claims: dict[str, str] | None = None,
+    authorizer: dict[str, Any] | None = None,
     body: str | bytes | None = None,
     headers: dict[str, str] | None = None,
     query: dict[str, str] | None = None,
@@ -161,9 +184,9 @@ def api_event(
     source_ip: str = "203.0.113.9",
 ) -> dict[str, Any]:
     """The proxy event API Gateway hands the function for one request to `path` (under the stage),
-    authorized with `claims` (None: a public route): what the tests and the benchmarks drive the
-    handler with, built by the same code as the local front's. `base64_body` sends the body as
-    API Gateway does for binary media types."""
+    authorized with `authorizer` (`authorizer_answer`; None: a public route): what the tests and the
+    benchmarks drive the handler with, built by the same code as the local front's. `base64_body`
+    sends the body as API Gateway does for binary media types."""
     raw = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else (body or b"")
     raw_path = f"/{STAGE}{path}" + (f"?{urlencode(query)}" if query else "")
     request = GatewayRequest(
@@ -171,7 +194,7 @@ def api_event(
     )
     # A path no route serves still reaches the function in a test (Powertools answers it).
     route = _service_routes().match(path) or Route(path, None)
-    event = proxy_event(request, route, claims)
+    event = proxy_event(request, route, authorizer)
     if base64_body:
         event["body"], event["isBase64Encoded"] = (body if isinstance(body, str) else raw.decode()), True
     return event
@@ -203,14 +226,17 @@ def _canonical(name: str) -> str:
 # The gateway responses of the deployed API (stacks/api.py GATEWAY_ERRORS; a parity test checks them):
 # the specific ones by status, the DEFAULT_4XX / DEFAULT_5XX codes for every other status.
 GATEWAY_ERROR_CODES = {401: "Unauthorized", 413: "PayloadTooLarge", 429: "TooManyRequests"}
+ACCESS_DENIED_CODE = "Forbidden"  # the ACCESS_DENIED response: the authorizer's policy denies the method
 DEFAULT_4XX_CODE = "BadRequest"
 DEFAULT_5XX_CODE = "InternalError"
 # API Gateway's message for an unknown resource or method.
 UNKNOWN_ROUTE_MESSAGE = "Missing Authentication Token"
 
 
-def gateway_error(status: int, message: str, cors_origin: str | None = None) -> GatewayResponse:
-    code = GATEWAY_ERROR_CODES.get(status, DEFAULT_4XX_CODE if status < 500 else DEFAULT_5XX_CODE)
+def gateway_error(
+    status: int, message: str, cors_origin: str | None = None, code: str | None = None
+) -> GatewayResponse:
+    code = code or GATEWAY_ERROR_CODES.get(status, DEFAULT_4XX_CODE if status < 500 else DEFAULT_5XX_CODE)
     error = {"code": code, "message": message, "details": {"request_id": str(uuid.uuid4())}}
     headers = {"Content-Type": "application/json"}
     if cors_origin:
@@ -219,19 +245,41 @@ def gateway_error(status: int, message: str, cors_origin: str | None = None) -> 
     return GatewayResponse(status, headers, json.dumps({"error": error}).encode())
 
 
+class AuthorizerRefused(Exception):
+    def __init__(self, response: GatewayResponse) -> None:
+        self.response = response
+
+
+def policy_allows(policy: dict[str, Any], method_arn: str) -> bool:
+    """IAM's evaluation of an authorizer's policy for one method: an explicit Deny wins, else an
+    Allow must match (`*` in a resource matches any characters, `/` included)."""
+    effects = set()
+    for statement in policy.get("Statement", []):
+        actions = statement.get("Action", [])
+        actions = [actions] if isinstance(actions, str) else actions
+        resources = statement.get("Resource", [])
+        resources = [resources] if isinstance(resources, str) else resources
+        if any(fnmatch.fnmatchcase("execute-api:Invoke", a) for a in actions) and any(
+            fnmatch.fnmatchcase(method_arn, r) for r in resources
+        ):
+            effects.add(statement.get("Effect"))
+    return "Deny" not in effects and "Allow" in effects
+
+
 class ApiGateway:
     """Authorize, build the event, invoke the handler, translate its proxy response."""
 
     def __init__(
-        self, verifier: TokenVerifier, handler: Handler, routes: RouteTable, cors_origin: str | None = None
+        self, authorizer: Handler, handler: Handler, routes: RouteTable, cors_origin: str | None = None
     ) -> None:
-        self._verifier = verifier
+        self._authorizer = authorizer
         self._handler = handler
         self.routes = routes
         self._cors_origin = cors_origin
         # One Lambda execution environment runs one request at a time; the handler's module state
         # (the Powertools resolver's current event and response) is not safe to share between threads.
         self._environment = threading.Lock()
+        self._authorizer_environment = threading.Lock()
 
     def handle(self, request: GatewayRequest) -> GatewayResponse:
         path = urlsplit(request.raw_path).path
@@ -243,14 +291,39 @@ class ApiGateway:
             return gateway_error(403, UNKNOWN_ROUTE_MESSAGE, self._cors_origin)
         if len(request.body) > MAX_BODY_BYTES:
             return gateway_error(413, "Request Too Long", self._cors_origin)
-        claims = None
+        authorizer = None
         if not self.routes.is_public(request.method, route.resource):
             try:
-                claims = authorizer_claims(self._verifier.claims(_first(request.headers, "authorization")))
-            except Unauthorized as exc:
-                log.info("unauthorized request to %s: %s", route.resource, exc)
-                return gateway_error(401, "Unauthorized", self._cors_origin)
-        return self._invoke(proxy_event(request, route, claims))
+                authorizer = self._authorize(request, route)
+            except AuthorizerRefused as refused:
+                return refused.response
+        return self._invoke(proxy_event(request, route, authorizer))
+
+    def _authorize(self, request: GatewayRequest, route: Route) -> dict[str, Any]:
+        """The authorizer's answer as requestContext.authorizer, or AuthorizerRefused with API
+        Gateway's response: 401 without an Authorization header (the identity source) or when the
+        function says "Unauthorized", 403 when its policy denies the method, 500 when it fails."""
+        if not _first(request.headers, "authorization"):
+            raise AuthorizerRefused(gateway_error(401, "Unauthorized", self._cors_origin))
+        event = authorizer_event(request, route)
+        with self._authorizer_environment:
+            try:
+                answer = self._authorizer(event, LambdaContext(function_name="authorizer", timeout_s=10))
+            except Exception as exc:
+                if str(exc) == "Unauthorized":
+                    raise AuthorizerRefused(gateway_error(401, "Unauthorized", self._cors_origin)) from None
+                log.exception("the authorizer raised")
+                raise AuthorizerRefused(
+                    gateway_error(500, "Internal server error", self._cors_origin)
+                ) from None
+        if not policy_allows(answer.get("policyDocument") or {}, event["methodArn"]):
+            message = "User is not authorized to access this resource"
+            raise AuthorizerRefused(gateway_error(403, message, self._cors_origin, ACCESS_DENIED_CODE))
+        # API Gateway passes the context's values on as strings, beside the principal.
+        context = {
+            k: v if isinstance(v, str) else json.dumps(v) for k, v in (answer.get("context") or {}).items()
+        }
+        return {"principalId": answer["principalId"], **context}
 
     def _invoke(self, event: dict[str, Any]) -> GatewayResponse:
         with self._environment:

@@ -107,12 +107,15 @@ def song_id(job: dict) -> str:
 def media_urls(job: dict) -> dict[str, str]:
     """File name -> presigned URL of every file of a processed song: each take's audio (one file per
     requested format: `song.wav`, or `song-take1.wav`, `song-take2.wav`, ... for several takes),
-    each stem's (`stem-drums.wav`, ...), and the cover (`cover.png`)."""
+    each stem's (`stem-drums.wav`, ...), each vocal take's timed lyrics (`song.lrc`,
+    `song-take{k}.lrc`) and the cover (`cover.png`)."""
     takes = job.get("takes") or [{"take": 1, "audio_urls": job.get("audio_urls")}]
     urls = {}
     for take in takes:
         name = "song" if len(takes) == 1 else f"song-take{take['take']}"
         urls.update({f"{name}.{fmt}": url for fmt, url in (take.get("audio_urls") or {}).items()})
+        if take.get("lyrics_timing_url"):
+            urls[f"{name}.lrc"] = take["lyrics_timing_url"]
     for track, by_format in (job.get("tracks") or {}).items():
         urls.update({f"stem-{track}.{fmt}": url for fmt, url in by_format.items()})
     if job.get("cover_url"):

@@ -1,23 +1,18 @@
-"""Cognito on moto: users signed in for real, id tokens verified the way the API Gateway authorizer does."""
+"""Cognito on moto: users signed in for real (the authorizer, lambdas/authorizer, verifies their id
+tokens against the pool's keys, which moto serves)."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import time
 from dataclasses import dataclass
 from typing import Any
 
-import jwt
 from botocore import UNSIGNED
 from botocore.config import Config
 
 from local import account
 from local.account import REGION
-
-
-class Unauthorized(Exception):
-    """The request carries no valid id token for this pool and app client."""
 
 
 @dataclass(frozen=True)
@@ -77,54 +72,3 @@ def sign_in(settings: CognitoSettings, username: str) -> str:
         AuthParameters={"USERNAME": username, "PASSWORD": local_password(username)},
     )
     return str(result["AuthenticationResult"]["IdToken"])
-
-
-class TokenVerifier:
-    """Checks an id token like API Gateway's Cognito authorizer: signature, issuer, audience, use, expiry."""
-
-    def __init__(self, settings: CognitoSettings, leeway_s: int = 5) -> None:
-        self._settings = settings
-        self._keys = jwt.PyJWKClient(settings.jwks_url, cache_keys=True)
-        self._leeway_s = leeway_s
-
-    def claims(self, authorization: str | None) -> dict[str, Any]:
-        token = _bearer(authorization)
-        try:
-            key = self._keys.get_signing_key_from_jwt(token)
-            claims = jwt.decode(
-                token,
-                key.key,
-                algorithms=["RS256"],
-                audience=self._settings.client_id,
-                issuer=self._settings.issuer,
-                leeway=self._leeway_s,
-                options={"require": ["exp", "iat", "sub", "aud", "iss", "token_use"]},
-            )
-        except (jwt.PyJWTError, jwt.PyJWKClientError) as exc:
-            raise Unauthorized(str(exc)) from None
-        if claims.get("token_use") != "id":
-            raise Unauthorized("not an id token")
-        return claims
-
-
-def _bearer(authorization: str | None) -> str:
-    # API Gateway's Cognito authorizer takes the raw token; "Bearer <token>" is what clients send too.
-    if not authorization:
-        raise Unauthorized("missing token")
-    scheme, _, rest = authorization.partition(" ")
-    token = rest.strip() if scheme.lower() == "bearer" else authorization.strip()
-    if not token:
-        raise Unauthorized("missing token")
-    return token
-
-
-def authorizer_claims(claims: dict[str, Any]) -> dict[str, str]:
-    """Claims as API Gateway passes them to the integration: every value a string."""
-    return {key: value if isinstance(value, str) else _claim_str(value) for key, value in claims.items()}
-
-
-def _claim_str(value: Any) -> str:
-    if isinstance(value, int) and value > 1_000_000_000:
-        # API Gateway renders epoch claims (exp, iat, auth_time) as dates: "Mon Jan 01 00:00:00 UTC 2024".
-        return time.strftime("%a %b %d %H:%M:%S UTC %Y", time.gmtime(value))
-    return str(value)

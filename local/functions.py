@@ -10,19 +10,30 @@ Powertools' variables) is this process's environment.
 from __future__ import annotations
 
 import importlib
+import sys
+import threading
 from collections.abc import Mapping
 from typing import Any
 
 from lambdas.common import contract
+from local.cognito import CognitoSettings
 from local.lambda_context import Handler
+from local.paths import REPO_ROOT
 from local.resources import ResourceNames
 from stacks.config import ServiceConfig
 
+# The transcriber is a container image of its own (lambda_images/transcribe): its package
+# `transcriber` is imported from that folder, as the image's CMD names it.
+TRANSCRIBE_IMAGE_DIR = REPO_ROOT / "lambda_images" / "transcribe"
+
 # The local endpoint is one instance (the container renders one request at a time).
 LOCAL_ENDPOINT_INSTANCES = 1
+NO_SERVER = "http://127.0.0.1:9"  # the discard port: nothing answers there
 
 
 def module_of(function: str) -> str:
+    if function == contract.TRANSCRIBER:
+        return contract.TRANSCRIBER_HANDLER.rpartition(".")[0]
     return f"lambdas.{function}.handler"
 
 
@@ -32,17 +43,47 @@ def handler_path(function: str) -> str:
 
 
 def load(function: str, environment: Mapping[str, str] | None = None) -> Handler:
-    """The function's handler, starting cold with `environment` (None: this process's)."""
+    """The function's handler, starting cold with `environment` (None: this process's).
+
+    The transcriber is imported at its first invocation: basic-pitch, librosa and ONNX Runtime take
+    seconds to import, which a stack that never transcribes should not wait for."""
+    if function == contract.TRANSCRIBER:
+        return _LazyHandler(function, environment)
     module = importlib.import_module(module_of(function))
     module.cold_start.reset(environment)
     return module.lambda_handler
 
 
+class _LazyHandler:
+    def __init__(self, function: str, environment: Mapping[str, str] | None) -> None:
+        self._function = function
+        self._environment = environment
+        self._handler: Handler | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self, event: Any, context: Any) -> Any:
+        with self._lock:
+            if self._handler is None:
+                if str(TRANSCRIBE_IMAGE_DIR) not in sys.path:
+                    sys.path.append(str(TRANSCRIBE_IMAGE_DIR))
+                module = importlib.import_module(module_of(self._function))
+                module.cold_start.reset(self._environment)
+                self._handler = module.lambda_handler
+        return self._handler(event, context)
+
+
 def local_values(
-    config: ServiceConfig, names: ResourceNames, *, state_machine_arn: str, api_origins: str
+    config: ServiceConfig,
+    names: ResourceNames,
+    *,
+    state_machine_arn: str,
+    api_origins: str,
+    user_pool: CognitoSettings | None = None,
 ) -> dict[str, Any]:
     """The values of the functions' settings for a stack on this machine (`contract.deployment_values`
-    with the local names), plus what only the local stack sets."""
+    with the local names), plus what only the local stack sets. Without `user_pool` (tests that do
+    not run the authorizer) the authorizer trusts a pool named after the stack's, on no server."""
+    pool = user_pool or CognitoSettings(NO_SERVER, names.user_pool, names.user_pool_client)
     resources = contract.Resources(
         jobs_table=names.jobs_table,
         users_table=names.users_table,
@@ -56,8 +97,14 @@ def local_values(
         endpoint_name=config.endpoint_name,
         event_bus=names.event_bus,
         api_origins=api_origins,
+        api_keys_table=names.api_keys_table,
+        rate_limits_table=names.rate_limits_table,
+        user_pool_issuer=pool.issuer,
+        user_pool_client_id=pool.client_id,
     )
     return contract.deployment_values(config, resources) | {
+        # moto serves the pool's keys on its own port; its tokens name the AWS issuer.
+        "user_pool_jwks_url": pool.jwks_url,
         "endpoint_max_instances": LOCAL_ENDPOINT_INSTANCES,
         # Local development: webhooks may go to http://127.0.0.1 (never set by the CDK app).
         "webhook_allow_http_loopback": True,
@@ -65,8 +112,10 @@ def local_values(
 
 
 def environments(values: Mapping[str, Any]) -> dict[str, dict[str, str]]:
-    """Each function's environment, by its package under lambdas/."""
-    return {name: contract.function_environment(name, values) for name in contract.FUNCTION_SETTINGS}
+    """Each function's environment, by its package under lambdas/ (and the transcriber's)."""
+    environments = {name: contract.function_environment(name, values) for name in contract.FUNCTION_SETTINGS}
+    environments[contract.TRANSCRIBER] = contract.transcriber_environment(values)
+    return environments
 
 
 def every_variable(values: Mapping[str, Any]) -> dict[str, str]:

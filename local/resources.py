@@ -31,9 +31,15 @@ class ResourceNames:
     prefix: str  # the config's resource_prefix
     endpoint: str  # the async endpoint's name, as deployed
 
-    jobs_table, users_table, idempotency_table, uploads_table, personas_table = (
-        _named(t.name) for t in contract.TABLES
-    )
+    (
+        jobs_table,
+        users_table,
+        idempotency_table,
+        uploads_table,
+        personas_table,
+        api_keys_table,
+        rate_limits_table,
+    ) = (_named(t.name) for t in contract.TABLES)
     media_bucket, inference_bucket, uploads_bucket = (_named(b) for b in ("media", "inference", "uploads"))
     success_topic, error_topic = _named("inference-success"), _named("inference-error")
     # Each consumed queue with its dead-letter queue, `<queue>-dlq`.
@@ -62,14 +68,7 @@ class ResourceNames:
 def table_definitions(names: ResourceNames) -> list[dict[str, Any]]:
     """CreateTable requests for the contract's tables (on-demand, the same keys and indexes as the
     CDK app builds from it)."""
-    table_names = {
-        contract.JOBS: names.jobs_table,
-        contract.USERS: names.users_table,
-        contract.IDEMPOTENCY: names.idempotency_table,
-        contract.UPLOADS: names.uploads_table,
-        contract.PERSONAS: names.personas_table,
-    }
-    return [_table_definition(spec, table_names[spec]) for spec in contract.TABLES]
+    return [_table_definition(spec, getattr(names, f"{spec.name}_table")) for spec in contract.TABLES]
 
 
 def _table_definition(spec: contract.Table, name: str) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from local import account
 from local.account import REGION
 from local.api_front import ApiGateway, ApiServer, service_routes
 from local.async_endpoint import AsyncEndpoint, AsyncEndpointServer, ContainerModel, EndpointConfig
-from local.cognito import CognitoSettings, TokenVerifier
+from local.cognito import CognitoSettings
 from local.container import ContainerProcess, serve_command, serve_environment
 from local.dynamodb_patches import atomic_transactions
 from local.emulator import MotoEmulator, free_port
@@ -48,10 +48,12 @@ from stacks.config import ServiceConfig, load_config
 log = logging.getLogger(__name__)
 
 
-def config_from_cdk_json(path: Path = REPO_ROOT / "cdk.json") -> ServiceConfig:
-    """The same settings `cdk synth` uses (cdk.json `context.service`)."""
+def config_from_cdk_json(
+    path: Path = REPO_ROOT / "cdk.json", overrides: dict[str, Any] | None = None
+) -> ServiceConfig:
+    """The same settings `cdk synth` uses (cdk.json `context.service`, then `-c key=value` overrides)."""
     context = json.loads(path.read_text())["context"]
-    return load_config(context.get("service"))
+    return load_config(context.get("service"), overrides)
 
 
 @dataclass
@@ -141,8 +143,15 @@ class LocalStack:
         )
         state_machine_arn = create_state_machine(moto.client("stepfunctions"), self.names, values)
         # Each function with only its own environment, as the CDK app gives it.
+        cognito = CognitoSettings(moto.url, pool.user_pool_id, pool.client_id)
         env = environments(
-            local_values(self.config, self.names, state_machine_arn=state_machine_arn, api_origins=web_origin)
+            local_values(
+                self.config,
+                self.names,
+                state_machine_arn=state_machine_arn,
+                api_origins=web_origin,
+                user_pool=cognito,
+            )
         )
         self._exit.enter_context(route_lambda_invokes(task_handlers(self.names, env)))
         self._exit.enter_context(atomic_transactions())
@@ -190,10 +199,12 @@ class LocalStack:
             poller.start()
             self._exit.callback(poller.stop)
 
-        cognito = CognitoSettings(moto.url, pool.user_pool_id, pool.client_id)
         api = ApiServer(
             ApiGateway(
-                TokenVerifier(cognito), load("api", env["api"]), service_routes(), cors_origin=web_origin
+                load("authorizer", env["authorizer"]),
+                load("api", env["api"]),
+                service_routes(),
+                cors_origin=web_origin,
             ),
             opts.api_port,
             opts.host,
@@ -258,6 +269,8 @@ class LocalStack:
                 "idempotency": names.idempotency_table,
                 "uploads": names.uploads_table,
                 "personas": names.personas_table,
+                "api_keys": names.api_keys_table,
+                "rate_limits": names.rate_limits_table,
             },
             "buckets": {
                 "media": names.media_bucket,

@@ -54,6 +54,9 @@ def substitutions(
         "StartInferenceFunctionArn": function_arn(names.function("start_inference")),
         "PublishFunctionArn": function_arn(names.function("publish_song")),
         "FinalizeFunctionArn": function_arn(names.function("finalize_job")),
+        "TranscriberFunctionArn": function_arn(names.function(contract.TRANSCRIBER)),
+        "InferenceBucketName": names.inference_bucket,
+        "ScratchMediaPrefix": contract.SCRATCH_MEDIA_PREFIX,
         "JobsTableName": names.jobs_table,
         "UsersTableName": names.users_table,
         "InferenceTimeoutSeconds": inference_timeout_s,
@@ -74,7 +77,7 @@ def create_state_machine(sfn: Any, names: ResourceNames, values: dict[str, Any])
 
 
 # The functions the state machine invokes, by their package under lambdas/.
-TASK_FUNCTIONS = ("acquire_slot", "start_inference", "publish_song", "finalize_job")
+TASK_FUNCTIONS = ("acquire_slot", "start_inference", "publish_song", "finalize_job", contract.TRANSCRIBER)
 
 
 def task_handlers(

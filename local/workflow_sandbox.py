@@ -15,8 +15,9 @@ from typing import Any
 
 import boto3
 
+from lambdas.api.services.executions import execution_input
 from lambdas.common.contract import INFERENCE_CALLBACK
-from lambdas.common.models import Job, JobPersona, queued_job
+from lambdas.common.models import Job, JobPersona, JobSource, queued_job
 from lambdas.common.pricing import request_price
 from lambdas.common.store.jobs import JobStore
 from lambdas.common.store.ledger import CreditLedger
@@ -87,14 +88,15 @@ class Workflow:
         *,
         start: bool = True,
         reserve: bool = True,
+        source: JobSource | None = None,
         persona: JobPersona | None = None,
     ) -> Job:
         """What POST /songs does: the job row with its price reserved, then StartExecution named
-        after the job. `reserve=False` writes a row without a reservation."""
+        after the job. `reserve=False` writes a row without a reservation; `source`: an audio-in
+        song's source, as the API resolves it."""
         body = request or REQUEST
-        job = queued_job(
-            user_id, body, price_credits=request_price(body, CREDITS_PER_MINUTE), persona=persona
-        )
+        price = request_price(body, CREDITS_PER_MINUTE, transcribe_credits=ServiceConfig().transcribe_credits)
+        job = queued_job(user_id, body, price_credits=price, source=source, persona=persona)
         job = self.ledger.create_reserved(job, SIGNUP_CREDITS) if reserve else self.jobs.create(job)
         if start:
             self.start(job)
@@ -103,9 +105,7 @@ class Workflow:
 
     def start(self, job: Job) -> None:
         self.sfn.start_execution(
-            stateMachineArn=self.state_machine_arn,
-            name=job.job_id,
-            input=json.dumps({"job_id": job.job_id, "user_id": job.user_id}),
+            stateMachineArn=self.state_machine_arn, name=job.job_id, input=json.dumps(execution_input(job))
         )
 
     def execution_arn(self, job_id: str) -> str:

@@ -1,4 +1,5 @@
-"""The REST front door: Cognito user pool + app client, API Gateway REST API (stage v1), API Lambda."""
+"""The REST front door: Cognito user pool + app client, API Gateway REST API (stage v1), the API
+Lambda and the Lambda authorizer in front of it (Cognito id tokens and personal API keys)."""
 
 from __future__ import annotations
 
@@ -13,15 +14,18 @@ from constructs import Construct
 from lambdas.common.contract import API_STAGE, API_TIMEOUT_S, CORS_ALLOW_HEADERS, CORS_MAX_AGE_S, DOCS_PATH
 
 from .config import ServiceConfig
-from .functions import FunctionKit, ServiceFunction
+from .functions import FunctionKit, ServiceFunction, layer_dir, python_layer
 from .nag import acknowledge
 from .removal import kept_always
 
-# One JSON line per request; `user` is the Cognito sub, the same id the Lambda logs and stores.
+AUTHORIZER_TIMEOUT_S = 10  # a JWKS fetch (first call) and one DynamoDB read fit well within it
+# Built by `make install` from layers/auth/requirements.txt: PyJWT and cryptography (RS256).
+AUTH_LAYER_DIR = layer_dir("auth")
+# One JSON line per request; `user` is the authorizer's principal: the user id the Lambda logs and stores.
 ACCESS_LOG_FIELDS = {
     "requestId": "$context.requestId",
     "ip": "$context.identity.sourceIp",
-    "user": "$context.authorizer.claims.sub",
+    "user": "$context.authorizer.principalId",
     "requestTime": "$context.requestTime",
     "httpMethod": "$context.httpMethod",
     "resourcePath": "$context.resourcePath",
@@ -48,7 +52,8 @@ class SongApi(Construct):
     """Owns the user pool, the REST API and its Lambda; the stack grants the function its data access.
 
     Attributes: `user_pool`, `user_pool_client`, `api` (apigw.RestApi), `function` (ServiceFunction),
-    `access_logs` (logs.LogGroup).
+    `authorizer_function` (ServiceFunction), `authorizer` (apigw.RequestAuthorizer), `access_logs`
+    (logs.LogGroup).
     """
 
     def __init__(
@@ -74,10 +79,25 @@ class SongApi(Construct):
             timeout_s=API_TIMEOUT_S,
             memory_size=1024,
         )
+        self.authorizer_function = ServiceFunction(
+            self,
+            "AuthorizerFunction",
+            kit=kit,
+            name="authorizer",
+            description="Song service API authorizer (Cognito id tokens and API keys)",
+            timeout_s=AUTHORIZER_TIMEOUT_S,
+            memory_size=512,
+        )
+        # The JWT library reaches the authorizer alone, in its own layer.
+        self.auth_layer = python_layer(
+            self, "AuthLayer", "auth", "PyJWT and cryptography: the authorizer verifies Cognito id tokens"
+        )
+        self.authorizer_function.function.add_layers(self.auth_layer)
         self.access_logs = logs.LogGroup(
             self, "AccessLogs", retention=kit.log_retention, removal_policy=RemovalPolicy.DESTROY
         )
         self.api = self._rest_api(config)
+        self.authorizer = self._authorizer(config)
         self._routes()
 
     # --- Cognito -----------------------------------------------------------------------------
@@ -246,17 +266,24 @@ class SongApi(Construct):
                 templates={"application/json": template},
             )
 
-    def _routes(self) -> None:
-        authorizer = apigw.CognitoUserPoolsAuthorizer(
+    def _authorizer(self, config: ServiceConfig) -> apigw.RequestAuthorizer:
+        """One REQUEST authorizer for id tokens and API keys (API Gateway allows one per method).
+        Its answer is cached per Authorization header for `authorizer_cache_ttl_s`; API Gateway
+        answers a request without the header 401 without invoking it. CDK adds the permission
+        for this API's authorizer (and only it) to invoke the function."""
+        return apigw.RequestAuthorizer(
             self,
-            "Authorizer",
-            cognito_user_pools=[self.user_pool],
-            identity_source="method.request.header.Authorization",
+            "RequestAuthorizer",
+            handler=self.authorizer_function.function,
+            identity_sources=[apigw.IdentitySource.header("Authorization")],
+            results_cache_ttl=Duration.seconds(config.authorizer_cache_ttl_s),
         )
+
+    def _routes(self) -> None:
         integration = apigw.LambdaIntegration(self.function.function, proxy=True)
         secured = {
-            "authorization_type": apigw.AuthorizationType.COGNITO,
-            "authorizer": authorizer,
+            "authorization_type": apigw.AuthorizationType.CUSTOM,
+            "authorizer": self.authorizer,
             "request_validator": self.request_validator,
             "request_parameters": {"method.request.header.Authorization": True},
         }
@@ -287,25 +314,40 @@ class SongApi(Construct):
                 "no data and describes only what the document in the repository already publishes.",
             )
         songs = root.add_resource("songs")
-        songs.add_method("GET", integration, **secured)
-        songs.add_method("POST", integration, **secured)
         song = songs.add_resource("{song_id}")
-        song.add_method("GET", integration, **secured)
-        song.add_method("DELETE", integration, **secured)
-        song.add_resource("cancel").add_method("POST", integration, **secured)
         me = root.add_resource("me")
-        me.add_method("GET", integration, **secured)
         webhook_secret = me.add_resource("webhook-secret")
-        webhook_secret.add_method("GET", integration, **secured)
-        webhook_secret.add_resource("rotate").add_method("POST", integration, **secured)
+        api_keys = me.add_resource("api-keys")
         uploads = root.add_resource("uploads")
-        uploads.add_method("POST", integration, **secured)
         upload = uploads.add_resource("{upload_id}")
-        upload.add_method("GET", integration, **secured)
-        upload.add_method("DELETE", integration, **secured)
         personas = root.add_resource("personas")
-        personas.add_method("GET", integration, **secured)
-        personas.add_method("POST", integration, **secured)
         persona = personas.add_resource("{persona_id}")
-        persona.add_method("GET", integration, **secured)
-        persona.add_method("DELETE", integration, **secured)
+        methods = [
+            songs.add_method("GET", integration, **secured),
+            songs.add_method("POST", integration, **secured),
+            song.add_method("GET", integration, **secured),
+            song.add_method("DELETE", integration, **secured),
+            song.add_resource("cancel").add_method("POST", integration, **secured),
+            me.add_method("GET", integration, **secured),
+            webhook_secret.add_method("GET", integration, **secured),
+            webhook_secret.add_resource("rotate").add_method("POST", integration, **secured),
+            api_keys.add_method("GET", integration, **secured),
+            api_keys.add_method("POST", integration, **secured),
+            api_keys.add_resource("{key_id}").add_method("DELETE", integration, **secured),
+            uploads.add_method("POST", integration, **secured),
+            upload.add_method("GET", integration, **secured),
+            upload.add_method("DELETE", integration, **secured),
+            personas.add_method("GET", integration, **secured),
+            personas.add_method("POST", integration, **secured),
+            persona.add_method("GET", integration, **secured),
+            persona.add_method("DELETE", integration, **secured),
+        ]
+        for method in methods:
+            acknowledge(
+                method,
+                "AwsSolutions-COG4",
+                "The method's authorizer is a Lambda (REQUEST) authorizer that verifies the user pool's id "
+                "tokens itself (signature against the pool's JWKS, issuer, audience, token_use, expiry) and "
+                "also accepts the users' personal API keys; API Gateway allows one authorizer per method, "
+                "so a Cognito authorizer cannot sit beside it.",
+            )

@@ -81,6 +81,9 @@ class ServiceConfig(BaseModel):
     signup_credits: int = Field(10, ge=0, le=100_000)
     # The price: credits per started minute of rendered audio, per take (lambdas/common/pricing.py).
     credits_per_minute: int = Field(1, ge=1, le=1_000)
+    # Audio to MIDI (mode transcribe, or stems with formats "mid"): a flat price per request; it
+    # runs on a CPU function for about a cent a song (docs/operations.md).
+    transcribe_credits: int = Field(1, ge=1, le=1_000)
 
     # Audio uploads (audio-in modes): the largest file and the longest track accepted, and how
     # long an upload nobody used is kept.
@@ -114,6 +117,17 @@ class ServiceConfig(BaseModel):
     apigateway_cloudwatch_role: bool = True
     api_throttle_rate_limit: int = Field(20, ge=1, le=10_000)
     api_throttle_burst_limit: int = Field(40, ge=1, le=5_000)
+    # How long API Gateway caches the authorizer's answer per Authorization header (0: no cache,
+    # every request invokes it). A revoked API key may keep working this long (docs/api.md).
+    authorizer_cache_ttl_s: int = Field(contract.DEFAULT_AUTHORIZER_CACHE_TTL_S, ge=0, le=3600)
+    # Personal API keys per user (POST /me/api-keys beyond it: 409).
+    api_key_max_per_user: int = Field(10, ge=1, le=100)
+    # Per-user rate limits, the same for id tokens and API keys (429 RateLimited with Retry-After):
+    # every request, and song submissions (POST /songs) on top; each a token bucket of `burst`.
+    user_requests_per_minute: int = Field(120, ge=1, le=10_000)
+    user_request_burst: int = Field(60, ge=1, le=10_000)
+    user_submissions_per_hour: int = Field(60, ge=1, le=10_000)
+    user_submission_burst: int = Field(10, ge=1, le=1_000)
     # Browser origins the API allows besides the web app's own CloudFront origin (always allowed),
     # e.g. a developer's `http://localhost:5173`; full origins only, no wildcard.
     cors_allow_origins: tuple[Annotated[str, Field(pattern=r"^https?://[^/*\s]+$")], ...] = ()

@@ -1,4 +1,5 @@
-"""DynamoDB tables: jobs (with its indexes), users, personas and the Powertools idempotency store. Keys and
+"""DynamoDB tables: jobs (with its indexes), users, personas, the Powertools idempotency store, API
+keys and the per-user rate limits. Keys and
 indexes are the contract's (lambdas/common/contract.py), which the local stack builds from too."""
 
 from __future__ import annotations
@@ -25,6 +26,12 @@ class DataStore(Construct):
         # Idempotency records are short-lived by design: TTL removes them, nothing to recover.
         self.idempotency_table = service_table(
             self, "Idempotency", contract.IDEMPOTENCY, RemovalPolicy.DESTROY
+        )
+        # Personal API keys (hashes only): a lost table would lock every script out, so kept.
+        self.api_keys_table = service_table(self, "ApiKeys", contract.API_KEYS, removal)
+        # Rate-limit buckets refill within minutes: nothing to recover.
+        self.rate_limits_table = service_table(
+            self, "RateLimits", contract.RATE_LIMITS, RemovalPolicy.DESTROY
         )
 
 

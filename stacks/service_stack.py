@@ -14,10 +14,12 @@ from constructs import Construct
 
 from lambdas.common import contract
 from lambdas.common.contract import (
+    API_KEYS_BY_USER,
     JOBS_BY_STATUS,
     JOBS_BY_USER,
     PERSONAS_BY_USER,
     PERSONAS_PREFIX,
+    SCRATCH_MEDIA_PREFIX,
     SONGS_PREFIX,
     UPLOADS_BY_USER,
     UPLOADS_PREFIX,
@@ -33,6 +35,7 @@ from .monitoring import MonitoredResources, Monitoring
 from .nag import acknowledge, logical_id, nag_env
 from .queues import consume
 from .storage import Storage
+from .transcription import Transcriber
 from .uploads import Uploads
 from .web import WebApp
 from .webhooks import LifecycleEvents
@@ -70,6 +73,7 @@ class SongServiceStack(Stack):
         CfnOutput(self, "InferenceBucketName", value=self.storage.inference_bucket.bucket_name)
 
         self.inference = self._add_inference_endpoint()
+        self.transcriber = Transcriber(self, "Transcriber", log_retention=self.log_retention)
         self.workflow = self._add_generation_workflow()
         self.connect_workflow_to_endpoint()
         # The API and the uploads bucket allow the web app's origin, and the app's CSP names the
@@ -98,6 +102,7 @@ class SongServiceStack(Stack):
         )
         self.grant_api(self.api.function.role)
         self.grant_personas(self.api.function)
+        self.grant_authorizer(self.api.authorizer_function.role)
         self.web = WebApp(
             self,
             "Web",
@@ -125,7 +130,13 @@ class SongServiceStack(Stack):
     @property
     def functions(self) -> dict[str, ServiceFunction]:
         """Every function of the stack, by its package under lambdas/ (the contract's function names)."""
-        units = [self.api.function, *self.workflow.functions, self.uploads.check, self.events.sender]
+        units = [
+            self.api.function,
+            self.api.authorizer_function,
+            *self.workflow.functions,
+            self.uploads.check,
+            self.events.sender,
+        ]
         return {function.name: function for function in units}
 
     def set_environments(self) -> None:
@@ -144,8 +155,14 @@ class SongServiceStack(Stack):
             endpoint_name=self.inference.endpoint_name,
             event_bus=self.events.bus.event_bus_name,
             api_origins=",".join(self.api.cors_origins),
+            api_keys_table=self.data.api_keys_table.table_name,
+            rate_limits_table=self.data.rate_limits_table.table_name,
+            user_pool_issuer=self.api.user_pool.user_pool_provider_url,
+            user_pool_client_id=self.api.user_pool_client.user_pool_client_id,
         )
         values = contract.deployment_values(self.config, resources)
+        for variable, value in contract.transcriber_environment(values).items():
+            self.transcriber.function.add_environment(variable, value)
         for name, function in self.functions.items():
             for variable, value in contract.function_environment(name, values).items():
                 function.function.add_environment(variable, value)
@@ -168,6 +185,14 @@ class SongServiceStack(Stack):
         # change only in the workflow (capture).
         # UpdateItem also sets the webhook signing secret.
         allow_items(role, users, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")
+        # API keys: created and revoked in transactions with the user row's key count (the
+        # transaction's items need the item actions themselves), listed from the by_user index.
+        api_keys = self.data.api_keys_table
+        allow_items(role, api_keys, "dynamodb:PutItem", "dynamodb:DeleteItem")
+        allow_query(role, api_keys, API_KEYS_BY_USER.name)
+        # The per-user rate limits: one bucket row per user and limit, updated conditionally and
+        # read back when a request is refused (to say when to retry).
+        allow_items(role, self.data.rate_limits_table, "dynamodb:UpdateItem", "dynamodb:GetItem")
         allow_items(
             role,
             idempotency,
@@ -250,6 +275,11 @@ class SongServiceStack(Stack):
         allow_objects(role, self.uploads.bucket, UPLOADS_PREFIX, "s3:GetObject")
         self.inference.grant_container_objects(media, PERSONAS_PREFIX, "s3:GetObject")
 
+    def grant_authorizer(self, role: iam.IRole) -> None:
+        """The authorizer reads a presented key's row and records its use (`last_used_at`, an
+        UpdateItem conditioned on the row's existence); the JWKS is public (no grant)."""
+        allow_items(role, self.data.api_keys_table, "dynamodb:GetItem", "dynamodb:UpdateItem")
+
     def grant_upload_retention(self) -> None:
         """A processed song keeps the upload it was made from: the finalize task adds the song to
         the upload's row (read, then update) and re-tags its object (lambdas/workflow/outcome.py)."""
@@ -270,6 +300,11 @@ class SongServiceStack(Stack):
         inference = self.inference
         inference.grant_container_objects(self.uploads.bucket, UPLOADS_PREFIX, "s3:GetObject")
         inference.grant_container_objects(self.storage.media_bucket, SONGS_PREFIX, "s3:GetObject")
+        # The transcriber reads the same sources (a transcribe song's upload or song, a stems song's
+        # published tracks) and writes MIDI only under the jobs' scratch prefix.
+        self.transcriber.allow_reading(self.uploads.bucket, UPLOADS_PREFIX)
+        self.transcriber.allow_reading(self.storage.media_bucket, SONGS_PREFIX)
+        self.transcriber.allow_writing(self.storage.inference_bucket, SCRATCH_MEDIA_PREFIX)
 
     # --- the endpoint and the generation workflow ---
 
@@ -304,6 +339,7 @@ class SongServiceStack(Stack):
             data=self.data,
             media_bucket=self.storage.media_bucket,
             inference_bucket=self.storage.inference_bucket,
+            transcriber=self.transcriber.function,
             kit=self.function_kit,
         )
         CfnOutput(self, "StateMachineArn", value=workflow.state_machine.state_machine_arn)

@@ -2,7 +2,7 @@
 
 Plain Python (no CDK import) so the local stack can serve the same policy: the app's CSP allows
 scripts and styles from its own origin only, and network access to exactly the API, Cognito, the
-media bucket (presigned audio and cover URLs) and the uploads bucket (presigned POST forms).
+media bucket (presigned audio, cover and timed-lyrics URLs) and the uploads bucket (presigned POST forms).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ def content_security_policy(
     """The CSP for the single-page app: nothing inline, nothing from elsewhere, no framing."""
     media = " ".join(media_origins)
     # The local stack serves Cognito, media and uploads from one origin: name each once.
-    connect = dict.fromkeys(["'self'", *api_origins, *auth_origins, *upload_origins])
+    connect = dict.fromkeys(["'self'", *api_origins, *auth_origins, *upload_origins, *media_origins])
     directives = {
         "default-src": "'none'",
         "script-src": "'self'",
@@ -31,7 +31,8 @@ def content_security_policy(
         "img-src": f"'self' {media}",
         "media-src": media,
         # 'self' for /config.json; the API for data; Cognito for sign-in and token refresh; the
-        # uploads bucket for the presigned POST of a source track.
+        # uploads bucket for the presigned POST of a source track; the media bucket for a take's
+        # timed lyrics (a presigned GET the song page reads; the bucket's CORS allows GET).
         "connect-src": " ".join(connect),
         "manifest-src": "'self'",
         "base-uri": "'none'",

@@ -10,6 +10,7 @@ from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
@@ -49,9 +50,11 @@ class GenerationWorkflow(Construct):
         data: DataStore,
         media_bucket: s3.IBucket,
         inference_bucket: s3.IBucket,
+        transcriber: lambda_.IFunction,
         kit: FunctionKit,
     ) -> None:
         super().__init__(scope, construct_id)
+        self._transcriber = transcriber
         self._data = data
         self._media = media_bucket
         self._scratch = inference_bucket
@@ -113,6 +116,9 @@ class GenerationWorkflow(Construct):
                 "StartInferenceFunctionArn": self.start_inference.function.function_arn,
                 "PublishFunctionArn": self.publish.function.function_arn,
                 "FinalizeFunctionArn": self.finalize.function.function_arn,
+                "TranscriberFunctionArn": self._transcriber.function_arn,
+                "InferenceBucketName": self._scratch.bucket_name,
+                "ScratchMediaPrefix": SCRATCH_MEDIA_PREFIX,
                 "JobsTableName": self._data.jobs_table.table_name,
                 "UsersTableName": self._data.users_table.table_name,
                 "InferenceTimeoutSeconds": str(config.inference_timeout_minutes * 60),
@@ -126,6 +132,7 @@ class GenerationWorkflow(Construct):
         )
         for task in (self.acquire_slot, self.start_inference, self.publish, self.finalize):
             task.function.grant_invoke(machine)
+        self._transcriber.grant_invoke(machine)
         # Direct integrations: CheckReservation (jobs GetItem) and MarkProcessing (a transaction:
         # the user's slot check + the job update). The charge runs in finalize-job.
         allow_items(machine.role, self._data.jobs_table, "dynamodb:GetItem", "dynamodb:UpdateItem")
@@ -144,6 +151,7 @@ class GenerationWorkflow(Construct):
             logical_id(t.function.node.default_child)
             for t in (self.acquire_slot, self.start_inference, self.publish, self.finalize)
         ]
+        ids.append(logical_id(self._transcriber.node.default_child))
         return ["Resource::*", *(f"Resource::<{i}.Arn>:*" for i in ids)]
 
     # --- least-privilege grants of each task ---

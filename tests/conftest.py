@@ -28,10 +28,17 @@ for _var in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
     os.environ.pop(_var, None)
 
 
+TEST_RATE_LIMITS = {"user_request_burst": 10_000, "user_submission_burst": 1_000}
+# The same for a local stack (`python -m local up -c key=value`).
+STACK_RATE_LIMIT_ARGS = [arg for key, value in TEST_RATE_LIMITS.items() for arg in ("-c", f"{key}={value}")]
+
+
 def _test_config() -> Any:
     from stacks.config import ServiceConfig
 
-    return ServiceConfig(stage_name="test")
+    # Per-user rate limits out of the way of suites that send many requests as one user; their
+    # own tests set them low (tests/unit/api/test_rate_limits.py).
+    return ServiceConfig(stage_name="test", **TEST_RATE_LIMITS)
 
 
 TEST_CONFIG = _test_config()
@@ -70,3 +77,16 @@ def aws_env(monkeypatch: pytest.MonkeyPatch):
     """moto in-process with the service's tables and buckets; yields their names."""
     with moto_environment(monkeypatch) as names:
         yield names
+
+
+@pytest.fixture
+def s3(s3_bucket: str) -> Iterator[Any]:
+    """moto S3 with one bucket, for the images' tests (tests/container, tests/transcribe: each
+    names its bucket with an `s3_bucket` fixture)."""
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws():
+        client = boto3.client("s3")
+        client.create_bucket(Bucket=s3_bucket)
+        yield client

@@ -10,7 +10,8 @@ from typing import Any
 import boto3
 
 from lambdas.common import media_keys
-from lambdas.common.models import Job, JobResult, JobStatus, JobStep, User, new_job_id, queued_job
+from lambdas.common.clock import new_job_id
+from lambdas.common.models import Job, JobResult, JobStatus, JobStep, User, queued_job
 from lambdas.common.store.jobs import JobStore
 from lambdas.common.store.ledger import CreditLedger
 from lambdas.common.store.objects import MediaBucket, ScratchBucket, UploadsBucket
@@ -45,7 +46,7 @@ def new_job(
         body["webhook_url"] = webhook_url
     when = {"created_at": created_at, "updated_at": created_at} if created_at else {}
     return queued_job(user_id, body, **when, **fields).model_copy(
-        update={"status": status, "stage": STEP_OF[status]}
+        update={"status": status, "step": STEP_OF[status]}
     )
 
 
@@ -54,9 +55,9 @@ def put_job(user_id: str = "alice", status: JobStatus = JobStatus.QUEUED, **kwar
     return jobs().create(new_job(user_id, status, **kwargs))
 
 
-def put_processed_job(user_id: str, takes: int = 1) -> Job:
-    """A processed job whose audio (mp3 + wav, per take; seeds 42, 43, ...) and cover exist in the
-    media bucket."""
+def put_processed_job(user_id: str, takes: int = 1, best_take: int = 1) -> Job:
+    """A processed job whose audio (mp3 + wav, per take; seeds 42, 43, ...), timed lyrics (per take)
+    and cover exist in the media bucket; `best_take` is ranked 1, the others follow in take order."""
     job_id = new_job_id()
     audio = [
         {"format": f, "key": media_keys.audio_key(user_id, job_id, f, take=take), "take": take}
@@ -64,8 +65,20 @@ def put_processed_job(user_id: str, takes: int = 1) -> Job:
         for f in ("mp3", "wav")
     ]
     cover = media_keys.cover_key(user_id, job_id)
+    order = [best_take] + [k for k in range(1, takes + 1) if k != best_take]
+    measured = [
+        {
+            "take": take,
+            "rank": order.index(take) + 1,
+            "analysis": {"duration_s": 30.0, "loudness_lufs": -14.0, "true_peak_dbtp": -1.2, "bpm": 90.0,
+                         "key": "A minor", "key_confidence": 0.6},
+            "scores": {"text_audio": 0.3, "lyrics_accuracy": 0.9 - 0.1 * take},
+            "lyrics_timing_key": media_keys.lyrics_timing_key(user_id, job_id, take),
+        }
+        for take in range(1, takes + 1)
+    ]  # fmt: skip
     bucket = media()
-    for key in [a["key"] for a in audio] + [cover]:
+    for key in [a["key"] for a in audio] + [m["lyrics_timing_key"] for m in measured] + [cover]:
         boto3.client("s3").put_object(Bucket=bucket.name, Key=key, Body=b"media")
     result = new_result(
         audio=audio,
@@ -76,6 +89,8 @@ def put_processed_job(user_id: str, takes: int = 1) -> Job:
         seed=42,
         seeds=[42 + k for k in range(takes)],
         duration_s=30.0,
+        takes=measured,
+        best_take=best_take,
     )
     return put_job(user_id, JobStatus.PROCESSED, job_id=job_id, result=result)
 

@@ -148,7 +148,7 @@ class StackCalls:
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if not STATS.calls:
         return
-    handlers = ", ".join(sorted(h.split(".")[1] for h in STATS.handlers))
+    handlers = ", ".join(sorted(h.removeprefix("lambdas.").split(".")[0] for h in STATS.handlers))
     terminalreporter.write_line(
         f"AWS permission check: {STATS.calls} calls by {len(STATS.handlers)} functions ({handlers}) "
         f"checked against {os.path.relpath(STATS.template, REPO_ROOT)} in {STATS.seconds:.1f} s"

@@ -23,7 +23,9 @@ from .services import Services
 MAX_BODY_BYTES = 64 * 1024
 # (method, API Gateway resource) of the operations that take a body; every other route ignores one,
 # as its OpenAPI operation lists no 400/413/415/422 for a body. A test checks it against the document.
-ROUTES_WITH_BODY = frozenset({("POST", "/songs"), ("POST", "/uploads"), ("POST", "/personas")})
+ROUTES_WITH_BODY = frozenset(
+    {("POST", "/songs"), ("POST", "/uploads"), ("POST", "/personas"), ("POST", "/me/api-keys")}
+)
 
 
 def create_app(
@@ -103,5 +105,8 @@ def rejection(exc: errors.ServiceError, event: dict[str, Any], origins: CORSConf
     response = http_errors.from_service_error(exc)
     origin = next((v for k, v in (event.get("headers") or {}).items() if k.lower() == "origin"), None)
     headers = {"Content-Type": content_types.APPLICATION_JSON}
+    headers.update(
+        {name: value for name, value in response.headers.items() if isinstance(value, str)}
+    )  # Retry-After
     headers.update(origins.to_dict(origins.allowed_origin(origin)))
     return {"statusCode": response.status_code, "headers": headers, "body": response.body}

@@ -1,15 +1,18 @@
 """The one place where exceptions become HTTP responses: `{"error": {"code", "message", "details"?}}`.
 
 - 400 the request itself is malformed (bad JSON, bad path/query/header value, bad next_token)
-- 401 no usable identity; 402 not enough credits; 404 missing or another user's song
-- 409 idempotency conflict, a song that cannot be deleted yet, an upload still being checked, an
-  upload a song in flight is made from (DELETE), the user's stored uploads at their quota, a
-  persona a song in flight is sung with (DELETE), or the user's personas at their cap
+- 401 no usable identity; 402 not enough credits; 403 key management with an API key (it needs a
+  signed-in session); 404 missing or another user's song (or upload, persona, or API key)
+- 409 the user's API keys at their cap, idempotency conflict, a song that cannot be deleted yet, an
+  upload still being checked, an upload a song in flight is made from (DELETE), the user's stored
+  uploads at their quota, a persona a song in flight is sung with (DELETE), or the user's personas
+  at their cap
 - 413 body over the size limit
 - 415 not JSON; 422 the JSON body fails the schema (field-level details), or an audio source that
   cannot be used (rejected or expired upload, a window outside it), or a mode switched off
-- 429 throttled downstream, one user's requests racing for the user's balance, or too many of
-  the user's upload forms not checked yet (both with Retry-After)
+- 429 throttled downstream, one user's requests racing for the user's balance, too many of the
+  user's upload forms not checked yet, or the user over their request or submission rate (all
+  three with Retry-After)
 - 503 the workflow could not be started; 500 anything else, with the Lambda request id as
   correlation id and never a stack trace.
 """
@@ -29,8 +32,9 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 from botocore.exceptions import ClientError
 
 from lambdas.common import errors
-from lambdas.common.models import SAFE_TEXT_PATTERN, SONG_MODES
+from lambdas.common.models import SONG_MODES
 from lambdas.common.observability import logger
+from lambdas.common.request_fields import SAFE_TEXT_PATTERN
 
 STATUS_BY_ERROR: dict[type[errors.ServiceError], int] = {
     errors.InvalidRequest: 400,
@@ -51,6 +55,9 @@ STATUS_BY_ERROR: dict[type[errors.ServiceError], int] = {
     errors.TooManyPendingUploads: 429,
     errors.PersonaQuotaExceeded: 409,
     errors.PersonaInUse: 409,
+    errors.SessionRequired: 403,
+    errors.ApiKeyLimitReached: 409,
+    errors.RateLimited: 429,
 }
 THROTTLING_CODES = frozenset(
     {"ThrottlingException", "ProvisionedThroughputExceededException", "RequestLimitExceeded", "Throttling"}

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
-from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, Server, ServerVariable
+from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer, Server, ServerVariable
 
 from lambdas.common.contract import API_STAGE, DEFAULT_UPLOAD_MAX_MB
 
@@ -43,10 +43,9 @@ SERVERS = [
     ),
 ]
 SECURITY_SCHEMES = {
-    "cognito": APIKey(
-        name="Authorization",
-        in_=APIKeyIn.header,
-        description="Cognito user pool ID token (the raw JWT, no `Bearer` prefix needed)",
+    "bearer": HTTPBearer(
+        description="`Authorization: Bearer <credential>`: a Cognito user pool id token (a signed-in "
+        "session) or a personal API key (`sng_...`, from POST /me/api-keys)",
     )
 }
 # Powertools gives every operation its 422 (request validation); this API answers 422 only for a

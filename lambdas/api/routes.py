@@ -2,7 +2,8 @@
 
 Every operation lists every status it can answer, success first: these decorators and the pydantic
 models are the OpenAPI document (lambdas/api/openapi.py). 429 comes from the stage's throttling and
-401 from the Cognito authorizer (both API Gateway's, in this error shape).
+401 from the Lambda authorizer (both API Gateway's, in this error shape; 429 also from the
+per-user rate limits, handler.py).
 """
 
 from __future__ import annotations
@@ -14,18 +15,19 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
 
 from lambdas.common import errors, media_keys
-from lambdas.common.contract import DOCS_PATH
+from lambdas.common.api_keys import KEY_ID_PATTERN, ApiKeyRequest
+from lambdas.common.contract import AUTH_BY_ID_TOKEN, AUTH_METHOD_KEY, AUTH_USER_KEY, DOCS_PATH
 from lambdas.common.models import UUID_PATTERN, SongRequest
-from lambdas.common.personas import PersonaRequest
 from lambdas.common.uploads import UploadRequest
 
 from .openapi import docs_page
+from .persona_routes import register_personas
+from .route_docs import SECURITY, error_responses, no_content, ok_response
 from .schemas import (
-    ErrorResponse,
+    ApiKeyCreated,
+    ApiKeyList,
     HealthResponse,
     MeResponse,
-    PersonaDetail,
-    PersonaPage,
     SongDetail,
     SongPage,
     UploadCreated,
@@ -35,61 +37,33 @@ from .schemas import (
 from .services import Services
 
 IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"  # visible ASCII, as in the IETF Idempotency-Key draft
-SECURITY = [{"cognito": []}]
-RETRY_AFTER_HEADER = {
-    "description": "Seconds to wait before retrying; sent with `ConcurrentRequests`",
-    "schema": {"type": "integer", "minimum": 1},
-}
-
-
-def _ok(status: int, description: str, model: type | None = None) -> dict[int | str, dict[str, Any]]:
-    content = {"content": {"application/json": {"model": model}}} if model else {}
-    return {status: {"description": description, **content}}
-
-
-def _error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    described = {
-        400: "Malformed request (bad JSON, id, query or header)",
-        401: "Missing or invalid token",
-        402: "The available credits do not cover the song's price (details: price and balance)",
-        404: "Not found, or not yours",
-        409: "Conflict (or a source not ready yet)",
-        413: "Body over the size limit",
-        415: "Body is not JSON",
-        422: "Invalid input (details lists the fields), or an unusable audio source",
-        429: "Throttled, or too many requests of this user at once (ConcurrentRequests): retry, after "
-        "Retry-After seconds when it is sent",
-        500: "Unexpected error; details carries a correlation id",
-        503: "The workflow could not be started; retry",
-    }
-    responses: dict[int | str, dict[str, Any]] = {
-        status: {"description": described[status], "content": {"application/json": {"model": ErrorResponse}}}
-        for status in statuses
-    }
-    if 429 in responses:
-        responses[429]["headers"] = {"Retry-After": RETRY_AFTER_HEADER}
-    return responses
-
-
 SongId = Annotated[str, Path(pattern=UUID_PATTERN, description="The song's id (a UUID)")]
 UploadId = Annotated[str, Path(pattern=UUID_PATTERN, description="The upload's id (a UUID)")]
-PersonaId = Annotated[str, Path(pattern=UUID_PATTERN, description="The persona's id (a UUID)")]
+KeyId = Annotated[str, Path(pattern=KEY_ID_PATTERN, description="The API key's id (16 hex characters)")]
 
 
-def _no_content() -> Response:
-    """A 204 without a body or a Content-Type. A route returning None would answer `null` as JSON,
-    a body a 204 must not have: a client reads those four bytes as the start of its next response
-    on the same connection. (A `Response` return annotation would be modelled as a body.)"""
-    return Response(status_code=204)
+def caller_of(event: dict[str, Any]) -> str | None:
+    """The user id the authorizer passed on (requestContext.authorizer.sub), None on public routes.
+    API Gateway already rejected requests without a valid credential."""
+    authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
+    user_id = authorizer.get(AUTH_USER_KEY)
+    return user_id if isinstance(user_id, str) else None
 
 
 def current_user_id(app: APIGatewayRestResolver) -> str:
-    """The Cognito `sub` of the caller. API Gateway already rejected requests without a token."""
-    claims = app.current_event.request_context.authorizer.claims or {}
-    user_id = claims.get("sub")
-    if not isinstance(user_id, str) or not media_keys.is_valid_user_id(user_id):
+    """The caller's user id (an id token's `sub`, or an API key's owner)."""
+    user_id = caller_of(app.current_event.raw_event)
+    if user_id is None or not media_keys.is_valid_user_id(user_id):
         raise errors.Unauthorized("missing or invalid identity")
     return user_id
+
+
+def require_session(app: APIGatewayRestResolver) -> None:
+    """Key management: only with an id token (a signed-in person), never with an API key."""
+    if app.current_event.request_context.authorizer.get(AUTH_METHOD_KEY) != AUTH_BY_ID_TOKEN:
+        raise errors.SessionRequired(
+            "managing API keys needs a signed-in session (an id token), not an API key"
+        )
 
 
 def register(app: APIGatewayRestResolver, services: Callable[[], Services]) -> None:
@@ -98,14 +72,15 @@ def register(app: APIGatewayRestResolver, services: Callable[[], Services]) -> N
     def user() -> str:
         return current_user_id(app)
 
-    # Every operation lists every status it can answer, success first. 429 comes from the stage's
-    # throttling and 401 from the Cognito authorizer (both API Gateway's, in this error shape).
+    # Every operation lists every status it can answer, success first. 401 comes from the
+    # authorizer, 429 from the stage's throttling (both API Gateway's, in this error shape) or the
+    # per-user rate limits.
     @app.get(
         "/health",
         summary="Liveness",
         operation_id="health",
         tags=["ops"],
-        responses={**_ok(200, "The API is up", HealthResponse), **_error_responses(429, 500)},
+        responses={**ok_response(200, "The API is up", HealthResponse), **error_responses(429, 500)},
     )
     def health() -> HealthResponse:
         return HealthResponse()
@@ -127,7 +102,7 @@ def register(app: APIGatewayRestResolver, services: Callable[[], Services]) -> N
                     for op in ("getSong", "deleteSong")
                 },
             },
-            **_error_responses(400, 401, 402, 404, 409, 413, 415, 422, 429, 500, 503),
+            **error_responses(400, 401, 402, 404, 409, 413, 415, 422, 429, 500, 503),
         },
     )
     def request_song(
@@ -152,7 +127,7 @@ def register(app: APIGatewayRestResolver, services: Callable[[], Services]) -> N
         operation_id="listSongs",
         tags=["songs"],
         security=SECURITY,
-        responses={**_ok(200, "One page of songs", SongPage), **_error_responses(400, 401, 429, 500)},
+        responses={**ok_response(200, "One page of songs", SongPage), **error_responses(400, 401, 429, 500)},
     )
     def list_songs(
         limit: Annotated[int, Query(ge=1, le=50, description="Page size")] = 20,
@@ -172,7 +147,7 @@ def register(app: APIGatewayRestResolver, services: Callable[[], Services]) -> N
         operation_id="getSong",
         tags=["songs"],
         security=SECURITY,
-        responses={**_ok(200, "The song", SongDetail), **_error_responses(400, 401, 404, 429, 500)},
+        responses={**ok_response(200, "The song", SongDetail), **error_responses(400, 401, 404, 429, 500)},
     )
     def get_song(song_id: SongId) -> SongDetail:
         return services().songs.get_song(user(), song_id)
@@ -185,8 +160,8 @@ def register(app: APIGatewayRestResolver, services: Callable[[], Services]) -> N
         tags=["songs"],
         security=SECURITY,
         responses={
-            **_ok(200, "The canceled song", SongDetail),
-            **_error_responses(400, 401, 404, 409, 429, 500, 503),
+            **ok_response(200, "The canceled song", SongDetail),
+            **error_responses(400, 401, 404, 409, 429, 500, 503),
         },
     )
     def cancel_song(song_id: SongId) -> SongDetail:
@@ -200,11 +175,11 @@ def register(app: APIGatewayRestResolver, services: Callable[[], Services]) -> N
         tags=["songs"],
         status_code=204,
         security=SECURITY,
-        responses={**_ok(204, "Deleted"), **_error_responses(400, 401, 404, 409, 429, 500)},
+        responses={**ok_response(204, "Deleted"), **error_responses(400, 401, 404, 409, 429, 500)},
     )
-    def delete_song(song_id: SongId):  # no return annotation: see _no_content
+    def delete_song(song_id: SongId):  # no return annotation: see no_content
         services().songs.delete_song(user(), song_id)
-        return _no_content()
+        return no_content()
 
     @app.get(
         "/me",
@@ -213,7 +188,10 @@ def register(app: APIGatewayRestResolver, services: Callable[[], Services]) -> N
         operation_id="getMe",
         tags=["users"],
         security=SECURITY,
-        responses={**_ok(200, "The caller and their credits", MeResponse), **_error_responses(401, 429, 500)},
+        responses={
+            **ok_response(200, "The caller and their credits", MeResponse),
+            **error_responses(401, 429, 500),
+        },
     )
     def me() -> MeResponse:
         return services().users.me(user())
@@ -244,8 +222,8 @@ def register(app: APIGatewayRestResolver, services: Callable[[], Services]) -> N
         status_code=201,
         security=SECURITY,
         responses={
-            **_ok(201, "Created", UploadCreated),
-            **_error_responses(400, 401, 409, 413, 415, 422, 429, 500),
+            **ok_response(201, "Created", UploadCreated),
+            **error_responses(400, 401, 409, 413, 415, 422, 429, 500),
         },
     )
     def create_upload(
@@ -258,7 +236,10 @@ def register(app: APIGatewayRestResolver, services: Callable[[], Services]) -> N
         summary="An upload and the result of its check",
         tags=["uploads"],
         security=SECURITY,
-        responses={**_ok(200, "The upload", UploadDetail), **_error_responses(400, 401, 404, 429, 500)},
+        responses={
+            **ok_response(200, "The upload", UploadDetail),
+            **error_responses(400, 401, 404, 429, 500),
+        },
     )
     def get_upload(upload_id: UploadId) -> UploadDetail:
         return services().uploads.get(user(), upload_id)
@@ -273,18 +254,18 @@ def register(app: APIGatewayRestResolver, services: Callable[[], Services]) -> N
         tags=["uploads"],
         status_code=204,
         security=SECURITY,
-        responses={**_ok(204, "Deleted"), **_error_responses(400, 401, 404, 409, 429, 500)},
+        responses={**ok_response(204, "Deleted"), **error_responses(400, 401, 404, 409, 429, 500)},
     )
-    def delete_upload(upload_id: UploadId):  # no return annotation: see _no_content
+    def delete_upload(upload_id: UploadId):  # no return annotation: see no_content
         services().uploads.delete(user(), upload_id)
-        return _no_content()
+        return no_content()
 
     @app.get(
         "/me/webhook-secret",
         summary="My webhook signing secret (created on first use)",
         tags=["users"],
         security=SECURITY,
-        responses={**_ok(200, "The secret", WebhookSecretResponse), **_error_responses(401, 429, 500)},
+        responses={**ok_response(200, "The secret", WebhookSecretResponse), **error_responses(401, 429, 500)},
     )
     def webhook_secret() -> WebhookSecretResponse:
         return services().users.webhook_secret(user())
@@ -295,87 +276,64 @@ def register(app: APIGatewayRestResolver, services: Callable[[], Services]) -> N
         description="Deliveries signed from now on use the new secret, retries of earlier events included.",
         tags=["users"],
         security=SECURITY,
-        responses={**_ok(200, "The new secret", WebhookSecretResponse), **_error_responses(401, 429, 500)},
+        responses={
+            **ok_response(200, "The new secret", WebhookSecretResponse),
+            **error_responses(401, 429, 500),
+        },
     )
     def rotate_webhook_secret() -> WebhookSecretResponse:
         return services().users.rotate_webhook_secret(user())
 
+    register_personas(app, services, user)
+
     @app.post(
-        "/personas",
-        summary="Make a persona: a reference clip (and style) to sing new songs with",
-        operation_id="createPersona",
+        "/me/api-keys",
+        summary="Create a personal API key (the secret is shown once)",
+        operation_id="createApiKey",
         description=(
-            "Cuts up to 30 s of the source (a ready upload, or a take of one of your processed songs) from "
-            "`start_s` and keeps it with its SHA-256, so the source may be deleted afterwards. Songs in "
-            "the text modes and covers name it as `persona_id`. The source is 404 when missing or not "
-            "yours, 409 while it is still being checked or made, 422 when it cannot be used (rejected, "
-            "expired or failed, or under 5 s of sound from `start_s`, or silent there). At most "
-            "`persona_max_per_user` personas per user (409 `PersonaQuotaExceeded`)."
+            "The key acts as you on every route except these three, which need a signed-in session (an "
+            "id token; an API key gets 403 `SessionRequired`). Send it as `Authorization: Bearer <secret>`. "
+            "Only its hash is stored: keep the secret now. At most `api_key_max_per_user` keys (409 "
+            "`ApiKeyLimitReached`)."
         ),
-        tags=["personas"],
+        tags=["users"],
         status_code=201,
         security=SECURITY,
         responses={
-            201: {
-                "description": "Created",
-                "content": {"application/json": {"model": PersonaDetail}},
-                "links": {
-                    op: {"operationId": op, "parameters": {"persona_id": "$response.body#/persona_id"}}
-                    for op in ("getPersona", "deletePersona")
-                },
-            },
-            **_error_responses(400, 401, 404, 409, 413, 415, 422, 429, 500),
+            **ok_response(201, "Created: the key and its secret", ApiKeyCreated),
+            **error_responses(400, 401, 403, 409, 413, 415, 422, 429, 500),
         },
     )
-    def create_persona(
-        request: Annotated[PersonaRequest, Body(description="The persona's name, source and window")],
-    ) -> PersonaDetail:
-        return services().personas.create(user(), request)
+    def create_api_key(
+        request: Annotated[ApiKeyRequest, Body(description="The key's name and optional lifetime")],
+    ) -> ApiKeyCreated:
+        require_session(app)
+        return services().api_keys.create(user(), request)
 
     @app.get(
-        "/personas",
-        summary="List my personas, newest first",
-        operation_id="listPersonas",
-        tags=["personas"],
+        "/me/api-keys",
+        summary="My API keys (never their secrets)",
+        operation_id="listApiKeys",
+        tags=["users"],
         security=SECURITY,
-        responses={**_ok(200, "One page of personas", PersonaPage), **_error_responses(400, 401, 429, 500)},
+        responses={**ok_response(200, "The keys", ApiKeyList), **error_responses(401, 403, 429, 500)},
     )
-    def list_personas(
-        limit: Annotated[int, Query(ge=1, le=50, description="Page size")] = 20,
-        next_token: Annotated[
-            str | None,
-            Query(
-                max_length=2048,
-                description="The opaque `next_token` of the previous page; any other value is 400",
-            ),
-        ] = None,
-    ) -> PersonaPage:
-        return services().personas.list(user(), limit, next_token)
-
-    @app.get(
-        "/personas/<persona_id>",
-        summary="One persona, with a URL of its reference clip (valid 1 h)",
-        operation_id="getPersona",
-        tags=["personas"],
-        security=SECURITY,
-        responses={**_ok(200, "The persona", PersonaDetail), **_error_responses(400, 401, 404, 429, 500)},
-    )
-    def get_persona(persona_id: PersonaId) -> PersonaDetail:
-        return services().personas.get(user(), persona_id)
+    def list_api_keys() -> ApiKeyList:
+        require_session(app)
+        return services().api_keys.list(user())
 
     @app.delete(
-        "/personas/<persona_id>",
-        summary="Delete a persona and its reference clip",
-        operation_id="deletePersona",
-        description=(
-            "Songs already made with it keep their audio and their `persona_id`. While a song sung with it "
-            "is still queued or processing, the answer is 409 `PersonaInUse`."
-        ),
-        tags=["personas"],
+        "/me/api-keys/<key_id>",
+        summary="Revoke an API key",
+        operation_id="revokeApiKey",
+        description="The key stops working within the authorizer's cache time (docs/api.md: at most 5 "
+        "minutes by default).",
+        tags=["users"],
         status_code=204,
         security=SECURITY,
-        responses={**_ok(204, "Deleted"), **_error_responses(400, 401, 404, 409, 429, 500)},
+        responses={**ok_response(204, "Revoked"), **error_responses(400, 401, 403, 404, 429, 500)},
     )
-    def delete_persona(persona_id: PersonaId):  # no return annotation: see _no_content
-        services().personas.delete(user(), persona_id)
-        return _no_content()
+    def revoke_api_key(key_id: KeyId):  # no return annotation: see no_content
+        require_session(app)
+        services().api_keys.revoke(user(), key_id)
+        return no_content()

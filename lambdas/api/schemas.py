@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from lambdas.common.measurements import TakeAnalysis, TakeScores
 from lambdas.common.models import Job, JobError, JobStatus, PersonaHeard
 from lambdas.common.personas import Persona
 from lambdas.common.song_view import summary_fields
@@ -42,6 +43,27 @@ class WebhookSecretResponse(BaseModel):
     )
 
 
+class ApiKeyDetail(BaseModel):
+    key_id: str = Field(description="The key's id (the `key_id` in paths); its secret starts with `prefix`")
+    name: str
+    prefix: str = Field(description="The secret's public start (`sng_<key_id>`), to recognise it by")
+    created_at: str
+    expires_at: str | None = Field(None, description="The key stops working then; null: never")
+    last_used_at: str | None = Field(
+        None, description="Last authorization with it (to the minute; null: never used)"
+    )
+
+
+class ApiKeyCreated(ApiKeyDetail):
+    secret: str = Field(
+        description="Send it as `Authorization: Bearer <secret>`. Shown this once: only its hash is kept"
+    )
+
+
+class ApiKeyList(BaseModel):
+    keys: list[ApiKeyDetail] = Field(description="Oldest first; expired keys too, until revoked")
+
+
 class SongSummary(BaseModel):
     job_id: str = Field(description="The song's id (the `song_id` in paths)")
     status: JobStatus
@@ -69,12 +91,21 @@ class SongSource(BaseModel):
 
 
 class SongTake(BaseModel):
-    """One take of a processed song (a song requested with `variants` k has k takes)."""
+    """One take of a processed song (a song requested with `variants` k has k takes; stems have one,
+    measured on the stems' mix, whose files are in `tracks`)."""
 
-    take: int = Field(description="1-based; take 1 is also the song's own `audio_url` and `seed`")
+    take: int = Field(description="1-based, in the order rendered")
     seed: int | None = Field(None, description="Render this seed with variants 1 to get this take again")
+    rank: int | None = Field(
+        None, description="1 = the song's best take (its `best_take`); null on songs made before ranking"
+    )
+    analysis: TakeAnalysis | None = Field(None, description="Measured on the delivered audio")
+    scores: TakeScores | None = None
     audio_url: str | None = Field(None, description="Presigned URL of the first requested format")
     audio_urls: dict[str, str] | None = Field(None, description="Presigned URL per audio format")
+    lyrics_timing_url: str | None = Field(
+        None, description="Presigned URL of the take's timed lyrics (an LRC file): vocal takes"
+    )
 
 
 class SongDetail(SongSummary):
@@ -87,18 +118,27 @@ class SongDetail(SongSummary):
         None, description="Once processed: the persona's clip the model heard (its SHA-256 and seconds)"
     )
     tracks: dict[str, dict[str, str]] | None = Field(
-        None, description="Stems: presigned URL per track, then per format"
+        None,
+        description='Stems: presigned URL per track, then per format ("mid": the track\'s MIDI file)',
     )
-    audio_url: str | None = Field(None, description="Presigned URL of the first requested format")
-    audio_urls: dict[str, str] | None = Field(None, description="Presigned URL per audio format")
+    midi_url: str | None = Field(
+        None, description="Mode transcribe of one track (an upload or a song): presigned URL of its MIDI file"
+    )
+    audio_url: str | None = Field(
+        None, description="Presigned URL of the best take's first requested format (see `best_take`)"
+    )
+    audio_urls: dict[str, str] | None = Field(None, description="The best take's presigned URL per format")
     cover_url: str | None = None
     urls_expire_at: str | None = None
     lyrics: str | None = None
     prompt: str | None = None
     categories: list[str] | None = None
-    seed: int | None = None
+    seed: int | None = Field(None, description="Take 1's seed; take k used seed + k - 1")
     takes: list[SongTake] | None = Field(
-        None, description="Processed songs other than stems: every take with its seed and URLs"
+        None, description="Processed songs: every take in take order with its rank, measurements and URLs"
+    )
+    best_take: int | None = Field(
+        None, description="The take ranked 1, whose audio is the song's own `audio_url`; null on older songs"
     )
     duration_s: float | None = None
     queue_position: int | None = Field(

@@ -44,7 +44,16 @@ ALL_METRICS = (
     END_TO_END_SECONDS,
 )
 # Bounded values for the dimensions, so the dashboard can list them and cardinality stays low.
-MODES = ("description", "custom_lyrics", "described_lyrics", "cover", "repaint", "extend", "stems")
+MODES = (
+    "description",
+    "custom_lyrics",
+    "described_lyrics",
+    "cover",
+    "repaint",
+    "extend",
+    "stems",
+    "transcribe",
+)
 GENERATION_STEPS = ("lyrics", "music", "cover", "upload", "total")
 
 

@@ -65,7 +65,15 @@ IDEMPOTENCY = Table("idempotency", "id", ttl_attribute="expiration")
 UPLOADS = Table("uploads", "upload_id", (UPLOADS_BY_USER,), ttl_attribute="expires_at_epoch")
 # Personas: a reference clip (stored under PERSONAS_PREFIX) and style text, reused across songs.
 PERSONAS = Table("personas", "persona_id", (PERSONAS_BY_USER,))
-TABLES = (JOBS, USERS, IDEMPOTENCY, UPLOADS, PERSONAS)
+# Personal API keys: one row per key, found by its id (the secret's public part); only the secret's
+# hash is stored (lambdas/common/store/api_keys.py). A user's keys, oldest first: GET /me/api-keys;
+# the index leaves the hash out (only the authorizer reads it, from the table).
+API_KEYS_BY_USER = Index("by_user", "user_id", "created_at", ("name", "prefix", "expires_at", "last_used_at"))
+API_KEYS = Table("api_keys", "key_id", (API_KEYS_BY_USER,))
+# Per-user rate limits (lambdas/common/store/rate_limits.py): one small row per user and limit,
+# gone (TTL) once its bucket is full again.
+RATE_LIMITS = Table("rate_limits", "bucket_id", ttl_attribute="expires_at_epoch")
+TABLES = (JOBS, USERS, IDEMPOTENCY, UPLOADS, PERSONAS, API_KEYS, RATE_LIMITS)
 
 # --- S3: the key prefixes of each bucket ----------------------------------------------------------
 
@@ -129,6 +137,19 @@ PRESIGNED_URL_TTL_S = 3600  # download URLs of a processed song
 UPLOAD_FORM_TTL_S = 900  # how long a presigned POST form for an upload is valid
 DEFAULT_UPLOAD_MAX_MB = 50  # the largest upload, unless a deployment sets `upload_max_mb`
 
+# --- the authorizer (lambdas/authorizer): what it hands the API function ------------------------
+
+# API Gateway passes a Lambda authorizer's `context` on as requestContext.authorizer.<key> (string
+# values). `sub` is the user id, under the name the Cognito authorizer used for it.
+AUTH_USER_KEY = "sub"
+AUTH_METHOD_KEY = "auth_method"
+AUTH_BY_ID_TOKEN = "id_token"  # noqa: S105 - a Cognito id token: a signed-in session
+AUTH_BY_API_KEY = "api_key"
+API_KEY_ID_KEY = "api_key_id"
+# How long API Gateway caches an authorizer's answer for one Authorization header, unless a
+# deployment sets `authorizer_cache_ttl_s`: a revoked key may work this long (docs/api.md).
+DEFAULT_AUTHORIZER_CACHE_TTL_S = 300
+
 # --- SQS consumers (Lambda event source mappings) ------------------------------------------------
 
 
@@ -182,6 +203,10 @@ class Resources:
     endpoint_name: str
     event_bus: str
     api_origins: str  # the browser origins the API allows, comma-separated
+    api_keys_table: str
+    rate_limits_table: str
+    user_pool_issuer: str  # https://cognito-idp.<region>.amazonaws.com/<pool id>
+    user_pool_client_id: str  # the app client: an id token's audience
 
 
 class DeploymentConfig(Protocol):
@@ -190,6 +215,7 @@ class DeploymentConfig(Protocol):
     stage_name: str
     signup_credits: int
     credits_per_minute: int
+    transcribe_credits: int
     max_concurrent_jobs_per_user: int
     inference_timeout_minutes: int
     endpoint_max_instances: int
@@ -200,6 +226,11 @@ class DeploymentConfig(Protocol):
     upload_max_stored: int
     stems_enabled: bool
     persona_max_per_user: int
+    api_key_max_per_user: int
+    user_requests_per_minute: int
+    user_request_burst: int
+    user_submissions_per_hour: int
+    user_submission_burst: int
 
 
 def deployment_values(config: DeploymentConfig, resources: Resources) -> dict[str, object]:
@@ -220,6 +251,7 @@ def deployment_values(config: DeploymentConfig, resources: Resources) -> dict[st
         "cors_allow_origins": resources.api_origins,
         "signup_credits": config.signup_credits,
         "credits_per_minute": config.credits_per_minute,
+        "transcribe_credits": config.transcribe_credits,
         "max_concurrent_jobs_per_user": config.max_concurrent_jobs_per_user,
         "workflow_timeout_seconds": WORKFLOW_TIMEOUT_S,
         "inference_timeout_seconds": config.inference_timeout_minutes * 60,
@@ -231,6 +263,15 @@ def deployment_values(config: DeploymentConfig, resources: Resources) -> dict[st
         "upload_max_stored": config.upload_max_stored,
         "stems_enabled": config.stems_enabled,
         "persona_max_per_user": config.persona_max_per_user,
+        "api_keys_table_name": resources.api_keys_table,
+        "rate_limits_table_name": resources.rate_limits_table,
+        "user_pool_issuer": resources.user_pool_issuer,
+        "user_pool_client_id": resources.user_pool_client_id,
+        "api_key_max_per_user": config.api_key_max_per_user,
+        "user_requests_per_minute": config.user_requests_per_minute,
+        "user_request_burst": config.user_request_burst,
+        "user_submissions_per_hour": config.user_submissions_per_hour,
+        "user_submission_burst": config.user_submission_burst,
     }
 
 
@@ -259,3 +300,27 @@ def function_environment(function: str, values: Mapping[str, object]) -> dict[st
 
 def _text(value: object) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+# --- the transcriber (audio to MIDI: lambda_images/transcribe, a container image function) --------
+
+TRANSCRIBER = "transcriber"
+TRANSCRIBER_HANDLER = "transcriber.handler.lambda_handler"  # the image's CMD, also set by the CDK app
+# basic-pitch on ONNX Runtime: a 10-minute song takes a few minutes on 1-2 vCPUs (bench/transcribe_bench.py);
+# 2048 MB gives Lambda's share of about 1.2 vCPUs and room for the decoded audio and the model's frames.
+TRANSCRIBER_MEMORY_MB = 2048
+TRANSCRIBER_TIMEOUT_S = 900
+# /tmp holds one source at a time (up to its MAX_INPUT_BYTES, 256 MB) and the decoded copy.
+TRANSCRIBER_EPHEMERAL_MB = 1024
+TRANSCRIBER_MAX_DURATION_S = 600  # the longest song or upload (models.MAX_RENDER_S)
+
+
+def transcriber_environment(values: Mapping[str, object]) -> dict[str, str]:
+    """The transcriber's environment (its transcriber/settings.py): the buckets it may read sources
+    from and write MIDI to, and the longest audio. `values`: `deployment_values`."""
+    return {
+        "MEDIA_BUCKET_NAME": _text(values["media_bucket_name"]),
+        "UPLOADS_BUCKET_NAME": _text(values["uploads_bucket_name"]),
+        "INFERENCE_BUCKET_NAME": _text(values["inference_bucket_name"]),
+        "MAX_DURATION_S": str(TRANSCRIBER_MAX_DURATION_S),
+    }

@@ -120,3 +120,26 @@ class PersonaInUse(ServiceError):
     """DELETE of a persona a queued or processing song is being sung with (409)."""
 
     code = "PersonaInUse"
+
+
+class SessionRequired(ServiceError):
+    """Key management with an API key: it needs a signed-in session (a Cognito id token), 403."""
+
+    code = "SessionRequired"
+
+
+class ApiKeyLimitReached(ServiceError):
+    """The user has as many API keys as allowed; revoking one makes room (409)."""
+
+    code = "ApiKeyLimitReached"
+
+
+class RateLimited(ServiceError):
+    """The user's requests (or song submissions) are over their rate: retry after `retry_after_s`
+    seconds (429, Retry-After)."""
+
+    code = "RateLimited"
+
+    def __init__(self, message: str, retry_after_s: int, details: Any = None) -> None:
+        super().__init__(message, details)
+        self.retry_after_s = retry_after_s

@@ -10,7 +10,9 @@ from urllib.parse import urlparse
 from pydantic import BaseModel, ConfigDict, Field
 
 from .contract import REQUESTS_PREFIX, SCRATCH_MEDIA_PREFIX
+from .measurements import TakeAnalysis, TakeScores
 from .models import AudioFormat, Job
+from .transcription import audio_formats
 
 
 def request_key(job_id: str) -> str:
@@ -32,6 +34,8 @@ def build_request(job: Job, bucket: str) -> dict:
     # The webhook is the API's business, not the GPU's.
     request = {
         **{k: v for k, v in job.request.items() if k != "webhook_url"},
+        # The container renders audio; MIDI ("mid") is the transcriber's, after it.
+        "formats": audio_formats(list(job.request.get("formats") or ["wav"])),
         "job_id": job.job_id,
         "output": {"bucket": bucket, "prefix": scratch_media_prefix(job.job_id)},
     }
@@ -76,10 +80,34 @@ class ManifestCover(_Tolerant):
     size_bytes: int = Field(ge=0)
 
 
+class ManifestLyricsTiming(_Tolerant):
+    """A take's timed lyrics: an LRC file beside its audio."""
+
+    bucket: str
+    key: str
+    content_type: Literal["text/plain; charset=utf-8"] = "text/plain; charset=utf-8"
+    size_bytes: int = Field(ge=0)
+    lines: int = Field(ge=0)
+    measured_lines: int = Field(ge=0)
+
+
+class ManifestTake(_Tolerant):
+    """A take's measurements (docs/container.md, Measuring)."""
+
+    take: int = Field(ge=1, le=4)
+    seed: int
+    rank: int = Field(ge=1, le=4)  # 1 = best
+    analysis: TakeAnalysis
+    scores: TakeScores
+    lyrics_timing: ManifestLyricsTiming | None = None  # vocal takes, when scoring ran
+    gain_db: float = 0.0
+
+
 class ManifestTimings(_Tolerant):
     lyrics_s: float = 0.0
     music_s: float = 0.0
     cover_s: float = 0.0
+    measure_s: float = 0.0
     upload_s: float = 0.0
     total_s: float = 0.0
 
@@ -105,6 +133,9 @@ class Manifest(_Tolerant):
     engine: str
     timings: ManifestTimings = Field(default_factory=ManifestTimings)
     persona: ManifestPersona | None = None
+    # One per take, in take order; the workflow checks they match the audio (lambdas/workflow/publish.py).
+    takes: list[ManifestTake] = Field(min_length=1, max_length=4)
+    best_take: int = Field(ge=1, le=4)
 
     @property
     def take_seeds(self) -> list[int]:

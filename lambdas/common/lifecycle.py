@@ -16,8 +16,9 @@ import json
 from typing import Any
 
 from . import aws
+from .clock import utc_now
 from .event_catalog import EVENT_TYPES, SOURCE
-from .models import Job, utc_now
+from .models import Job
 from .observability import logger
 from .song_view import song_fields
 

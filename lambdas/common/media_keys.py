@@ -1,7 +1,8 @@
 """Where a job's published media live in the media bucket (the contract between publish and API).
 
-`songs/{user_id}/{job_id}/audio.{fmt}` (`audio-take{k}.{fmt}` for take k > 1) and
-`songs/{user_id}/{job_id}/cover.png`. Both ids are
+`songs/{user_id}/{job_id}/audio.{fmt}` (`audio-take{k}.{fmt}` for take k > 1), the timed lyrics
+`lyrics.lrc` (`lyrics-take{k}.lrc`) and `songs/{user_id}/{job_id}/cover.png`: all under the job's
+prefix, so deleting the prefix deletes the song. Both ids are
 checked before they become part of a key, so no request value can point at another prefix.
 """
 
@@ -12,8 +13,6 @@ from uuid import UUID
 
 from .contract import SONGS_PREFIX
 
-# Job, upload and persona ids (lower-case canonical UUID text): the API's path parameters and sources.
-UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 # Cognito `sub` values are UUIDs; other identity providers (the local stack) use similar tokens.
 _USER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
 
@@ -44,5 +43,17 @@ def audio_key(user_id: str, job_id: str, fmt: str, track: str | None = None, tak
     return f"{job_prefix(user_id, job_id)}{name}{suffix}.{fmt}"
 
 
+def midi_key(user_id: str, job_id: str, track: str | None = None) -> str:
+    """`audio.mid` (a transcribed song or upload) or `stem-{track}.mid`, beside the audio files."""
+    name = "audio" if track is None else f"stem-{track}"
+    return f"{job_prefix(user_id, job_id)}{name}.mid"
+
+
 def cover_key(user_id: str, job_id: str) -> str:
     return f"{job_prefix(user_id, job_id)}cover.png"
+
+
+def lyrics_timing_key(user_id: str, job_id: str, take: int = 1) -> str:
+    """A vocal take's timed lyrics (an LRC file): `lyrics.lrc`, take k > 1: `lyrics-take{k}.lrc`."""
+    suffix = "" if take == 1 else f"-take{int(take)}"
+    return f"{job_prefix(user_id, job_id)}lyrics{suffix}.lrc"

@@ -2,46 +2,33 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal, get_args
-from uuid import uuid4
 
 from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
-    StringConstraints,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 
-from .media_keys import UUID_PATTERN
+from .clock import new_job_id, utc_now
+from .measurements import TakeMeasurement
 from .persona_refs import JobPersona, PersonaHeard, WithPersona
-from .url_safety import MAX_URL_CHARS, UnsafeUrl, check_submitted_url
-
-__all__ = ["UUID_PATTERN", "JobPersona", "PersonaHeard"]  # re-exported: the API's ids, job rows
+from .request_fields import UUID_PATTERN, Mastering, SafeText, StrictModel, WebhookUrl, no_repeats
+from .url_safety import MAX_URL_CHARS
 
 MAX_DESCRIPTION_CHARS = 1_000
 MAX_PROMPT_CHARS = 500
 MAX_LYRICS_CHARS = 5_000
 MAX_TITLE_CHARS = 120
 AudioFormat = Literal["wav", "mp3", "flac"]
-
-
-def utc_timestamp(moment: datetime) -> str:
-    """ISO-8601 UTC timestamp with milliseconds, as the job rows store it; sorts lexicographically."""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def utc_now() -> str:
-    return utc_timestamp(datetime.now(UTC))
-
-
-def new_job_id() -> str:
-    return str(uuid4())
+MIDI_FORMAT = "mid"
+# A stems request's formats: the audio formats, and "mid" for each track transcribed to MIDI.
+StemFormat = Literal["wav", "mp3", "flac", "mid"]
 
 
 class JobStatus(StrEnum):
@@ -77,55 +64,9 @@ class Reservation(StrEnum):
     RELEASED = "released"
 
 
-# Request bodies: the schema the OpenAPI document publishes is exactly the rule enforced. Unknown
-# fields are rejected and types are strict ("30" is not 30, "yes" is not true); text is taken as
-# sent (no silent stripping), so a value the schema accepts is never refused after a rewrite.
-class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+class _RequestOptions(StrictModel):
+    """Options of every mode: a title and where the song's lifecycle events go."""
 
-
-# Text that reaches prompts, logs and the UI: no control characters (C0, DEL, C1) except line
-# breaks and tabs. A JSON Schema pattern (ECMA-262, also valid for pydantic's Rust engine and
-# Python `re`), so the published document states the rule clients must follow.
-SAFE_TEXT_PATTERN = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
-SafeText = Annotated[str, StringConstraints(pattern=SAFE_TEXT_PATTERN)]
-
-
-def _no_repeats(value: list[str], info: ValidationInfo) -> list[str]:
-    """A list whose schema says uniqueItems: a repeated item is refused, not dropped."""
-    if len(set(value)) != len(value):
-        raise ValueError(f"{info.field_name} must not repeat")
-    return value
-
-
-def _safe_webhook_url(value: str) -> str:
-    # Checked again, on the resolved address, at every delivery (lambdas/common/url_safety.py).
-    try:
-        return check_submitted_url(value)
-    except UnsafeUrl as exc:
-        raise ValueError(f"webhook_url {exc}") from None
-
-
-# No spaces or control characters in the schema; the full rule (https, a public address) is the
-# validator's, and the sender checks the resolved address again at every delivery.
-WebhookUrl = Annotated[
-    str,
-    StringConstraints(pattern=r"^[a-zA-Z][a-zA-Z0-9+.-]*://[^\x00-\x20\x7F-\x9F]+$"),
-    AfterValidator(_safe_webhook_url),
-]
-
-
-class _RenderOptions(StrictModel):
-    """Options of every mode; text modes add length, instrumental and metadata (_SongOptions)."""
-
-    seed: int | None = Field(None, ge=0, le=2**32 - 1)
-    # null = the configured checkpoint's recommended values (ACE-Step turbo: 8 steps, no guidance;
-    # base: 50 steps, guidance 7.0); ranges as in ACE-Step 1.5's INFERENCE.md.
-    guidance_scale: float | None = Field(None, ge=1.0, le=15.0)
-    inference_steps: int | None = Field(None, ge=1, le=100)
-    formats: Annotated[list[AudioFormat], AfterValidator(_no_repeats)] = Field(
-        default_factory=lambda: ["wav"], min_length=1, max_length=3, json_schema_extra={"uniqueItems": True}
-    )
     title: SafeText | None = Field(None, min_length=1, max_length=MAX_TITLE_CHARS)
     webhook_url: WebhookUrl | None = Field(
         None,
@@ -134,6 +75,28 @@ class _RenderOptions(StrictModel):
             "https URL that receives the song's lifecycle events, signed per Standard Webhooks; port "
             "443 (the default) or 8443 only, and its host must resolve to public addresses only "
             "(checked now and at every delivery)"
+        ),
+    )
+
+
+class _RenderOptions(_RequestOptions):
+    """Options of the modes that render audio; text modes add length, instrumental and metadata
+    (_SongOptions)."""
+
+    seed: int | None = Field(None, ge=0, le=2**32 - 1)
+    # null = the configured checkpoint's recommended values (ACE-Step turbo: 8 steps, no guidance;
+    # base: 50 steps, guidance 7.0); ranges as in ACE-Step 1.5's INFERENCE.md.
+    guidance_scale: float | None = Field(None, ge=1.0, le=15.0)
+    inference_steps: int | None = Field(None, ge=1, le=100)
+    formats: Annotated[list[AudioFormat], AfterValidator(no_repeats)] = Field(
+        default_factory=lambda: ["wav"], min_length=1, max_length=3, json_schema_extra={"uniqueItems": True}
+    )
+    # Stored with the defaults filled in, so the container is told the level explicitly.
+    mastering: Mastering | None = Field(
+        default_factory=Mastering,
+        description=(
+            "The delivered level: absent = -14 LUFS / -1 dBTP, either field may be left out; null = the "
+            "model's raw level (repaint and extend keep their untouched samples bit-identical only then)"
         ),
     )
 
@@ -271,17 +234,40 @@ class ExtendRequest(_SampledFromSource):
 
 
 class StemsRequest(_AudioInOptions):
-    """Split the source into `tracks`: one audio file per track."""
+    """Split the source into `tracks`: one audio file per track (and format), and with "mid" in
+    `formats` one MIDI file per track as well."""
 
     mode: Literal["stems"]
+    formats: Annotated[list[StemFormat], AfterValidator(no_repeats)] = Field(  # type: ignore[assignment]
+        default_factory=lambda: ["wav"],
+        min_length=1,
+        max_length=4,
+        json_schema_extra={"uniqueItems": True},
+        description='Audio formats of every track; "mid" adds each track transcribed to MIDI',
+    )
     # One take only: extraction separates the source; takes would not differ.
     variants: int = Field(1, ge=1, le=1, description="Stems have one take (one file per track)")
-    tracks: Annotated[list[StemTrack], AfterValidator(_no_repeats)] = Field(
+    tracks: Annotated[list[StemTrack], AfterValidator(no_repeats)] = Field(
         min_length=1, max_length=4, json_schema_extra={"uniqueItems": True}
     )
 
+    @field_validator("formats")
+    @classmethod
+    def _an_audio_format(cls, value: list[str]) -> list[str]:
+        if all(fmt == MIDI_FORMAT for fmt in value):
+            raise ValueError('needs an audio format besides "mid": the MIDI is made from the audio')
+        return value
 
-AudioInRequest = CoverRequest | RepaintRequest | ExtendRequest | StemsRequest
+
+class TranscribeRequest(_RequestOptions):
+    """Audio to MIDI: the source transcribed note by note (no GPU). A song made of stems gives one
+    MIDI file per track."""
+
+    mode: Literal["transcribe"]
+    source: SourceRef
+
+
+AudioInRequest = CoverRequest | RepaintRequest | ExtendRequest | StemsRequest | TranscribeRequest
 SongRequest = Annotated[
     DescriptionRequest
     | CustomLyricsRequest
@@ -289,26 +275,18 @@ SongRequest = Annotated[
     | CoverRequest
     | RepaintRequest
     | ExtendRequest
-    | StemsRequest,
+    | StemsRequest
+    | TranscribeRequest,
     Field(discriminator="mode"),
 ]
 # The `mode` values, read from the models so they cannot drift apart.
 SONG_MODES: tuple[str, ...] = tuple(
-    get_args(m.model_fields["mode"].annotation)[0]
-    for m in (
-        DescriptionRequest,
-        CustomLyricsRequest,
-        DescribedLyricsRequest,
-        CoverRequest,
-        RepaintRequest,
-        ExtendRequest,
-        StemsRequest,
-    )
+    get_args(m.model_fields["mode"].annotation)[0] for m in get_args(get_args(SongRequest)[0])
 )
 AUDIO_IN_MODES: tuple[str, ...] = tuple(
-    get_args(m.model_fields["mode"].annotation)[0]
-    for m in (CoverRequest, RepaintRequest, ExtendRequest, StemsRequest)
+    get_args(m.model_fields["mode"].annotation)[0] for m in get_args(AudioInRequest)
 )
+TRANSCRIBE_MODE = "transcribe"
 
 
 class JobError(BaseModel):
@@ -327,6 +305,8 @@ class JobSource(BaseModel):
     """The source of an audio-in song, resolved by the API at submission.
 
     `bucket`/`key` are where the container reads it; the API shows only the ids and the length.
+    A transcription of a stems song reads each track: `tracks` (track -> key in `bucket`; `key`
+    is the first of them). `bpm`: the source song's tempo, when it was asked for.
     """
 
     upload_id: str | None = None
@@ -334,29 +314,53 @@ class JobSource(BaseModel):
     bucket: str
     key: str
     duration_s: float
+    tracks: dict[str, str] | None = None
+    bpm: int | None = None
+
+
+class MidiFile(BaseModel):
+    """A published MIDI file: the song's (or upload's) when `track` is None, else one stem's."""
+
+    key: str
+    track: str | None = None
+    notes: int = Field(ge=0)
 
 
 class JobResult(BaseModel):
-    audio: list[AudioFile]
+    # A transcription has no audio, prompt nor seed of its own: only `midi` and the length.
+    audio: list[AudioFile] = Field(default_factory=list)
+    midi: list[MidiFile] = Field(default_factory=list)
     cover_key: str | None = None
     lyrics: str | None = None
-    prompt: str
+    prompt: str | None = None
     categories: list[str] = Field(default_factory=list)
-    seed: int  # take 1's
+    seed: int | None = None  # take 1's
     seeds: list[int] = Field(default_factory=list)  # one per take (empty on rows from before variants)
     duration_s: float
     sample_rate: int | None = None
     timings: dict[str, float] = Field(default_factory=dict)
+    # One per take in take order (empty on rows from before measuring); best_take is rank 1.
+    takes: list[TakeMeasurement] = Field(default_factory=list)
+    best_take: int | None = None
     persona: PersonaHeard | None = None  # songs made with a persona
+
+    @property
+    def main_take(self) -> int:
+        """The take the song's own audio_url plays: the best one (take 1 on older rows)."""
+        return self.best_take or 1
 
 
 class Job(BaseModel):
     """One row of the jobs table (the API shows only some of it: see lambdas/api/schemas.py)."""
 
+    # The step is stored (and shown by the API) as `stage`, the contract's name for it; in the code
+    # "stage" is the deployment's. Rows are written with `by_alias` (store/jobs.py).
+    model_config = ConfigDict(populate_by_name=True)
+
     job_id: str
     user_id: str
     status: JobStatus
-    stage: str
+    step: JobStep = Field(alias="stage")
     request: dict
     created_at: str
     updated_at: str
@@ -381,7 +385,7 @@ def queued_job(user_id: str, request: dict, **fields: Any) -> Job:
     """A new job row, as a song request makes it: queued, now; `fields` add its price, source..."""
     now = utc_now()
     values = {"job_id": new_job_id(), "created_at": now, "updated_at": now} | fields
-    return Job(user_id=user_id, status=JobStatus.QUEUED, stage=JobStep.QUEUED, request=request, **values)
+    return Job(user_id=user_id, status=JobStatus.QUEUED, step=JobStep.QUEUED, request=request, **values)
 
 
 class User(BaseModel):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from .media_keys import UUID_PATTERN
+from .request_fields import UUID_PATTERN
 
 
 class WithPersona(BaseModel):

@@ -13,7 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .contract import PERSONAS_PREFIX
 from .media_keys import is_valid_job_id, is_valid_user_id
-from .models import MAX_RENDER_S, MAX_VARIANTS, UUID_PATTERN, JobPersona, SafeText, StrictModel
+from .models import MAX_RENDER_S, MAX_VARIANTS
+from .persona_refs import JobPersona
+from .request_fields import UUID_PATTERN, SafeText, StrictModel
 
 # The container's numbers (song_model/persona.py; a test keeps them equal): ACE-Step uses at most
 # 30 s of a reference, and a clip under 5 s carries too little of a voice to condition on.

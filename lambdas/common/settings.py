@@ -86,6 +86,10 @@ class UserQueueSettings(_Jobs, _Users):
     workflow_timeout_seconds: Count
 
 
+class _ApiKeys(FunctionSettings):
+    api_keys_table_name: Name
+
+
 class _Webhooks(FunctionSettings):
     # Local development only (the local stack sets it; the deployed stack never does): webhooks
     # may go to http://127.0.0.1. See lambdas/common/url_safety.py.
@@ -95,13 +99,14 @@ class _Webhooks(FunctionSettings):
 # --- one model per function (the package under lambdas/) ------------------------------------------
 
 
-class ApiSettings(_Jobs, _Users, _Media, _Uploads, _Events, _Webhooks):
+class ApiSettings(_Jobs, _Users, _Media, _Uploads, _Events, _Webhooks, _ApiKeys):
     idempotency_table_name: Name
     personas_table_name: Name
     persona_max_per_user: Count  # personas one user may keep (POST /personas: 409 beyond)
     state_machine_arn: Name
     signup_credits: Annotated[int, Field(ge=0)]
     credits_per_minute: Count  # the price: credits per started minute of audio, per take
+    transcribe_credits: Count  # the price of MIDI: credits per request
     # The queue ETA (lambdas/api/queue_estimate.py): songs older than the workflow's timeout have no
     # execution; the endpoint renders on at most this many instances, one song each at a time.
     workflow_timeout_seconds: Count
@@ -113,6 +118,13 @@ class ApiSettings(_Jobs, _Users, _Media, _Uploads, _Events, _Webhooks):
     upload_max_stored: Count  # per user: checked uploads not expired (or kept by a song)
     stems_enabled: bool
     cors_allow_origins: Name  # browser origins the API answers with CORS headers, comma-separated
+    api_key_max_per_user: Count  # POST /me/api-keys beyond it: 409 ApiKeyLimitReached
+    # Per-user rate limits (lambdas/common/store/rate_limits.py): every request, and song submissions.
+    rate_limits_table_name: Name
+    user_requests_per_minute: Count
+    user_request_burst: Count
+    user_submissions_per_hour: Count
+    user_submission_burst: Count
 
     @property
     def upload_max_bytes(self) -> int:
@@ -121,6 +133,20 @@ class ApiSettings(_Jobs, _Users, _Media, _Uploads, _Events, _Webhooks):
     @property
     def origins(self) -> list[str]:
         return [origin.strip() for origin in self.cors_allow_origins.split(",") if origin.strip()]
+
+
+class AuthorizerSettings(_ApiKeys):
+    """The REST API's Lambda authorizer: Cognito id tokens of one pool and app client, or API keys."""
+
+    user_pool_issuer: Name  # https://cognito-idp.<region>.amazonaws.com/<pool id>: the `iss` claim
+    user_pool_client_id: Name  # the `aud` claim of the app client's id tokens
+    # Where the pool's signing keys are; default: the issuer's /.well-known/jwks.json. Only the
+    # local stack sets it (moto serves the keys on its own port, the issuer names AWS).
+    user_pool_jwks_url: Name | None = None
+
+    @property
+    def jwks_url(self) -> str:
+        return self.user_pool_jwks_url or f"{self.user_pool_issuer}/.well-known/jwks.json"
 
 
 class AcquireSlotSettings(UserQueueSettings):
@@ -159,6 +185,7 @@ class WebhookSenderSettings(_Jobs, _Users, _Webhooks):
 
 FUNCTION_SETTINGS: dict[str, type[FunctionSettings]] = {
     "api": ApiSettings,
+    "authorizer": AuthorizerSettings,
     "acquire_slot": AcquireSlotSettings,
     "start_inference": StartInferenceSettings,
     "publish_song": PublishSongSettings,

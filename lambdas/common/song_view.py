@@ -14,7 +14,7 @@ def summary_fields(job: Job) -> dict[str, Any]:
     return {
         "job_id": job.job_id,
         "status": job.status.value,
-        "stage": job.stage,
+        "stage": job.step.value,
         "mode": str(job.request.get("mode", "")),
         "title": job.request.get("title"),
         "created_at": job.created_at,
@@ -39,18 +39,34 @@ def song_fields(job: Job) -> dict[str, Any]:
             prompt=result.prompt,
             categories=result.categories,
             seed=result.seed,
-            takes=take_seeds(result) or None,
+            takes=take_fields(result) or None,
+            best_take=result.best_take,
             duration_s=result.duration_s,
             persona_reference=result.persona.model_dump() if result.persona else None,
         )
     return fields
 
 
-def take_seeds(result: JobResult) -> list[dict[str, Any]]:
-    """`[{"take": k, "seed": ...}]` for each take of the song's audio (stems have tracks, not takes)."""
+def take_fields(result: JobResult) -> list[dict[str, Any]]:
+    """`[{"take": k, "seed", "rank", "analysis", "scores"}]` in take order: each take of the song's
+    audio and each measured one (a stems song has one measured take, the analysis of its stems'
+    mix); rank, analysis and scores are null on rows from before measuring."""
     seeds = result.seeds or [result.seed]
-    takes = sorted({a.take for a in result.audio if a.track is None})
-    return [{"take": k, "seed": seeds[k - 1] if k <= len(seeds) else None} for k in takes]
+    measured = {m.take: m for m in result.takes}
+    takes = sorted({a.take for a in result.audio if a.track is None} | set(measured))
+    fields = []
+    for k in takes:
+        m = measured.get(k)
+        fields.append(
+            {
+                "take": k,
+                "seed": seeds[k - 1] if k <= len(seeds) else None,
+                "rank": m.rank if m else None,
+                "analysis": m.analysis.model_dump() if m else None,
+                "scores": m.scores.model_dump() if m else None,
+            }
+        )
+    return fields
 
 
 def _source_fields(job: Job) -> dict[str, Any] | None:

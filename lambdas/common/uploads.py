@@ -21,8 +21,10 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from . import media_keys
+from .clock import utc_timestamp
 from .contract import UPLOADS_PREFIX
-from .models import JobError, SafeText, StrictModel, utc_timestamp
+from .models import JobError
+from .request_fields import SafeText, StrictModel
 
 SourceFormat = Literal["wav", "mp3", "flac", "ogg"]
 # What a browser may call each accepted format -> the format the check expects to decode.

@@ -16,4 +16,7 @@ cold_start = ColdStart(PublishSongSettings, publisher)
 @instrumented
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     task = PublishTask.received(event)
+    if task.midi is not None:
+        return cold_start.dependencies().publish_midi(task.job_id, task.user_id, task.midi, task.result)
+    assert task.manifest is not None
     return cold_start.dependencies().publish(task.job_id, task.user_id, task.manifest)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from lambdas.common.observability import logger
 
@@ -30,7 +30,18 @@ class TokenTask(_Payload):
 
 
 class PublishTask(_Payload):
-    manifest: dict[str, Any]
+    """Publish (`manifest`: the GPU's output) or PublishMidi (`midi`: the transcriber's files, and
+    `result`: the song published before them, null for a transcription)."""
+
+    manifest: dict[str, Any] | None = None
+    midi: list[dict[str, Any]] | None = None
+    result: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> PublishTask:
+        if (self.manifest is None) == (self.midi is None):
+            raise ValueError("give either manifest or midi")
+        return self
 
 
 class FinalizeTask(_Payload):

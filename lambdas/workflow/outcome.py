@@ -38,6 +38,15 @@ GENERATION_TIMEOUT = JobError(
 CANCELLED = JobError(
     code="Cancelled", message="The song was cancelled before it was generated. Nothing was charged."
 )
+# Audio to MIDI (the transcriber's errors: lambda_images/transcribe/transcriber/errors.py).
+AUDIO_REJECTED = JobError(
+    code="AudioRejected",
+    message="The audio could not be transcribed (it cannot be decoded or is too long). Nothing was charged.",
+)
+SOURCE_MISSING = JobError(
+    code="SourceMissing",
+    message="The source track was deleted before it was transcribed. Nothing was charged.",
+)
 INTERNAL_ERROR = JobError(
     code="InternalError", message="Something went wrong while generating the song. Nothing was charged."
 )
@@ -52,6 +61,8 @@ _BY_ERROR_NAME = {
     "JobStateConflict": CANCELLED,  # e.g. canceled while the song was published
     "Execution.ABORTED": CANCELLED,
     "Execution.TIMED_OUT": GENERATION_TIMEOUT,
+    "AudioRejected": AUDIO_REJECTED,
+    "SourceMissing": SOURCE_MISSING,
 }
 
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from lambdas.common.models import UNFINISHED, Job, JobStatus, utc_now, utc_timestamp
+from lambdas.common.clock import utc_now, utc_timestamp
+from lambdas.common.models import UNFINISHED, Job, JobStatus
 from lambdas.common.observability import logger
 from lambdas.common.store.jobs import JobStore
 from lambdas.common.store.slots import SlotStore

@@ -118,7 +118,7 @@ class TemplatePermissions:
             function = _Function(
                 lid, role[0] if role else None, props.get("Environment", {}).get("Variables", {})
             )
-            found.setdefault(str(props.get("Handler")), []).append(function)
+            found.setdefault(_handler(props), []).append(function)
         return found
 
     @cached_property
@@ -384,3 +384,9 @@ def _task_requests(state: Mapping[str, Any], scope: Scope) -> list[IamRequest]:
         return [IamRequest(f"{service}:{action}{match['pattern']}", UNMAPPED)]  # extra rules not modelled
     prefix = _INTEGRATION_PREFIX.get(service, service)
     return iam_requests(prefix, action[0].upper() + action[1:], params, scope)
+
+
+def _handler(props: Mapping[str, Any]) -> str:
+    """A zip function's Handler, or a container image function's command (ImageConfig.Command)."""
+    command = props.get("ImageConfig", {}).get("Command") or []
+    return str(props.get("Handler") or (command[0] if command else None))

@@ -39,6 +39,10 @@ from local.iam.requests import IamRequest, Scope, iam_requests, presigned_post_r
 from local.paths import REPO_ROOT
 
 HANDLERS_DIR = REPO_ROOT / "lambdas"
+# The transcriber's image (lambda_images/transcribe): its handler module and the name the image's CMD
+# (and the CDK app's ImageConfig) gives it.
+TRANSCRIBER_HANDLER_FILE = REPO_ROOT / "lambda_images" / "transcribe" / "transcriber" / "handler.py"
+TRANSCRIBER_HANDLER = "transcriber.handler.lambda_handler"
 # Environment variables that name resources (JOBS_TABLE_NAME, STATE_MACHINE_ARN, ...): their values
 # tie the names a call uses to the template's resources (check.py).
 RESOURCE_ENV = re.compile(r"^[A-Z][A-Z0-9_]*_(NAME|ARN)$")
@@ -71,6 +75,8 @@ def _handler_of(filename: str) -> str | None:
     path = Path(os.path.realpath(filename))
     if path.name == "handler.py" and path.parent.parent == HANDLERS_DIR:
         return f"lambdas.{path.parent.name}.handler.lambda_handler"
+    if path == TRANSCRIBER_HANDLER_FILE:
+        return TRANSCRIBER_HANDLER
     return None
 
 

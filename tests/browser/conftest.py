@@ -16,6 +16,7 @@ import pytest
 from local import account
 from local.launcher import running_stack
 from local.paths import REPO_ROOT
+from tests.conftest import STACK_RATE_LIMIT_ARGS
 from tests.permissions import StackCalls, fail_on
 
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
@@ -33,7 +34,8 @@ def stack(
     if not (REPO_ROOT / "web" / "dist" / "index.html").is_file():
         pytest.fail("the web app is not built: run `make web`")
     calls = stack_calls()
-    with running_stack(tmp_path_factory.mktemp("browser-stack"), calls.args(), ready_timeout_s=300) as info:
+    args = [*STACK_RATE_LIMIT_ARGS, *calls.args()]
+    with running_stack(tmp_path_factory.mktemp("browser-stack"), args, ready_timeout_s=300) as info:
         yield info
     fail_on(calls.check_new())  # what the functions did after the last test returned
 

@@ -121,7 +121,7 @@ def test_a_song_from_sign_up_to_playing_to_deleted(
     )
     assert cover.is_visible()
     assert page.locator(".chips li").count() >= 1  # categories
-    assert page.locator("pre.lyrics").inner_text().strip()
+    assert page.locator(".lyrics-section").inner_text().strip()
     downloads = {a.get_attribute("data-format") for a in page.locator(".downloads a").all()}
     assert downloads == {"wav", "flac"}
     # Two takes, each with its own seed, player and downloads.
@@ -130,24 +130,65 @@ def test_a_song_from_sign_up_to_playing_to_deleted(
     assert "seed 7" in takes.nth(0).inner_text() and "seed 8" in takes.nth(1).inner_text()
     assert takes.nth(1).get_by_role("link", name="FLAC").get_attribute("href")
     assert takes.nth(1).get_by_label("Play take 2").is_visible()
+    # Each take shows what was measured and scored; the best one (the main player's) is marked.
+    token = id_token(stack, email)
+    song_id = page.url.rstrip("/").rsplit("/", 1)[-1]
+    song = requests.get(
+        f"{stack['api_url']}/songs/{song_id}", headers={"Authorization": token}, timeout=10
+    ).json()
+    best = song["best_take"]
+    assert (
+        page.locator(f'.takes li[data-take="{best}"][data-rank="1"] h3').inner_text() == f"Take {best} (best)"
+    )
+    for take in song["takes"]:
+        shown = takes.nth(take["take"] - 1).locator(".analysis").inner_text()
+        assert f"{take['analysis']['duration_s']}" not in shown  # rounded for people, not raw
+        assert "LUFS" in shown or take["analysis"]["loudness_lufs"] is None
+        assert "BPM" in shown or take["analysis"]["bpm"] is None
+    assert "words understood" in takes.nth(best - 1).locator(".scores").inner_text()
+    _lyrics_follow_the_player(page)
     screenshot(page, "song-desktop")
     assert accessibility_violations(page) == []
     page.set_viewport_size(PHONE)
     screenshot(page, "song-phone")
     page.set_viewport_size(DESKTOP)
 
-    song_id = page.url.rstrip("/").rsplit("/", 1)[-1]
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Delete").click()
     page.get_by_role("heading", name="Your songs").wait_for()
     page.get_by_text("No songs yet").wait_for()
-    token = id_token(stack, email)
     gone = requests.get(f"{stack['api_url']}/songs/{song_id}", headers={"Authorization": token}, timeout=10)
     assert gone.status_code == 404
 
     page.get_by_role("button", name="Sign out").click()
     page.get_by_role("heading", name="Sign in").wait_for()
     assert page_errors == []
+
+
+def _lyrics_follow_the_player(page: Any) -> None:
+    """The best take's timed lyrics (its LRC file, read from the media bucket) replace the plain
+    lyrics, and the line marked current is the one whose time the player is at, as it moves."""
+    page.locator("ol.lyrics.timed li:not([hidden])").first.wait_for()
+    starts = [float(s) for s in page.eval_on_selector_all(
+        "ol.lyrics.timed li", "els => els.map(e => e.hidden ? -1 : e.dataset.start)")]  # fmt: skip
+    every = page.eval_on_selector_all("ol.lyrics.timed li", "els => els.map(e => e.dataset.start)")
+    sung = [i for i, start in enumerate(starts) if start >= 0]
+    assert len(sung) >= 2, starts
+    duration = page.evaluate("document.querySelector('audio.main-player').duration")
+    # Two different lines in turn, forwards then back: seeking fires timeupdate, as playing does.
+    for index in (sung[-1], sung[0]):
+        at = float(every[index])
+        if at >= duration:
+            continue
+        page.evaluate(f"document.querySelector('audio.main-player').currentTime = {at + 0.01}")
+        expected = max(i for i, s in enumerate(every) if float(s) <= at + 0.01)
+        current = page.locator("ol.lyrics.timed li.current")
+        if starts[expected] < 0:  # a pause: no line is current
+            page.wait_for_function("() => !document.querySelector('ol.lyrics.timed li.current')")
+            continue
+        marked = "document.querySelector('ol.lyrics.timed li.current')?.dataset.start"
+        page.wait_for_function(f"() => {marked} === '{every[expected]}'")
+        assert current.count() == 1 and current.get_attribute("aria-current") == "true"
 
 
 def test_invalid_input_shows_the_apis_field_errors(new_page: Any, page_errors: list[str]) -> None:
@@ -327,6 +368,23 @@ def test_an_uploaded_track_is_checked_covered_and_split_into_stems(
     screenshot(page, "stems-desktop")
     assert accessibility_violations(page) == []
     assert not page.get_by_role("link", name="Use as a source").is_visible()  # stems are no source
+
+    # "Get MIDI": a transcription of the stems song, one MIDI file per track, on its own page.
+    stems_id = page.url.rstrip("/").rsplit("/", 1)[-1]
+    page.get_by_role("button", name="Get MIDI").click()
+    page.wait_for_url(lambda url: stems_id not in url)
+    page.locator('.status-line .badge[data-status="processed"]').wait_for(timeout=RENDER_TIMEOUT_MS)
+    page.get_by_role("heading", name="transcribe song").wait_for()
+    source_link = page.locator(".source-line").get_by_role("link", name="your song")
+    assert source_link.get_attribute("href") == f"/songs/{stems_id}"
+    midi = page.locator(".stems > ul > li")
+    assert [midi.nth(i).get_attribute("data-track") for i in range(midi.count())] == ["vocals", "drums"]
+    for i in range(midi.count()):
+        link = midi.nth(i).get_by_role("link", name="MID")
+        assert link.get_attribute("href") and not midi.nth(i).locator("audio").count()  # MIDI is no audio
+    assert "MIDI of your song" in page.locator(".source-line").inner_text()
+    assert not page.get_by_role("button", name="Get MIDI").count()  # a transcription has no audio
+    assert accessibility_violations(page) == []
     assert page_errors == []
 
 
@@ -365,4 +423,54 @@ def test_the_account_shows_credits_and_the_webhook_secret_and_rotates_it(
     page.get_by_label("Webhook URL").fill("ftp://example.com/hook")
     page.get_by_role("button", name="Create song").click()
     assert "webhook_url" in api_alert(page, "HTTP 422").locator(".problems").inner_text()
+    assert page_errors == []
+
+
+def test_the_account_makes_copies_and_revokes_an_api_key(
+    new_page: Any, stack: dict[str, Any], page_errors: list[str]
+) -> None:
+    page = new_page()
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=stack["web_url"])
+    email = f"keys-{uuid.uuid4().hex[:8]}@example.com"
+    sign_up_and_in(page, email)
+    page.get_by_role("link", name=email).click()
+    page.get_by_role("heading", name="API keys").wait_for()
+    page.get_by_text("No API keys yet.").wait_for()
+
+    page.get_by_label("Key name").fill("laptop script")
+    page.get_by_label("Expires after").select_option(label="90 days")
+    page.get_by_role("button", name="Create a key").click()
+    shown = page.locator(".new-key code.secret")
+    shown.wait_for()
+    secret = shown.inner_text()
+    assert secret.startswith("sng_")
+    assert "shown only this once" in page.locator(".new-key").inner_text()
+    page.get_by_role("button", name="Copy the key").click()
+    page.get_by_text("Copied.").wait_for()
+    assert page.evaluate("navigator.clipboard.readText()") == secret
+    listed = page.locator(".keys li", has_text="laptop script")
+    listed.wait_for()
+    assert "expires" in listed.inner_text() and "never" not in listed.inner_text().split("expires")[1][:8]
+    assert secret not in page.locator(".keys").inner_text()  # the list shows the prefix only
+    screenshot(page, "api-keys-desktop")
+    assert accessibility_violations(page) == []
+
+    with_key = {"Authorization": f"Bearer {secret}"}
+    me = requests.get(f"{stack['api_url']}/me", headers=with_key, timeout=10)
+    assert me.status_code == 200 and me.json()["user_id"] == user_sub(stack, email)
+
+    page.once("dialog", lambda dialog: dialog.dismiss())  # thought better of it: nothing happens
+    listed.get_by_role("button", name="Revoke laptop script").click()
+    assert requests.get(f"{stack['api_url']}/me", headers=with_key, timeout=10).status_code == 200
+    warnings: list[str] = []
+
+    def accept(dialog: Any) -> None:
+        warnings.append(dialog.message)
+        dialog.accept()
+
+    page.once("dialog", accept)
+    listed.get_by_role("button", name="Revoke laptop script").click()
+    page.get_by_text("No API keys yet.").wait_for()
+    assert "stop working" in warnings[0]
+    assert requests.get(f"{stack['api_url']}/me", headers=with_key, timeout=10).status_code == 401
     assert page_errors == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import threading
 import urllib.error
@@ -17,16 +18,8 @@ import pytest
 CONTAINER_DIR = Path(__file__).resolve().parents[2] / "sagemaker_containers" / "music"
 sys.path.insert(0, str(CONTAINER_DIR))
 
-# Never reach the hub or real AWS from a test.
-os.environ["HF_HUB_OFFLINE"] = "1"
+# Never reach the hub from a test (tests/conftest.py keeps real AWS out of reach).
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
-os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-os.environ["AWS_ACCESS_KEY_ID"] = "testing"
-os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
-os.environ.pop("AWS_ENDPOINT_URL", None)
-os.environ.pop("AWS_PROFILE", None)
-
-from moto import mock_aws  # noqa: E402
 
 BUCKET = "song-output-test"
 
@@ -49,13 +42,23 @@ def tiny_musicgen(tiny_models: Any) -> Any:
 
 
 @pytest.fixture
-def s3() -> Iterator[Any]:
-    import boto3
+def s3_bucket() -> str:
+    """The bucket of the `s3` fixture (tests/conftest.py)."""
+    return BUCKET
 
-    with mock_aws():
-        client = boto3.client("s3")
-        client.create_bucket(Bucket=BUCKET)
-        yield client
+
+def run_script(script: str, *args: str, timeout_s: float) -> Any:
+    """Run `script` in a fresh Python process in the container's folder (memory and time measured
+    from a clean start) and return the JSON of its last stdout line."""
+    result = subprocess.run(
+        [sys.executable, "-c", script, *args],
+        cwd=CONTAINER_DIR,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=True,
+    )
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def make_request(mode: str = "description", **overrides: Any) -> dict[str, Any]:

@@ -260,21 +260,9 @@ def test_a_cover_of_a_near_600_s_source_renders_in_the_tiny_profile() -> None:
     """Every audio-in mode renders locally at any length the API accepts: the engine encodes and
     decodes in VAE tiles whatever the weights (it did so only with real weights, and a cover
     of ~600 s asked the tiny VAE for ~21 GB)."""
-    import json
-    import subprocess
-    import sys
+    from conftest import run_script
 
-    from conftest import CONTAINER_DIR
-
-    result = subprocess.run(
-        [sys.executable, "-c", _LONG_COVER],
-        cwd=CONTAINER_DIR,
-        capture_output=True,
-        text=True,
-        timeout=580,
-        check=True,
-    )
-    measured = json.loads(result.stdout.strip().splitlines()[-1])
+    measured = run_script(_LONG_COVER, timeout_s=580)
     print(f"590 s cover in the tiny profile: {measured['seconds']} s")
     assert measured["error"] is None, measured["error"]
     assert measured["frames"] == 590 * 48_000

@@ -51,6 +51,16 @@ def test_a_resident_part_moves_once_at_placement() -> None:
     assert residency.moves == []
 
 
+def test_host_bytes_counts_each_offloaded_part_once() -> None:
+    offloaded, resident = _part(), _part()
+    offloaded.tied = offloaded[0].weight  # a second slot for the same tensor: one host copy
+    residency = Residency(STAND_IN, offload={"llm"})
+    residency.place("llm", [offloaded])
+    residency.place("music", [resident])
+    # Linear(4, 8): 32 + 8, LayerNorm(8): 8 + 8, the buffer: 8; float32.
+    assert residency.host_bytes() == {"llm": (32 + 8 + 8 + 8 + 8) * 4}
+
+
 def test_a_failing_stage_still_leaves_the_device() -> None:
     part = _part()
     residency = Residency(STAND_IN, offload={"stems"})

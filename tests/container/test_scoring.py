@@ -12,6 +12,11 @@ from song_model.scoring import CLAP_WINDOW_S, MAX_CLAP_WINDOWS, clap_windows
 from transformers import ClapModel, WhisperForConditionalGeneration
 
 
+def _spy(model: type, method: str) -> Any:
+    """Counts the calls of a model's method and lets them run."""
+    return mock.patch.object(model, method, autospec=True, side_effect=getattr(model, method))
+
+
 @pytest.fixture(scope="module")
 def takes() -> list[np.ndarray]:
     rng = np.random.default_rng(0)
@@ -21,9 +26,7 @@ def takes() -> list[np.ndarray]:
 def test_text_audio_is_a_clap_cosine_per_take(tiny_models: Any, takes: list[np.ndarray]) -> None:
     scorer = tiny_models.scorer
     assert isinstance(scorer.clap, ClapModel)
-    with mock.patch.object(
-        ClapModel, "get_audio_features", autospec=True, side_effect=ClapModel.get_audio_features
-    ) as audio:
+    with _spy(ClapModel, "get_audio_features") as audio:
         scores = scorer.text_audio(takes, RATE, "pop, upbeat, guitar")
     assert audio.call_count == 1  # both takes' windows in one batch
     assert len(scores) == 2 and all(-1.0 <= s <= 1.0 for s in scores)
@@ -46,12 +49,7 @@ def test_clap_sees_up_to_twelve_windows_spread_over_the_song() -> None:
 def test_whisper_transcribes_every_take_with_word_times(tiny_models: Any, takes: list[np.ndarray]) -> None:
     scorer = tiny_models.scorer
     assert isinstance(scorer.whisper, WhisperForConditionalGeneration)
-    with mock.patch.object(
-        WhisperForConditionalGeneration,
-        "generate",
-        autospec=True,
-        side_effect=WhisperForConditionalGeneration.generate,
-    ) as generate:
+    with _spy(WhisperForConditionalGeneration, "generate") as generate:
         words = scorer.transcribe(takes, RATE, "en")
     assert generate.call_count == 1  # one batch
     kwargs = generate.call_args.kwargs
@@ -64,12 +62,7 @@ def test_whisper_transcribes_every_take_with_word_times(tiny_models: Any, takes:
 
 
 def test_an_unknown_language_is_left_for_whisper_to_detect(tiny_models: Any, takes: list[np.ndarray]) -> None:
-    with mock.patch.object(
-        WhisperForConditionalGeneration,
-        "generate",
-        autospec=True,
-        side_effect=WhisperForConditionalGeneration.generate,
-    ) as generate:
+    with _spy(WhisperForConditionalGeneration, "generate") as generate:
         tiny_models.scorer.transcribe(takes[:1], RATE, "xx")
     assert "language" not in generate.call_args.kwargs
 

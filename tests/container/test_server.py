@@ -31,7 +31,10 @@ def test_invocation_returns_the_manifest_and_writes_s3(client: Client, s3: Any) 
     assert manifest["job_id"] == "job-1"
     assert [a["format"] for a in manifest["audio"]] == ["wav", "mp3"]
     keys = {o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]}
-    assert keys == {"scratch/job-1/audio.wav", "scratch/job-1/audio.mp3", "scratch/job-1/cover.png"}
+    # A vocal take's timed lyrics (lyrics.lrc) are written when the take's words could be aligned.
+    lrc = {take["lyrics_timing"]["key"] for take in manifest["takes"] if take["lyrics_timing"]}
+    assert lrc <= {"scratch/job-1/lyrics.lrc"}
+    assert keys == {"scratch/job-1/audio.wav", "scratch/job-1/audio.mp3", "scratch/job-1/cover.png", *lrc}
 
 
 def assert_error(result: tuple[int, Any], status: int, code: str) -> dict[str, Any]:

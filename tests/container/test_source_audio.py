@@ -153,24 +153,12 @@ def test_resampling_memory_stays_bounded_at_the_worst_rates(tmp_path, rate, seco
     float64 values (8.5 GB at 22,051 Hz, 18.4 GB at 47,999 Hz). Now the growth is the canvas
     (600 s of 48 kHz stereo float32, 220 MiB) plus a bounded working set, whatever the rate and
     however long the source."""
-    import json
-    import subprocess
-    import sys
-
-    from conftest import CONTAINER_DIR
+    from conftest import run_script
 
     path = tmp_path / "source.wav"
     _write_tone(path, rate, seconds)
     canvas_s = 600.0
-    result = subprocess.run(
-        [sys.executable, "-c", _MEASURE, str(path), str(canvas_s)],
-        cwd=CONTAINER_DIR,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=True,
-    )
-    measured = json.loads(result.stdout.strip().splitlines()[-1])
+    measured = run_script(_MEASURE, str(path), str(canvas_s), timeout_s=300)
     assert measured["error"] is None, measured["error"]
     bound = int(canvas_s * 48_000) * 2 * 4 + 64 * 2**20
     assert measured["growth"] < bound, f"{measured['growth'] / 2**20:.0f} MiB > {bound / 2**20:.0f} MiB"

@@ -9,6 +9,7 @@ import pytest
 
 from local.client import SongClient
 from local.launcher import running_stack
+from tests.conftest import STACK_RATE_LIMIT_ARGS
 from tests.permissions import StackCalls, fail_on
 
 # Requests whose text contains this marker reach the container corrupted (the local endpoint's
@@ -22,7 +23,7 @@ def stack(
 ) -> Iterator[dict[str, Any]]:
     state_dir = tmp_path_factory.mktemp("local-stack")
     calls = stack_calls()
-    args = ["--inject-failure", FAILURE_MARKER, *calls.args()]
+    args = ["--inject-failure", FAILURE_MARKER, *STACK_RATE_LIMIT_ARGS, *calls.args()]
     with running_stack(state_dir, args, ready_timeout_s=300) as info:
         yield info
     fail_on(calls.check_new())  # what the functions did after the last test returned

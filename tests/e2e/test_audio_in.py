@@ -53,8 +53,16 @@ def results(user, source) -> dict[str, dict]:
     common = {"source": ref, "seed": 5, "inference_steps": 2}
     bodies = {
         "cover": {"mode": "cover", "prompt": "lofi, mellow piano", "strength": 0.6, **common},
-        "repaint": {"mode": "repaint", "start_s": 2.0, "end_s": 4.0, "prompt": "drum fill", **common},
-        "extend": {"mode": "extend", "add_s": 5.0, "prompt": "outro, fade", **common},
+        # The untouched part stays bit-identical only at the raw level (mastering: null).
+        "repaint": {
+            "mode": "repaint",
+            "start_s": 2.0,
+            "end_s": 4.0,
+            "prompt": "drum fill",
+            "mastering": None,
+            **common,
+        },
+        "extend": {"mode": "extend", "add_s": 5.0, "prompt": "outro, fade", "mastering": None, **common},
         "stems": {"mode": "stems", "tracks": ["vocals", "drums"], **common},
     }
     ids = {mode: client.create_song(body)["job_id"] for mode, body in bodies.items()}

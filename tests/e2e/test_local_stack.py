@@ -55,6 +55,55 @@ def test_each_mode_is_processed_with_playable_audio_and_a_cover(processed, mode)
     assert cover.format == "PNG" and cover.size[0] > 0
 
 
+def test_every_take_is_measured_ranked_and_has_downloadable_timed_lyrics(processed) -> None:
+    job = processed["custom_lyrics"]
+    (take,) = job["takes"]
+    assert (take["take"], take["rank"], job["best_take"]) == (1, 1, 1)
+    assert job["audio_url"] == take["audio_url"]
+    analysis, scores = take["analysis"], take["scores"]
+    assert analysis["duration_s"] == pytest.approx(10.0)
+    assert set(analysis) == {"duration_s", "loudness_lufs", "true_peak_dbtp", "bpm", "key", "key_confidence"}
+    assert analysis["true_peak_dbtp"] is None or analysis["true_peak_dbtp"] <= -1.0 + 0.05  # the ceiling
+    # The tiny profile's CLAP and Whisper have random weights: the scores exist, their values mean nothing.
+    assert isinstance(scores["text_audio"], float) and 0.0 <= scores["lyrics_accuracy"] <= 1.0
+    lrc = download(media_urls(job)["song.lrc"]).decode()
+    timed = [line for line in lrc.splitlines() if line.startswith("[0")]
+    assert [line.split("]", 1)[1] for line in timed if line.split("]", 1)[1]] == [
+        "rain on the window",
+        "slow and low",
+    ]
+    described = processed["description"]["takes"][0]
+    assert described["rank"] == 1 and described["analysis"]["duration_s"] == pytest.approx(10.0)
+
+
+def test_mastering_sets_the_delivered_level_and_null_keeps_the_raw_one(user) -> None:
+    """Raw, default (-14 LUFS / -1 dBTP) and quiet (-23 / -3) renders of one seed. The tiny
+    profile's random audio is peaky: mastering reaches each ceiling before the target, so the
+    default is the louder one and both differ from the raw level; a meter reads what is reported."""
+    import numpy as np
+    import pyloudnorm
+
+    client = user("mastering")
+    body = song_body("custom_lyrics", seed=5)
+    targets = {"raw": None, "default": {}, "quiet": {"loudness_lufs": -23, "true_peak_dbtp": -3}}
+    jobs = {name: client.create_song({**body, "mastering": mastering}) for name, mastering in targets.items()}
+    done = {name: client.wait(song_id(job), SONG_TIMEOUT_S) for name, job in jobs.items()}
+    assert done["raw"]["request"]["mastering"] is None
+    levels, peaks = {}, {}
+    for name, job in done.items():
+        assert job["status"] == "processed", job.get("error")
+        with wave.open(io.BytesIO(download(media_urls(job)["song.wav"]))) as audio:
+            frames = np.frombuffer(audio.readframes(audio.getnframes()), dtype="<i2").reshape(-1, 2) / 32768.0
+        levels[name] = pyloudnorm.Meter(48000).integrated_loudness(frames)
+        analysis = job["takes"][0]["analysis"]
+        assert levels[name] == pytest.approx(analysis["loudness_lufs"], abs=0.5)
+        peaks[name] = analysis["true_peak_dbtp"]
+    assert peaks["quiet"] <= -3.0 + 0.05 and peaks["default"] <= -1.0 + 0.05
+    assert levels["quiet"] <= -23.0 + 0.5 and levels["default"] <= -14.0 + 0.5
+    assert levels["default"] > levels["quiet"] + 0.5
+    assert abs(levels["default"] - levels["raw"]) > 0.5, (levels, peaks)
+
+
 def test_presigned_urls_need_their_signature(processed) -> None:
     url = media_urls(processed["description"])["cover.png"]
     assert requests.get(url.split("?")[0], timeout=10).status_code == 403
@@ -105,3 +154,22 @@ def test_a_container_failure_fails_the_job_with_a_reason_and_no_charge(user) -> 
     assert "Nothing was charged" in job["error"]["message"]
     assert "audio_url" not in job or not job["audio_url"]
     assert client.me()["credits"] == credits_before
+
+
+def test_an_api_key_acts_as_its_owner_until_revoked(stack, user) -> None:
+    """Created in a session, the key reaches /me as its owner through the local front's authorizer;
+    it cannot manage keys; revoked, it is refused at once (the local front caches nothing)."""
+    session = user("key-owner")
+    created = session.request("POST", "/me/api-keys", json={"name": "e2e"})
+    assert created.status_code == 201, created.text
+    key = created.json()
+    with_key = {"Authorization": f"Bearer {key['secret']}"}
+    me = requests.get(f"{stack['api_url']}/me", headers=with_key, timeout=10)
+    assert me.status_code == 200 and me.json()["user_id"] == session.me()["user_id"]
+    refused = requests.get(f"{stack['api_url']}/me/api-keys", headers=with_key, timeout=10)
+    assert (refused.status_code, refused.json()["error"]["code"]) == (403, "SessionRequired")
+    (listed,) = session.request("GET", "/me/api-keys").json()["keys"]
+    assert listed["key_id"] == key["key_id"] and listed["last_used_at"] is not None
+    assert session.request("DELETE", f"/me/api-keys/{key['key_id']}").status_code == 204
+    revoked = requests.get(f"{stack['api_url']}/me", headers=with_key, timeout=10)
+    assert (revoked.status_code, revoked.json()["error"]["code"]) == (401, "Unauthorized")

@@ -1,8 +1,9 @@
 """The Python client and the `songs` command line against the local stack, over HTTP.
 
-The credential is a bearer token, exactly where a user's API key goes; until keys exist these
-tests sign in with the local pool's id tokens. The command line runs as its installed console
-script in a shell with only PATH, an empty HOME and the two SONG_* settings.
+The credential is a personal API key, made once per user in a signed-in session (an id token of the
+local pool), as a person makes one on the web app's Account screen; the scripts use only the key.
+The command line runs as its installed console script in a shell with only PATH, an empty HOME and
+the two SONG_* settings.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import pytest
 import soundfile as sf
 from song_client import Client, verify_webhook
 from song_client.cli.batch import STATE_FILE
+from song_client.errors import AuthenticationError, PermissionDeniedError
 from song_client.models import JobStatus
 
 from local.cognito import CognitoSettings, sign_in
@@ -35,15 +37,21 @@ SONG_TIMEOUT_S = 300
 FAST = ["--duration", "10", "--steps", "2", "--poll", "0.5"]
 
 
+def _session(stack: dict[str, Any], name: str) -> Client:
+    """A client signed in as `name` (an id token): what key management needs."""
+    return Client(sign_in(CognitoSettings(**stack["cognito"]), name), stack["api_url"])
+
+
 @pytest.fixture(scope="module")
 def credential(stack: dict[str, Any]) -> Callable[[str], str]:
-    """A bearer credential per user name (an id token of the local pool, for now)."""
-    tokens: dict[str, str] = {}
+    """An API key per user name, created in the user's signed-in session."""
+    keys: dict[str, str] = {}
 
     def get(name: str) -> str:
-        if name not in tokens:
-            tokens[name] = sign_in(CognitoSettings(**stack["cognito"]), name)
-        return tokens[name]
+        if name not in keys:
+            with _session(stack, name) as session:
+                keys[name] = session.create_api_key(f"e2e {name}").secret
+        return keys[name]
 
     return get
 
@@ -226,3 +234,43 @@ def test_client_uploads_covers_verifies_webhooks_and_downloads(
     events = [verify_webhook(delivery.body, delivery.headers, secret) for delivery in deliveries]
     assert {event["type"] for event in events} >= {"song.processing", "song.processed"}
     assert all(event["data"]["job_id"] == song.job_id for event in events)
+
+
+# --- API keys: made in a session, used alone, revoked -------------------------------------------
+
+
+def test_a_key_makes_a_song_as_its_owner_until_revoked(
+    stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with _session(stack, "client-key") as session:
+        owner = session.me().user_id
+        key = session.create_api_key("client e2e", expires_in_days=1)
+    assert key.secret.startswith(f"{key.prefix}_") and key.expires_at is not None
+
+    # Only the key, from the environment, as a script would have it.
+    monkeypatch.setenv("SONG_API_KEY", key.secret)
+    monkeypatch.setenv("SONG_API_URL", stack["api_url"])
+    with Client() as client:
+        assert client.me().user_id == owner
+        song = client.generate(
+            mode="description",
+            description="a short calm piano piece",
+            duration_s=10,
+            inference_steps=2,
+            timeout_s=SONG_TIMEOUT_S,
+        )
+        assert song.status is JobStatus.processed, song.error
+        files = client.download(song, tmp_path / "song")
+        with pytest.raises(PermissionDeniedError) as refused:
+            client.list_api_keys()  # key management needs the session
+    assert refused.value.code == "SessionRequired"
+    assert sorted(path.name for path in files) == ["cover.png", "song.wav"]
+    assert abs(_seconds(tmp_path / "song" / "song.wav") - 10.0) < 0.5
+
+    with _session(stack, "client-key") as session:
+        (listed,) = [k for k in session.list_api_keys() if k.key_id == key.key_id]
+        assert listed.last_used_at is not None and listed.name == "client e2e"
+        session.revoke_api_key(key.key_id)
+    with Client(key.secret, stack["api_url"]) as client, pytest.raises(AuthenticationError) as revoked:
+        client.me()  # at once: the local front caches no authorizer answer
+    assert (revoked.value.status, revoked.value.code) == (401, "Unauthorized")

@@ -26,7 +26,7 @@ def _methods(template: Template) -> dict[tuple[str, str], dict]:
     return methods
 
 
-def test_routes_exist_and_need_cognito_except_health_and_docs(template: Template) -> None:
+def test_routes_exist_and_need_the_authorizer_except_health_and_docs(template: Template) -> None:
     methods = {key: props for key, props in _methods(template).items() if key[0] != "OPTIONS"}
     assert set(methods) == {
         ("GET", "/health"),
@@ -46,13 +46,16 @@ def test_routes_exist_and_need_cognito_except_health_and_docs(template: Template
         ("GET", "/personas"),
         ("GET", "/personas/{persona_id}"),
         ("DELETE", "/personas/{persona_id}"),
+        ("POST", "/me/api-keys"),
+        ("GET", "/me/api-keys"),
+        ("DELETE", "/me/api-keys/{key_id}"),
     }
     (authorizer_id,) = template.find_resources("AWS::ApiGateway::Authorizer")
     for key, props in methods.items():
         if key in (("GET", "/health"), ("GET", "/docs")):
             assert props["AuthorizationType"] == "NONE"
             continue
-        assert props["AuthorizationType"] == "COGNITO_USER_POOLS", key
+        assert props["AuthorizationType"] == "CUSTOM", key
         assert props["AuthorizerId"] == {"Ref": authorizer_id}, key
         assert props["Integration"]["Type"] == "AWS_PROXY", key
 
@@ -66,16 +69,61 @@ def test_only_cors_preflight_health_and_docs_are_open(template: Template) -> Non
         assert integration["Type"] == "MOCK", key  # preflight never reaches the Lambda
 
 
-def test_authorizer_uses_the_user_pool(template: Template) -> None:
+def _function_by_handler(template: Template, handler: str) -> tuple[str, dict]:
+    functions = template.find_resources("AWS::Lambda::Function", {"Properties": {"Handler": handler}})
+    ((function_id, function),) = functions.items()
+    return function_id, function
+
+
+def test_one_request_authorizer_for_tokens_and_keys_with_a_cached_answer(template: Template) -> None:
+    function_id, _ = _function_by_handler(template, "lambdas.authorizer.handler.lambda_handler")
+    ((authorizer_id, authorizer),) = template.find_resources("AWS::ApiGateway::Authorizer").items()
+    props = authorizer["Properties"]
+    assert props["Type"] == "REQUEST"
+    assert props["IdentitySource"] == "method.request.header.Authorization"
+    assert props["AuthorizerResultTtlInSeconds"] == ServiceConfig().authorizer_cache_ttl_s == 300
+    assert function_id in json.dumps(props["AuthorizerUri"])
+    # API Gateway may invoke the function for this authorizer of this API, and nothing else may.
+    permissions = [
+        p["Properties"]
+        for p in template.find_resources("AWS::Lambda::Permission").values()
+        if p["Properties"]["FunctionName"] == {"Fn::GetAtt": [function_id, "Arn"]}
+    ]
+    (permission,) = permissions
+    assert permission["Action"] == "lambda:InvokeFunction"
+    assert permission["Principal"] == "apigateway.amazonaws.com"
+    source = json.dumps(permission["SourceArn"])
+    api_id = next(iter(template.find_resources("AWS::ApiGateway::RestApi")))
+    assert api_id in source and "/authorizers/" in source and authorizer_id in source
+
+
+def test_the_authorizer_trusts_the_pool_and_client_and_reads_only_the_keys_table(template: Template) -> None:
+    _, function = _function_by_handler(template, "lambdas.authorizer.handler.lambda_handler")
+    env = function["Properties"]["Environment"]["Variables"]
     (pool_id,) = template.find_resources("AWS::Cognito::UserPool")
-    template.has_resource_properties(
-        "AWS::ApiGateway::Authorizer",
-        {
-            "Type": "COGNITO_USER_POOLS",
-            "IdentitySource": "method.request.header.Authorization",
-            "ProviderARNs": [{"Fn::GetAtt": [pool_id, "Arn"]}],
-        },
+    (client_id,) = template.find_resources("AWS::Cognito::UserPoolClient")
+    assert env["USER_POOL_ISSUER"] == {"Fn::GetAtt": [pool_id, "ProviderURL"]}
+    assert env["USER_POOL_CLIENT_ID"] == {"Ref": client_id}
+    assert "USER_POOL_JWKS_URL" not in env  # the issuer's own, on AWS
+    assert function["Properties"]["Timeout"] == 10
+    (keys_table,) = template.find_resources(
+        "AWS::DynamoDB::Table",
+        {"Properties": {"KeySchema": [{"AttributeName": "key_id", "KeyType": "HASH"}]}},
     )
+    assert env["API_KEYS_TABLE_NAME"] == {"Ref": keys_table}
+    role_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
+    data = [
+        s
+        for s in _statements_of_role(template, role_id)
+        if not any(str(action).startswith(("logs:", "xray:")) for action in s["Action"])
+    ]
+    assert data == [
+        {
+            "Action": ["dynamodb:GetItem", "dynamodb:UpdateItem"],
+            "Effect": "Allow",
+            "Resource": {"Fn::GetAtt": [keys_table, "Arn"]},
+        }
+    ]
 
 
 def test_stage_v1_throttled_traced_and_logged(template: Template) -> None:
@@ -92,7 +140,7 @@ def test_stage_v1_throttled_traced_and_logged(template: Template) -> None:
     log_group = template.find_resources("AWS::Logs::LogGroup")[access_log_group]
     assert log_group["Properties"]["RetentionInDays"] == config.log_retention_days
     fields = json.loads(props["AccessLogSetting"]["Format"])
-    assert fields["user"] == "$context.authorizer.claims.sub"
+    assert fields["user"] == "$context.authorizer.principalId"
     assert {"requestId", "status", "resourcePath"} <= set(fields)
 
 
@@ -198,10 +246,11 @@ def test_api_role_is_least_privilege(template: Template) -> None:
                 )
             )
         )
-        for key in ("job_id", "user_id", "id", "upload_id", "persona_id")
+        for key in ("job_id", "user_id", "id", "upload_id", "persona_id", "key_id", "bucket_id")
     }
     jobs, users, idempotency = tables["job_id"], tables["user_id"], tables["id"]
     uploads, personas = tables["upload_id"], tables["persona_id"]
+    api_keys, rate_limits = tables["key_id"], tables["bucket_id"]
     uploads_bucket = next(k for k in template.find_resources("AWS::S3::Bucket") if "UploadsBucket" in k)
     media = next(
         k
@@ -217,16 +266,21 @@ def test_api_role_is_least_privilege(template: Template) -> None:
         "xray:PutTelemetryRecords": {"*"},
         "logs:CreateLogStream": {log_group},
         "logs:PutLogEvents": {log_group},
-        "dynamodb:GetItem": {jobs, users, idempotency, uploads, personas},
-        "dynamodb:PutItem": {jobs, users, idempotency, uploads, personas},
-        "dynamodb:UpdateItem": {jobs, users, idempotency, uploads},  # users: the webhook secret
+        # rate_limits: a refused request reads its bucket back (Retry-After).
+        "dynamodb:GetItem": {jobs, users, idempotency, uploads, personas, rate_limits},
+        # api_keys: created (and counted on the user row) in one transaction.
+        "dynamodb:PutItem": {jobs, users, idempotency, uploads, personas, api_keys},
+        # users: the webhook secret and the API key count; rate_limits: the buckets.
+        "dynamodb:UpdateItem": {jobs, users, idempotency, uploads, rate_limits},
         # DELETE /uploads/{id}: the upload's row and object; the upload quota queries by_user.
-        "dynamodb:DeleteItem": {jobs, idempotency, uploads, personas},
+        # DELETE /me/api-keys/{id}: the key's row (in a transaction with the user row's count).
+        "dynamodb:DeleteItem": {jobs, idempotency, uploads, personas, api_keys},
         "dynamodb:Query": {
             f"{jobs}/index/by_user",
             f"{jobs}/index/by_status",
             f"{uploads}/index/by_user",
             f"{personas}/index/by_user",  # GET /personas and the cap
+            f"{api_keys}/index/by_user",
         },
         # POST /personas reads its source (a song or an upload) and writes, signs and deletes the
         # reference clip, under personas/ only.

@@ -14,9 +14,9 @@ def _table_with_key(template: Template, key: str) -> dict:
     return next(iter(tables.values()))
 
 
-def test_five_on_demand_tables_with_pitr_and_encryption(template: Template) -> None:
-    # jobs, users, idempotency, personas, uploads (stacks/uploads.py)
-    template.resource_count_is("AWS::DynamoDB::Table", 5)
+def test_seven_on_demand_tables_with_pitr_and_encryption(template: Template) -> None:
+    # jobs, users, idempotency, personas, uploads (stacks/uploads.py), api_keys, rate_limits
+    template.resource_count_is("AWS::DynamoDB::Table", 7)
     template.all_resources_properties(
         "AWS::DynamoDB::Table",
         {
@@ -94,3 +94,20 @@ def test_media_is_versioned_and_logged_scratch_expires(template: Template) -> No
             "VersioningConfiguration": Match.absent(),
         },
     )
+
+
+def test_api_keys_are_listed_by_user_without_their_hashes(template: Template) -> None:
+    keys = _table_with_key(template, "key_id")
+    (index,) = keys["Properties"]["GlobalSecondaryIndexes"]
+    assert index["IndexName"] == "by_user"
+    assert index["Projection"]["ProjectionType"] == "INCLUDE"
+    assert "secret_hash" not in index["Projection"]["NonKeyAttributes"]
+    assert keys["DeletionPolicy"] == "Retain"  # a lost table would lock every script out
+
+
+def test_rate_limit_rows_expire(template: Template) -> None:
+    table = _table_with_key(template, "bucket_id")
+    assert table["Properties"]["TimeToLiveSpecification"] == {
+        "AttributeName": "expires_at_epoch",
+        "Enabled": True,
+    }

@@ -6,14 +6,30 @@ import json
 import subprocess
 import sys
 import tomllib
+from importlib.metadata import distributions
 from pathlib import Path
 
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+from stacks.api import AUTH_LAYER_DIR
 from stacks.functions import REPO_ROOT
 from stacks.uploads import AUDIO_LAYER_DIR
 from stacks.webhooks import SIGNING_LAYER_DIR
 
 # The service's own layers (by a fragment of their logical ids) and what `make install` builds.
-LAYER_DIRS = {"AudioLayer": AUDIO_LAYER_DIR, "SigningLayer": SIGNING_LAYER_DIR}
+LAYER_DIRS = {"AudioLayer": AUDIO_LAYER_DIR, "SigningLayer": SIGNING_LAYER_DIR, "AuthLayer": AUTH_LAYER_DIR}
+# PEP 508 markers as the Lambda runtime (python3.12, x86_64) evaluates them.
+LAMBDA_MARKERS = {
+    "python_version": "3.12",
+    "python_full_version": "3.12.0",
+    "platform_python_implementation": "CPython",
+    "implementation_name": "cpython",
+    "sys_platform": "linux",
+    "platform_system": "Linux",
+    "platform_machine": "x86_64",
+    "os_name": "posix",
+}
 
 
 def _lambda_asset_dirs(cloud_assembly: Path, template_json: dict) -> set[str]:
@@ -107,6 +123,45 @@ def test_the_signing_layer_pins_what_the_tests_run() -> None:
     pins = {line.strip() for line in requirements if line.strip() and not line.startswith("#")}
     runtime = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["dependency-groups"]["runtime"]
     assert pins and pins <= set(runtime)
+
+
+def _pins(requirements_file: Path) -> dict[str, str]:
+    lines = [line.strip() for line in requirements_file.read_text().splitlines()]
+    reqs = [Requirement(line) for line in lines if line and not line.startswith("#")]
+    return {canonicalize_name(r.name): str(r.specifier) for r in reqs}
+
+
+def test_the_auth_layer_carries_everything_pyjwt_crypto_needs_on_lambda() -> None:
+    """Every distribution PyJWT[crypto] requires on python3.12/x86_64 is in the layer, in a version
+    the requirement allows; the compiled parts are built for that runtime. (This machine's Python
+    cannot load them, so the walk follows the wheels' metadata.)"""
+    site = AUTH_LAYER_DIR / "python"
+    found = {canonicalize_name(d.metadata["Name"]): d for d in distributions(path=[str(site)])}
+    pending, seen = [Requirement("pyjwt[crypto]")], set()
+    while pending:
+        requirement = pending.pop()
+        name = canonicalize_name(requirement.name)
+        assert name in found, f"{requirement} is not in the auth layer"
+        assert found[name].version in requirement.specifier, (requirement, found[name].version)
+        for extra in requirement.extras or {""}:
+            if (name, extra) in seen:
+                continue
+            seen.add((name, extra))
+            for text in found[name].requires or []:
+                needed = Requirement(text)
+                if needed.marker is None or needed.marker.evaluate({**LAMBDA_MARKERS, "extra": extra}):
+                    pending.append(needed)
+    assert {"pyjwt", "cryptography", "cffi", "pycparser"} <= set(found)
+    assert (site / "_cffi_backend.cpython-312-x86_64-linux-gnu.so").is_file()
+    assert (site / "cryptography" / "hazmat" / "bindings" / "_rust.abi3.so").is_file()
+
+
+def test_the_auth_layer_pins_what_the_tests_run() -> None:
+    """The authorizer runs on AWS what it is tested with here: the same PyJWT and cryptography."""
+    layer = _pins(REPO_ROOT / "layers" / "auth" / "requirements.txt")
+    runtime = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["dependency-groups"]["runtime"]
+    tested = {canonicalize_name(r.name): str(r.specifier) for r in map(Requirement, runtime)}
+    assert layer["pyjwt"] == tested["pyjwt"] and layer["cryptography"] == tested["cryptography"]
 
 
 def test_staged_model_data_is_an_s3_prefix_readable_by_the_endpoint_only(staged_template: dict) -> None:

@@ -130,6 +130,9 @@ def test_security_headers_and_a_csp_allowing_exactly_the_api_cognito_media_and_u
         # The uploads bucket by its name (not its attributes: its CORS names this distribution).
         "https://song-dev-uploads-ACCOUNT-us-east-1.s3.amazonaws.com",
         "https://song-dev-uploads-ACCOUNT-us-east-1.s3.us-east-1.amazonaws.com",
+        # The media bucket: the song page reads a take's timed lyrics (LRC) with fetch().
+        "https://MEDIA.DomainName",
+        "https://MEDIA.RegionalDomainName",
     ]
     uploads_name = _one(template, "AWS::S3::Bucket", "UploadsBucket")[1]["Properties"]["BucketName"]
     assert "".join(p if isinstance(p, str) else names[p["Ref"]] for p in uploads_name["Fn::Join"][1]) == (

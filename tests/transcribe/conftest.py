@@ -4,11 +4,8 @@ real basic-pitch model: synthesized tracks, moto S3."""
 from __future__ import annotations
 
 import io
-import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -16,14 +13,6 @@ import soundfile as sf
 
 IMAGE_DIR = Path(__file__).resolve().parents[2] / "lambda_images" / "transcribe"
 sys.path.insert(0, str(IMAGE_DIR))
-
-os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-os.environ["AWS_ACCESS_KEY_ID"] = "testing"
-os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
-os.environ.pop("AWS_ENDPOINT_URL", None)
-os.environ.pop("AWS_PROFILE", None)
-
-from moto import mock_aws  # noqa: E402
 
 BUCKET = "transcribe-test"
 
@@ -58,10 +47,12 @@ def encode(samples: np.ndarray, rate: int, fmt: str = "WAV", channels: int = 1) 
 
 
 @pytest.fixture
-def s3() -> Iterator[Any]:
-    import boto3
+def s3_bucket(monkeypatch: pytest.MonkeyPatch) -> str:
+    """The bucket of the `s3` fixture (tests/conftest.py), which the function's settings name as its
+    song, upload and scratch bucket; the function starts cold."""
+    from transcriber import handler
 
-    with mock_aws():
-        client = boto3.client("s3")
-        client.create_bucket(Bucket=BUCKET)
-        yield client
+    for variable in ("MEDIA_BUCKET_NAME", "UPLOADS_BUCKET_NAME", "INFERENCE_BUCKET_NAME"):
+        monkeypatch.setenv(variable, BUCKET)
+    handler.cold_start.reset()
+    return BUCKET

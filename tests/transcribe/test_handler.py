@@ -11,10 +11,12 @@ import pretty_midi
 import pytest
 from transcriber import handler
 from transcriber.errors import AudioRejected, InvalidRequest, SourceMissing, StorageError
+from transcriber.settings import SettingsError
 
 from .conftest import BUCKET, encode, melody
 
-PREFIX = "scratch/job-7/"
+# Where the workflow has the function write (lambdas/common/transcription.midi_scratch_prefix).
+PREFIX = "media/job-7/midi/"
 # A stems-like song: three parts of one 2 s phrase, each in its own file, as the container writes
 # a stems request's tracks (`stem-{track}.wav`, 48 kHz stereo 16-bit).
 STEMS = {
@@ -119,16 +121,45 @@ def test_an_object_over_the_byte_limit_is_refused_unread(s3: Any, monkeypatch: p
 def test_the_length_limit_comes_from_the_environment(s3: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     source = _put(s3, "uploads/long.wav", encode(np.zeros(5 * 8_000, np.float32), 8_000))
     monkeypatch.setenv("MAX_DURATION_S", "3")
+    handler.cold_start.reset()
     with pytest.raises(AudioRejected, match="5 s long; tracks up to 3 s"):
         handler.lambda_handler(_event([source]), None)
 
 
-def test_an_unwritable_output_is_a_storage_error(s3: Any) -> None:
+def test_an_unwritable_output_is_a_storage_error(s3: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     source = _put(s3, "uploads/a.wav", encode(np.zeros(8_000, np.float32), 8_000))
     event = _event([source])
     event["output"]["bucket"] = "no-such-bucket"
-    with pytest.raises(StorageError, match=r"could not write s3://no-such-bucket/scratch/job-7/audio\.mid"):
+    monkeypatch.setenv("INFERENCE_BUCKET_NAME", "no-such-bucket")
+    handler.cold_start.reset()
+    with pytest.raises(
+        StorageError, match=r"could not write s3://no-such-bucket/media/job-7/midi/audio\.mid"
+    ):
         handler.lambda_handler(event, None)
+
+
+@pytest.mark.parametrize(
+    ("source_bucket", "output_bucket", "refused"),
+    [
+        ("other-bucket", BUCKET, "sources may not be read from other-bucket"),
+        (BUCKET, "other-bucket", "output may not be written to other-bucket"),
+    ],
+)
+def test_buckets_other_than_the_configured_ones_are_refused_before_any_s3_call(
+    s3: Any, source_bucket: str, output_bucket: str, refused: str
+) -> None:
+    event = _event([{"bucket": source_bucket, "key": "uploads/a.wav"}])
+    event["output"]["bucket"] = output_bucket
+    with pytest.raises(InvalidRequest, match=refused):
+        handler.lambda_handler(event, None)
+    assert _written(s3) == {}
+
+
+def test_a_missing_setting_is_named(s3: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("UPLOADS_BUCKET_NAME")
+    handler.cold_start.reset()
+    with pytest.raises(SettingsError, match="UPLOADS_BUCKET_NAME"):
+        handler.lambda_handler(_event([{"bucket": BUCKET, "key": "a"}]), None)
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,7 @@ from transcriber.errors import AudioRejected
 from transcriber.transcribe import model_rate, transcribe, transcribe_file
 from transcriber.warm_up import ARPEGGIO, tone_sequence
 
+from lambdas.common.contract import TRANSCRIBER_MAX_DURATION_S
 from lambdas.upload_check import check
 from stacks.config import ServiceConfig
 
@@ -129,6 +130,6 @@ def test_the_limits_are_the_upload_checks() -> None:
         check.MAX_SAMPLE_RATE,
         check.MAX_CHANNELS,
     )
-    # The deployed default of the upload check's duration limit (its largest allowed value too).
-    assert audio.MAX_DURATION_S == ServiceConfig(stage_name="test").upload_max_duration_s == 600
+    # The longest upload by default, and what the deployed function is given (MAX_DURATION_S).
+    assert audio.MAX_DURATION_S == ServiceConfig().upload_max_duration_s == TRANSCRIBER_MAX_DURATION_S == 600
     assert model_rate() == 22_050

@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from lambdas.common.inference import Manifest, build_request, parse_notification, parse_s3_uri
-from lambdas.common.models import Job, JobStatus
+from lambdas.common.models import Job, JobStatus, JobStep
 
 # The documented examples: https://docs.aws.amazon.com/sagemaker/latest/dg/async-inference-check-predictions.html
 SUCCESS = {
@@ -91,7 +91,7 @@ def test_request_carries_the_body_the_job_id_and_the_output() -> None:
         job_id="j1",
         user_id="u",
         status=JobStatus.PROCESSING,
-        stage="generating",
+        step=JobStep.GENERATING,
         request=body,
         created_at="2026-01-01T00:00:00.000Z",
         updated_at="2026-01-01T00:00:00.000Z",
@@ -124,10 +124,36 @@ def test_manifest_contract() -> None:
         "seed": 3,
         "engine": "musicgen",
         "timings": {"lyrics_s": 0, "music_s": 1, "cover_s": 0, "upload_s": 0, "total_s": 1.5, "extra_s": 2},
+        "takes": [
+            {
+                "take": 1,
+                "seed": 3,
+                "rank": 1,
+                "analysis": {"duration_s": 30.5, "loudness_lufs": None, "true_peak_dbtp": None, "bpm": 96.2,
+                             "key": "E minor", "key_confidence": 0.4},
+                "scores": {"text_audio": 0.3, "lyrics_accuracy": None, "bpm_error": None, "key_match": None},
+                "lyrics_timing": None,
+                "gain_db": 0.0,
+            }
+        ],
+        "best_take": 1,
+        "mastering": None,
         "future_field": True,
-    }
+    }  # fmt: skip
     parsed = Manifest.model_validate(manifest)
     assert parsed.timings.total_s == 1.5 and parsed.cover is None
-    for broken in ({"audio": []}, {"audio": [{**manifest["audio"][0], "format": "ogg"}]}, {"sample_rate": 0}):
+    assert parsed.takes[0].analysis.key == "E minor" and parsed.takes[0].analysis.loudness_lufs is None
+    for broken in (
+        {"audio": []},
+        {"audio": [{**manifest["audio"][0], "format": "ogg"}]},
+        {"sample_rate": 0},
+        {"takes": []},
+        {"best_take": 0},
+        {
+            "takes": [
+                {**manifest["takes"][0], "lyrics_timing": {"bucket": "b", "key": "k", "content_type": "x"}}
+            ]
+        },
+    ):
         with pytest.raises(ValidationError):
             Manifest.model_validate({**manifest, **broken})

@@ -55,6 +55,30 @@ def test_a_processed_song_is_announced_without_urls(bus) -> None:
     assert "audio_url" not in data and "songs/u/j" not in json.dumps(data)  # no URLs, no keys
 
 
+def test_a_processed_songs_event_carries_each_takes_rank_analysis_and_scores(bus) -> None:
+    take = {"duration_s": 10.0, "loudness_lufs": -14.0, "true_peak_dbtp": -1.0, "bpm": 120.0,
+            "key": "C major", "key_confidence": 0.8}  # fmt: skip
+    measured = [
+        {"take": 1, "rank": 2, "analysis": take, "scores": {"text_audio": 0.2, "lyrics_accuracy": 0.5},
+         "lyrics_timing_key": "songs/u/j/lyrics.lrc"},
+        {"take": 2, "rank": 1, "analysis": take, "scores": {"text_audio": 0.4, "lyrics_accuracy": 0.9},
+         "lyrics_timing_key": "songs/u/j/lyrics-take2.lrc"},
+    ]  # fmt: skip
+    audio = [{"format": "wav", "key": f"songs/u/j/audio{s}.wav", "take": k} for k, s in ((1, ""), (2, "-t2"))]
+    result = factories.new_result(audio=audio, seeds=[7, 8], takes=measured, best_take=2)
+    job = _job(JobStatus.PROCESSED).model_copy(update={"result": result})
+    bus.events.announce(job)
+    (event,) = _queued_events(bus)
+    data = event["detail"]["data"]
+    assert data["best_take"] == 2
+    assert [(t["take"], t["seed"], t["rank"], t["scores"]["lyrics_accuracy"]) for t in data["takes"]] == [
+        (1, 7, 2, 0.5),
+        (2, 8, 1, 0.9),
+    ]
+    assert data["takes"][1]["analysis"]["key"] == "C major"
+    assert "songs/u/j" not in json.dumps(data)  # the LRC keys stay private too
+
+
 @pytest.mark.parametrize(
     ("status", "event_type"),
     [

@@ -41,8 +41,8 @@ def test_price_refuses_what_cannot_be_a_song(args: tuple) -> None:
 
 
 def test_request_price_reads_duration_and_variants() -> None:
-    assert request_price({"duration_s": 150}, 2) == 6
-    assert request_price({"duration_s": 150, "variants": 3}, 2) == 18
+    assert request_price({"duration_s": 150}, 2, transcribe_credits=1) == 6
+    assert request_price({"duration_s": 150, "variants": 3}, 2, transcribe_credits=1) == 18
 
 
 def _job(user_id: str, price: int) -> Job:
@@ -189,3 +189,11 @@ def test_fail_and_release_is_one_step_and_happens_once(aws_env) -> None:
     assert _user() == (5, 0)
     assert ledger.fail_and_release(job.job_id, "WorkflowStartFailed", "not started") is False
     assert _user() == (5, 0)
+
+
+def test_midi_is_a_flat_price_per_request() -> None:
+    transcription = {"mode": "transcribe", "source": {"upload_id": "u"}, "duration_s": 590}
+    assert request_price(transcription, 2, transcribe_credits=3) == 3
+    stems = {"mode": "stems", "duration_s": 150, "tracks": ["vocals", "bass"], "formats": ["wav"]}
+    assert request_price(stems, 2, transcribe_credits=3) == 12
+    assert request_price({**stems, "formats": ["wav", "mid"]}, 2, transcribe_credits=3) == 15

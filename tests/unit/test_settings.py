@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from lambdas.common import business_metrics, contract
-from lambdas.common.models import SONG_MODES, utc_timestamp
+from lambdas.common.clock import utc_timestamp
+from lambdas.common.models import SONG_MODES
 from lambdas.common.settings import (
     FUNCTION_SETTINGS,
     AcquireSlotSettings,
@@ -76,7 +77,10 @@ def test_a_missing_variable_is_named_before_any_aws_call(monkeypatch: pytest.Mon
 
 def test_each_function_gets_only_the_variables_it_reads() -> None:
     env = environments(VALUES)
-    assert set(env) == set(FUNCTION_SETTINGS)
+    assert set(env) == set(FUNCTION_SETTINGS) | {contract.TRANSCRIBER}
+    # The transcriber's settings live in its image (tests/infra/test_transcription.py).
+    transcriber = env.pop(contract.TRANSCRIBER)
+    assert {"MEDIA_BUCKET_NAME", "INFERENCE_BUCKET_NAME", "MAX_DURATION_S"} <= set(transcriber)
     for function, environment in env.items():
         settings = FUNCTION_SETTINGS[function].from_environment(environment)  # complete
         own = set(FUNCTION_SETTINGS[function].variables().values())

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from lambdas.common.errors import InvalidRequest, NotFound
-from lambdas.common.models import Job, JobStatus
+from lambdas.common.models import Job, JobStatus, JobStep
+from lambdas.common.store.jobs import item_of
 from tests import factories
 
 
@@ -18,6 +19,18 @@ def test_job_round_trip_keeps_floats(aws_env) -> None:
     jobs = factories.jobs()
     job = jobs.create(_job("alice"))
     assert jobs.get(job.job_id) == job
+
+
+def test_the_step_is_stored_as_the_contracts_stage_attribute(aws_env) -> None:
+    # DESIGN.md's jobs table and the API call the job's step `stage`: the row keeps that name.
+    jobs = factories.jobs()
+    job = jobs.create(_job("alice"))
+    item = item_of(job)
+    assert item["stage"] == JobStep.QUEUED.value and "step" not in item
+    jobs.set_step(job.job_id, JobStep.GENERATING)  # not processing: nothing written
+    assert jobs.get(job.job_id).step == JobStep.QUEUED
+    row = {**job.model_dump(by_alias=True), "stage": "publishing"}
+    assert Job.model_validate(row).step == JobStep.PUBLISHING
 
 
 def test_other_users_job_is_not_found(aws_env) -> None:

@@ -9,7 +9,7 @@ import uuid
 import boto3
 import pytest
 
-from lambdas.common.models import JobPersona, JobStatus, Reservation
+from lambdas.common.models import JobPersona, JobStatus, JobStep, Reservation
 from lambdas.reaper import handler as reaper
 from local.execution_events import status_change_event
 from local.lambda_routing import LambdaContext
@@ -22,7 +22,7 @@ def _assert_failed_cleanly(flow: Workflow, job_id: str, user: str, credits: int,
     assert described["status"] == "FAILED"
     assert described["error"] == code  # the Fail state carries the job's error code
     job = flow.job(job_id)
-    assert job.status == JobStatus.FAILED and job.stage == "failed"
+    assert job.status == JobStatus.FAILED and job.step == JobStep.FAILED
     assert job.error is not None and job.error.code == code and job.error.message
     assert "Traceback" not in job.error.message and "arn:" not in job.error.message
     assert job.charged is False and job.reservation != Reservation.HELD
@@ -174,9 +174,10 @@ def test_a_manifest_whose_takes_do_not_add_up_fails_uncharged(
                 "size_bytes": 3,
             }
         )
+    takes = [_measured_take(k, seed) for k, seed in enumerate(seeds, start=1)]
     manifest = {
         "job_id": job.job_id, "audio": audio, "sample_rate": 48000, "duration_s": 60.0, "prompt": "x",
-        "seed": seeds[0], "seeds": seeds, "engine": "acestep",
+        "seed": seeds[0], "seeds": seeds, "engine": "acestep", "takes": takes, "best_take": 1,
     }  # fmt: skip
     out_bucket, _, out_key = invocation.output_location.removeprefix("s3://").partition("/")
     s3.put_object(Bucket=out_bucket, Key=out_key, Body=json.dumps(manifest).encode())
@@ -322,6 +323,33 @@ def _no_mp3(manifest: dict, request: dict) -> dict:
     return {**manifest, "audio": [a for a in manifest["audio"] if a["format"] != "mp3"]}
 
 
+def _measured_take(take: int, seed: int) -> dict:
+    analysis = {"duration_s": 60.0, "loudness_lufs": -14.0, "true_peak_dbtp": -1.0, "bpm": 120.0,
+                "key": "C major", "key_confidence": 0.5}  # fmt: skip
+    return {"take": take, "seed": seed, "rank": take, "analysis": analysis, "scores": {}, "gain_db": 0.0}
+
+
+def _no_timed_lyrics(manifest: dict, request: dict) -> dict:
+    """Whisper heard take 2 (it has a lyrics accuracy) but its LRC file is not in the manifest."""
+    takes = [{**t, "lyrics_timing": None} if t["take"] == 2 else t for t in manifest["takes"]]
+    return {**manifest, "takes": takes}
+
+
+def _lrc_outside_scratch(manifest: dict, request: dict) -> dict:
+    take = manifest["takes"][0]
+    timing = {**take["lyrics_timing"], "key": "media/another-job/lyrics.lrc"}
+    return {**manifest, "takes": [{**take, "lyrics_timing": timing}, *manifest["takes"][1:]]}
+
+
+def _two_best_takes(manifest: dict, request: dict) -> dict:
+    return {**manifest, "takes": [{**t, "rank": 1} for t in manifest["takes"]]}
+
+
+def _unmeasured(manifest: dict, request: dict) -> dict:
+    """An image older than measuring: no takes, no best_take."""
+    return {k: v for k, v in manifest.items() if k not in ("takes", "best_take")}
+
+
 def _stem_on_a_text_song(manifest: dict, request: dict) -> dict:
     stem = {**manifest["audio"][0], "track": "vocals"}
     return {**manifest, "audio": [*manifest["audio"], stem]}
@@ -335,8 +363,22 @@ def _stem_on_a_text_song(manifest: dict, request: dict) -> dict:
         ({**REQUEST, "duration_s": 600}, _one_second),  # 1 s of audio for a 600 s order
         (REQUEST, _no_mp3),  # an ordered format missing
         (REQUEST, _stem_on_a_text_song),  # a stem track on a song from text
+        ({**REQUEST, "variants": 2}, _no_timed_lyrics),  # a vocal take heard but not timed
+        (REQUEST, _lrc_outside_scratch),  # an LRC file of another job
+        ({**REQUEST, "variants": 2}, _two_best_takes),  # a ranking that is not one
+        (REQUEST, _unmeasured),  # no measurements at all
     ],
-    ids=["one-of-four-stems", "other-stems", "one-second-of-600", "missing-format", "stem-on-text-song"],
+    ids=[
+        "one-of-four-stems",
+        "other-stems",
+        "one-second-of-600",
+        "missing-format",
+        "stem-on-text-song",
+        "missing-lrc",
+        "lrc-of-another-job",
+        "two-best-takes",
+        "unmeasured",
+    ],
 )
 def test_a_result_lacking_anything_ordered_fails_uncharged(workflow: Workflow, request_body, tamper) -> None:
     """Through the real path: the endpoint's manifest -> SNS/SQS notification -> callback ->
@@ -404,3 +446,19 @@ def test_a_result_not_sung_with_the_ordered_persona_fails_uncharged(workflow: Wo
     workflow.endpoint.wait_for_invocation(job.job_id)
     workflow.endpoint.succeed(job.job_id, model=PlaceholderModel(tamper))
     _assert_failed_cleanly(workflow, job.job_id, "alice", 40, "GenerationFailed")
+
+
+def test_a_timed_lyrics_file_missing_from_scratch_fails_uncharged(workflow: Workflow) -> None:
+    """The manifest names an LRC file the container never wrote: the copy fails, nothing of the song
+    stays published (the audio already copied is removed) and nothing is charged."""
+
+    def lose_the_lrc(manifest: dict, request: dict) -> dict:
+        timing = manifest["takes"][0]["lyrics_timing"]
+        boto3.client("s3").delete_object(Bucket=timing["bucket"], Key=timing["key"])
+        return manifest
+
+    workflow.user("alice", credits=5)
+    job = workflow.submit("alice")
+    workflow.endpoint.wait_for_invocation(job.job_id)
+    workflow.endpoint.succeed(job.job_id, model=PlaceholderModel(lose_the_lrc))
+    _assert_failed_cleanly(workflow, job.job_id, "alice", 5, "GenerationFailed")

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 
 import boto3
+import pytest
 
-from lambdas.common.models import JobStatus, Reservation
+from lambdas.common.models import JobStatus, JobStep, Reservation
 from tests.workflow.harness import COST, REQUEST, Workflow
 
 
@@ -32,6 +33,9 @@ def test_variants_publish_every_take_and_charge_each(workflow: Workflow) -> None
         f"{prefix}audio-take3.wav",
         f"{prefix}audio.wav",
         f"{prefix}cover.png",
+        f"{prefix}lyrics-take2.lrc",
+        f"{prefix}lyrics-take3.lrc",
+        f"{prefix}lyrics.lrc",
     ]
     result = workflow.job(job.job_id).result
     assert result is not None and result.seed == 7 and result.seeds == [7, 8, 9]
@@ -40,6 +44,16 @@ def test_variants_publish_every_take_and_charge_each(workflow: Workflow) -> None
         (2, f"{prefix}audio-take2.wav"),
         (3, f"{prefix}audio-take3.wav"),
     ]
+    # Each take's measurements are kept; the placeholder ranks the last take first.
+    assert [(m.take, m.rank, m.lyrics_timing_key) for m in result.takes] == [
+        (1, 3, f"{prefix}lyrics.lrc"),
+        (2, 2, f"{prefix}lyrics-take2.lrc"),
+        (3, 1, f"{prefix}lyrics-take3.lrc"),
+    ]
+    assert result.best_take == 3 and result.takes[0].analysis.key == "A minor"
+    assert result.takes[2].scores.lyrics_accuracy == pytest.approx(0.83)
+    lrc = boto3.client("s3").head_object(Bucket=workflow.resources.media_bucket, Key=f"{prefix}lyrics.lrc")
+    assert lrc["ContentType"] == "text/plain; charset=utf-8"
     assert workflow.credits("alice") == 10 - 3 * COST and workflow.reserved("alice") == 0
 
 
@@ -72,14 +86,19 @@ def test_song_is_published_charged_once_and_slot_freed(workflow: Workflow) -> No
     assert workflow.wait(job.job_id)["status"] == "SUCCEEDED"
 
     done = workflow.job(job.job_id)
-    assert done.status == JobStatus.PROCESSED and done.stage == "completed"
+    assert done.status == JobStatus.PROCESSED and done.step == JobStep.COMPLETED
     assert done.charged is True and done.reservation == Reservation.CAPTURED and done.price_credits == COST
     assert done.task_token is None and done.error is None
     assert workflow.credits("alice") == 5 - COST and workflow.reserved("alice") == 0
     assert workflow.slots("alice") == set()
 
     prefix = f"songs/alice/{job.job_id}/"
-    assert workflow.media_keys() == [f"{prefix}audio.mp3", f"{prefix}audio.wav", f"{prefix}cover.png"]
+    assert workflow.media_keys() == [
+        f"{prefix}audio.mp3",
+        f"{prefix}audio.wav",
+        f"{prefix}cover.png",
+        f"{prefix}lyrics.lrc",
+    ]
     assert workflow.scratch_keys(f"media/{job.job_id}/") == []
     assert workflow.scratch_keys("requests/") == []
     result = done.result
@@ -91,7 +110,7 @@ def test_song_is_published_charged_once_and_slot_freed(workflow: Workflow) -> No
     assert result.cover_key == f"{prefix}cover.png"
     assert result.lyrics and result.prompt and result.categories
     assert result.sample_rate == 48_000 and result.duration_s == 60.0 and result.seed == 1234
-    assert result.timings["total_s"] == 22.2
+    assert result.timings["total_s"] == 22.6 and result.timings["measure_s"] == 0.4
     media = boto3.client("s3").head_object(Bucket=workflow.resources.media_bucket, Key=f"{prefix}audio.mp3")
     assert media["ContentType"] == "audio/mpeg"
 

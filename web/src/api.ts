@@ -30,6 +30,10 @@ export type PersonaSummary = Schemas["PersonaSummary"];
 export type PersonaPage = Schemas["PersonaPage"];
 /** The body of POST /personas: a name, the track to cut the reference clip from, where, a style. */
 export type PersonaRequest = Schemas["PersonaRequest"];
+/** A personal API key as listed (never its secret). */
+export type ApiKey = Schemas["ApiKeyDetail"];
+/** A new key: the listed fields and its secret, shown this once. */
+export type NewApiKey = Schemas["ApiKeyCreated"];
 type ErrorBody = Schemas["ErrorBody"];
 
 /** One field problem in a 400/422's `details` (the document types `details` as any JSON). */
@@ -113,6 +117,18 @@ export class Api {
 
   rotateWebhookSecret(): Promise<WebhookSecret> {
     return answer(this.client.POST("/me/webhook-secret/rotate"));
+  }
+
+  async listApiKeys(): Promise<ApiKey[]> {
+    return (await answer(this.client.GET("/me/api-keys"))).keys;
+  }
+
+  createApiKey(name: string, expiresInDays: number | null): Promise<NewApiKey> {
+    return answer(this.client.POST("/me/api-keys", { body: { name, expires_in_days: expiresInDays } }));
+  }
+
+  async revokeApiKey(keyId: string): Promise<void> {
+    await answer(this.client.DELETE("/me/api-keys/{key_id}", { params: { path: { key_id: keyId } } }));
   }
 
   createUpload(file: UploadRequest): Promise<UploadForm> {

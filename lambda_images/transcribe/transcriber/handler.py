@@ -15,7 +15,6 @@ as the classes of errors.py, whose names the invoking Step Functions task sees.
 from __future__ import annotations
 
 import logging
-import os
 import tempfile
 import time
 from pathlib import Path
@@ -29,9 +28,9 @@ from . import numba_cache
 
 numba_cache.use_image_cache()  # before anything imports numba (librosa, via basic-pitch)
 
-from . import audio  # noqa: E402
 from .errors import AudioRejected, InvalidRequest, SourceMissing, StorageError  # noqa: E402
 from .schemas import MidiObject, Source, TranscribeRequest, TranscribeResult, midi_key  # noqa: E402
+from .settings import ColdStart, Settings  # noqa: E402
 from .transcribe import Transcription, transcribe_file  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -42,6 +41,8 @@ log.setLevel(logging.INFO)
 MAX_INPUT_BYTES = 256 * 1024 * 1024
 _CHUNK_BYTES = 1 << 20
 
+cold_start = ColdStart()
+
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     started = time.perf_counter()
@@ -49,7 +50,9 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         request = TranscribeRequest.model_validate(event)
     except ValidationError as exc:
         raise InvalidRequest(f"the event is not a transcription request: {exc}") from None
-    max_duration_s = float(os.environ.get("MAX_DURATION_S", audio.MAX_DURATION_S))
+    settings = cold_start.settings()
+    _check_buckets(request, settings)
+    max_duration_s = settings.max_duration_s
     done: list[tuple[Source, Transcription]] = []
     for source in request.sources:
         with tempfile.TemporaryDirectory() as folder:
@@ -68,6 +71,15 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         job_id=request.job_id, midi=written, seconds=round(time.perf_counter() - started, 3)
     )
     return result.model_dump(mode="json")
+
+
+def _check_buckets(request: TranscribeRequest, settings: Settings) -> None:
+    """Only the service's song and upload buckets are read, only its scratch bucket written."""
+    foreign = sorted({s.bucket for s in request.sources} - settings.source_buckets)
+    if foreign:
+        raise InvalidRequest(f"sources may not be read from {', '.join(foreign)}")
+    if request.output.bucket != settings.inference_bucket_name:
+        raise InvalidRequest(f"output may not be written to {request.output.bucket}")
 
 
 def _download(source: Source, folder: Path) -> Path:

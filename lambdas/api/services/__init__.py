@@ -9,6 +9,7 @@ from lambdas.common.business_metrics import BusinessMetrics
 from lambdas.common.contract import PRESIGNED_URL_TTL_S
 from lambdas.common.lifecycle import LifecycleEvents
 from lambdas.common.settings import ApiSettings
+from lambdas.common.store.api_keys import ApiKeyStore
 from lambdas.common.store.jobs import JobStore
 from lambdas.common.store.ledger import CreditLedger
 from lambdas.common.store.objects import MediaBucket, UploadsBucket
@@ -16,6 +17,7 @@ from lambdas.common.store.personas import PersonaStore
 from lambdas.common.store.uploads import UploadStore
 from lambdas.common.store.users import UserStore
 
+from .api_keys import ApiKeyService
 from .executions import Executions
 from .personas import PersonaService
 from .songs import SongService
@@ -30,6 +32,7 @@ class Services:
     users: UserService
     uploads: UploadService
     personas: PersonaService
+    api_keys: ApiKeyService
 
     @classmethod
     def from_settings(cls, settings: ApiSettings) -> Services:
@@ -60,11 +63,18 @@ class Services:
             LifecycleEvents(s.event_bus_name),
             BusinessMetrics(s.stage_name),
         )
+        api_keys = ApiKeyService(
+            ApiKeyStore(s.api_keys_table_name, s.users_table_name),
+            users,
+            signup_credits=s.signup_credits,
+            max_per_user=s.api_key_max_per_user,
+        )
         return cls(
             songs,
             UserService(users, s.signup_credits),
             UploadService(s, uploads, upload_objects, jobs),
             personas,
+            api_keys,
         )
 
     @property

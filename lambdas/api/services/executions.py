@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from botocore.exceptions import ClientError
 
 from lambdas.common import aws
-from lambdas.common.models import Job
+from lambdas.common.models import TRANSCRIBE_MODE, Job
 from lambdas.common.store.dynamo import error_code
+from lambdas.common.transcription import plan_for_source
+
+
+def execution_input(job: Job) -> dict[str, Any]:
+    """`{job_id, user_id}`; a `transcribe` song adds what the Transcribe task reads (its sources,
+    resolved at submission), which also routes it past the GPU."""
+    body: dict[str, Any] = {"job_id": job.job_id, "user_id": job.user_id}
+    if job.request.get("mode") == TRANSCRIBE_MODE and job.source is not None:
+        body["transcription"] = plan_for_source(job.source)
+    return body
 
 
 class Executions:
@@ -31,7 +42,7 @@ class Executions:
         response = aws.client("stepfunctions").start_execution(
             stateMachineArn=self._arn,
             name=job.job_id,
-            input=json.dumps({"job_id": job.job_id, "user_id": job.user_id}),
+            input=json.dumps(execution_input(job)),
         )
         return response["executionArn"]
 

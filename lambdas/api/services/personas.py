@@ -24,8 +24,9 @@ from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from lambdas.common.clock import new_job_id, utc_now, utc_timestamp
 from lambdas.common.errors import InvalidBody, PersonaInUse, PersonaQuotaExceeded, SourceUnusable
-from lambdas.common.models import JobPersona, JobSource, new_job_id, utc_now, utc_timestamp
+from lambdas.common.models import JobPersona, JobSource
 from lambdas.common.observability import logger
 from lambdas.common.personas import (
     MIN_REFERENCE_S,

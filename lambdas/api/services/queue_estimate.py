@@ -22,7 +22,8 @@ import math
 import statistics
 from datetime import UTC, datetime, timedelta
 
-from lambdas.common.models import Job, JobStatus, utc_timestamp
+from lambdas.common.clock import utc_timestamp
+from lambdas.common.models import Job, JobStatus
 from lambdas.common.store.jobs import JobStore
 
 MAX_COUNTED = 100

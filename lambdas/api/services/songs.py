@@ -15,6 +15,7 @@ from lambdas.common.errors import InsufficientCredits, JobStateConflict, Service
 from lambdas.common.lifecycle import EventNotSent, LifecycleEvents
 from lambdas.common.models import (
     AUDIO_IN_MODES,
+    MIDI_FORMAT,
     UNFINISHED,
     Job,
     JobError,
@@ -28,7 +29,7 @@ from lambdas.common.models import (
 from lambdas.common.observability import logger
 from lambdas.common.pricing import request_price
 from lambdas.common.settings import ApiSettings
-from lambdas.common.song_view import song_fields, take_seeds
+from lambdas.common.song_view import song_fields, take_fields
 from lambdas.common.store.jobs import JobStore
 from lambdas.common.store.ledger import CreditLedger
 from lambdas.common.store.objects import MediaBucket
@@ -97,7 +98,9 @@ class SongService:
         job_id = new_job_id()
         if source is not None:
             self.sources.start_job(user_id, source, job_id)
-        price = request_price(body, self.settings.credits_per_minute)
+        price = request_price(
+            body, self.settings.credits_per_minute, transcribe_credits=self.settings.transcribe_credits
+        )
         arn = self.executions.execution_arn(job_id)
         job = queued_job(
             user_id,
@@ -233,13 +236,35 @@ class SongService:
         for a in own:
             urls = take_urls.setdefault(a.take, {}) if a.track is None else tracks.setdefault(a.track, {})
             urls[a.format] = self.media.presign(a.key)
-        takes = [{**take, **_audio_urls(take_urls.get(take["take"], {}))} for take in take_seeds(result)]
+        midi_url = None
+        for m in result.midi:
+            if not m.key.startswith(prefix):
+                continue
+            if m.track is None:
+                midi_url = self.media.presign(m.key)
+            else:
+                tracks.setdefault(m.track, {})[MIDI_FORMAT] = self.media.presign(m.key)
+        lrc = {
+            m.take: m.lyrics_timing_key
+            for m in result.takes
+            if m.lyrics_timing_key and m.lyrics_timing_key.startswith(prefix)
+        }
+        takes = [
+            {
+                **take,
+                **_audio_urls(take_urls.get(take["take"], {})),
+                "lyrics_timing_url": self.media.presign(lrc[take["take"]]) if take["take"] in lrc else None,
+            }
+            for take in take_fields(result)
+        ]
         cover_ok = result.cover_key is not None and result.cover_key.startswith(prefix)
         expires = datetime.now(UTC) + timedelta(seconds=self.media.url_ttl_s)
         return {
-            **_audio_urls(take_urls.get(1, {})),
+            # The song's own audio is its best take's (take 1 on rows from before ranking).
+            **_audio_urls(take_urls.get(result.main_take, {})),
             "takes": takes or None,
             "tracks": tracks or None,
+            "midi_url": midi_url,
             "cover_url": self.media.presign(result.cover_key) if cover_ok else None,
             "urls_expire_at": expires.isoformat(timespec="seconds").replace("+00:00", "Z"),
         }

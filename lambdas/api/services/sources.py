@@ -16,22 +16,23 @@ from lambdas.common.errors import InvalidBody, ModeUnavailable, NotFound, Source
 from lambdas.common.models import (
     MAX_RENDER_S,
     UNFINISHED,
+    AudioFile,
     AudioInRequest,
     ExtendRequest,
     JobSource,
     JobStatus,
     RepaintRequest,
     StemsRequest,
+    TranscribeRequest,
     utc_now,
 )
 from lambdas.common.observability import logger
 from lambdas.common.store.jobs import JobStore
 from lambdas.common.store.objects import MediaBucket, UploadsBucket
 from lambdas.common.store.uploads import UploadStore, sync_retention_tag
+from lambdas.common.transcription import best_audio_key
 from lambdas.common.uploads import UploadStatus
 
-# Source formats the container decodes, best first (lossless before lossy).
-_SOURCE_FORMAT_ORDER = ("wav", "flac", "mp3")
 # A window end a hair past the measured length (rounding in a client) is the end of the track.
 _END_TOLERANCE_S = 0.05
 
@@ -52,18 +53,28 @@ class SourceResolver:
                 "stems are not available on this deployment (the base checkpoint is not loaded)"
             )
         ref = request.source
-        source = self.locate(user_id, upload_id=ref.upload_id, song_id=ref.song_id)
+        stems_allowed = isinstance(request, TranscribeRequest)  # each track gets its own MIDI file
+        source = self.locate(
+            user_id, upload_id=ref.upload_id, song_id=ref.song_id, stems_allowed=stems_allowed
+        )
         check_against_source(request, source.duration_s)
         return source
 
     def locate(
-        self, user_id: str, *, upload_id: str | None = None, song_id: str | None = None, take: int = 1
+        self,
+        user_id: str,
+        *,
+        upload_id: str | None = None,
+        song_id: str | None = None,
+        take: int = 1,
+        stems_allowed: bool = False,
     ) -> JobSource:
         """One track of the user's: a ready upload, or take `take` of a processed song (404, 409 or
-        422 otherwise). Audio-in songs and personas are made from these."""
+        422 otherwise; a stems song only where `stems_allowed`). Audio-in songs and personas are made
+        from these."""
         if upload_id:
             return self._upload(user_id, upload_id)
-        return self._song(user_id, str(song_id), take)
+        return self._song(user_id, str(song_id), take, stems_allowed=stems_allowed)
 
     def start_job(self, user_id: str, source: JobSource, job_id: str) -> None:
         """List the job on its source upload (DELETE /uploads refuses while it is in flight).
@@ -120,7 +131,7 @@ class SourceResolver:
             duration_s=upload.duration_s,
         )
 
-    def _song(self, user_id: str, song_id: str, take: int = 1) -> JobSource:
+    def _song(self, user_id: str, song_id: str, take: int = 1, *, stems_allowed: bool = False) -> JobSource:
         try:
             job = self.jobs.get_for_user(song_id, user_id)
         except NotFound:
@@ -135,23 +146,40 @@ class SourceResolver:
                 f"the source song is {job.status.value} and has no audio",
                 details={"song_id": song_id, "status": job.status.value},
             )
-        if any(a.track for a in job.result.audio):
+        if not job.result.audio:
             raise SourceUnusable(
-                "the source song holds separate stems, not one track; upload the stem you want to use",
-                details={"song_id": song_id},
+                "the source song has no audio (it is a MIDI transcription)", details={"song_id": song_id}
+            )
+        bpm = job.request.get("bpm")
+        stems = {a.track: a for a in job.result.audio if a.track}
+        if stems:
+            if not stems_allowed:
+                raise SourceUnusable(
+                    "the source song holds separate stems, not one track; upload the stem you want to use",
+                    details={"song_id": song_id},
+                )
+            # In the song's own order (as GET /songs/{id} lists its tracks).
+            tracks = {track: _audio_key(job.result.audio, track, song_id) for track in stems}
+            return JobSource(
+                song_id=song_id,
+                bucket=self.media.name,
+                key=next(iter(tracks.values())),
+                duration_s=job.result.duration_s,
+                tracks=tracks,
+                bpm=bpm,
             )
         # Take 1 is the song (as its own `audio` link shows it); later takes are variants of it.
-        by_format = {a.format: a.key for a in job.result.audio if a.take == take and a.track is None}
-        fmt = next((f for f in _SOURCE_FORMAT_ORDER if f in by_format), None)
-        if fmt is None:
+        key = best_audio_key(job.result.audio, None, take)
+        if key is None:
             raise SourceUnusable(
                 f"the source song has no take {take}", details={"song_id": song_id, "take": take}
             )
         return JobSource(
             song_id=song_id,
             bucket=self.media.name,
-            key=by_format[fmt],
+            key=key,
             duration_s=job.result.duration_s,
+            bpm=bpm,
         )
 
 
@@ -179,6 +207,13 @@ def rendered_duration_s(request: AudioInRequest, source: JobSource) -> float:
     if isinstance(request, ExtendRequest):
         return source.duration_s + request.add_s
     return source.duration_s
+
+
+def _audio_key(audio: list[AudioFile], track: str | None, song_id: str) -> str:
+    key = best_audio_key(audio, track)
+    if key is None:  # pragma: no cover - every processed song has one of these formats
+        raise SourceUnusable("the source song has no audio file", details={"song_id": song_id})
+    return key
 
 
 def _field(name: str, message: str) -> dict[str, str]:

@@ -16,9 +16,10 @@ import calendar
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from lambdas.common.clock import new_job_id, utc_timestamp
 from lambdas.common.contract import UPLOAD_FORM_TTL_S
 from lambdas.common.errors import InvalidBody, TooManyPendingUploads, UploadInUse, UploadQuotaExceeded
-from lambdas.common.models import UNFINISHED, new_job_id, utc_timestamp
+from lambdas.common.models import UNFINISHED
 from lambdas.common.observability import logger
 from lambdas.common.settings import ApiSettings
 from lambdas.common.store.jobs import JobStore

@@ -19,9 +19,10 @@ from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
 
+from ..clock import utc_now
 from ..contract import JOBS_BY_STATUS, JOBS_BY_USER
 from ..errors import InvalidRequest, JobStateConflict, NotFound
-from ..models import UNFINISHED, Job, JobError, JobStatus, JobStep, utc_now
+from ..models import UNFINISHED, Job, JobError, JobStatus, JobStep
 from .dynamo import (
     CONDITION_FAILED,
     TableStore,
@@ -282,7 +283,7 @@ class JobStore(TableStore):
 
 def item_of(job: Job) -> dict[str, Any]:
     """The job as its row stores it."""
-    return to_dynamo(job.model_dump(mode="json", exclude_none=True))
+    return to_dynamo(job.model_dump(mode="json", by_alias=True, exclude_none=True))
 
 
 def _parse_time(timestamp: str) -> datetime:

@@ -15,8 +15,8 @@ from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
 
+from ..clock import utc_now
 from ..contract import UNUSED_TAG, UPLOADS_BY_USER, USED_TAG
-from ..models import utc_now
 from ..uploads import Upload, UploadStatus, expiry
 from .dynamo import TableStore, conditional, owned, query_all, set_clause, to_dynamo
 from .objects import UploadsBucket

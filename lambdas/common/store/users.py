@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..models import User, utc_now
+from ..clock import utc_now
+from ..models import User
 from .dynamo import CONDITION_FAILED, TableStore, to_dynamo, unless
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..models import utc_now
+from ..clock import utc_now
 from .dynamo import TableStore, conditional, to_dynamo
 
 

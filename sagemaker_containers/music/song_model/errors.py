@@ -6,10 +6,16 @@ from typing import Any
 
 
 class ServiceError(Exception):
-    """An error reported to the caller as `{"error": {"code", "message", "details"?}}`."""
+    """An error reported to the caller as `{"error": {"code", "message", "details"?}}`. Each kind
+    names its code and HTTP status (500 unless given) in its class line."""
 
     status = 500
     code = "internal_error"
+
+    def __init_subclass__(cls, *, code: str, status: int = 500, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.code = code
+        cls.status = status
 
     def __init__(self, message: str, details: Any = None) -> None:
         super().__init__(message)
@@ -23,50 +29,37 @@ class ServiceError(Exception):
         return {"error": error}
 
 
-class BadRequest(ServiceError):
-    status = 400
-    code = "bad_request"
+class BadRequest(ServiceError, code="bad_request", status=400):
+    """The request cannot be read: a body that is not JSON, an invalid Content-Length."""
 
 
-class ValidationFailed(ServiceError):
-    status = 422
-    code = "validation_error"
+class ValidationFailed(ServiceError, code="validation_error", status=422):
+    """The request does not match its schema (song_model/schemas.py)."""
 
 
-class NotFound(ServiceError):
-    status = 404
-    code = "not_found"
+class NotFound(ServiceError, code="not_found", status=404):
+    """No such route."""
 
 
-class PayloadTooLarge(ServiceError):
-    status = 413
-    code = "payload_too_large"
+class PayloadTooLarge(ServiceError, code="payload_too_large", status=413):
+    """The body is over the server's limit."""
 
 
-class NotReady(ServiceError):
-    status = 503
-    code = "not_ready"
+class NotReady(ServiceError, code="not_ready", status=503):
+    """The models are still loading."""
 
 
-class ModelError(ServiceError):
+class ModelError(ServiceError, code="model_error"):
     """A model failed on this request (bad output, runtime error); the next request may succeed."""
 
-    code = "model_error"
+
+class OutOfMemory(ServiceError, code="out_of_memory"):
+    """The GPU ran out of memory on this request; what it held is freed for the next one."""
 
 
-class OutOfMemory(ServiceError):
-    code = "out_of_memory"
-
-
-class StorageError(ServiceError):
+class StorageError(ServiceError, code="storage_error", status=502):
     """Writing the media to S3 failed (missing bucket, denied, throttled)."""
 
-    status = 502
-    code = "storage_error"
 
-
-class SourceMissing(ServiceError):
+class SourceMissing(ServiceError, code="source_missing", status=422):
     """An audio-in source that is gone (its song or upload was deleted after the job was queued)."""
-
-    status = 422
-    code = "source_missing"

@@ -18,7 +18,7 @@ from .audio_in import AudioInRenderer, Rendered
 from .cover import Cover, cover_prompt
 from .engines import TEXT2MUSIC, AudioInput, MusicJob, MusicMetadata, take_seeds
 from .errors import ModelError, OutOfMemory, ServiceError
-from .measure import Measured, measure_job
+from .measure import Measured, MeasureJob, measure_job
 from .models import Models
 from .schemas import (
     AudioInRequest,
@@ -37,6 +37,28 @@ from .schemas import (
 log = logging.getLogger(__name__)
 
 Request = DescriptionRequest | CustomLyricsRequest | DescribedLyricsRequest
+
+
+@dataclasses.dataclass(frozen=True)
+class _Song:
+    """A request's words and rendered takes: what every mode hands to the same last steps."""
+
+    prompt: str  # as the manifest shows it; the cover is painted from it too
+    lyrics: str | None
+    categories: list[str]
+    seeds: list[int]  # one per take; the first is the request's seed
+    engine: str
+    music: MusicSettings
+    rendered: list[Rendered]
+    measure: MeasureJob
+    persona: Any  # what the persona applied (the manifest's `persona`), or None
+    marks: tuple[float, float]  # perf_counter when the words, then the music, were done
+
+
+def _music_settings(sampling: Any, metadata: MusicMetadata) -> MusicSettings:
+    return MusicSettings(
+        inference_steps=sampling.steps, guidance_scale=sampling.guidance_scale, **dataclasses.asdict(metadata)
+    )
 
 
 @contextlib.contextmanager
@@ -65,16 +87,22 @@ class SongPipeline:
         self.residency = models.residency
 
     def run(self, request: Request | AudioInRequest) -> Manifest:
-        if not isinstance(request, Request):
-            return self._run_audio_in(request)
         started = time.perf_counter()
         seed = request.seed if request.seed is not None else secrets.randbelow(2**32)
+        if isinstance(request, Request):
+            song = self._compose(request, seed)
+        else:
+            song = self._compose_audio_in(request, seed)
+        return self._finish(request, song, started)
+
+    def _compose(self, request: Request, seed: int) -> _Song:
+        """The words (the LLM) and the takes' music of a text mode."""
         # A persona's clip is read and checked before any model runs: a bad one costs nothing.
         loaded = persona.load(request.persona, self.models.engine) if request.persona else None
         with stage("lyrics"), self.residency.on_device("llm"):
             prompt, lyrics, categories = self._words(request, seed)
             metadata = self._metadata(request, prompt, seed)
-        lyrics_done = time.perf_counter()
+        words_done = time.perf_counter()
         job = MusicJob(
             prompt=prompt,
             lyrics=lyrics,
@@ -85,47 +113,24 @@ class SongPipeline:
             metadata=metadata,
             audio_input=AudioInput(TEXT2MUSIC, reference=loaded.reference) if loaded else None,
         )
-        sampling = self.models.engine.sampling(job)
         seeds = take_seeds(seed, request.variants)
         with stage("music"):
             takes = self.models.engine.generate_takes(job, seeds)
-        music_done = time.perf_counter()
-        rendered = [Rendered(None, audio, take) for take, audio in enumerate(takes, start=1)]
-        measuring = self.models.measurer.start(rendered, measure_job(request, prompt, lyrics, metadata))
-        with stage("cover"), self.residency.on_device("cover"):
-            cover = self.models.cover.paint(cover_prompt(prompt, categories, request.title), seed)
-        cover_done = time.perf_counter()
-        with stage("measure"), self.residency.on_device("scoring"):
-            measured = measuring.finish()
-        measure_done = time.perf_counter()
-        audio_objects, cover_object = self._upload(request, measured.files, cover)
-        done = time.perf_counter()
-        return Manifest(
-            job_id=request.job_id,
-            audio=audio_objects,
-            cover=cover_object,
-            sample_rate=takes[0].sample_rate,
-            duration_s=round(takes[0].duration_s, 3),
-            lyrics=lyrics,
+        return _Song(
             prompt=prompt,
+            lyrics=lyrics,
             categories=categories,
-            seed=seed,
             seeds=seeds,
             engine=self.models.engine.name,
-            music=MusicSettings(
-                inference_steps=sampling.steps,
-                guidance_scale=sampling.guidance_scale,
-                **dataclasses.asdict(metadata),
-            ),
-            **self._results(request, measured, seeds),
-            timings=_timings(started, lyrics_done, music_done, cover_done, measure_done, done),
+            music=_music_settings(self.models.engine.sampling(job), metadata),
+            rendered=[Rendered(None, audio, take) for take, audio in enumerate(takes, start=1)],
+            measure=measure_job(request, prompt, lyrics, metadata),
             persona=loaded.applied if loaded else None,
+            marks=(words_done, time.perf_counter()),
         )
 
-    def _run_audio_in(self, request: AudioInRequest) -> Manifest:
+    def _compose_audio_in(self, request: AudioInRequest, seed: int) -> _Song:
         """cover / repaint / extend / stems of the source track (song_model/audio_in.py)."""
-        started = time.perf_counter()
-        seed = request.seed if request.seed is not None else secrets.randbelow(2**32)
         renderer = AudioInRenderer(self.models.engine, self.models.stems_engine)
         engine = renderer.check(request)  # a mode this endpoint cannot run fails before any work
         chosen = request.persona if isinstance(request, CoverRequest) else None
@@ -142,43 +147,54 @@ class SongPipeline:
         job = MusicJob(
             prompt, lyrics, request.duration_s, seed, request.inference_steps, request.guidance_scale
         )
-        sampling = engine.sampling(job)
         seeds = take_seeds(seed, request.variants)
         part = "stems" if engine is self.models.stems_engine else "music"
         with stage("music"), self.residency.on_device(part):
             reference = loaded.reference if loaded else None
             rendered = renderer.render(request, engine, prompt, lyrics, seeds, reference)
-        music_done = time.perf_counter()
-        measuring = self.models.measurer.start(rendered, measure_job(request, prompt, lyrics))
+        return _Song(
+            prompt=prompt or about,
+            lyrics=lyrics,
+            categories=categories,
+            seeds=seeds,
+            engine=engine.name,
+            music=_music_settings(engine.sampling(job), MusicMetadata()),
+            rendered=rendered,
+            measure=measure_job(request, prompt, lyrics),
+            persona=loaded.applied if loaded else None,
+            marks=(words_done, time.perf_counter()),
+        )
+
+    def _finish(self, request: Request | AudioInRequest, song: _Song, started: float) -> Manifest:
+        """What every mode does after its music: the cover while the takes are measured, the
+        measurements, the upload, the manifest."""
+        measuring = self.models.measurer.start(song.rendered, song.measure)
+        painting = cover_prompt(song.prompt, song.categories, request.title)
         with stage("cover"), self.residency.on_device("cover"):
-            cover = self.models.cover.paint(cover_prompt(prompt or about, categories, request.title), seed)
+            cover = self.models.cover.paint(painting, song.seeds[0])
         cover_done = time.perf_counter()
         with stage("measure"), self.residency.on_device("scoring"):
             measured = measuring.finish()
         measure_done = time.perf_counter()
         audio_objects, cover_object = self._upload(request, measured.files, cover)
         done = time.perf_counter()
-        first = rendered[0].audio
+        first = song.rendered[0].audio
         return Manifest(
             job_id=request.job_id,
             audio=audio_objects,
             cover=cover_object,
             sample_rate=first.sample_rate,
             duration_s=round(first.duration_s, 3),
-            lyrics=lyrics,
-            prompt=prompt or about,
-            categories=categories,
-            seed=seed,
-            seeds=seeds,
-            engine=engine.name,
-            music=MusicSettings(
-                inference_steps=sampling.steps,
-                guidance_scale=sampling.guidance_scale,
-                **dataclasses.asdict(MusicMetadata()),
-            ),
-            **self._results(request, measured, seeds),
-            timings=_timings(started, words_done, music_done, cover_done, measure_done, done),
-            persona=loaded.applied if loaded else None,
+            lyrics=song.lyrics,
+            prompt=song.prompt,
+            categories=song.categories,
+            seed=song.seeds[0],
+            seeds=song.seeds,
+            engine=song.engine,
+            music=song.music,
+            **self._results(request, measured, song.seeds),
+            timings=_timings(started, *song.marks, cover_done, measure_done, done),
+            persona=song.persona,
         )
 
     @staticmethod

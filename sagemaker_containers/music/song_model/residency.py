@@ -99,6 +99,10 @@ class Residency:
     def where(self, part: str) -> str:
         return self._where.get(part, DEVICE)
 
+    def host_bytes(self) -> dict[str, int]:
+        """The bytes each offloaded part keeps in host memory (what moving it in adds to the GPU)."""
+        return {part: offloaded.bytes for part, offloaded in self._parts.items()}
+
     @contextlib.contextmanager
     def on_device(self, part: str) -> Iterator[None]:
         """The part is on the device inside the block (a no-op for resident parts). Its device copy

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 AudioFormat = Literal["wav", "mp3", "flac"]
 TimeSignature = Literal[2, 3, 4, 6]
@@ -15,6 +24,13 @@ TimeSignature = Literal[2, 3, 4, 6]
 BPM_MIN, BPM_MAX = 30, 300
 KEY_PATTERN = r"^[A-G][#b]? (major|minor)$"
 LANGUAGE_PATTERN = r"^[a-z]{2}$"
+
+
+def _no_repeats(value: list[str], info: ValidationInfo) -> list[str]:
+    """A list of distinct items: a repeated one is refused, not dropped."""
+    if len(set(value)) != len(value):
+        raise ValueError(f"{info.field_name} must not repeat")
+    return value
 
 
 class Output(BaseModel):
@@ -84,18 +100,13 @@ class _Common(BaseModel):
     key: str | None = Field(default=None, pattern=KEY_PATTERN)
     time_signature: TimeSignature | None = None
     vocal_language: str | None = Field(default=None, pattern=LANGUAGE_PATTERN)
-    formats: list[AudioFormat] = Field(default_factory=lambda: ["wav"], min_length=1, max_length=3)
+    formats: Annotated[list[AudioFormat], AfterValidator(_no_repeats)] = Field(
+        default_factory=lambda: ["wav"], min_length=1, max_length=3
+    )
     title: str | None = Field(default=None, max_length=200)
     # Absent: the default level (-14 LUFS, -1 dBTP); null: the raw level.
     mastering: Mastering | None = Field(default_factory=Mastering)
     output: Output
-
-    @field_validator("formats")
-    @classmethod
-    def _unique_formats(cls, value: list[str]) -> list[str]:
-        if len(set(value)) != len(value):
-            raise ValueError("formats must not repeat")
-        return value
 
 
 class DescriptionRequest(_Common):
@@ -184,14 +195,9 @@ class ExtendRequest(_AudioIn):
 
 class StemsRequest(_AudioIn):
     mode: Literal["stems"]
-    tracks: list[Literal[STEM_TRACKS]] = Field(min_length=1, max_length=len(STEM_TRACKS))  # type: ignore[valid-type]
-
-    @field_validator("tracks")
-    @classmethod
-    def _unique_tracks(cls, value: list[str]) -> list[str]:
-        if len(set(value)) != len(value):
-            raise ValueError("tracks must not repeat")
-        return value
+    tracks: Annotated[list[Literal[STEM_TRACKS]], AfterValidator(_no_repeats)] = Field(  # type: ignore[valid-type]
+        min_length=1, max_length=len(STEM_TRACKS)
+    )
 
     @model_validator(mode="after")
     def _one_take(self) -> StemsRequest:

@@ -10,7 +10,8 @@ from typing import Any
 import boto3
 import pytest
 
-from local.api_front import api_event
+from lambdas.common.contract import AUTH_BY_ID_TOKEN
+from local.api_front import api_event, authorizer_answer
 
 PASS_STATE_MACHINE = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}})
 
@@ -49,15 +50,22 @@ def proxy_event(
     headers: dict[str, str] | None = None,
     query: dict[str, str] | None = None,
     base64: bool = False,
+    auth_method: str = AUTH_BY_ID_TOKEN,
 ) -> dict[str, Any]:
-    """An API Gateway REST proxy event as the Cognito authorizer would pass it on (local/api_front.py
-    builds it, as the local stack's front does)."""
+    """An API Gateway REST proxy event as the authorizer passes an allowed caller on
+    (local/api_front.py builds it, as the local stack's front does)."""
     all_headers = {"Content-Type": "application/json", **(headers or {})}
     if raw_body is None and body is not None:
         raw_body = json.dumps(body)
-    claims = {"sub": user, "email": f"{user}@example.com"} if user else None
+    authorizer = authorizer_answer(user, auth_method) if user else None
     return api_event(
-        method, path, claims=claims, body=raw_body, headers=all_headers, query=query, base64_body=base64
+        method,
+        path,
+        authorizer=authorizer,
+        body=raw_body,
+        headers=all_headers,
+        query=query,
+        base64_body=base64,
     )
 
 

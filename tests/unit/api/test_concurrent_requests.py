@@ -19,11 +19,14 @@ from local.api_front import ApiGateway, GatewayRequest, service_routes
 from tests.factories import put_job
 
 
-class AliceVerifier:
-    """Stands in for the Cognito token check: every token is alice's."""
-
-    def claims(self, authorization: str | None) -> dict[str, Any]:
-        return {"sub": "alice", "token_use": "id"}
+def alice_authorizer(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Stands in for the authorizer: every credential is alice's."""
+    allow = {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": [event["methodArn"]]}
+    return {
+        "principalId": "alice",
+        "policyDocument": {"Version": "2012-10-17", "Statement": [allow]},
+        "context": {"sub": "alice", "auth_method": "id_token"},
+    }
 
 
 def _request(method: str, path: str, body: dict | None = None) -> GatewayRequest:
@@ -34,7 +37,7 @@ def _request(method: str, path: str, body: dict | None = None) -> GatewayRequest
 
 
 def test_mixed_concurrent_requests_keep_their_statuses(api, aws_env, song_body) -> None:
-    gateway = ApiGateway(AliceVerifier(), handler.lambda_handler, service_routes())
+    gateway = ApiGateway(alice_authorizer, handler.lambda_handler, service_routes())
     api.call("GET", "/me")  # create alice once, so the first calls do not race the sign-up
     boto3.client("dynamodb").update_item(  # credits for every song below, whatever its price
         TableName=aws_env.users_table,

@@ -13,7 +13,7 @@ from openapi_spec_validator import validate
 from lambdas.api import handler, openapi
 from lambdas.api.app import openapi_document
 from lambdas.common import runtime
-from lambdas.common.models import SAFE_TEXT_PATTERN
+from lambdas.common.request_fields import SAFE_TEXT_PATTERN
 from stacks.config import ServiceConfig
 
 from .conftest import FakeContext, proxy_event
@@ -71,6 +71,7 @@ def test_core_routes_are_documented(spec) -> None:
         "repaint",
         "extend",
         "stems",
+        "transcribe",
     }
 
 

@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import boto3
 
-from lambdas.common.models import JobStatus, utc_timestamp
+from lambdas.common.clock import utc_timestamp
+from lambdas.common.models import JobStatus
 from lambdas.common.store.jobs import JobStore
 from tests import factories
 from tests.factories import put_job

@@ -95,6 +95,42 @@ def test_variants_outside_1_to_4_are_refused(api, song_body, variants) -> None:
     assert api.call("GET", "/songs").body["songs"] == []
 
 
+@pytest.mark.parametrize(
+    ("mastering", "stored"),
+    [
+        (None, None),  # the model's raw level
+        ({}, {"loudness_lufs": -14.0, "true_peak_dbtp": -1.0}),
+        ({"loudness_lufs": -23}, {"loudness_lufs": -23, "true_peak_dbtp": -1.0}),
+        ({"loudness_lufs": -6.0, "true_peak_dbtp": 0}, {"loudness_lufs": -6.0, "true_peak_dbtp": 0}),
+    ],
+)
+def test_mastering_is_stored_with_its_defaults_for_the_container(api, song_body, mastering, stored) -> None:
+    song = api.post_song({**song_body, "mastering": mastering}).body
+    assert song["request"]["mastering"] == stored
+    assert factories.jobs().get(song["job_id"]).request["mastering"] == stored
+    default = api.post_song(song_body).body["request"]["mastering"]  # absent: the default level
+    assert default == {"loudness_lufs": -14.0, "true_peak_dbtp": -1.0}
+
+
+@pytest.mark.parametrize(
+    ("mastering", "field"),
+    [
+        ({"loudness_lufs": -24}, "mastering.loudness_lufs"),
+        ({"loudness_lufs": -5.9}, "mastering.loudness_lufs"),
+        ({"true_peak_dbtp": 0.5}, "mastering.true_peak_dbtp"),
+        ({"true_peak_dbtp": -3.1}, "mastering.true_peak_dbtp"),
+        ({"true_peak_dbtp": "-1"}, "mastering.true_peak_dbtp"),
+        ({"ceiling": -1}, "mastering"),  # an unknown field (its name is not echoed)
+        ("loud", "mastering"),
+    ],
+)
+def test_mastering_outside_its_ranges_is_refused(api, song_body, mastering, field) -> None:
+    refused = api.post_song({**song_body, "mastering": mastering})
+    assert (refused.status, refused.error_code) == (422, "ValidationError")
+    assert any(d["field"].endswith(field) for d in refused.body["error"]["details"]), refused.body
+    assert api.call("GET", "/songs").body["songs"] == []
+
+
 def test_a_user_cannot_queue_more_songs_than_the_credits_pay_for(api, song_body) -> None:
     """One credit, one-minute songs: the first is accepted, the next ones are 402 until it ends."""
     factories.users().get_or_create("alice", signup_credits=1)
@@ -184,9 +220,46 @@ def test_a_song_with_variants_lists_every_take_with_its_seed_and_urls(api, aws_e
     assert body["seed"] == 42
 
 
+def test_a_songs_takes_carry_rank_measurements_and_timed_lyrics(api, aws_env) -> None:
+    job = put_processed_job("alice", takes=3, best_take=2)
+    body = api.call("GET", f"/songs/{job.job_id}").body
+    assert body["best_take"] == 2
+    assert [(t["take"], t["rank"]) for t in body["takes"]] == [(1, 2), (2, 1), (3, 3)]
+    best = body["takes"][1]
+    # The song's own audio is its best take's, not take 1's.
+    assert body["audio_urls"] == best["audio_urls"] and body["audio_url"] == best["audio_url"]
+    assert urlparse(body["audio_url"]).path.endswith(media_keys.audio_key("alice", job.job_id, "mp3", take=2))
+    assert best["analysis"] == {
+        "duration_s": 30.0,
+        "loudness_lufs": -14.0,
+        "true_peak_dbtp": -1.2,
+        "bpm": 90.0,
+        "key": "A minor",
+        "key_confidence": 0.6,
+    }
+    assert best["scores"] == {"text_audio": 0.3, "lyrics_accuracy": 0.7, "bpm_error": None, "key_match": None}
+    for take in body["takes"]:
+        url = urlparse(take["lyrics_timing_url"])
+        assert url.path.endswith(media_keys.lyrics_timing_key("alice", job.job_id, take["take"]))
+        assert parse_qs(url.query)["X-Amz-Expires"] == ["3600"]
+    assert media_keys.lyrics_timing_key("alice", job.job_id, 2).endswith("/lyrics-take2.lrc")
+
+
+def test_a_song_from_before_measuring_has_null_measurements(api, aws_env) -> None:
+    job = put_processed_job("alice", takes=2)
+    result = job.result.model_copy(update={"takes": [], "best_take": None})
+    factories.jobs().delete(job.job_id, "alice")
+    factories.put_job("alice", JobStatus.PROCESSED, job_id=job.job_id, result=result)
+    body = api.call("GET", f"/songs/{job.job_id}").body
+    assert body["best_take"] is None and body["audio_url"] == body["takes"][0]["audio_url"]
+    unmeasured = [(t["rank"], t["analysis"], t["lyrics_timing_url"]) for t in body["takes"]]
+    assert unmeasured == [(None, None, None)] * 2
+
+
 def test_delete_removes_row_and_media(api, aws_env) -> None:
-    job = put_processed_job("alice")
+    job = put_processed_job("alice", takes=2)
     other = put_processed_job("alice")
+    assert job.result.takes[1].lyrics_timing_key.endswith("lyrics-take2.lrc")  # deleted with the rest
     result = api.call("DELETE", f"/songs/{job.job_id}")
     assert (result.status, result.body) == (204, None)
     assert factories.jobs().find(job.job_id) is None
@@ -239,7 +312,7 @@ def test_other_users_song_is_404_on_get_and_delete(api, aws_env) -> None:
     listed = boto3.client("s3").list_objects_v2(
         Bucket=aws_env.media_bucket, Prefix=f"songs/bob/{job.job_id}/"
     )
-    assert listed["KeyCount"] == 3
+    assert listed["KeyCount"] == 4  # 2 audio, timed lyrics, cover
     assert api.call("GET", "/songs", user="mallory").body["songs"] == []
 
 

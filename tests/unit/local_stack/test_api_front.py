@@ -1,4 +1,5 @@
-"""The local API Gateway: authorizer decisions and the proxy event the handler receives."""
+"""The local API Gateway: the service's authorizer (run as API Gateway runs it), its decisions, and
+the proxy event the handler receives."""
 
 from __future__ import annotations
 
@@ -16,9 +17,13 @@ import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 from moto.cognitoidp.models import load_resource
 
-from local.api_front import ApiGateway, ApiServer, RouteTable, service_routes
-from local.cognito import CognitoSettings, TokenVerifier, sign_in
+from lambdas.common import contract
+from local.api_front import ApiGateway, ApiServer, RouteTable, policy_allows, service_routes
+from local.cognito import CognitoSettings, sign_in
+from local.functions import load, local_values
+from local.lambda_context import Handler
 from local.resources import create_user_pool
+from stacks.config import ServiceConfig
 
 from .raw_http import raw_request
 
@@ -40,8 +45,15 @@ def cognito(emulator, names) -> CognitoSettings:
 
 
 @pytest.fixture(scope="module")
-def api(cognito):
-    server = ApiServer(ApiGateway(TokenVerifier(cognito), echo_handler, service_routes()))
+def authorizer(cognito, names, emulator) -> Handler:
+    """The authorizer function with the environment the local stack gives it (moto's pool)."""
+    values = local_values(ServiceConfig(), names, state_machine_arn="arn", api_origins="*", user_pool=cognito)
+    return load("authorizer", contract.function_environment("authorizer", values))
+
+
+@pytest.fixture(scope="module")
+def api(authorizer):
+    server = ApiServer(ApiGateway(authorizer, echo_handler, service_routes()))
     server.start()
     yield server.url
     server.stop()
@@ -82,7 +94,7 @@ def test_missing_or_malformed_token_is_401(api, header) -> None:
     assert response.json()["error"]["code"] == "Unauthorized"
 
 
-def test_signed_in_user_reaches_the_handler_with_claims(api, cognito) -> None:
+def test_signed_in_user_reaches_the_handler_as_the_authorizer_passes_them(api, cognito) -> None:
     token = sign_in(cognito, "alice")
     response = requests.delete(
         f"{api}/songs/abc-123?limit=5&limit=7",
@@ -92,10 +104,12 @@ def test_signed_in_user_reaches_the_handler_with_claims(api, cognito) -> None:
     )
     assert response.status_code == 200
     event = response.json()["event"]
-    claims = event["requestContext"]["authorizer"]["claims"]
-    assert claims["sub"] == jwt.decode(token, options={"verify_signature": False})["sub"]
-    assert claims["cognito:username"] == "alice"
-    assert all(isinstance(v, str) for v in claims.values())
+    sub = jwt.decode(token, options={"verify_signature": False})["sub"]
+    assert event["requestContext"]["authorizer"] == {
+        "principalId": sub,
+        "sub": sub,
+        "auth_method": "id_token",
+    }
     assert event["resource"] == "/songs/{song_id}"
     assert event["path"] == "/songs/abc-123"
     assert event["pathParameters"] == {"song_id": "abc-123"}
@@ -232,7 +246,7 @@ def test_malformed_request_line_is_a_json_error(api) -> None:
     assert json.loads(body)["error"]["code"] == "InternalError"
 
 
-def test_the_handler_runs_one_request_at_a_time(cognito) -> None:
+def test_the_handler_runs_one_request_at_a_time(authorizer) -> None:
     active, peak, lock = 0, 0, threading.Lock()
 
     def slow_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -245,7 +259,7 @@ def test_the_handler_runs_one_request_at_a_time(cognito) -> None:
             active -= 1
         return {"statusCode": 200, "body": "{}"}
 
-    server = ApiServer(ApiGateway(TokenVerifier(cognito), slow_handler, service_routes()))
+    server = ApiServer(ApiGateway(authorizer, slow_handler, service_routes()))
     server.start()
     try:
         with ThreadPoolExecutor(max_workers=8) as pool:
@@ -268,8 +282,8 @@ def test_handler_exception_is_502_without_details(api, cognito) -> None:
 def test_route_table_matches_templates_static_first() -> None:
     spec = {
         "paths": {
-            "/songs/{song_id}": {"get": {"security": [{"cognito": []}]}},
-            "/songs/cancel": {"post": {"security": [{"cognito": []}]}},
+            "/songs/{song_id}": {"get": {"security": [{"bearer": []}]}},
+            "/songs/cancel": {"post": {"security": [{"bearer": []}]}},
             "/health": {"get": {"security": []}},
         }
     }
@@ -282,10 +296,10 @@ def test_route_table_matches_templates_static_first() -> None:
     assert not routes.allows("GET", "/songs/cancel")
 
 
-def test_gateway_errors_carry_the_web_apps_origin(cognito) -> None:
+def test_gateway_errors_carry_the_web_apps_origin(authorizer) -> None:
     # Like the deployed gateway responses: the web app can read a 401/403 body, not just fail CORS.
     server = ApiServer(
-        ApiGateway(TokenVerifier(cognito), echo_handler, service_routes(), cors_origin="http://127.0.0.1:5")
+        ApiGateway(authorizer, echo_handler, service_routes(), cors_origin="http://127.0.0.1:5")
     )
     server.start()
     try:
@@ -297,14 +311,14 @@ def test_gateway_errors_carry_the_web_apps_origin(cognito) -> None:
         server.stop()
 
 
-def test_a_204_goes_out_without_a_body_whatever_the_handler_said(cognito) -> None:
+def test_a_204_goes_out_without_a_body_whatever_the_handler_said(authorizer) -> None:
     """Two requests on one keep-alive connection: a body on the first (a 204) would be read as the
     start of the second response."""
 
     def no_content(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return {"statusCode": 204, "headers": {"Content-Type": "application/json"}, "body": "null"}
 
-    server = ApiServer(ApiGateway(TokenVerifier(cognito), no_content, service_routes()))
+    server = ApiServer(ApiGateway(authorizer, no_content, service_routes()))
     server.start()
     try:
         with requests.Session() as session:
@@ -314,3 +328,79 @@ def test_a_204_goes_out_without_a_body_whatever_the_handler_said(cognito) -> Non
         server.stop()
     assert (first.status_code, first.content) == (204, b"")
     assert (second.status_code, second.content) == (204, b"")
+
+
+def _answering(answer: Any) -> Handler:
+    def authorizer(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    return authorizer
+
+
+def _policy(effect: str, resource: str) -> dict[str, Any]:
+    statement = {"Action": "execute-api:Invoke", "Effect": effect, "Resource": [resource]}
+    return {"principalId": "u1", "policyDocument": {"Version": "2012-10-17", "Statement": [statement]}}
+
+
+@pytest.mark.parametrize(
+    ("answer", "status", "code"),
+    [
+        (Exception("Unauthorized"), 401, "Unauthorized"),
+        (RuntimeError("table missing"), 500, "InternalError"),
+        (_policy("Deny", "arn:aws:execute-api:*"), 403, "Forbidden"),
+        (_policy("Allow", "arn:aws:execute-api:us-east-1:*:local/v1/GET/songs"), 403, "Forbidden"),
+    ],
+    ids=["unauthorized", "authorizer-fails", "denied", "allowed-elsewhere"],
+)
+def test_the_authorizers_refusals_answer_as_api_gateway_does(answer, status, code) -> None:
+    server = ApiServer(ApiGateway(_answering(answer), echo_handler, service_routes()))
+    server.start()
+    try:
+        response = requests.get(f"{server.url}/me", headers={"Authorization": "Bearer x"}, timeout=10)
+    finally:
+        server.stop()
+    assert (response.status_code, response.json()["error"]["code"]) == (status, code)
+
+
+def test_the_authorizers_event_and_context_reach_the_handler() -> None:
+    seen: list[dict[str, Any]] = []
+
+    def authorizer(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        seen.append(event)
+        return {
+            **_policy("Allow", "arn:aws:execute-api:us-east-1:*:local/v1/*/*"),
+            "context": {"n": 3, "ok": True},
+        }
+
+    server = ApiServer(ApiGateway(authorizer, echo_handler, service_routes()))
+    server.start()
+    try:
+        response = requests.get(
+            f"{server.url}/songs/abc?x=1", headers={"Authorization": "Bearer t"}, timeout=10
+        )
+    finally:
+        server.stop()
+    (event,) = seen
+    assert event["type"] == "REQUEST" and event["headers"]["Authorization"] == "Bearer t"
+    assert event["methodArn"].endswith(":local/v1/GET/songs/abc")
+    assert "body" not in event
+    assert response.json()["event"]["requestContext"]["authorizer"] == {
+        "principalId": "u1",
+        "n": "3",
+        "ok": "true",
+    }
+
+
+def test_policy_evaluation_denies_win_and_wildcards_span_slashes() -> None:
+    arn = "arn:aws:execute-api:us-east-1:1:local/v1/DELETE/me/api-keys/k"
+    allow_all = _policy("Allow", "arn:aws:execute-api:us-east-1:1:local/v1/*/*")["policyDocument"]
+    assert policy_allows(allow_all, arn)
+    deny = {
+        "Effect": "Deny",
+        "Action": "execute-api:Invoke",
+        "Resource": "arn:aws:execute-api:*/me/api-keys*",
+    }
+    assert not policy_allows({"Statement": [*allow_all["Statement"], deny]}, arn)
+    assert not policy_allows({"Statement": []}, arn)

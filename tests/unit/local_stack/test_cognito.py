@@ -7,8 +7,10 @@ import os
 
 import jwt
 
+from lambdas.authorizer.credentials import Authenticator
+from lambdas.common.store.api_keys import ApiKeyStore
 from local.__main__ import main
-from local.cognito import CognitoSettings, TokenVerifier, sign_in
+from local.cognito import CognitoSettings, sign_in
 from local.resources import create_user_pool
 
 
@@ -23,8 +25,14 @@ def test_token_command_creates_the_user_once_and_prints_a_valid_token(
     first = capsys.readouterr().out.strip()
     second = sign_in(CognitoSettings(**cognito), "carol")
 
-    verifier = TokenVerifier(CognitoSettings(**cognito))
-    assert verifier.claims(first)["sub"] == verifier.claims(second)["sub"]
+    settings = CognitoSettings(**cognito)
+    verifier = Authenticator(
+        issuer=settings.issuer,
+        client_id=settings.client_id,
+        jwks_url=settings.jwks_url,
+        keys=ApiKeyStore(names.api_keys_table),  # not read: tokens only
+    )
+    assert verifier.identify(first).user_id == verifier.identify(second).user_id
     assert jwt.get_unverified_header(first)["alg"] == "RS256"
     users = emulator.client("cognito-idp").list_users(UserPoolId=pool.user_pool_id)["Users"]
     assert [u["Username"] for u in users] == ["carol"]

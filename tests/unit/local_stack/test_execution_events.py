@@ -43,7 +43,14 @@ def _stopped_execution(emulator, names, name: str) -> tuple[Any, str]:
         name=f"{names.jobs_table}-{name}", definition=json.dumps(WAIT_FOREVER), roleArn=ROLE
     )["stateMachineArn"]
     run = sfn.start_execution(stateMachineArn=arn, name=name, input="{}")
-    sfn.stop_execution(executionArn=run["executionArn"], error="Test", cause="stopped by the test")
+    # moto runs the execution on a thread of its own: on a loaded machine that thread can mark it
+    # RUNNING after the stop, so stop until the stop holds.
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        sfn.stop_execution(executionArn=run["executionArn"], error="Test", cause="stopped by the test")
+        if sfn.describe_execution(executionArn=run["executionArn"])["status"] == "ABORTED":
+            break
+        time.sleep(0.05)
     return sfn, arn
 
 

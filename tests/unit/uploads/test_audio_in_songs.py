@@ -254,7 +254,7 @@ def test_stems_render_the_source_length_once_per_track() -> None:
     assert rendered_duration_s(stems, source) == 61.0
     # Two started minutes, three tracks.
     request = {**stems.model_dump(mode="json"), "duration_s": 61.0}
-    assert request_price(request, credits_per_minute=1) == 6
+    assert request_price(request, credits_per_minute=1, transcribe_credits=1) == 6
 
 
 @pytest.mark.parametrize("mode", ["cover", "repaint", "extend"])

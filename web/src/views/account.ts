@@ -1,9 +1,10 @@
-// The account: credits in full, and the webhook signing secret (shown on request, rotated with a
-// confirmation) for songs created with a webhook URL.
+// The account: credits in full, personal API keys (views/keys.ts), and the webhook signing
+// secret (shown on request, rotated with a confirmation) for songs created with a webhook URL.
 import type { WebhookSecret } from "../api";
 import type { Context } from "../context";
 import { h, replace } from "../dom";
 import { errorBox } from "../ui";
+import { apiKeysSection } from "./keys";
 
 export function renderAccount(root: HTMLElement, ctx: Context): void {
   const credits = h("dl", { class: "facts" });
@@ -35,6 +36,7 @@ export function renderAccount(root: HTMLElement, ctx: Context): void {
     h("h1", { tabindex: "-1" }, "Account"),
     h("section", { class: "card", "aria-labelledby": "credits-title" },
       h("h2", { id: "credits-title" }, "Credits"), credits, creditsError),
+    apiKeysSection(ctx),
     h("section", { class: "card", "aria-labelledby": "webhooks-title" },
       h("h2", { id: "webhooks-title" }, "Webhooks"),
       h("p", {}, "A song created with a webhook URL (in its advanced settings) sends its events there: processing, processed, "

@@ -25,7 +25,7 @@ const isAudioMode = (mode: Mode): mode is AudioMode => AUDIO_MODES.some((m) => m
 
 // The choices offered, each checked against the API's own enums (the generated types).
 type Request<M extends SongRequest["mode"]> = Extract<SongRequest, { mode: M }>;
-const FORMATS = ["wav", "mp3", "flac"] as const satisfies NonNullable<SongRequest["formats"]>;
+const FORMATS = ["wav", "mp3", "flac"] as const satisfies NonNullable<Request<"description">["formats"]>;
 const TIME_SIGNATURES = [2, 3, 4, 6] as const satisfies NonNullable<Request<"description">["time_signature"]>[];
 const STEM_TRACKS = [
   "vocals", "backing_vocals", "drums", "bass", "guitar", "keyboard",

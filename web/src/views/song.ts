@@ -1,9 +1,10 @@
 // One song: status while it renders; then cover, player, lyrics, categories, downloads (per take,
 // per stem track); what it was made from; delete, cancel while it is queued or processing, and
-// "use as a source" for a new cover, repaint, extension or stems.
+// "use as a source" for a new cover, repaint, extension or stems, and "Get MIDI" (a transcribe song).
 import type { SongDetail, SongSource, Take } from "../api";
 import type { Context } from "../context";
 import { h, replace } from "../dom";
+import { showTimedLyrics } from "../lyrics";
 import { errorBox, isActive, poll, songTitle, statusBadge, trackLabel, when } from "../ui";
 
 const POLL_MS = 2000;
@@ -45,20 +46,27 @@ export function renderSong(root: HTMLElement, ctx: Context, songId: string): voi
             song.categories?.length ? h("ul", { class: "chips", "aria-label": "Categories" }, song.categories.map((c) => h("li", {}, c))) : null)),
         song.audio_url ? player(song, keepPlayer ? audio! : null) : null,
         downloads("Download", song.audio_urls),
-        takes(song.takes),
+        song.midi_url ? downloads("MIDI", { mid: song.midi_url }) : null,
+        measures(song),
+        takes(song.takes, song.best_take),
         tracks(song.tracks),
         song.prompt ? h("section", {}, h("h2", {}, "Style"), h("p", {}, song.prompt)) : null,
-        song.lyrics ? h("section", {}, h("h2", {}, "Lyrics"), h("pre", { class: "lyrics" }, song.lyrics)) : null,
+        song.lyrics ? h("section", { class: "lyrics-section" }, h("h2", {}, "Lyrics"), h("pre", { class: "lyrics" }, song.lyrics)) : null,
         h("div", { class: "row actions" },
           isActive(song) ? h("button", { type: "button", onclick: () => cancel(song) }, "Cancel") : null,
           // A stems song is refused as a source by the API; so is an unfinished one.
-          song.status === "processed" && song.mode !== "stems"
+          song.status === "processed" && song.mode !== "stems" && song.mode !== "transcribe"
             ? h("a", { class: "button", href: `/?source=${encodeURIComponent(song.job_id)}` }, "Use as a source") : null,
-          song.status === "processed" && song.mode !== "stems"
+          // Any finished song with audio (stems too: each track gets its own MIDI file).
+          song.status === "processed" && song.mode !== "transcribe"
+            ? h("button", { type: "button", onclick: () => getMidi(song) }, "Get MIDI") : null,
+          // A persona is cut from one mixed track: not from stems, nor from a MIDI transcription.
+          song.status === "processed" && song.mode !== "stems" && song.mode !== "transcribe"
             ? h("a", { class: "button", href: `/personas?song=${encodeURIComponent(song.job_id)}` }, "Make a persona from this song")
             : null,
           !isActive(song) ? h("button", { type: "button", class: "danger", onclick: () => remove(song) }, "Delete") : null),
         actionsError));
+    followLyrics(root, song);
     if (isActive(song) && !stopPolling) {
       stopPolling = poll(async () => {
         const fresh = await load();
@@ -80,6 +88,21 @@ export function renderSong(root: HTMLElement, ctx: Context, songId: string): voi
       ctx.announce("Canceling the song.");
       await load();
       void ctx.refreshCredits();
+    } catch (error) {
+      replace(actionsError, errorBox(error));
+    }
+  };
+
+  // The MIDI is a song of its own (mode transcribe): its page shows the files once they are made.
+  let midiKey = crypto.randomUUID(); // a double click is the same request
+  const getMidi = async (song: SongDetail) => {
+    replace(actionsError);
+    try {
+      const midi = await ctx.api.createSong({ mode: "transcribe", source: { song_id: song.job_id } }, midiKey);
+      midiKey = crypto.randomUUID();
+      ctx.announce("Transcribing to MIDI: it is queued.");
+      void ctx.refreshCredits();
+      ctx.navigate(`/songs/${encodeURIComponent(midi.job_id)}`);
     } catch (error) {
       replace(actionsError, errorBox(error));
     }
@@ -120,22 +143,76 @@ function fileLinks(urls: Record<string, string>, label?: string): HTMLElement {
 
 /** One take or stem track: its name, a player and its downloads. */
 function playable(name: string, urls: Record<string, string>, detail: string, attrs: Record<string, unknown> = {}): HTMLElement {
-  const first = Object.values(urls)[0];
+  const first = Object.entries(urls).find(([format]) => format !== "mid")?.[1]; // MIDI is not playable
   return h("li", attrs, h("h3", {}, name), detail ? h("p", { class: "meta" }, detail) : null,
     first ? h("audio", { controls: true, preload: "none", src: first, "aria-label": `Play ${name}` }) : null,
     fileLinks(urls, `${name} downloads`));
 }
 
-/** Extra takes of a song rendered with `variants` > 1 (each its own seed and files). */
-function takes(list?: Take[] | null): HTMLElement | null {
+/** The takes of a song rendered with `variants` > 1 (each its own seed, files and measurements);
+ * the best one (the main player's) is marked. */
+function takes(list?: Take[] | null, best?: number | null): HTMLElement | null {
   if (!list || list.length < 2) return null;
   return h("section", { class: "takes" }, h("h2", {}, "Variants"),
-    h("ol", {}, list.map((take) => playable(`Take ${take.take}`,
-      take.audio_urls ?? (take.audio_url ? { audio: take.audio_url } : {}),
-      take.seed !== undefined && take.seed !== null ? `seed ${take.seed}` : ""))));
+    h("ol", {}, list.map((take) => {
+      const item = playable(take.take === best ? `Take ${take.take} (best)` : `Take ${take.take}`,
+        take.audio_urls ?? (take.audio_url ? { audio: take.audio_url } : {}),
+        take.seed !== undefined && take.seed !== null ? `seed ${take.seed}` : "",
+        { "data-take": take.take, "data-rank": take.rank ?? undefined });
+      item.append(...measureLines(take));
+      return item;
+    })));
 }
 
-/** Stems: one player and one set of downloads per extracted track. */
+/** A song of one take: its measurements under the player. */
+function measures(song: SongDetail): HTMLElement | null {
+  const only = song.takes?.length === 1 ? song.takes[0] : null;
+  const lines = only ? measureLines(only) : [];
+  return lines.length ? h("section", { class: "measures" }, h("h2", {}, "Measured"), lines) : null;
+}
+
+function measureLines(take: Take): HTMLElement[] {
+  const a = take.analysis;
+  const s = take.scores;
+  const fixed = (value: number | null | undefined, digits: number, unit: string) =>
+    value === null || value === undefined ? null : `${value.toFixed(digits)} ${unit}`;
+  const heard = [
+    a ? fixed(a.bpm, 0, "BPM") : null,
+    a?.key ?? null,
+    a ? fixed(a.loudness_lufs, 1, "LUFS") : null,
+    a ? fixed(a.true_peak_dbtp, 1, "dBTP peak") : null,
+  ].filter(Boolean);
+  const percent = (value: number | null | undefined, label: string) =>
+    value === null || value === undefined ? null : `${label} ${Math.round(value * 100)}%`;
+  const scored = [
+    s?.text_audio !== null && s?.text_audio !== undefined ? `style match ${s.text_audio.toFixed(2)}` : null,
+    percent(s?.lyrics_accuracy, "words understood"),
+    percent(s?.bpm_error, "tempo off by"),
+    percent(s?.key_match, "key match"),
+  ].filter(Boolean);
+  return [
+    heard.length ? h("p", { class: "meta analysis" }, heard.join(" · ")) : null,
+    scored.length ? h("p", { class: "meta scores" }, scored.join(" · ")) : null,
+  ].filter((el): el is HTMLParagraphElement => el !== null);
+}
+
+/** The lyrics follow the main player with the timed lyrics of the take it plays (the best take). */
+function followLyrics(root: HTMLElement, song: SongDetail): void {
+  const audio = root.querySelector<HTMLAudioElement>("audio.main-player");
+  const target = root.querySelector<HTMLElement>(".lyrics-section");
+  const main = song.takes?.find((take) => take.take === (song.best_take ?? 1));
+  if (audio && target && main?.lyrics_timing_url) {
+    const plain = target.querySelector("pre.lyrics");
+    if (!plain) return;
+    // The plain lyrics stay until the timed ones arrive (and if they cannot be read).
+    const holder = h("div", { class: "lyrics-holder" });
+    plain.replaceWith(holder);
+    holder.append(plain);
+    void showTimedLyrics(main.lyrics_timing_url, holder, audio);
+  }
+}
+
+/** Stems: one player and one set of downloads per extracted track (and its MIDI file, if made). */
 function tracks(list?: Record<string, Record<string, string>> | null): HTMLElement | null {
   if (!list || !Object.keys(list).length) return null;
   return h("section", { class: "stems" }, h("h2", {}, "Stems"),
@@ -147,6 +224,7 @@ const MADE_FROM: Record<string, string> = {
   repaint: "Repainted from",
   extend: "An extension of",
   stems: "Stems of",
+  transcribe: "MIDI of",
 };
 
 function sourceLine(mode: string, source: SongSource): HTMLElement {

@@ -28,6 +28,9 @@ from .errors import (
     WaitTimeoutError,
 )
 from .models import (
+    ApiKeyCreated,
+    ApiKeyDetail,
+    ApiKeyList,
     CoverRequest,
     CustomLyricsRequest,
     DescribedLyricsRequest,
@@ -40,6 +43,7 @@ from .models import (
     SongPage,
     SongSummary,
     StemsRequest,
+    TranscribeRequest,
     UploadCreated,
     UploadDetail,
     UploadStatus,
@@ -57,7 +61,8 @@ SongRequest = Annotated[
     | CoverRequest
     | RepaintRequest
     | ExtendRequest
-    | StemsRequest,
+    | StemsRequest
+    | TranscribeRequest,
     Field(discriminator="mode"),
 ]
 TERMINAL_STATUSES = frozenset({JobStatus.processed, JobStatus.failed, JobStatus.canceled})
@@ -166,6 +171,27 @@ class Client:
         """A new webhook secret; deliveries from now on are signed with it."""
         response = self._api.request("POST", "me/webhook-secret/rotate", idempotent=False)
         return WebhookSecretResponse.model_validate_json(response.content).secret
+
+    # --- API keys (these three need a signed-in session: an id token, not a key) ------------
+
+    def create_api_key(self, name: str, expires_in_days: int | None = None) -> ApiKeyCreated:
+        """A new personal API key; its `secret` is in this answer only (only its hash is kept)."""
+        body: dict[str, Any] = {"name": name}
+        if expires_in_days is not None:
+            body["expires_in_days"] = expires_in_days
+        # Not retried: a lost answer would leave a key whose secret nobody saw (revoke it).
+        response = self._api.request("POST", "me/api-keys", json=body, idempotent=False)
+        return ApiKeyCreated.model_validate_json(response.content)
+
+    def list_api_keys(self) -> list[ApiKeyDetail]:
+        response = self._api.request("GET", "me/api-keys", idempotent=True)
+        return ApiKeyList.model_validate_json(response.content).keys
+
+    def revoke_api_key(self, key_id: str) -> None:
+        """Revoke a key (API Gateway may accept it for up to its authorizer cache time, 5 min)."""
+        if not re.fullmatch(r"[0-9a-f]{16}", key_id):
+            raise ValueError(f"not an API key id: {key_id!r}")
+        self._api.request("DELETE", f"me/api-keys/{key_id}", idempotent=True)
 
     # --- songs -----------------------------------------------------------------------------
 

@@ -9,6 +9,108 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import TypeAliasType
 
+
+class ApiKeyCreated(BaseModel):
+    key_id: Annotated[
+        str,
+        Field(
+            description="The key's id (the `key_id` in paths); its secret starts with `prefix`",
+            title="Key Id",
+        ),
+    ]
+    name: Annotated[str, Field(title="Name")]
+    prefix: Annotated[
+        str,
+        Field(description="The secret's public start (`sng_<key_id>`), to recognise it by", title="Prefix"),
+    ]
+    created_at: Annotated[str, Field(title="Created At")]
+    expires_at: Annotated[
+        str | None, Field(description="The key stops working then; null: never", title="Expires At")
+    ] = None
+    last_used_at: Annotated[
+        str | None,
+        Field(
+            description="Last authorization with it (to the minute; null: never used)", title="Last Used At"
+        ),
+    ] = None
+    secret: Annotated[
+        str,
+        Field(
+            description="Send it as `Authorization: Bearer <secret>`. Shown this once: only its hash is kept",
+            title="Secret",
+        ),
+    ]
+
+
+class ApiKeyDetail(BaseModel):
+    key_id: Annotated[
+        str,
+        Field(
+            description="The key's id (the `key_id` in paths); its secret starts with `prefix`",
+            title="Key Id",
+        ),
+    ]
+    name: Annotated[str, Field(title="Name")]
+    prefix: Annotated[
+        str,
+        Field(description="The secret's public start (`sng_<key_id>`), to recognise it by", title="Prefix"),
+    ]
+    created_at: Annotated[str, Field(title="Created At")]
+    expires_at: Annotated[
+        str | None, Field(description="The key stops working then; null: never", title="Expires At")
+    ] = None
+    last_used_at: Annotated[
+        str | None,
+        Field(
+            description="Last authorization with it (to the minute; null: never used)", title="Last Used At"
+        ),
+    ] = None
+
+
+class ApiKeyList(BaseModel):
+    keys: Annotated[
+        list[ApiKeyDetail], Field(description="Oldest first; expired keys too, until revoked", title="Keys")
+    ]
+
+
+ExpiresInDays = TypeAliasType(
+    "ExpiresInDays",
+    Annotated[
+        int,
+        Field(
+            description="The key stops working after this many days; null: never",
+            ge=1,
+            le=3650,
+            title="Expires In Days",
+        ),
+    ],
+)
+
+
+class ApiKeyRequest(BaseModel):
+    """
+    `POST /me/api-keys`: a name to recognise the key by, and optionally its lifetime.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    name: Annotated[
+        str,
+        Field(
+            description="Shown in the list; not secret",
+            max_length=100,
+            min_length=1,
+            pattern="^[^\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F]*$",
+            title="Name",
+        ),
+    ]
+    expires_in_days: Annotated[
+        ExpiresInDays | None,
+        Field(description="The key stops working after this many days; null: never", title="Expires In Days"),
+    ] = None
+
+
 PersonaId = TypeAliasType(
     "PersonaId",
     Annotated[
@@ -20,23 +122,6 @@ PersonaId = TypeAliasType(
         ),
     ],
 )
-
-
-Seed = TypeAliasType("Seed", Annotated[int, Field(ge=0, le=4294967295, title="Seed")])
-
-
-GuidanceScale = TypeAliasType(
-    "GuidanceScale", Annotated[float, Field(ge=1.0, le=15.0, title="Guidance Scale")]
-)
-
-
-InferenceSteps = TypeAliasType("InferenceSteps", Annotated[int, Field(ge=1, le=100, title="Inference Steps")])
-
-
-class Format(StrEnum):
-    wav = "wav"
-    mp3 = "mp3"
-    flac = "flac"
 
 
 Title = TypeAliasType(
@@ -65,6 +150,23 @@ WebhookUrl = TypeAliasType(
         ),
     ],
 )
+
+
+Seed = TypeAliasType("Seed", Annotated[int, Field(ge=0, le=4294967295, title="Seed")])
+
+
+GuidanceScale = TypeAliasType(
+    "GuidanceScale", Annotated[float, Field(ge=1.0, le=15.0, title="Guidance Scale")]
+)
+
+
+InferenceSteps = TypeAliasType("InferenceSteps", Annotated[int, Field(ge=1, le=100, title="Inference Steps")])
+
+
+class Format(StrEnum):
+    wav = "wav"
+    mp3 = "mp3"
+    flac = "flac"
 
 
 Lyrics = TypeAliasType(
@@ -102,174 +204,6 @@ class TimeSignature(IntEnum):
 VocalLanguage = TypeAliasType(
     "VocalLanguage", Annotated[str, Field(examples=["en"], pattern="^[a-z]{2}$", title="Vocal Language")]
 )
-
-
-class CustomLyricsRequest(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid",
-    )
-    persona_id: Annotated[
-        PersonaId | None,
-        Field(
-            description="One of your personas (POST /personas): its reference clip conditions the voice and sound, its style joins the prompt",
-            title="Persona Id",
-        ),
-    ] = None
-    seed: Annotated[Seed | None, Field(title="Seed")] = None
-    guidance_scale: Annotated[GuidanceScale | None, Field(title="Guidance Scale")] = None
-    inference_steps: Annotated[InferenceSteps | None, Field(title="Inference Steps")] = None
-    formats: Annotated[list[Format] | None, Field(max_length=3, min_length=1, title="Formats")] = None
-    title: Annotated[Title | None, Field(title="Title")] = None
-    webhook_url: Annotated[
-        WebhookUrl | None,
-        Field(
-            description="https URL that receives the song's lifecycle events, signed per Standard Webhooks; port 443 (the default) or 8443 only, and its host must resolve to public addresses only (checked now and at every delivery)",
-            title="Webhook Url",
-        ),
-    ] = None
-    variants: Annotated[
-        int | None,
-        Field(
-            description="Takes to render in one batch, each priced; take k uses seed + k - 1",
-            ge=1,
-            le=4,
-            title="Variants",
-        ),
-    ] = 1
-    instrumental: Annotated[bool | None, Field(title="Instrumental")] = False
-    duration_s: Annotated[int | None, Field(ge=10, le=600, title="Duration S")] = 180
-    bpm: Annotated[Bpm | None, Field(title="Bpm")] = None
-    key: Annotated[Key | None, Field(examples=["C major", "F# minor"], title="Key")] = None
-    time_signature: Annotated[TimeSignature | None, Field(title="Time Signature")] = None
-    vocal_language: Annotated[VocalLanguage | None, Field(examples=["en"], title="Vocal Language")] = None
-    mode: Annotated[Literal["custom_lyrics"], Field(title="Mode")]
-    prompt: Annotated[
-        str,
-        Field(
-            max_length=500,
-            min_length=3,
-            pattern="^[^\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F]*$",
-            title="Prompt",
-        ),
-    ]
-    lyrics: Annotated[
-        str,
-        Field(
-            max_length=5000,
-            min_length=1,
-            pattern="^[^\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F]*$",
-            title="Lyrics",
-        ),
-    ]
-
-
-class DescribedLyricsRequest(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid",
-    )
-    persona_id: Annotated[
-        PersonaId | None,
-        Field(
-            description="One of your personas (POST /personas): its reference clip conditions the voice and sound, its style joins the prompt",
-            title="Persona Id",
-        ),
-    ] = None
-    seed: Annotated[Seed | None, Field(title="Seed")] = None
-    guidance_scale: Annotated[GuidanceScale | None, Field(title="Guidance Scale")] = None
-    inference_steps: Annotated[InferenceSteps | None, Field(title="Inference Steps")] = None
-    formats: Annotated[list[Format] | None, Field(max_length=3, min_length=1, title="Formats")] = None
-    title: Annotated[Title | None, Field(title="Title")] = None
-    webhook_url: Annotated[
-        WebhookUrl | None,
-        Field(
-            description="https URL that receives the song's lifecycle events, signed per Standard Webhooks; port 443 (the default) or 8443 only, and its host must resolve to public addresses only (checked now and at every delivery)",
-            title="Webhook Url",
-        ),
-    ] = None
-    variants: Annotated[
-        int | None,
-        Field(
-            description="Takes to render in one batch, each priced; take k uses seed + k - 1",
-            ge=1,
-            le=4,
-            title="Variants",
-        ),
-    ] = 1
-    instrumental: Annotated[bool | None, Field(title="Instrumental")] = False
-    duration_s: Annotated[int | None, Field(ge=10, le=600, title="Duration S")] = 180
-    bpm: Annotated[Bpm | None, Field(title="Bpm")] = None
-    key: Annotated[Key | None, Field(examples=["C major", "F# minor"], title="Key")] = None
-    time_signature: Annotated[TimeSignature | None, Field(title="Time Signature")] = None
-    vocal_language: Annotated[VocalLanguage | None, Field(examples=["en"], title="Vocal Language")] = None
-    mode: Annotated[Literal["described_lyrics"], Field(title="Mode")]
-    prompt: Annotated[
-        str,
-        Field(
-            max_length=500,
-            min_length=3,
-            pattern="^[^\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F]*$",
-            title="Prompt",
-        ),
-    ]
-    described_lyrics: Annotated[
-        str,
-        Field(
-            max_length=1000,
-            min_length=3,
-            pattern="^[^\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F]*$",
-            title="Described Lyrics",
-        ),
-    ]
-
-
-class DescriptionRequest(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid",
-    )
-    persona_id: Annotated[
-        PersonaId | None,
-        Field(
-            description="One of your personas (POST /personas): its reference clip conditions the voice and sound, its style joins the prompt",
-            title="Persona Id",
-        ),
-    ] = None
-    seed: Annotated[Seed | None, Field(title="Seed")] = None
-    guidance_scale: Annotated[GuidanceScale | None, Field(title="Guidance Scale")] = None
-    inference_steps: Annotated[InferenceSteps | None, Field(title="Inference Steps")] = None
-    formats: Annotated[list[Format] | None, Field(max_length=3, min_length=1, title="Formats")] = None
-    title: Annotated[Title | None, Field(title="Title")] = None
-    webhook_url: Annotated[
-        WebhookUrl | None,
-        Field(
-            description="https URL that receives the song's lifecycle events, signed per Standard Webhooks; port 443 (the default) or 8443 only, and its host must resolve to public addresses only (checked now and at every delivery)",
-            title="Webhook Url",
-        ),
-    ] = None
-    variants: Annotated[
-        int | None,
-        Field(
-            description="Takes to render in one batch, each priced; take k uses seed + k - 1",
-            ge=1,
-            le=4,
-            title="Variants",
-        ),
-    ] = 1
-    instrumental: Annotated[bool | None, Field(title="Instrumental")] = False
-    duration_s: Annotated[int | None, Field(ge=10, le=600, title="Duration S")] = 180
-    bpm: Annotated[Bpm | None, Field(title="Bpm")] = None
-    key: Annotated[Key | None, Field(examples=["C major", "F# minor"], title="Key")] = None
-    time_signature: Annotated[TimeSignature | None, Field(title="Time Signature")] = None
-    vocal_language: Annotated[VocalLanguage | None, Field(examples=["en"], title="Vocal Language")] = None
-    mode: Annotated[Literal["description"], Field(title="Mode")]
-    description: Annotated[
-        str,
-        Field(
-            max_length=1000,
-            min_length=3,
-            pattern="^[^\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F]*$",
-            title="Description",
-        ),
-    ]
 
 
 class ErrorBody(BaseModel):
@@ -315,6 +249,28 @@ class JobStatus(StrEnum):
     processed = "processed"
     failed = "failed"
     canceled = "canceled"
+
+
+class Mastering(BaseModel):
+    """
+    The level every take is delivered at (docs/container.md, Measuring).
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    loudness_lufs: Annotated[
+        float | None,
+        Field(
+            description="Integrated loudness, LUFS (ITU-R BS.1770 / EBU R128)",
+            ge=-23.0,
+            le=-6.0,
+            title="Loudness Lufs",
+        ),
+    ] = -14.0
+    true_peak_dbtp: Annotated[
+        float | None, Field(description="True-peak ceiling, dBTP", ge=-3.0, le=0.0, title="True Peak Dbtp")
+    ] = -1.0
 
 
 class MeResponse(BaseModel):
@@ -477,25 +433,6 @@ class SongSummary(BaseModel):
     ] = None
 
 
-class SongTake(BaseModel):
-    """
-    One take of a processed song (a song requested with `variants` k has k takes).
-    """
-
-    take: Annotated[
-        int, Field(description="1-based; take 1 is also the song's own `audio_url` and `seed`", title="Take")
-    ]
-    seed: Annotated[
-        int | None, Field(description="Render this seed with variants 1 to get this take again", title="Seed")
-    ] = None
-    audio_url: Annotated[
-        str | None, Field(description="Presigned URL of the first requested format", title="Audio Url")
-    ] = None
-    audio_urls: Annotated[
-        dict[str, str] | None, Field(description="Presigned URL per audio format", title="Audio Urls")
-    ] = None
-
-
 class SourceRef1(BaseModel):
     """
     Exactly one of `upload_id` (a ready upload) or `song_id` (one of the caller's processed songs).
@@ -532,6 +469,13 @@ SourceRef = TypeAliasType(
 )
 
 
+class Format6(StrEnum):
+    wav = "wav"
+    mp3 = "mp3"
+    flac = "flac"
+    mid = "mid"
+
+
 class Track(StrEnum):
     vocals = "vocals"
     backing_vocals = "backing_vocals"
@@ -549,22 +493,37 @@ class Track(StrEnum):
 
 class StemsRequest(BaseModel):
     """
-    Split the source into `tracks`: one audio file per track.
+    Split the source into `tracks`: one audio file per track (and format), and with "mid" in
+    `formats` one MIDI file per track as well.
     """
 
     model_config = ConfigDict(
         extra="forbid",
     )
-    seed: Annotated[Seed | None, Field(title="Seed")] = None
-    guidance_scale: Annotated[GuidanceScale | None, Field(title="Guidance Scale")] = None
-    inference_steps: Annotated[InferenceSteps | None, Field(title="Inference Steps")] = None
-    formats: Annotated[list[Format] | None, Field(max_length=3, min_length=1, title="Formats")] = None
     title: Annotated[Title | None, Field(title="Title")] = None
     webhook_url: Annotated[
         WebhookUrl | None,
         Field(
             description="https URL that receives the song's lifecycle events, signed per Standard Webhooks; port 443 (the default) or 8443 only, and its host must resolve to public addresses only (checked now and at every delivery)",
             title="Webhook Url",
+        ),
+    ] = None
+    seed: Annotated[Seed | None, Field(title="Seed")] = None
+    guidance_scale: Annotated[GuidanceScale | None, Field(title="Guidance Scale")] = None
+    inference_steps: Annotated[InferenceSteps | None, Field(title="Inference Steps")] = None
+    formats: Annotated[
+        list[Format6] | None,
+        Field(
+            description='Audio formats of every track; "mid" adds each track transcribed to MIDI',
+            max_length=4,
+            min_length=1,
+            title="Formats",
+        ),
+    ] = None
+    mastering: Annotated[
+        Mastering | None,
+        Field(
+            description="The delivered level: absent = -14 LUFS / -1 dBTP, either field may be left out; null = the model's raw level (repaint and extend keep their untouched samples bit-identical only then)"
         ),
     ] = None
     source: SourceRef
@@ -574,6 +533,73 @@ class StemsRequest(BaseModel):
         Field(description="Stems have one take (one file per track)", ge=1, le=1, title="Variants"),
     ] = 1
     tracks: Annotated[list[Track], Field(max_length=4, min_length=1, title="Tracks")]
+
+
+class TakeAnalysis(BaseModel):
+    """
+    What was measured on a delivered take (the container's song_model/analysis.py); null where
+    it could not be measured (silence, under 0.4 s).
+    """
+
+    duration_s: Annotated[float, Field(title="Duration S")]
+    loudness_lufs: Annotated[
+        float | None, Field(description="Integrated loudness, LUFS (BS.1770-4)", title="Loudness Lufs")
+    ] = None
+    true_peak_dbtp: Annotated[float | None, Field(description="True peak, dBTP", title="True Peak Dbtp")] = (
+        None
+    )
+    bpm: Annotated[float | None, Field(title="Bpm")] = None
+    key: Annotated[str | None, Field(examples=["A minor"], title="Key")] = None
+    key_confidence: Annotated[
+        float | None, Field(description="Key-profile correlation, -1..1", title="Key Confidence")
+    ] = None
+
+
+class TakeScores(BaseModel):
+    """
+    A take's quality scores (docs/container.md, Measuring); null where not measured.
+    """
+
+    text_audio: Annotated[
+        float | None,
+        Field(description="CLAP cosine between the take and its style prompt", title="Text Audio"),
+    ] = None
+    lyrics_accuracy: Annotated[
+        float | None,
+        Field(
+            description="1 - word error rate of a Whisper transcription; null for instrumentals",
+            title="Lyrics Accuracy",
+        ),
+    ] = None
+    bpm_error: Annotated[
+        float | None,
+        Field(description="|measured - asked| / asked, when a tempo was asked", title="Bpm Error"),
+    ] = None
+    key_match: Annotated[
+        float | None,
+        Field(description="MIREX key score (1 = same key), when a key was asked", title="Key Match"),
+    ] = None
+
+
+class TranscribeRequest(BaseModel):
+    """
+    Audio to MIDI: the source transcribed note by note (no GPU). A song made of stems gives one
+    MIDI file per track.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    title: Annotated[Title | None, Field(title="Title")] = None
+    webhook_url: Annotated[
+        WebhookUrl | None,
+        Field(
+            description="https URL that receives the song's lifecycle events, signed per Standard Webhooks; port 443 (the default) or 8443 only, and its host must resolve to public addresses only (checked now and at every delivery)",
+            title="Webhook Url",
+        ),
+    ] = None
+    mode: Annotated[Literal["transcribe"], Field(title="Mode")]
+    source: SourceRef
 
 
 class UploadCreated(BaseModel):
@@ -678,16 +704,22 @@ class CoverRequest(BaseModel):
             title="Persona Id",
         ),
     ] = None
-    seed: Annotated[Seed | None, Field(title="Seed")] = None
-    guidance_scale: Annotated[GuidanceScale | None, Field(title="Guidance Scale")] = None
-    inference_steps: Annotated[InferenceSteps | None, Field(title="Inference Steps")] = None
-    formats: Annotated[list[Format] | None, Field(max_length=3, min_length=1, title="Formats")] = None
     title: Annotated[Title | None, Field(title="Title")] = None
     webhook_url: Annotated[
         WebhookUrl | None,
         Field(
             description="https URL that receives the song's lifecycle events, signed per Standard Webhooks; port 443 (the default) or 8443 only, and its host must resolve to public addresses only (checked now and at every delivery)",
             title="Webhook Url",
+        ),
+    ] = None
+    seed: Annotated[Seed | None, Field(title="Seed")] = None
+    guidance_scale: Annotated[GuidanceScale | None, Field(title="Guidance Scale")] = None
+    inference_steps: Annotated[InferenceSteps | None, Field(title="Inference Steps")] = None
+    formats: Annotated[list[Format] | None, Field(max_length=3, min_length=1, title="Formats")] = None
+    mastering: Annotated[
+        Mastering | None,
+        Field(
+            description="The delivered level: absent = -14 LUFS / -1 dBTP, either field may be left out; null = the model's raw level (repaint and extend keep their untouched samples bit-identical only then)"
         ),
     ] = None
     source: SourceRef
@@ -722,6 +754,192 @@ class CoverRequest(BaseModel):
     ] = 0.5
 
 
+class CustomLyricsRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    persona_id: Annotated[
+        PersonaId | None,
+        Field(
+            description="One of your personas (POST /personas): its reference clip conditions the voice and sound, its style joins the prompt",
+            title="Persona Id",
+        ),
+    ] = None
+    title: Annotated[Title | None, Field(title="Title")] = None
+    webhook_url: Annotated[
+        WebhookUrl | None,
+        Field(
+            description="https URL that receives the song's lifecycle events, signed per Standard Webhooks; port 443 (the default) or 8443 only, and its host must resolve to public addresses only (checked now and at every delivery)",
+            title="Webhook Url",
+        ),
+    ] = None
+    seed: Annotated[Seed | None, Field(title="Seed")] = None
+    guidance_scale: Annotated[GuidanceScale | None, Field(title="Guidance Scale")] = None
+    inference_steps: Annotated[InferenceSteps | None, Field(title="Inference Steps")] = None
+    formats: Annotated[list[Format] | None, Field(max_length=3, min_length=1, title="Formats")] = None
+    mastering: Annotated[
+        Mastering | None,
+        Field(
+            description="The delivered level: absent = -14 LUFS / -1 dBTP, either field may be left out; null = the model's raw level (repaint and extend keep their untouched samples bit-identical only then)"
+        ),
+    ] = None
+    variants: Annotated[
+        int | None,
+        Field(
+            description="Takes to render in one batch, each priced; take k uses seed + k - 1",
+            ge=1,
+            le=4,
+            title="Variants",
+        ),
+    ] = 1
+    instrumental: Annotated[bool | None, Field(title="Instrumental")] = False
+    duration_s: Annotated[int | None, Field(ge=10, le=600, title="Duration S")] = 180
+    bpm: Annotated[Bpm | None, Field(title="Bpm")] = None
+    key: Annotated[Key | None, Field(examples=["C major", "F# minor"], title="Key")] = None
+    time_signature: Annotated[TimeSignature | None, Field(title="Time Signature")] = None
+    vocal_language: Annotated[VocalLanguage | None, Field(examples=["en"], title="Vocal Language")] = None
+    mode: Annotated[Literal["custom_lyrics"], Field(title="Mode")]
+    prompt: Annotated[
+        str,
+        Field(
+            max_length=500,
+            min_length=3,
+            pattern="^[^\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F]*$",
+            title="Prompt",
+        ),
+    ]
+    lyrics: Annotated[
+        str,
+        Field(
+            max_length=5000,
+            min_length=1,
+            pattern="^[^\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F]*$",
+            title="Lyrics",
+        ),
+    ]
+
+
+class DescribedLyricsRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    persona_id: Annotated[
+        PersonaId | None,
+        Field(
+            description="One of your personas (POST /personas): its reference clip conditions the voice and sound, its style joins the prompt",
+            title="Persona Id",
+        ),
+    ] = None
+    title: Annotated[Title | None, Field(title="Title")] = None
+    webhook_url: Annotated[
+        WebhookUrl | None,
+        Field(
+            description="https URL that receives the song's lifecycle events, signed per Standard Webhooks; port 443 (the default) or 8443 only, and its host must resolve to public addresses only (checked now and at every delivery)",
+            title="Webhook Url",
+        ),
+    ] = None
+    seed: Annotated[Seed | None, Field(title="Seed")] = None
+    guidance_scale: Annotated[GuidanceScale | None, Field(title="Guidance Scale")] = None
+    inference_steps: Annotated[InferenceSteps | None, Field(title="Inference Steps")] = None
+    formats: Annotated[list[Format] | None, Field(max_length=3, min_length=1, title="Formats")] = None
+    mastering: Annotated[
+        Mastering | None,
+        Field(
+            description="The delivered level: absent = -14 LUFS / -1 dBTP, either field may be left out; null = the model's raw level (repaint and extend keep their untouched samples bit-identical only then)"
+        ),
+    ] = None
+    variants: Annotated[
+        int | None,
+        Field(
+            description="Takes to render in one batch, each priced; take k uses seed + k - 1",
+            ge=1,
+            le=4,
+            title="Variants",
+        ),
+    ] = 1
+    instrumental: Annotated[bool | None, Field(title="Instrumental")] = False
+    duration_s: Annotated[int | None, Field(ge=10, le=600, title="Duration S")] = 180
+    bpm: Annotated[Bpm | None, Field(title="Bpm")] = None
+    key: Annotated[Key | None, Field(examples=["C major", "F# minor"], title="Key")] = None
+    time_signature: Annotated[TimeSignature | None, Field(title="Time Signature")] = None
+    vocal_language: Annotated[VocalLanguage | None, Field(examples=["en"], title="Vocal Language")] = None
+    mode: Annotated[Literal["described_lyrics"], Field(title="Mode")]
+    prompt: Annotated[
+        str,
+        Field(
+            max_length=500,
+            min_length=3,
+            pattern="^[^\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F]*$",
+            title="Prompt",
+        ),
+    ]
+    described_lyrics: Annotated[
+        str,
+        Field(
+            max_length=1000,
+            min_length=3,
+            pattern="^[^\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F]*$",
+            title="Described Lyrics",
+        ),
+    ]
+
+
+class DescriptionRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    persona_id: Annotated[
+        PersonaId | None,
+        Field(
+            description="One of your personas (POST /personas): its reference clip conditions the voice and sound, its style joins the prompt",
+            title="Persona Id",
+        ),
+    ] = None
+    title: Annotated[Title | None, Field(title="Title")] = None
+    webhook_url: Annotated[
+        WebhookUrl | None,
+        Field(
+            description="https URL that receives the song's lifecycle events, signed per Standard Webhooks; port 443 (the default) or 8443 only, and its host must resolve to public addresses only (checked now and at every delivery)",
+            title="Webhook Url",
+        ),
+    ] = None
+    seed: Annotated[Seed | None, Field(title="Seed")] = None
+    guidance_scale: Annotated[GuidanceScale | None, Field(title="Guidance Scale")] = None
+    inference_steps: Annotated[InferenceSteps | None, Field(title="Inference Steps")] = None
+    formats: Annotated[list[Format] | None, Field(max_length=3, min_length=1, title="Formats")] = None
+    mastering: Annotated[
+        Mastering | None,
+        Field(
+            description="The delivered level: absent = -14 LUFS / -1 dBTP, either field may be left out; null = the model's raw level (repaint and extend keep their untouched samples bit-identical only then)"
+        ),
+    ] = None
+    variants: Annotated[
+        int | None,
+        Field(
+            description="Takes to render in one batch, each priced; take k uses seed + k - 1",
+            ge=1,
+            le=4,
+            title="Variants",
+        ),
+    ] = 1
+    instrumental: Annotated[bool | None, Field(title="Instrumental")] = False
+    duration_s: Annotated[int | None, Field(ge=10, le=600, title="Duration S")] = 180
+    bpm: Annotated[Bpm | None, Field(title="Bpm")] = None
+    key: Annotated[Key | None, Field(examples=["C major", "F# minor"], title="Key")] = None
+    time_signature: Annotated[TimeSignature | None, Field(title="Time Signature")] = None
+    vocal_language: Annotated[VocalLanguage | None, Field(examples=["en"], title="Vocal Language")] = None
+    mode: Annotated[Literal["description"], Field(title="Mode")]
+    description: Annotated[
+        str,
+        Field(
+            max_length=1000,
+            min_length=3,
+            pattern="^[^\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F]*$",
+            title="Description",
+        ),
+    ]
+
+
 class ExtendRequest(BaseModel):
     """
     Add `add_s` seconds after the end of the source: one longer song.
@@ -730,16 +948,22 @@ class ExtendRequest(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
     )
-    seed: Annotated[Seed | None, Field(title="Seed")] = None
-    guidance_scale: Annotated[GuidanceScale | None, Field(title="Guidance Scale")] = None
-    inference_steps: Annotated[InferenceSteps | None, Field(title="Inference Steps")] = None
-    formats: Annotated[list[Format] | None, Field(max_length=3, min_length=1, title="Formats")] = None
     title: Annotated[Title | None, Field(title="Title")] = None
     webhook_url: Annotated[
         WebhookUrl | None,
         Field(
             description="https URL that receives the song's lifecycle events, signed per Standard Webhooks; port 443 (the default) or 8443 only, and its host must resolve to public addresses only (checked now and at every delivery)",
             title="Webhook Url",
+        ),
+    ] = None
+    seed: Annotated[Seed | None, Field(title="Seed")] = None
+    guidance_scale: Annotated[GuidanceScale | None, Field(title="Guidance Scale")] = None
+    inference_steps: Annotated[InferenceSteps | None, Field(title="Inference Steps")] = None
+    formats: Annotated[list[Format] | None, Field(max_length=3, min_length=1, title="Formats")] = None
+    mastering: Annotated[
+        Mastering | None,
+        Field(
+            description="The delivered level: absent = -14 LUFS / -1 dBTP, either field may be left out; null = the model's raw level (repaint and extend keep their untouched samples bit-identical only then)"
         ),
     ] = None
     source: SourceRef
@@ -832,16 +1056,22 @@ class RepaintRequest(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
     )
-    seed: Annotated[Seed | None, Field(title="Seed")] = None
-    guidance_scale: Annotated[GuidanceScale | None, Field(title="Guidance Scale")] = None
-    inference_steps: Annotated[InferenceSteps | None, Field(title="Inference Steps")] = None
-    formats: Annotated[list[Format] | None, Field(max_length=3, min_length=1, title="Formats")] = None
     title: Annotated[Title | None, Field(title="Title")] = None
     webhook_url: Annotated[
         WebhookUrl | None,
         Field(
             description="https URL that receives the song's lifecycle events, signed per Standard Webhooks; port 443 (the default) or 8443 only, and its host must resolve to public addresses only (checked now and at every delivery)",
             title="Webhook Url",
+        ),
+    ] = None
+    seed: Annotated[Seed | None, Field(title="Seed")] = None
+    guidance_scale: Annotated[GuidanceScale | None, Field(title="Guidance Scale")] = None
+    inference_steps: Annotated[InferenceSteps | None, Field(title="Inference Steps")] = None
+    formats: Annotated[list[Format] | None, Field(max_length=3, min_length=1, title="Formats")] = None
+    mastering: Annotated[
+        Mastering | None,
+        Field(
+            description="The delivered level: absent = -14 LUFS / -1 dBTP, either field may be left out; null = the model's raw level (repaint and extend keep their untouched samples bit-identical only then)"
         ),
     ] = None
     source: SourceRef
@@ -862,6 +1092,64 @@ class RepaintRequest(BaseModel):
     ]
     prompt: Annotated[Prompt | None, Field(title="Prompt")] = None
     lyrics: Annotated[Lyrics | None, Field(title="Lyrics")] = None
+
+
+class SongPage(BaseModel):
+    songs: Annotated[list[SongSummary], Field(title="Songs")]
+    next_token: Annotated[
+        str | None, Field(description="Pass as `next_token` for the next page", title="Next Token")
+    ] = None
+
+
+class SongTake(BaseModel):
+    """
+    One take of a processed song (a song requested with `variants` k has k takes; stems have one,
+    measured on the stems' mix, whose files are in `tracks`).
+    """
+
+    take: Annotated[int, Field(description="1-based, in the order rendered", title="Take")]
+    seed: Annotated[
+        int | None, Field(description="Render this seed with variants 1 to get this take again", title="Seed")
+    ] = None
+    rank: Annotated[
+        int | None,
+        Field(
+            description="1 = the song's best take (its `best_take`); null on songs made before ranking",
+            title="Rank",
+        ),
+    ] = None
+    analysis: Annotated[TakeAnalysis | None, Field(description="Measured on the delivered audio")] = None
+    scores: TakeScores | None = None
+    audio_url: Annotated[
+        str | None, Field(description="Presigned URL of the first requested format", title="Audio Url")
+    ] = None
+    audio_urls: Annotated[
+        dict[str, str] | None, Field(description="Presigned URL per audio format", title="Audio Urls")
+    ] = None
+    lyrics_timing_url: Annotated[
+        str | None,
+        Field(
+            description="Presigned URL of the take's timed lyrics (an LRC file): vocal takes",
+            title="Lyrics Timing Url",
+        ),
+    ] = None
+
+
+class UploadDetail(BaseModel):
+    upload_id: Annotated[str, Field(title="Upload Id")]
+    status: Annotated[UploadStatus, Field(description="pending until the file has landed and been checked")]
+    filename: Annotated[str, Field(title="Filename")]
+    content_type: Annotated[str, Field(title="Content Type")]
+    size_bytes: Annotated[int, Field(title="Size Bytes")]
+    created_at: Annotated[str, Field(title="Created At")]
+    expires_at: Annotated[
+        str | None, Field(description="An unused upload is deleted then; null once used", title="Expires At")
+    ] = None
+    format: Annotated[Format7 | None, Field(title="Format")] = None
+    duration_s: Annotated[float | None, Field(title="Duration S")] = None
+    sample_rate: Annotated[int | None, Field(title="Sample Rate")] = None
+    channels: Annotated[int | None, Field(title="Channels")] = None
+    error: Annotated[JobError | None, Field(description="Why the upload was rejected")] = None
 
 
 class SongDetail(BaseModel):
@@ -897,24 +1185,49 @@ class SongDetail(BaseModel):
     ] = None
     tracks: Annotated[
         dict[str, dict[str, str]] | None,
-        Field(description="Stems: presigned URL per track, then per format", title="Tracks"),
+        Field(
+            description='Stems: presigned URL per track, then per format ("mid": the track\'s MIDI file)',
+            title="Tracks",
+        ),
+    ] = None
+    midi_url: Annotated[
+        str | None,
+        Field(
+            description="Mode transcribe of one track (an upload or a song): presigned URL of its MIDI file",
+            title="Midi Url",
+        ),
     ] = None
     audio_url: Annotated[
-        str | None, Field(description="Presigned URL of the first requested format", title="Audio Url")
+        str | None,
+        Field(
+            description="Presigned URL of the best take's first requested format (see `best_take`)",
+            title="Audio Url",
+        ),
     ] = None
     audio_urls: Annotated[
-        dict[str, str] | None, Field(description="Presigned URL per audio format", title="Audio Urls")
+        dict[str, str] | None,
+        Field(description="The best take's presigned URL per format", title="Audio Urls"),
     ] = None
     cover_url: Annotated[str | None, Field(title="Cover Url")] = None
     urls_expire_at: Annotated[str | None, Field(title="Urls Expire At")] = None
     lyrics: Annotated[str | None, Field(title="Lyrics")] = None
     prompt: Annotated[str | None, Field(title="Prompt")] = None
     categories: Annotated[list[str] | None, Field(title="Categories")] = None
-    seed: Annotated[int | None, Field(title="Seed")] = None
+    seed: Annotated[
+        int | None, Field(description="Take 1's seed; take k used seed + k - 1", title="Seed")
+    ] = None
     takes: Annotated[
         list[SongTake] | None,
         Field(
-            description="Processed songs other than stems: every take with its seed and URLs", title="Takes"
+            description="Processed songs: every take in take order with its rank, measurements and URLs",
+            title="Takes",
+        ),
+    ] = None
+    best_take: Annotated[
+        int | None,
+        Field(
+            description="The take ranked 1, whose audio is the song's own `audio_url`; null on older songs",
+            title="Best Take",
         ),
     ] = None
     duration_s: Annotated[float | None, Field(title="Duration S")] = None
@@ -932,27 +1245,3 @@ class SongDetail(BaseModel):
             title="Eta S",
         ),
     ] = None
-
-
-class SongPage(BaseModel):
-    songs: Annotated[list[SongSummary], Field(title="Songs")]
-    next_token: Annotated[
-        str | None, Field(description="Pass as `next_token` for the next page", title="Next Token")
-    ] = None
-
-
-class UploadDetail(BaseModel):
-    upload_id: Annotated[str, Field(title="Upload Id")]
-    status: Annotated[UploadStatus, Field(description="pending until the file has landed and been checked")]
-    filename: Annotated[str, Field(title="Filename")]
-    content_type: Annotated[str, Field(title="Content Type")]
-    size_bytes: Annotated[int, Field(title="Size Bytes")]
-    created_at: Annotated[str, Field(title="Created At")]
-    expires_at: Annotated[
-        str | None, Field(description="An unused upload is deleted then; null once used", title="Expires At")
-    ] = None
-    format: Annotated[Format7 | None, Field(title="Format")] = None
-    duration_s: Annotated[float | None, Field(title="Duration S")] = None
-    sample_rate: Annotated[int | None, Field(title="Sample Rate")] = None
-    channels: Annotated[int | None, Field(title="Channels")] = None
-    error: Annotated[JobError | None, Field(description="Why the upload was rejected")] = None

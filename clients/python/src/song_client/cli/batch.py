@@ -22,7 +22,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -129,33 +129,28 @@ class LineResult:
         }
 
 
+@dataclass(eq=False)
 class Batch:
-    def __init__(
-        self,
-        client: Client,
-        out_dir: Path,
-        progress: BatchProgress,
-        *,
-        poll_interval_s: float,
-        timeout_s: float | None,
-        save_song: Callable[[Client, SongDetail, Path], list[Path]],
-        stop: threading.Event,
-    ) -> None:
-        """`stop` is set when the run is interrupted; the client's sleep must end on it, so that
-        the worker threads return at their next poll."""
-        self.client = client
-        self.out_dir = out_dir
-        self.progress = progress
-        self.poll_interval_s = poll_interval_s
-        self.timeout_s = timeout_s
-        self.save_song = save_song
-        self.stop = stop
-        out_dir.mkdir(parents=True, exist_ok=True)
-        self.state = BatchState(out_dir)
-        # After a 402 no new line is submitted: the balance would refuse them all. After a 401/403
-        # no line starts at all: the credential would fail them all.
-        self._no_credits = threading.Event()
-        self._auth_failed = threading.Event()
+    """Runs a batch's lines. `stop` is set when the run is interrupted; the client's sleep must end
+    on it, so that the worker threads return at their next poll."""
+
+    client: Client
+    out_dir: Path
+    progress: BatchProgress
+    _: KW_ONLY
+    poll_interval_s: float
+    timeout_s: float | None
+    save_song: Callable[[Client, SongDetail, Path], list[Path]]
+    stop: threading.Event
+    state: BatchState = field(init=False)
+    # After a 402 no new line is submitted: the balance would refuse them all. After a 401/403
+    # no line starts at all: the credential would fail them all.
+    _no_credits: threading.Event = field(init=False, default_factory=threading.Event)
+    _auth_failed: threading.Event = field(init=False, default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.state = BatchState(self.out_dir)
 
     def run(self, lines: list[BatchLine], parallel: int) -> list[LineResult]:
         """Every line, `parallel` at a time; an authentication error stops the batch."""

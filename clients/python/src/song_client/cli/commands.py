@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -50,6 +52,8 @@ def _sleep(seconds: float) -> None:
 
 # --- shared options --------------------------------------------------------------------------
 
+F = TypeVar("F", bound=Callable[..., Any])
+
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result (or the error) as JSON on stdout.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")]
 OutOpt = Annotated[
@@ -78,6 +82,7 @@ PollOpt = Annotated[float, typer.Option("--poll", help="Seconds between status c
 IdempotencyOpt = Annotated[
     str | None, typer.Option("--idempotency-key", help="Reuse to make retried submissions one song.")
 ]
+SongIdArg = Annotated[str, typer.Argument(help="The song's id.")]
 LyricsOpt = Annotated[str | None, typer.Option("--lyrics", help="The lyrics ([verse], [chorus] tags).")]
 LyricsFileOpt = Annotated[
     Path | None,
@@ -93,6 +98,68 @@ def _song_fields(**fields: Any) -> dict[str, Any]:
     if "format" in body:
         body["formats"] = body.pop("format")
     return body
+
+
+# The options of every command that makes a song, in the order `--help` lists them: the request's
+# common fields, then where to save and how to wait. name -> (annotation, default).
+_FIELD_OPTIONS: dict[str, tuple[Any, Any]] = {
+    "duration": (DurationOpt, None),
+    "variants": (VariantsOpt, None),
+    "seed": (SeedOpt, None),
+    "format": (FormatOpt, None),
+    "title": (TitleOpt, None),
+    "steps": (StepsOpt, None),
+    "guidance": (GuidanceOpt, None),
+    "bpm": (BpmOpt, None),
+    "key": (KeyOpt, None),
+    "webhook_url": (WebhookOpt, None),
+}
+_WAIT_OPTIONS: dict[str, tuple[Any, Any]] = {
+    "no_wait": (NoWaitOpt, False),
+    "timeout": (TimeoutOpt, None),
+    "poll": (PollOpt, 2.0),
+    "idempotency_key": (IdempotencyOpt, None),
+}
+
+
+@dataclass(frozen=True)
+class SongOptions:
+    """What a song-making command was given of the shared options."""
+
+    fields: dict[str, Any]  # the request's common fields that were given (`_song_fields`)
+    output_dir: Path
+    no_wait: bool
+    timeout: float | None
+    poll: float
+    idempotency_key: str | None
+
+
+def _song_options(*, without: tuple[str, ...] = ()) -> Callable[[F], F]:
+    """Give a command the shared song options (less `without`) after its own options, and
+    pass them to it as one `options: SongOptions` (an option left out has its default there)."""
+    every = {"output_dir": (OutOpt, Path(".")), **_FIELD_OPTIONS, **_WAIT_OPTIONS}
+    table = {name: option for name, option in every.items() if name not in without}
+
+    def decorate(func: F) -> F:
+        @functools.wraps(func)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            given = {name: kwargs.pop(name) for name in table}
+            fields = _song_fields(**{name: given[name] for name in _FIELD_OPTIONS if name in given})
+            waiting = {name: given.get(name, default) for name, (_, default) in _WAIT_OPTIONS.items()}
+            options = SongOptions(fields, given["output_dir"], **waiting)
+            return func(*args, options=options, **kwargs)
+
+        signature = inspect.signature(func, eval_str=True)
+        own = [p for p in signature.parameters.values() if p.name != "options"]
+        at = next(i for i, p in enumerate(own) if p.name == "output")
+        shared = [
+            inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=hint, default=default)
+            for name, (hint, default) in table.items()
+        ]
+        run.__signature__ = signature.replace(parameters=[*own[:at], *shared, *own[at:]])  # type: ignore[attr-defined]
+        return run  # type: ignore[return-value]
+
+    return decorate
 
 
 # --- plumbing ----------------------------------------------------------------------------------
@@ -142,15 +209,16 @@ def _client(ctx: typer.Context) -> Client:
     return Client(settings.api_key, settings.api_url, sleep=_sleep)
 
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _command(func: F) -> F:
-    """Errors -> a message in the API's words (or a JSON error) and the documented exit code."""
+def _command(func: F | None = None, *, progress: bool = False) -> Any:
+    """A command's --json (and, with `progress`, --quiet) options, turned into its `output`; errors
+    -> a message in the API's words (or a JSON error) and the documented exit code."""
+    if func is None:
+        return functools.partial(_command, progress=progress)
+    options = {"json_output": JsonOpt} | ({"quiet": QuietOpt} if progress else {})
 
     @functools.wraps(func)
     def run(*args: Any, **kwargs: Any) -> Any:
-        output = Output(kwargs.get("json_output", False), kwargs.get("quiet", False))
+        output = Output(*(kwargs.pop(name) for name in options))
         _interrupted.clear()
         try:
             return func(*args, output=output, **kwargs)
@@ -161,16 +229,15 @@ def _command(func: F) -> F:
         except (SongClientError, CliError, ConfigFileError, OSError) as exc:
             raise typer.Exit(output.error(exc)) from None
 
-    # Typer reads the signature: hide the injected `output` parameter.
-    run.__signature__ = _without_output(func)  # type: ignore[attr-defined]
-    return run  # type: ignore[return-value]
-
-
-def _without_output(func: Callable[..., Any]) -> Any:
-    import inspect
-
+    # Typer reads the signature: the injected `output` becomes the options it is made from.
     signature = inspect.signature(func, eval_str=True)
-    return signature.replace(parameters=[p for p in signature.parameters.values() if p.name != "output"])
+    own = [p for p in signature.parameters.values() if p.name != "output"]
+    added = [
+        inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=hint, default=False)
+        for name, hint in options.items()
+    ]
+    run.__signature__ = signature.replace(parameters=[*own, *added])  # type: ignore[attr-defined]
+    return run
 
 
 def _save(client: Client, song: SongDetail, directory: Path) -> list[Path]:
@@ -181,30 +248,29 @@ def _save(client: Client, song: SongDetail, directory: Path) -> list[Path]:
     return [*files, meta]
 
 
+def _song_command(*, without: tuple[str, ...] = ()) -> Callable[[F], Any]:
+    """A command that makes songs: the shared song options (`_song_options`), --json and --quiet."""
+    return lambda func: _command(_song_options(without=without)(func), progress=True)
+
+
 def _make_song(
     ctx: typer.Context,
     output: Output,
     body: dict[str, Any],
-    *,
-    out_dir: Path,
-    no_wait: bool,
-    timeout: float | None,
-    poll: float,
-    idempotency_key: str | None,
+    options: SongOptions,
     client: Client | None = None,
 ) -> None:
     """Submit, follow with the progress display, save every file: the commands that make a song."""
     with client or _client(ctx) as api:
-        song = api.create_song(body, idempotency_key=idempotency_key)
+        song = api.create_song(body, idempotency_key=options.idempotency_key)
         price = song.price_credits
         output.note(f"song {song.job_id} submitted ({price} credit{'' if price == 1 else 's'} reserved)")
-        if no_wait:
-            if output.json_mode:
-                output.json(song)
-            else:
-                output.out.print(song.job_id)
+        if options.no_wait:
+            output.result(song, song.job_id)
             return
-        _follow_and_save(api, output, song, out_dir=out_dir, timeout=timeout, poll=poll)
+        _follow_and_save(
+            api, output, song, out_dir=options.output_dir, timeout=options.timeout, poll=options.poll
+        )
 
 
 def _follow_and_save(
@@ -251,113 +317,38 @@ def _lyrics_text(lyrics: str | None, lyrics_file: Path | None) -> str | None:
 
 
 @app.command()
-@_command
+@_song_command()
 def generate(
     ctx: typer.Context,
     description: Annotated[
         str, typer.Argument(help="What the song should be; the service writes the lyrics.")
     ],
-    output_dir: OutOpt = Path("."),
-    duration: DurationOpt = None,
     instrumental: Annotated[bool, typer.Option(help="No vocals.")] = False,
-    variants: VariantsOpt = None,
-    seed: SeedOpt = None,
-    format: FormatOpt = None,
-    title: TitleOpt = None,
-    steps: StepsOpt = None,
-    guidance: GuidanceOpt = None,
-    bpm: BpmOpt = None,
-    key: KeyOpt = None,
-    webhook_url: WebhookOpt = None,
-    no_wait: NoWaitOpt = False,
-    timeout: TimeoutOpt = None,
-    poll: PollOpt = 2.0,
-    idempotency_key: IdempotencyOpt = None,
-    json_output: JsonOpt = False,
-    quiet: QuietOpt = False,
     *,
+    options: SongOptions,
     output: Output,
 ) -> None:
     """Make a song from a description, show its progress, save every take and the cover."""
-    fields = _song_fields(
-        duration=duration,
-        instrumental=instrumental,
-        variants=variants,
-        seed=seed,
-        format=format,
-        title=title,
-        steps=steps,
-        guidance=guidance,
-        bpm=bpm,
-        key=key,
-        webhook_url=webhook_url,
-    )
-    body = {"mode": "description", "description": description, **fields}
-    _make_song(
-        ctx,
-        output,
-        body,
-        out_dir=output_dir,
-        no_wait=no_wait,
-        timeout=timeout,
-        poll=poll,
-        idempotency_key=idempotency_key,
-    )
+    fields = {**_song_fields(instrumental=instrumental), **options.fields}
+    _make_song(ctx, output, {"mode": "description", "description": description, **fields}, options)
 
 
 @app.command()
-@_command
+@_song_command()
 def instrumental(
     ctx: typer.Context,
     description: Annotated[str, typer.Argument(help="What the music should be.")],
-    output_dir: OutOpt = Path("."),
-    duration: DurationOpt = None,
-    variants: VariantsOpt = None,
-    seed: SeedOpt = None,
-    format: FormatOpt = None,
-    title: TitleOpt = None,
-    steps: StepsOpt = None,
-    guidance: GuidanceOpt = None,
-    bpm: BpmOpt = None,
-    key: KeyOpt = None,
-    webhook_url: WebhookOpt = None,
-    no_wait: NoWaitOpt = False,
-    timeout: TimeoutOpt = None,
-    poll: PollOpt = 2.0,
-    idempotency_key: IdempotencyOpt = None,
-    json_output: JsonOpt = False,
-    quiet: QuietOpt = False,
     *,
+    options: SongOptions,
     output: Output,
 ) -> None:
     """Make an instrumental (no vocals) from a description."""
-    fields = _song_fields(
-        duration=duration,
-        variants=variants,
-        seed=seed,
-        format=format,
-        title=title,
-        steps=steps,
-        guidance=guidance,
-        bpm=bpm,
-        key=key,
-        webhook_url=webhook_url,
-    )
-    body = {"mode": "description", "description": description, "instrumental": True, **fields}
-    _make_song(
-        ctx,
-        output,
-        body,
-        out_dir=output_dir,
-        no_wait=no_wait,
-        timeout=timeout,
-        poll=poll,
-        idempotency_key=idempotency_key,
-    )
+    body = {"mode": "description", "description": description, "instrumental": True, **options.fields}
+    _make_song(ctx, output, body, options)
 
 
 @app.command()
-@_command
+@_song_command()
 def lyrics(
     ctx: typer.Context,
     style: Annotated[str, typer.Argument(help='Style tags, e.g. "lofi, piano, mellow".')],
@@ -366,60 +357,23 @@ def lyrics(
     about: Annotated[
         str | None, typer.Option("--about", help="Let the service write the lyrics about this instead.")
     ] = None,
-    output_dir: OutOpt = Path("."),
-    duration: DurationOpt = None,
-    variants: VariantsOpt = None,
-    seed: SeedOpt = None,
-    format: FormatOpt = None,
-    title: TitleOpt = None,
-    steps: StepsOpt = None,
-    guidance: GuidanceOpt = None,
-    bpm: BpmOpt = None,
-    key: KeyOpt = None,
-    webhook_url: WebhookOpt = None,
-    no_wait: NoWaitOpt = False,
-    timeout: TimeoutOpt = None,
-    poll: PollOpt = 2.0,
-    idempotency_key: IdempotencyOpt = None,
-    json_output: JsonOpt = False,
-    quiet: QuietOpt = False,
     *,
+    options: SongOptions,
     output: Output,
 ) -> None:
     """Sing your lyrics (--lyrics or --lyrics-file) in a style; or --about: lyrics written for you."""
     text = _lyrics_text(lyrics, lyrics_file)
     if (text is None) == (about is None):
         raise CliError("give the lyrics (--lyrics or --lyrics-file) or --about, one of them", ExitCode.USAGE)
-    fields = _song_fields(
-        duration=duration,
-        variants=variants,
-        seed=seed,
-        format=format,
-        title=title,
-        steps=steps,
-        guidance=guidance,
-        bpm=bpm,
-        key=key,
-        webhook_url=webhook_url,
-    )
     if text is not None:
-        body = {"mode": "custom_lyrics", "prompt": style, "lyrics": text, **fields}
+        body = {"mode": "custom_lyrics", "prompt": style, "lyrics": text, **options.fields}
     else:
-        body = {"mode": "described_lyrics", "prompt": style, "described_lyrics": about, **fields}
-    _make_song(
-        ctx,
-        output,
-        body,
-        out_dir=output_dir,
-        no_wait=no_wait,
-        timeout=timeout,
-        poll=poll,
-        idempotency_key=idempotency_key,
-    )
+        body = {"mode": "described_lyrics", "prompt": style, "described_lyrics": about, **options.fields}
+    _make_song(ctx, output, body, options)
 
 
 @app.command()
-@_command
+@_song_command(without=("duration", "bpm", "key"))
 def cover(
     ctx: typer.Context,
     file: Annotated[
@@ -433,77 +387,38 @@ def cover(
     ] = None,
     lyrics: LyricsOpt = None,
     lyrics_file: LyricsFileOpt = None,
-    output_dir: OutOpt = Path("."),
-    variants: VariantsOpt = None,
-    seed: SeedOpt = None,
-    format: FormatOpt = None,
-    title: TitleOpt = None,
-    steps: StepsOpt = None,
-    guidance: GuidanceOpt = None,
-    webhook_url: WebhookOpt = None,
-    no_wait: NoWaitOpt = False,
-    timeout: TimeoutOpt = None,
-    poll: PollOpt = 2.0,
-    idempotency_key: IdempotencyOpt = None,
-    json_output: JsonOpt = False,
-    quiet: QuietOpt = False,
     *,
+    options: SongOptions,
     output: Output,
 ) -> None:
     """Upload a track, wait for its check, and make a cover of it in another style."""
-    text = _lyrics_text(lyrics, lyrics_file)
-    fields = _song_fields(
-        variants=variants,
-        seed=seed,
-        format=format,
-        title=title,
-        steps=steps,
-        guidance=guidance,
-        webhook_url=webhook_url,
-        strength=strength,
-        lyrics=text,
-    )
+    fields = {**options.fields, **_song_fields(strength=strength, lyrics=_lyrics_text(lyrics, lyrics_file))}
     with _client(ctx) as client:
         output.note(f"uploading {file.name} …")
-        source = client.upload_file(file, poll_interval_s=min(poll, 1.0))
+        source = client.upload_file(file, poll_interval_s=min(options.poll, 1.0))
         output.note(f"upload {source.upload_id} ready ({source.duration_s:g} s)")
         body = {"mode": "cover", "source": {"upload_id": source.upload_id}, "prompt": style, **fields}
-        _make_song(
-            ctx,
-            output,
-            body,
-            out_dir=output_dir,
-            no_wait=no_wait,
-            timeout=timeout,
-            poll=poll,
-            idempotency_key=idempotency_key,
-            client=client,
-        )
+        _make_song(ctx, output, body, options, client)
 
 
 @app.command()
-@_command
+@_command(progress=True)
 def upload(
     ctx: typer.Context,
     file: Annotated[
         Path, typer.Argument(help="The track (wav, mp3, flac, ogg).", exists=True, dir_okay=False)
     ],
-    json_output: JsonOpt = False,
-    quiet: QuietOpt = False,
     *,
     output: Output,
 ) -> None:
     """Upload a track for the audio-in modes and wait for its check; prints the upload id."""
     with _client(ctx) as client:
         uploaded = client.upload_file(file)
-    if output.json_mode:
-        output.json(uploaded)
-    else:
-        output.out.print(uploaded.upload_id)
+    output.result(uploaded, uploaded.upload_id)
 
 
 @app.command()
-@_command
+@_song_command(without=("seed", "title", "bpm", "key", "webhook_url", "no_wait", "idempotency_key"))
 def batch(
     ctx: typer.Context,
     prompts: Annotated[
@@ -512,44 +427,28 @@ def batch(
             help="One description per line (# comments, blank lines skipped).", exists=True, dir_okay=False
         ),
     ],
-    output_dir: OutOpt = Path("."),
     parallel: Annotated[
         int, typer.Option("--parallel", "-p", help="Songs in flight at once.", min=1, max=16)
     ] = 2,
-    duration: DurationOpt = None,
     instrumental: Annotated[bool, typer.Option(help="No vocals.")] = False,
-    variants: VariantsOpt = None,
-    format: FormatOpt = None,
-    steps: StepsOpt = None,
-    guidance: GuidanceOpt = None,
-    timeout: TimeoutOpt = None,
-    poll: PollOpt = 2.0,
-    json_output: JsonOpt = False,
-    quiet: QuietOpt = False,
     *,
+    options: SongOptions,
     output: Output,
 ) -> None:
     """A song per line of PROMPTS, saved under OUTPUT/<line>-<prompt>/. Resumable: a re-run skips
     the lines that are done, follows songs already submitted and retries failed ones (state:
     OUTPUT/.songs-batch.json)."""
-    fields = _song_fields(
-        duration=duration,
-        instrumental=instrumental,
-        variants=variants,
-        format=format,
-        steps=steps,
-        guidance=guidance,
-    )
+    fields = {**_song_fields(instrumental=instrumental), **options.fields}
     lines = batch_mod.plan(batch_mod.read_prompts(prompts), fields)
     if not lines:
         raise CliError(f"{prompts}: no prompts (one per line)", ExitCode.USAGE)
     with _client(ctx) as client, BatchProgress(output.err, enabled=not output.quiet) as progress:
         runner = batch_mod.Batch(
             client,
-            output_dir,
+            options.output_dir,
             progress,
-            poll_interval_s=poll,
-            timeout_s=timeout,
+            poll_interval_s=options.poll,
+            timeout_s=options.timeout,
             save_song=_save,
             stop=_interrupted,
         )
@@ -562,7 +461,7 @@ def batch(
         for result in results:
             counts[result.outcome] = counts.get(result.outcome, 0) + 1
         summary = ", ".join(f"{count} {outcome.replace('_', ' ')}" for outcome, count in counts.items())
-        output.out.print(f"{len(results)} lines: {summary} ({output_dir})")
+        output.out.print(f"{len(results)} lines: {summary} ({options.output_dir})")
     raise typer.Exit(code)
 
 
@@ -572,7 +471,6 @@ def list_songs(
     ctx: typer.Context,
     limit: Annotated[int, typer.Option(help="Songs per page (1..50).", min=1, max=50)] = 20,
     all_pages: Annotated[bool, typer.Option("--all", help="Every song, not only the newest page.")] = False,
-    json_output: JsonOpt = False,
     *,
     output: Output,
 ) -> None:
@@ -606,13 +504,7 @@ def list_songs(
 
 @app.command()
 @_command
-def get(
-    ctx: typer.Context,
-    song_id: Annotated[str, typer.Argument(help="The song's id.")],
-    json_output: JsonOpt = False,
-    *,
-    output: Output,
-) -> None:
+def get(ctx: typer.Context, song_id: SongIdArg, *, output: Output) -> None:
     """One song: status, stage, error; once processed its words and files."""
     from rich.table import Table
 
@@ -647,15 +539,13 @@ def get(
 
 
 @app.command()
-@_command
+@_command(progress=True)
 def wait(
     ctx: typer.Context,
-    song_id: Annotated[str, typer.Argument(help="The song's id.")],
+    song_id: SongIdArg,
     output_dir: OutOpt = Path("."),
     timeout: TimeoutOpt = None,
     poll: PollOpt = 2.0,
-    json_output: JsonOpt = False,
-    quiet: QuietOpt = False,
     *,
     output: Output,
 ) -> None:
@@ -669,9 +559,8 @@ def wait(
 @_command
 def download(
     ctx: typer.Context,
-    song_id: Annotated[str, typer.Argument(help="The song's id.")],
+    song_id: SongIdArg,
     output_dir: OutOpt = Path("."),
-    json_output: JsonOpt = False,
     *,
     output: Output,
 ) -> None:
@@ -693,43 +582,25 @@ def download(
 
 @app.command()
 @_command
-def cancel(
-    ctx: typer.Context,
-    song_id: Annotated[str, typer.Argument(help="The song's id.")],
-    json_output: JsonOpt = False,
-    *,
-    output: Output,
-) -> None:
+def cancel(ctx: typer.Context, song_id: SongIdArg, *, output: Output) -> None:
     """Cancel a queued or rendering song (it is not charged)."""
     with _client(ctx) as client:
         song = client.cancel_song(song_id)
-    if output.json_mode:
-        output.json(song)
-    else:
-        output.out.print(f"song {song.job_id} {song.status.value}")
+    output.result(song, f"song {song.job_id} {song.status.value}")
 
 
 @app.command()
 @_command
-def delete(
-    ctx: typer.Context,
-    song_id: Annotated[str, typer.Argument(help="The song's id.")],
-    json_output: JsonOpt = False,
-    *,
-    output: Output,
-) -> None:
+def delete(ctx: typer.Context, song_id: SongIdArg, *, output: Output) -> None:
     """Delete a finished song and its files."""
     with _client(ctx) as client:
         client.delete_song(song_id)
-    if output.json_mode:
-        output.json({"deleted": song_id})
-    else:
-        output.out.print(f"song {song_id} deleted")
+    output.result({"deleted": song_id}, f"song {song_id} deleted")
 
 
 @app.command()
 @_command
-def me(ctx: typer.Context, json_output: JsonOpt = False, *, output: Output) -> None:
+def me(ctx: typer.Context, *, output: Output) -> None:
     """Your user id and credits."""
     with _client(ctx) as client:
         account = client.me()
@@ -750,7 +621,6 @@ def configure(
     api_url: Annotated[str | None, typer.Option("--url", help="The API's URL (…/v1).")] = None,
     api_key: Annotated[str | None, typer.Option("--key", help="Your credential.")] = None,
     check: Annotated[bool, typer.Option(help="Call GET /me with the new settings.")] = True,
-    json_output: JsonOpt = False,
     *,
     output: Output,
 ) -> None:
@@ -763,10 +633,7 @@ def configure(
             account = client.me()
         output.note(f"signed in as {account.user_id} ({account.available_credits} credits available)")
     write_config(settings.config_path, api_url, api_key)
-    if output.json_mode:
-        output.json({"config": str(settings.config_path)})
-    else:
-        output.out.print(f"saved {settings.config_path}")
+    output.result({"config": str(settings.config_path)}, f"saved {settings.config_path}")
 
 
 def main() -> None:

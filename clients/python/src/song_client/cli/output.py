@@ -109,6 +109,13 @@ class Output:
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
         sys.stdout.flush()
 
+    def result(self, data: Any, line: str) -> None:
+        """A command's result: `data` as JSON with --json, else the human `line` on stdout."""
+        if self.json_mode:
+            self.json(data)
+        else:
+            self.out.print(line)
+
     def note(self, message: str) -> None:
         """A human line on stderr (never in --json's stdout; suppressed by --quiet)."""
         if not self.quiet:

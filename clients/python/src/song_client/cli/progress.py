@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from types import TracebackType
+from typing import Generic, Self, TypeVar
 
 from rich.console import Console
 from rich.live import Live
@@ -18,6 +19,8 @@ from rich.spinner import Spinner
 
 from ..client import Progress
 from ..models import JobStatus
+
+D = TypeVar("D", Live, RichProgress)
 
 
 def _clock(seconds: float) -> str:
@@ -47,19 +50,21 @@ def _milestone(progress: Progress) -> tuple[str, str, int | None]:
     return song.status.value, song.stage, song.queue_position
 
 
-class SongProgress:
-    """The display for one song; call it with each `Progress` (it is `Client.wait`'s callback)."""
+class _Display(Generic[D]):
+    """A rich display redrawn on a terminal (started by `with`, stopped on leaving it); elsewhere
+    none, and the subclass prints plain lines."""
 
-    def __init__(self, console: Console, label: str, enabled: bool = True) -> None:
+    def __init__(self, console: Console, enabled: bool) -> None:
         self.console = console
-        self.label = escape(label)
         self.enabled = enabled
-        self._live: Live | None = None
-        self._last: tuple[str, str, int | None] | None = None
+        self._live: D | None = None
 
-    def __enter__(self) -> SongProgress:
+    def _display(self) -> D:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
         if self.enabled and self.console.is_terminal:
-            self._live = Live(Spinner("dots", text=self.label), console=self.console, transient=True)
+            self._live = self._display()
             self._live.start()
         return self
 
@@ -68,6 +73,18 @@ class SongProgress:
     ) -> None:
         if self._live:
             self._live.stop()
+
+
+class SongProgress(_Display[Live]):
+    """The display for one song; call it with each `Progress` (it is `Client.wait`'s callback)."""
+
+    def __init__(self, console: Console, label: str, enabled: bool = True) -> None:
+        super().__init__(console, enabled)
+        self.label = escape(label)
+        self._last: tuple[str, str, int | None] | None = None
+
+    def _display(self) -> Live:
+        return Live(Spinner("dots", text=self.label), console=self.console, transient=True)
 
     def __call__(self, progress: Progress) -> None:
         if not self.enabled:
@@ -85,35 +102,24 @@ class SongProgress:
             self.console.print(text)
 
 
-class BatchProgress:
+class BatchProgress(_Display[RichProgress]):
     """One line per song of a batch; `line(key, label)` gives that song's callback."""
 
     def __init__(self, console: Console, enabled: bool = True) -> None:
-        self.console = console
-        self.enabled = enabled
+        super().__init__(console, enabled)
         self._lock = threading.Lock()
-        self._rich: RichProgress | None = None
         self._tasks: dict[str, TaskID] = {}
         self._labels: dict[str, str] = {}
         self._last: dict[str, str] = {}
 
-    def __enter__(self) -> BatchProgress:
-        if self.enabled and self.console.is_terminal:
-            self._rich = RichProgress(
-                SpinnerColumn(finished_text="•"),
-                TextColumn("{task.description}"),
-                TextColumn("{task.fields[status]}"),
-                TimeElapsedColumn(),
-                console=self.console,
-            )
-            self._rich.start()
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if self._rich:
-            self._rich.stop()
+    def _display(self) -> RichProgress:
+        return RichProgress(
+            SpinnerColumn(finished_text="•"),
+            TextColumn("{task.description}"),
+            TextColumn("{task.fields[status]}"),
+            TimeElapsedColumn(),
+            console=self.console,
+        )
 
     def status(self, key: str, label: str, text: str, done: bool = False) -> None:
         """Set a line's status text (`done` stops its spinner); plain output prints it when it
@@ -121,10 +127,10 @@ class BatchProgress:
         if not self.enabled:
             return
         with self._lock:
-            if self._rich:
+            if self._live:
                 if key not in self._tasks:
-                    self._tasks[key] = self._rich.add_task(escape(label), total=1, status="")
-                self._rich.update(self._tasks[key], status=escape(text), completed=1 if done else 0)
+                    self._tasks[key] = self._live.add_task(escape(label), total=1, status="")
+                self._live.update(self._tasks[key], status=escape(text), completed=1 if done else 0)
             elif self._last.get(key) != text:
                 self._last[key] = text
                 self.console.print(f"{escape(label)}: {escape(text)}")
@@ -142,7 +148,7 @@ class _LineCallback:
 
     def __call__(self, progress: Progress) -> None:
         # Plain output moves on milestones only, not on every tick of the ETA.
-        if self.batch._rich is None and _milestone(progress) == self._last:
+        if self.batch._live is None and _milestone(progress) == self._last:
             return
         self._last = _milestone(progress)
         self.batch.status(self.key, self.label, describe(progress), done=progress.done)
