@@ -168,7 +168,7 @@ class SourceResolver:
                 tracks=tracks,
                 bpm=bpm,
             )
-        # Take 1 is the song (as its own `audio` link shows it); later takes are variants of it.
+        # One take's mixed file: take 1 unless the caller picks another (a persona's `take`).
         key = best_audio_key(job.result.audio, None, take)
         if key is None:
             raise SourceUnusable(
