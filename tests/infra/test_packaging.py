@@ -36,7 +36,7 @@ def _lambda_asset_dirs(cloud_assembly: Path, template_json: dict) -> set[str]:
     hashes = {
         r["Properties"]["Code"]["S3Key"].removesuffix(".zip")
         for r in template_json["Resources"].values()
-        if r["Type"] == "AWS::Lambda::Function" and r["Properties"]["Handler"].startswith("lambdas.")
+        if r["Type"] == "AWS::Lambda::Function" and r["Properties"].get("Handler", "").startswith("lambdas.")
     }
     return {f"asset.{h}" for h in hashes}
 
@@ -80,7 +80,8 @@ def test_each_function_imports_with_only_its_own_layers(template_json: dict) -> 
     handlers_by_blocked: dict[frozenset[str], list[str]] = {}
     for resource in template_json["Resources"].values():
         props = resource["Properties"]
-        if resource["Type"] != "AWS::Lambda::Function" or not props["Handler"].startswith("lambdas."):
+        # An image function (the transcriber) has no Handler: its image carries its own code.
+        if resource["Type"] != "AWS::Lambda::Function" or not props.get("Handler", "").startswith("lambdas."):
             continue
         own = {layers[ref["Ref"]] for ref in props.get("Layers", []) if ref.get("Ref") in layers}
         blocked = frozenset(everything - set().union(*(modules[f] for f in own)))

@@ -120,8 +120,10 @@ def test_song_is_published_charged_once_and_slot_freed(workflow: Workflow) -> No
         "CheckReservation",
         "IsReserved",
         "MarkProcessing",
+        "Route",
         "Generate",
         "Publish",
+        "WantsMidi",
         "ChargeAndComplete",
         "Done",
     ]

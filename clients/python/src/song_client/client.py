@@ -43,6 +43,7 @@ from .models import (
     SongPage,
     SongSummary,
     StemsRequest,
+    TranscribeRequest,
     UploadCreated,
     UploadDetail,
     UploadStatus,
@@ -60,7 +61,8 @@ SongRequest = Annotated[
     | CoverRequest
     | RepaintRequest
     | ExtendRequest
-    | StemsRequest,
+    | StemsRequest
+    | TranscribeRequest,
     Field(discriminator="mode"),
 ]
 TERMINAL_STATUSES = frozenset({JobStatus.processed, JobStatus.failed, JobStatus.canceled})
