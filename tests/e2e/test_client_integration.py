@@ -146,7 +146,9 @@ def test_variants_render_distinct_takes_charged_once_each(user) -> None:
     # One charge per take, each once: the two songs cost exactly their prices.
     assert client.me()["credits"] == credits - single["price_credits"] - done["price_credits"]
     assert [(t["take"], t["seed"]) for t in done["takes"]] == [(1, 70), (2, 71), (3, 72)]
-    assert done["seed"] == 70 and done["audio_urls"] == done["takes"][0]["audio_urls"]
+    # The song's own audio is its best take's (take 1's seed stays the song's).
+    best = done["best_take"]
+    assert done["seed"] == 70 and done["audio_urls"] == done["takes"][best - 1]["audio_urls"]
     audio = []
     for take in done["takes"]:
         assert set(take["audio_urls"]) == {"wav", "flac"}

@@ -20,7 +20,13 @@ from local.paths import REPO_ROOT
 pytestmark = pytest.mark.slow
 
 DEMO_TIMEOUT_S = 540
-EXPECTED_FILES = ["cover.png", "song-take1.wav", "song-take2.wav"]  # every take, and the cover
+EXPECTED_FILES = [  # every take, its timed lyrics, and the cover
+    "cover.png",
+    "song-take1.lrc",
+    "song-take1.wav",
+    "song-take2.lrc",
+    "song-take2.wav",
+]
 
 
 @pytest.fixture(scope="module")

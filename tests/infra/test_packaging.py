@@ -36,7 +36,6 @@ def _lambda_asset_dirs(cloud_assembly: Path, template_json: dict) -> set[str]:
     hashes = {
         r["Properties"]["Code"]["S3Key"].removesuffix(".zip")
         for r in template_json["Resources"].values()
-        # Zip functions only: a container-image function (the transcriber) has no Handler.
         if r["Type"] == "AWS::Lambda::Function" and r["Properties"].get("Handler", "").startswith("lambdas.")
     }
     return {f"asset.{h}" for h in hashes}
@@ -81,6 +80,7 @@ def test_each_function_imports_with_only_its_own_layers(template_json: dict) -> 
     handlers_by_blocked: dict[frozenset[str], list[str]] = {}
     for resource in template_json["Resources"].values():
         props = resource["Properties"]
+        # An image function (the transcriber) has no Handler: its image carries its own code.
         if resource["Type"] != "AWS::Lambda::Function" or not props.get("Handler", "").startswith("lambdas."):
             continue
         own = {layers[ref["Ref"]] for ref in props.get("Layers", []) if ref.get("Ref") in layers}
