@@ -47,6 +47,19 @@ def powertools_layer(scope: Construct, version: str) -> lambda_.ILayerVersion:
     return lambda_.LayerVersion.from_layer_version_arn(scope, "PowertoolsLayer", arn)
 
 
+def grant_logs_and_traces(role: iam.Role, log_group: logs.LogGroup) -> None:
+    """A function's own log group, written by its role; the wildcards cdk-nag flags, with why."""
+    log_group.grant_write(role)
+    acknowledge(
+        role,
+        "AwsSolutions-IAM5",
+        "X-Ray trace writes support no resource-level permissions, and the function's log streams "
+        "are created at runtime inside its own log group.",
+        "Resource::*",
+        f"Resource::<{logical_id(log_group.node.default_child)}.Arn>:*",
+    )
+
+
 @dataclass(frozen=True)
 class FunctionKit:
     """What every function of the stack is made with: the Powertools layer, the log retention."""
@@ -99,15 +112,7 @@ class ServiceFunction(Construct):
             log_group=self.log_group,
             logging_format=lambda_.LoggingFormat.JSON,
         )
-        self.log_group.grant_write(self.role)
-        acknowledge(
-            self.role,
-            "AwsSolutions-IAM5",
-            "X-Ray trace writes support no resource-level permissions, and the function's log streams "
-            "are created at runtime inside its own log group.",
-            "Resource::*",
-            f"Resource::<{logical_id(self.log_group.node.default_child)}.Arn>:*",
-        )
+        grant_logs_and_traces(self.role, self.log_group)
         acknowledge(
             self.function,
             "AwsSolutions-L1",

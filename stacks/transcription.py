@@ -15,7 +15,7 @@ from constructs import Construct
 
 from lambdas.common import contract
 
-from .functions import REPO_ROOT
+from .functions import REPO_ROOT, grant_logs_and_traces
 from .grants import allow_list, allow_objects
 from .nag import acknowledge, logical_id
 
@@ -55,15 +55,7 @@ class Transcriber(Construct):
             tracing=lambda_.Tracing.ACTIVE,
             log_group=self.log_group,
         )
-        self.log_group.grant_write(self.role)
-        acknowledge(
-            self.role,
-            "AwsSolutions-IAM5",
-            "X-Ray trace writes support no resource-level permissions, and the function's log streams "
-            "are created at runtime inside its own log group.",
-            "Resource::*",
-            f"Resource::<{logical_id(self.log_group.node.default_child)}.Arn>:*",
-        )
+        grant_logs_and_traces(self.role, self.log_group)
 
     def allow_reading(self, bucket: s3.IBucket, prefix: str) -> None:
         """GetObject on the prefix, and ListBucket on it so a deleted source reads as missing (404,

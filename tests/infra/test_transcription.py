@@ -101,3 +101,29 @@ def test_only_the_state_machine_invokes_it(template: Template, template_json: di
     for role in ("ApiHandlerRole", "WorkflowPublishRole", "WorkflowFinalizeRole"):
         statements = json.dumps(_policy_statements(template_json, role))
         assert transcriber not in statements, role
+
+
+def _transcriber_image_hash() -> str:
+    from aws_cdk import App, Stack
+    from aws_cdk import aws_logs as logs
+
+    from stacks.transcription import Transcriber
+
+    stack = Stack(App(), "ImageHash")
+    Transcriber(stack, "Transcriber", log_retention=logs.RetentionDays.ONE_WEEK)
+    (resource,) = Template.from_stack(stack).find_resources("AWS::Lambda::Function").values()
+    return json.dumps(resource["Properties"]["Code"]["ImageUri"])  # its tag is the asset's hash
+
+
+def test_the_image_hash_ignores_python_bytecode(tmp_path) -> None:
+    """The tests import the transcriber from its image folder: the bytecode they leave must not change
+    the asset (CI's CLI synth runs before them, the in-process synth after)."""
+    before = _transcriber_image_hash()
+    cache = TRANSCRIBE_IMAGE_DIR / "transcriber" / "__pycache__"
+    stray = cache / "stray_test_only.cpython-311.pyc"
+    cache.mkdir(exist_ok=True)
+    stray.write_bytes(b"bytecode")
+    try:
+        assert _transcriber_image_hash() == before
+    finally:
+        stray.unlink()
