@@ -13,9 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .contract import PERSONAS_PREFIX
 from .media_keys import is_valid_job_id, is_valid_user_id
-from .models import MAX_RENDER_S, MAX_VARIANTS
+from .models import MAX_RENDER_S, MAX_VARIANTS, SourceRef
 from .persona_refs import JobPersona
-from .request_fields import UUID_PATTERN, SafeText, StrictModel
+from .request_fields import SafeText, StrictModel
 
 # The container's numbers (song_model/persona.py; a test keeps them equal): ACE-Step uses at most
 # 30 s of a reference, and a clip under 5 s carries too little of a voice to condition on.
@@ -36,27 +36,33 @@ def reference_key(user_id: str, persona_id: str) -> str:
     return f"{PERSONAS_PREFIX}{user_id}/{persona_id}/{REFERENCE_FILE}"
 
 
-class PersonaSourceRef(StrictModel):
+class PersonaSourceRef(SourceRef):
     """Exactly one of `upload_id` (a ready upload) or `song_id` (one of the caller's processed
-    songs; `take` picks one of its takes)."""
+    songs; `take` picks one of its takes and goes with `song_id` only)."""
 
     model_config = ConfigDict(
         json_schema_extra={
             "oneOf": [
-                {"required": ["upload_id"], "properties": {"upload_id": {"type": "string"}}},
-                {"required": ["song_id"], "properties": {"song_id": {"type": "string"}}},
+                {
+                    "required": ["upload_id"],
+                    "properties": {
+                        "upload_id": {"type": "string"},
+                        "song_id": {"type": "null"},
+                        "take": {"type": "null"},
+                    },
+                },
+                {
+                    "required": ["song_id"],
+                    "properties": {"song_id": {"type": "string"}, "upload_id": {"type": "null"}},
+                },
             ]
         }
     )
 
-    upload_id: str | None = Field(None, pattern=UUID_PATTERN)
-    song_id: str | None = Field(None, pattern=UUID_PATTERN)
     take: int | None = Field(None, ge=1, le=MAX_VARIANTS, description="With song_id: the take (default 1)")
 
     @model_validator(mode="after")
-    def _exactly_one(self) -> PersonaSourceRef:
-        if (self.upload_id is None) == (self.song_id is None):
-            raise ValueError("give exactly one of upload_id or song_id")
+    def _take_with_song_only(self) -> PersonaSourceRef:
         if self.take is not None and self.song_id is None:
             raise ValueError("take goes with song_id only")
         return self

@@ -348,7 +348,7 @@ Take = TypeAliasType(
 class PersonaSourceRef1(BaseModel):
     """
     Exactly one of `upload_id` (a ready upload) or `song_id` (one of the caller's processed
-    songs; `take` picks one of its takes).
+    songs; `take` picks one of its takes and goes with `song_id` only).
     """
 
     model_config = ConfigDict(
@@ -362,7 +362,7 @@ class PersonaSourceRef1(BaseModel):
 class PersonaSourceRef2(BaseModel):
     """
     Exactly one of `upload_id` (a ready upload) or `song_id` (one of the caller's processed
-    songs; `take` picks one of its takes).
+    songs; `take` picks one of its takes and goes with `song_id` only).
     """
 
     model_config = ConfigDict(
@@ -378,7 +378,7 @@ PersonaSourceRef = TypeAliasType(
     Annotated[
         PersonaSourceRef1 | PersonaSourceRef2,
         Field(
-            description="Exactly one of `upload_id` (a ready upload) or `song_id` (one of the caller's processed\nsongs; `take` picks one of its takes).",
+            description="Exactly one of `upload_id` (a ready upload) or `song_id` (one of the caller's processed\nsongs; `take` picks one of its takes and goes with `song_id` only).",
             title="PersonaSourceRef",
         ),
     ],
