@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 
 from local.paths import REPO_ROOT
-
-from .conftest import run_as_newcomer
+from tests.newcomer import run_as_newcomer
 
 pytestmark = pytest.mark.slow
 
@@ -64,6 +63,7 @@ def test_no_benchmark_imports_the_tests() -> None:
 def _run(name: str, tmp_path: Path) -> str:
     argv, extra = SMOKE_RUNS[name]
     run = run_as_newcomer([sys.executable, *argv], tmp_path, timeout_s=300, **extra)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-6000:]
     assert "Traceback" not in run.stderr
     return run.stdout
 

@@ -19,8 +19,7 @@ import torch
 
 from bench import container_bench  # puts the container's song_model on the path
 from local.paths import REPO_ROOT
-
-from .conftest import run_as_newcomer
+from tests.newcomer import run_as_newcomer
 
 STAGES = ["stage_weights", "load", "song", "takes_1", "takes_2", "takes_4", "stems", "song_long"]
 QUALITY = REPO_ROOT / "bench" / "quality_bench.py"
@@ -29,9 +28,9 @@ QUALITY = REPO_ROOT / "bench" / "quality_bench.py"
 @pytest.mark.slow
 def test_the_tiny_run_reports_every_stage_with_numbers(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    run_as_newcomer(
-        ["bash", "bench/gpu_run.sh", "--profile", "tiny", str(out)], tmp_path, 600, PYTHON=sys.executable
-    )
+    command = ["bash", "bench/gpu_run.sh", "--profile", "tiny", str(out)]
+    run = run_as_newcomer(command, tmp_path, timeout_s=600, PYTHON=sys.executable)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-6000:]
     assert sorted(p.name for p in out.iterdir()) == ["gpu_run.json", "gpu_run.log"]
     report = json.loads((out / "gpu_run.json").read_text())
     assert report["steps"]["container"] == {"exit": "0", "seconds": report["steps"]["container"]["seconds"]}

@@ -1,4 +1,5 @@
-"""What the benchmark smoke tests share: running a command as a newcomer's shell would."""
+"""Running a command as a newcomer's shell would: the README's commands (tests/e2e/test_demo.py)
+and the benchmarks' (tests/bench/) must work with no AWS configuration."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ def run_as_newcomer(
     command: list[str], home: Path, timeout_s: int, **env: str
 ) -> subprocess.CompletedProcess[str]:
     """`command` from the repository root with only PATH, HOME and `env` set (no AWS_*, no
-    ~/.aws), its time printed, never judged; it must exit 0 without a traceback."""
+    ~/.aws: what `env -i PATH="$PATH" HOME=...` leaves); its time is printed, never judged."""
     started = time.monotonic()
     run = subprocess.run(
         command,
@@ -26,5 +27,4 @@ def run_as_newcomer(
         check=False,
     )
     print(f"{' '.join(command[:4])}: {time.monotonic() - started:.1f} s\n{run.stdout[-3000:]}")
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-6000:]
     return run
