@@ -54,6 +54,7 @@ class Transcriber(Construct):
             ephemeral_storage_size=Size.mebibytes(contract.TRANSCRIBER_EPHEMERAL_MB),
             tracing=lambda_.Tracing.ACTIVE,
             log_group=self.log_group,
+            logging_format=lambda_.LoggingFormat.JSON,
         )
         grant_logs_and_traces(self.role, self.log_group)
 

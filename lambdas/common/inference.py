@@ -61,32 +61,31 @@ class _Tolerant(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
-class ManifestAudio(_Tolerant):
-    format: AudioFormat
-    track: str | None = Field(None, pattern=r"^[a-z_]{1,32}$")  # stems: the track this file holds
-    take: int = Field(1, ge=1, le=4)  # variants: the take (1-based) this file holds
+class _ManifestObject(_Tolerant):
+    """A file the container wrote to the scratch bucket."""
+
     bucket: str
     key: str
     content_type: str
     size_bytes: int = Field(ge=0)
 
 
-class ManifestCover(_Tolerant):
-    bucket: str
-    key: str
+class ManifestAudio(_ManifestObject):
+    format: AudioFormat
+    track: str | None = Field(None, pattern=r"^[a-z_]{1,32}$")  # stems: the track this file holds
+    take: int = Field(1, ge=1, le=4)  # variants: the take (1-based) this file holds
+
+
+class ManifestCover(_ManifestObject):
     content_type: Literal["image/png"] = "image/png"
     width: int = Field(gt=0)
     height: int = Field(gt=0)
-    size_bytes: int = Field(ge=0)
 
 
-class ManifestLyricsTiming(_Tolerant):
+class ManifestLyricsTiming(_ManifestObject):
     """A take's timed lyrics: an LRC file beside its audio."""
 
-    bucket: str
-    key: str
     content_type: Literal["text/plain; charset=utf-8"] = "text/plain; charset=utf-8"
-    size_bytes: int = Field(ge=0)
     lines: int = Field(ge=0)
     measured_lines: int = Field(ge=0)
 
