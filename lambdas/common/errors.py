@@ -99,6 +99,18 @@ class TooManyPendingUploads(ServiceError):
     retry_after_s = 60
 
 
+class PersonaQuotaExceeded(ServiceError):
+    """The user keeps as many personas as allowed; deleting one makes room (409)."""
+
+    code = "PersonaQuotaExceeded"
+
+
+class PersonaInUse(ServiceError):
+    """DELETE of a persona a queued or processing song is being sung with (409)."""
+
+    code = "PersonaInUse"
+
+
 class SessionRequired(ServiceError):
     """Key management with an API key: it needs a signed-in session (a Cognito id token), 403."""
 

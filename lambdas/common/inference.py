@@ -28,7 +28,8 @@ def build_request(job: Job, bucket: str) -> dict:
     """The container's request: the validated POST body plus the job id and the output location.
 
     Audio-in modes: `source` becomes where the container reads the track (resolved by the API at
-    submission) and the length it was measured at.
+    submission) and the length it was measured at. A persona's `persona_id` becomes its stored
+    reference clip, checksum and style (`persona`).
     """
     # The webhook is the API's business, not the GPU's.
     request = {
@@ -40,6 +41,8 @@ def build_request(job: Job, bucket: str) -> dict:
     }
     if job.source is not None:
         request["source"] = job.source.model_dump(exclude_none=True)
+    if job.persona is not None:
+        request["persona"] = job.persona.container_request()
     return request
 
 
@@ -108,6 +111,13 @@ class ManifestTimings(_Tolerant):
     total_s: float = 0.0
 
 
+class ManifestPersona(_Tolerant):
+    """The persona's clip the container conditioned on: its checksum and the seconds it heard."""
+
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    reference_s: float = Field(gt=0)
+
+
 class Manifest(_Tolerant):
     job_id: str
     audio: list[ManifestAudio] = Field(min_length=1)
@@ -121,6 +131,7 @@ class Manifest(_Tolerant):
     seeds: list[int] = Field(default_factory=list, max_length=4)  # one per take (absent: one take)
     engine: str
     timings: ManifestTimings = Field(default_factory=ManifestTimings)
+    persona: ManifestPersona | None = None
     # One per take, in take order; the workflow checks they match the audio (lambdas/workflow/publish.py).
     takes: list[ManifestTake] = Field(min_length=1, max_length=4)
     best_take: int = Field(ge=1, le=4)

@@ -17,6 +17,7 @@ from pydantic import (
 
 from .clock import new_job_id, utc_now
 from .measurements import TakeMeasurement
+from .persona_refs import JobPersona, PersonaHeard, WithPersona
 from .request_fields import UUID_PATTERN, Mastering, SafeText, StrictModel, WebhookUrl, no_repeats
 from .url_safety import MAX_URL_CHARS
 
@@ -124,18 +125,18 @@ class _SongOptions(_RenderOptions):
     vocal_language: str | None = Field(None, pattern=r"^[a-z]{2}$", examples=["en"])
 
 
-class DescriptionRequest(_SongOptions):
+class DescriptionRequest(_SongOptions, WithPersona):
     mode: Literal["description"]
     description: SafeText = Field(min_length=3, max_length=MAX_DESCRIPTION_CHARS)
 
 
-class CustomLyricsRequest(_SongOptions):
+class CustomLyricsRequest(_SongOptions, WithPersona):
     mode: Literal["custom_lyrics"]
     prompt: SafeText = Field(min_length=3, max_length=MAX_PROMPT_CHARS)
     lyrics: SafeText = Field(min_length=1, max_length=MAX_LYRICS_CHARS)
 
 
-class DescribedLyricsRequest(_SongOptions):
+class DescribedLyricsRequest(_SongOptions, WithPersona):
     mode: Literal["described_lyrics"]
     prompt: SafeText = Field(min_length=3, max_length=MAX_PROMPT_CHARS)
     described_lyrics: SafeText = Field(min_length=3, max_length=MAX_DESCRIPTION_CHARS)
@@ -194,7 +195,7 @@ class _SampledFromSource(_AudioInOptions):
     variants: Variants = 1
 
 
-class CoverRequest(_SampledFromSource):
+class CoverRequest(_SampledFromSource, WithPersona):
     """Restyle the source: same length and structure, the style of `prompt`."""
 
     mode: Literal["cover"]
@@ -341,6 +342,7 @@ class JobResult(BaseModel):
     # One per take in take order (empty on rows from before measuring); best_take is rank 1.
     takes: list[TakeMeasurement] = Field(default_factory=list)
     best_take: int | None = None
+    persona: PersonaHeard | None = None  # songs made with a persona
 
     @property
     def main_take(self) -> int:
@@ -376,6 +378,7 @@ class Job(BaseModel):
     started_at: str | None = None  # queued -> processing
     finished_at: str | None = None  # processing -> processed
     source: JobSource | None = None  # audio-in modes only
+    persona: JobPersona | None = None  # songs made with a persona
 
 
 def queued_job(user_id: str, request: dict, **fields: Any) -> Job:

@@ -22,7 +22,7 @@ class StrictModel(BaseModel):
 # Python `re`), so the published document states the rule clients must follow.
 SAFE_TEXT_PATTERN = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
 SafeText = Annotated[str, StringConstraints(pattern=SAFE_TEXT_PATTERN)]
-# Job and upload ids (lower-case canonical UUID text): the API's path parameters and sources.
+# Job, upload and persona ids (lower-case canonical UUID text): the API's path parameters and sources.
 UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 
 

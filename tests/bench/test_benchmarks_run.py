@@ -41,6 +41,7 @@ SMOKE_RUNS: dict[str, tuple[list[str], dict[str, str]]] = {
         {"PYTHONPATH": "sagemaker_containers/music"},
     ),
     "local_e2e_bench": (["-m", "bench.local_e2e_bench", "--runs", "1", "--warmup", "0"], {}),
+    "reference_clip_bench": (["-m", "bench.reference_clip_bench", "--minutes", "0.5", "--repeat", "1"], {}),
     "measure_bench": (["bench/measure_bench.py", "--duration", "5", "--takes", "2"], {}),
     "quality_bench": (
         ["bench/quality_bench.py", "--profile", "tiny", "--limit", "1", "--duration", "3", "--steps", "1"],

@@ -152,7 +152,7 @@ def decode_page_token(token: str | None, expected_keys: set[str]) -> dict[str, A
         or set(key) != expected_keys
         # Our keys are ids and timestamps; a longer value could pass DynamoDB's key-size limits.
         or not all(isinstance(v, str) and 0 < len(v) <= MAX_TOKEN_VALUE_CHARS for v in key.values())
-        or ("job_id" in key and not is_valid_job_id(key["job_id"]))
+        or any(k in key and not is_valid_job_id(key[k]) for k in ("job_id", "persona_id"))
     ):
         raise InvalidRequest("next_token is not valid")
     return key

@@ -130,6 +130,19 @@ class JobStore(TableStore):
         )
         return [Job.model_validate(from_dynamo(item)) for item in items]
 
+    def unfinished_with_persona(self, user_id: str, persona_id: str, created_since: str) -> list[str]:
+        """Ids of the user's queued or processing songs made with the persona, created at or after
+        `created_since` (older ones have no live execution). Reads the by_user index."""
+        items = query_all(
+            self._table,
+            IndexName=JOBS_BY_USER.name,
+            KeyConditionExpression=Key("user_id").eq(user_id) & Key("created_at").gte(created_since),
+            FilterExpression=Attr("persona.persona_id").eq(persona_id)
+            & Attr("status").is_in([s.value for s in sorted(UNFINISHED)]),
+            ProjectionExpression="job_id",
+        )
+        return [str(item["job_id"]) for item in items]
+
     # --- creating and deleting ---------------------------------------------------------------
 
     def create(self, job: Job) -> Job:

@@ -62,7 +62,9 @@ def test_shared_fields_move_into_bases_and_every_model_keeps_its_fields_in_order
         model = getattr(models, name, None)
         if isinstance(model, type) and issubclass(model, models.BaseModel):
             assert list(model.model_fields) == list(schema.get("properties", {})), name
-    assert models.CoverRequest.__mro__[1].__name__ == "_SourceToVariants"
+    assert (
+        models.CoverRequest.__mro__[1].__name__ == "_PersonaIdToMastering"
+    )  # persona_id .. mastering, shared with the text modes
     assert issubclass(models.ApiKeyCreated, models.ApiKeyDetail)
     with pytest.raises(ValueError, match="extra"):
         models.TranscribeRequest.model_validate(

@@ -89,6 +89,19 @@ class ApiKeyRequest(BaseModel):
     ] = None
 
 
+PersonaId = TypeAliasType(
+    "PersonaId",
+    Annotated[
+        str,
+        Field(
+            description="One of your personas (POST /personas): its reference clip conditions the voice and sound, its style joins the prompt",
+            pattern="^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
+            title="Persona Id",
+        ),
+    ],
+)
+
+
 Title = TypeAliasType(
     "Title",
     Annotated[
@@ -254,6 +267,136 @@ class MeResponse(BaseModel):
     ]
 
 
+class PersonaHeard(BaseModel):
+    """
+    The reference clip a song was conditioned on, as the container's manifest records it.
+    """
+
+    sha256: Annotated[str, Field(title="Sha256")]
+    reference_s: Annotated[float, Field(title="Reference S")]
+
+
+Style = TypeAliasType(
+    "Style",
+    Annotated[
+        str,
+        Field(
+            description="Added to the prompt of every song",
+            max_length=300,
+            min_length=1,
+            pattern="^[^\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F]*$",
+            title="Style",
+        ),
+    ],
+)
+
+
+class PersonaSource(BaseModel):
+    """
+    What the persona's clip was cut from (it may have been deleted since: the clip is a copy).
+    """
+
+    upload_id: Annotated[str | None, Field(title="Upload Id")] = None
+    song_id: Annotated[str | None, Field(title="Song Id")] = None
+    take: Annotated[int | None, Field(title="Take")] = None
+
+
+UploadId = TypeAliasType(
+    "UploadId",
+    Annotated[
+        str,
+        Field(pattern="^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", title="Upload Id"),
+    ],
+)
+
+
+SongId = TypeAliasType(
+    "SongId",
+    Annotated[
+        str, Field(pattern="^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", title="Song Id")
+    ],
+)
+
+
+Take = TypeAliasType(
+    "Take", Annotated[int, Field(description="With song_id: the take (default 1)", ge=1, le=4, title="Take")]
+)
+
+
+class SourceRef1(BaseModel):
+    """
+    Exactly one of `upload_id` (a ready upload) or `song_id` (one of the caller's processed songs).
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    upload_id: Annotated[UploadId | None, Field(title="Upload Id")]
+    song_id: Annotated[SongId | None, Field(title="Song Id")] = None
+
+
+class PersonaSourceRef1(SourceRef1):
+    """
+    Exactly one of `upload_id` (a ready upload) or `song_id` (one of the caller's processed
+    songs; `take` picks one of its takes and goes with `song_id` only).
+    """
+
+    take: Annotated[Take | None, Field(description="With song_id: the take (default 1)", title="Take")] = None
+
+
+class SourceRef2(BaseModel):
+    """
+    Exactly one of `upload_id` (a ready upload) or `song_id` (one of the caller's processed songs).
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    upload_id: Annotated[UploadId | None, Field(title="Upload Id")] = None
+    song_id: Annotated[SongId | None, Field(title="Song Id")]
+
+
+class PersonaSourceRef2(SourceRef2):
+    """
+    Exactly one of `upload_id` (a ready upload) or `song_id` (one of the caller's processed
+    songs; `take` picks one of its takes and goes with `song_id` only).
+    """
+
+    take: Annotated[Take | None, Field(description="With song_id: the take (default 1)", title="Take")] = None
+
+
+PersonaSourceRef = TypeAliasType(
+    "PersonaSourceRef",
+    Annotated[
+        PersonaSourceRef1 | PersonaSourceRef2,
+        Field(
+            description="Exactly one of `upload_id` (a ready upload) or `song_id` (one of the caller's processed\nsongs; `take` picks one of its takes and goes with `song_id` only).",
+            title="PersonaSourceRef",
+        ),
+    ],
+)
+
+
+class PersonaSummary(BaseModel):
+    persona_id: Annotated[str, Field(title="Persona Id")]
+    name: Annotated[str, Field(title="Name")]
+    style: Annotated[str | None, Field(title="Style")] = None
+    source: PersonaSource
+    start_s: Annotated[
+        float, Field(description="Where in the source the reference clip starts, seconds", title="Start S")
+    ]
+    reference_s: Annotated[
+        float, Field(description="Length of the reference clip, seconds (5 to 30)", title="Reference S")
+    ]
+    reference_sha256: Annotated[
+        str,
+        Field(
+            description="SHA-256 of the stored clip; songs made with it record it", title="Reference Sha256"
+        ),
+    ]
+    created_at: Annotated[str, Field(title="Created At")]
+
+
 class SongSource(BaseModel):
     """
     What an audio-in song was made from.
@@ -280,47 +423,6 @@ class SongSummary(BaseModel):
             title="Price Credits",
         ),
     ] = None
-
-
-UploadId = TypeAliasType(
-    "UploadId",
-    Annotated[
-        str,
-        Field(pattern="^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", title="Upload Id"),
-    ],
-)
-
-
-SongId = TypeAliasType(
-    "SongId",
-    Annotated[
-        str, Field(pattern="^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", title="Song Id")
-    ],
-)
-
-
-class SourceRef1(BaseModel):
-    """
-    Exactly one of `upload_id` (a ready upload) or `song_id` (one of the caller's processed songs).
-    """
-
-    model_config = ConfigDict(
-        extra="forbid",
-    )
-    upload_id: Annotated[UploadId | None, Field(title="Upload Id")]
-    song_id: Annotated[SongId | None, Field(title="Song Id")] = None
-
-
-class SourceRef2(BaseModel):
-    """
-    Exactly one of `upload_id` (a ready upload) or `song_id` (one of the caller's processed songs).
-    """
-
-    model_config = ConfigDict(
-        extra="forbid",
-    )
-    upload_id: Annotated[UploadId | None, Field(title="Upload Id")] = None
-    song_id: Annotated[SongId | None, Field(title="Song Id")]
 
 
 SourceRef = TypeAliasType(
@@ -550,7 +652,28 @@ class WebhookSecretResponse(BaseModel):
     ]
 
 
-class _FormatsToMastering(_SeedToInferenceSteps):
+class _PersonaIdToMastering(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    persona_id: Annotated[
+        PersonaId | None,
+        Field(
+            description="One of your personas (POST /personas): its reference clip conditions the voice and sound, its style joins the prompt",
+            title="Persona Id",
+        ),
+    ] = None
+    title: Annotated[Title | None, Field(title="Title")] = None
+    webhook_url: Annotated[
+        WebhookUrl | None,
+        Field(
+            description="https URL that receives the song's lifecycle events, signed per Standard Webhooks; port 443 (the default) or 8443 only, and its host must resolve to public addresses only (checked now and at every delivery)",
+            title="Webhook Url",
+        ),
+    ] = None
+    seed: Annotated[Seed | None, Field(title="Seed")] = None
+    guidance_scale: Annotated[GuidanceScale | None, Field(title="Guidance Scale")] = None
+    inference_steps: Annotated[InferenceSteps | None, Field(title="Inference Steps")] = None
     formats: Annotated[list[Format] | None, Field(max_length=3, min_length=1, title="Formats")] = None
     mastering: Annotated[
         Mastering | None,
@@ -560,7 +683,11 @@ class _FormatsToMastering(_SeedToInferenceSteps):
     ] = None
 
 
-class _SourceToVariants(_FormatsToMastering):
+class CoverRequest(_PersonaIdToMastering):
+    """
+    Restyle the source: same length and structure, the style of `prompt`.
+    """
+
     source: SourceRef
     variants: Annotated[
         int | None,
@@ -571,13 +698,6 @@ class _SourceToVariants(_FormatsToMastering):
             title="Variants",
         ),
     ] = 1
-
-
-class CoverRequest(_SourceToVariants):
-    """
-    Restyle the source: same length and structure, the style of `prompt`.
-    """
-
     mode: Annotated[Literal["cover"], Field(title="Mode")]
     prompt: Annotated[
         str,
@@ -600,7 +720,7 @@ class CoverRequest(_SourceToVariants):
     ] = 0.5
 
 
-class _VariantsToVocalLanguage(_FormatsToMastering):
+class _VariantsToVocalLanguage(_PersonaIdToMastering):
     variants: Annotated[
         int | None,
         Field(
@@ -675,7 +795,27 @@ class DescriptionRequest(_VariantsToVocalLanguage):
     ]
 
 
-class ExtendRequest(_SourceToVariants):
+class _FormatsToVariants(_SeedToInferenceSteps):
+    formats: Annotated[list[Format] | None, Field(max_length=3, min_length=1, title="Formats")] = None
+    mastering: Annotated[
+        Mastering | None,
+        Field(
+            description="The delivered level: absent = -14 LUFS / -1 dBTP, either field may be left out; null = the model's raw level (repaint and extend keep their untouched samples bit-identical only then)"
+        ),
+    ] = None
+    source: SourceRef
+    variants: Annotated[
+        int | None,
+        Field(
+            description="Takes to render in one batch, each priced; take k uses seed + k - 1",
+            ge=1,
+            le=4,
+            title="Variants",
+        ),
+    ] = 1
+
+
+class ExtendRequest(_FormatsToVariants):
     """
     Add `add_s` seconds after the end of the source: one longer song.
     """
@@ -686,7 +826,56 @@ class ExtendRequest(_SourceToVariants):
     lyrics: Annotated[Lyrics | None, Field(title="Lyrics")] = None
 
 
-class RepaintRequest(_SourceToVariants):
+class PersonaDetail(PersonaSummary):
+    reference_url: Annotated[
+        str,
+        Field(
+            description="Presigned URL of the reference clip (WAV), to listen to it", title="Reference Url"
+        ),
+    ]
+    urls_expire_at: Annotated[str, Field(title="Urls Expire At")]
+
+
+class PersonaPage(BaseModel):
+    personas: Annotated[list[PersonaSummary], Field(title="Personas")]
+    next_token: Annotated[
+        str | None, Field(description="Pass as `next_token` for the next page", title="Next Token")
+    ] = None
+
+
+class PersonaRequest(BaseModel):
+    """
+    POST /personas: the clip is the `REFERENCE_WINDOW_S` seconds of the source from `start_s`.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    name: Annotated[
+        str,
+        Field(
+            max_length=80,
+            min_length=1,
+            pattern="^[^\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F]*$",
+            title="Name",
+        ),
+    ]
+    source: PersonaSourceRef
+    start_s: Annotated[
+        float | None,
+        Field(
+            description="Where the reference window starts; up to 30 s from there are kept (at least 5 s must remain in the source)",
+            ge=0.0,
+            le=600.0,
+            title="Start S",
+        ),
+    ] = 0.0
+    style: Annotated[Style | None, Field(description="Added to the prompt of every song", title="Style")] = (
+        None
+    )
+
+
+class RepaintRequest(_FormatsToVariants):
     """
     Regenerate `start_s`..`end_s` of the source; the rest of the track stays as it was.
     """
@@ -784,6 +973,17 @@ class SongDetail(SongSummary):
         dict[str, Any], Field(description="The accepted request, defaults filled in", title="Request")
     ]
     source: Annotated[SongSource | None, Field(description="Audio-in modes: the source track")] = None
+    persona_id: Annotated[
+        str | None,
+        Field(
+            description="The persona the song is sung with (kept after the persona is deleted)",
+            title="Persona Id",
+        ),
+    ] = None
+    persona_reference: Annotated[
+        PersonaHeard | None,
+        Field(description="Once processed: the persona's clip the model heard (its SHA-256 and seconds)"),
+    ] = None
     tracks: Annotated[
         dict[str, dict[str, str]] | None,
         Field(
