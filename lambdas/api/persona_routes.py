@@ -7,12 +7,12 @@ from collections.abc import Callable
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 
 from lambdas.common.personas import PersonaRequest
 from lambdas.common.request_fields import UUID_PATTERN
 
-from .route_docs import SECURITY, error_responses, no_content, ok_response
+from .route_docs import SECURITY, NextToken, PageSize, error_responses, no_content, ok_response
 from .schemas import PersonaDetail, PersonaPage
 from .services import Services
 
@@ -68,14 +68,8 @@ def register_personas(
         },
     )
     def list_personas(
-        limit: Annotated[int, Query(ge=1, le=50, description="Page size")] = 20,
-        next_token: Annotated[
-            str | None,
-            Query(
-                max_length=2048,
-                description="The opaque `next_token` of the previous page; any other value is 400",
-            ),
-        ] = None,
+        limit: PageSize = 20,
+        next_token: NextToken = None,
     ) -> PersonaPage:
         return services().personas.list(user(), limit, next_token)
 

@@ -3,13 +3,22 @@ responses it lists (each status it can answer, success first) and the body-less 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from .schemas import ErrorResponse
 
 SECURITY = [{"bearer": []}]
+# The query parameters of every paged list (GET /songs, GET /personas).
+PageSize = Annotated[int, Query(ge=1, le=50, description="Page size")]
+NextToken = Annotated[
+    str | None,
+    Query(
+        max_length=2048, description="The opaque `next_token` of the previous page; any other value is 400"
+    ),
+]
 RETRY_AFTER_HEADER = {
     "description": "Seconds to wait before retrying; sent with `RateLimited` and `ConcurrentRequests`",
     "schema": {"type": "integer", "minimum": 1},

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
-from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path
 
 from lambdas.common import errors, media_keys
 from lambdas.common.api_keys import KEY_ID_PATTERN, ApiKeyRequest
@@ -22,7 +22,7 @@ from lambdas.common.uploads import UploadRequest
 
 from .openapi import docs_page
 from .persona_routes import register_personas
-from .route_docs import SECURITY, error_responses, no_content, ok_response
+from .route_docs import SECURITY, NextToken, PageSize, error_responses, no_content, ok_response
 from .schemas import (
     ApiKeyCreated,
     ApiKeyList,
@@ -130,14 +130,8 @@ def register(app: APIGatewayRestResolver, services: Callable[[], Services]) -> N
         responses={**ok_response(200, "One page of songs", SongPage), **error_responses(400, 401, 429, 500)},
     )
     def list_songs(
-        limit: Annotated[int, Query(ge=1, le=50, description="Page size")] = 20,
-        next_token: Annotated[
-            str | None,
-            Query(
-                max_length=2048,
-                description="The opaque `next_token` of the previous page; any other value is 400",
-            ),
-        ] = None,
+        limit: PageSize = 20,
+        next_token: NextToken = None,
     ) -> SongPage:
         return services().songs.list_songs(user(), limit, next_token)
 

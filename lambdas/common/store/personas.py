@@ -6,17 +6,12 @@ from typing import Any
 
 from boto3.dynamodb.conditions import Key
 
-from .. import aws
 from ..contract import PERSONAS_BY_USER
-from ..errors import InvalidRequest, NotFound
 from ..personas import Persona
-from .dynamo import conditional, decode_page_token, encode_page_token, from_dynamo, to_dynamo
+from .dynamo import TableStore, conditional, owned, to_dynamo
 
 
-class PersonaStore:
-    def __init__(self, table_name: str) -> None:
-        self._table = aws.table(table_name)
-
+class PersonaStore(TableStore):
     def create(self, persona: Persona) -> Persona:
         item = persona.model_dump(mode="json", exclude_none=True)
         self._table.put_item(Item=to_dynamo(item), ConditionExpression="attribute_not_exists(persona_id)")
@@ -24,29 +19,15 @@ class PersonaStore:
 
     def get_for_user(self, persona_id: str, user_id: str) -> Persona:
         """Another user's persona is indistinguishable from a missing one."""
-        item = self._table.get_item(Key={"persona_id": persona_id}, ConsistentRead=True).get("Item")
-        if item is None or item.get("user_id") != user_id:
-            raise NotFound("persona not found")
-        return Persona.model_validate(from_dynamo(item))
+        item = self._get({"persona_id": persona_id})
+        return owned(Persona.model_validate(item) if item else None, user_id, "persona")
 
     def list_for_user(
         self, user_id: str, limit: int, next_token: str | None = None
     ) -> tuple[list[Persona], str | None]:
         """Newest first, paginated with an opaque token (as GET /songs)."""
-        query: dict[str, Any] = {
-            "IndexName": PERSONAS_BY_USER.name,
-            "KeyConditionExpression": Key("user_id").eq(user_id),
-            "ScanIndexForward": False,
-            "Limit": limit,
-        }
-        start = decode_page_token(next_token, {"persona_id", "user_id", "created_at"})
-        if start is not None:
-            if start["user_id"] != user_id:
-                raise InvalidRequest("next_token is not valid")
-            query["ExclusiveStartKey"] = start
-        page = self._table.query(**query)
-        personas = [Persona.model_validate(from_dynamo(item)) for item in page.get("Items", [])]
-        return personas, encode_page_token(page.get("LastEvaluatedKey"))
+        items, token = self._newest_for_user(PERSONAS_BY_USER, "persona_id", user_id, limit, next_token)
+        return [Persona.model_validate(item) for item in items], token
 
     def count_for_user(self, user_id: str) -> int:
         """How many personas the user keeps (the cap): a COUNT query, page by page."""
