@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from lambdas.common.measurements import TakeAnalysis, TakeScores
 from lambdas.common.models import Job, JobError, JobStatus, PersonaHeard
-from lambdas.common.personas import Persona
+from lambdas.common.personas import Persona, PersonaSource
 from lambdas.common.song_view import summary_fields
 from lambdas.common.uploads import SourceFormat, Upload, UploadStatus
 
@@ -180,14 +180,6 @@ class UploadDetail(BaseModel):
 class SongPage(BaseModel):
     songs: list[SongSummary]
     next_token: str | None = Field(None, description="Pass as `next_token` for the next page")
-
-
-class PersonaSource(BaseModel):
-    """What the persona's clip was cut from (it may have been deleted since: the clip is a copy)."""
-
-    upload_id: str | None = None
-    song_id: str | None = None
-    take: int | None = None
 
 
 class PersonaSummary(BaseModel):

@@ -97,8 +97,8 @@ class ReferenceClip(BaseModel):
     size_bytes: int
 
 
-class PersonaSourceRecord(BaseModel):
-    """What a persona was made from (the source may be gone since: the clip is its own copy)."""
+class PersonaSource(BaseModel):
+    """What the persona's clip was cut from (it may have been deleted since: the clip is a copy)."""
 
     upload_id: str | None = None
     song_id: str | None = None
@@ -112,7 +112,7 @@ class Persona(BaseModel):
     user_id: str
     name: str
     style: str | None = None
-    source: PersonaSourceRecord
+    source: PersonaSource
     start_s: float
     reference: ReferenceClip
     created_at: str

@@ -4,7 +4,6 @@ that song's page, delete one."""
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +11,7 @@ import pytest
 import requests
 
 from tests.browser.conftest import accessibility_violations, id_token, screenshot
-from tests.browser.test_web_app import open_advanced, sign_up_and_in, wait_until_processed, wav_file
+from tests.browser.test_web_app import new_user, open_advanced, wait_until_processed, wav_file
 
 pytestmark = pytest.mark.slow
 
@@ -28,9 +27,7 @@ def _api(stack: dict[str, Any], email: str, path: str) -> Any:
 def test_a_persona_is_made_from_an_upload_sung_with_and_made_from_a_song(
     new_page: Any, stack: dict[str, Any], page_errors: list[str], tmp_path: Path
 ) -> None:
-    page = new_page()
-    email = f"persona-{uuid.uuid4().hex[:8]}@example.com"
-    sign_up_and_in(page, email)
+    page, email = new_user(new_page, "persona")
     page.get_by_role("link", name="Personas").click()
     page.get_by_role("heading", name="Personas", exact=True).wait_for()
     page.get_by_text("No personas yet").wait_for()

@@ -9,7 +9,7 @@ import pytest
 
 from lambdas.common.errors import InvalidRequest, NotFound
 from lambdas.common.models import JobPersona, JobStatus
-from lambdas.common.personas import Persona, PersonaSourceRecord, ReferenceClip, reference_key
+from lambdas.common.personas import Persona, PersonaSource, ReferenceClip, reference_key
 from lambdas.common.store.personas import PersonaStore
 from tests import factories
 
@@ -33,7 +33,7 @@ def _persona(user_id: str, created_at: str) -> Persona:
         persona_id=persona_id,
         user_id=user_id,
         name="Alto",
-        source=PersonaSourceRecord(upload_id=str(uuid.uuid4())),
+        source=PersonaSource(upload_id=str(uuid.uuid4())),
         start_s=1.5,
         reference=clip,
         created_at=created_at,

@@ -32,7 +32,7 @@ from lambdas.common.personas import (
     MIN_REFERENCE_S,
     Persona,
     PersonaRequest,
-    PersonaSourceRecord,
+    PersonaSource,
     ReferenceClip,
     job_persona,
     reference_key,
@@ -81,7 +81,7 @@ class PersonaService:
             user_id=user_id,
             name=request.name,
             style=request.style,
-            source=PersonaSourceRecord(upload_id=ref.upload_id, song_id=ref.song_id, take=ref.take),
+            source=PersonaSource(upload_id=ref.upload_id, song_id=ref.song_id, take=ref.take),
             start_s=request.start_s,
             reference=ReferenceClip(
                 bucket=self.media.name,
