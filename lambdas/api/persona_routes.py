@@ -12,7 +12,15 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from lambdas.common.personas import PersonaRequest
 from lambdas.common.request_fields import UUID_PATTERN
 
-from .route_docs import SECURITY, NextToken, PageSize, error_responses, no_content, ok_response
+from .route_docs import (
+    SECURITY,
+    NextToken,
+    PageSize,
+    created_response,
+    error_responses,
+    no_content,
+    ok_response,
+)
 from .schemas import PersonaDetail, PersonaPage
 from .services import Services
 
@@ -40,14 +48,14 @@ def register_personas(
         status_code=201,
         security=SECURITY,
         responses={
-            201: {
-                "description": "Created",
-                "content": {"application/json": {"model": PersonaDetail}},
-                "links": {
-                    op: {"operationId": op, "parameters": {"persona_id": "$response.body#/persona_id"}}
-                    for op in ("getPersona", "deletePersona")
-                },
-            },
+            **created_response(
+                201,
+                "Created",
+                PersonaDetail,
+                id_parameter="persona_id",
+                id_field="persona_id",
+                follow=("getPersona", "deletePersona"),
+            ),
             **error_responses(400, 401, 404, 409, 413, 415, 422, 429, 500),
         },
     )

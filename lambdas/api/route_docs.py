@@ -30,6 +30,18 @@ def ok_response(status: int, description: str, model: type | None = None) -> dic
     return {status: {"description": description, **content}}
 
 
+def created_response(
+    status: int, description: str, model: type, *, id_parameter: str, id_field: str, follow: tuple[str, ...]
+) -> dict[int | str, dict[str, Any]]:
+    """`ok_response` with OpenAPI links: how a client (or an API tester) follows what it made, its id
+    (`id_field` of the body) feeding the `follow` operations' `id_parameter`."""
+    response = ok_response(status, description, model)
+    response[status]["links"] = {
+        op: {"operationId": op, "parameters": {id_parameter: f"$response.body#/{id_field}"}} for op in follow
+    }
+    return response
+
+
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     described = {
         400: "Malformed request (bad JSON, id, query or header)",

@@ -22,7 +22,15 @@ from lambdas.common.uploads import UploadRequest
 
 from .openapi import docs_page
 from .persona_routes import register_personas
-from .route_docs import SECURITY, NextToken, PageSize, error_responses, no_content, ok_response
+from .route_docs import (
+    SECURITY,
+    NextToken,
+    PageSize,
+    created_response,
+    error_responses,
+    no_content,
+    ok_response,
+)
 from .schemas import (
     ApiKeyCreated,
     ApiKeyList,
@@ -93,15 +101,14 @@ def register(app: APIGatewayRestResolver, services: Callable[[], Services]) -> N
         status_code=202,
         security=SECURITY,
         responses={
-            202: {
-                "description": "Accepted: the job, queued",
-                "content": {"application/json": {"model": SongDetail}},
-                # How a client (or an API tester) follows the new song: its id feeds the song routes.
-                "links": {
-                    op: {"operationId": op, "parameters": {"song_id": "$response.body#/job_id"}}
-                    for op in ("getSong", "deleteSong")
-                },
-            },
+            **created_response(
+                202,
+                "Accepted: the job, queued",
+                SongDetail,
+                id_parameter="song_id",
+                id_field="job_id",
+                follow=("getSong", "deleteSong"),
+            ),
             **error_responses(400, 401, 402, 404, 409, 413, 415, 422, 429, 500, 503),
         },
     )
