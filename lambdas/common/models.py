@@ -17,7 +17,15 @@ from pydantic import (
 
 from .clock import new_job_id, utc_now
 from .measurements import TakeMeasurement
-from .request_fields import UUID_PATTERN, Mastering, SafeText, StrictModel, WebhookUrl, no_repeats
+from .request_fields import (
+    UUID_PATTERN,
+    Mastering,
+    SafeText,
+    StrictModel,
+    WebhookUrl,
+    no_repeats,
+    require_exactly_one,
+)
 from .url_safety import MAX_URL_CHARS
 
 MAX_DESCRIPTION_CHARS = 1_000
@@ -179,8 +187,7 @@ class SourceRef(StrictModel):
 
     @model_validator(mode="after")
     def _exactly_one(self) -> SourceRef:
-        if (self.upload_id is None) == (self.song_id is None):
-            raise ValueError("give exactly one of upload_id or song_id")
+        require_exactly_one(self, "upload_id", "song_id")
         return self
 
 
