@@ -273,18 +273,9 @@ class TranscribeRequest(_RequestOptions):
     source: SourceRef
 
 
+TextRequest = DescriptionRequest | CustomLyricsRequest | DescribedLyricsRequest
 AudioInRequest = CoverRequest | RepaintRequest | ExtendRequest | StemsRequest | TranscribeRequest
-SongRequest = Annotated[
-    DescriptionRequest
-    | CustomLyricsRequest
-    | DescribedLyricsRequest
-    | CoverRequest
-    | RepaintRequest
-    | ExtendRequest
-    | StemsRequest
-    | TranscribeRequest,
-    Field(discriminator="mode"),
-]
+SongRequest = Annotated[TextRequest | AudioInRequest, Field(discriminator="mode")]
 # The `mode` values, read from the models so they cannot drift apart.
 SONG_MODES: tuple[str, ...] = tuple(
     get_args(m.model_fields["mode"].annotation)[0] for m in get_args(get_args(SongRequest)[0])
