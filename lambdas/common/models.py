@@ -18,7 +18,15 @@ from pydantic import (
 from .clock import new_job_id, utc_now
 from .measurements import TakeMeasurement
 from .persona_refs import JobPersona, PersonaHeard, WithPersona
-from .request_fields import UUID_PATTERN, Mastering, SafeText, StrictModel, WebhookUrl, no_repeats
+from .request_fields import (
+    UUID_PATTERN,
+    Mastering,
+    SafeText,
+    StrictModel,
+    WebhookUrl,
+    no_repeats,
+    require_exactly_one,
+)
 from .url_safety import MAX_URL_CHARS
 
 MAX_DESCRIPTION_CHARS = 1_000
@@ -180,8 +188,7 @@ class SourceRef(StrictModel):
 
     @model_validator(mode="after")
     def _exactly_one(self) -> SourceRef:
-        if (self.upload_id is None) == (self.song_id is None):
-            raise ValueError("give exactly one of upload_id or song_id")
+        require_exactly_one(self, "upload_id", "song_id")
         return self
 
 
@@ -267,18 +274,9 @@ class TranscribeRequest(_RequestOptions):
     source: SourceRef
 
 
+TextRequest = DescriptionRequest | CustomLyricsRequest | DescribedLyricsRequest
 AudioInRequest = CoverRequest | RepaintRequest | ExtendRequest | StemsRequest | TranscribeRequest
-SongRequest = Annotated[
-    DescriptionRequest
-    | CustomLyricsRequest
-    | DescribedLyricsRequest
-    | CoverRequest
-    | RepaintRequest
-    | ExtendRequest
-    | StemsRequest
-    | TranscribeRequest,
-    Field(discriminator="mode"),
-]
+SongRequest = Annotated[TextRequest | AudioInRequest, Field(discriminator="mode")]
 # The `mode` values, read from the models so they cannot drift apart.
 SONG_MODES: tuple[str, ...] = tuple(
     get_args(m.model_fields["mode"].annotation)[0] for m in get_args(get_args(SongRequest)[0])

@@ -26,6 +26,12 @@ SafeText = Annotated[str, StringConstraints(pattern=SAFE_TEXT_PATTERN)]
 UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 
 
+def require_exactly_one(model: BaseModel, first: str, second: str) -> None:
+    """For an `after` model validator: exactly one of two optional fields is given (not None)."""
+    if (getattr(model, first) is None) == (getattr(model, second) is None):
+        raise ValueError(f"give exactly one of {first} or {second}")
+
+
 def no_repeats(value: list[str], info: ValidationInfo) -> list[str]:
     """A list whose schema says uniqueItems: a repeated item is refused, not dropped."""
     if len(set(value)) != len(value):
