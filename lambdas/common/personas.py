@@ -36,24 +36,29 @@ def reference_key(user_id: str, persona_id: str) -> str:
     return f"{PERSONAS_PREFIX}{user_id}/{persona_id}/{REFERENCE_FILE}"
 
 
+def _given(field: str, json_type: str) -> dict:
+    """JSON Schema: `field` is present and not null."""
+    return {"required": [field], "properties": {field: {"type": json_type}}}
+
+
 class PersonaSourceRef(SourceRef):
     """Exactly one of `upload_id` (a ready upload) or `song_id` (one of the caller's processed
     songs; `take` picks one of its takes and goes with `song_id` only)."""
 
+    # Each branch also says what it excludes (`not`): an upload with a song or a take, a song with an
+    # upload. Plain `{"type": "null"}` properties would say the same but break the web app's types.
     model_config = ConfigDict(
         json_schema_extra={
             "oneOf": [
                 {
                     "required": ["upload_id"],
-                    "properties": {
-                        "upload_id": {"type": "string"},
-                        "song_id": {"type": "null"},
-                        "take": {"type": "null"},
-                    },
+                    "properties": {"upload_id": {"type": "string"}},
+                    "not": {"anyOf": [_given("song_id", "string"), _given("take", "integer")]},
                 },
                 {
                     "required": ["song_id"],
-                    "properties": {"song_id": {"type": "string"}, "upload_id": {"type": "null"}},
+                    "properties": {"song_id": {"type": "string"}},
+                    "not": _given("upload_id", "string"),
                 },
             ]
         }
