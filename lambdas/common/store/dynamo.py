@@ -56,6 +56,16 @@ class TableStore:
         item = self._table.get_item(Key=key, ConsistentRead=True, **options).get("Item")
         return from_dynamo(item) if item else None
 
+    def _delete_owned(self, key: dict[str, str], user_id: str, also: str | None = None) -> bool:
+        """Delete the item if it is `user_id`'s (and the condition `also` holds); False otherwise,
+        which includes an item already gone."""
+        condition = "user_id = :uid" + (f" AND {also}" if also else "")
+        return conditional(
+            lambda: self._table.delete_item(
+                Key=key, ConditionExpression=condition, ExpressionAttributeValues={":uid": user_id}
+            )
+        )
+
     def _newest_for_user(
         self, index: Index, item_key: str, user_id: str, limit: int, next_token: str | None
     ) -> tuple[list[dict[str, Any]], str | None]:

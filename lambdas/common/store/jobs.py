@@ -137,13 +137,7 @@ class JobStore(TableStore):
         return job
 
     def delete(self, job_id: str, user_id: str) -> None:
-        deleted = conditional(
-            lambda: self._table.delete_item(
-                Key={"job_id": job_id},
-                ConditionExpression="user_id = :uid",
-                ExpressionAttributeValues={":uid": user_id},
-            )
-        )
+        deleted = self._delete_owned({"job_id": job_id}, user_id)
         if not deleted:
             raise NotFound("song not found")
 

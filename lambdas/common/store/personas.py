@@ -8,7 +8,7 @@ from boto3.dynamodb.conditions import Key
 
 from ..contract import PERSONAS_BY_USER
 from ..personas import Persona
-from .dynamo import TableStore, conditional, owned, to_dynamo
+from .dynamo import TableStore, owned, to_dynamo
 
 
 class PersonaStore(TableStore):
@@ -46,10 +46,4 @@ class PersonaStore(TableStore):
 
     def delete(self, persona_id: str, user_id: str) -> bool:
         """Delete the user's persona row; False when it is already gone."""
-        return conditional(
-            lambda: self._table.delete_item(
-                Key={"persona_id": persona_id},
-                ConditionExpression="user_id = :uid",
-                ExpressionAttributeValues={":uid": user_id},
-            )
-        )
+        return self._delete_owned({"persona_id": persona_id}, user_id)

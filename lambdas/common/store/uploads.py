@@ -129,13 +129,7 @@ class UploadStore(TableStore):
 
     def delete(self, upload_id: str, user_id: str) -> bool:
         """Delete the row unless a song is (again) in flight from it; False if one is."""
-        return conditional(
-            lambda: self._table.delete_item(
-                Key={"upload_id": upload_id},
-                ConditionExpression="user_id = :uid AND attribute_not_exists(active_jobs)",
-                ExpressionAttributeValues={":uid": user_id},
-            )
-        )
+        return self._delete_owned({"upload_id": upload_id}, user_id, also="attribute_not_exists(active_jobs)")
 
     def live_for_user(self, user_id: str, now_epoch: int) -> list[tuple[UploadStatus, str]]:
         """(status, created_at) of the user's uploads that have not expired (rows TTL has not
