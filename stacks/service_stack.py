@@ -155,10 +155,13 @@ class SongServiceStack(Stack):
             rate_limits_table=self.data.rate_limits_table.table_name,
             user_pool_issuer=self.api.user_pool.user_pool_provider_url,
             user_pool_client_id=self.api.user_pool_client.user_pool_client_id,
+            upload_analyzer_function=self.uploads.analyzer.function.function_name,
         )
         values = contract.deployment_values(self.config, resources)
         for variable, value in contract.transcriber_environment(values).items():
             self.transcriber.function.add_environment(variable, value)
+        for variable, value in contract.upload_analyzer_environment(values).items():
+            self.uploads.analyzer.function.add_environment(variable, value)
         for name, function in self.functions.items():
             for variable, value in contract.function_environment(name, values).items():
                 function.function.add_environment(variable, value)
