@@ -18,7 +18,9 @@ _SERVICE_CONFIG = {
     # The one synchronous invoke (the upload check -> the upload analyzer) waits as long as the
     # analyzer may run, once: a retry after a read timeout would run it again past the check's own
     # timeout, and the analysis is best-effort (the upload is ready without it).
-    "lambda": Config(read_timeout=UPLOAD_ANALYZER_TIMEOUT_S + 10, retries={"mode": "standard", "total_max_attempts": 1}),
+    "lambda": Config(
+        read_timeout=UPLOAD_ANALYZER_TIMEOUT_S + 10, retries={"mode": "standard", "total_max_attempts": 1}
+    ),
 }
 
 

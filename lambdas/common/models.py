@@ -113,13 +113,20 @@ Variants = Annotated[
 ]
 
 
+# Music metadata (the container applies the same rules: song_model/schemas.py).
+BPM_MIN, BPM_MAX = 30, 300
+Bpm = Annotated[int | None, Field(ge=BPM_MIN, le=BPM_MAX)]
+KEY_PATTERN = r"^[A-G][#b]? (major|minor)$"
+MusicalKey = Annotated[str | None, Field(pattern=KEY_PATTERN, examples=["C major", "F# minor"])]
+
+
 class _SongOptions(_RenderOptions):
     variants: Variants = 1
     instrumental: bool = False
     duration_s: int = Field(180, ge=10, le=600)
     # Music metadata (the container applies the same rules: song_model/schemas.py).
-    bpm: int | None = Field(None, ge=30, le=300)
-    key: str | None = Field(None, pattern=r"^[A-G][#b]? (major|minor)$", examples=["C major", "F# minor"])
+    bpm: Bpm = None
+    key: MusicalKey = None
     time_signature: Literal[2, 3, 4, 6] | None = None
     vocal_language: str | None = Field(None, pattern=r"^[a-z]{2}$", examples=["en"])
 
@@ -189,9 +196,19 @@ class _AudioInOptions(_RenderOptions):
 
 
 class _SampledFromSource(_AudioInOptions):
-    """The audio-in modes that sample new audio (and so can render several takes)."""
+    """The audio-in modes that sample new audio (and so can render several takes), in a tempo and
+    key: absent, the source's (an upload's measured ones; a song's requested ones, else its best
+    take's measured ones); given, the request's (lambdas/api/services/sources.source_defaults)."""
 
     variants: Variants = 1
+    bpm: Annotated[
+        Bpm,
+        Field(description="Tempo; absent = the source's (an upload's measured tempo, rounded)"),
+    ] = None
+    key: Annotated[
+        MusicalKey,
+        Field(description="Key, like \"A minor\"; absent = the source's (an upload's measured key)"),
+    ] = None
 
 
 class CoverRequest(_SampledFromSource):
@@ -305,7 +322,8 @@ class JobSource(BaseModel):
 
     `bucket`/`key` are where the container reads it; the API shows only the ids and the length.
     A transcription of a stems song reads each track: `tracks` (track -> key in `bucket`; `key`
-    is the first of them). `bpm`: the source song's tempo, when it was asked for.
+    is the first of them). `bpm`, `musical_key`: the source's tempo and key, when known: an upload's
+    measured ones (its analysis), a song's requested ones (else its best take's measured ones).
     """
 
     upload_id: str | None = None
@@ -315,6 +333,7 @@ class JobSource(BaseModel):
     duration_s: float
     tracks: dict[str, str] | None = None
     bpm: int | None = None
+    musical_key: str | None = None  # "A minor" (`key` is the object's)
 
 
 class MidiFile(BaseModel):

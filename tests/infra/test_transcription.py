@@ -7,7 +7,6 @@ import json
 import sys
 
 import pytest
-
 from aws_cdk.assertions import Template
 
 from lambdas.common import contract
@@ -217,9 +216,10 @@ def test_only_the_upload_check_invokes_the_analyzer_and_on_exactly_that_function
     ]
     assert [(s["Action"], s["Resource"]) for s in invokes] == [("lambda:InvokeFunction", arn)]
     check = next(
-        v for v in template_json["Resources"].values()
-        if v["Type"] == "AWS::Lambda::Function" and v["Properties"].get("Handler") == "lambdas.upload_check.handler.lambda_handler"
-    )  # fmt: skip
+        v
+        for v in template_json["Resources"].values()
+        if v["Properties"].get("Handler") == "lambdas.upload_check.handler.lambda_handler"
+    )
     assert check["Properties"]["Environment"]["Variables"]["UPLOAD_ANALYZER_FUNCTION_NAME"] == {
         "Ref": analyzer
     }
@@ -229,7 +229,7 @@ def test_only_the_upload_check_invokes_the_analyzer_and_on_exactly_that_function
             assert roles == [{"Ref": _logical_id(template_json, "AWS::IAM::Role", "UploadsCheckRole")}], (
                 logical_id
             )
+    permissions = template_json["Resources"].values()
     assert not [
-        r for r in template_json["Resources"].values()
-        if r["Type"] == "AWS::Lambda::Permission" and analyzer in json.dumps(r)
-    ]  # fmt: skip
+        r for r in permissions if r["Type"] == "AWS::Lambda::Permission" and analyzer in json.dumps(r)
+    ]
