@@ -201,14 +201,8 @@ class _SampledFromSource(_AudioInOptions):
     take's measured ones); given, the request's (lambdas/api/services/sources.source_defaults)."""
 
     variants: Variants = 1
-    bpm: Annotated[
-        Bpm,
-        Field(description="Tempo; absent = the source's (an upload's measured tempo, rounded)"),
-    ] = None
-    key: Annotated[
-        MusicalKey,
-        Field(description="Key, like \"A minor\"; absent = the source's (an upload's measured key)"),
-    ] = None
+    bpm: Bpm = None
+    key: MusicalKey = None
 
 
 class CoverRequest(_SampledFromSource):

@@ -156,6 +156,17 @@ class Format(StrEnum):
     flac = "flac"
 
 
+Bpm = TypeAliasType("Bpm", Annotated[int, Field(ge=30, le=300, title="Bpm")])
+
+
+Key = TypeAliasType(
+    "Key",
+    Annotated[
+        str, Field(examples=["C major", "F# minor"], pattern="^[A-G][#b]? (major|minor)$", title="Key")
+    ],
+)
+
+
 Lyrics = TypeAliasType(
     "Lyrics",
     Annotated[
@@ -166,17 +177,6 @@ Lyrics = TypeAliasType(
             pattern="^[^\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F]*$",
             title="Lyrics",
         ),
-    ],
-)
-
-
-Bpm = TypeAliasType("Bpm", Annotated[int, Field(ge=30, le=300, title="Bpm")])
-
-
-Key = TypeAliasType(
-    "Key",
-    Annotated[
-        str, Field(examples=["C major", "F# minor"], pattern="^[A-G][#b]? (major|minor)$", title="Key")
     ],
 )
 
@@ -613,6 +613,8 @@ class CoverRequest(BaseModel):
             title="Variants",
         ),
     ] = 1
+    bpm: Annotated[Bpm | None, Field(title="Bpm")] = None
+    key: Annotated[Key | None, Field(examples=["C major", "F# minor"], title="Key")] = None
     mode: Annotated[Literal["cover"], Field(title="Mode")]
     prompt: Annotated[
         str,
@@ -836,6 +838,8 @@ class ExtendRequest(BaseModel):
             title="Variants",
         ),
     ] = 1
+    bpm: Annotated[Bpm | None, Field(title="Bpm")] = None
+    key: Annotated[Key | None, Field(examples=["C major", "F# minor"], title="Key")] = None
     mode: Annotated[Literal["extend"], Field(title="Mode")]
     add_s: Annotated[float, Field(ge=5.0, le=595.0, title="Add S")]
     prompt: Annotated[Prompt | None, Field(title="Prompt")] = None
@@ -878,6 +882,8 @@ class RepaintRequest(BaseModel):
             title="Variants",
         ),
     ] = 1
+    bpm: Annotated[Bpm | None, Field(title="Bpm")] = None
+    key: Annotated[Key | None, Field(examples=["C major", "F# minor"], title="Key")] = None
     mode: Annotated[Literal["repaint"], Field(title="Mode")]
     start_s: Annotated[float, Field(ge=0.0, le=600.0, title="Start S")]
     end_s: Annotated[
@@ -943,6 +949,12 @@ class UploadDetail(BaseModel):
     duration_s: Annotated[float | None, Field(title="Duration S")] = None
     sample_rate: Annotated[int | None, Field(title="Sample Rate")] = None
     channels: Annotated[int | None, Field(title="Channels")] = None
+    analysis: Annotated[
+        TakeAnalysis | None,
+        Field(
+            description="Length, loudness, true peak, tempo and key, as measured on a take; null until the upload is ready, or when it could not be measured (the upload is usable all the same). Its bpm and key are the defaults of cover, repaint and extend"
+        ),
+    ] = None
     error: Annotated[JobError | None, Field(description="Why the upload was rejected")] = None
 
 
