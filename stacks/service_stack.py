@@ -366,7 +366,13 @@ class SongServiceStack(Stack):
                 "UploadCheck": self.uploads.dlq,
                 "Webhooks": self.events.dlq,
             },
-            functions={name: function.function for name, function in self.functions.items()},
+            # The zip functions and the image's: an analyzer that keeps failing leaves every upload
+            # without its analysis, which no request would report.
+            functions={name: function.function for name, function in self.functions.items()}
+            | {
+                contract.TRANSCRIBER: self.transcriber.function,
+                contract.UPLOAD_ANALYZER: self.uploads.analyzer.function,
+            },
             tables={
                 "jobs": self.data.jobs_table,
                 "users": self.data.users_table,

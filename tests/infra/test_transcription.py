@@ -233,3 +233,19 @@ def test_only_the_upload_check_invokes_the_analyzer_and_on_exactly_that_function
     assert not [
         r for r in permissions if r["Type"] == "AWS::Lambda::Permission" and analyzer in json.dumps(r)
     ]
+
+
+def test_the_image_functions_have_error_alarms(template_json: dict) -> None:
+    """The check swallows the analyzer's failures (the upload is ready without an analysis), so its
+    own error alarm is what says the analysis keeps failing."""
+    alarms = [
+        r["Properties"] for r in template_json["Resources"].values() if r["Type"] == "AWS::CloudWatch::Alarm"
+    ]
+    for function, _ in (_analyzer(template_json), _transcriber(template_json)):
+        (alarm,) = [
+            a
+            for a in alarms
+            if a.get("MetricName") == "Errors"
+            and {"Name": "FunctionName", "Value": {"Ref": function}} in a["Dimensions"]
+        ]
+        assert alarm["Threshold"] >= 1
