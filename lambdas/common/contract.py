@@ -323,9 +323,9 @@ def transcriber_environment(values: Mapping[str, object]) -> dict[str, str]:
 
 UPLOAD_ANALYZER = "upload_analyzer"
 UPLOAD_ANALYZER_HANDLER = "transcriber.analyzer.lambda_handler"  # its CMD in the transcriber's image
-# A 10-minute stereo upload: BS.1770 loudness, 4x true-peak oversampling, onset autocorrelation and
-# constant-Q chroma took 25 s of one loaded CPU here (docs/benchmarks.md, "Upload analysis");
-# 2048 MB gives Lambda's share of about 1.2 vCPUs and room for 48 kHz float audio (230 MB).
+# A 10-minute stereo upload: decoding, BS.1770 loudness, 4x true-peak oversampling, onset
+# autocorrelation and constant-Q chroma took 15 s of CPU and peaked at 1.3 GB here (docs/benchmarks.md,
+# "Upload analysis"); 2048 MB holds that and gives Lambda's share of about 1.2 vCPUs.
 UPLOAD_ANALYZER_MEMORY_MB = 2048
 UPLOAD_ANALYZER_TIMEOUT_S = 120
 # /tmp holds the upload (at most upload_max_mb, 50 MB by default) while it is decoded.
