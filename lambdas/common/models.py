@@ -12,12 +12,20 @@ from pydantic import (
     Field,
     ValidationInfo,
     field_validator,
-    model_validator,
 )
 
 from .clock import new_job_id, utc_now
 from .measurements import TakeMeasurement
-from .request_fields import UUID_PATTERN, Mastering, SafeText, StrictModel, WebhookUrl, no_repeats
+from .request_fields import (
+    Bpm,
+    Mastering,
+    MusicalKey,
+    SafeText,
+    SourceRef,
+    StrictModel,
+    WebhookUrl,
+    no_repeats,
+)
 from .url_safety import MAX_URL_CHARS
 
 MAX_DESCRIPTION_CHARS = 1_000
@@ -113,18 +121,10 @@ Variants = Annotated[
 ]
 
 
-# Music metadata (the container applies the same rules: song_model/schemas.py).
-BPM_MIN, BPM_MAX = 30, 300
-Bpm = Annotated[int | None, Field(ge=BPM_MIN, le=BPM_MAX)]
-KEY_PATTERN = r"^[A-G][#b]? (major|minor)$"
-MusicalKey = Annotated[str | None, Field(pattern=KEY_PATTERN, examples=["C major", "F# minor"])]
-
-
 class _SongOptions(_RenderOptions):
     variants: Variants = 1
     instrumental: bool = False
     duration_s: int = Field(180, ge=10, le=600)
-    # Music metadata (the container applies the same rules: song_model/schemas.py).
     bpm: Bpm = None
     key: MusicalKey = None
     time_signature: Literal[2, 3, 4, 6] | None = None
@@ -166,29 +166,6 @@ StemTrack = Literal[
     "brass",
     "woodwinds",
 ]
-
-
-class SourceRef(StrictModel):
-    """Exactly one of `upload_id` (a ready upload) or `song_id` (one of the caller's processed songs)."""
-
-    # The rule in the published schema too: exactly one of the two ids is given as a string.
-    model_config = ConfigDict(
-        json_schema_extra={
-            "oneOf": [
-                {"required": ["upload_id"], "properties": {"upload_id": {"type": "string"}}},
-                {"required": ["song_id"], "properties": {"song_id": {"type": "string"}}},
-            ]
-        }
-    )
-
-    upload_id: str | None = Field(None, pattern=UUID_PATTERN)
-    song_id: str | None = Field(None, pattern=UUID_PATTERN)
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> SourceRef:
-        if (self.upload_id is None) == (self.song_id is None):
-            raise ValueError("give exactly one of upload_id or song_id")
-        return self
 
 
 class _AudioInOptions(_RenderOptions):

@@ -17,8 +17,6 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from lambdas.common.errors import InvalidBody, ModeUnavailable, NotFound, SourceNotReady, SourceUnusable
 from lambdas.common.models import (
-    BPM_MAX,
-    BPM_MIN,
     MAX_RENDER_S,
     UNFINISHED,
     AudioFile,
@@ -34,6 +32,7 @@ from lambdas.common.models import (
     utc_now,
 )
 from lambdas.common.observability import logger
+from lambdas.common.request_fields import BPM_MAX, BPM_MIN
 from lambdas.common.store.jobs import JobStore
 from lambdas.common.store.objects import MediaBucket, UploadsBucket
 from lambdas.common.store.uploads import UploadStore, sync_retention_tag
