@@ -425,8 +425,8 @@ class StemsRequest(BaseModel):
 
 class TakeAnalysis(BaseModel):
     """
-    What was measured on a delivered take (the container's song_model/analysis.py); null where
-    it could not be measured (silence, under 0.4 s).
+    What was measured on a delivered take or a ready upload (the container's song_model/analysis.py,
+    which the upload analyzer runs too); null where it could not be measured (silence, under 0.4 s).
     """
 
     duration_s: Annotated[float, Field(title="Duration S")]
