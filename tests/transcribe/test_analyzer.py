@@ -106,3 +106,12 @@ def test_its_settings_name_only_the_uploads_bucket(monkeypatch: pytest.MonkeyPat
     analyzer.cold_start.reset()
     with pytest.raises(SettingsError, match="UPLOADS_BUCKET_NAME"):
         analyzer.lambda_handler({"key": KEY}, None)
+
+
+def test_the_images_build_check_runs_the_measurements_too(capsys: pytest.CaptureFixture[str]) -> None:
+    """The Dockerfile's `python -m transcriber.warm_up`: with song_model.analysis where the image
+    copies it, the build fails unless the measurements run (and compiles their numba kernels)."""
+    from transcriber import warm_up
+
+    warm_up.main()
+    assert "warm-up: analysis measured" in capsys.readouterr().out
