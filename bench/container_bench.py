@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sagemaker_containe
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import torch
-from song_model import tiny
+from song_model import random_models, tiny
 from song_model.cover import CoverArtist
 from song_model.engines import AceStepEngine, MusicgenEngine
 from song_model.models import Models, load_models
@@ -103,29 +103,69 @@ def measured(stages: dict[str, Any], name: str, fn: Callable[..., Any], rss: Pea
 
 # ---- real-size random-weight models (GPU) ----------------------------------------------------
 
+# The published sizes (each model's config.json), as the config classes name them;
+# song_model.random_models builds each architecture from them.
+QWEN2_7B = dict(  # Qwen/Qwen2-7B-Instruct
+    hidden_size=3584, intermediate_size=18944, num_hidden_layers=28, num_attention_heads=28,
+    num_key_value_heads=4, max_position_embeddings=32768, rope_theta=1000000.0, rms_norm_eps=1e-6,
+)  # fmt: skip
+# stabilityai/sdxl-turbo text_encoder/, text_encoder_2/, unet/, vae/: both CLIP encoders have
+# CLIP's 49408-token vocabulary, a 4x MLP and a projection as wide as the model.
+SDXL_CLIP_L = dict(
+    vocab_size=49408, hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12,
+    hidden_act="quick_gelu", projection_dim=768,
+)  # fmt: skip
+SDXL_CLIP_BIGG = dict(
+    vocab_size=49408, hidden_size=1280, intermediate_size=5120, num_hidden_layers=32, num_attention_heads=20,
+    hidden_act="gelu", projection_dim=1280,
+)  # fmt: skip
+SDXL_UNET = dict(
+    sample_size=64, layers_per_block=2, block_out_channels=(320, 640, 1280), attention_head_dim=(5, 10, 20),
+    transformer_layers_per_block=(1, 2, 10), addition_time_embed_dim=256,
+)  # fmt: skip
+SDXL_VAE = dict(
+    layers_per_block=2, sample_size=512, block_out_channels=(128, 256, 512, 512), scaling_factor=0.13025,
+    force_upcast=True,
+)  # fmt: skip
+# facebook/musicgen-medium (t5-base text encoder, 32 kHz EnCodec, 1.5B decoder)
+MUSICGEN_MEDIUM_TEXT = dict(vocab_size=32128, d_model=768, d_ff=3072, num_layers=12, num_heads=12)
+MUSICGEN_MEDIUM_CODEC = dict(
+    num_filters=64, hidden_size=128, codebook_size=2048, upsampling_ratios=[8, 5, 4, 4],
+    target_bandwidths=[2.2], num_lstm_layers=2, compress=2,
+)  # fmt: skip
+MUSICGEN_MEDIUM_DECODER = dict(
+    hidden_size=1536, num_hidden_layers=48, ffn_dim=6144, num_attention_heads=24, num_codebooks=4,
+    max_position_embeddings=2048,
+)  # fmt: skip
+# ACE-Step 1.5 XL turbo (sources: acestep_xl_turbo_random's docstring)
+_ACESTEP_XL_ENCODER = dict(
+    hidden_size=2048, intermediate_size=6144, num_attention_heads=16, num_key_value_heads=8
+)
+ACESTEP_XL = random_models.AceStepSizes(
+    acoustic=64, lyric_layers=8, timbre_layers=4, pooler_layers=2,
+    text_encoder=dict(  # Qwen3-Embedding-0.6B
+        hidden_size=1024, intermediate_size=3072, num_hidden_layers=28, num_attention_heads=16,
+        num_key_value_heads=8, head_dim=128, max_position_embeddings=32768,
+    ),
+    dit=dict(
+        hidden_size=2560, intermediate_size=9728, num_hidden_layers=32, num_attention_heads=32,
+        num_key_value_heads=8, head_dim=128, patch_size=2, encoder_hidden_size=2048,
+    ),
+    encoder=_ACESTEP_XL_ENCODER,
+    vae=dict(downsampling_ratios=[2, 4, 4, 6, 10], channel_multiples=[1, 2, 4, 8, 16], decoder_channels=128),
+)  # fmt: skip
+# laion/larger_clap_music's HTSAT audio encoder (its text encoder is roberta-base)
+CLAP_MUSIC_AUDIO = dict(depths=[2, 2, 12, 2], hidden_size=1024, patch_embeds_hidden_size=128)
+WHISPER_TURBO = dict(  # openai/whisper-large-v3-turbo
+    num_mel_bins=128, d_model=1280, encoder_layers=32, decoder_layers=4, encoder_attention_heads=20,
+    decoder_attention_heads=20, encoder_ffn_dim=5120, decoder_ffn_dim=5120, max_target_positions=448,
+)  # fmt: skip
+
 
 def qwen2_7b_random(device: torch.device) -> tuple[Any, Any]:
-    from transformers import Qwen2Config, Qwen2ForCausalLM
-
     tokenizer = tiny.build_qwen2_tokenizer()
-    im_end = tokenizer.convert_tokens_to_ids("<|im_end|>")
-    # Qwen/Qwen2-7B-Instruct config.json
-    config = Qwen2Config(
-        vocab_size=152064,
-        hidden_size=3584,
-        intermediate_size=18944,
-        num_hidden_layers=28,
-        num_attention_heads=28,
-        num_key_value_heads=4,
-        max_position_embeddings=32768,
-        rope_theta=1000000.0,
-        rms_norm_eps=1e-6,
-        tie_word_embeddings=False,
-        eos_token_id=im_end,
-    )
-    with torch.device(device):
-        model = Qwen2ForCausalLM(config).eval()
-    model.generation_config = worst_case_generation(tokenizer, config.vocab_size)
+    model = random_models.qwen2_llm(tokenizer, QWEN2_7B, vocab_size=152064, device=device)
+    model.generation_config = worst_case_generation(tokenizer, model.config.vocab_size)
     return model, tokenizer
 
 
@@ -147,59 +187,11 @@ def worst_case_generation(tokenizer: Any, vocab_size: int) -> Any:
 
 
 def sdxl_turbo_random(device: torch.device) -> Any:
-    from diffusers import AutoencoderKL, StableDiffusionXLPipeline, UNet2DConditionModel
-    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
-
     tokenizer = tiny.build_clip_tokenizer()
-
-    def clip(hidden: int, layers: int, heads: int, act: str) -> CLIPTextConfig:
-        # Both encoders: CLIP's 49408-token vocabulary, a 4x MLP, projection as wide as the model.
-        return CLIPTextConfig(
-            vocab_size=49408,
-            hidden_size=hidden,
-            intermediate_size=4 * hidden,
-            num_hidden_layers=layers,
-            num_attention_heads=heads,
-            hidden_act=act,
-            projection_dim=hidden,
-            eos_token_id=tokenizer.eos_token_id,
-            bos_token_id=tokenizer.bos_token_id,
-        )
-
-    with torch.device(device):
-        # stabilityai/sdxl-turbo unet/, text_encoder/, text_encoder_2/, vae/ config.json
-        unet = UNet2DConditionModel(
-            sample_size=64,
-            in_channels=4,
-            out_channels=4,
-            layers_per_block=2,
-            block_out_channels=(320, 640, 1280),
-            attention_head_dim=(5, 10, 20),
-            down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
-            up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
-            transformer_layers_per_block=(1, 2, 10),
-            cross_attention_dim=2048,
-            use_linear_projection=True,
-            addition_embed_type="text_time",
-            addition_time_embed_dim=256,
-            projection_class_embeddings_input_dim=2816,
-        )
-        enc1 = CLIPTextModel(clip(768, layers=12, heads=12, act="quick_gelu"))
-        enc2 = CLIPTextModelWithProjection(clip(1280, layers=32, heads=20, act="gelu"))
-        vae = AutoencoderKL(
-            in_channels=3,
-            out_channels=3,
-            latent_channels=4,
-            layers_per_block=2,
-            sample_size=512,
-            block_out_channels=(128, 256, 512, 512),
-            down_block_types=("DownEncoderBlock2D",) * 4,
-            up_block_types=("UpDecoderBlock2D",) * 4,
-            scaling_factor=0.13025,
-            force_upcast=True,
-        )
-    scheduler = tiny.sdxl_turbo_scheduler()
-    return StableDiffusionXLPipeline(vae, enc1, enc2, tokenizer, tokenizer, unet, scheduler)
+    text_encoders = (SDXL_CLIP_L, SDXL_CLIP_BIGG)
+    return random_models.sdxl(
+        tokenizer, text_encoders, SDXL_UNET, SDXL_VAE, tiny.sdxl_turbo_scheduler(), device=device
+    )
 
 
 def sdxl_random(device: torch.device, cover_model: str) -> Any:
@@ -216,39 +208,11 @@ def sdxl_random(device: torch.device, cover_model: str) -> Any:
 
 
 def musicgen_medium_random(device: torch.device) -> tuple[Any, Any]:
-    from transformers import EncodecConfig, MusicgenConfig, MusicgenDecoderConfig, T5Config
-
     tokenizer = tiny.build_t5_tokenizer()
-    # facebook/musicgen-medium config.json (t5-base text encoder, 32 kHz EnCodec, 1.5B decoder)
-    config = MusicgenConfig(
-        text_encoder=T5Config(vocab_size=32128, d_model=768, d_ff=3072, num_layers=12, num_heads=12),
-        audio_encoder=EncodecConfig(
-            sampling_rate=32000,
-            audio_channels=1,
-            num_filters=64,
-            hidden_size=128,
-            codebook_size=2048,
-            upsampling_ratios=[8, 5, 4, 4],
-            target_bandwidths=[2.2],
-            num_lstm_layers=2,
-            compress=2,
-            normalize=False,
-            use_causal_conv=False,
-        ),
-        decoder=MusicgenDecoderConfig(
-            vocab_size=2048,
-            hidden_size=1536,
-            num_hidden_layers=48,
-            ffn_dim=6144,
-            num_attention_heads=24,
-            num_codebooks=4,
-            max_position_embeddings=2048,
-            pad_token_id=2048,
-            bos_token_id=2048,
-            decoder_start_token_id=2048,
-        ),
+    model = random_models.musicgen(
+        MUSICGEN_MEDIUM_TEXT, MUSICGEN_MEDIUM_CODEC, MUSICGEN_MEDIUM_DECODER, top_k=250, device=device
     )
-    return tiny.random_musicgen(config, top_k=250, device=device), tokenizer
+    return model, tokenizer
 
 
 def acestep_xl_turbo_random(device: torch.device, turbo: bool = True, share: Any = None) -> Any:
@@ -265,50 +229,9 @@ def acestep_xl_turbo_random(device: torch.device, turbo: bool = True, share: Any
     `share`: a built pipeline whose VAE, text encoder and tokenizer it reuses, as the endpoint's
     stems checkpoint reuses turbo's.
     """
-    from diffusers import (
-        AceStepAudioTokenDetokenizer,
-        AceStepAudioTokenizer,
-        AceStepConditionEncoder,
-        AceStepTransformer1DModel,
-        AutoencoderOobleck,
-    )
-    from transformers import Qwen3Config, Qwen3Model
-
     tokenizer = tiny.build_qwen2_tokenizer()
-    encoder = dict(hidden_size=2048, intermediate_size=6144, num_attention_heads=16, num_key_value_heads=8)
-    with torch.device(device):
-        text_encoder = Qwen3Model(
-            Qwen3Config(
-                vocab_size=151669, hidden_size=1024, intermediate_size=3072, num_hidden_layers=28,
-                num_attention_heads=16, num_key_value_heads=8, head_dim=128, max_position_embeddings=32768,
-            )
-        )  # fmt: skip
-        transformer = AceStepTransformer1DModel(
-            hidden_size=2560, intermediate_size=9728, num_hidden_layers=32, num_attention_heads=32,
-            num_key_value_heads=8, head_dim=128, in_channels=192, audio_acoustic_hidden_dim=64,
-            patch_size=2, encoder_hidden_size=2048, is_turbo=turbo,
-            model_version="turbo" if turbo else "base",
-        )  # fmt: skip
-        condition_encoder = AceStepConditionEncoder(
-            text_hidden_dim=1024, timbre_hidden_dim=64, num_lyric_encoder_hidden_layers=8,
-            num_timbre_encoder_hidden_layers=4, **encoder,
-        )  # fmt: skip
-        audio_tokenizer = AceStepAudioTokenizer(fsq_dim=2048, fsq_input_levels=[8, 8, 8, 5, 5, 5], **encoder)
-        detokenizer = AceStepAudioTokenDetokenizer(**encoder)
-        vae = AutoencoderOobleck(
-            encoder_hidden_size=128, downsampling_ratios=[2, 4, 4, 6, 10], channel_multiples=[1, 2, 4, 8, 16],
-            decoder_channels=128, decoder_input_channels=64, audio_channels=2, sampling_rate=48000,
-        )  # fmt: skip
-    if share is not None:
-        vae, text_encoder, tokenizer = share.vae, share.text_encoder, share.tokenizer
-    pipeline = tiny.assemble_acestep(
-        vae=vae,
-        text_encoder=text_encoder,
-        tokenizer=tokenizer,
-        transformer=transformer,
-        condition_encoder=condition_encoder,
-        audio_tokenizer=audio_tokenizer,
-        audio_token_detokenizer=detokenizer,
+    pipeline = random_models.acestep(
+        tokenizer, ACESTEP_XL, turbo=turbo, share=share, vocab_size=151669, device=device
     )
     pipeline.vae.enable_tiling()  # as AceStepEngine.from_pretrained does
     return pipeline
@@ -318,16 +241,10 @@ def clap_music_random(device: torch.device) -> tuple[Any, Any, Any]:
     """ClapModel at laion/larger_clap_music's sizes (its config.json: HTSAT audio encoder, depths
     2/2/12/2, 1024 wide, 128-wide patch embeddings; RoBERTa-base text encoder; 512-d projection),
     random weights, with the tiny profile's feature extractor and tokenizer (the same geometry)."""
-    from transformers import ClapAudioConfig, ClapConfig, ClapModel, ClapTextConfig
-
     _, features, tokenizer = tiny.build_clap()
-    audio = ClapAudioConfig(depths=[2, 2, 12, 2], hidden_size=1024, patch_embeds_hidden_size=128)
-    text = ClapTextConfig(vocab_size=50265)  # roberta-base
-    with torch.device(device):
-        model = ClapModel(
-            ClapConfig(text_config=text.to_dict(), audio_config=audio.to_dict(), projection_dim=512)
-        )
-    return model.eval(), features, tokenizer
+    text = {"vocab_size": 50265}  # roberta-base's sizes (ClapTextConfig's defaults)
+    model = random_models.clap(tokenizer, text, CLAP_MUSIC_AUDIO, projection_dim=512, device=device)
+    return model, features, tokenizer
 
 
 def whisper_turbo_random(device: torch.device, max_length: int = 448) -> tuple[Any, Any]:
@@ -336,30 +253,10 @@ def whisper_turbo_random(device: torch.device, max_length: int = 448) -> tuple[A
     random weights, with the tiny profile's tokenizer: token ids past its vocabulary are never
     generated (suppressed), but the output layer computes all 51866 logits, as the real one does.
     Random weights never end a window: each runs to `max_length` tokens (its worst case)."""
-    from transformers import (
-        WhisperConfig,
-        WhisperFeatureExtractor,
-        WhisperForConditionalGeneration,
-        WhisperProcessor,
-    )
-
-    _, small = tiny.build_whisper()
-    tokenizer = small.tokenizer
-    end = tokenizer.convert_tokens_to_ids("<|endoftext|>")
-    config = WhisperConfig(
-        vocab_size=51866, num_mel_bins=128, d_model=1280, encoder_layers=32, decoder_layers=4,
-        encoder_attention_heads=20, decoder_attention_heads=20, encoder_ffn_dim=5120, decoder_ffn_dim=5120,
-        max_source_positions=1500, max_target_positions=448, pad_token_id=end, bos_token_id=end,
-        eos_token_id=end, decoder_start_token_id=tokenizer.convert_tokens_to_ids("<|startoftranscript|>"),
-        begin_suppress_tokens=None, suppress_tokens=None,
-    )  # fmt: skip
-    with torch.device(device):
-        model = WhisperForConditionalGeneration(config).eval()
+    tokenizer = tiny.build_whisper_tokenizer()
     # The turbo checkpoint's alignment heads are in its last decoder layers; any heads cost the same.
-    generation = tiny.whisper_generation_config(tokenizer, [[2, 4], [3, 8], [3, 15]], max_length)
-    generation.suppress_tokens = list(range(len(tokenizer), config.vocab_size))
-    model.generation_config = generation
-    return model, WhisperProcessor(WhisperFeatureExtractor(feature_size=128), tokenizer)
+    heads = [[2, 4], [3, 8], [3, 15]]
+    return random_models.whisper(tokenizer, WHISPER_TURBO, heads, max_length, vocab_size=51866, device=device)
 
 
 def random_scorer(device: torch.device, whisper_tokens: int = 448) -> Scorer:

@@ -97,6 +97,7 @@ def local_values(
         users_table=names.users_table,
         idempotency_table=names.idempotency_table,
         uploads_table=names.uploads_table,
+        personas_table=names.personas_table,
         media_bucket=names.media_bucket,
         inference_bucket=names.inference_bucket,
         uploads_bucket=names.uploads_bucket,

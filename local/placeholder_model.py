@@ -84,6 +84,11 @@ class PlaceholderModel:
                 "upload_s": 0.2,
                 "total_s": 22.6,
             },
+            # The container checks the clip against this checksum and records it (it reads the clip;
+            # this stand-in does not).
+            "persona": {"sha256": request["persona"]["sha256"], "reference_s": 30.0}
+            if request.get("persona")
+            else None,
         }
 
 

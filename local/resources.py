@@ -31,9 +31,15 @@ class ResourceNames:
     prefix: str  # the config's resource_prefix
     endpoint: str  # the async endpoint's name, as deployed
 
-    jobs_table, users_table, idempotency_table, uploads_table, api_keys_table, rate_limits_table = (
-        _named(t.name) for t in contract.TABLES
-    )
+    (
+        jobs_table,
+        users_table,
+        idempotency_table,
+        uploads_table,
+        personas_table,
+        api_keys_table,
+        rate_limits_table,
+    ) = (_named(t.name) for t in contract.TABLES)
     media_bucket, inference_bucket, uploads_bucket = (_named(b) for b in ("media", "inference", "uploads"))
     success_topic, error_topic = _named("inference-success"), _named("inference-error")
     # Each consumed queue with its dead-letter queue, `<queue>-dlq`.

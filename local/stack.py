@@ -275,6 +275,7 @@ class LocalStack:
                 "users": names.users_table,
                 "idempotency": names.idempotency_table,
                 "uploads": names.uploads_table,
+                "personas": names.personas_table,
                 "api_keys": names.api_keys_table,
                 "rate_limits": names.rate_limits_table,
             },

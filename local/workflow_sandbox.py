@@ -17,7 +17,7 @@ import boto3
 
 from lambdas.api.services.executions import execution_input
 from lambdas.common.contract import INFERENCE_CALLBACK
-from lambdas.common.models import Job, JobSource, queued_job
+from lambdas.common.models import Job, JobPersona, JobSource, queued_job
 from lambdas.common.pricing import request_price
 from lambdas.common.store.jobs import JobStore
 from lambdas.common.store.ledger import CreditLedger
@@ -89,13 +89,14 @@ class Workflow:
         start: bool = True,
         reserve: bool = True,
         source: JobSource | None = None,
+        persona: JobPersona | None = None,
     ) -> Job:
         """What POST /songs does: the job row with its price reserved, then StartExecution named
         after the job. `reserve=False` writes a row without a reservation; `source`: an audio-in
         song's source, as the API resolves it."""
         body = request or REQUEST
         price = request_price(body, CREDITS_PER_MINUTE, transcribe_credits=ServiceConfig().transcribe_credits)
-        job = queued_job(user_id, body, price_credits=price, source=source)
+        job = queued_job(user_id, body, price_credits=price, source=source, persona=persona)
         job = self.ledger.create_reserved(job, SIGNUP_CREDITS) if reserve else self.jobs.create(job)
         if start:
             self.start(job)

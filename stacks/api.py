@@ -320,6 +320,8 @@ class SongApi(Construct):
         api_keys = me.add_resource("api-keys")
         uploads = root.add_resource("uploads")
         upload = uploads.add_resource("{upload_id}")
+        personas = root.add_resource("personas")
+        persona = personas.add_resource("{persona_id}")
         methods = [
             songs.add_method("GET", integration, **secured),
             songs.add_method("POST", integration, **secured),
@@ -335,6 +337,10 @@ class SongApi(Construct):
             uploads.add_method("POST", integration, **secured),
             upload.add_method("GET", integration, **secured),
             upload.add_method("DELETE", integration, **secured),
+            personas.add_method("GET", integration, **secured),
+            personas.add_method("POST", integration, **secured),
+            persona.add_method("GET", integration, **secured),
+            persona.add_method("DELETE", integration, **secured),
         ]
         for method in methods:
             acknowledge(

@@ -96,6 +96,8 @@ class ServiceConfig(BaseModel):
     upload_max_stored: int = Field(50, ge=1, le=10_000)
     # Stems need the base checkpoint beside turbo on the GPU; off where memory is short.
     stems_enabled: bool = True
+    # Personas one user may keep (POST /personas answers 409 PersonaQuotaExceeded beyond).
+    persona_max_per_user: int = Field(20, ge=1, le=1_000)
 
     # Sign-up and password mails: None = Cognito's built-in sender (a small daily quota, fine for
     # trying a stage); an address of a verified Amazon SES identity = Cognito sends through SES

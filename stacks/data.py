@@ -1,5 +1,5 @@
-"""DynamoDB tables: jobs (with its indexes), users, the Powertools idempotency store, API keys and
-the per-user rate limits. Keys and
+"""DynamoDB tables: jobs (with its indexes), users, personas, the Powertools idempotency store, API
+keys and the per-user rate limits. Keys and
 indexes are the contract's (lambdas/common/contract.py), which the local stack builds from too."""
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ class DataStore(Construct):
         removal = kept_always(retain)
         self.jobs_table = service_table(self, "Jobs", contract.JOBS, removal)
         self.users_table = service_table(self, "Users", contract.USERS, removal)
+        self.personas_table = service_table(self, "Personas", contract.PERSONAS, removal)
         # Idempotency records are short-lived by design: TTL removes them, nothing to recover.
         self.idempotency_table = service_table(
             self, "Idempotency", contract.IDEMPOTENCY, RemovalPolicy.DESTROY

@@ -17,6 +17,8 @@ from lambdas.common.contract import (
     API_KEYS_BY_USER,
     JOBS_BY_STATUS,
     JOBS_BY_USER,
+    PERSONAS_BY_USER,
+    PERSONAS_PREFIX,
     SCRATCH_MEDIA_PREFIX,
     SONGS_PREFIX,
     UPLOADS_BY_USER,
@@ -99,6 +101,7 @@ class SongServiceStack(Stack):
             web_origin=web_origin,
         )
         self.grant_api(self.api.function.role)
+        self.grant_personas(self.api.function)
         self.grant_authorizer(self.api.authorizer_function.role)
         self.web = WebApp(
             self,
@@ -144,6 +147,7 @@ class SongServiceStack(Stack):
             users_table=self.data.users_table.table_name,
             idempotency_table=self.data.idempotency_table.table_name,
             uploads_table=self.uploads.table.table_name,
+            personas_table=self.data.personas_table.table_name,
             media_bucket=self.storage.media_bucket.bucket_name,
             inference_bucket=self.storage.inference_bucket.bucket_name,
             uploads_bucket=self.uploads.bucket.bucket_name,
@@ -252,6 +256,27 @@ class SongServiceStack(Stack):
             "upload forms for, re-tags and deletes only objects under that prefix.",
             f"Resource::<{logical_id(uploads.bucket.node.default_child)}.Arn>/{UPLOADS_PREFIX}*",
         )
+
+    def grant_personas(self, api: ServiceFunction) -> None:
+        """POST /personas cuts the reference clip in the API function (lambdas/api/services/
+        reference_clip.py): it decodes the source with the upload check's audio layer, reads the
+        source (an upload, or a song: songs/ is granted above), writes the clip under personas/ and
+        signs its preview URL; GET lists the user's personas by the by_user index, DELETE removes
+        the row and the clip. The endpoint reads the clip for every song sung with the persona."""
+        role, media, table = api.role, self.storage.media_bucket, self.data.personas_table
+        api.function.add_layers(self.uploads.layer)
+        allow_items(role, table, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem")
+        allow_query(role, table, PERSONAS_BY_USER.name)
+        allow_objects(role, media, PERSONAS_PREFIX, "s3:PutObject", "s3:GetObject", "s3:DeleteObject")
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5",
+            "Reference clips are per user and per persona (personas/{user_id}/{persona_id}/reference.wav), "
+            "named at runtime; the API writes, signs and deletes only objects under that prefix.",
+            f"Resource::<{logical_id(media.node.default_child)}.Arn>/{PERSONAS_PREFIX}*",
+        )
+        allow_objects(role, self.uploads.bucket, UPLOADS_PREFIX, "s3:GetObject")
+        self.inference.grant_container_objects(media, PERSONAS_PREFIX, "s3:GetObject")
 
     def grant_authorizer(self, role: iam.IRole) -> None:
         """The authorizer reads a presented key's row and records its use (`last_used_at`, an
@@ -378,6 +403,7 @@ class SongServiceStack(Stack):
                 "users": self.data.users_table,
                 "idempotency": self.data.idempotency_table,
                 "uploads": self.uploads.table,
+                "personas": self.data.personas_table,
             },
             endpoint_hourly_usd=self.config.endpoint_hourly_usd,
         )

@@ -5,13 +5,15 @@ environment names them)."""
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
 
-from lambdas.common import media_keys
-from lambdas.common.clock import new_job_id
+from lambdas.common import api_keys, media_keys
+from lambdas.common.clock import new_job_id, utc_timestamp
 from lambdas.common.models import Job, JobResult, JobStatus, JobStep, User, queued_job
+from lambdas.common.store.api_keys import ApiKey, ApiKeyStore
 from lambdas.common.store.jobs import JobStore
 from lambdas.common.store.ledger import CreditLedger
 from lambdas.common.store.objects import MediaBucket, ScratchBucket, UploadsBucket
@@ -107,6 +109,27 @@ def new_result(**fields: Any) -> JobResult:
 
 def put_user(user_id: str = "alice", credits: int = 5) -> User:
     return users().get_or_create(user_id, credits)
+
+
+def put_api_key(
+    store: ApiKeyStore,
+    user_id: str = "alice",
+    *,
+    created_at: datetime | None = None,
+    expires_at: str | None = None,
+) -> tuple[ApiKey, str]:
+    """A new API key of `user_id` (who must exist), stored, and its secret."""
+    fresh = api_keys.new_secret()
+    key = ApiKey(
+        key_id=fresh.key_id,
+        user_id=user_id,
+        name="test",
+        prefix=fresh.prefix,
+        secret_hash=fresh.secret_hash,
+        created_at=utc_timestamp(created_at or datetime.now(UTC)),
+        expires_at=expires_at,
+    )
+    return store.create(key, max_per_user=5), fresh.secret
 
 
 # --- the stores of the test environment -----------------------------------------------------------

@@ -23,7 +23,9 @@ from .services import Services
 MAX_BODY_BYTES = 64 * 1024
 # (method, API Gateway resource) of the operations that take a body; every other route ignores one,
 # as its OpenAPI operation lists no 400/413/415/422 for a body. A test checks it against the document.
-ROUTES_WITH_BODY = frozenset({("POST", "/songs"), ("POST", "/uploads"), ("POST", "/me/api-keys")})
+ROUTES_WITH_BODY = frozenset(
+    {("POST", "/songs"), ("POST", "/uploads"), ("POST", "/personas"), ("POST", "/me/api-keys")}
+)
 
 
 def create_app(

@@ -2,10 +2,11 @@
 
 - 400 the request itself is malformed (bad JSON, bad path/query/header value, bad next_token)
 - 401 no usable identity; 402 not enough credits; 403 key management with an API key (it needs a
-  signed-in session); 404 missing or another user's song (or upload, or API key)
+  signed-in session); 404 missing or another user's song (or upload, persona, or API key)
 - 409 the user's API keys at their cap, idempotency conflict, a song that cannot be deleted yet, an
-  upload still being checked, an upload a song in flight is made from (DELETE), or the user's
-  stored uploads at their quota
+  upload still being checked, an upload a song in flight is made from (DELETE), the user's stored
+  uploads at their quota, a persona a song in flight is sung with (DELETE), or the user's personas
+  at their cap
 - 413 body over the size limit
 - 415 not JSON; 422 the JSON body fails the schema (field-level details), or an audio source that
   cannot be used (rejected or expired upload, a window outside it), or a mode switched off
@@ -52,6 +53,8 @@ STATUS_BY_ERROR: dict[type[errors.ServiceError], int] = {
     errors.UploadInUse: 409,
     errors.UploadQuotaExceeded: 409,
     errors.TooManyPendingUploads: 429,
+    errors.PersonaQuotaExceeded: 409,
+    errors.PersonaInUse: 409,
     errors.SessionRequired: 403,
     errors.ApiKeyLimitReached: 409,
     errors.RateLimited: 429,

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
-from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path
 
 from lambdas.common import errors, media_keys
 from lambdas.common.api_keys import KEY_ID_PATTERN, ApiKeyRequest
@@ -22,10 +22,19 @@ from lambdas.common.request_fields import UUID_PATTERN
 from lambdas.common.uploads import UploadRequest
 
 from .openapi import docs_page
+from .persona_routes import register_personas
+from .route_docs import (
+    SECURITY,
+    NextToken,
+    PageSize,
+    created_response,
+    error_responses,
+    no_content,
+    ok_response,
+)
 from .schemas import (
     ApiKeyCreated,
     ApiKeyList,
-    ErrorResponse,
     HealthResponse,
     MeResponse,
     SongDetail,
@@ -37,54 +46,9 @@ from .schemas import (
 from .services import Services
 
 IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"  # visible ASCII, as in the IETF Idempotency-Key draft
-SECURITY = [{"bearer": []}]
-RETRY_AFTER_HEADER = {
-    "description": "Seconds to wait before retrying; sent with `RateLimited` and `ConcurrentRequests`",
-    "schema": {"type": "integer", "minimum": 1},
-}
-
-
-def _ok(status: int, description: str, model: type | None = None) -> dict[int | str, dict[str, Any]]:
-    content = {"content": {"application/json": {"model": model}}} if model else {}
-    return {status: {"description": description, **content}}
-
-
-def _error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    described = {
-        400: "Malformed request (bad JSON, id, query or header)",
-        401: "Missing or invalid credential (id token or API key)",
-        402: "The available credits do not cover the song's price (details: price and balance)",
-        403: "Key management needs a signed-in session (an id token), not an API key",
-        404: "Not found, or not yours",
-        409: "Conflict (or a source not ready yet)",
-        413: "Body over the size limit",
-        415: "Body is not JSON",
-        422: "Invalid input (details lists the fields), or an unusable audio source",
-        429: "Throttled: over the user's request or submission rate (RateLimited), too many requests of "
-        "this user at once (ConcurrentRequests), or the stage's limit; retry after Retry-After seconds "
-        "when it is sent",
-        500: "Unexpected error; details carries a correlation id",
-        503: "The workflow could not be started; retry",
-    }
-    responses: dict[int | str, dict[str, Any]] = {
-        status: {"description": described[status], "content": {"application/json": {"model": ErrorResponse}}}
-        for status in statuses
-    }
-    if 429 in responses:
-        responses[429]["headers"] = {"Retry-After": RETRY_AFTER_HEADER}
-    return responses
-
-
 SongId = Annotated[str, Path(pattern=UUID_PATTERN, description="The song's id (a UUID)")]
 UploadId = Annotated[str, Path(pattern=UUID_PATTERN, description="The upload's id (a UUID)")]
 KeyId = Annotated[str, Path(pattern=KEY_ID_PATTERN, description="The API key's id (16 hex characters)")]
-
-
-def _no_content() -> Response:
-    """A 204 without a body or a Content-Type. A route returning None would answer `null` as JSON,
-    a body a 204 must not have: a client reads those four bytes as the start of its next response
-    on the same connection. (A `Response` return annotation would be modelled as a body.)"""
-    return Response(status_code=204)
 
 
 def caller_of(event: dict[str, Any]) -> str | None:
@@ -125,7 +89,7 @@ def register(app: APIGatewayRestResolver, services: Callable[[], Services]) -> N
         summary="Liveness",
         operation_id="health",
         tags=["ops"],
-        responses={**_ok(200, "The API is up", HealthResponse), **_error_responses(429, 500)},
+        responses={**ok_response(200, "The API is up", HealthResponse), **error_responses(429, 500)},
     )
     def health() -> HealthResponse:
         return HealthResponse()
@@ -138,16 +102,15 @@ def register(app: APIGatewayRestResolver, services: Callable[[], Services]) -> N
         status_code=202,
         security=SECURITY,
         responses={
-            202: {
-                "description": "Accepted: the job, queued",
-                "content": {"application/json": {"model": SongDetail}},
-                # How a client (or an API tester) follows the new song: its id feeds the song routes.
-                "links": {
-                    op: {"operationId": op, "parameters": {"song_id": "$response.body#/job_id"}}
-                    for op in ("getSong", "deleteSong")
-                },
-            },
-            **_error_responses(400, 401, 402, 404, 409, 413, 415, 422, 429, 500, 503),
+            **created_response(
+                202,
+                "Accepted: the job, queued",
+                SongDetail,
+                id_parameter="song_id",
+                id_field="job_id",
+                follow=("getSong", "deleteSong"),
+            ),
+            **error_responses(400, 401, 402, 404, 409, 413, 415, 422, 429, 500, 503),
         },
     )
     def request_song(
@@ -172,17 +135,11 @@ def register(app: APIGatewayRestResolver, services: Callable[[], Services]) -> N
         operation_id="listSongs",
         tags=["songs"],
         security=SECURITY,
-        responses={**_ok(200, "One page of songs", SongPage), **_error_responses(400, 401, 429, 500)},
+        responses={**ok_response(200, "One page of songs", SongPage), **error_responses(400, 401, 429, 500)},
     )
     def list_songs(
-        limit: Annotated[int, Query(ge=1, le=50, description="Page size")] = 20,
-        next_token: Annotated[
-            str | None,
-            Query(
-                max_length=2048,
-                description="The opaque `next_token` of the previous page; any other value is 400",
-            ),
-        ] = None,
+        limit: PageSize = 20,
+        next_token: NextToken = None,
     ) -> SongPage:
         return services().songs.list_songs(user(), limit, next_token)
 
@@ -192,7 +149,7 @@ def register(app: APIGatewayRestResolver, services: Callable[[], Services]) -> N
         operation_id="getSong",
         tags=["songs"],
         security=SECURITY,
-        responses={**_ok(200, "The song", SongDetail), **_error_responses(400, 401, 404, 429, 500)},
+        responses={**ok_response(200, "The song", SongDetail), **error_responses(400, 401, 404, 429, 500)},
     )
     def get_song(song_id: SongId) -> SongDetail:
         return services().songs.get_song(user(), song_id)
@@ -205,8 +162,8 @@ def register(app: APIGatewayRestResolver, services: Callable[[], Services]) -> N
         tags=["songs"],
         security=SECURITY,
         responses={
-            **_ok(200, "The canceled song", SongDetail),
-            **_error_responses(400, 401, 404, 409, 429, 500, 503),
+            **ok_response(200, "The canceled song", SongDetail),
+            **error_responses(400, 401, 404, 409, 429, 500, 503),
         },
     )
     def cancel_song(song_id: SongId) -> SongDetail:
@@ -220,11 +177,11 @@ def register(app: APIGatewayRestResolver, services: Callable[[], Services]) -> N
         tags=["songs"],
         status_code=204,
         security=SECURITY,
-        responses={**_ok(204, "Deleted"), **_error_responses(400, 401, 404, 409, 429, 500)},
+        responses={**ok_response(204, "Deleted"), **error_responses(400, 401, 404, 409, 429, 500)},
     )
-    def delete_song(song_id: SongId):  # no return annotation: see _no_content
+    def delete_song(song_id: SongId):  # no return annotation: see no_content
         services().songs.delete_song(user(), song_id)
-        return _no_content()
+        return no_content()
 
     @app.get(
         "/me",
@@ -233,7 +190,10 @@ def register(app: APIGatewayRestResolver, services: Callable[[], Services]) -> N
         operation_id="getMe",
         tags=["users"],
         security=SECURITY,
-        responses={**_ok(200, "The caller and their credits", MeResponse), **_error_responses(401, 429, 500)},
+        responses={
+            **ok_response(200, "The caller and their credits", MeResponse),
+            **error_responses(401, 429, 500),
+        },
     )
     def me() -> MeResponse:
         return services().users.me(user())
@@ -264,8 +224,8 @@ def register(app: APIGatewayRestResolver, services: Callable[[], Services]) -> N
         status_code=201,
         security=SECURITY,
         responses={
-            **_ok(201, "Created", UploadCreated),
-            **_error_responses(400, 401, 409, 413, 415, 422, 429, 500),
+            **ok_response(201, "Created", UploadCreated),
+            **error_responses(400, 401, 409, 413, 415, 422, 429, 500),
         },
     )
     def create_upload(
@@ -278,7 +238,10 @@ def register(app: APIGatewayRestResolver, services: Callable[[], Services]) -> N
         summary="An upload and the result of its check",
         tags=["uploads"],
         security=SECURITY,
-        responses={**_ok(200, "The upload", UploadDetail), **_error_responses(400, 401, 404, 429, 500)},
+        responses={
+            **ok_response(200, "The upload", UploadDetail),
+            **error_responses(400, 401, 404, 429, 500),
+        },
     )
     def get_upload(upload_id: UploadId) -> UploadDetail:
         return services().uploads.get(user(), upload_id)
@@ -293,18 +256,18 @@ def register(app: APIGatewayRestResolver, services: Callable[[], Services]) -> N
         tags=["uploads"],
         status_code=204,
         security=SECURITY,
-        responses={**_ok(204, "Deleted"), **_error_responses(400, 401, 404, 409, 429, 500)},
+        responses={**ok_response(204, "Deleted"), **error_responses(400, 401, 404, 409, 429, 500)},
     )
-    def delete_upload(upload_id: UploadId):  # no return annotation: see _no_content
+    def delete_upload(upload_id: UploadId):  # no return annotation: see no_content
         services().uploads.delete(user(), upload_id)
-        return _no_content()
+        return no_content()
 
     @app.get(
         "/me/webhook-secret",
         summary="My webhook signing secret (created on first use)",
         tags=["users"],
         security=SECURITY,
-        responses={**_ok(200, "The secret", WebhookSecretResponse), **_error_responses(401, 429, 500)},
+        responses={**ok_response(200, "The secret", WebhookSecretResponse), **error_responses(401, 429, 500)},
     )
     def webhook_secret() -> WebhookSecretResponse:
         return services().users.webhook_secret(user())
@@ -315,10 +278,15 @@ def register(app: APIGatewayRestResolver, services: Callable[[], Services]) -> N
         description="Deliveries signed from now on use the new secret, retries of earlier events included.",
         tags=["users"],
         security=SECURITY,
-        responses={**_ok(200, "The new secret", WebhookSecretResponse), **_error_responses(401, 429, 500)},
+        responses={
+            **ok_response(200, "The new secret", WebhookSecretResponse),
+            **error_responses(401, 429, 500),
+        },
     )
     def rotate_webhook_secret() -> WebhookSecretResponse:
         return services().users.rotate_webhook_secret(user())
+
+    register_personas(app, services, user)
 
     @app.post(
         "/me/api-keys",
@@ -334,8 +302,8 @@ def register(app: APIGatewayRestResolver, services: Callable[[], Services]) -> N
         status_code=201,
         security=SECURITY,
         responses={
-            **_ok(201, "Created: the key and its secret", ApiKeyCreated),
-            **_error_responses(400, 401, 403, 409, 413, 415, 422, 429, 500),
+            **ok_response(201, "Created: the key and its secret", ApiKeyCreated),
+            **error_responses(400, 401, 403, 409, 413, 415, 422, 429, 500),
         },
     )
     def create_api_key(
@@ -350,7 +318,7 @@ def register(app: APIGatewayRestResolver, services: Callable[[], Services]) -> N
         operation_id="listApiKeys",
         tags=["users"],
         security=SECURITY,
-        responses={**_ok(200, "The keys", ApiKeyList), **_error_responses(401, 403, 429, 500)},
+        responses={**ok_response(200, "The keys", ApiKeyList), **error_responses(401, 403, 429, 500)},
     )
     def list_api_keys() -> ApiKeyList:
         require_session(app)
@@ -365,9 +333,9 @@ def register(app: APIGatewayRestResolver, services: Callable[[], Services]) -> N
         tags=["users"],
         status_code=204,
         security=SECURITY,
-        responses={**_ok(204, "Revoked"), **_error_responses(400, 401, 403, 404, 429, 500)},
+        responses={**ok_response(204, "Revoked"), **error_responses(400, 401, 403, 404, 429, 500)},
     )
-    def revoke_api_key(key_id: KeyId):  # no return annotation: see _no_content
+    def revoke_api_key(key_id: KeyId):  # no return annotation: see no_content
         require_session(app)
         services().api_keys.revoke(user(), key_id)
-        return _no_content()
+        return no_content()

@@ -10,7 +10,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from lambdas.common.measurements import TakeAnalysis, TakeScores
-from lambdas.common.models import Job, JobError, JobStatus
+from lambdas.common.models import Job, JobError, JobStatus, PersonaHeard
+from lambdas.common.personas import Persona, PersonaSource
 from lambdas.common.song_view import summary_fields
 from lambdas.common.uploads import SourceFormat, Upload, UploadStatus
 
@@ -110,6 +111,12 @@ class SongTake(BaseModel):
 class SongDetail(SongSummary):
     request: dict[str, Any] = Field(description="The accepted request, defaults filled in")
     source: SongSource | None = Field(None, description="Audio-in modes: the source track")
+    persona_id: str | None = Field(
+        None, description="The persona the song is sung with (kept after the persona is deleted)"
+    )
+    persona_reference: PersonaHeard | None = Field(
+        None, description="Once processed: the persona's clip the model heard (its SHA-256 and seconds)"
+    )
     tracks: dict[str, dict[str, str]] | None = Field(
         None,
         description='Stems: presigned URL per track, then per format ("mid": the track\'s MIDI file)',
@@ -179,3 +186,41 @@ class UploadDetail(BaseModel):
 class SongPage(BaseModel):
     songs: list[SongSummary]
     next_token: str | None = Field(None, description="Pass as `next_token` for the next page")
+
+
+class PersonaSummary(BaseModel):
+    persona_id: str
+    name: str
+    style: str | None = None
+    source: PersonaSource
+    start_s: float = Field(description="Where in the source the reference clip starts, seconds")
+    reference_s: float = Field(description="Length of the reference clip, seconds (5 to 30)")
+    reference_sha256: str = Field(description="SHA-256 of the stored clip; songs made with it record it")
+    created_at: str
+
+    @classmethod
+    def from_persona(cls, persona: Persona) -> PersonaSummary:
+        return cls(**_persona_fields(persona))
+
+
+class PersonaDetail(PersonaSummary):
+    reference_url: str = Field(description="Presigned URL of the reference clip (WAV), to listen to it")
+    urls_expire_at: str
+
+
+class PersonaPage(BaseModel):
+    personas: list[PersonaSummary]
+    next_token: str | None = Field(None, description="Pass as `next_token` for the next page")
+
+
+def _persona_fields(persona: Persona) -> dict[str, Any]:
+    return {
+        "persona_id": persona.persona_id,
+        "name": persona.name,
+        "style": persona.style,
+        "source": persona.source.model_dump(),
+        "start_s": persona.start_s,
+        "reference_s": persona.reference.duration_s,
+        "reference_sha256": persona.reference.sha256,
+        "created_at": persona.created_at,
+    }

@@ -1,6 +1,7 @@
 """The service's business metrics: the one place that names them, their units and dimensions.
 
-The catalog is plain data so the CDK app can import it without the Lambda runtime dependencies.
+The catalog is plain data (the request modes are read from the pydantic request models) so the CDK
+app can import it without the Lambda runtime dependencies.
 Every data point is emitted as its own CloudWatch EMF record with the dimensions
 {service, stage, *spec.dimensions}, so the dashboard (stacks/monitoring.py) can address each
 metric by exactly that dimension set.
@@ -15,6 +16,7 @@ from datetime import datetime
 
 from .contract import METRICS_NAMESPACE as DEFAULT_NAMESPACE
 from .contract import SERVICE
+from .models import SONG_MODES
 
 
 @dataclass(frozen=True)
@@ -44,16 +46,7 @@ ALL_METRICS = (
     END_TO_END_SECONDS,
 )
 # Bounded values for the dimensions, so the dashboard can list them and cardinality stays low.
-MODES = (
-    "description",
-    "custom_lyrics",
-    "described_lyrics",
-    "cover",
-    "repaint",
-    "extend",
-    "stems",
-    "transcribe",
-)
+MODES = SONG_MODES
 GENERATION_STEPS = ("lyrics", "music", "cover", "upload", "total")
 
 

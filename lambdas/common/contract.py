@@ -53,6 +53,8 @@ JOBS_BY_USER = Index("by_user", "user_id", "created_at")
 JOBS_BY_STATUS = Index("by_status", "status", "created_at", ("started_at", "finished_at"))
 # A user's uploads: the per-user quota counts them on these small items.
 UPLOADS_BY_USER = Index("by_user", "user_id", "created_at", ("status", "expires_at_epoch"))
+# A user's personas, newest first (GET /personas); the per-user cap counts them (keys only).
+PERSONAS_BY_USER = Index("by_user", "user_id", "created_at")
 
 # The song's id in rows is `job_id`: the row is the job that makes the song (docs/architecture.md).
 JOBS = Table("jobs", "job_id", (JOBS_BY_USER, JOBS_BY_STATUS))
@@ -61,6 +63,8 @@ USERS = Table("users", "user_id")
 IDEMPOTENCY = Table("idempotency", "id", ttl_attribute="expiration")
 # Rows of unused uploads go when their objects do; a kept upload's row has no expiry.
 UPLOADS = Table("uploads", "upload_id", (UPLOADS_BY_USER,), ttl_attribute="expires_at_epoch")
+# Personas: a reference clip (stored under PERSONAS_PREFIX) and style text, reused across songs.
+PERSONAS = Table("personas", "persona_id", (PERSONAS_BY_USER,))
 # Personal API keys: one row per key, found by its id (the secret's public part); only the secret's
 # hash is stored (lambdas/common/store/api_keys.py). A user's keys, oldest first: GET /me/api-keys;
 # the index leaves the hash out (only the authorizer reads it, from the table).
@@ -69,12 +73,15 @@ API_KEYS = Table("api_keys", "key_id", (API_KEYS_BY_USER,))
 # Per-user rate limits (lambdas/common/store/rate_limits.py): one small row per user and limit,
 # gone (TTL) once its bucket is full again.
 RATE_LIMITS = Table("rate_limits", "bucket_id", ttl_attribute="expires_at_epoch")
-TABLES = (JOBS, USERS, IDEMPOTENCY, UPLOADS, API_KEYS, RATE_LIMITS)
+TABLES = (JOBS, USERS, IDEMPOTENCY, UPLOADS, PERSONAS, API_KEYS, RATE_LIMITS)
 
 # --- S3: the key prefixes of each bucket ----------------------------------------------------------
 
 # Media bucket: songs/{user_id}/{job_id}/audio.{fmt}, cover.png (lambdas/common/media_keys.py).
 SONGS_PREFIX = "songs/"
+# Media bucket: personas/{user_id}/{persona_id}/reference.wav, the clip cut when the persona is made
+# (lambdas/common/personas.py); the model container reads it for every song made with the persona.
+PERSONAS_PREFIX = "personas/"
 # Inference (scratch) bucket: what the workflow writes, the container writes and SageMaker writes.
 REQUESTS_PREFIX = "requests/"  # requests/{job_id}.json: the container's request
 SCRATCH_MEDIA_PREFIX = "media/"  # media/{job_id}/...: the container's media before publishing
@@ -190,6 +197,7 @@ class Resources:
     users_table: str
     idempotency_table: str
     uploads_table: str
+    personas_table: str
     media_bucket: str
     inference_bucket: str
     uploads_bucket: str
@@ -220,6 +228,7 @@ class DeploymentConfig(Protocol):
     upload_max_pending: int
     upload_max_stored: int
     stems_enabled: bool
+    persona_max_per_user: int
     api_key_max_per_user: int
     user_requests_per_minute: int
     user_request_burst: int
@@ -235,6 +244,7 @@ def deployment_values(config: DeploymentConfig, resources: Resources) -> dict[st
         "users_table_name": resources.users_table,
         "idempotency_table_name": resources.idempotency_table,
         "uploads_table_name": resources.uploads_table,
+        "personas_table_name": resources.personas_table,
         "media_bucket_name": resources.media_bucket,
         "inference_bucket_name": resources.inference_bucket,
         "uploads_bucket_name": resources.uploads_bucket,
@@ -255,6 +265,7 @@ def deployment_values(config: DeploymentConfig, resources: Resources) -> dict[st
         "upload_max_pending": config.upload_max_pending,
         "upload_max_stored": config.upload_max_stored,
         "stems_enabled": config.stems_enabled,
+        "persona_max_per_user": config.persona_max_per_user,
         "api_keys_table_name": resources.api_keys_table,
         "rate_limits_table_name": resources.rate_limits_table,
         "user_pool_issuer": resources.user_pool_issuer,

@@ -28,7 +28,8 @@ def build_request(job: Job, bucket: str) -> dict:
     """The container's request: the validated POST body plus the job id and the output location.
 
     Audio-in modes: `source` becomes where the container reads the track (resolved by the API at
-    submission) and the length it was measured at.
+    submission) and the length it was measured at. A persona's `persona_id` becomes its stored
+    reference clip, checksum and style (`persona`).
     """
     # The webhook is the API's business, not the GPU's.
     request = {
@@ -40,6 +41,8 @@ def build_request(job: Job, bucket: str) -> dict:
     }
     if job.source is not None:
         request["source"] = job.source.model_dump(exclude_none=True)
+    if job.persona is not None:
+        request["persona"] = job.persona.container_request()
     return request
 
 
@@ -58,32 +61,31 @@ class _Tolerant(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
-class ManifestAudio(_Tolerant):
-    format: AudioFormat
-    track: str | None = Field(None, pattern=r"^[a-z_]{1,32}$")  # stems: the track this file holds
-    take: int = Field(1, ge=1, le=4)  # variants: the take (1-based) this file holds
+class _ManifestObject(_Tolerant):
+    """A file the container wrote to the scratch bucket."""
+
     bucket: str
     key: str
     content_type: str
     size_bytes: int = Field(ge=0)
 
 
-class ManifestCover(_Tolerant):
-    bucket: str
-    key: str
+class ManifestAudio(_ManifestObject):
+    format: AudioFormat
+    track: str | None = Field(None, pattern=r"^[a-z_]{1,32}$")  # stems: the track this file holds
+    take: int = Field(1, ge=1, le=4)  # variants: the take (1-based) this file holds
+
+
+class ManifestCover(_ManifestObject):
     content_type: Literal["image/png"] = "image/png"
     width: int = Field(gt=0)
     height: int = Field(gt=0)
-    size_bytes: int = Field(ge=0)
 
 
-class ManifestLyricsTiming(_Tolerant):
+class ManifestLyricsTiming(_ManifestObject):
     """A take's timed lyrics: an LRC file beside its audio."""
 
-    bucket: str
-    key: str
     content_type: Literal["text/plain; charset=utf-8"] = "text/plain; charset=utf-8"
-    size_bytes: int = Field(ge=0)
     lines: int = Field(ge=0)
     measured_lines: int = Field(ge=0)
 
@@ -109,6 +111,13 @@ class ManifestTimings(_Tolerant):
     total_s: float = 0.0
 
 
+class ManifestPersona(_Tolerant):
+    """The persona's clip the container conditioned on: its checksum and the seconds it heard."""
+
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    reference_s: float = Field(gt=0)
+
+
 class Manifest(_Tolerant):
     job_id: str
     audio: list[ManifestAudio] = Field(min_length=1)
@@ -122,6 +131,7 @@ class Manifest(_Tolerant):
     seeds: list[int] = Field(default_factory=list, max_length=4)  # one per take (absent: one take)
     engine: str
     timings: ManifestTimings = Field(default_factory=ManifestTimings)
+    persona: ManifestPersona | None = None
     # One per take, in take order; the workflow checks they match the audio (lambdas/workflow/publish.py).
     takes: list[ManifestTake] = Field(min_length=1, max_length=4)
     best_take: int = Field(ge=1, le=4)

@@ -16,6 +16,7 @@ from pydantic import (
 
 from .clock import new_job_id, utc_now
 from .measurements import TakeMeasurement
+from .persona_refs import JobPersona, PersonaHeard, WithPersona
 from .request_fields import (
     Bpm,
     Mastering,
@@ -131,18 +132,18 @@ class _SongOptions(_RenderOptions):
     vocal_language: str | None = Field(None, pattern=r"^[a-z]{2}$", examples=["en"])
 
 
-class DescriptionRequest(_SongOptions):
+class DescriptionRequest(_SongOptions, WithPersona):
     mode: Literal["description"]
     description: SafeText = Field(min_length=3, max_length=MAX_DESCRIPTION_CHARS)
 
 
-class CustomLyricsRequest(_SongOptions):
+class CustomLyricsRequest(_SongOptions, WithPersona):
     mode: Literal["custom_lyrics"]
     prompt: SafeText = Field(min_length=3, max_length=MAX_PROMPT_CHARS)
     lyrics: SafeText = Field(min_length=1, max_length=MAX_LYRICS_CHARS)
 
 
-class DescribedLyricsRequest(_SongOptions):
+class DescribedLyricsRequest(_SongOptions, WithPersona):
     mode: Literal["described_lyrics"]
     prompt: SafeText = Field(min_length=3, max_length=MAX_PROMPT_CHARS)
     described_lyrics: SafeText = Field(min_length=3, max_length=MAX_DESCRIPTION_CHARS)
@@ -182,7 +183,7 @@ class _SampledFromSource(_AudioInOptions):
     key: MusicalKey = None
 
 
-class CoverRequest(_SampledFromSource):
+class CoverRequest(_SampledFromSource, WithPersona):
     """Restyle the source: same length and structure, the style of `prompt`."""
 
     mode: Literal["cover"]
@@ -254,18 +255,9 @@ class TranscribeRequest(_RequestOptions):
     source: SourceRef
 
 
+TextRequest = DescriptionRequest | CustomLyricsRequest | DescribedLyricsRequest
 AudioInRequest = CoverRequest | RepaintRequest | ExtendRequest | StemsRequest | TranscribeRequest
-SongRequest = Annotated[
-    DescriptionRequest
-    | CustomLyricsRequest
-    | DescribedLyricsRequest
-    | CoverRequest
-    | RepaintRequest
-    | ExtendRequest
-    | StemsRequest
-    | TranscribeRequest,
-    Field(discriminator="mode"),
-]
+SongRequest = Annotated[TextRequest | AudioInRequest, Field(discriminator="mode")]
 # The `mode` values, read from the models so they cannot drift apart.
 SONG_MODES: tuple[str, ...] = tuple(
     get_args(m.model_fields["mode"].annotation)[0] for m in get_args(get_args(SongRequest)[0])
@@ -331,6 +323,7 @@ class JobResult(BaseModel):
     # One per take in take order (empty on rows from before measuring); best_take is rank 1.
     takes: list[TakeMeasurement] = Field(default_factory=list)
     best_take: int | None = None
+    persona: PersonaHeard | None = None  # songs made with a persona
 
     @property
     def main_take(self) -> int:
@@ -366,6 +359,7 @@ class Job(BaseModel):
     started_at: str | None = None  # queued -> processing
     finished_at: str | None = None  # processing -> processed
     source: JobSource | None = None  # audio-in modes only
+    persona: JobPersona | None = None  # songs made with a persona
 
 
 def queued_job(user_id: str, request: dict, **fields: Any) -> Job:

@@ -30,8 +30,14 @@ class StrictModel(BaseModel):
 # Python `re`), so the published document states the rule clients must follow.
 SAFE_TEXT_PATTERN = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
 SafeText = Annotated[str, StringConstraints(pattern=SAFE_TEXT_PATTERN)]
-# Job and upload ids (lower-case canonical UUID text): the API's path parameters and sources.
+# Job, upload and persona ids (lower-case canonical UUID text): the API's path parameters and sources.
 UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+
+
+def require_exactly_one(model: BaseModel, first: str, second: str) -> None:
+    """For an `after` model validator: exactly one of two optional fields is given (not None)."""
+    if (getattr(model, first) is None) == (getattr(model, second) is None):
+        raise ValueError(f"give exactly one of {first} or {second}")
 
 
 def no_repeats(value: list[str], info: ValidationInfo) -> list[str]:
@@ -102,6 +108,5 @@ class SourceRef(StrictModel):
 
     @model_validator(mode="after")
     def _exactly_one(self) -> SourceRef:
-        if (self.upload_id is None) == (self.song_id is None):
-            raise ValueError("give exactly one of upload_id or song_id")
+        require_exactly_one(self, "upload_id", "song_id")
         return self

@@ -101,6 +101,8 @@ class _Webhooks(FunctionSettings):
 
 class ApiSettings(_Jobs, _Users, _Media, _Uploads, _Events, _Webhooks, _ApiKeys):
     idempotency_table_name: Name
+    personas_table_name: Name
+    persona_max_per_user: Count  # personas one user may keep (POST /personas: 409 beyond)
     state_machine_arn: Name
     signup_credits: Annotated[int, Field(ge=0)]
     credits_per_minute: Count  # the price: credits per started minute of audio, per take

@@ -26,7 +26,12 @@ def summary_fields(job: Job) -> dict[str, Any]:
 
 def song_fields(job: Job) -> dict[str, Any]:
     """The summary, the accepted request and, once processed, what was made (JSON values only)."""
-    fields = {**summary_fields(job), "request": job.request, "source": _source_fields(job)}
+    fields = {
+        **summary_fields(job),
+        "request": job.request,
+        "source": _source_fields(job),
+        "persona_id": job.persona.persona_id if job.persona else None,
+    }
     result = job.result
     if job.status is JobStatus.PROCESSED and result is not None:
         fields.update(
@@ -37,6 +42,7 @@ def song_fields(job: Job) -> dict[str, Any]:
             takes=take_fields(result) or None,
             best_take=result.best_take,
             duration_s=result.duration_s,
+            persona_reference=result.persona.model_dump() if result.persona else None,
         )
     return fields
 

@@ -33,9 +33,9 @@ def midi_scratch_prefix(job_id: str) -> str:
     return f"{SCRATCH_MEDIA_PREFIX}{job_id}/midi/"
 
 
-def best_audio_key(audio: list[AudioFile], track: str | None) -> str | None:
-    """Take 1's file of `track` (None: the mixed song) in the best format to read, or None."""
-    by_format = {a.format: a.key for a in audio if a.take == 1 and a.track == track}
+def best_audio_key(audio: list[AudioFile], track: str | None, take: int = 1) -> str | None:
+    """Take `take`'s file of `track` (None: the mixed song) in the best format to read, or None."""
+    by_format = {a.format: a.key for a in audio if a.take == take and a.track == track}
     fmt = next((f for f in SOURCE_FORMAT_ORDER if f in by_format), None)
     return by_format[fmt] if fmt else None
 

@@ -7,6 +7,7 @@ from typing import Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from lambdas.common.observability import logger
+from lambdas.common.request_fields import require_exactly_one
 
 
 class _Payload(BaseModel):
@@ -39,8 +40,7 @@ class PublishTask(_Payload):
 
     @model_validator(mode="after")
     def _one_kind(self) -> PublishTask:
-        if (self.manifest is None) == (self.midi is None):
-            raise ValueError("give either manifest or midi")
+        require_exactly_one(self, "manifest", "midi")
         return self
 
 

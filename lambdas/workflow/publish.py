@@ -37,8 +37,9 @@ class Publisher:
         if not self.jobs.set_step(job_id, JobStep.PUBLISHING):
             # Canceled (or failed) while the GPU worked: its media is never published nor charged.
             raise JobNotRunnable(f"job {job_id} is no longer processing")
-        request = self.jobs.get(job_id).request
-        check_complete(manifest, request)
+        job = self.jobs.get(job_id)
+        request = job.request
+        check_complete(manifest, request, job.persona.sha256 if job.persona else None)
 
         audio: list[AudioFile] = []
         copies: list[tuple[str, str, str]] = []  # (source key, destination key, content type)
@@ -84,6 +85,7 @@ class Publisher:
             timings=manifest.timings.model_dump(),
             takes=takes,
             best_take=manifest.best_take,
+            persona=manifest.persona.model_dump() if manifest.persona else None,
         )
         transcription = None
         if wants_midi(request):
@@ -164,14 +166,16 @@ class TranscribedMidi(BaseModel):
 DURATION_TOLERANCE_S = 0.5
 
 
-def check_complete(manifest: Manifest, request: dict[str, Any]) -> None:
+def check_complete(manifest: Manifest, request: dict[str, Any], persona_sha256: str | None = None) -> None:
     """The result holds exactly what was ordered, or the job fails uncharged (InvalidManifest).
 
     Every file ordered is paid for: each take (`variants`) in each format, or for stems each ordered
     track in each format (and no mixed track); a song from text has no stem tracks; and the audio
     is as long as ordered; every take whose words Whisper heard (`scores.lyrics_accuracy` set:
-    scoring ran on a vocal take) has its timed lyrics. A faulty container (an image older than a
-    feature, a render that stopped early) must never be published and charged in full.
+    scoring ran on a vocal take) has its timed lyrics; a song ordered with a persona was
+    conditioned on that persona's clip (the checksum the API recorded, `persona_sha256`). A faulty
+    container (an image older than a feature, a render that stopped early) must never be published
+    and charged in full.
     """
     takes = int(request.get("variants") or 1)
     if len(manifest.take_seeds) != takes:
@@ -192,6 +196,11 @@ def check_complete(manifest: Manifest, request: dict[str, Any]) -> None:
     length = float(request.get("duration_s") or 0)
     if abs(manifest.duration_s - length) > DURATION_TOLERANCE_S:
         raise InvalidManifest(f"the audio is {manifest.duration_s:.3f} s long, {length:.3f} s were ordered")
+    conditioned_on = manifest.persona.sha256 if manifest.persona else None
+    if conditioned_on != persona_sha256:
+        raise InvalidManifest(
+            f"the song was ordered with persona clip {persona_sha256}, the manifest records {conditioned_on}"
+        )
 
 
 def _files(files: set[tuple[int, str | None, str]]) -> str:

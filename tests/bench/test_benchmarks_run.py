@@ -9,15 +9,13 @@ shell with no AWS configuration, as a newcomer's would be.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from local.paths import REPO_ROOT
+from tests.newcomer import run_as_newcomer
 
 pytestmark = pytest.mark.slow
 
@@ -43,6 +41,7 @@ SMOKE_RUNS: dict[str, tuple[list[str], dict[str, str]]] = {
         {"PYTHONPATH": "sagemaker_containers/music"},
     ),
     "local_e2e_bench": (["-m", "bench.local_e2e_bench", "--runs", "1", "--warmup", "0"], {}),
+    "reference_clip_bench": (["-m", "bench.reference_clip_bench", "--minutes", "0.5", "--repeat", "1"], {}),
     "measure_bench": (["bench/measure_bench.py", "--duration", "5", "--takes", "2"], {}),
     "quality_bench": (
         ["bench/quality_bench.py", "--profile", "tiny", "--limit", "1", "--duration", "3", "--steps", "1"],
@@ -64,18 +63,7 @@ def test_no_benchmark_imports_the_tests() -> None:
 
 def _run(name: str, tmp_path: Path) -> str:
     argv, extra = SMOKE_RUNS[name]
-    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), **extra}  # no AWS_*, no ~/.aws
-    started = time.monotonic()
-    run = subprocess.run(
-        [sys.executable, *argv],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    print(f"{name}: {time.monotonic() - started:.1f} s\n{run.stdout[-3000:]}")
+    run = run_as_newcomer([sys.executable, *argv], tmp_path, timeout_s=300, **extra)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-6000:]
     assert "Traceback" not in run.stderr
     return run.stdout

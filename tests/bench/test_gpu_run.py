@@ -9,9 +9,7 @@ merge into one JSON), so the GPU run cannot fail on a typo. The numbers are neve
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -21,6 +19,7 @@ import torch
 
 from bench import container_bench  # puts the container's song_model on the path
 from local.paths import REPO_ROOT
+from tests.newcomer import run_as_newcomer
 
 STAGES = ["stage_weights", "load", "song", "takes_1", "takes_2", "takes_4", "stems", "song_long"]
 QUALITY = REPO_ROOT / "bench" / "quality_bench.py"
@@ -29,18 +28,8 @@ QUALITY = REPO_ROOT / "bench" / "quality_bench.py"
 @pytest.mark.slow
 def test_the_tiny_run_reports_every_stage_with_numbers(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "PYTHON": sys.executable}  # no AWS_*
-    started = time.monotonic()
-    run = subprocess.run(
-        ["bash", "bench/gpu_run.sh", "--profile", "tiny", str(out)],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    print(f"gpu_run.sh --profile tiny: {time.monotonic() - started:.1f} s")
+    command = ["bash", "bench/gpu_run.sh", "--profile", "tiny", str(out)]
+    run = run_as_newcomer(command, tmp_path, timeout_s=600, PYTHON=sys.executable)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-6000:]
     assert sorted(p.name for p in out.iterdir()) == ["gpu_run.json", "gpu_run.log"]
     report = json.loads((out / "gpu_run.json").read_text())

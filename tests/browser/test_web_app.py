@@ -51,6 +51,14 @@ def sign_up_and_in(page: Any, email: str, shots: str | None = None) -> None:
     page.get_by_text("10 credits available").wait_for()
 
 
+def new_user(new_page: Any, name: str, shots: str | None = None) -> tuple[Any, str]:
+    """A fresh page signed in as a new user `<name>-<random>@example.com`: (page, email)."""
+    page = new_page()
+    email = f"{name}-{uuid.uuid4().hex[:8]}@example.com"
+    sign_up_and_in(page, email, shots=shots)
+    return page, email
+
+
 def open_advanced(page: Any) -> None:
     page.get_by_text("Advanced settings").click()
 
@@ -70,9 +78,7 @@ def test_wrong_password_shows_cognitos_message(new_page: Any) -> None:
 def test_a_song_from_sign_up_to_playing_to_deleted(
     new_page: Any, stack: dict[str, Any], page_errors: list[str]
 ) -> None:
-    page = new_page()
-    email = f"web-{uuid.uuid4().hex[:8]}@example.com"
-    sign_up_and_in(page, email, shots="desktop")
+    page, email = new_user(new_page, "web", shots="desktop")
 
     # Record every status the list shows for the new song (polling re-renders the badge).
     page.evaluate(
@@ -211,9 +217,7 @@ def test_invalid_input_shows_the_apis_field_errors(new_page: Any, page_errors: l
 
 
 def test_no_credits_shows_the_apis_402_message(new_page: Any, stack: dict[str, Any]) -> None:
-    page = new_page()
-    email = f"web-{uuid.uuid4().hex[:8]}@example.com"
-    sign_up_and_in(page, email)
+    page, email = new_user(new_page, "web")
     aws_client(stack, "dynamodb").update_item(
         TableName=stack["tables"]["users"],
         Key={"user_id": {"S": user_sub(stack, email)}},
@@ -267,9 +271,7 @@ def wait_until_processed(page: Any, title: str) -> None:
 def test_an_uploaded_track_is_checked_covered_and_split_into_stems(
     new_page: Any, stack: dict[str, Any], page_errors: list[str], tmp_path: Path
 ) -> None:
-    page = new_page()
-    email = f"web-{uuid.uuid4().hex[:8]}@example.com"
-    sign_up_and_in(page, email)
+    page, email = new_user(new_page, "web")
     page.get_by_label("Cover a track").check()
     page.get_by_label("Upload a file").check()
 

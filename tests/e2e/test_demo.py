@@ -7,7 +7,6 @@ kept (python3.11, node, make). The demo starts its own local stack, so this test
 from __future__ import annotations
 
 import io
-import os
 import subprocess
 import wave
 from pathlib import Path
@@ -15,7 +14,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from local.paths import REPO_ROOT
+from tests.newcomer import run_as_newcomer
 
 pytestmark = pytest.mark.slow
 
@@ -34,16 +33,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.Completed
     root = tmp_path_factory.mktemp("newcomer")
     home, out, state = root / "home", root / "out", root / "state"
     home.mkdir()
-    env = {"PATH": os.environ["PATH"], "HOME": str(home)}  # what `env -i PATH="$PATH" HOME=...` leaves
-    run = subprocess.run(
-        ["make", "--no-print-directory", "demo", f"DEMO_ARGS=--out {out} --state-dir {state}"],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=DEMO_TIMEOUT_S,
-        check=False,
-    )
+    command = ["make", "--no-print-directory", "demo", f"DEMO_ARGS=--out {out} --state-dir {state}"]
+    run = run_as_newcomer(command, home, timeout_s=DEMO_TIMEOUT_S)
     return run, out, state
 
 

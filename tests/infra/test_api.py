@@ -42,6 +42,10 @@ def test_routes_exist_and_need_the_authorizer_except_health_and_docs(template: T
         ("DELETE", "/uploads/{upload_id}"),
         ("GET", "/me/webhook-secret"),
         ("POST", "/me/webhook-secret/rotate"),
+        ("POST", "/personas"),
+        ("GET", "/personas"),
+        ("GET", "/personas/{persona_id}"),
+        ("DELETE", "/personas/{persona_id}"),
         ("POST", "/me/api-keys"),
         ("GET", "/me/api-keys"),
         ("DELETE", "/me/api-keys/{key_id}"),
@@ -242,10 +246,11 @@ def test_api_role_is_least_privilege(template: Template) -> None:
                 )
             )
         )
-        for key in ("job_id", "user_id", "id", "upload_id", "key_id", "bucket_id")
+        for key in ("job_id", "user_id", "id", "upload_id", "persona_id", "key_id", "bucket_id")
     }
     jobs, users, idempotency = tables["job_id"], tables["user_id"], tables["id"]
-    uploads, api_keys, rate_limits = tables["upload_id"], tables["key_id"], tables["bucket_id"]
+    uploads, personas = tables["upload_id"], tables["persona_id"]
+    api_keys, rate_limits = tables["key_id"], tables["bucket_id"]
     uploads_bucket = next(k for k in template.find_resources("AWS::S3::Bucket") if "UploadsBucket" in k)
     media = next(
         k
@@ -262,25 +267,28 @@ def test_api_role_is_least_privilege(template: Template) -> None:
         "logs:CreateLogStream": {log_group},
         "logs:PutLogEvents": {log_group},
         # rate_limits: a refused request reads its bucket back (Retry-After).
-        "dynamodb:GetItem": {jobs, users, idempotency, uploads, rate_limits},
+        "dynamodb:GetItem": {jobs, users, idempotency, uploads, personas, rate_limits},
         # api_keys: created (and counted on the user row) in one transaction.
-        "dynamodb:PutItem": {jobs, users, idempotency, uploads, api_keys},
+        "dynamodb:PutItem": {jobs, users, idempotency, uploads, personas, api_keys},
         # users: the webhook secret and the API key count; rate_limits: the buckets.
         "dynamodb:UpdateItem": {jobs, users, idempotency, uploads, rate_limits},
         # DELETE /uploads/{id}: the upload's row and object; the upload quota queries by_user.
         # DELETE /me/api-keys/{id}: the key's row (in a transaction with the user row's count).
-        "dynamodb:DeleteItem": {jobs, idempotency, uploads, api_keys},
+        "dynamodb:DeleteItem": {jobs, idempotency, uploads, personas, api_keys},
         "dynamodb:Query": {
             f"{jobs}/index/by_user",
             f"{jobs}/index/by_status",
             f"{uploads}/index/by_user",
+            f"{personas}/index/by_user",  # GET /personas and the cap
             f"{api_keys}/index/by_user",
         },
-        "s3:GetObject": {f"{media}/songs/*"},
-        "s3:DeleteObject": {f"{media}/songs/*", f"{uploads_bucket}/uploads/*"},
+        # POST /personas reads its source (a song or an upload) and writes, signs and deletes the
+        # reference clip, under personas/ only.
+        "s3:GetObject": {f"{media}/songs/*", f"{media}/personas/*", f"{uploads_bucket}/uploads/*"},
+        "s3:DeleteObject": {f"{media}/songs/*", f"{media}/personas/*", f"{uploads_bucket}/uploads/*"},
         "s3:ListBucket": {media},
         # Upload forms are signed by this role; deleting the last song made from an upload re-tags it.
-        "s3:PutObject": {f"{uploads_bucket}/uploads/*"},
+        "s3:PutObject": {f"{uploads_bucket}/uploads/*", f"{media}/personas/*"},
         "s3:PutObjectTagging": {f"{uploads_bucket}/uploads/*"},
         "states:StartExecution": {state_machine},
         # Cancel: this state machine's executions only (tests/infra/test_webhooks.py).

@@ -14,9 +14,9 @@ def _table_with_key(template: Template, key: str) -> dict:
     return next(iter(tables.values()))
 
 
-def test_six_on_demand_tables_with_pitr_and_encryption(template: Template) -> None:
-    # jobs, users, idempotency, uploads (stacks/uploads.py), api_keys, rate_limits
-    template.resource_count_is("AWS::DynamoDB::Table", 6)
+def test_seven_on_demand_tables_with_pitr_and_encryption(template: Template) -> None:
+    # jobs, users, idempotency, personas, uploads (stacks/uploads.py), api_keys, rate_limits
+    template.resource_count_is("AWS::DynamoDB::Table", 7)
     template.all_resources_properties(
         "AWS::DynamoDB::Table",
         {

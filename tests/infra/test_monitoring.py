@@ -174,3 +174,18 @@ def test_alarm_email_subscribes_to_the_topic(tmp_path) -> None:
     template.has_resource_properties(
         "AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "oncall@example.com"}
     )
+
+
+def test_every_service_function_logs_json_to_its_own_log_group(template_json: dict) -> None:
+    """JSON records, so Logs Insights filters on fields (docs/operations.md): the transcriber's image
+    function as the zip functions. CDK's own helpers (bucket deployment, custom resources) log to
+    their default groups and are not the service's."""
+    functions = {
+        k: r["Properties"]
+        for k, r in template_json["Resources"].items()
+        if r["Type"] == "AWS::Lambda::Function" and "LogGroup" in r["Properties"].get("LoggingConfig", {})
+    }
+    assert any(p.get("PackageType") == "Image" for p in functions.values())  # the transcriber
+    assert {k: p["LoggingConfig"].get("LogFormat") for k, p in functions.items()} == dict.fromkeys(
+        functions, "JSON"
+    )

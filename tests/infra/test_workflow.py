@@ -258,8 +258,12 @@ def test_endpoint_role_reads_requests_and_writes_results_only(template_json: dic
             if action.startswith("s3:"):
                 s3.setdefault(action, []).append(json.dumps(statement["Resource"]))
     assert set(s3) == {"s3:GetObject", "s3:PutObject"}
-    # Requests, plus the audio-in sources (uploads and published songs: tests/infra/test_uploads.py).
-    assert all(any(p in r for p in ("/requests/*", "/uploads/*", "/songs/*")) for r in s3["s3:GetObject"])
+    # Requests, plus the audio-in sources (uploads and published songs: tests/infra/test_uploads.py)
+    # and the personas' reference clips (tests/infra/test_personas.py).
+    assert all(
+        any(p in r for p in ("/requests/*", "/uploads/*", "/songs/*", "/personas/*"))
+        for r in s3["s3:GetObject"]
+    )
     written = " ".join(s3["s3:PutObject"])
     assert all(p in written for p in ("/media/*", "/async-output/*", "/async-failures/*"))
     assert "sns:Publish" in _actions(statements)

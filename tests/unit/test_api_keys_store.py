@@ -11,6 +11,7 @@ from lambdas.common import api_keys
 from lambdas.common.clock import utc_timestamp
 from lambdas.common.store.api_keys import ApiKey, ApiKeyStore
 from lambdas.common.store.users import UserStore
+from tests.factories import put_api_key
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -57,17 +58,7 @@ def store(aws_env) -> ApiKeyStore:
 def _stored(
     store: ApiKeyStore, *, expires_at: str | None = None, user_id: str = "alice"
 ) -> tuple[ApiKey, str]:
-    fresh = api_keys.new_secret()
-    key = ApiKey(
-        key_id=fresh.key_id,
-        user_id=user_id,
-        name="test",
-        prefix=fresh.prefix,
-        secret_hash=fresh.secret_hash,
-        created_at=utc_timestamp(NOW),
-        expires_at=expires_at,
-    )
-    return store.create(key, max_per_user=5), fresh.secret
+    return put_api_key(store, user_id, created_at=NOW, expires_at=expires_at)
 
 
 def test_a_valid_secret_finds_its_key_and_records_the_use(store) -> None:

@@ -9,7 +9,7 @@ import uuid
 import boto3
 import pytest
 
-from lambdas.common.models import JobStatus, JobStep, Reservation
+from lambdas.common.models import JobPersona, JobStatus, JobStep, Reservation
 from lambdas.reaper import handler as reaper
 from local.execution_events import status_change_event
 from local.lambda_routing import LambdaContext
@@ -401,6 +401,51 @@ def test_a_complete_stems_result_is_published_and_charged(workflow: Workflow) ->
     assert done.status == JobStatus.PROCESSED and done.charged
     assert sorted(a.track for a in done.result.audio) == sorted(STEMS["tracks"])
     assert workflow.credits("alice") == 40 - job.price_credits
+
+
+# --- songs sung with a persona ---------------------------------------------------------------------
+
+PERSONA = JobPersona(
+    persona_id=str(uuid.uuid4()),
+    bucket="media",
+    key="personas/alice/p/reference.wav",
+    sha256="ab" * 32,
+    style="breathy alto",
+)
+
+
+def test_a_persona_song_sends_the_clip_and_records_what_the_model_heard(workflow: Workflow) -> None:
+    workflow.user("alice", credits=40)
+    job = workflow.submit("alice", {**REQUEST, "persona_id": PERSONA.persona_id}, persona=PERSONA)
+    workflow.endpoint.wait_for_invocation(job.job_id)
+    bucket = workflow.resources.inference_bucket
+    sent = json.loads(
+        boto3.client("s3").get_object(Bucket=bucket, Key=f"requests/{job.job_id}.json")["Body"].read()
+    )
+    assert sent["persona"] == PERSONA.container_request()
+    workflow.endpoint.succeed(job.job_id)
+    assert workflow.wait(job.job_id)["status"] == "SUCCEEDED"
+    done = workflow.job(job.job_id)
+    assert done.status == JobStatus.PROCESSED and done.charged
+    assert done.result.persona is not None and done.result.persona.sha256 == PERSONA.sha256
+
+
+def _persona_ignored(manifest: dict, request: dict) -> dict:
+    return {**manifest, "persona": None}
+
+
+def _another_clip(manifest: dict, request: dict) -> dict:
+    return {**manifest, "persona": {"sha256": "cd" * 32, "reference_s": 30.0}}
+
+
+@pytest.mark.parametrize("tamper", [_persona_ignored, _another_clip], ids=["ignored", "another-clip"])
+def test_a_result_not_sung_with_the_ordered_persona_fails_uncharged(workflow: Workflow, tamper) -> None:
+    """A container older than personas (it ignores the field) or one that heard another clip."""
+    workflow.user("alice", credits=40)
+    job = workflow.submit("alice", {**REQUEST, "persona_id": PERSONA.persona_id}, persona=PERSONA)
+    workflow.endpoint.wait_for_invocation(job.job_id)
+    workflow.endpoint.succeed(job.job_id, model=PlaceholderModel(tamper))
+    _assert_failed_cleanly(workflow, job.job_id, "alice", 40, "GenerationFailed")
 
 
 def test_a_timed_lyrics_file_missing_from_scratch_fails_uncharged(workflow: Workflow) -> None:

@@ -29,13 +29,16 @@ def test_variants_publish_every_take_and_charge_each(workflow: Workflow) -> None
 
     prefix = f"songs/alice/{job.job_id}/"
     assert workflow.media_keys() == [
-        f"{prefix}audio-take2.wav",
-        f"{prefix}audio-take3.wav",
-        f"{prefix}audio.wav",
-        f"{prefix}cover.png",
-        f"{prefix}lyrics-take2.lrc",
-        f"{prefix}lyrics-take3.lrc",
-        f"{prefix}lyrics.lrc",
+        prefix + name
+        for name in (
+            "audio-take2.wav",
+            "audio-take3.wav",
+            "audio.wav",
+            "cover.png",
+            "lyrics-take2.lrc",
+            "lyrics-take3.lrc",
+            "lyrics.lrc",
+        )
     ]
     result = workflow.job(job.job_id).result
     assert result is not None and result.seed == 7 and result.seeds == [7, 8, 9]
@@ -94,10 +97,7 @@ def test_song_is_published_charged_once_and_slot_freed(workflow: Workflow) -> No
 
     prefix = f"songs/alice/{job.job_id}/"
     assert workflow.media_keys() == [
-        f"{prefix}audio.mp3",
-        f"{prefix}audio.wav",
-        f"{prefix}cover.png",
-        f"{prefix}lyrics.lrc",
+        prefix + name for name in ("audio.mp3", "audio.wav", "cover.png", "lyrics.lrc")
     ]
     assert workflow.scratch_keys(f"media/{job.job_id}/") == []
     assert workflow.scratch_keys("requests/") == []

@@ -54,6 +54,21 @@ def _transcribe(flow: Workflow, user: str, source: JobSource) -> Any:
     return flow.submit(user, request, source=source)
 
 
+def _submit_stems_with_midi(flow: Workflow, tracks: list[str]) -> Any:
+    """Alice (40 credits) asks for `tracks` as stems of an uploaded melody, in WAV and MIDI."""
+    flow.user("alice", credits=40)
+    source = _upload(flow, "uploads/alice/song.wav", _melody_wav())
+    request = {
+        "mode": "stems",
+        "source": {"upload_id": source.upload_id},
+        "tracks": tracks,
+        "formats": ["wav", "mid"],
+        "duration_s": 60,
+        "variants": 1,
+    }
+    return flow.submit("alice", request, source=source)
+
+
 def _states(flow: Workflow, job_id: str) -> list[str]:
     return [
         e["stateEnteredEventDetails"]["name"] for e in flow.history(job_id) if "stateEnteredEventDetails" in e
@@ -105,17 +120,7 @@ def test_a_transcription_skips_the_gpu_publishes_the_midi_and_charges_its_flat_p
 
 
 def test_stems_with_mid_are_transcribed_after_publishing_each_track(workflow: Workflow) -> None:
-    workflow.user("alice", credits=40)
-    source = _upload(workflow, "uploads/alice/song.wav", _melody_wav())
-    request = {
-        "mode": "stems",
-        "source": {"upload_id": source.upload_id},
-        "tracks": ["vocals", "bass"],
-        "formats": ["wav", "mid"],
-        "duration_s": 60,
-        "variants": 1,
-    }
-    job = workflow.submit("alice", request, source=source)
+    job = _submit_stems_with_midi(workflow, ["vocals", "bass"])
     stems_price = 2 * 2  # one started minute per track at the sandbox's 2 credits a minute
     assert job.price_credits == stems_price + TRANSCRIBE_CREDITS
     workflow.endpoint.wait_for_invocation(job.job_id)
@@ -159,24 +164,14 @@ def test_a_source_deleted_after_submission_fails_the_job_uncharged(workflow: Wor
 def test_a_transcriber_failure_after_stems_removes_the_published_stems(workflow: Workflow) -> None:
     """The stems were already copied into the media bucket when the transcriber fails: the failed
     job keeps none of them and charges nothing."""
-    workflow.user("alice", credits=40)
 
     def refuses(event: dict[str, Any], context: Any) -> dict[str, Any]:
         from transcriber.errors import AudioRejected
 
         raise AudioRejected("the track is 0 s long")
 
-    source = _upload(workflow, "uploads/alice/song.wav", _melody_wav())
-    request = {
-        "mode": "stems",
-        "source": {"upload_id": source.upload_id},
-        "tracks": ["vocals"],
-        "formats": ["wav", "mid"],
-        "duration_s": 60,
-        "variants": 1,
-    }
     with route_lambda_invokes({workflow.resources.function(contract.TRANSCRIBER): refuses}):
-        job = workflow.submit("alice", request, source=source)
+        job = _submit_stems_with_midi(workflow, ["vocals"])
         workflow.endpoint.wait_for_invocation(job.job_id)
         workflow.endpoint.succeed(job.job_id)
         _assert_failed_uncharged(workflow, job.job_id, "alice", 40, "AudioRejected")
@@ -193,18 +188,8 @@ def test_a_transcription_lacking_a_track_is_not_published_nor_charged(workflow: 
         result = transcriber(event, context)
         return {**result, "midi": result["midi"][:1]}
 
-    workflow.user("alice", credits=40)
-    source = _upload(workflow, "uploads/alice/song.wav", _melody_wav())
-    request = {
-        "mode": "stems",
-        "source": {"upload_id": source.upload_id},
-        "tracks": ["vocals", "bass"],
-        "formats": ["wav", "mid"],
-        "duration_s": 60,
-        "variants": 1,
-    }
     with route_lambda_invokes({workflow.resources.function(contract.TRANSCRIBER): drops_a_track}):
-        job = workflow.submit("alice", request, source=source)
+        job = _submit_stems_with_midi(workflow, ["vocals", "bass"])
         workflow.endpoint.wait_for_invocation(job.job_id)
         workflow.endpoint.succeed(job.job_id)
         _assert_failed_uncharged(workflow, job.job_id, "alice", 40, "GenerationFailed")

@@ -27,6 +27,11 @@ export type UploadRequest = Schemas["UploadRequest"];
 export type UploadForm = Schemas["UploadCreated"];
 export type Upload = Schemas["UploadDetail"];
 export type WebhookSecret = Schemas["WebhookSecretResponse"];
+export type Persona = Schemas["PersonaDetail"];
+export type PersonaSummary = Schemas["PersonaSummary"];
+export type PersonaPage = Schemas["PersonaPage"];
+/** The body of POST /personas: a name, the track to cut the reference clip from, where, a style. */
+export type PersonaRequest = Schemas["PersonaRequest"];
 /** A personal API key as listed (never its secret). */
 export type ApiKey = Schemas["ApiKeyDetail"];
 /** A new key: the listed fields and its secret, shown this once. */
@@ -134,6 +139,22 @@ export class Api {
 
   getUpload(id: string): Promise<Upload> {
     return answer(this.client.GET("/uploads/{upload_id}", { params: { path: { upload_id: id } } }));
+  }
+
+  listPersonas(limit: number, nextToken?: string): Promise<PersonaPage> {
+    return answer(this.client.GET("/personas", { params: { query: { limit, next_token: nextToken } } }));
+  }
+
+  getPersona(id: string): Promise<Persona> {
+    return answer(this.client.GET("/personas/{persona_id}", { params: { path: { persona_id: id } } }));
+  }
+
+  createPersona(body: PersonaRequest): Promise<Persona> {
+    return answer(this.client.POST("/personas", { body }));
+  }
+
+  async deletePersona(id: string): Promise<void> {
+    await answer(this.client.DELETE("/personas/{persona_id}", { params: { path: { persona_id: id } } }));
   }
 
   /** POST the file with the form's fields straight to S3 (no token: the form's policy is the key). */

@@ -9,6 +9,7 @@ import { h, replace } from "./dom";
 import { errorBox } from "./ui";
 import { renderAccount } from "./views/account";
 import { renderAuth } from "./views/auth";
+import { renderPersonas } from "./views/personas";
 import { renderSong } from "./views/song";
 import { renderSongs } from "./views/songs";
 
@@ -27,6 +28,7 @@ async function start(): Promise<void> {
 
   const credits = h("p", { class: "credits", "aria-live": "polite", id: "credits" });
   const userLine = h("a", { class: "user", href: "/account", title: "Account: credits and webhooks" });
+  const personasLink = h("a", { class: "nav", href: "/personas", hidden: true }, "Personas");
   const signOutButton = h("button", { type: "button", class: "link", hidden: true }, "Sign out");
   const statusLine = h("p", { class: "visually-hidden", role: "status", "aria-live": "polite" });
   const main = h("main", { id: "main", class: "page", tabindex: "-1" });
@@ -34,7 +36,7 @@ async function start(): Promise<void> {
     h("a", { href: "#main", class: "skip" }, "Skip to content"),
     h("header", { class: "topbar" },
       h("a", { href: "/", class: "brand" }, "Song Studio"),
-      h("div", { class: "account" }, credits, userLine, signOutButton)),
+      h("div", { class: "account" }, credits, personasLink, userLine, signOutButton)),
     statusLine, main);
 
   let cleanups: (() => void)[] = [];
@@ -78,6 +80,7 @@ async function start(): Promise<void> {
     signOutButton.hidden = !user;
     userLine.textContent = user ?? "";
     userLine.hidden = !user; // an empty link has no name
+    personasLink.hidden = !user;
     if (!user) {
       credits.textContent = "";
       document.title = "Sign in · Song Studio";
@@ -86,7 +89,11 @@ async function start(): Promise<void> {
     }
     void ctx.refreshCredits();
     const match = location.pathname.match(/^\/songs\/([^/]+)\/?$/);
-    if (location.pathname.replace(/\/$/, "") === "/account") {
+    const path = location.pathname.replace(/\/$/, "");
+    if (path === "/personas") {
+      document.title = "Personas · Song Studio";
+      renderPersonas(main, ctx, new URLSearchParams(location.search).get("song") ?? undefined);
+    } else if (path === "/account") {
       document.title = "Account · Song Studio";
       renderAccount(main, ctx);
     } else if (match) {

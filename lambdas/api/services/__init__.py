@@ -13,11 +13,13 @@ from lambdas.common.store.api_keys import ApiKeyStore
 from lambdas.common.store.jobs import JobStore
 from lambdas.common.store.ledger import CreditLedger
 from lambdas.common.store.objects import MediaBucket, UploadsBucket
+from lambdas.common.store.personas import PersonaStore
 from lambdas.common.store.uploads import UploadStore
 from lambdas.common.store.users import UserStore
 
 from .api_keys import ApiKeyService
 from .executions import Executions
+from .personas import PersonaService
 from .songs import SongService
 from .sources import SourceResolver
 from .uploads import UploadService
@@ -29,6 +31,7 @@ class Services:
     songs: SongService
     users: UserService
     uploads: UploadService
+    personas: PersonaService
     api_keys: ApiKeyService
 
     @classmethod
@@ -42,12 +45,21 @@ class Services:
         )
         uploads, upload_objects = UploadStore(s.uploads_table_name), UploadsBucket(s.uploads_bucket_name)
         sources = SourceResolver(jobs, uploads, upload_objects, media, s.stems_enabled, s.upload_expiry_days)
+        personas = PersonaService(
+            PersonaStore(s.personas_table_name),
+            sources,
+            media,
+            jobs,
+            max_per_user=s.persona_max_per_user,
+            workflow_timeout_s=s.workflow_timeout_seconds,
+        )
         songs = SongService(
             s,
             CreditLedger(jobs, users),
             media,
             Executions(s.state_machine_arn),
             sources,
+            personas,
             LifecycleEvents(s.event_bus_name),
             BusinessMetrics(s.stage_name),
         )
@@ -61,6 +73,7 @@ class Services:
             songs,
             UserService(users, s.signup_credits),
             UploadService(s, uploads, upload_objects, jobs),
+            personas,
             api_keys,
         )
 

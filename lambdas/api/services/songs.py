@@ -37,6 +37,7 @@ from lambdas.common.store.objects import MediaBucket
 from ..schemas import SongDetail, SongPage, SongSummary
 from . import queue_estimate
 from .executions import Executions
+from .personas import PersonaService
 from .sources import SourceResolver, rendered_duration_s, source_defaults
 
 WORKFLOW_START_FAILED = "WorkflowStartFailed"
@@ -50,6 +51,7 @@ class SongService:
     media: MediaBucket
     executions: Executions
     sources: SourceResolver
+    personas: PersonaService
     events: LifecycleEvents
     metrics: BusinessMetrics
 
@@ -84,6 +86,9 @@ class SongService:
 
     def _create_song(self, user_id: str, request: Any) -> dict[str, Any]:
         body = request.model_dump(mode="json")
+        persona_id = getattr(request, "persona_id", None)
+        # Resolved before anything is reserved: another user's (or a deleted) persona is a 404.
+        persona = self.personas.for_song(user_id, persona_id) if persona_id else None
         source = None
         if request.mode in AUDIO_IN_MODES:
             # Resolved first: a refused source (404/409/422) reserves and charges nothing.
@@ -100,7 +105,15 @@ class SongService:
             body, self.settings.credits_per_minute, transcribe_credits=self.settings.transcribe_credits
         )
         arn = self.executions.execution_arn(job_id)
-        job = queued_job(user_id, body, job_id=job_id, execution_arn=arn, price_credits=price, source=source)
+        job = queued_job(
+            user_id,
+            body,
+            job_id=job_id,
+            execution_arn=arn,
+            price_credits=price,
+            source=source,
+            persona=persona,
+        )
         try:
             # The price is held on the user from now on: a user can never have more songs in
             # flight than the credits cover. The workflow captures it or releases it, once.

@@ -60,13 +60,27 @@ class SourceResolver:
             )
         ref = request.source
         stems_allowed = isinstance(request, TranscribeRequest)  # each track gets its own MIDI file
-        source = (
-            self._upload(user_id, ref.upload_id)
-            if ref.upload_id
-            else self._song(user_id, str(ref.song_id), stems_allowed=stems_allowed)
+        source = self.locate(
+            user_id, upload_id=ref.upload_id, song_id=ref.song_id, stems_allowed=stems_allowed
         )
         check_against_source(request, source.duration_s)
         return source
+
+    def locate(
+        self,
+        user_id: str,
+        *,
+        upload_id: str | None = None,
+        song_id: str | None = None,
+        take: int = 1,
+        stems_allowed: bool = False,
+    ) -> JobSource:
+        """One track of the user's: a ready upload, or take `take` of a processed song (404, 409 or
+        422 otherwise; a stems song only where `stems_allowed`). Audio-in songs and personas are made
+        from these."""
+        if upload_id:
+            return self._upload(user_id, upload_id)
+        return self._song(user_id, str(song_id), take, stems_allowed=stems_allowed)
 
     def start_job(self, user_id: str, source: JobSource, job_id: str) -> None:
         """List the job on its source upload (DELETE /uploads refuses while it is in flight).
@@ -126,7 +140,7 @@ class SourceResolver:
             musical_key=analysis.key if analysis else None,
         )
 
-    def _song(self, user_id: str, song_id: str, *, stems_allowed: bool) -> JobSource:
+    def _song(self, user_id: str, song_id: str, take: int = 1, *, stems_allowed: bool = False) -> JobSource:
         try:
             job = self.jobs.get_for_user(song_id, user_id)
         except NotFound:
@@ -164,10 +178,16 @@ class SourceResolver:
                 bpm=bpm,
                 musical_key=musical_key,
             )
+        # One take's mixed file: take 1 unless the caller picks another (a persona's `take`).
+        key = best_audio_key(job.result.audio, None, take)
+        if key is None:
+            raise SourceUnusable(
+                f"the source song has no take {take}", details={"song_id": song_id, "take": take}
+            )
         return JobSource(
             song_id=song_id,
             bucket=self.media.name,
-            key=_audio_key(job.result.audio, None, song_id),
+            key=key,
             duration_s=job.result.duration_s,
             bpm=bpm,
             musical_key=musical_key,

@@ -5,6 +5,7 @@
 - slots.py: a user's running jobs (the per-user limit's semaphore)
 - users.py: the user row and the webhook signing secret
 - uploads.py: uploaded source tracks, the songs that keep them, their expiry
+- personas.py: the users' personas (reference clips and style text)
 - webhook_deliveries.py: the webhook delivery records on the job row
 - objects.py: the S3 buckets (media, scratch, uploads)
 - dynamo.py: what the table modules share (conditional writes, transactions, paging)

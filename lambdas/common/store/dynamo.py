@@ -12,10 +12,12 @@ from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any, TypeVar
 
+from boto3.dynamodb.conditions import Key
 from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
 
 from .. import aws
+from ..contract import Index
 from ..errors import InvalidRequest, NotFound
 from ..media_keys import is_valid_job_id
 
@@ -53,6 +55,28 @@ class TableStore:
         """The item (plain JSON values) by a strongly consistent read, or None."""
         item = self._table.get_item(Key=key, ConsistentRead=True, **options).get("Item")
         return from_dynamo(item) if item else None
+
+    def _newest_for_user(
+        self, index: Index, item_key: str, user_id: str, limit: int, next_token: str | None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of the user's items (plain JSON) on a by-user index, newest first, and the opaque
+        token of the next; a token that is not one of this user's pages is 400. `item_key` is the
+        table's partition key (a page's start key names it)."""
+        query: dict[str, Any] = {
+            "IndexName": index.name,
+            "KeyConditionExpression": Key(index.partition_key).eq(user_id),
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        start = decode_page_token(next_token, {item_key, index.partition_key, index.sort_key})
+        if start is not None:
+            if start[index.partition_key] != user_id:
+                raise InvalidRequest("next_token is not valid")
+            query["ExclusiveStartKey"] = start
+        page = self._table.query(**query)
+        return [from_dynamo(item) for item in page.get("Items", [])], encode_page_token(
+            page.get("LastEvaluatedKey")
+        )
 
 
 def owned(found: T | None, user_id: str, what: str) -> T:
@@ -152,7 +176,7 @@ def decode_page_token(token: str | None, expected_keys: set[str]) -> dict[str, A
         or set(key) != expected_keys
         # Our keys are ids and timestamps; a longer value could pass DynamoDB's key-size limits.
         or not all(isinstance(v, str) and 0 < len(v) <= MAX_TOKEN_VALUE_CHARS for v in key.values())
-        or ("job_id" in key and not is_valid_job_id(key["job_id"]))
+        or any(k in key and not is_valid_job_id(key[k]) for k in ("job_id", "persona_id"))
     ):
         raise InvalidRequest("next_token is not valid")
     return key

@@ -21,14 +21,12 @@ from boto3.dynamodb.conditions import Attr, Key
 
 from ..clock import utc_now
 from ..contract import JOBS_BY_STATUS, JOBS_BY_USER
-from ..errors import InvalidRequest, JobStateConflict, NotFound
+from ..errors import JobStateConflict, NotFound
 from ..models import UNFINISHED, Job, JobError, JobStatus, JobStep
 from .dynamo import (
     CONDITION_FAILED,
     TableStore,
     conditional,
-    decode_page_token,
-    encode_page_token,
     from_dynamo,
     owned,
     query_all,
@@ -69,20 +67,8 @@ class JobStore(TableStore):
         self, user_id: str, limit: int, next_token: str | None = None
     ) -> tuple[list[Job], str | None]:
         """Newest first, paginated with an opaque token."""
-        query: dict[str, Any] = {
-            "IndexName": JOBS_BY_USER.name,
-            "KeyConditionExpression": Key("user_id").eq(user_id),
-            "ScanIndexForward": False,
-            "Limit": limit,
-        }
-        start = decode_page_token(next_token, {"job_id", "user_id", "created_at"})
-        if start is not None:
-            if start["user_id"] != user_id:
-                raise InvalidRequest("next_token is not valid")
-            query["ExclusiveStartKey"] = start
-        page = self._table.query(**query)
-        jobs = [Job.model_validate(from_dynamo(item)) for item in page.get("Items", [])]
-        return jobs, encode_page_token(page.get("LastEvaluatedKey"))
+        items, token = self._newest_for_user(JOBS_BY_USER, "job_id", user_id, limit, next_token)
+        return [Job.model_validate(item) for item in items], token
 
     def ids_by_status(self, status: JobStatus, created_from: str, created_to: str, limit: int) -> list[str]:
         """Ids of jobs in `status` created in [created_from, created_to] (inclusive), oldest first.
@@ -129,6 +115,19 @@ class JobStore(TableStore):
             ScanIndexForward=True,
         )
         return [Job.model_validate(from_dynamo(item)) for item in items]
+
+    def unfinished_with_persona(self, user_id: str, persona_id: str, created_since: str) -> list[str]:
+        """Ids of the user's queued or processing songs made with the persona, created at or after
+        `created_since` (older ones have no live execution). Reads the by_user index."""
+        items = query_all(
+            self._table,
+            IndexName=JOBS_BY_USER.name,
+            KeyConditionExpression=Key("user_id").eq(user_id) & Key("created_at").gte(created_since),
+            FilterExpression=Attr("persona.persona_id").eq(persona_id)
+            & Attr("status").is_in([s.value for s in sorted(UNFINISHED)]),
+            ProjectionExpression="job_id",
+        )
+        return [str(item["job_id"]) for item in items]
 
     # --- creating and deleting ---------------------------------------------------------------
 

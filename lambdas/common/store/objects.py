@@ -39,6 +39,9 @@ class Bucket:
     def read(self, key: str) -> bytes:
         return aws.client("s3").get_object(Bucket=self.name, Key=key)["Body"].read()
 
+    def download(self, key: str, path: str) -> None:
+        aws.client("s3").download_file(self.name, key, path)
+
     def head(self, key: str) -> dict[str, Any] | None:
         """The object's metadata, or None when there is no such object."""
         try:
@@ -85,6 +88,9 @@ class MediaBucket(Bucket):
     def __init__(self, name: str, url_ttl_s: int = 3600) -> None:
         super().__init__(name)
         self.url_ttl_s = url_ttl_s
+
+    def put(self, key: str, body: bytes, content_type: str) -> None:
+        aws.client("s3").put_object(Bucket=self.name, Key=key, Body=body, ContentType=content_type)
 
     def presign(self, key: str) -> str:
         # Presigning is local signing, no network call; the URL carries its own expiry.
@@ -161,9 +167,6 @@ class UploadsBucket(Bucket):
         return aws.client("s3").generate_presigned_post(
             Bucket=self.name, Key=key, Fields=fields, Conditions=conditions, ExpiresIn=ttl_s
         )
-
-    def download(self, key: str, path: str) -> None:
-        aws.client("s3").download_file(self.name, key, path)
 
     def tag(self, key: str, value: str) -> bool:
         """Set the retention tag (USED_TAG: the object leaves the lifecycle rule that expires

@@ -13,6 +13,7 @@ from openapi_spec_validator import validate
 from lambdas.api import handler, openapi
 from lambdas.api.app import openapi_document
 from lambdas.common import runtime
+from lambdas.common.models import SONG_MODES
 from lambdas.common.request_fields import SAFE_TEXT_PATTERN
 from stacks.config import ServiceConfig
 
@@ -63,16 +64,7 @@ def test_core_routes_are_documented(spec) -> None:
         ("GET", "/uploads/{upload_id}"),
     } <= set(_operations(spec))
     body = _operations(spec)[("POST", "/songs")]["requestBody"]["content"]["application/json"]["schema"]
-    assert set(body["discriminator"]["mapping"]) == {
-        "description",
-        "custom_lyrics",
-        "described_lyrics",
-        "cover",
-        "repaint",
-        "extend",
-        "stems",
-        "transcribe",
-    }
+    assert set(body["discriminator"]["mapping"]) == set(SONG_MODES)
 
 
 def test_every_operation_declares_security_and_its_statuses(spec) -> None:
@@ -170,3 +162,46 @@ def test_the_upload_size_limit_is_the_one_the_api_enforces(state_machine_arn, mo
     event = proxy_event("GET", "/docs", user=None, query={"format": "json"})
     served = json.loads(handler.lambda_handler(event, FakeContext())["body"])
     assert _size_limit(served) == 7 * 2**20
+
+
+@pytest.mark.parametrize(
+    ("source", "valid"),
+    [
+        ({"upload_id": "00000000-0000-0000-0000-000000000000"}, True),
+        ({"song_id": "00000000-0000-0000-0000-000000000000", "take": 2}, True),
+        ({"upload_id": "00000000-0000-0000-0000-000000000000", "take": 1}, False),
+        ({"upload_id": "00000000-0000-0000-0000-000000000000", "song_id": None, "take": 1}, False),
+        (
+            {
+                "upload_id": "00000000-0000-0000-0000-000000000000",
+                "song_id": "00000000-0000-0000-0000-000000000000",
+            },
+            False,
+        ),
+        (
+            {
+                "upload_id": "00000000-0000-0000-0000-000000000000",
+                "song_id": "00000000-0000-0000-0000-000000000000",
+                "take": 1,
+            },
+            False,
+        ),
+        ({"upload_id": None, "song_id": "00000000-0000-0000-0000-000000000000"}, True),
+        ({}, False),
+    ],
+)
+def test_the_persona_source_schema_accepts_what_the_api_accepts(spec, source, valid) -> None:
+    """A schema-valid source is one the API takes (Schemathesis holds the API to the document)."""
+    from jsonschema import Draft202012Validator
+    from pydantic import ValidationError
+
+    from lambdas.common.personas import PersonaSourceRef
+
+    document = {**spec, "$ref": "#/components/schemas/PersonaSourceRef"}
+    assert Draft202012Validator(document).is_valid(source) is valid
+    try:
+        PersonaSourceRef.model_validate(source)
+        accepted = True
+    except ValidationError:
+        accepted = False
+    assert accepted is valid

@@ -19,11 +19,12 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from lambdas.common import api_keys, runtime
+from lambdas.common import runtime
 from lambdas.common.clock import utc_timestamp
 from lambdas.common.store.api_keys import ApiKey, ApiKeyStore
 from lambdas.common.store.users import UserStore
 from local.lambda_context import LambdaContext
+from tests.factories import put_api_key
 
 ISSUER = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Pool0001"
 CLIENT_ID = "app-client-1"
@@ -162,18 +163,8 @@ def test_missing_or_malformed_credentials_are_refused(authorize, authorization) 
 
 def _key(aws_env, *, expires_at: str | None = None) -> tuple[ApiKey, str]:
     UserStore(aws_env.users_table).get_or_create(USER, 10)
-    fresh = api_keys.new_secret()
-    key = ApiKey(
-        key_id=fresh.key_id,
-        user_id=USER,
-        name="ci",
-        prefix=fresh.prefix,
-        secret_hash=fresh.secret_hash,
-        created_at=utc_timestamp(datetime.now(UTC)),
-        expires_at=expires_at,
-    )
     store = ApiKeyStore(aws_env.api_keys_table, aws_env.users_table)
-    return store.create(key, max_per_user=5), fresh.secret
+    return put_api_key(store, USER, expires_at=expires_at)
 
 
 def test_a_valid_api_key_is_allowed_as_its_owner(authorize, aws_env) -> None:

@@ -72,6 +72,11 @@ export function renderCreateForm(
   const trackBoxes = STEM_TRACKS.map((t) =>
     h("input", { type: "checkbox", name: "tracks", value: t, id: `track-${t}`, checked: t === "vocals" }));
   const source = renderSourcePicker(ctx, options.sourceSongId);
+  // The persona picker: text modes and cover sing with one (the API refuses it on the others).
+  const personaSelect = h("select", { name: "persona_id" }, h("option", { value: "" }, "No persona"));
+  const personaField = field("Persona (optional)", personaSelect,
+    "Sing in the voice and sound of one of your personas (make them under Personas).");
+  void loadPersonas(ctx, personaSelect, personaField);
   const formatBoxes = FORMATS.map((f) =>
     h("input", { type: "checkbox", name: "formats", value: f, id: `format-${f}`, checked: f === "wav" }),
   );
@@ -91,6 +96,7 @@ export function renderCreateForm(
     // The same inputs move between modes (a style typed once stays), so build the area anew.
     replace(modeArea, rebuild(next));
     textOnly.forEach((f) => (f.hidden = isAudioMode(next)));
+    personaField.hidden = isAudioMode(next) && next !== "cover";
     replace(result); // an answer about another mode's request would mislead
   };
   const rebuild = (m: Mode): HTMLElement => {
@@ -151,7 +157,7 @@ export function renderCreateForm(
   let idempotencyKey = crypto.randomUUID();
   const form = h("form", { class: "card create", "aria-labelledby": "create-title" },
     h("h2", { id: "create-title" }, "New song"),
-    modeChooser, modeArea, field("Title (optional)", inputs.title), advanced,
+    modeChooser, modeArea, personaField, field("Title (optional)", inputs.title), advanced,
     h("div", { class: "row" }, submitButton), result);
   form.addEventListener("input", () => {
     idempotencyKey = crypto.randomUUID();
@@ -203,25 +209,43 @@ export function renderCreateForm(
         time_signature: TIME_SIGNATURES.find((t) => String(t) === inputs.timeSignature.value),
         vocal_language: filled(inputs.language),
       };
-      if (mode === "custom_lyrics") return { ...settings, mode, prompt: inputs.prompt.value, lyrics: inputs.lyrics.value };
+      const sung = { ...settings, persona_id: persona() };
+      if (mode === "custom_lyrics") return { ...sung, mode, prompt: inputs.prompt.value, lyrics: inputs.lyrics.value };
       if (mode === "described_lyrics")
-        return { ...settings, mode, prompt: inputs.prompt.value, described_lyrics: inputs.described.value };
+        return { ...sung, mode, prompt: inputs.prompt.value, described_lyrics: inputs.described.value };
       const instrumental = mode === "instrumental" ? true : undefined;
-      return { ...settings, mode: "description", description: inputs.description.value, instrumental };
+      return { ...sung, mode: "description", description: inputs.description.value, instrumental };
     }
     const track: SourceRef | null = source.value();
     if (!track) return null;
     const audio = { ...common, source: track };
     const steer = { prompt: filled(inputs.prompt), lyrics: filled(inputs.lyrics) };
-    if (mode === "cover") return { ...audio, ...steer, mode, prompt: inputs.prompt.value, strength: numberIn(inputs.strength) };
+    if (mode === "cover")
+      return { ...audio, ...steer, mode, prompt: inputs.prompt.value, strength: numberIn(inputs.strength), persona_id: persona() };
     if (mode === "repaint")
       return { ...audio, ...steer, mode, start_s: Number(inputs.start.value), end_s: Number(inputs.end.value) };
     if (mode === "extend") return { ...audio, ...steer, mode, add_s: Number(inputs.add.value) };
     return { ...audio, mode, tracks: STEM_TRACKS.filter((_, i) => trackBoxes[i].checked) };
   }
 
+  function persona(): string | undefined {
+    return personaSelect.value || undefined;
+  }
+
   setMode(mode);
   return form;
+}
+
+const PERSONA_CHOICES = 50; // the API's largest page
+
+/** Fill the picker with the user's personas (newest first); it stays "No persona" if none load. */
+async function loadPersonas(ctx: Context, select: HTMLSelectElement, area: HTMLElement): Promise<void> {
+  try {
+    const page = await ctx.api.listPersonas(PERSONA_CHOICES);
+    select.append(...page.personas.map((p) => h("option", { value: p.persona_id }, p.name)));
+  } catch (error) {
+    area.append(errorBox(error));
+  }
 }
 
 // Only fields the user filled are sent (undefined is left out of the JSON): the API's defaults apply.

@@ -41,6 +41,8 @@ export function renderSong(root: HTMLElement, ctx: Context, songId: string): voi
             h("p", { class: "meta" }, `Created ${when(song.created_at)}`, song.duration_s ? ` · ${Math.round(song.duration_s)} s` : "",
               song.seed !== undefined && song.seed !== null ? ` · seed ${song.seed}` : ""),
             song.source ? sourceLine(song.mode, song.source) : null,
+            song.persona_id ? h("p", { class: "meta persona-line" }, "Sung with one of your ",
+              h("a", { href: "/personas" }, "personas")) : null,
             song.categories?.length ? h("ul", { class: "chips", "aria-label": "Categories" }, song.categories.map((c) => h("li", {}, c))) : null)),
         song.audio_url ? player(song, keepPlayer ? audio! : null) : null,
         downloads("Download", song.audio_urls),
@@ -58,6 +60,10 @@ export function renderSong(root: HTMLElement, ctx: Context, songId: string): voi
           // Any finished song with audio (stems too: each track gets its own MIDI file).
           song.status === "processed" && song.mode !== "transcribe"
             ? h("button", { type: "button", onclick: () => getMidi(song) }, "Get MIDI") : null,
+          // A persona is cut from one mixed track: not from stems, nor from a MIDI transcription.
+          song.status === "processed" && song.mode !== "stems" && song.mode !== "transcribe"
+            ? h("a", { class: "button", href: `/personas?song=${encodeURIComponent(song.job_id)}` }, "Make a persona from this song")
+            : null,
           !isActive(song) ? h("button", { type: "button", class: "danger", onclick: () => remove(song) }, "Delete") : null),
         actionsError));
     followLyrics(root, song);

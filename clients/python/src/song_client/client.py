@@ -10,12 +10,13 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
+from . import models
 from ._http import RetryPolicy, Transport
 from ._version import __version__
 from .errors import (
@@ -31,19 +32,11 @@ from .models import (
     ApiKeyCreated,
     ApiKeyDetail,
     ApiKeyList,
-    CoverRequest,
-    CustomLyricsRequest,
-    DescribedLyricsRequest,
-    DescriptionRequest,
-    ExtendRequest,
     JobStatus,
     MeResponse,
-    RepaintRequest,
     SongDetail,
     SongPage,
     SongSummary,
-    StemsRequest,
-    TranscribeRequest,
     UploadCreated,
     UploadDetail,
     UploadStatus,
@@ -53,18 +46,9 @@ from .models import (
 API_URL_ENV = "SONG_API_URL"
 API_KEY_ENV = "SONG_API_KEY"
 
-# The body of POST /songs: one model per `mode`.
-SongRequest = Annotated[
-    DescriptionRequest
-    | CustomLyricsRequest
-    | DescribedLyricsRequest
-    | CoverRequest
-    | RepaintRequest
-    | ExtendRequest
-    | StemsRequest
-    | TranscribeRequest,
-    Field(discriminator="mode"),
-]
+# The body of POST /songs: one model per `mode`, discriminated by it (the generated alias's value,
+# so that `typing.get_args` reads the models as from any `Annotated` union).
+SongRequest = models.SongRequest.__value__
 TERMINAL_STATUSES = frozenset({JobStatus.processed, JobStatus.failed, JobStatus.canceled})
 # What POST /uploads accepts, by file extension.
 CONTENT_TYPES = {".wav": "audio/wav", ".mp3": "audio/mpeg", ".flac": "audio/flac", ".ogg": "audio/ogg"}

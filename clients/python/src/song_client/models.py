@@ -10,38 +10,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import TypeAliasType
 
 
-class ApiKeyCreated(BaseModel):
-    key_id: Annotated[
-        str,
-        Field(
-            description="The key's id (the `key_id` in paths); its secret starts with `prefix`",
-            title="Key Id",
-        ),
-    ]
-    name: Annotated[str, Field(title="Name")]
-    prefix: Annotated[
-        str,
-        Field(description="The secret's public start (`sng_<key_id>`), to recognise it by", title="Prefix"),
-    ]
-    created_at: Annotated[str, Field(title="Created At")]
-    expires_at: Annotated[
-        str | None, Field(description="The key stops working then; null: never", title="Expires At")
-    ] = None
-    last_used_at: Annotated[
-        str | None,
-        Field(
-            description="Last authorization with it (to the minute; null: never used)", title="Last Used At"
-        ),
-    ] = None
-    secret: Annotated[
-        str,
-        Field(
-            description="Send it as `Authorization: Bearer <secret>`. Shown this once: only its hash is kept",
-            title="Secret",
-        ),
-    ]
-
-
 class ApiKeyDetail(BaseModel):
     key_id: Annotated[
         str,
@@ -65,6 +33,16 @@ class ApiKeyDetail(BaseModel):
             description="Last authorization with it (to the minute; null: never used)", title="Last Used At"
         ),
     ] = None
+
+
+class ApiKeyCreated(ApiKeyDetail):
+    secret: Annotated[
+        str,
+        Field(
+            description="Send it as `Authorization: Bearer <secret>`. Shown this once: only its hash is kept",
+            title="Secret",
+        ),
+    ]
 
 
 class ApiKeyList(BaseModel):
@@ -109,6 +87,19 @@ class ApiKeyRequest(BaseModel):
         ExpiresInDays | None,
         Field(description="The key stops working after this many days; null: never", title="Expires In Days"),
     ] = None
+
+
+PersonaId = TypeAliasType(
+    "PersonaId",
+    Annotated[
+        str,
+        Field(
+            description="One of your personas (POST /personas): its reference clip conditions the voice and sound, its style joins the prompt",
+            pattern="^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
+            title="Persona Id",
+        ),
+    ],
+)
 
 
 Title = TypeAliasType(
@@ -276,6 +267,136 @@ class MeResponse(BaseModel):
     ]
 
 
+class PersonaHeard(BaseModel):
+    """
+    The reference clip a song was conditioned on, as the container's manifest records it.
+    """
+
+    sha256: Annotated[str, Field(title="Sha256")]
+    reference_s: Annotated[float, Field(title="Reference S")]
+
+
+Style = TypeAliasType(
+    "Style",
+    Annotated[
+        str,
+        Field(
+            description="Added to the prompt of every song",
+            max_length=300,
+            min_length=1,
+            pattern="^[^\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F]*$",
+            title="Style",
+        ),
+    ],
+)
+
+
+class PersonaSource(BaseModel):
+    """
+    What the persona's clip was cut from (it may have been deleted since: the clip is a copy).
+    """
+
+    upload_id: Annotated[str | None, Field(title="Upload Id")] = None
+    song_id: Annotated[str | None, Field(title="Song Id")] = None
+    take: Annotated[int | None, Field(title="Take")] = None
+
+
+UploadId = TypeAliasType(
+    "UploadId",
+    Annotated[
+        str,
+        Field(pattern="^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", title="Upload Id"),
+    ],
+)
+
+
+SongId = TypeAliasType(
+    "SongId",
+    Annotated[
+        str, Field(pattern="^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", title="Song Id")
+    ],
+)
+
+
+Take = TypeAliasType(
+    "Take", Annotated[int, Field(description="With song_id: the take (default 1)", ge=1, le=4, title="Take")]
+)
+
+
+class SourceRef1(BaseModel):
+    """
+    Exactly one of `upload_id` (a ready upload) or `song_id` (one of the caller's processed songs).
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    upload_id: Annotated[UploadId | None, Field(title="Upload Id")]
+    song_id: Annotated[SongId | None, Field(title="Song Id")] = None
+
+
+class PersonaSourceRef1(SourceRef1):
+    """
+    Exactly one of `upload_id` (a ready upload) or `song_id` (one of the caller's processed
+    songs; `take` picks one of its takes and goes with `song_id` only).
+    """
+
+    take: Annotated[Take | None, Field(description="With song_id: the take (default 1)", title="Take")] = None
+
+
+class SourceRef2(BaseModel):
+    """
+    Exactly one of `upload_id` (a ready upload) or `song_id` (one of the caller's processed songs).
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    upload_id: Annotated[UploadId | None, Field(title="Upload Id")] = None
+    song_id: Annotated[SongId | None, Field(title="Song Id")]
+
+
+class PersonaSourceRef2(SourceRef2):
+    """
+    Exactly one of `upload_id` (a ready upload) or `song_id` (one of the caller's processed
+    songs; `take` picks one of its takes and goes with `song_id` only).
+    """
+
+    take: Annotated[Take | None, Field(description="With song_id: the take (default 1)", title="Take")] = None
+
+
+PersonaSourceRef = TypeAliasType(
+    "PersonaSourceRef",
+    Annotated[
+        PersonaSourceRef1 | PersonaSourceRef2,
+        Field(
+            description="Exactly one of `upload_id` (a ready upload) or `song_id` (one of the caller's processed\nsongs; `take` picks one of its takes and goes with `song_id` only).",
+            title="PersonaSourceRef",
+        ),
+    ],
+)
+
+
+class PersonaSummary(BaseModel):
+    persona_id: Annotated[str, Field(title="Persona Id")]
+    name: Annotated[str, Field(title="Name")]
+    style: Annotated[str | None, Field(title="Style")] = None
+    source: PersonaSource
+    start_s: Annotated[
+        float, Field(description="Where in the source the reference clip starts, seconds", title="Start S")
+    ]
+    reference_s: Annotated[
+        float, Field(description="Length of the reference clip, seconds (5 to 30)", title="Reference S")
+    ]
+    reference_sha256: Annotated[
+        str,
+        Field(
+            description="SHA-256 of the stored clip; songs made with it record it", title="Reference Sha256"
+        ),
+    ]
+    created_at: Annotated[str, Field(title="Created At")]
+
+
 class SongSource(BaseModel):
     """
     What an audio-in song was made from.
@@ -302,47 +423,6 @@ class SongSummary(BaseModel):
             title="Price Credits",
         ),
     ] = None
-
-
-UploadId = TypeAliasType(
-    "UploadId",
-    Annotated[
-        str,
-        Field(pattern="^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", title="Upload Id"),
-    ],
-)
-
-
-SongId = TypeAliasType(
-    "SongId",
-    Annotated[
-        str, Field(pattern="^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", title="Song Id")
-    ],
-)
-
-
-class SourceRef1(BaseModel):
-    """
-    Exactly one of `upload_id` (a ready upload) or `song_id` (one of the caller's processed songs).
-    """
-
-    model_config = ConfigDict(
-        extra="forbid",
-    )
-    upload_id: Annotated[UploadId | None, Field(title="Upload Id")]
-    song_id: Annotated[SongId | None, Field(title="Song Id")] = None
-
-
-class SourceRef2(BaseModel):
-    """
-    Exactly one of `upload_id` (a ready upload) or `song_id` (one of the caller's processed songs).
-    """
-
-    model_config = ConfigDict(
-        extra="forbid",
-    )
-    upload_id: Annotated[UploadId | None, Field(title="Upload Id")] = None
-    song_id: Annotated[SongId | None, Field(title="Song Id")]
 
 
 SourceRef = TypeAliasType(
@@ -379,12 +459,7 @@ class Track(StrEnum):
     woodwinds = "woodwinds"
 
 
-class StemsRequest(BaseModel):
-    """
-    Split the source into `tracks`: one audio file per track (and format), and with "mid" in
-    `formats` one MIDI file per track as well.
-    """
-
+class _TitleToWebhookUrl(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
     )
@@ -396,9 +471,20 @@ class StemsRequest(BaseModel):
             title="Webhook Url",
         ),
     ] = None
+
+
+class _SeedToInferenceSteps(_TitleToWebhookUrl):
     seed: Annotated[Seed | None, Field(title="Seed")] = None
     guidance_scale: Annotated[GuidanceScale | None, Field(title="Guidance Scale")] = None
     inference_steps: Annotated[InferenceSteps | None, Field(title="Inference Steps")] = None
+
+
+class StemsRequest(_SeedToInferenceSteps):
+    """
+    Split the source into `tracks`: one audio file per track (and format), and with "mid" in
+    `formats` one MIDI file per track as well.
+    """
+
     formats: Annotated[
         list[Format6] | None,
         Field(
@@ -469,23 +555,12 @@ class TakeScores(BaseModel):
     ] = None
 
 
-class TranscribeRequest(BaseModel):
+class TranscribeRequest(_TitleToWebhookUrl):
     """
     Audio to MIDI: the source transcribed note by note (no GPU). A song made of stems gives one
     MIDI file per track.
     """
 
-    model_config = ConfigDict(
-        extra="forbid",
-    )
-    title: Annotated[Title | None, Field(title="Title")] = None
-    webhook_url: Annotated[
-        WebhookUrl | None,
-        Field(
-            description="https URL that receives the song's lifecycle events, signed per Standard Webhooks; port 443 (the default) or 8443 only, and its host must resolve to public addresses only (checked now and at every delivery)",
-            title="Webhook Url",
-        ),
-    ] = None
     mode: Annotated[Literal["transcribe"], Field(title="Mode")]
     source: SourceRef
 
@@ -577,14 +652,17 @@ class WebhookSecretResponse(BaseModel):
     ]
 
 
-class CoverRequest(BaseModel):
-    """
-    Restyle the source: same length and structure, the style of `prompt`.
-    """
-
+class _PersonaIdToMastering(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
     )
+    persona_id: Annotated[
+        PersonaId | None,
+        Field(
+            description="One of your personas (POST /personas): its reference clip conditions the voice and sound, its style joins the prompt",
+            title="Persona Id",
+        ),
+    ] = None
     title: Annotated[Title | None, Field(title="Title")] = None
     webhook_url: Annotated[
         WebhookUrl | None,
@@ -603,6 +681,13 @@ class CoverRequest(BaseModel):
             description="The delivered level: absent = -14 LUFS / -1 dBTP, either field may be left out; null = the model's raw level (repaint and extend keep their untouched samples bit-identical only then)"
         ),
     ] = None
+
+
+class CoverRequest(_PersonaIdToMastering):
+    """
+    Restyle the source: same length and structure, the style of `prompt`.
+    """
+
     source: SourceRef
     variants: Annotated[
         int | None,
@@ -637,28 +722,7 @@ class CoverRequest(BaseModel):
     ] = 0.5
 
 
-class CustomLyricsRequest(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid",
-    )
-    title: Annotated[Title | None, Field(title="Title")] = None
-    webhook_url: Annotated[
-        WebhookUrl | None,
-        Field(
-            description="https URL that receives the song's lifecycle events, signed per Standard Webhooks; port 443 (the default) or 8443 only, and its host must resolve to public addresses only (checked now and at every delivery)",
-            title="Webhook Url",
-        ),
-    ] = None
-    seed: Annotated[Seed | None, Field(title="Seed")] = None
-    guidance_scale: Annotated[GuidanceScale | None, Field(title="Guidance Scale")] = None
-    inference_steps: Annotated[InferenceSteps | None, Field(title="Inference Steps")] = None
-    formats: Annotated[list[Format] | None, Field(max_length=3, min_length=1, title="Formats")] = None
-    mastering: Annotated[
-        Mastering | None,
-        Field(
-            description="The delivered level: absent = -14 LUFS / -1 dBTP, either field may be left out; null = the model's raw level (repaint and extend keep their untouched samples bit-identical only then)"
-        ),
-    ] = None
+class _VariantsToVocalLanguage(_PersonaIdToMastering):
     variants: Annotated[
         int | None,
         Field(
@@ -674,6 +738,9 @@ class CustomLyricsRequest(BaseModel):
     key: Annotated[Key | None, Field(examples=["C major", "F# minor"], title="Key")] = None
     time_signature: Annotated[TimeSignature | None, Field(title="Time Signature")] = None
     vocal_language: Annotated[VocalLanguage | None, Field(examples=["en"], title="Vocal Language")] = None
+
+
+class CustomLyricsRequest(_VariantsToVocalLanguage):
     mode: Annotated[Literal["custom_lyrics"], Field(title="Mode")]
     prompt: Annotated[
         str,
@@ -695,43 +762,7 @@ class CustomLyricsRequest(BaseModel):
     ]
 
 
-class DescribedLyricsRequest(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid",
-    )
-    title: Annotated[Title | None, Field(title="Title")] = None
-    webhook_url: Annotated[
-        WebhookUrl | None,
-        Field(
-            description="https URL that receives the song's lifecycle events, signed per Standard Webhooks; port 443 (the default) or 8443 only, and its host must resolve to public addresses only (checked now and at every delivery)",
-            title="Webhook Url",
-        ),
-    ] = None
-    seed: Annotated[Seed | None, Field(title="Seed")] = None
-    guidance_scale: Annotated[GuidanceScale | None, Field(title="Guidance Scale")] = None
-    inference_steps: Annotated[InferenceSteps | None, Field(title="Inference Steps")] = None
-    formats: Annotated[list[Format] | None, Field(max_length=3, min_length=1, title="Formats")] = None
-    mastering: Annotated[
-        Mastering | None,
-        Field(
-            description="The delivered level: absent = -14 LUFS / -1 dBTP, either field may be left out; null = the model's raw level (repaint and extend keep their untouched samples bit-identical only then)"
-        ),
-    ] = None
-    variants: Annotated[
-        int | None,
-        Field(
-            description="Takes to render in one batch, each priced; take k uses seed + k - 1",
-            ge=1,
-            le=4,
-            title="Variants",
-        ),
-    ] = 1
-    instrumental: Annotated[bool | None, Field(title="Instrumental")] = False
-    duration_s: Annotated[int | None, Field(ge=10, le=600, title="Duration S")] = 180
-    bpm: Annotated[Bpm | None, Field(title="Bpm")] = None
-    key: Annotated[Key | None, Field(examples=["C major", "F# minor"], title="Key")] = None
-    time_signature: Annotated[TimeSignature | None, Field(title="Time Signature")] = None
-    vocal_language: Annotated[VocalLanguage | None, Field(examples=["en"], title="Vocal Language")] = None
+class DescribedLyricsRequest(_VariantsToVocalLanguage):
     mode: Annotated[Literal["described_lyrics"], Field(title="Mode")]
     prompt: Annotated[
         str,
@@ -753,43 +784,7 @@ class DescribedLyricsRequest(BaseModel):
     ]
 
 
-class DescriptionRequest(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid",
-    )
-    title: Annotated[Title | None, Field(title="Title")] = None
-    webhook_url: Annotated[
-        WebhookUrl | None,
-        Field(
-            description="https URL that receives the song's lifecycle events, signed per Standard Webhooks; port 443 (the default) or 8443 only, and its host must resolve to public addresses only (checked now and at every delivery)",
-            title="Webhook Url",
-        ),
-    ] = None
-    seed: Annotated[Seed | None, Field(title="Seed")] = None
-    guidance_scale: Annotated[GuidanceScale | None, Field(title="Guidance Scale")] = None
-    inference_steps: Annotated[InferenceSteps | None, Field(title="Inference Steps")] = None
-    formats: Annotated[list[Format] | None, Field(max_length=3, min_length=1, title="Formats")] = None
-    mastering: Annotated[
-        Mastering | None,
-        Field(
-            description="The delivered level: absent = -14 LUFS / -1 dBTP, either field may be left out; null = the model's raw level (repaint and extend keep their untouched samples bit-identical only then)"
-        ),
-    ] = None
-    variants: Annotated[
-        int | None,
-        Field(
-            description="Takes to render in one batch, each priced; take k uses seed + k - 1",
-            ge=1,
-            le=4,
-            title="Variants",
-        ),
-    ] = 1
-    instrumental: Annotated[bool | None, Field(title="Instrumental")] = False
-    duration_s: Annotated[int | None, Field(ge=10, le=600, title="Duration S")] = 180
-    bpm: Annotated[Bpm | None, Field(title="Bpm")] = None
-    key: Annotated[Key | None, Field(examples=["C major", "F# minor"], title="Key")] = None
-    time_signature: Annotated[TimeSignature | None, Field(title="Time Signature")] = None
-    vocal_language: Annotated[VocalLanguage | None, Field(examples=["en"], title="Vocal Language")] = None
+class DescriptionRequest(_VariantsToVocalLanguage):
     mode: Annotated[Literal["description"], Field(title="Mode")]
     description: Annotated[
         str,
@@ -802,25 +797,7 @@ class DescriptionRequest(BaseModel):
     ]
 
 
-class ExtendRequest(BaseModel):
-    """
-    Add `add_s` seconds after the end of the source: one longer song.
-    """
-
-    model_config = ConfigDict(
-        extra="forbid",
-    )
-    title: Annotated[Title | None, Field(title="Title")] = None
-    webhook_url: Annotated[
-        WebhookUrl | None,
-        Field(
-            description="https URL that receives the song's lifecycle events, signed per Standard Webhooks; port 443 (the default) or 8443 only, and its host must resolve to public addresses only (checked now and at every delivery)",
-            title="Webhook Url",
-        ),
-    ] = None
-    seed: Annotated[Seed | None, Field(title="Seed")] = None
-    guidance_scale: Annotated[GuidanceScale | None, Field(title="Guidance Scale")] = None
-    inference_steps: Annotated[InferenceSteps | None, Field(title="Inference Steps")] = None
+class _FormatsToKey(_SeedToInferenceSteps):
     formats: Annotated[list[Format] | None, Field(max_length=3, min_length=1, title="Formats")] = None
     mastering: Annotated[
         Mastering | None,
@@ -840,50 +817,73 @@ class ExtendRequest(BaseModel):
     ] = 1
     bpm: Annotated[Bpm | None, Field(title="Bpm")] = None
     key: Annotated[Key | None, Field(examples=["C major", "F# minor"], title="Key")] = None
+
+
+class ExtendRequest(_FormatsToKey):
+    """
+    Add `add_s` seconds after the end of the source: one longer song.
+    """
+
     mode: Annotated[Literal["extend"], Field(title="Mode")]
     add_s: Annotated[float, Field(ge=5.0, le=595.0, title="Add S")]
     prompt: Annotated[Prompt | None, Field(title="Prompt")] = None
     lyrics: Annotated[Lyrics | None, Field(title="Lyrics")] = None
 
 
-class RepaintRequest(BaseModel):
+class PersonaDetail(PersonaSummary):
+    reference_url: Annotated[
+        str,
+        Field(
+            description="Presigned URL of the reference clip (WAV), to listen to it", title="Reference Url"
+        ),
+    ]
+    urls_expire_at: Annotated[str, Field(title="Urls Expire At")]
+
+
+class PersonaPage(BaseModel):
+    personas: Annotated[list[PersonaSummary], Field(title="Personas")]
+    next_token: Annotated[
+        str | None, Field(description="Pass as `next_token` for the next page", title="Next Token")
+    ] = None
+
+
+class PersonaRequest(BaseModel):
     """
-    Regenerate `start_s`..`end_s` of the source; the rest of the track stays as it was.
+    POST /personas: the clip is the `REFERENCE_WINDOW_S` seconds of the source from `start_s`.
     """
 
     model_config = ConfigDict(
         extra="forbid",
     )
-    title: Annotated[Title | None, Field(title="Title")] = None
-    webhook_url: Annotated[
-        WebhookUrl | None,
+    name: Annotated[
+        str,
         Field(
-            description="https URL that receives the song's lifecycle events, signed per Standard Webhooks; port 443 (the default) or 8443 only, and its host must resolve to public addresses only (checked now and at every delivery)",
-            title="Webhook Url",
+            max_length=80,
+            min_length=1,
+            pattern="^[^\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F]*$",
+            title="Name",
         ),
-    ] = None
-    seed: Annotated[Seed | None, Field(title="Seed")] = None
-    guidance_scale: Annotated[GuidanceScale | None, Field(title="Guidance Scale")] = None
-    inference_steps: Annotated[InferenceSteps | None, Field(title="Inference Steps")] = None
-    formats: Annotated[list[Format] | None, Field(max_length=3, min_length=1, title="Formats")] = None
-    mastering: Annotated[
-        Mastering | None,
+    ]
+    source: PersonaSourceRef
+    start_s: Annotated[
+        float | None,
         Field(
-            description="The delivered level: absent = -14 LUFS / -1 dBTP, either field may be left out; null = the model's raw level (repaint and extend keep their untouched samples bit-identical only then)"
+            description="Where the reference window starts; up to 30 s from there are kept (at least 5 s must remain in the source)",
+            ge=0.0,
+            le=600.0,
+            title="Start S",
         ),
-    ] = None
-    source: SourceRef
-    variants: Annotated[
-        int | None,
-        Field(
-            description="Takes to render in one batch, each priced; take k uses seed + k - 1",
-            ge=1,
-            le=4,
-            title="Variants",
-        ),
-    ] = 1
-    bpm: Annotated[Bpm | None, Field(title="Bpm")] = None
-    key: Annotated[Key | None, Field(examples=["C major", "F# minor"], title="Key")] = None
+    ] = 0.0
+    style: Annotated[Style | None, Field(description="Added to the prompt of every song", title="Style")] = (
+        None
+    )
+
+
+class RepaintRequest(_FormatsToKey):
+    """
+    Regenerate `start_s`..`end_s` of the source; the rest of the track stays as it was.
+    """
+
     mode: Annotated[Literal["repaint"], Field(title="Mode")]
     start_s: Annotated[float, Field(ge=0.0, le=600.0, title="Start S")]
     end_s: Annotated[
@@ -958,26 +958,42 @@ class UploadDetail(BaseModel):
     error: Annotated[JobError | None, Field(description="Why the upload was rejected")] = None
 
 
-class SongDetail(BaseModel):
-    job_id: Annotated[str, Field(description="The song's id (the `song_id` in paths)", title="Job Id")]
-    status: JobStatus
-    stage: Annotated[str, Field(title="Stage")]
-    mode: Annotated[str, Field(title="Mode")]
-    title: Annotated[str | None, Field(title="Title")] = None
-    created_at: Annotated[str, Field(title="Created At")]
-    updated_at: Annotated[str, Field(title="Updated At")]
-    error: JobError | None = None
-    price_credits: Annotated[
-        int | None,
+SongRequest = TypeAliasType(
+    "SongRequest",
+    Annotated[
+        DescriptionRequest
+        | CustomLyricsRequest
+        | DescribedLyricsRequest
+        | CoverRequest
+        | RepaintRequest
+        | ExtendRequest
+        | StemsRequest
+        | TranscribeRequest,
         Field(
-            description="The song's price, reserved at submission and charged only if it is processed",
-            title="Price Credits",
+            description="Text modes, or audio-in modes with a `source`; chosen by `mode`",
+            discriminator="mode",
+            title="Request",
         ),
-    ] = None
+    ],
+)
+
+
+class SongDetail(SongSummary):
     request: Annotated[
         dict[str, Any], Field(description="The accepted request, defaults filled in", title="Request")
     ]
     source: Annotated[SongSource | None, Field(description="Audio-in modes: the source track")] = None
+    persona_id: Annotated[
+        str | None,
+        Field(
+            description="The persona the song is sung with (kept after the persona is deleted)",
+            title="Persona Id",
+        ),
+    ] = None
+    persona_reference: Annotated[
+        PersonaHeard | None,
+        Field(description="Once processed: the persona's clip the model heard (its SHA-256 and seconds)"),
+    ] = None
     tracks: Annotated[
         dict[str, dict[str, str]] | None,
         Field(
