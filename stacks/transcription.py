@@ -87,7 +87,6 @@ class ImageFunction(Construct):
             tracing=lambda_.Tracing.ACTIVE,
             logging_format=lambda_.LoggingFormat.JSON,
             log_group=self.log_group,
-            logging_format=lambda_.LoggingFormat.JSON,
         )
         grant_logs_and_traces(self.role, self.log_group)
 
