@@ -1,13 +1,17 @@
-"""Audio-to-MIDI benchmark (lambda_images/transcribe): CPU time and memory per minute of audio.
+"""The transcription image's benchmark (lambda_images/transcribe): CPU time and memory per minute
+of audio, for audio to MIDI or (`--analysis`) the upload analyzer.
 
     .venv/bin/python -m bench.transcribe_bench                # 60 s of synthesized music
     .venv/bin/python -m bench.transcribe_bench --seconds 300
+    .venv/bin/python -m bench.transcribe_bench --analysis --seconds 600
 
 A four-voice piece (melody, chords, bass: tones with overtones, a note every 0.25-1 s) is written as
 44.1 kHz stereo 16-bit WAV (block by block: the peak memory reported is the transcription's and the
 libraries'), then transcribed through the function's own path (decode, resample,
-basic-pitch on ONNX Runtime, MIDI). CPU time is the process's (all threads): on a Lambda function
-with about one vCPU (1,769 MB) the billed duration is close to it. Prints one JSON document.
+basic-pitch on ONNX Runtime, MIDI), or with `--analysis` through the upload analyzer's (decode to
+stereo 48 kHz, then song_model.analysis: loudness, true peak, tempo, key). CPU time is the
+process's (all threads): on a Lambda function with about one vCPU (1,769 MB) the billed duration is
+close to it. Prints one JSON document.
 """
 
 from __future__ import annotations
@@ -25,7 +29,9 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lambda_images" / "transcribe"))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "lambda_images" / "transcribe"))
+sys.path.append(str(ROOT / "sagemaker_containers" / "music"))  # song_model.analysis, as the image has it
 
 RATE = 44_100
 
@@ -73,7 +79,11 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--seconds", type=float, default=60.0, help="length of the piece to transcribe")
+    parser.add_argument("--analysis", action="store_true", help="the upload analyzer instead")
     args = parser.parse_args()
+    if args.analysis:
+        _report(args.seconds, *_analysis(args.seconds))
+        return
 
     started, cpu = time.perf_counter(), time.process_time()
     from transcriber.transcribe import transcribe, transcribe_file
@@ -88,7 +98,28 @@ def main() -> None:
         started, cpu = time.perf_counter(), time.process_time()
         result = transcribe_file(path)
         wall, cpu_s = time.perf_counter() - started, time.process_time() - cpu
-    minutes = args.seconds / 60
+    _report(args.seconds, first, {"notes": len(result.notes), "midi_bytes": len(result.midi)}, wall, cpu_s)
+
+
+def _analysis(seconds: float) -> tuple[dict, dict, float, float]:
+    """The upload analyzer's path (transcriber/analyzer.py without S3): decode, then measure."""
+    started, cpu = time.perf_counter(), time.process_time()
+    from song_model import analysis
+    from transcriber.analyzer import ANALYSIS_RATE
+    from transcriber.audio import decode
+
+    analysis.warm_up()  # imports, numba kernels (cached or not)
+    first = {"wall_s": round(time.perf_counter() - started, 2), "cpu_s": round(time.process_time() - cpu, 2)}
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "piece.wav"
+        write_piece(path, seconds)
+        started, cpu = time.perf_counter(), time.process_time()
+        measured = analysis.analyze(decode(path, ANALYSIS_RATE, mono=False), ANALYSIS_RATE)
+        wall, cpu_s = time.perf_counter() - started, time.process_time() - cpu
+    return first, {"analysis": measured.__dict__}, wall, cpu_s
+
+
+def _report(seconds: float, first: dict, result: dict, wall: float, cpu_s: float) -> None:
     print(
         json.dumps(
             {
@@ -98,12 +129,11 @@ def main() -> None:
                     "load_average": [round(x, 1) for x in os.getloadavg()],
                 },
                 "first_call_in_process": first,
-                "audio_s": args.seconds,
-                "notes": len(result.notes),
-                "midi_bytes": len(result.midi),
+                "audio_s": seconds,
+                **result,
                 "wall_s": round(wall, 2),
                 "cpu_s": round(cpu_s, 2),
-                "cpu_s_per_audio_minute": round(cpu_s / minutes, 2),
+                "cpu_s_per_audio_minute": round(cpu_s / (seconds / 60), 2),
                 "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
             },
             indent=2,

@@ -22,9 +22,16 @@ from local.paths import REPO_ROOT
 from local.resources import ResourceNames
 from stacks.config import ServiceConfig
 
-# The transcriber is a container image of its own (lambda_images/transcribe): its package
-# `transcriber` is imported from that folder, as the image's CMD names it.
+# The transcriber and the upload analyzer are a container image of their own
+# (lambda_images/transcribe): their package `transcriber` is imported from that folder, as the
+# image's CMD names it, and the measuring module `song_model.analysis` from the model container's
+# folder, which the image's Dockerfile copies it from.
 TRANSCRIBE_IMAGE_DIR = REPO_ROOT / "lambda_images" / "transcribe"
+MEASURING_DIR = REPO_ROOT / "sagemaker_containers" / "music"
+IMAGE_HANDLERS = {
+    contract.TRANSCRIBER: contract.TRANSCRIBER_HANDLER,
+    contract.UPLOAD_ANALYZER: contract.UPLOAD_ANALYZER_HANDLER,
+}
 
 # The local endpoint is one instance (the container renders one request at a time).
 LOCAL_ENDPOINT_INSTANCES = 1
@@ -32,8 +39,8 @@ NO_SERVER = "http://127.0.0.1:9"  # the discard port: nothing answers there
 
 
 def module_of(function: str) -> str:
-    if function == contract.TRANSCRIBER:
-        return contract.TRANSCRIBER_HANDLER.rpartition(".")[0]
+    if function in IMAGE_HANDLERS:
+        return IMAGE_HANDLERS[function].rpartition(".")[0]
     return f"lambdas.{function}.handler"
 
 
@@ -45,9 +52,9 @@ def handler_path(function: str) -> str:
 def load(function: str, environment: Mapping[str, str] | None = None) -> Handler:
     """The function's handler, starting cold with `environment` (None: this process's).
 
-    The transcriber is imported at its first invocation: basic-pitch, librosa and ONNX Runtime take
-    seconds to import, which a stack that never transcribes should not wait for."""
-    if function == contract.TRANSCRIBER:
+    The image's functions are imported at their first invocation: basic-pitch, librosa and ONNX
+    Runtime take seconds to import, which a stack that never uses them should not wait for."""
+    if function in IMAGE_HANDLERS:
         return _LazyHandler(function, environment)
     module = importlib.import_module(module_of(function))
     module.cold_start.reset(environment)
@@ -64,8 +71,9 @@ class _LazyHandler:
     def __call__(self, event: Any, context: Any) -> Any:
         with self._lock:
             if self._handler is None:
-                if str(TRANSCRIBE_IMAGE_DIR) not in sys.path:
-                    sys.path.append(str(TRANSCRIBE_IMAGE_DIR))
+                for folder in (TRANSCRIBE_IMAGE_DIR, MEASURING_DIR):
+                    if str(folder) not in sys.path:
+                        sys.path.append(str(folder))
                 module = importlib.import_module(module_of(self._function))
                 module.cold_start.reset(self._environment)
                 self._handler = module.lambda_handler
@@ -101,6 +109,7 @@ def local_values(
         rate_limits_table=names.rate_limits_table,
         user_pool_issuer=pool.issuer,
         user_pool_client_id=pool.client_id,
+        upload_analyzer_function=names.function(contract.UPLOAD_ANALYZER),
     )
     return contract.deployment_values(config, resources) | {
         # moto serves the pool's keys on its own port; its tokens name the AWS issuer.
@@ -112,9 +121,10 @@ def local_values(
 
 
 def environments(values: Mapping[str, Any]) -> dict[str, dict[str, str]]:
-    """Each function's environment, by its package under lambdas/ (and the transcriber's)."""
+    """Each function's environment, by its package under lambdas/ (and the image's functions')."""
     environments = {name: contract.function_environment(name, values) for name in contract.FUNCTION_SETTINGS}
     environments[contract.TRANSCRIBER] = contract.transcriber_environment(values)
+    environments[contract.UPLOAD_ANALYZER] = contract.upload_analyzer_environment(values)
     return environments
 
 

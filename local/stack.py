@@ -154,6 +154,13 @@ class LocalStack:
             )
         )
         self._exit.enter_context(route_lambda_invokes(task_handlers(self.names, env)))
+        # The upload check invokes the upload analyzer (a function of the transcriber's image).
+        analyzer = {
+            self.names.function(contract.UPLOAD_ANALYZER): load(
+                contract.UPLOAD_ANALYZER, env[contract.UPLOAD_ANALYZER]
+            )
+        }
+        self._exit.enter_context(route_lambda_invokes(analyzer))
         self._exit.enter_context(atomic_transactions())
         # StopExecution (cancel) must end a token wait at once, as on AWS (see local/sfn_patches.py).
         self._exit.enter_context(stop_interrupts_waiting_tasks())

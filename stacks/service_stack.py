@@ -159,10 +159,13 @@ class SongServiceStack(Stack):
             rate_limits_table=self.data.rate_limits_table.table_name,
             user_pool_issuer=self.api.user_pool.user_pool_provider_url,
             user_pool_client_id=self.api.user_pool_client.user_pool_client_id,
+            upload_analyzer_function=self.uploads.analyzer.function.function_name,
         )
         values = contract.deployment_values(self.config, resources)
         for variable, value in contract.transcriber_environment(values).items():
             self.transcriber.function.add_environment(variable, value)
+        for variable, value in contract.upload_analyzer_environment(values).items():
+            self.uploads.analyzer.function.add_environment(variable, value)
         for name, function in self.functions.items():
             for variable, value in contract.function_environment(name, values).items():
                 function.function.add_environment(variable, value)
@@ -388,7 +391,13 @@ class SongServiceStack(Stack):
                 "UploadCheck": self.uploads.dlq,
                 "Webhooks": self.events.dlq,
             },
-            functions={name: function.function for name, function in self.functions.items()},
+            # The zip functions and the image's: an analyzer that keeps failing leaves every upload
+            # without its analysis, which no request would report.
+            functions={name: function.function for name, function in self.functions.items()}
+            | {
+                contract.TRANSCRIBER: self.transcriber.function,
+                contract.UPLOAD_ANALYZER: self.uploads.analyzer.function,
+            },
             tables={
                 "jobs": self.data.jobs_table,
                 "users": self.data.users_table,

@@ -1,11 +1,16 @@
-"""Audio to MIDI beside the workflow: the transcriber, a Lambda container image function built from
-lambda_images/transcribe (Spotify's basic-pitch on ONNX Runtime, CPU only). The state machine's
-Transcribe task invokes it; the stack gives it its environment and grants it exactly the objects
-it reads and writes (SongServiceStack.connect_transcriber)."""
+"""The CPU audio functions built from lambda_images/transcribe (one container image, two CMDs):
+
+- the transcriber (audio to MIDI: Spotify's basic-pitch on ONNX Runtime), which the state machine's
+  Transcribe task invokes;
+- the upload analyzer (length, loudness, true peak, tempo, key of an upload), which the upload check
+  invokes once it has accepted a file.
+
+The stack gives each its environment and grants each exactly the objects it reads and writes
+(SongServiceStack.connect_transcriber, Uploads.connect_analyzer)."""
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy, Size
+from aws_cdk import Duration, IgnoreMode, RemovalPolicy, Size
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -20,41 +25,68 @@ from .grants import allow_list, allow_objects
 from .nag import acknowledge, logical_id
 
 IMAGE_DIR = REPO_ROOT / "lambda_images" / "transcribe"
+# The image's build context is the repository, narrowed to what its Dockerfile copies: its own
+# folder and the model container's measuring module (sagemaker_containers/music/song_model/
+# analysis.py, the one implementation a take and an upload are measured by). The patterns are the
+# ones `docker build` reads beside the Dockerfile, so a manual build and `cdk deploy` agree.
+IMAGE_IGNORE_FILE = IMAGE_DIR / "Dockerfile.dockerignore"
 
 
-class Transcriber(Construct):
-    """Attributes: function (DockerImageFunction), role, log_group."""
+def image_context() -> list[str]:
+    lines = (line.strip() for line in IMAGE_IGNORE_FILE.read_text().splitlines())
+    return [line for line in lines if line and not line.startswith("#")]
 
-    def __init__(self, scope: Construct, construct_id: str, *, log_retention: logs.RetentionDays) -> None:
+
+def image_code(handler: str) -> lambda_.DockerImageCode:
+    """The image (one asset, one build for both functions) running `handler`."""
+    return lambda_.DockerImageCode.from_image_asset(
+        str(REPO_ROOT),
+        file=str((IMAGE_DIR / "Dockerfile").relative_to(REPO_ROOT)),
+        exclude=image_context(),
+        ignore_mode=IgnoreMode.DOCKER,
+        # The image's CMD, spelled out so the template names the handler it runs.
+        cmd=[handler],
+        # The image installs x86_64 wheels (Dockerfile) and compiles numba for x86-64.
+        platform=ecr_assets.Platform.LINUX_AMD64,
+    )
+
+
+class ImageFunction(Construct):
+    """A function of the image with its own role and log group (JSON logs, as the zip functions').
+    Attributes: function (DockerImageFunction), role, log_group."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        log_retention: logs.RetentionDays,
+        handler: str,
+        description: str,
+        memory_mb: int,
+        timeout_s: int,
+        ephemeral_mb: int,
+    ) -> None:
         super().__init__(scope, construct_id)
         self.log_group = logs.LogGroup(
             self, "Logs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY
         )
         self.role = iam.Role(
-            self,
-            "Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="Runs the transcriber (audio to MIDI)",
+            self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"), description=description
         )
         self.function = lambda_.DockerImageFunction(
             self,
             "Function",
-            description="workflow: transcribe audio to MIDI (basic-pitch, CPU)",
-            code=lambda_.DockerImageCode.from_image_asset(
-                str(IMAGE_DIR),
-                # The image's CMD, spelled out so the template names the handler it runs.
-                cmd=[contract.TRANSCRIBER_HANDLER],
-                # The image installs x86_64 wheels (Dockerfile) and compiles numba for x86-64.
-                platform=ecr_assets.Platform.LINUX_AMD64,
-            ),
+            description=description,
+            code=image_code(handler),
             architecture=lambda_.Architecture.X86_64,
             role=self.role,
-            memory_size=contract.TRANSCRIBER_MEMORY_MB,
-            timeout=Duration.seconds(contract.TRANSCRIBER_TIMEOUT_S),
-            ephemeral_storage_size=Size.mebibytes(contract.TRANSCRIBER_EPHEMERAL_MB),
+            memory_size=memory_mb,
+            timeout=Duration.seconds(timeout_s),
+            ephemeral_storage_size=Size.mebibytes(ephemeral_mb),
             tracing=lambda_.Tracing.ACTIVE,
-            log_group=self.log_group,
             logging_format=lambda_.LoggingFormat.JSON,
+            log_group=self.log_group,
         )
         grant_logs_and_traces(self.role, self.log_group)
 
@@ -73,7 +105,37 @@ class Transcriber(Construct):
         acknowledge(
             self.role,
             "AwsSolutions-IAM5",
-            "Object actions limited to the key prefix the transcriber reads or writes (jobs, songs and "
+            "Object actions limited to the key prefix the function reads or writes (jobs, songs and "
             "uploads are only known at runtime).",
             f"Resource::<{logical_id(bucket.node.default_child)}.Arn>/{prefix}*",
+        )
+
+
+class Transcriber(ImageFunction):
+    def __init__(self, scope: Construct, construct_id: str, *, log_retention: logs.RetentionDays) -> None:
+        super().__init__(
+            scope,
+            construct_id,
+            log_retention=log_retention,
+            handler=contract.TRANSCRIBER_HANDLER,
+            description="workflow: transcribe audio to MIDI (basic-pitch, CPU)",
+            memory_mb=contract.TRANSCRIBER_MEMORY_MB,
+            timeout_s=contract.TRANSCRIBER_TIMEOUT_S,
+            ephemeral_mb=contract.TRANSCRIBER_EPHEMERAL_MB,
+        )
+
+
+class UploadAnalyzer(ImageFunction):
+    """Reads uploads only (Uploads grants it GetObject and ListBucket on the uploads prefix)."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, log_retention: logs.RetentionDays) -> None:
+        super().__init__(
+            scope,
+            construct_id,
+            log_retention=log_retention,
+            handler=contract.UPLOAD_ANALYZER_HANDLER,
+            description="upload check: measure an upload's loudness, tempo and key (CPU)",
+            memory_mb=contract.UPLOAD_ANALYZER_MEMORY_MB,
+            timeout_s=contract.UPLOAD_ANALYZER_TIMEOUT_S,
+            ephemeral_mb=contract.UPLOAD_ANALYZER_EPHEMERAL_MB,
         )

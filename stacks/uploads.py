@@ -10,6 +10,9 @@ Permissions that cross services, as AWS checks them:
   DeleteMessage, GetQueueAttributes on this queue, granted by CDK).
 - Browser -> S3: a presigned POST is signed by the API's role, so that role needs s3:PutObject and
   s3:PutObjectTagging (the form sets the retention tag) on `uploads/*`; the stack grants them.
+- Check -> analyzer: the check's role may lambda:InvokeFunction on exactly the analyzer's ARN (an
+  identity policy suffices within one account); the analyzer's role may s3:GetObject under
+  `uploads/` only (the bucket is SSE-S3: no key policy to grant).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from .nag import acknowledge, logical_id
 from .queues import consumed_queue, consumer_function, dead_letter_queue
 from .removal import kept, kept_always
 from .storage import private_bucket
+from .transcription import UploadAnalyzer
 
 # Built by `make audio-layer` (part of `make install`) from layers/audio/requirements.txt.
 AUDIO_LAYER_DIR = layer_dir("audio")
@@ -40,7 +44,8 @@ NOTIFICATIONS_HANDLER_ID = "BucketNotificationsHandler050a0587b7544547bf325f094a
 
 
 class Uploads(Construct):
-    """Attributes: bucket, browser_origins, table, queue, dlq, check (ServiceFunction), layer."""
+    """Attributes: bucket, browser_origins, table, queue, dlq, check (ServiceFunction), layer,
+    analyzer (UploadAnalyzer)."""
 
     def __init__(
         self,
@@ -91,6 +96,26 @@ class Uploads(Construct):
             "Uploads are per user (uploads/{user_id}/{upload_id}), named at runtime; the check reads "
             "and deletes only objects under that prefix.",
             f"Resource::<{logical_id(self.bucket.node.default_child)}.Arn>/{UPLOADS_PREFIX}*",
+        )
+        self._analyzer(kit)
+
+    def _analyzer(self, kit: FunctionKit) -> None:
+        """Loudness, tempo and key of each accepted upload: a function of the transcriber's image
+        (librosa and scipy do not fit a zip function), invoked by the check and nothing else."""
+        self.analyzer = UploadAnalyzer(self, "Analyzer", log_retention=kit.log_retention)
+        allow_objects(self.analyzer.role, self.bucket, UPLOADS_PREFIX, "s3:GetObject")
+        acknowledge(
+            self.analyzer.role,
+            "AwsSolutions-IAM5",
+            "Uploads are per user (uploads/{user_id}/{upload_id}), named at runtime; the analyzer reads "
+            "only objects under that prefix.",
+            f"Resource::<{logical_id(self.bucket.node.default_child)}.Arn>/{UPLOADS_PREFIX}*",
+        )
+        # Exactly the function (not its versions, `:*`, as CDK's grant_invoke would add).
+        self.check.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["lambda:InvokeFunction"], resources=[self.analyzer.function.function_arn]
+            )
         )
 
     def _bucket(

@@ -17,7 +17,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Pat
 from lambdas.common import errors, media_keys
 from lambdas.common.api_keys import KEY_ID_PATTERN, ApiKeyRequest
 from lambdas.common.contract import AUTH_BY_ID_TOKEN, AUTH_METHOD_KEY, AUTH_USER_KEY, DOCS_PATH
-from lambdas.common.models import UUID_PATTERN, SongRequest
+from lambdas.common.models import SongRequest
+from lambdas.common.request_fields import UUID_PATTERN
 from lambdas.common.uploads import UploadRequest
 
 from .openapi import docs_page

@@ -170,6 +170,12 @@ class UploadDetail(BaseModel):
     duration_s: float | None = None
     sample_rate: int | None = None
     channels: int | None = None
+    analysis: TakeAnalysis | None = Field(
+        None,
+        description="Length, loudness, true peak, tempo and key, as measured on a take; null until the "
+        "upload is ready, or when it could not be measured (the upload is usable all the same). Its "
+        "bpm and key are the defaults of cover, repaint and extend",
+    )
     error: JobError | None = Field(None, description="Why the upload was rejected")
 
     @classmethod

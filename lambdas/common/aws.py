@@ -9,9 +9,19 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from .contract import UPLOAD_ANALYZER_TIMEOUT_S
+
 _RETRIES = Config(retries={"mode": "standard", "max_attempts": 4})
 # Presigned S3 URLs must be SigV4 (SigV2 is deprecated and refused in newer regions).
-_SERVICE_CONFIG = {"s3": _RETRIES.merge(Config(signature_version="s3v4"))}
+_SERVICE_CONFIG = {
+    "s3": _RETRIES.merge(Config(signature_version="s3v4")),
+    # The one synchronous invoke (the upload check -> the upload analyzer) waits as long as the
+    # analyzer may run, once: a retry after a read timeout would run it again past the check's own
+    # timeout, and the analysis is best-effort (the upload is ready without it).
+    "lambda": Config(
+        read_timeout=UPLOAD_ANALYZER_TIMEOUT_S + 10, retries={"mode": "standard", "total_max_attempts": 1}
+    ),
+}
 
 
 # boto3's default session does not create clients safely from several threads at once (the local

@@ -172,8 +172,10 @@ class QueueConsumer:
 # SageMaker's success and error topics -> one queue (raw message delivery) -> the callback.
 INFERENCE_CALLBACK = QueueConsumer("inference_callback", function_timeout_s=30, batch_size=10, max_receives=5)
 # Uploads bucket ObjectCreated -> queue -> the check; one file per invocation, so a slow decode
-# never holds other uploads back (decoding a 10-minute MP3 and downloading 50 MB take seconds).
-UPLOAD_CHECK = QueueConsumer("upload_check", function_timeout_s=120, batch_size=1, max_receives=3)
+# never holds other uploads back (decoding a 10-minute MP3 and downloading 50 MB take seconds). It
+# waits for the upload analyzer (at most UPLOAD_ANALYZER_TIMEOUT_S, defined below) before it marks the
+# upload ready: its timeout leaves room for both.
+UPLOAD_CHECK = QueueConsumer("upload_check", function_timeout_s=300, batch_size=1, max_receives=3)
 # Lifecycle events of songs with a webhook -> queue -> the sender; one receive per delivery attempt.
 WEBHOOK_SENDER = QueueConsumer(
     "webhook_sender",
@@ -207,6 +209,7 @@ class Resources:
     rate_limits_table: str
     user_pool_issuer: str  # https://cognito-idp.<region>.amazonaws.com/<pool id>
     user_pool_client_id: str  # the app client: an id token's audience
+    upload_analyzer_function: str  # the upload analyzer's function name (the upload check invokes it)
 
 
 class DeploymentConfig(Protocol):
@@ -272,6 +275,7 @@ def deployment_values(config: DeploymentConfig, resources: Resources) -> dict[st
         "user_request_burst": config.user_request_burst,
         "user_submissions_per_hour": config.user_submissions_per_hour,
         "user_submission_burst": config.user_submission_burst,
+        "upload_analyzer_function_name": resources.upload_analyzer_function,
     }
 
 
@@ -323,4 +327,26 @@ def transcriber_environment(values: Mapping[str, object]) -> dict[str, str]:
         "UPLOADS_BUCKET_NAME": _text(values["uploads_bucket_name"]),
         "INFERENCE_BUCKET_NAME": _text(values["inference_bucket_name"]),
         "MAX_DURATION_S": str(TRANSCRIBER_MAX_DURATION_S),
+    }
+
+
+# --- the upload analyzer (loudness, tempo, key of an upload: the transcriber's image, another CMD) ---
+
+UPLOAD_ANALYZER = "upload_analyzer"
+UPLOAD_ANALYZER_HANDLER = "transcriber.analyzer.lambda_handler"  # its CMD in the transcriber's image
+# A 10-minute stereo upload: decoding, BS.1770 loudness, 4x true-peak oversampling, onset
+# autocorrelation and constant-Q chroma took 15 s of CPU and peaked at 1.3 GB here (docs/benchmarks.md,
+# "Upload analysis"); 2048 MB holds that and gives Lambda's share of about 1.2 vCPUs.
+UPLOAD_ANALYZER_MEMORY_MB = 2048
+UPLOAD_ANALYZER_TIMEOUT_S = 120
+# /tmp holds the upload (at most upload_max_mb, 50 MB by default) while it is decoded.
+UPLOAD_ANALYZER_EPHEMERAL_MB = 512
+
+
+def upload_analyzer_environment(values: Mapping[str, object]) -> dict[str, str]:
+    """The upload analyzer's environment (the transcriber package's settings.AnalyzerSettings): the
+    only bucket it reads, and the longest audio. `values`: `deployment_values`."""
+    return {
+        "UPLOADS_BUCKET_NAME": _text(values["uploads_bucket_name"]),
+        "MAX_DURATION_S": _text(values["upload_max_duration_seconds"]),
     }

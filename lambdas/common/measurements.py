@@ -7,8 +7,8 @@ from pydantic import BaseModel, Field
 
 
 class TakeAnalysis(BaseModel):
-    """What was measured on a delivered take (the container's song_model/analysis.py); null where
-    it could not be measured (silence, under 0.4 s)."""
+    """What was measured on a delivered take or a ready upload (the container's song_model/analysis.py,
+    which the upload analyzer runs too); null where it could not be measured (silence, under 0.4 s)."""
 
     duration_s: float
     loudness_lufs: float | None = Field(None, description="Integrated loudness, LUFS (BS.1770-4)")

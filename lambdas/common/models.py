@@ -12,20 +12,20 @@ from pydantic import (
     Field,
     ValidationInfo,
     field_validator,
-    model_validator,
 )
 
 from .clock import new_job_id, utc_now
 from .measurements import TakeMeasurement
 from .persona_refs import JobPersona, PersonaHeard, WithPersona
 from .request_fields import (
-    UUID_PATTERN,
+    Bpm,
     Mastering,
+    MusicalKey,
     SafeText,
+    SourceRef,
     StrictModel,
     WebhookUrl,
     no_repeats,
-    require_exactly_one,
 )
 from .url_safety import MAX_URL_CHARS
 
@@ -126,9 +126,8 @@ class _SongOptions(_RenderOptions):
     variants: Variants = 1
     instrumental: bool = False
     duration_s: int = Field(180, ge=10, le=600)
-    # Music metadata (the container applies the same rules: song_model/schemas.py).
-    bpm: int | None = Field(None, ge=30, le=300)
-    key: str | None = Field(None, pattern=r"^[A-G][#b]? (major|minor)$", examples=["C major", "F# minor"])
+    bpm: Bpm = None
+    key: MusicalKey = None
     time_signature: Literal[2, 3, 4, 6] | None = None
     vocal_language: str | None = Field(None, pattern=r"^[a-z]{2}$", examples=["en"])
 
@@ -170,36 +169,18 @@ StemTrack = Literal[
 ]
 
 
-class SourceRef(StrictModel):
-    """Exactly one of `upload_id` (a ready upload) or `song_id` (one of the caller's processed songs)."""
-
-    # The rule in the published schema too: exactly one of the two ids is given as a string.
-    model_config = ConfigDict(
-        json_schema_extra={
-            "oneOf": [
-                {"required": ["upload_id"], "properties": {"upload_id": {"type": "string"}}},
-                {"required": ["song_id"], "properties": {"song_id": {"type": "string"}}},
-            ]
-        }
-    )
-
-    upload_id: str | None = Field(None, pattern=UUID_PATTERN)
-    song_id: str | None = Field(None, pattern=UUID_PATTERN)
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> SourceRef:
-        require_exactly_one(self, "upload_id", "song_id")
-        return self
-
-
 class _AudioInOptions(_RenderOptions):
     source: SourceRef
 
 
 class _SampledFromSource(_AudioInOptions):
-    """The audio-in modes that sample new audio (and so can render several takes)."""
+    """The audio-in modes that sample new audio (and so can render several takes), in a tempo and
+    key: absent, the source's (an upload's measured ones; a song's requested ones, else its best
+    take's measured ones); given, the request's (lambdas/api/services/sources.source_defaults)."""
 
     variants: Variants = 1
+    bpm: Bpm = None
+    key: MusicalKey = None
 
 
 class CoverRequest(_SampledFromSource, WithPersona):
@@ -304,7 +285,8 @@ class JobSource(BaseModel):
 
     `bucket`/`key` are where the container reads it; the API shows only the ids and the length.
     A transcription of a stems song reads each track: `tracks` (track -> key in `bucket`; `key`
-    is the first of them). `bpm`: the source song's tempo, when it was asked for.
+    is the first of them). `bpm`, `musical_key`: the source's tempo and key, when known: an upload's
+    measured ones (its analysis), a song's requested ones (else its best take's measured ones).
     """
 
     upload_id: str | None = None
@@ -314,6 +296,7 @@ class JobSource(BaseModel):
     duration_s: float
     tracks: dict[str, str] | None = None
     bpm: int | None = None
+    musical_key: str | None = None  # "A minor" (`key` is the object's)
 
 
 class MidiFile(BaseModel):

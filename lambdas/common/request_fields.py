@@ -1,11 +1,19 @@
-"""The building blocks of request bodies: strict models, safe text, ids, lists without repeats and
-webhook URLs."""
+"""The building blocks of request bodies: strict models, safe text, ids, lists without repeats,
+webhook URLs, mastering, tempo and key, and an audio-in mode's source."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    model_validator,
+)
 
 from .url_safety import UnsafeUrl, check_submitted_url
 
@@ -57,6 +65,13 @@ WebhookUrl = Annotated[
 
 
 # The delivered level's bounds (the container's song_model/schemas.py Mastering applies the same).
+# Music metadata: a text mode's or an audio-in mode's tempo and key (the container applies the same
+# rules: song_model/schemas.py).
+BPM_MIN, BPM_MAX = 30, 300
+Bpm = Annotated[int | None, Field(ge=BPM_MIN, le=BPM_MAX)]
+KEY_PATTERN = r"^[A-G][#b]? (major|minor)$"
+MusicalKey = Annotated[str | None, Field(pattern=KEY_PATTERN, examples=["C major", "F# minor"])]
+
 LOUDNESS_LUFS_RANGE = (-23.0, -6.0)
 TRUE_PEAK_DBTP_RANGE = (-3.0, 0.0)
 
@@ -73,3 +88,25 @@ class Mastering(StrictModel):
     true_peak_dbtp: float = Field(
         -1.0, ge=TRUE_PEAK_DBTP_RANGE[0], le=TRUE_PEAK_DBTP_RANGE[1], description="True-peak ceiling, dBTP"
     )
+
+
+class SourceRef(StrictModel):
+    """Exactly one of `upload_id` (a ready upload) or `song_id` (one of the caller's processed songs)."""
+
+    # The rule in the published schema too: exactly one of the two ids is given as a string.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": [
+                {"required": ["upload_id"], "properties": {"upload_id": {"type": "string"}}},
+                {"required": ["song_id"], "properties": {"song_id": {"type": "string"}}},
+            ]
+        }
+    )
+
+    upload_id: str | None = Field(None, pattern=UUID_PATTERN)
+    song_id: str | None = Field(None, pattern=UUID_PATTERN)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> SourceRef:
+        require_exactly_one(self, "upload_id", "song_id")
+        return self

@@ -177,6 +177,7 @@ class InferenceCallbackSettings(_Jobs, _Scratch):
 
 class UploadCheckSettings(_Uploads):
     upload_max_duration_seconds: Count
+    upload_analyzer_function_name: Name  # invoked once a file is accepted (loudness, tempo, key)
 
 
 class WebhookSenderSettings(_Jobs, _Users, _Webhooks):

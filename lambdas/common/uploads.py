@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field
 from . import media_keys
 from .clock import utc_timestamp
 from .contract import UPLOADS_PREFIX
+from .measurements import TakeAnalysis
 from .models import JobError
 from .request_fields import SafeText, StrictModel
 
@@ -91,6 +92,8 @@ class Upload(BaseModel):
     sample_rate: int | None = None
     channels: int | None = None
     etag: str | None = None  # of the object the check measured
+    # Loudness, tempo and key (the upload analyzer); None while pending, or when it could not run.
+    analysis: TakeAnalysis | None = None
     error: JobError | None = None
 
     @property

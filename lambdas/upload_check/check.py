@@ -21,6 +21,8 @@ from lambdas.common.store.objects import UploadsBucket
 from lambdas.common.store.uploads import UploadStore
 from lambdas.common.uploads import Upload, UploadStatus, parse_object_key
 
+from .analysis import UploadAnalyzer
+
 # libsndfile's container names -> the upload formats. RF64 and WAVEX are WAV variants.
 _FORMATS = {
     "WAV": "wav",
@@ -141,11 +143,17 @@ class UploadCheck:
     uploads: UploadStore
     objects: UploadsBucket
     max_duration_s: float
+    analyzer: UploadAnalyzer
 
     @classmethod
     def from_settings(cls, settings: UploadCheckSettings) -> UploadCheck:
         objects = UploadsBucket(settings.uploads_bucket_name)
-        return cls(UploadStore(settings.uploads_table_name), objects, settings.upload_max_duration_seconds)
+        return cls(
+            UploadStore(settings.uploads_table_name),
+            objects,
+            settings.upload_max_duration_seconds,
+            UploadAnalyzer(settings.upload_analyzer_function_name),
+        )
 
     def check(self, key: str, etag: str | None = None) -> str:
         """Check the object at `key` once; returns what happened (for the log). Retry-safe.
@@ -185,6 +193,8 @@ class UploadCheck:
             _check_format(upload, measured)
         except Rejected as rejected:
             return self._reject(upload, rejected)
+        # Only an accepted file is measured; the analysis never decides whether it is accepted.
+        analysis = self.analyzer.analyze(upload.key)
         etag = str(head.get("ETag", "")).strip('"')
         if self.uploads.mark_ready(
             upload.upload_id,
@@ -193,9 +203,15 @@ class UploadCheck:
             sample_rate=measured.sample_rate,
             channels=measured.channels,
             etag=etag,
+            analysis=analysis,
         ):
             logger.info(
-                "upload ready", extra={"upload_id": upload.upload_id, "duration_s": measured.duration_s}
+                "upload ready",
+                extra={
+                    "upload_id": upload.upload_id,
+                    "duration_s": measured.duration_s,
+                    "analyzed": analysis is not None,
+                },
             )
             return "ready"
         return "already_checked"

@@ -39,10 +39,15 @@ from local.iam.requests import IamRequest, Scope, iam_requests, presigned_post_r
 from local.paths import REPO_ROOT
 
 HANDLERS_DIR = REPO_ROOT / "lambdas"
-# The transcriber's image (lambda_images/transcribe): its handler module and the name the image's CMD
-# (and the CDK app's ImageConfig) gives it.
-TRANSCRIBER_HANDLER_FILE = REPO_ROOT / "lambda_images" / "transcribe" / "transcriber" / "handler.py"
+# The transcriber's image (lambda_images/transcribe): its handler modules (the transcriber's, the
+# upload analyzer's) and the names the CMDs (and the CDK app's ImageConfig) give them.
+_IMAGE_PACKAGE = REPO_ROOT / "lambda_images" / "transcribe" / "transcriber"
+TRANSCRIBER_HANDLER_FILE = _IMAGE_PACKAGE / "handler.py"
 TRANSCRIBER_HANDLER = "transcriber.handler.lambda_handler"
+IMAGE_HANDLERS = {
+    TRANSCRIBER_HANDLER_FILE: TRANSCRIBER_HANDLER,
+    _IMAGE_PACKAGE / "analyzer.py": "transcriber.analyzer.lambda_handler",
+}
 # Environment variables that name resources (JOBS_TABLE_NAME, STATE_MACHINE_ARN, ...): their values
 # tie the names a call uses to the template's resources (check.py).
 RESOURCE_ENV = re.compile(r"^[A-Z][A-Z0-9_]*_(NAME|ARN)$")
@@ -75,9 +80,7 @@ def _handler_of(filename: str) -> str | None:
     path = Path(os.path.realpath(filename))
     if path.name == "handler.py" and path.parent.parent == HANDLERS_DIR:
         return f"lambdas.{path.parent.name}.handler.lambda_handler"
-    if path == TRANSCRIBER_HANDLER_FILE:
-        return TRANSCRIBER_HANDLER
-    return None
+    return IMAGE_HANDLERS.get(path)
 
 
 def function_environment(handler: str) -> Mapping[str, str]:

@@ -307,6 +307,8 @@ def test_an_uploaded_track_is_checked_covered_and_split_into_stems(
     page.get_by_label("Audio file").set_input_files(str(track))
     page.locator('[data-upload-status="ready"]').wait_for(timeout=60_000)
     assert "my-take.wav · 0:12 · 22.05 kHz · mono" in status.inner_text()
+    # The upload's analysis (a 0.3 sine: a -10.5 dBTP true peak), what a cover renders in by default.
+    assert "LUFS · -10.5 dBTP peak" in status.inner_text()
     assert not page.get_by_role("alert").filter(has_text="Choose your track first").count()
     # Each audio-in mode sends its own fields: the API's refusals name them (nothing is charged).
     page.get_by_label("Repaint part of a track").check()

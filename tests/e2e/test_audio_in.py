@@ -24,11 +24,18 @@ SONG_TIMEOUT_S = 300
 ONE_STEP = 1 / 32767
 
 
+SOURCE_BPM, SOURCE_KEY = 120, "A major"
+
+
 def source_wav() -> tuple[bytes, np.ndarray]:
-    """A 6 s 48 kHz stereo PCM16 WAV (a chord, so both channels differ) and its samples."""
+    """A 6 s 48 kHz stereo PCM16 WAV and its samples: an A major chord (A3 E4 left, C#4 right, so
+    both channels differ) that swells on every beat at 120 BPM, so the upload's analysis has a
+    known tempo and key."""
     t = np.arange(int(SOURCE_S * RATE)) / RATE
-    left = 0.3 * np.sin(2 * np.pi * 220 * t) + 0.1 * np.sin(2 * np.pi * 330 * t)
-    right = 0.3 * np.sin(2 * np.pi * 277 * t)
+    since_beat = t % (60.0 / SOURCE_BPM)
+    swell = 0.3 + 0.7 * np.minimum(1.0, since_beat / 0.005) * np.exp(-since_beat / 0.08)
+    left = swell * (0.3 * np.sin(2 * np.pi * 220 * t) + 0.1 * np.sin(2 * np.pi * 330 * t))
+    right = swell * 0.3 * np.sin(2 * np.pi * 277 * t)
     samples = np.stack([left, right], axis=1).astype(np.float32)
     buffer = io.BytesIO()
     sf.write(buffer, samples, RATE, format="WAV", subtype="PCM_16")
@@ -67,6 +74,25 @@ def results(user, source) -> dict[str, dict]:
     }
     ids = {mode: client.create_song(body)["job_id"] for mode, body in bodies.items()}
     return {mode: client.wait(job_id, SONG_TIMEOUT_S) for mode, job_id in ids.items()}
+
+
+def test_the_upload_reports_its_tempo_key_and_loudness(source) -> None:
+    """The upload check had the upload analyzer (the transcriber image's handler, in-process)
+    measure it before it became ready."""
+    analysis = source["upload"]["analysis"]
+    assert analysis is not None, source["upload"]
+    assert analysis["bpm"] == pytest.approx(SOURCE_BPM, rel=0.02)
+    assert analysis["key"] == SOURCE_KEY
+    assert analysis["duration_s"] == pytest.approx(SOURCE_S, abs=0.01)
+    assert -40.0 < analysis["loudness_lufs"] < -5.0 and -20.0 < analysis["true_peak_dbtp"] < 0.0
+
+
+@pytest.mark.parametrize("mode", ["cover", "repaint", "extend"])
+def test_songs_made_from_it_take_its_tempo_and_key(results, mode) -> None:
+    """None of the requests set bpm or key: the upload's measured ones are what they rendered in."""
+    request = results[mode]["request"]
+    assert (request["bpm"], request["key"]) == (SOURCE_BPM, SOURCE_KEY)
+    assert "bpm" not in results["stems"]["request"] or results["stems"]["request"]["bpm"] is None
 
 
 def _wav(url: str) -> np.ndarray:

@@ -7,6 +7,7 @@ import io
 import uuid
 
 import numpy as np
+import pyloudnorm
 import pytest
 import soundfile as sf
 
@@ -30,6 +31,13 @@ def test_a_track_uploaded_like_a_browser_becomes_ready_with_its_measurements(use
     assert upload["format"] == "flac" and upload["channels"] == 2 and upload["sample_rate"] == 48_000
     assert upload["duration_s"] == pytest.approx(12.0, abs=1e-3)
     assert upload["error"] is None
+    # The upload analyzer's measurements: a 220 Hz sine at 0.2 (-13.98 dBFS) on both channels.
+    analysis = upload["analysis"]
+    assert analysis["duration_s"] == pytest.approx(12.0, abs=0.01)
+    assert analysis["true_peak_dbtp"] == pytest.approx(-13.98, abs=0.2)
+    samples, rate = sf.read(io.BytesIO(encode("flac", 12.0)), always_2d=True)
+    reference = pyloudnorm.Meter(rate).integrated_loudness(samples)
+    assert analysis["loudness_lufs"] == pytest.approx(reference, abs=0.5)
 
 
 @pytest.mark.parametrize(

@@ -151,12 +151,14 @@ def test_check_reads_and_deletes_uploads_and_updates_rows_only(template_json: di
     grants = _grants(_statements(template_json, "UploadsCheckRole"))
     ours = {a for a in grants if not a.startswith(("logs:", "xray:", "sqs:"))}
     # ListBucket (on uploads/ only): without it S3 answers a missing key with 403, not 404.
+    # InvokeFunction: the upload analyzer, exactly (tests/infra/test_transcription.py).
     assert ours == {
         "s3:GetObject",
         "s3:DeleteObject",
         "s3:ListBucket",
         "dynamodb:GetItem",
         "dynamodb:UpdateItem",
+        "lambda:InvokeFunction",
     }
     bucket = _one_id(template_json, "AWS::S3::Bucket", "UploadsBucket")
     for action in ("s3:GetObject", "s3:DeleteObject"):

@@ -12,7 +12,10 @@ import pytest
 import soundfile as sf
 
 IMAGE_DIR = Path(__file__).resolve().parents[2] / "lambda_images" / "transcribe"
+# The image's measuring module, which its Dockerfile copies from the model container's folder.
+MEASURING_DIR = IMAGE_DIR.parents[1] / "sagemaker_containers" / "music"
 sys.path.insert(0, str(IMAGE_DIR))
+sys.path.append(str(MEASURING_DIR))
 
 BUCKET = "transcribe-test"
 

@@ -61,6 +61,16 @@ def test_every_requirement_is_pinned_and_the_test_environment_runs_the_same() ->
         assert importlib.metadata.version(name) == version, name
 
 
+def test_the_measuring_packages_are_the_model_containers_versions() -> None:
+    """The upload analyzer runs the model container's measuring module (song_model/analysis.py):
+    with the same versions, an upload and a take are measured alike."""
+    image = _pins(_lines("requirements.txt"))
+    container_lines = (ROOT / "sagemaker_containers" / "music" / "requirements.txt").read_text().splitlines()
+    container = _pins([line.strip() for line in container_lines if not line.startswith("#")])
+    measuring = ("numpy", "scipy", "soxr", "pyloudnorm", "librosa", "numba", "soundfile")
+    assert {name: image[name] for name in measuring} == {name: container[name] for name in measuring}
+
+
 def test_basic_pitch_is_installed_without_its_dependencies_everywhere() -> None:
     assert _pins(_lines("requirements-no-deps.txt")) == {"basic-pitch": "0.4.0"}
     assert len(_lines("requirements-no-deps.txt")) == 1

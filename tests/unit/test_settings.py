@@ -77,10 +77,11 @@ def test_a_missing_variable_is_named_before_any_aws_call(monkeypatch: pytest.Mon
 
 def test_each_function_gets_only_the_variables_it_reads() -> None:
     env = environments(VALUES)
-    assert set(env) == set(FUNCTION_SETTINGS) | {contract.TRANSCRIBER}
-    # The transcriber's settings live in its image (tests/infra/test_transcription.py).
+    assert set(env) == set(FUNCTION_SETTINGS) | {contract.TRANSCRIBER, contract.UPLOAD_ANALYZER}
+    # The image's functions' settings live in the image (tests/infra/test_transcription.py).
     transcriber = env.pop(contract.TRANSCRIBER)
     assert {"MEDIA_BUCKET_NAME", "INFERENCE_BUCKET_NAME", "MAX_DURATION_S"} <= set(transcriber)
+    assert set(env.pop(contract.UPLOAD_ANALYZER)) == {"UPLOADS_BUCKET_NAME", "MAX_DURATION_S"}
     for function, environment in env.items():
         settings = FUNCTION_SETTINGS[function].from_environment(environment)  # complete
         own = set(FUNCTION_SETTINGS[function].variables().values())

@@ -16,6 +16,8 @@ export type SongDetail = Schemas["SongDetail"];
 export type SongPage = Schemas["SongPage"];
 export type SongSource = Schemas["SongSource"];
 export type Take = Schemas["SongTake"];
+/** What was measured on a take or a ready upload: length, loudness, true peak, tempo, key. */
+export type Analysis = Schemas["TakeAnalysis"];
 /** What an audio-in song is made from: one of the caller's uploads or songs. */
 export type SourceRef = Schemas["SourceRef"];
 /** The body of POST /songs: one request schema per mode. */

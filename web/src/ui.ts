@@ -1,5 +1,5 @@
 // Shared pieces of the screens: error boxes with the API's wording, status badges, dates.
-import { ApiError, type JobStatus, type SongDetail, type SongSummary } from "./api";
+import { type Analysis, ApiError, type JobStatus, type SongDetail, type SongSummary } from "./api";
 import { h } from "./dom";
 
 /** An alert with the error as the API (or Cognito) words it, plus field-level details. */
@@ -84,4 +84,18 @@ export function poll(tick: () => Promise<boolean>, ms: number): () => void {
     stopped = true;
     window.clearTimeout(timer);
   };
+}
+
+/** What a listener reads off a meter, for a take or an upload: "120 BPM", "A minor", "-14.0 LUFS",
+ * "-1.0 dBTP peak" (what could not be measured is left out). */
+export function analysisParts(analysis: Analysis | null | undefined): string[] {
+  if (!analysis) return [];
+  const fixed = (value: number | null | undefined, digits: number, unit: string) =>
+    value === null || value === undefined ? null : `${value.toFixed(digits)} ${unit}`;
+  return [
+    fixed(analysis.bpm, 0, "BPM"),
+    analysis.key ?? null,
+    fixed(analysis.loudness_lufs, 1, "LUFS"),
+    fixed(analysis.true_peak_dbtp, 1, "dBTP peak"),
+  ].filter((part): part is string => part !== null);
 }

@@ -1,4 +1,5 @@
-"""An input track -> mono float32 at basic-pitch's rate, in bounded memory.
+"""An input track -> float32 samples at a chosen rate (mono at basic-pitch's rate for the
+transcriber; the track's own channels at 48 kHz for the upload analyzer), in bounded memory.
 
 Decoding is libsndfile (soundfile: WAV, MP3, FLAC, Ogg), resampling is libsoxr, both block by block,
 as the model container does with sources (sagemaker_containers/music/song_model/source_audio.py).
@@ -28,6 +29,12 @@ _BLOCK_FRAMES = 1 << 16  # ~1.4 s at 48 kHz
 
 def decode_mono(path: Path, rate: int, max_duration_s: float = MAX_DURATION_S) -> np.ndarray:
     """The track at `path` as mono float32 samples at `rate` (channels averaged), or AudioRejected."""
+    return decode(path, rate, mono=True, max_duration_s=max_duration_s)
+
+
+def decode(path: Path, rate: int, *, mono: bool, max_duration_s: float = MAX_DURATION_S) -> np.ndarray:
+    """The track at `path` at `rate`: (frames,) when `mono` (channels averaged), else
+    (frames, channels) float32; or AudioRejected."""
     try:
         track = sf.SoundFile(str(path))
     except (sf.LibsndfileError, RuntimeError, TypeError):
@@ -37,11 +44,16 @@ def decode_mono(path: Path, rate: int, max_duration_s: float = MAX_DURATION_S) -
         # The header's length first: a 40-minute file is refused without decoding it.
         if track.frames > 0 and track.frames / track.samplerate > max_duration_s + 1:
             raise _too_long(track.frames / track.samplerate, max_duration_s)
-        return _read(track, rate, max_duration_s)
+        return _read(track, rate, max_duration_s, mono)
 
 
-def _read(track: sf.SoundFile, rate: int, max_duration_s: float) -> np.ndarray:
-    stream = soxr.ResampleStream(track.samplerate, rate, 1, dtype="float32", quality="HQ")
+def _read(track: sf.SoundFile, rate: int, max_duration_s: float, mono: bool) -> np.ndarray:
+    channels = 1 if mono else track.channels
+    stream = (
+        soxr.ResampleStream(track.samplerate, rate, channels, dtype="float32", quality="HQ")
+        if track.samplerate != rate
+        else None
+    )
     limit = int((max_duration_s + 1) * track.samplerate)
     blocks: list[np.ndarray] = []
     decoded = 0
@@ -56,7 +68,8 @@ def _read(track: sf.SoundFile, rate: int, max_duration_s: float) -> np.ndarray:
         if decoded > limit:
             raise _too_long(decoded / track.samplerate, max_duration_s)
         last = len(block) < _BLOCK_FRAMES
-        blocks.append(stream.resample_chunk(block.mean(axis=1), last=last))
+        samples = block.mean(axis=1) if mono else block
+        blocks.append(stream.resample_chunk(samples, last=last) if stream else samples)
         if last:
             break
     if decoded == 0:

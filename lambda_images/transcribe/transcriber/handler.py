@@ -28,7 +28,8 @@ from . import numba_cache
 
 numba_cache.use_image_cache()  # before anything imports numba (librosa, via basic-pitch)
 
-from .errors import AudioRejected, InvalidRequest, SourceMissing, StorageError  # noqa: E402
+from .errors import InvalidRequest, StorageError  # noqa: E402
+from .objects import download  # noqa: E402
 from .schemas import MidiObject, Source, TranscribeRequest, TranscribeResult, midi_key  # noqa: E402
 from .settings import ColdStart, Settings  # noqa: E402
 from .transcribe import Transcription, transcribe_file  # noqa: E402
@@ -39,9 +40,8 @@ log.setLevel(logging.INFO)
 # The largest object read: a 600 s song as 48 kHz stereo 16-bit WAV is 115 MB, the largest upload
 # 50 MB by default. Sized with the function's ephemeral storage (/tmp) in mind.
 MAX_INPUT_BYTES = 256 * 1024 * 1024
-_CHUNK_BYTES = 1 << 20
 
-cold_start = ColdStart()
+cold_start = ColdStart(Settings)
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -83,28 +83,7 @@ def _check_buckets(request: TranscribeRequest, settings: Settings) -> None:
 
 
 def _download(source: Source, folder: Path) -> Path:
-    """The object, streamed to a file (soundfile needs a seekable file), or a typed error."""
-    client = boto3.client("s3")
-    where = f"s3://{source.bucket}/{source.key}"
-    path = folder / "source"
-    try:
-        response = client.get_object(Bucket=source.bucket, Key=source.key)
-        if response["ContentLength"] > MAX_INPUT_BYTES:
-            response["Body"].close()
-            raise AudioRejected(
-                f"the track is {response['ContentLength']:,} bytes; "
-                f"up to {MAX_INPUT_BYTES:,} can be transcribed"
-            )
-        with path.open("wb") as file:
-            for chunk in response["Body"].iter_chunks(_CHUNK_BYTES):
-                file.write(chunk)
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
-            raise SourceMissing(f"the track {where} no longer exists") from None
-        raise StorageError(f"could not read {where}: {exc}") from exc
-    except BotoCoreError as exc:
-        raise StorageError(f"could not read {where}: {exc}") from exc
-    return path
+    return download(source.bucket, source.key, folder, max_bytes=MAX_INPUT_BYTES, purpose="transcribed")
 
 
 def _upload(request: TranscribeRequest, source: Source, transcription: Transcription) -> MidiObject:

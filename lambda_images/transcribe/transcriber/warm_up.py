@@ -1,8 +1,9 @@
-"""Build-time check and warm-up of the image (Dockerfile): transcribe a synthesized C major arpeggio.
+"""Build-time check and warm-up of the image (Dockerfile): transcribe a synthesized C major arpeggio
+and measure a synthesized clip (the upload analyzer's measurements, song_model.analysis).
 
-Proves the pinned set imports and runs (ONNX Runtime, librosa, numba) and compiles numba's kernels
-into NUMBA_CACHE_DIR, which the image keeps for its cold starts (numba_cache.py). Fails the build
-if the notes do not come back.
+Proves the pinned set imports and runs (ONNX Runtime, librosa, numba, pyloudnorm, soxr) and
+compiles numba's kernels into NUMBA_CACHE_DIR, which the image keeps for its cold starts
+(numba_cache.py). Fails the build if the notes do not come back.
 """
 
 from __future__ import annotations
@@ -28,6 +29,10 @@ def main() -> None:
     if found != ARPEGGIO:
         raise SystemExit(f"warm-up transcription found {found}, expected {ARPEGGIO}")
     print(f"warm-up: {len(result.notes)} notes, {len(result.midi)} bytes of MIDI")
+    from song_model import analysis
+
+    analysis.warm_up()
+    print("warm-up: analysis measured")
 
 
 if __name__ == "__main__":

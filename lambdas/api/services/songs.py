@@ -38,7 +38,7 @@ from ..schemas import SongDetail, SongPage, SongSummary
 from . import queue_estimate
 from .executions import Executions
 from .personas import PersonaService
-from .sources import SourceResolver, rendered_duration_s
+from .sources import SourceResolver, rendered_duration_s, source_defaults
 
 WORKFLOW_START_FAILED = "WorkflowStartFailed"
 CANCELED_BY_USER = JobError(code="Canceled", message="You canceled this song. Nothing was charged.")
@@ -95,6 +95,9 @@ class SongService:
             source = self.sources.resolve(user_id, request)
             # What the job renders, stored like a text mode's length: shown, priced and rendered.
             body["duration_s"] = rendered_duration_s(request, source)
+            # The tempo and key it renders in: the request's, else the source's (stored, so the
+            # container is told them and scores the takes against them).
+            body |= source_defaults(request, source)
         job_id = new_job_id()
         if source is not None:
             self.sources.start_job(user_id, source, job_id)

@@ -4,11 +4,14 @@ much audio the job renders (what its price is computed from).
 Every refusal here happens before anything is reserved or written, so nothing is charged:
 another user's (or a missing) upload or song is 404, an upload still being checked or a song still
 being made is 409, a rejected or expired upload, a failed song or a window outside the track is 422.
+
+The source also gives a cover, repaint or extend its default tempo and key (`source_defaults`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -18,7 +21,9 @@ from lambdas.common.models import (
     UNFINISHED,
     AudioFile,
     AudioInRequest,
+    CoverRequest,
     ExtendRequest,
+    Job,
     JobSource,
     JobStatus,
     RepaintRequest,
@@ -27,6 +32,7 @@ from lambdas.common.models import (
     utc_now,
 )
 from lambdas.common.observability import logger
+from lambdas.common.request_fields import BPM_MAX, BPM_MIN
 from lambdas.common.store.jobs import JobStore
 from lambdas.common.store.objects import MediaBucket, UploadsBucket
 from lambdas.common.store.uploads import UploadStore, sync_retention_tag
@@ -124,11 +130,14 @@ class SourceResolver:
             )
         if upload.duration_s is None:  # pragma: no cover - a ready row always carries its length
             raise SourceUnusable("the upload has no measured length", details={"upload_id": upload_id})
+        analysis = upload.analysis
         return JobSource(
             upload_id=upload_id,
             bucket=self.objects.name,
             key=upload.key,
             duration_s=upload.duration_s,
+            bpm=_usable_bpm(analysis.bpm if analysis else None),
+            musical_key=analysis.key if analysis else None,
         )
 
     def _song(self, user_id: str, song_id: str, take: int = 1, *, stems_allowed: bool = False) -> JobSource:
@@ -150,7 +159,7 @@ class SourceResolver:
             raise SourceUnusable(
                 "the source song has no audio (it is a MIDI transcription)", details={"song_id": song_id}
             )
-        bpm = job.request.get("bpm")
+        bpm, musical_key = _song_tempo_and_key(job)
         stems = {a.track: a for a in job.result.audio if a.track}
         if stems:
             if not stems_allowed:
@@ -167,6 +176,7 @@ class SourceResolver:
                 duration_s=job.result.duration_s,
                 tracks=tracks,
                 bpm=bpm,
+                musical_key=musical_key,
             )
         # One take's mixed file: take 1 unless the caller picks another (a persona's `take`).
         key = best_audio_key(job.result.audio, None, take)
@@ -180,6 +190,7 @@ class SourceResolver:
             key=key,
             duration_s=job.result.duration_s,
             bpm=bpm,
+            musical_key=musical_key,
         )
 
 
@@ -199,6 +210,38 @@ def check_against_source(request: AudioInRequest, source_s: float) -> None:
         )
     if problems:
         raise InvalidBody("the request does not fit the source track", problems)
+
+
+def source_defaults(request: AudioInRequest, source: JobSource) -> dict[str, Any]:
+    """The tempo and key a cover, repaint or extend renders in when the request leaves them out:
+    the source's (an upload's measured ones; a song's requested ones, else its best take's
+    measured ones). The request wins: a field
+    it sets is never replaced, and a source without a measured tempo or key adds nothing."""
+    if not isinstance(request, CoverRequest | RepaintRequest | ExtendRequest):
+        return {}
+    defaults: dict[str, Any] = {}
+    if request.bpm is None and source.bpm is not None:
+        defaults["bpm"] = source.bpm
+    if request.key is None and source.musical_key is not None:
+        defaults["key"] = source.musical_key
+    return defaults
+
+
+def _song_tempo_and_key(job: Job) -> tuple[int | None, str | None]:
+    """A song's tempo and key: what it was asked for, else what its best take measured."""
+    assert job.result is not None
+    best = next((t for t in job.result.takes if t.rank == 1), None)
+    measured = best.analysis if best else None
+    bpm = job.request.get("bpm") or _usable_bpm(measured.bpm if measured else None)
+    return bpm, job.request.get("key") or (measured.key if measured else None)
+
+
+def _usable_bpm(measured: float | None) -> int | None:
+    """A measured tempo as a request's bpm (a whole number in the accepted range), or None."""
+    if measured is None:
+        return None
+    bpm = round(measured)
+    return bpm if BPM_MIN <= bpm <= BPM_MAX else None
 
 
 def rendered_duration_s(request: AudioInRequest, source: JobSource) -> float:

@@ -17,6 +17,7 @@ from boto3.dynamodb.conditions import Attr, Key
 
 from ..clock import utc_now
 from ..contract import UNUSED_TAG, UPLOADS_BY_USER, USED_TAG
+from ..measurements import TakeAnalysis
 from ..uploads import Upload, UploadStatus, expiry
 from .dynamo import TableStore, conditional, owned, query_all, set_clause, to_dynamo
 from .objects import UploadsBucket
@@ -40,16 +41,27 @@ class UploadStore(TableStore):
     # --- the check's result ------------------------------------------------------------------
 
     def mark_ready(
-        self, upload_id: str, *, fmt: str, duration_s: float, sample_rate: int, channels: int, etag: str
+        self,
+        upload_id: str,
+        *,
+        fmt: str,
+        duration_s: float,
+        sample_rate: int,
+        channels: int,
+        etag: str,
+        analysis: TakeAnalysis | None = None,
     ) -> bool:
-        """pending -> ready with the measurements; False when it was no longer pending."""
-        values = {
+        """pending -> ready with the measurements (and the analysis, when there is one); False when
+        it was no longer pending."""
+        values: dict[str, Any] = {
             "format": fmt,
             "duration_s": duration_s,
             "sample_rate": sample_rate,
             "channels": channels,
             "etag": etag,
         }
+        if analysis is not None:
+            values["analysis"] = analysis.model_dump(mode="json")
         return self._finish(upload_id, UploadStatus.READY, values)
 
     def mark_rejected(self, upload_id: str, code: str, message: str) -> bool:

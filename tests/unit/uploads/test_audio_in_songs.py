@@ -16,7 +16,7 @@ from tests.factories import put_job, put_processed_job
 USER = "alice"
 
 
-def ready_upload(names, user: str = USER, duration_s: float = 30.0) -> str:
+def ready_upload(names, user: str = USER, duration_s: float = 30.0, analysis=None) -> str:
     upload = new_upload(user, str(uuid.uuid4()), "src.wav", "audio/wav", 1000, expiry_days=7)
     repo = factories.uploads()
     repo.create(upload)
@@ -24,7 +24,13 @@ def ready_upload(names, user: str = USER, duration_s: float = 30.0) -> str:
         Bucket=names.uploads_bucket, Key=upload.key, Body=b"x" * 1000, Tagging="retention=unused"
     )
     repo.mark_ready(
-        upload.upload_id, fmt="wav", duration_s=duration_s, sample_rate=48_000, channels=2, etag="e"
+        upload.upload_id,
+        fmt="wav",
+        duration_s=duration_s,
+        sample_rate=48_000,
+        channels=2,
+        etag="e",
+        analysis=analysis,
     )
     return upload.upload_id
 
@@ -262,3 +268,87 @@ def test_audio_in_variants_are_priced_per_take(api, aws_env, mode) -> None:
     single = api.post_song(body(mode, {"upload_id": ready_upload(aws_env)})).body["price_credits"]
     takes = api.post_song(body(mode, {"upload_id": ready_upload(aws_env)}, variants=3))
     assert takes.status == 202 and takes.body["price_credits"] == 3 * single
+
+
+# --- the upload's analysis: shown on the upload, the default tempo and key of what is made from it ---
+
+
+def _analysis(**fields):
+    from lambdas.common.measurements import TakeAnalysis
+
+    measured = {
+        "duration_s": 30.0,
+        "loudness_lufs": -11.52,
+        "true_peak_dbtp": -0.4,
+        "bpm": 127.6,
+        "key": "F# minor",
+        "key_confidence": 0.81,
+    }
+    return TakeAnalysis(**(measured | fields))
+
+
+def test_a_ready_upload_shows_its_analysis_and_a_pending_one_none(api, aws_env) -> None:
+    upload_id = ready_upload(aws_env, analysis=_analysis())
+    shown = api.call("GET", f"/uploads/{upload_id}")
+    assert shown.status == 200
+    assert shown.body["analysis"] == _analysis().model_dump()
+    assert api.call("GET", f"/uploads/{pending_upload()}").body["analysis"] is None
+    # Ready without one (the analyzer failed): usable all the same.
+    unmeasured = ready_upload(aws_env)
+    assert api.call("GET", f"/uploads/{unmeasured}").body["analysis"] is None
+    assert api.post_song(body("cover", {"upload_id": unmeasured})).status == 202
+
+
+def _rendered_with(created) -> tuple:
+    job = factories.jobs().get(created.body["job_id"])
+    request = build_request(job, "scratch")
+    return request.get("bpm"), request.get("key")
+
+
+@pytest.mark.parametrize("mode", ["cover", "repaint", "extend"])
+def test_the_uploads_tempo_and_key_are_the_default(api, aws_env, mode) -> None:
+    upload_id = ready_upload(aws_env, analysis=_analysis())
+    created = api.post_song(body(mode, {"upload_id": upload_id}))
+    assert created.status == 202, created.body
+    assert (created.body["request"]["bpm"], created.body["request"]["key"]) == (128, "F# minor")
+    assert _rendered_with(created) == (128, "F# minor")  # what the container is told
+
+
+def test_the_request_wins_over_the_uploads_analysis(api, aws_env) -> None:
+    upload_id = ready_upload(aws_env, analysis=_analysis())
+    both = api.post_song(body("cover", {"upload_id": upload_id}, bpm=90, key="C major"))
+    assert _rendered_with(both) == (90, "C major")
+    tempo_only = api.post_song(body("extend", {"upload_id": upload_id}, bpm=100))
+    assert _rendered_with(tempo_only) == (100, "F# minor")
+
+
+def test_nothing_measured_adds_nothing(api, aws_env) -> None:
+    """No analysis, or a tempo or key the analysis could not find (or outside the accepted range)."""
+    for analysis in (None, _analysis(bpm=None, key=None), _analysis(bpm=340.2, key=None)):
+        upload_id = ready_upload(aws_env, analysis=analysis)
+        created = api.post_song(body("cover", {"upload_id": upload_id}))
+        assert created.status == 202, created.body
+        assert _rendered_with(created) == (None, None)
+
+
+def test_stems_take_no_tempo_or_key(api, aws_env) -> None:
+    upload_id = ready_upload(aws_env, analysis=_analysis())
+    created = api.post_song(body("stems", {"upload_id": upload_id}))
+    assert created.status == 202, created.body
+    assert _rendered_with(created) == (None, None)
+
+
+def test_bpm_and_key_are_checked_on_audio_in_modes_too(api, aws_env) -> None:
+    upload_id = ready_upload(aws_env, analysis=_analysis())
+    for bad in ({"bpm": 12}, {"key": "H major"}, {"bpm": "120"}):
+        refused = api.post_song(body("cover", {"upload_id": upload_id}, **bad))
+        assert refused.status == 422, (bad, refused.body)
+    assert api.post_song(body("stems", {"upload_id": upload_id}, bpm=120)).status == 422  # not a stems field
+
+
+def test_a_source_songs_measured_tempo_and_key_are_the_default(api, aws_env) -> None:
+    """A song asked for no tempo or key: its best take's measurements (factories: 90 BPM, A minor)."""
+    song = put_processed_job(USER)
+    created = api.post_song(body("cover", {"song_id": song.job_id}))
+    assert created.status == 202, created.body
+    assert _rendered_with(created) == (90, "A minor")

@@ -222,3 +222,90 @@ def test_clock_reads_like_a_track_length() -> None:
 def test_odd_but_real_rates_within_the_bounds_are_accepted(aws_env, rate, channels) -> None:
     upload = land(aws_env, audio_bytes("wav", seconds=1.0, sample_rate=rate, channels=channels), "audio/wav")
     assert _check().check(upload.key) == "ready"
+
+
+# --- the upload analyzer (loudness, tempo, key), invoked once a file is accepted ---------------------
+
+
+def _analyzer_name() -> str:
+    import os
+
+    return os.environ["UPLOAD_ANALYZER_FUNCTION_NAME"]
+
+
+def _click_track_wav(bpm: float = 120.0, seconds: float = 12.0, rate: int = 44_100) -> bytes:
+    import io
+
+    import numpy as np
+    import soundfile as sf
+
+    from tests.container.signals import click_track
+
+    clicks = click_track(bpm, seconds, rate)
+    buffer = io.BytesIO()
+    sf.write(buffer, np.stack([clicks, clicks], axis=1), rate, format="WAV")
+    return buffer.getvalue()
+
+
+def test_an_accepted_upload_is_ready_with_the_analyzers_measurements(aws_env) -> None:
+    """The real analyzer (the transcriber image's handler, in-process as the local stack runs it)."""
+    from lambdas.common import contract
+    from local.functions import load
+    from local.lambda_routing import route_lambda_invokes
+
+    analyzer = load(contract.UPLOAD_ANALYZER, contract.upload_analyzer_environment({
+        "uploads_bucket_name": aws_env.uploads_bucket, "upload_max_duration_seconds": 600,
+    }))  # fmt: skip
+    upload = land(aws_env, _click_track_wav(), "audio/wav")
+    with route_lambda_invokes({_analyzer_name(): analyzer}):
+        assert _check().check(upload.key) == "ready"
+    row = factories.uploads().find(upload.upload_id)
+    assert row.status is UploadStatus.READY and row.duration_s == pytest.approx(12.0, abs=1e-3)
+    assert row.analysis is not None
+    assert row.analysis.bpm == pytest.approx(120.0, rel=0.02)
+    assert row.analysis.duration_s == pytest.approx(12.0, abs=0.01)
+    assert row.analysis.true_peak_dbtp is not None and row.analysis.loudness_lufs is not None
+
+
+def _failing(error: Exception):
+    def handler(event, context):
+        raise error
+
+    return handler
+
+
+@pytest.mark.parametrize(
+    "analyzer",
+    [
+        _failing(TimeoutError("Task timed out after 120.00 seconds")),
+        _failing(MemoryError()),
+        lambda event, context: {"analysis": {"bpm": "fast"}},  # an answer that is not an analysis
+        lambda event, context: None,
+    ],
+)
+def test_a_failed_analysis_leaves_the_upload_ready_without_one(aws_env, analyzer) -> None:
+    from local.lambda_routing import route_lambda_invokes
+
+    upload = land(aws_env, audio_bytes("wav"), "audio/wav")
+    with route_lambda_invokes({_analyzer_name(): analyzer}):
+        assert _check().check(upload.key) == "ready"
+    row = factories.uploads().find(upload.upload_id)
+    assert row.status is UploadStatus.READY and row.analysis is None
+    assert _exists(aws_env, upload.key)
+
+
+def test_an_unreachable_analyzer_leaves_the_upload_ready_without_one(aws_env) -> None:
+    """No such function (moto answers ResourceNotFound): a ClientError, not a failed check."""
+    upload = land(aws_env, audio_bytes("flac"), "audio/flac")
+    assert _check().check(upload.key) == "ready"
+    assert factories.uploads().find(upload.upload_id).analysis is None
+
+
+def test_a_rejected_file_is_never_analyzed(aws_env) -> None:
+    from local.lambda_routing import route_lambda_invokes
+
+    calls = []
+    upload = land(aws_env, b"not audio" * 100, "audio/wav")
+    with route_lambda_invokes({_analyzer_name(): lambda event, context: calls.append(event)}):
+        assert _check().check(upload.key) == "rejected"
+    assert calls == []

@@ -5,7 +5,7 @@ import type { SongDetail, SongSource, Take } from "../api";
 import type { Context } from "../context";
 import { h, replace } from "../dom";
 import { showTimedLyrics } from "../lyrics";
-import { errorBox, isActive, poll, songTitle, statusBadge, trackLabel, when } from "../ui";
+import { analysisParts, errorBox, isActive, poll, songTitle, statusBadge, trackLabel, when } from "../ui";
 
 const POLL_MS = 2000;
 
@@ -172,16 +172,8 @@ function measures(song: SongDetail): HTMLElement | null {
 }
 
 function measureLines(take: Take): HTMLElement[] {
-  const a = take.analysis;
   const s = take.scores;
-  const fixed = (value: number | null | undefined, digits: number, unit: string) =>
-    value === null || value === undefined ? null : `${value.toFixed(digits)} ${unit}`;
-  const heard = [
-    a ? fixed(a.bpm, 0, "BPM") : null,
-    a?.key ?? null,
-    a ? fixed(a.loudness_lufs, 1, "LUFS") : null,
-    a ? fixed(a.true_peak_dbtp, 1, "dBTP peak") : null,
-  ].filter(Boolean);
+  const heard = analysisParts(take.analysis);
   const percent = (value: number | null | undefined, label: string) =>
     value === null || value === undefined ? null : `${label} ${Math.round(value * 100)}%`;
   const scored = [

@@ -3,7 +3,7 @@
 import { ApiError, type SongSummary, type SourceRef, type Upload, type UploadRequest } from "../api";
 import type { Context } from "../context";
 import { field, h, replace } from "../dom";
-import { errorBox, poll, songTitle, when } from "../ui";
+import { analysisParts, errorBox, poll, songTitle, when } from "../ui";
 
 const CHECK_POLL_MS = 1000;
 const SONG_CHOICES = 50; // the API's largest page
@@ -154,6 +154,8 @@ function describe(upload: Upload): string {
   if (upload.duration_s) parts.push(clock(upload.duration_s));
   if (upload.sample_rate) parts.push(`${upload.sample_rate / 1000} kHz`);
   if (upload.channels) parts.push(upload.channels === 1 ? "mono" : upload.channels === 2 ? "stereo" : `${upload.channels} channels`);
+  // Its measured tempo and key are what a cover, repaint or extension renders in unless set.
+  parts.push(...analysisParts(upload.analysis));
   return parts.join(" · ");
 }
 

@@ -147,6 +147,17 @@ class Format(StrEnum):
     flac = "flac"
 
 
+Bpm = TypeAliasType("Bpm", Annotated[int, Field(ge=30, le=300, title="Bpm")])
+
+
+Key = TypeAliasType(
+    "Key",
+    Annotated[
+        str, Field(examples=["C major", "F# minor"], pattern="^[A-G][#b]? (major|minor)$", title="Key")
+    ],
+)
+
+
 Lyrics = TypeAliasType(
     "Lyrics",
     Annotated[
@@ -157,17 +168,6 @@ Lyrics = TypeAliasType(
             pattern="^[^\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F]*$",
             title="Lyrics",
         ),
-    ],
-)
-
-
-Bpm = TypeAliasType("Bpm", Annotated[int, Field(ge=30, le=300, title="Bpm")])
-
-
-Key = TypeAliasType(
-    "Key",
-    Annotated[
-        str, Field(examples=["C major", "F# minor"], pattern="^[A-G][#b]? (major|minor)$", title="Key")
     ],
 )
 
@@ -511,8 +511,8 @@ class StemsRequest(_SeedToInferenceSteps):
 
 class TakeAnalysis(BaseModel):
     """
-    What was measured on a delivered take (the container's song_model/analysis.py); null where
-    it could not be measured (silence, under 0.4 s).
+    What was measured on a delivered take or a ready upload (the container's song_model/analysis.py,
+    which the upload analyzer runs too); null where it could not be measured (silence, under 0.4 s).
     """
 
     duration_s: Annotated[float, Field(title="Duration S")]
@@ -698,6 +698,8 @@ class CoverRequest(_PersonaIdToMastering):
             title="Variants",
         ),
     ] = 1
+    bpm: Annotated[Bpm | None, Field(title="Bpm")] = None
+    key: Annotated[Key | None, Field(examples=["C major", "F# minor"], title="Key")] = None
     mode: Annotated[Literal["cover"], Field(title="Mode")]
     prompt: Annotated[
         str,
@@ -795,7 +797,7 @@ class DescriptionRequest(_VariantsToVocalLanguage):
     ]
 
 
-class _FormatsToVariants(_SeedToInferenceSteps):
+class _FormatsToKey(_SeedToInferenceSteps):
     formats: Annotated[list[Format] | None, Field(max_length=3, min_length=1, title="Formats")] = None
     mastering: Annotated[
         Mastering | None,
@@ -813,9 +815,11 @@ class _FormatsToVariants(_SeedToInferenceSteps):
             title="Variants",
         ),
     ] = 1
+    bpm: Annotated[Bpm | None, Field(title="Bpm")] = None
+    key: Annotated[Key | None, Field(examples=["C major", "F# minor"], title="Key")] = None
 
 
-class ExtendRequest(_FormatsToVariants):
+class ExtendRequest(_FormatsToKey):
     """
     Add `add_s` seconds after the end of the source: one longer song.
     """
@@ -875,7 +879,7 @@ class PersonaRequest(BaseModel):
     )
 
 
-class RepaintRequest(_FormatsToVariants):
+class RepaintRequest(_FormatsToKey):
     """
     Regenerate `start_s`..`end_s` of the source; the rest of the track stays as it was.
     """
@@ -945,6 +949,12 @@ class UploadDetail(BaseModel):
     duration_s: Annotated[float | None, Field(title="Duration S")] = None
     sample_rate: Annotated[int | None, Field(title="Sample Rate")] = None
     channels: Annotated[int | None, Field(title="Channels")] = None
+    analysis: Annotated[
+        TakeAnalysis | None,
+        Field(
+            description="Length, loudness, true peak, tempo and key, as measured on a take; null until the upload is ready, or when it could not be measured (the upload is usable all the same). Its bpm and key are the defaults of cover, repaint and extend"
+        ),
+    ] = None
     error: Annotated[JobError | None, Field(description="Why the upload was rejected")] = None
 
 
