@@ -31,7 +31,7 @@ import soundfile as sf
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "lambda_images" / "transcribe"))
-sys.path.append(str(ROOT / "sagemaker_containers" / "music"))  # song_model.analysis, as the image has it
+sys.path.append(str(ROOT / "sagemaker_containers" / "music"))  # song_model, as the image has it
 
 RATE = 44_100
 

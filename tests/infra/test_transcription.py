@@ -150,6 +150,7 @@ def test_the_image_is_built_from_its_folder_and_the_measuring_module_only(cloud_
     measuring = {
         "sagemaker_containers/music/song_model/__init__.py",
         "sagemaker_containers/music/song_model/analysis.py",
+        "sagemaker_containers/music/song_model/schemas.py",
     }
     assert measuring <= files
     assert {f for f in files - measuring if not f.startswith("lambda_images/transcribe/")} == set()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from song_model.schemas import Output  # the model container's output folder, copied into the image
 
 # Stem track names (the model container's STEM_TRACKS: ACE-Step 1.5's extract classes) and the
 # object names the container writes: `audio.{fmt}` for a song, `stem-{track}.{fmt}` per stem.
@@ -18,20 +19,6 @@ class Source(BaseModel):
     key: str = Field(min_length=1, max_length=1024)
     # A stem's track name; None for a whole song or an upload.
     track: str | None = Field(default=None, pattern=_TRACK_PATTERN)
-
-
-class Output(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    bucket: str = Field(min_length=3, max_length=63)
-    prefix: str = Field(min_length=1, max_length=900)
-
-    @field_validator("prefix")
-    @classmethod
-    def _prefix_is_folder(cls, value: str) -> str:
-        if not value.endswith("/") or value.startswith("/"):
-            raise ValueError("must end with '/' and must not start with '/'")
-        return value
 
 
 class TranscribeRequest(BaseModel):
