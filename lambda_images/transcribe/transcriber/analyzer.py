@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from . import numba_cache
 
@@ -35,6 +35,7 @@ from song_model import analysis as measuring  # noqa: E402
 from .audio import decode  # noqa: E402
 from .errors import InvalidRequest  # noqa: E402
 from .objects import download  # noqa: E402
+from .schemas import parse_event  # noqa: E402
 from .settings import AnalyzerSettings, ColdStart  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -59,10 +60,7 @@ class AnalyzeRequest(BaseModel):
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     started = time.perf_counter()
-    try:
-        request = AnalyzeRequest.model_validate(event)
-    except ValidationError as exc:
-        raise InvalidRequest(f"the event is not an analysis request: {exc}") from None
+    request = parse_event(AnalyzeRequest, event, "an analysis request")
     if not request.key.startswith(UPLOADS_PREFIX) or ".." in request.key:
         raise InvalidRequest(f"only uploads ({UPLOADS_PREFIX}...) are analyzed, not {request.key}")
     settings = cold_start.settings()

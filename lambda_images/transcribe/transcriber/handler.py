@@ -22,7 +22,6 @@ from typing import Any
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import ValidationError
 
 from . import numba_cache
 
@@ -30,7 +29,14 @@ numba_cache.use_image_cache()  # before anything imports numba (librosa, via bas
 
 from .errors import InvalidRequest, StorageError  # noqa: E402
 from .objects import download  # noqa: E402
-from .schemas import MidiObject, Source, TranscribeRequest, TranscribeResult, midi_key  # noqa: E402
+from .schemas import (  # noqa: E402
+    MidiObject,
+    Source,
+    TranscribeRequest,
+    TranscribeResult,
+    midi_key,
+    parse_event,
+)
 from .settings import ColdStart, Settings  # noqa: E402
 from .transcribe import Transcription, transcribe_file  # noqa: E402
 
@@ -46,10 +52,7 @@ cold_start = ColdStart(Settings)
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     started = time.perf_counter()
-    try:
-        request = TranscribeRequest.model_validate(event)
-    except ValidationError as exc:
-        raise InvalidRequest(f"the event is not a transcription request: {exc}") from None
+    request = parse_event(TranscribeRequest, event, "a transcription request")
     settings = cold_start.settings()
     _check_buckets(request, settings)
     max_duration_s = settings.max_duration_s

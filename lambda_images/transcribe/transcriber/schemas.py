@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from song_model.schemas import Output  # the model container's output folder, copied into the image
+
+from .errors import InvalidRequest
+
+Event = TypeVar("Event", bound=BaseModel)
 
 # Stem track names (the model container's STEM_TRACKS: ACE-Step 1.5's extract classes) and the
 # object names the container writes: `audio.{fmt}` for a song, `stem-{track}.{fmt}` per stem.
@@ -60,3 +66,11 @@ class TranscribeResult(BaseModel):
 def midi_key(prefix: str, track: str | None) -> str:
     """`audio.mid` for a song or an upload, `stem-{track}.mid` per stem (the audio files' names)."""
     return f"{prefix}{'audio' if track is None else f'stem-{track}'}.mid"
+
+
+def parse_event(model: type[Event], event: Any, what: str) -> Event:
+    """The invoking event as `model`; a malformed one is the caller's bug (InvalidRequest)."""
+    try:
+        return model.model_validate(event)
+    except ValidationError as exc:
+        raise InvalidRequest(f"the event is not {what}: {exc}") from None
