@@ -33,6 +33,13 @@ def _transcriber(template_json: dict) -> tuple[str, dict]:
     return _image_function(template_json, contract.TRANSCRIBER_HANDLER)
 
 
+def _local_environment(function: str) -> dict[str, str]:
+    """What the local stack gives `function` (the same variables as on AWS, other values)."""
+    config = ServiceConfig()
+    names = ResourceNames.for_config(config)
+    return environments(local_values(config, names, state_machine_arn="a", api_origins="*"))[function]
+
+
 def test_the_transcriber_is_a_container_image_function_sized_for_a_long_song(template_json: dict) -> None:
     _, function = _transcriber(template_json)
     props = function["Properties"]
@@ -59,11 +66,7 @@ def test_its_environment_is_exactly_what_its_settings_read(template_json: dict) 
     for variable, fragment in buckets.items():
         assert deployed[variable] == {"Ref": _logical_id(template_json, "AWS::S3::Bucket", fragment)}
     assert deployed["MAX_DURATION_S"] == "600"
-    config = ServiceConfig()
-    local = environments(
-        local_values(config, ResourceNames.for_config(config), state_machine_arn="a", api_origins="*")
-    )
-    assert set(local[contract.TRANSCRIBER]) == set(deployed)
+    assert set(_local_environment(contract.TRANSCRIBER)) == set(deployed)
 
 
 def test_it_reads_sources_and_writes_the_scratch_midi_prefix_only(template_json: dict) -> None:
@@ -191,11 +194,7 @@ def test_the_upload_analyzers_environment_is_exactly_what_its_settings_read(temp
         "Ref": _logical_id(template_json, "AWS::S3::Bucket", "UploadsBucket")
     }
     assert deployed["MAX_DURATION_S"] == str(ServiceConfig().upload_max_duration_s)
-    config = ServiceConfig()
-    local = environments(
-        local_values(config, ResourceNames.for_config(config), state_machine_arn="a", api_origins="*")
-    )
-    assert set(local[contract.UPLOAD_ANALYZER]) == set(deployed)
+    assert set(_local_environment(contract.UPLOAD_ANALYZER)) == set(deployed)
 
 
 def test_the_upload_analyzer_reads_uploads_only(template_json: dict) -> None:
