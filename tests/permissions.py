@@ -145,10 +145,18 @@ class StackCalls:
         return check_calls(calls)
 
 
+def _function_label(handler: str) -> str:
+    """`lambdas.api.handler.lambda_handler` -> `api`; an image's `transcriber.analyzer.lambda_handler`
+    -> `transcriber.analyzer` (one image, two functions)."""
+    if handler.startswith("lambdas."):
+        return handler.split(".")[1]
+    return handler.removesuffix(".lambda_handler").removesuffix(".handler")
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if not STATS.calls:
         return
-    handlers = ", ".join(sorted(h.removeprefix("lambdas.").split(".")[0] for h in STATS.handlers))
+    handlers = ", ".join(sorted(_function_label(h) for h in STATS.handlers))
     terminalreporter.write_line(
         f"AWS permission check: {STATS.calls} calls by {len(STATS.handlers)} functions ({handlers}) "
         f"checked against {os.path.relpath(STATS.template, REPO_ROOT)} in {STATS.seconds:.1f} s"
