@@ -328,6 +328,7 @@ def test_an_uploaded_track_is_checked_covered_and_split_into_stems(
     open_advanced(page)
     assert not page.get_by_label("Length (seconds)").is_visible()  # the track sets the length
     page.get_by_label("Inference steps").fill("4")
+    page.get_by_label("Tempo (BPM)").fill("96")  # over the track's measured tempo
     screenshot(page, "upload-desktop")
     assert accessibility_violations(page) == []
     page.get_by_role("button", name="Create song").click()
@@ -344,6 +345,7 @@ def test_an_uploaded_track_is_checked_covered_and_split_into_stems(
         f"{stack['api_url']}/songs/{cover_id}", headers={"Authorization": token}, timeout=10
     ).json()
     assert cover["mode"] == "cover" and cover["request"]["strength"] == 0.7, cover["request"]
+    assert cover["request"]["bpm"] == 96, cover["request"]
 
     # The finished cover becomes the source of a stems song, from its own page.
     page.get_by_role("link", name="Use as a source").click()
@@ -353,6 +355,7 @@ def test_an_uploaded_track_is_checked_covered_and_split_into_stems(
     page.wait_for_function("() => document.querySelector('select[name=source_song]').value !== ''")
     assert song_choice.input_value() == cover_id
     page.get_by_label("Split into stems").check()
+    assert not page.get_by_label("Tempo (BPM)").is_visible()  # stems keep the song's own
     page.get_by_label("Drums").check()  # vocals is ticked already
     page.get_by_label("Title (optional)").fill("Jazz stems")
     page.get_by_role("button", name="Create song").click()

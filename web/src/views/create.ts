@@ -83,19 +83,23 @@ export function renderCreateForm(
 
   const modeArea = h("div", { class: "mode-fields" });
   let mode: Mode = options.sourceSongId ? "cover" : "description";
-  // Settings of text modes only: the audio-in requests take their length and music from the track.
+  // Settings of text modes only: the audio-in requests take their length and the rest from the track.
   const textOnly = [
     field("Length (seconds)", inputs.duration),
-    field("Tempo (BPM)", inputs.bpm),
-    field("Key", inputs.key),
     field("Time signature", inputs.timeSignature),
     field("Vocal language", inputs.language),
+  ];
+  // Every mode but stems renders in a tempo and key; left empty, an audio-in song keeps its track's.
+  const tempoAndKey = [
+    field("Tempo (BPM)", inputs.bpm, "Empty: any, or your track's measured tempo."),
+    field("Key", inputs.key, "Empty: any, or your track's measured key."),
   ];
   const setMode = (next: Mode) => {
     mode = next;
     // The same inputs move between modes (a style typed once stays), so build the area anew.
     replace(modeArea, rebuild(next));
     textOnly.forEach((f) => (f.hidden = isAudioMode(next)));
+    tempoAndKey.forEach((f) => (f.hidden = next === "stems"));
     personaField.hidden = isAudioMode(next) && next !== "cover";
     replace(result); // an answer about another mode's request would mislead
   };
@@ -144,6 +148,7 @@ export function renderCreateForm(
       field("Inference steps", inputs.steps),
       field("Guidance scale", inputs.guidance),
       field("Variants", inputs.variants, "Takes to render together (1 to 4); each is priced."),
+      ...tempoAndKey,
       ...textOnly.slice(1),
     ),
     field("Webhook URL", inputs.webhook, "Signed events about this song go here (secret under Account)."),
@@ -219,7 +224,12 @@ export function renderCreateForm(
     const track: SourceRef | null = source.value();
     if (!track) return null;
     const audio = { ...common, source: track };
-    const steer = { prompt: filled(inputs.prompt), lyrics: filled(inputs.lyrics) };
+    const steer = {
+      prompt: filled(inputs.prompt),
+      lyrics: filled(inputs.lyrics),
+      bpm: numberIn(inputs.bpm),
+      key: filled(inputs.key),
+    };
     if (mode === "cover")
       return { ...audio, ...steer, mode, prompt: inputs.prompt.value, strength: numberIn(inputs.strength), persona_id: persona() };
     if (mode === "repaint")
