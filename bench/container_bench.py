@@ -268,9 +268,7 @@ def random_scorer(device: torch.device, whisper_tokens: int = 448) -> Scorer:
 
 def gpu_random_models(args: argparse.Namespace) -> Models:
     device = torch.device("cuda")
-    dtype = torch.bfloat16
-    torch.set_default_dtype(dtype)  # build straight in bf16: a fp32 7B model alone is 30 GB
-    try:
+    with default_dtype(torch.bfloat16):
         llm, llm_tok = qwen2_7b_random(device)
         image = sdxl_turbo_random(device)
         if args.engine == "acestep":
@@ -279,8 +277,6 @@ def gpu_random_models(args: argparse.Namespace) -> Models:
             mg, t5 = musicgen_medium_random(device)
             engine = MusicgenEngine(mg, t5, device)
         scorer = random_scorer(device)
-    finally:
-        torch.set_default_dtype(torch.float32)
     return Models(Songwriter(llm, llm_tok, device), engine, CoverArtist(image, device, 512, 2), scorer=scorer)
 
 

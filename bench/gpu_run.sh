@@ -7,7 +7,7 @@
 # records nvidia-smi and the package versions, installs the wheels brought along in .whl/
 # (bench/gpu_wheels.sh), runs `bench/container_bench.py --profile gpu-random --stages` (real-size
 # random weights in bf16, staged to disk and loaded as the server loads them; a song with lyrics and
-# cover, 1/2/4 takes, stems, a 600 s song) and then bench/quality_bench.py where it exists. A stage
+# cover, 1/2/4 takes, stems, a 600 s song) and then bench/quality_bench.py. A stage
 # that fails is recorded in the JSON, not fatal; one that would start too late is skipped.
 # tiny: the same steps on the CPU with the tiny models and short songs, no wheels (the test suite
 # runs it: tests/bench/test_gpu_run.py), so the GPU run cannot fail on a typo.
@@ -43,7 +43,7 @@ started=$(date +%s)
 if [[ $profile == gpu-random ]]; then
   budget=${GPU_RUN_BUDGET_S:-450}
   python=${PYTHON:-python3}
-  # Seconds kept for the quality benchmark after the container stages (when it exists).
+  # Seconds kept for the quality benchmark after the container stages.
   quality_reserve=90
   container_args=(--duration 180 --long-duration 600 --drop-page-cache)
   quality_args=(--profile gpu-random --limit 2 --duration 30 --json)
@@ -97,19 +97,11 @@ fi
 export PYTHONPATH=${PYTHONPATH:+$PYTHONPATH:}$repo/sagemaker_containers/music
 export HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1
 
-quality=bench/quality_bench.py
-reserve=0
-[[ -f $quality ]] && reserve=$quality_reserve
-limit=$(($(left) - reserve))
+limit=$(($(left) - quality_reserve))
 step container $limit "$python" bench/container_bench.py --profile "$profile" --stages \
   --deadline-s $((limit - 30)) --out "$outdir/container.json" "${container_args[@]}"
 
-if [[ -f $quality ]]; then
-  step quality "$(($(left) - 10))" bash -c "\"\$0\" $quality ${quality_args[*]} >\"$outdir/quality.json\"" "$python"
-else
-  say "quality: $quality is not in this checkout"
-  step_rc[quality]=absent
-fi
+step quality "$(($(left) - 10))" bash -c "\"\$0\" bench/quality_bench.py ${quality_args[*]} >\"$outdir/quality.json\"" "$python"
 
 # One JSON: the container stages, the quality report, the machine and how each step ended.
 for name in wheels container quality; do

@@ -99,7 +99,12 @@ def test_measure_bench(tmp_path) -> None:
     processing = report["signal_processing"]
     assert processing["duration_s"] == 5.0 and processing["takes"]["count"] == 2
     assert sorted(processing["takes"]["ranks"]) == [1, 2]
-    assert processing["one_take"]["delivered"]["loudness_lufs"] is not None
+    one = processing["one_take"]
+    assert one["delivered"]["loudness_lufs"] is not None
+    # A take's cost is what the container runs for it: the meters mastering already ran are apart.
+    assert set(one["steps"]) == {"master", "downmix_22k", "tempo", "key"}
+    assert set(one["meters_alone"]) == {"loudness", "true_peak"}
+    assert one["wall_s"] == pytest.approx(sum(step["wall_s"] for step in one["steps"].values()), abs=0.011)
 
 
 def test_quality_bench(tmp_path) -> None:

@@ -22,7 +22,6 @@ from local.paths import REPO_ROOT
 from tests.newcomer import run_as_newcomer
 
 STAGES = ["stage_weights", "load", "song", "takes_1", "takes_2", "takes_4", "stems", "song_long"]
-QUALITY = REPO_ROOT / "bench" / "quality_bench.py"
 
 
 @pytest.mark.slow
@@ -67,11 +66,8 @@ def test_the_tiny_run_reports_every_stage_with_numbers(tmp_path: Path) -> None:
     assert container["summary"]["failed"] == []
     assert set(container["summary"]["music_seconds_per_take"]) == {"1", "2", "4"}
 
-    if QUALITY.exists():
-        assert report["steps"]["quality"]["exit"] == "0"
-        assert report["quality"]["summary"]["takes"] >= 1
-    else:
-        assert report["steps"]["quality"]["exit"] == "absent" and report["quality"] is None
+    assert report["steps"]["quality"]["exit"] == "0"
+    assert report["quality"]["summary"]["takes"] >= 1
     log = (out / "gpu_run.log").read_text()
     assert "container: exit 0" in log and "Traceback" not in log
 

@@ -40,7 +40,6 @@ _ONSET_HOP = 256  # 86 onset frames a second at 22,050 Hz
 _PRIOR_BPM, _PRIOR_OCTAVES = 120.0, 1.0  # librosa.feature.tempo's defaults
 _CHROMA_HOP = 2048  # a multiple of 2^6, as librosa's 7-octave constant-Q transform requires
 
-PITCH_CLASSES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 # Krumhansl & Kessler (1982), probe-tone ratings of each pitch class in C major / C minor.
 _KK_MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
 _KK_MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
@@ -137,14 +136,15 @@ def true_peak_dbtp(samples: np.ndarray, rate: int) -> float | None:
     return to_db(float(true_peak_envelope(samples, rate, hop=64).max()))
 
 
-def analysis_mono(samples: np.ndarray, rate: int) -> np.ndarray:
-    """The mono downmix at ANALYSIS_RATE (float32) that tempo and key are measured on."""
+def analysis_mono(samples: np.ndarray, rate: int, to_rate: int = ANALYSIS_RATE) -> np.ndarray:
+    """The mono downmix (float32) at `to_rate`: ANALYSIS_RATE for tempo and key, the scoring
+    models' own rates for them (song_model.scoring)."""
     import soxr
 
     mono = frames_channels(samples).mean(axis=1).astype(np.float32)
-    if rate == ANALYSIS_RATE:
+    if rate == to_rate:
         return mono
-    return soxr.resample(mono, rate, ANALYSIS_RATE, quality="HQ")
+    return soxr.resample(mono, rate, to_rate, quality="HQ")
 
 
 def estimate_tempo(mono: np.ndarray, sr: int = ANALYSIS_RATE) -> float | None:

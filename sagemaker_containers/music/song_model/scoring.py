@@ -23,9 +23,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
-import soxr
 import torch
 
+from .analysis import analysis_mono
 from .lyrics_timing import HeardWord
 
 log = logging.getLogger(__name__)
@@ -35,10 +35,6 @@ CLAP_WINDOW_S = 10.0
 MAX_CLAP_WINDOWS = 12
 CLAP_BATCH = 16
 WHISPER_RATE = 16_000
-
-
-def _mono(samples: np.ndarray) -> np.ndarray:
-    return (samples.mean(axis=1) if samples.ndim == 2 else samples).astype(np.float32)
 
 
 def clap_windows(mono: np.ndarray, rate: int = CLAP_RATE) -> list[np.ndarray]:
@@ -110,10 +106,7 @@ class Scorer:
         windows: list[np.ndarray] = []
         owner: list[int] = []
         for index, samples in enumerate(takes):
-            mono = _mono(samples)
-            if rate != CLAP_RATE:
-                mono = soxr.resample(mono, rate, CLAP_RATE, quality="HQ")
-            for window in clap_windows(mono):
+            for window in clap_windows(analysis_mono(samples, rate, CLAP_RATE)):
                 windows.append(window)
                 owner.append(index)
         with torch.inference_mode(), self._threads():
@@ -138,10 +131,7 @@ class Scorer:
     def transcribe(self, takes: list[np.ndarray], rate: int, language: str | None) -> list[list[HeardWord]]:
         """Each take's recognised words with their times."""
         inputs = [
-            {
-                "raw": soxr.resample(_mono(samples), rate, WHISPER_RATE, quality="HQ"),
-                "sampling_rate": WHISPER_RATE,
-            }
+            {"raw": analysis_mono(samples, rate, WHISPER_RATE), "sampling_rate": WHISPER_RATE}
             for samples in takes
         ]
         generate: dict[str, Any] = {"task": "transcribe"}
