@@ -373,7 +373,7 @@ def lyrics(
 
 
 @app.command()
-@_song_command(without=("duration", "bpm", "key"))
+@_song_command(without=("duration",))  # a cover is as long as its source
 def cover(
     ctx: typer.Context,
     file: Annotated[
