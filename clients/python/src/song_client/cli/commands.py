@@ -13,7 +13,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from ..client import Client
+from ..client import TERMINAL_STATUSES, Client
 from ..errors import SongClientError
 from ..models import JobStatus, SongDetail
 from . import batch as batch_mod
@@ -283,11 +283,15 @@ def _follow_and_save(
     except (KeyboardInterrupt, Interrupted):
         output.err.print(f"song {song.job_id} keeps rendering: `songs wait {song.job_id} -o {out_dir}`")
         raise
+    _save_finished(api, output, song, out_dir)
+
+
+def _save_finished(api: Client, output: Output, song: SongDetail, out_dir: Path) -> None:
+    """A finished song: its files saved into OUT_DIR/<id>/ and listed, or why it failed (exit 3)."""
     if song.status is not JobStatus.processed:
         _report(output, song, [])
         raise typer.Exit(ExitCode.SONG_FAILED)
-    files = _save(api, song, out_dir / song.job_id)
-    _report(output, song, files)
+    _report(output, song, _save(api, song, out_dir / song.job_id))
 
 
 def _report(output: Output, song: SongDetail, files: list[Path]) -> None:
@@ -567,17 +571,13 @@ def download(
     """Save every take, stem and the cover of a processed song into OUTPUT/<id>/."""
     with _client(ctx) as client:
         song = client.get_song(song_id)
-        if song.status in (JobStatus.failed, JobStatus.canceled):
-            _report(output, song, [])
-            raise typer.Exit(ExitCode.SONG_FAILED)
-        if song.status is not JobStatus.processed:
+        if song.status not in TERMINAL_STATUSES:
             raise CliError(
                 f"song {song_id} is {song.status.value}: no files yet (`songs wait {song_id}`)",
                 ExitCode.API_ERROR,
                 "SongNotReady",
             )
-        files = _save(client, song, output_dir / song.job_id)
-    _report(output, song, files)
+        _save_finished(client, output, song, output_dir)
 
 
 @app.command()
