@@ -6,6 +6,7 @@ import functools
 import inspect
 import json
 import threading
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -461,9 +462,7 @@ def batch(
     if output.json_mode:
         output.json({"lines": [result.to_json() for result in results], "exit_code": int(code)})
     else:
-        counts: dict[str, int] = {}
-        for result in results:
-            counts[result.outcome] = counts.get(result.outcome, 0) + 1
+        counts = Counter(result.outcome for result in results)
         summary = ", ".join(f"{count} {outcome.replace('_', ' ')}" for outcome, count in counts.items())
         output.out.print(f"{len(results)} lines: {summary} ({options.output_dir})")
     raise typer.Exit(code)
