@@ -104,7 +104,15 @@ def test_generate_saves_every_take_and_the_cover(songs, tmp_path: Path) -> None:
     assert song["status"] == "processed"
     folder = tmp_path / "out" / song["job_id"]
     names = sorted(path.name for path in folder.iterdir())
-    assert names == ["cover.png", "song-take1.wav", "song-take2.wav", "song.json"]
+    # Every take with its timed lyrics (the songwriter wrote words), the cover and the song.
+    assert names == [
+        "cover.png",
+        "song-take1.lrc",
+        "song-take1.wav",
+        "song-take2.lrc",
+        "song-take2.wav",
+        "song.json",
+    ]
     assert sorted(Path(p).name for p in document["files"]) == names
     for take in ("song-take1.wav", "song-take2.wav"):
         assert abs(_seconds(folder / take) - 10.0) < 0.5
@@ -264,7 +272,7 @@ def test_a_key_makes_a_song_as_its_owner_until_revoked(
         with pytest.raises(PermissionDeniedError) as refused:
             client.list_api_keys()  # key management needs the session
     assert refused.value.code == "SessionRequired"
-    assert sorted(path.name for path in files) == ["cover.png", "song.wav"]
+    assert sorted(path.name for path in files) == ["cover.png", "song.lrc", "song.wav"]
     assert abs(_seconds(tmp_path / "song" / "song.wav") - 10.0) < 0.5
 
     with _session(stack, "client-key") as session:

@@ -52,6 +52,7 @@ def test_a_batch_makes_every_line_and_a_rerun_skips_them(songs, api: FakeApi, tm
     (tmp_path / "p.txt").write_text(PROMPTS)
     first = songs("batch", "p.txt", "-o", "out", "--duration", "10", "--parallel", "2")
     assert first.exit_code == 0, first.output
+    assert "2 lines: 2 done (out)" in first.stdout
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
         STATE_FILE,
         "002-a-calm-lofi-song",

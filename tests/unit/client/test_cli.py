@@ -215,6 +215,15 @@ def test_cover_uploads_then_covers(songs, api: FakeApi, tmp_path: Path) -> None:
     assert len(api.storage_posts) == 1
 
 
+def test_cover_takes_a_tempo_and_key_but_no_duration(songs, api: FakeApi, tmp_path: Path) -> None:
+    """A cover's tempo and key override the source's measured ones; its length is the source's."""
+    (tmp_path / "take.wav").write_bytes(b"RIFF" + b"\0" * 40)
+    result = songs("cover", "take.wav", "-s", "jazz", "--bpm", "96", "--key", "A minor", "--no-wait")
+    assert result.exit_code == 0, result.output
+    assert (sent(api)["bpm"], sent(api)["key"]) == (96, "A minor")
+    assert songs("cover", "take.wav", "-s", "jazz", "--duration", "30").exit_code == ExitCode.USAGE
+
+
 def test_a_rejected_upload_exits_3_in_the_checks_words(songs, api: FakeApi, tmp_path: Path) -> None:
     api.upload_checks = ["rejected"]
     (tmp_path / "take.wav").write_bytes(b"RIFF")

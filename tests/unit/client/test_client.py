@@ -238,6 +238,31 @@ def test_media_files_names_one_take_stems_and_the_cover() -> None:
     }
 
 
+def test_media_files_names_each_takes_timed_lyrics_and_a_transcriptions_midi() -> None:
+    common = {
+        "status": "processed",
+        "stage": "processed",
+        "created_at": "t",
+        "updated_at": "t",
+        "request": {},
+    }
+    takes = [
+        {"take": k, "audio_urls": {"wav": f"https://s/{k}.wav"}, "lyrics_timing_url": f"https://s/{k}.lrc"}
+        for k in (1, 2)
+    ]
+    sung = SongDetail.model_validate({**common, "job_id": "s", "mode": "description", "takes": takes})
+    assert media_files(sung) == {
+        "song-take1.wav": "https://s/1.wav",
+        "song-take1.lrc": "https://s/1.lrc",
+        "song-take2.wav": "https://s/2.wav",
+        "song-take2.lrc": "https://s/2.lrc",
+    }
+    midi = SongDetail.model_validate(
+        {**common, "job_id": "m", "mode": "transcribe", "midi_url": "https://s/t.mid"}
+    )
+    assert media_files(midi) == {"song.mid": "https://s/t.mid"}
+
+
 def test_download_fetches_fresh_urls_when_they_expire_soon(client: Client, api: FakeApi, tmp_path) -> None:
     song = client.wait(client.create_song(BODY))
     stale = song.model_copy(update={"urls_expire_at": "2020-01-01T00:00:00+00:00"})

@@ -3,15 +3,11 @@
 import type { ApiKey, NewApiKey } from "../api";
 import type { Context } from "../context";
 import { h, replace } from "../dom";
-import { errorBox } from "../ui";
+import { errorBox, when } from "../ui";
 
 // How long API Gateway may still accept a revoked key (the authorizer's cache, docs/api.md).
 const REVOCATION_DELAY = "5 minutes";
 const EXPIRY_CHOICES: [string, number | null][] = [["Never", null], ["30 days", 30], ["90 days", 90], ["1 year", 365]];
-
-function when(timestamp: string | null | undefined, none: string): string {
-  return timestamp ? new Date(timestamp).toLocaleString() : none;
-}
 
 export function apiKeysSection(ctx: Context): HTMLElement {
   const list = h("div", { "aria-live": "polite" });
@@ -52,7 +48,7 @@ export function apiKeysSection(ctx: Context): HTMLElement {
     return h("li", { class: "key", "data-key-id": key.key_id },
       h("p", {}, h("strong", {}, key.name), " ", h("code", {}, `${key.prefix}_…`)),
       h("p", { class: "hint" },
-        `Created ${when(key.created_at, "")} · expires ${when(key.expires_at, "never")} · last used ${when(key.last_used_at, "never")}`),
+        `Created ${when(key.created_at)} · expires ${orNever(key.expires_at)} · last used ${orNever(key.last_used_at)}`),
       h("button", { type: "button", class: "danger", onclick: () => void revoke(), "aria-label": `Revoke ${key.name}` }, "Revoke"));
   };
 
@@ -105,4 +101,8 @@ export function apiKeysSection(ctx: Context): HTMLElement {
       h("button", { type: "submit", class: "primary" }, "Create a key")),
     created,
     problem);
+}
+
+function orNever(timestamp: string | null | undefined): string {
+  return timestamp ? when(timestamp) : "never";
 }

@@ -383,18 +383,23 @@ class Client:
 
 def media_files(song: SongDetail) -> dict[str, str]:
     """File name -> presigned URL for every file of a processed song: each take per format
-    (`song.<fmt>` for one take, `song-take<k>.<fmt>` for several), each stem
-    (`stem-<track>.<fmt>`) and the cover (`cover.png`)."""
+    (`song.<fmt>` for one take, `song-take<k>.<fmt>` for several) with its timed lyrics
+    (`song.lrc`, `song-take<k>.lrc`: vocal takes), each stem (`stem-<track>.<fmt>`, `mid` among
+    them), a transcription's MIDI file (`song.mid`) and the cover (`cover.png`)."""
     takes = song.takes or []
     files: dict[str, str] = {}
     if takes:
         for take in takes:
             name = "song" if len(takes) == 1 else f"song-take{take.take}"
             files.update({f"{name}.{fmt}": url for fmt, url in (take.audio_urls or {}).items()})
+            if take.lyrics_timing_url:
+                files[f"{name}.lrc"] = take.lyrics_timing_url
     else:
         files.update({f"song.{fmt}": url for fmt, url in (song.audio_urls or {}).items()})
     for track, by_format in (song.tracks or {}).items():
         files.update({f"stem-{track}.{fmt}": url for fmt, url in by_format.items()})
+    if song.midi_url:
+        files["song.mid"] = song.midi_url
     if song.cover_url:
         suffix = PurePosixPath(urlsplit(song.cover_url).path).suffix or ".png"
         files[f"cover{suffix}"] = song.cover_url

@@ -6,6 +6,7 @@ import functools
 import inspect
 import json
 import threading
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from ..client import Client
+from ..client import TERMINAL_STATUSES, Client
 from ..errors import SongClientError
 from ..models import JobStatus, SongDetail
 from . import batch as batch_mod
@@ -283,11 +284,15 @@ def _follow_and_save(
     except (KeyboardInterrupt, Interrupted):
         output.err.print(f"song {song.job_id} keeps rendering: `songs wait {song.job_id} -o {out_dir}`")
         raise
+    _save_finished(api, output, song, out_dir)
+
+
+def _save_finished(api: Client, output: Output, song: SongDetail, out_dir: Path) -> None:
+    """A finished song: its files saved into OUT_DIR/<id>/ and listed, or why it failed (exit 3)."""
     if song.status is not JobStatus.processed:
         _report(output, song, [])
         raise typer.Exit(ExitCode.SONG_FAILED)
-    files = _save(api, song, out_dir / song.job_id)
-    _report(output, song, files)
+    _report(output, song, _save(api, song, out_dir / song.job_id))
 
 
 def _report(output: Output, song: SongDetail, files: list[Path]) -> None:
@@ -373,7 +378,7 @@ def lyrics(
 
 
 @app.command()
-@_song_command(without=("duration", "bpm", "key"))
+@_song_command(without=("duration",))  # a cover is as long as its source
 def cover(
     ctx: typer.Context,
     file: Annotated[
@@ -457,9 +462,7 @@ def batch(
     if output.json_mode:
         output.json({"lines": [result.to_json() for result in results], "exit_code": int(code)})
     else:
-        counts: dict[str, int] = {}
-        for result in results:
-            counts[result.outcome] = counts.get(result.outcome, 0) + 1
+        counts = Counter(result.outcome for result in results)
         summary = ", ".join(f"{count} {outcome.replace('_', ' ')}" for outcome, count in counts.items())
         output.out.print(f"{len(results)} lines: {summary} ({options.output_dir})")
     raise typer.Exit(code)
@@ -567,17 +570,13 @@ def download(
     """Save every take, stem and the cover of a processed song into OUTPUT/<id>/."""
     with _client(ctx) as client:
         song = client.get_song(song_id)
-        if song.status in (JobStatus.failed, JobStatus.canceled):
-            _report(output, song, [])
-            raise typer.Exit(ExitCode.SONG_FAILED)
-        if song.status is not JobStatus.processed:
+        if song.status not in TERMINAL_STATUSES:
             raise CliError(
                 f"song {song_id} is {song.status.value}: no files yet (`songs wait {song_id}`)",
                 ExitCode.API_ERROR,
                 "SongNotReady",
             )
-        files = _save(client, song, output_dir / song.job_id)
-    _report(output, song, files)
+        _save_finished(client, output, song, output_dir)
 
 
 @app.command()
