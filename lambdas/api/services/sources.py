@@ -15,6 +15,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from lambdas.common.clock import utc_now
 from lambdas.common.errors import InvalidBody, ModeUnavailable, NotFound, SourceNotReady, SourceUnusable
 from lambdas.common.models import (
     MAX_RENDER_S,
@@ -29,7 +30,6 @@ from lambdas.common.models import (
     RepaintRequest,
     StemsRequest,
     TranscribeRequest,
-    utc_now,
 )
 from lambdas.common.observability import logger
 from lambdas.common.request_fields import BPM_MAX, BPM_MIN
