@@ -102,13 +102,9 @@ class TooManyPendingUploads(ServiceError):
 class PersonaQuotaExceeded(ServiceError):
     """The user keeps as many personas as allowed; deleting one makes room (409)."""
 
-    code = "PersonaQuotaExceeded"
-
 
 class PersonaInUse(ServiceError):
     """DELETE of a persona a queued or processing song is being sung with (409)."""
-
-    code = "PersonaInUse"
 
 
 class SessionRequired(ServiceError):

@@ -44,10 +44,7 @@ from lambdas.common.store.personas import PersonaStore
 
 from ..schemas import PersonaDetail, PersonaPage, PersonaSummary
 from . import reference_clip
-from .sources import SourceResolver
-
-# A window start a hair short of the minimum (rounding in a client) is still refused by the cut.
-_START_TOLERANCE_S = 0.05
+from .sources import END_TOLERANCE_S, SourceResolver
 
 
 @dataclass(frozen=True)
@@ -164,7 +161,7 @@ class PersonaService:
 
 
 def _check_window(start_s: float, source: JobSource) -> None:
-    if start_s + MIN_REFERENCE_S > source.duration_s + _START_TOLERANCE_S:
+    if start_s + MIN_REFERENCE_S > source.duration_s + END_TOLERANCE_S:
         most = max(0.0, source.duration_s - MIN_REFERENCE_S)
         raise InvalidBody(
             "the reference window does not fit the source",

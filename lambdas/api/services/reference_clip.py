@@ -59,6 +59,10 @@ def cut(path: Path, start_s: float) -> Clip:
     seconds = len(samples) / rate
     if seconds < MIN_REFERENCE_S:
         raise _too_short(seconds)
+    # A float file may hold NaN or infinity, which no check before this reads as wrong (NaN is not
+    # below the silence threshold): the model would be conditioned on them.
+    if not np.isfinite(samples).all():
+        raise ClipRefused(f"the {seconds:.1f} s from {start_s:g} s hold samples that are not numbers")
     if float(np.abs(samples).max()) < SILENT_PEAK:
         raise ClipRefused(
             f"the {seconds:.1f} s from {start_s:g} s are silent; choose a start where the voice is"

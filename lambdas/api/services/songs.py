@@ -11,6 +11,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from lambdas.common import media_keys
 from lambdas.common.business_metrics import BusinessMetrics
+from lambdas.common.clock import new_job_id
 from lambdas.common.errors import InsufficientCredits, JobStateConflict, ServiceUnavailable
 from lambdas.common.lifecycle import EventNotSent, LifecycleEvents
 from lambdas.common.models import (
@@ -23,7 +24,6 @@ from lambdas.common.models import (
     JobStatus,
     Reservation,
     SongRequest,
-    new_job_id,
     queued_job,
 )
 from lambdas.common.observability import logger

@@ -15,6 +15,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from lambdas.common.clock import utc_now
 from lambdas.common.errors import InvalidBody, ModeUnavailable, NotFound, SourceNotReady, SourceUnusable
 from lambdas.common.models import (
     MAX_RENDER_S,
@@ -29,7 +30,6 @@ from lambdas.common.models import (
     RepaintRequest,
     StemsRequest,
     TranscribeRequest,
-    utc_now,
 )
 from lambdas.common.observability import logger
 from lambdas.common.request_fields import BPM_MAX, BPM_MIN
@@ -39,8 +39,9 @@ from lambdas.common.store.uploads import UploadStore, sync_retention_tag
 from lambdas.common.transcription import best_audio_key
 from lambdas.common.uploads import UploadStatus
 
-# A window end a hair past the measured length (rounding in a client) is the end of the track.
-_END_TOLERANCE_S = 0.05
+# A window end a hair past the measured length (rounding in a client) is the end of the track
+# (a persona's window too: lambdas/api/services/personas.py).
+END_TOLERANCE_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -198,7 +199,7 @@ def check_against_source(request: AudioInRequest, source_s: float) -> None:
     """Windows and lengths that only make sense with the source's length known: 422 per field."""
     problems: list[dict[str, str]] = []
     if isinstance(request, RepaintRequest):
-        if request.end_s > source_s + _END_TOLERANCE_S:
+        if request.end_s > source_s + END_TOLERANCE_S:
             problems.append(_field("end_s", f"must be within the source, which is {source_s:.2f} s long"))
     elif isinstance(request, ExtendRequest) and source_s + request.add_s > MAX_RENDER_S:
         most = max(0.0, MAX_RENDER_S - source_s)

@@ -155,14 +155,20 @@ def set_clause(values: dict[str, Any], first: int = 0) -> tuple[str, dict[str, s
     return assignments, names, attr_values
 
 
-def query_all(table: Any, **query: Any) -> Iterator[dict[str, Any]]:
-    """Every item of a Query, page by page."""
+def query_pages(table: Any, **query: Any) -> Iterator[dict[str, Any]]:
+    """Every page of a Query (its answers, each with `Items` or, with Select COUNT, `Count`)."""
     while True:
         page = table.query(**query)
-        yield from page.get("Items", [])
+        yield page
         if "LastEvaluatedKey" not in page:
             return
         query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def query_all(table: Any, **query: Any) -> Iterator[dict[str, Any]]:
+    """Every item of a Query, page by page."""
+    for page in query_pages(table, **query):
+        yield from page.get("Items", [])
 
 
 def encode_page_token(key: dict[str, Any] | None) -> str | None:

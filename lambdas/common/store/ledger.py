@@ -20,6 +20,7 @@ import uuid
 from typing import Any
 
 from .. import aws
+from ..clock import utc_now
 from ..errors import ConcurrentRequests, InsufficientCredits, JobStateConflict
 from ..models import (
     ENDED_UNCHARGED,
@@ -30,7 +31,6 @@ from ..models import (
     JobStep,
     Reservation,
     User,
-    utc_now,
 )
 from ..observability import logger
 from .dynamo import transact, typed, typed_item

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from boto3.dynamodb.conditions import Key
 
 from ..contract import PERSONAS_BY_USER
 from ..personas import Persona
-from .dynamo import TableStore, owned, to_dynamo
+from .dynamo import TableStore, owned, query_pages, to_dynamo
 
 
 class PersonaStore(TableStore):
@@ -31,18 +29,13 @@ class PersonaStore(TableStore):
 
     def count_for_user(self, user_id: str) -> int:
         """How many personas the user keeps (the cap): a COUNT query, page by page."""
-        query: dict[str, Any] = {
-            "IndexName": PERSONAS_BY_USER.name,
-            "KeyConditionExpression": Key("user_id").eq(user_id),
-            "Select": "COUNT",
-        }
-        total = 0
-        while True:
-            page = self._table.query(**query)
-            total += int(page.get("Count", 0))
-            if "LastEvaluatedKey" not in page:
-                return total
-            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        pages = query_pages(
+            self._table,
+            IndexName=PERSONAS_BY_USER.name,
+            KeyConditionExpression=Key(PERSONAS_BY_USER.partition_key).eq(user_id),
+            Select="COUNT",
+        )
+        return sum(int(page.get("Count", 0)) for page in pages)
 
     def delete(self, persona_id: str, user_id: str) -> bool:
         """Delete the user's persona row; False when it is already gone."""

@@ -186,6 +186,18 @@ def test_silent_or_undecodable_windows_are_422(api, aws_env) -> None:
     assert "decoded" in error["message"]
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf], ids=["nan", "infinity"])
+def test_a_window_holding_samples_that_are_not_numbers_is_422(api, aws_env, bad) -> None:
+    # A float WAV may carry NaN or infinity; the upload check decodes it without reading its values.
+    samples = np.full((10 * SR, 2), 0.25, dtype=np.float32)
+    samples[SR, 0] = bad
+    buffer = io.BytesIO()
+    sf.write(buffer, samples, SR, format="WAV", subtype="FLOAT")
+    upload = ready_upload(aws_env, buffer.getvalue(), 10.0)
+    error = _refused(api, aws_env, {"upload_id": upload}, 422, "SourceUnusable")
+    assert "not numbers" in error["message"]
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [
