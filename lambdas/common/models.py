@@ -230,7 +230,8 @@ class StemsRequest(_AudioInOptions):
         default_factory=lambda: ["wav"],
         min_length=1,
         max_length=4,
-        json_schema_extra={"uniqueItems": True},
+        # `contains`: the schema states the validator's rule too (at least one audio format).
+        json_schema_extra={"uniqueItems": True, "contains": {"enum": list(get_args(AudioFormat))}},
         description='Audio formats of every track; "mid" adds each track transcribed to MIDI',
     )
     # One take only: extraction separates the source; takes would not differ.

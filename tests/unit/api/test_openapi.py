@@ -205,3 +205,11 @@ def test_the_persona_source_schema_accepts_what_the_api_accepts(spec, source, va
     except ValidationError:
         accepted = False
     assert accepted is valid
+
+
+@pytest.mark.parametrize(("formats", "valid"), [(["wav", "mid"], True), (["mp3"], True), (["mid"], False)])
+def test_the_stems_formats_schema_needs_an_audio_format_as_the_api_does(spec, formats, valid) -> None:
+    from jsonschema import Draft202012Validator
+
+    schema = {**spec, "$ref": "#/components/schemas/StemsRequest/properties/formats"}
+    assert Draft202012Validator(schema).is_valid(formats) is valid
