@@ -153,14 +153,13 @@ class LocalStack:
                 user_pool=cognito,
             )
         )
-        self._exit.enter_context(route_lambda_invokes(task_handlers(self.names, env)))
-        # The upload check invokes the upload analyzer (a function of the transcriber's image).
-        analyzer = {
-            self.names.function(contract.UPLOAD_ANALYZER): load(
-                contract.UPLOAD_ANALYZER, env[contract.UPLOAD_ANALYZER]
-            )
+        # The state machine's tasks, and the upload analyzer the upload check invokes (a function
+        # of the transcriber's image).
+        analyzer = self.names.function(contract.UPLOAD_ANALYZER)
+        invoked = task_handlers(self.names, env) | {
+            analyzer: load(contract.UPLOAD_ANALYZER, env[contract.UPLOAD_ANALYZER])
         }
-        self._exit.enter_context(route_lambda_invokes(analyzer))
+        self._exit.enter_context(route_lambda_invokes(invoked))
         self._exit.enter_context(atomic_transactions())
         # StopExecution (cancel) must end a token wait at once, as on AWS (see local/sfn_patches.py).
         self._exit.enter_context(stop_interrupts_waiting_tasks())

@@ -35,7 +35,7 @@ from .monitoring import MonitoredResources, Monitoring
 from .nag import acknowledge, logical_id, nag_env
 from .queues import consume
 from .storage import Storage
-from .transcription import Transcriber
+from .transcription import ImageFunction
 from .uploads import Uploads
 from .web import WebApp
 from .webhooks import LifecycleEvents
@@ -73,7 +73,9 @@ class SongServiceStack(Stack):
         CfnOutput(self, "InferenceBucketName", value=self.storage.inference_bucket.bucket_name)
 
         self.inference = self._add_inference_endpoint()
-        self.transcriber = Transcriber(self, "Transcriber", log_retention=self.log_retention)
+        self.transcriber = ImageFunction(
+            self, "Transcriber", name=contract.TRANSCRIBER, log_retention=self.log_retention
+        )
         self.workflow = self._add_generation_workflow()
         self.connect_workflow_to_endpoint()
         # The API and the uploads bucket allow the web app's origin, and the app's CSP names the
@@ -394,10 +396,7 @@ class SongServiceStack(Stack):
             # The zip functions and the image's: an analyzer that keeps failing leaves every upload
             # without its analysis, which no request would report.
             functions={name: function.function for name, function in self.functions.items()}
-            | {
-                contract.TRANSCRIBER: self.transcriber.function,
-                contract.UPLOAD_ANALYZER: self.uploads.analyzer.function,
-            },
+            | {image.name: image.function for image in (self.transcriber, self.uploads.analyzer)},
             tables={
                 "jobs": self.data.jobs_table,
                 "users": self.data.users_table,

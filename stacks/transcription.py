@@ -6,9 +6,11 @@
   invokes once it has accepted a file.
 
 The stack gives each its environment and grants each exactly the objects it reads and writes
-(SongServiceStack.connect_transcriber, Uploads.connect_analyzer)."""
+(SongServiceStack.grant_source_reads, Uploads._analyzer)."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from aws_cdk import Duration, IgnoreMode, RemovalPolicy, Size
 from aws_cdk import aws_ecr_assets as ecr_assets
@@ -51,57 +53,75 @@ def image_code(handler: str) -> lambda_.DockerImageCode:
     )
 
 
+@dataclass(frozen=True)
+class ImageFunctionSpec:
+    """What sets one of the image's functions apart: its CMD, its description and its sizes."""
+
+    handler: str
+    description: str
+    memory_mb: int
+    timeout_s: int
+    ephemeral_mb: int
+
+
+# The image's functions by their contract names (as ServiceFunction's are by their package).
+IMAGE_FUNCTIONS = {
+    contract.TRANSCRIBER: ImageFunctionSpec(
+        handler=contract.TRANSCRIBER_HANDLER,
+        description="workflow: transcribe audio to MIDI (basic-pitch, CPU)",
+        memory_mb=contract.TRANSCRIBER_MEMORY_MB,
+        timeout_s=contract.TRANSCRIBER_TIMEOUT_S,
+        ephemeral_mb=contract.TRANSCRIBER_EPHEMERAL_MB,
+    ),
+    # Reads uploads only (Uploads grants it GetObject on the uploads prefix).
+    contract.UPLOAD_ANALYZER: ImageFunctionSpec(
+        handler=contract.UPLOAD_ANALYZER_HANDLER,
+        description="upload check: measure an upload's loudness, tempo and key (CPU)",
+        memory_mb=contract.UPLOAD_ANALYZER_MEMORY_MB,
+        timeout_s=contract.UPLOAD_ANALYZER_TIMEOUT_S,
+        ephemeral_mb=contract.UPLOAD_ANALYZER_EPHEMERAL_MB,
+    ),
+}
+
+
 class ImageFunction(Construct):
-    """A function of the image with its own role and log group (JSON logs, as the zip functions').
-    Attributes: function (DockerImageFunction), role, log_group."""
+    """The image's function `name` (IMAGE_FUNCTIONS) with its own role and log group (JSON logs, as
+    the zip functions'). Attributes: name, function (DockerImageFunction), role, log_group."""
 
     def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        log_retention: logs.RetentionDays,
-        handler: str,
-        description: str,
-        memory_mb: int,
-        timeout_s: int,
-        ephemeral_mb: int,
+        self, scope: Construct, construct_id: str, *, name: str, log_retention: logs.RetentionDays
     ) -> None:
         super().__init__(scope, construct_id)
+        spec = IMAGE_FUNCTIONS[name]
+        self.name = name
         self.log_group = logs.LogGroup(
             self, "Logs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY
         )
         self.role = iam.Role(
-            self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"), description=description
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=spec.description,
         )
         self.function = lambda_.DockerImageFunction(
             self,
             "Function",
-            description=description,
-            code=image_code(handler),
+            description=spec.description,
+            code=image_code(spec.handler),
             architecture=lambda_.Architecture.X86_64,
             role=self.role,
-            memory_size=memory_mb,
-            timeout=Duration.seconds(timeout_s),
-            ephemeral_storage_size=Size.mebibytes(ephemeral_mb),
+            memory_size=spec.memory_mb,
+            timeout=Duration.seconds(spec.timeout_s),
+            ephemeral_storage_size=Size.mebibytes(spec.ephemeral_mb),
             tracing=lambda_.Tracing.ACTIVE,
             logging_format=lambda_.LoggingFormat.JSON,
             log_group=self.log_group,
         )
         grant_logs_and_traces(self.role, self.log_group)
 
-    def allow_reading(self, bucket: s3.IBucket, prefix: str) -> None:
-        """GetObject on the prefix, and ListBucket on it so a deleted source reads as missing (404,
-        SourceMissing) rather than denied (403)."""
-        allow_objects(self.role, bucket, prefix, "s3:GetObject")
-        allow_list(self.role, bucket, prefix)
-        self._acknowledge_prefix(bucket, prefix)
-
-    def allow_writing(self, bucket: s3.IBucket, prefix: str) -> None:
-        allow_objects(self.role, bucket, prefix, "s3:PutObject")
-        self._acknowledge_prefix(bucket, prefix)
-
-    def _acknowledge_prefix(self, bucket: s3.IBucket, prefix: str) -> None:
+    def allow_objects(self, bucket: s3.IBucket, prefix: str, *actions: str) -> None:
+        """`actions` on the objects under `prefix` of `bucket`, with cdk-nag's acknowledgement."""
+        allow_objects(self.role, bucket, prefix, *actions)
         acknowledge(
             self.role,
             "AwsSolutions-IAM5",
@@ -110,32 +130,11 @@ class ImageFunction(Construct):
             f"Resource::<{logical_id(bucket.node.default_child)}.Arn>/{prefix}*",
         )
 
+    def allow_reading(self, bucket: s3.IBucket, prefix: str) -> None:
+        """GetObject on the prefix, and ListBucket on it so a deleted source reads as missing (404,
+        SourceMissing) rather than denied (403)."""
+        self.allow_objects(bucket, prefix, "s3:GetObject")
+        allow_list(self.role, bucket, prefix)
 
-class Transcriber(ImageFunction):
-    def __init__(self, scope: Construct, construct_id: str, *, log_retention: logs.RetentionDays) -> None:
-        super().__init__(
-            scope,
-            construct_id,
-            log_retention=log_retention,
-            handler=contract.TRANSCRIBER_HANDLER,
-            description="workflow: transcribe audio to MIDI (basic-pitch, CPU)",
-            memory_mb=contract.TRANSCRIBER_MEMORY_MB,
-            timeout_s=contract.TRANSCRIBER_TIMEOUT_S,
-            ephemeral_mb=contract.TRANSCRIBER_EPHEMERAL_MB,
-        )
-
-
-class UploadAnalyzer(ImageFunction):
-    """Reads uploads only (Uploads grants it GetObject and ListBucket on the uploads prefix)."""
-
-    def __init__(self, scope: Construct, construct_id: str, *, log_retention: logs.RetentionDays) -> None:
-        super().__init__(
-            scope,
-            construct_id,
-            log_retention=log_retention,
-            handler=contract.UPLOAD_ANALYZER_HANDLER,
-            description="upload check: measure an upload's loudness, tempo and key (CPU)",
-            memory_mb=contract.UPLOAD_ANALYZER_MEMORY_MB,
-            timeout_s=contract.UPLOAD_ANALYZER_TIMEOUT_S,
-            ephemeral_mb=contract.UPLOAD_ANALYZER_EPHEMERAL_MB,
-        )
+    def allow_writing(self, bucket: s3.IBucket, prefix: str) -> None:
+        self.allow_objects(bucket, prefix, "s3:PutObject")

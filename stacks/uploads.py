@@ -35,7 +35,7 @@ from .nag import acknowledge, logical_id
 from .queues import consumed_queue, consumer_function, dead_letter_queue
 from .removal import kept, kept_always
 from .storage import private_bucket
-from .transcription import UploadAnalyzer
+from .transcription import ImageFunction
 
 # Built by `make audio-layer` (part of `make install`) from layers/audio/requirements.txt.
 AUDIO_LAYER_DIR = layer_dir("audio")
@@ -45,7 +45,7 @@ NOTIFICATIONS_HANDLER_ID = "BucketNotificationsHandler050a0587b7544547bf325f094a
 
 class Uploads(Construct):
     """Attributes: bucket, browser_origins, table, queue, dlq, check (ServiceFunction), layer,
-    analyzer (UploadAnalyzer)."""
+    analyzer (ImageFunction)."""
 
     def __init__(
         self,
@@ -102,15 +102,10 @@ class Uploads(Construct):
     def _analyzer(self, kit: FunctionKit) -> None:
         """Loudness, tempo and key of each accepted upload: a function of the transcriber's image
         (librosa and scipy do not fit a zip function), invoked by the check and nothing else."""
-        self.analyzer = UploadAnalyzer(self, "Analyzer", log_retention=kit.log_retention)
-        allow_objects(self.analyzer.role, self.bucket, UPLOADS_PREFIX, "s3:GetObject")
-        acknowledge(
-            self.analyzer.role,
-            "AwsSolutions-IAM5",
-            "Uploads are per user (uploads/{user_id}/{upload_id}), named at runtime; the analyzer reads "
-            "only objects under that prefix.",
-            f"Resource::<{logical_id(self.bucket.node.default_child)}.Arn>/{UPLOADS_PREFIX}*",
+        self.analyzer = ImageFunction(
+            self, "Analyzer", name=contract.UPLOAD_ANALYZER, log_retention=kit.log_retention
         )
+        self.analyzer.allow_objects(self.bucket, UPLOADS_PREFIX, "s3:GetObject")
         # Exactly the function (not its versions, `:*`, as CDK's grant_invoke would add).
         self.check.role.add_to_principal_policy(
             iam.PolicyStatement(

@@ -35,18 +35,17 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from lambdas.common import contract
 from local.iam.requests import IamRequest, Scope, iam_requests, presigned_post_requests
 from local.paths import REPO_ROOT
 
 HANDLERS_DIR = REPO_ROOT / "lambdas"
 # The transcriber's image (lambda_images/transcribe): its handler modules (the transcriber's, the
-# upload analyzer's) and the names the CMDs (and the CDK app's ImageConfig) give them.
-_IMAGE_PACKAGE = REPO_ROOT / "lambda_images" / "transcribe" / "transcriber"
-TRANSCRIBER_HANDLER_FILE = _IMAGE_PACKAGE / "handler.py"
-TRANSCRIBER_HANDLER = "transcriber.handler.lambda_handler"
+# upload analyzer's) by the names the CMDs (and the CDK app's ImageConfig) give them.
+_IMAGE_DIR = REPO_ROOT / "lambda_images" / "transcribe"
 IMAGE_HANDLERS = {
-    TRANSCRIBER_HANDLER_FILE: TRANSCRIBER_HANDLER,
-    _IMAGE_PACKAGE / "analyzer.py": "transcriber.analyzer.lambda_handler",
+    _IMAGE_DIR / f"{handler.rpartition('.')[0].replace('.', '/')}.py": handler
+    for handler in (contract.TRANSCRIBER_HANDLER, contract.UPLOAD_ANALYZER_HANDLER)
 }
 # Environment variables that name resources (JOBS_TABLE_NAME, STATE_MACHINE_ARN, ...): their values
 # tie the names a call uses to the template's resources (check.py).

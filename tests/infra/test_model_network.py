@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from lambdas.common.contract import PERSONAS_PREFIX
+
 from .conftest import synth
 
 Resources = dict[str, dict[str, Any]]
@@ -161,20 +163,23 @@ def _bucket_of(resource: Any) -> str:
     return resource["Fn::GetAtt"][0]
 
 
-def test_every_bucket_the_role_may_use_is_reachable(staged: Resources) -> None:
+def test_every_prefix_the_role_may_use_is_reachable(staged: Resources) -> None:
+    """The endpoint's policy admits each grant at its own resource (the prefix, not only the
+    bucket): a prefix granted in IAM but missing from the endpoint (e.g. the persona clips beside
+    the songs in the media bucket) is denied on AWS, which moto does not model."""
     ((_, endpoint),) = [
         (k, e) for k, e in _of_type(staged, "AWS::EC2::VPCEndpoint").items() if _is_gateway(e)
     ]
-    reachable: dict[str, set[str]] = {}
-    for statement in endpoint["Properties"]["PolicyDocument"]["Statement"]:
-        for resource in _as_list(statement["Resource"]):
-            reachable.setdefault(_bucket_of(resource), set()).update(_as_list(statement["Action"]))
-    grants = _role_s3_grants(staged)
-    assert {_bucket_of(r) for _, r in grants} >= {"model-bucket"}
-    for action, resource in grants:
-        assert action in reachable.get(_bucket_of(resource), set()), (
-            f"the S3 endpoint blocks {action} on {resource}"
-        )
+    reachable = {
+        (action, json.dumps(resource, sort_keys=True))
+        for statement in endpoint["Properties"]["PolicyDocument"]["Statement"]
+        for action in _as_list(statement["Action"])
+        for resource in _as_list(statement["Resource"])
+    }
+    grants = {(action, json.dumps(resource, sort_keys=True)) for action, resource in _role_s3_grants(staged)}
+    assert {_bucket_of(r) for _, r in _role_s3_grants(staged)} >= {"model-bucket"}
+    assert any(PERSONAS_PREFIX in resource for _, resource in grants)
+    assert grants - reachable == set()
 
 
 def test_sagemaker_may_attach_the_network_interfaces(template_json: dict) -> None:

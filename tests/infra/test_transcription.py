@@ -117,10 +117,10 @@ def _transcriber_image_hash() -> str:
     from aws_cdk import App, Stack
     from aws_cdk import aws_logs as logs
 
-    from stacks.transcription import Transcriber
+    from stacks.transcription import ImageFunction
 
     stack = Stack(App(), "ImageHash")
-    Transcriber(stack, "Transcriber", log_retention=logs.RetentionDays.ONE_WEEK)
+    ImageFunction(stack, "Transcriber", name=contract.TRANSCRIBER, log_retention=logs.RetentionDays.ONE_WEEK)
     (resource,) = Template.from_stack(stack).find_resources("AWS::Lambda::Function").values()
     return json.dumps(resource["Properties"]["Code"]["ImageUri"])  # its tag is the asset's hash
 
