@@ -112,7 +112,9 @@ def _check_shape(sample_rate: int, channels: int) -> None:
 
 
 def _decode(path: Path, sample_rate: int, max_duration_s: float) -> int:
-    """Frames decoded; stops early once past the limit. A decode error is a damaged file."""
+    """Frames decoded; stops early once past the limit. A decode error is a damaged file, and so is
+    a float file holding NaN or infinite samples (they would reach the model and the meters)."""
+    import numpy as np
     import soundfile as sf
 
     limit = int((max_duration_s + 1) * sample_rate)
@@ -123,6 +125,12 @@ def _decode(path: Path, sample_rate: int, max_duration_s: float) -> int:
                 block = audio.read(_BLOCK_FRAMES, dtype="float32", always_2d=True)
                 if len(block) == 0 or frames > limit:
                     break
+                if not np.isfinite(block).all():
+                    raise Rejected(
+                        "DamagedAudio",
+                        f"the audio holds samples that are not numbers (NaN or infinite) after "
+                        f"{clock(frames / sample_rate)}; the file is damaged",
+                    )
                 frames += len(block)
     except (sf.LibsndfileError, RuntimeError):
         raise Rejected(

@@ -309,3 +309,22 @@ def test_a_rejected_file_is_never_analyzed(aws_env) -> None:
     with route_lambda_invokes({_analyzer_name(): lambda event, context: calls.append(event)}):
         assert _check().check(upload.key) == "rejected"
     assert calls == []
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_a_float_file_with_samples_that_are_not_numbers_is_rejected(aws_env, bad) -> None:
+    """Such a file decodes (libsndfile reads floats as they are) but would feed the model NaN."""
+    import io
+
+    import numpy as np
+    import soundfile as sf
+
+    data = np.full((48_000 * 2, 2), 0.1, dtype=np.float32)
+    data[60_000] = bad
+    buffer = io.BytesIO()
+    sf.write(buffer, data, 48_000, format="WAV", subtype="FLOAT")
+    upload = land(aws_env, buffer.getvalue(), "audio/wav")
+    assert _check().check(upload.key) == "rejected"
+    row = factories.uploads().find(upload.upload_id)
+    assert row.error.code == "DamagedAudio" and "not numbers" in row.error.message
+    assert not _exists(aws_env, upload.key)
