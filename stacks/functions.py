@@ -19,7 +19,9 @@ RUNTIME = lambda_.Runtime.PYTHON_3_12
 # The asset is the repository filtered down to the `lambdas` package, so handlers are addressed
 # as `lambdas.<function>.handler.lambda_handler` both on AWS and in tests.
 # "*" does not match dot-files: ".*" keeps .git, .venv, .local (stack.json) and the like out.
-ASSET_EXCLUDES = ["*", ".*", "!lambdas", "!lambdas/**", "**/__pycache__", "**/*.pyc"]
+# Bytecode that a local run leaves behind never ships, nor changes an asset's hash between two synths.
+BYTECODE = ["**/__pycache__", "**/*.pyc"]
+ASSET_EXCLUDES = ["*", ".*", "!lambdas", "!lambdas/**", *BYTECODE]
 
 
 def layer_dir(name: str) -> Path:
@@ -32,7 +34,7 @@ def python_layer(scope: Construct, construct_id: str, name: str, description: st
     return lambda_.LayerVersion(
         scope,
         construct_id,
-        code=lambda_.Code.from_asset(str(layer_dir(name))),
+        code=lambda_.Code.from_asset(str(layer_dir(name)), exclude=BYTECODE),
         compatible_runtimes=[RUNTIME],
         compatible_architectures=[lambda_.Architecture.X86_64],
         description=description,

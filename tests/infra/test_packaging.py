@@ -9,6 +9,8 @@ import tomllib
 from importlib.metadata import distributions
 from pathlib import Path
 
+import pytest
+from aws_cdk.assertions import Template
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
@@ -111,11 +113,42 @@ def test_the_signing_layer_alone_serves_the_signer() -> None:
         "print(signing.signature('whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', 'msg_p5jXN8AQM9LWM0D4loKWxJek',"
         " 1614265330, b'{\"test\": 2432232314}'))\n"
     )
-    run = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True)
+    # -I ignores PYTHONDONTWRITEBYTECODE: -B keeps this run's bytecode out of the layer's folder.
+    run = subprocess.run([sys.executable, "-I", "-S", "-B", "-c", code], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     library, signature = run.stdout.split()
     assert Path(library).is_relative_to(layer)
     assert signature == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+
+
+def _layer_asset_key(name: str) -> str:
+    from aws_cdk import App, Stack
+
+    from stacks.functions import python_layer
+
+    stack = Stack(App(), "LayerHash")
+    python_layer(stack, "Layer", name, "bytecode check")
+    (layer,) = Template.from_stack(stack).find_resources("AWS::Lambda::LayerVersion").values()
+    return layer["Properties"]["Content"]["S3Key"]  # the asset's hash
+
+
+@pytest.mark.parametrize("layer_dir", LAYER_DIRS.values(), ids=LAYER_DIRS.keys())
+def test_a_layers_hash_ignores_python_bytecode(layer_dir: Path) -> None:
+    """Importing a layer's packages outside `make` (or with -I) leaves bytecode in its folder: it
+    must not ship nor change the asset's hash (CI's CLI synth runs before the tests)."""
+    before = _layer_asset_key(layer_dir.name)
+    package = next(p for p in (layer_dir / "python").iterdir() if p.is_dir() and not p.name.endswith("-info"))
+    cache = package / "__pycache__"
+    made = not cache.exists()
+    stray = cache / "stray_test_only.cpython-312.pyc"
+    cache.mkdir(exist_ok=True)
+    stray.write_bytes(b"bytecode")
+    try:
+        assert _layer_asset_key(layer_dir.name) == before
+    finally:
+        stray.unlink()
+        if made:
+            cache.rmdir()
 
 
 def test_the_signing_layer_pins_what_the_tests_run() -> None:
