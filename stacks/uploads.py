@@ -12,7 +12,8 @@ Permissions that cross services, as AWS checks them:
   s3:PutObjectTagging (the form sets the retention tag) on `uploads/*`; the stack grants them.
 - Check -> analyzer: the check's role may lambda:InvokeFunction on exactly the analyzer's ARN (an
   identity policy suffices within one account); the analyzer's role may s3:GetObject under
-  `uploads/` only (the bucket is SSE-S3: no key policy to grant).
+  `uploads/` only, and s3:ListBucket on that prefix so an upload deleted meanwhile reads as missing
+  (404) rather than denied (403). The bucket is SSE-S3: no key policy to grant.
 """
 
 from __future__ import annotations
@@ -105,7 +106,7 @@ class Uploads(Construct):
         self.analyzer = ImageFunction(
             self, "Analyzer", name=contract.UPLOAD_ANALYZER, log_retention=kit.log_retention
         )
-        self.analyzer.allow_objects(self.bucket, UPLOADS_PREFIX, "s3:GetObject")
+        self.analyzer.allow_reading(self.bucket, UPLOADS_PREFIX)
         # Exactly the function (not its versions, `:*`, as CDK's grant_invoke would add).
         self.check.role.add_to_principal_policy(
             iam.PolicyStatement(

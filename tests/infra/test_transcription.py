@@ -200,10 +200,14 @@ def test_the_upload_analyzers_environment_is_exactly_what_its_settings_read(temp
 def test_the_upload_analyzer_reads_uploads_only(template_json: dict) -> None:
     statements = _policy_statements(template_json, "UploadsAnalyzerRole")
     objects = [s for s in statements if not all(a.startswith(("logs:", "xray:")) for a in _actions([s]))]
-    (read,) = objects
+    read, listing = sorted(objects, key=lambda s: sorted(_actions([s])))
     assert _actions([read]) == {"s3:GetObject"}
     uploads = _logical_id(template_json, "AWS::S3::Bucket", "UploadsBucket")
     assert read["Resource"] == {"Fn::Join": ["", [{"Fn::GetAtt": [uploads, "Arn"]}, "/uploads/*"]]}
+    # An upload deleted meanwhile reads as missing (404), not denied: ListBucket on its prefix only.
+    assert _actions([listing]) == {"s3:ListBucket"}
+    assert listing["Resource"] == {"Fn::GetAtt": [uploads, "Arn"]}
+    assert listing["Condition"]["StringLike"]["s3:prefix"] == ["uploads/*"]
 
 
 def test_only_the_upload_check_invokes_the_analyzer_and_on_exactly_that_function(template_json: dict) -> None:
