@@ -3,12 +3,15 @@ song_model/analysis.py and scoring.py; docs/container.md, Measuring)."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class TakeAnalysis(BaseModel):
     """What was measured on a delivered take or a ready upload (the container's song_model/analysis.py,
     which the upload analyzer runs too); null where it could not be measured (silence, under 0.4 s)."""
+
+    # Finite numbers only: JSON's NaN and Infinity parse as floats, which DynamoDB cannot store.
+    model_config = ConfigDict(allow_inf_nan=False)
 
     duration_s: float
     loudness_lufs: float | None = Field(None, description="Integrated loudness, LUFS (BS.1770-4)")
@@ -20,6 +23,9 @@ class TakeAnalysis(BaseModel):
 
 class TakeScores(BaseModel):
     """A take's quality scores (docs/container.md, Measuring); null where not measured."""
+
+    # As TakeAnalysis: a NaN score would be stored nowhere.
+    model_config = ConfigDict(allow_inf_nan=False)
 
     text_audio: float | None = Field(None, description="CLAP cosine between the take and its style prompt")
     lyrics_accuracy: float | None = Field(

@@ -280,6 +280,9 @@ def _failing(error: Exception):
         _failing(TimeoutError("Task timed out after 120.00 seconds")),
         _failing(MemoryError()),
         lambda event, context: {"analysis": {"bpm": "fast"}},  # an answer that is not an analysis
+        # JSON's Infinity and NaN parse as floats, which DynamoDB cannot store: not an analysis.
+        lambda event, context: {"analysis": {"duration_s": 1.0, "loudness_lufs": float("-inf")}},
+        lambda event, context: {"analysis": {"duration_s": 1.0, "bpm": float("nan")}},
         lambda event, context: None,
     ],
 )
