@@ -10,6 +10,7 @@ The source also gives a cover, repaint or extend its default tempo and key (`sou
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,7 +33,7 @@ from lambdas.common.models import (
     TranscribeRequest,
 )
 from lambdas.common.observability import logger
-from lambdas.common.request_fields import BPM_MAX, BPM_MIN
+from lambdas.common.request_fields import BPM_MAX, BPM_MIN, KEY_PATTERN
 from lambdas.common.store.jobs import JobStore
 from lambdas.common.store.objects import MediaBucket, UploadsBucket
 from lambdas.common.store.uploads import UploadStore, sync_retention_tag
@@ -138,7 +139,7 @@ class SourceResolver:
             key=upload.key,
             duration_s=upload.duration_s,
             bpm=_usable_bpm(analysis.bpm if analysis else None),
-            musical_key=analysis.key if analysis else None,
+            musical_key=_usable_key(analysis.key if analysis else None),
         )
 
     def _song(self, user_id: str, song_id: str, take: int = 1, *, stems_allowed: bool = False) -> JobSource:
@@ -234,7 +235,7 @@ def _song_tempo_and_key(job: Job) -> tuple[int | None, str | None]:
     best = next((t for t in job.result.takes if t.rank == 1), None)
     measured = best.analysis if best else None
     bpm = job.request.get("bpm") or _usable_bpm(measured.bpm if measured else None)
-    return bpm, job.request.get("key") or (measured.key if measured else None)
+    return bpm, job.request.get("key") or _usable_key(measured.key if measured else None)
 
 
 def _usable_bpm(measured: float | None) -> int | None:
@@ -243,6 +244,12 @@ def _usable_bpm(measured: float | None) -> int | None:
         return None
     bpm = round(measured)
     return bpm if BPM_MIN <= bpm <= BPM_MAX else None
+
+
+def _usable_key(measured: str | None) -> str | None:
+    """A measured key as a request's key (the request's own spelling, KEY_PATTERN), or None: the
+    container refuses any other, after the credits are reserved."""
+    return measured if measured is not None and re.fullmatch(KEY_PATTERN, measured) else None
 
 
 def rendered_duration_s(request: AudioInRequest, source: JobSource) -> float:

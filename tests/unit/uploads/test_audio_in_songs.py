@@ -323,8 +323,14 @@ def test_the_request_wins_over_the_uploads_analysis(api, aws_env) -> None:
 
 
 def test_nothing_measured_adds_nothing(api, aws_env) -> None:
-    """No analysis, or a tempo or key the analysis could not find (or outside the accepted range)."""
-    for analysis in (None, _analysis(bpm=None, key=None), _analysis(bpm=340.2, key=None)):
+    """No analysis, or a tempo or key the analysis could not find (or outside what a request may
+    ask: a tempo out of range, a key spelled otherwise, which the container would refuse)."""
+    for analysis in (
+        None,
+        _analysis(bpm=None, key=None),
+        _analysis(bpm=340.2, key=None),
+        _analysis(bpm=None, key="F-sharp minor"),
+    ):
         upload_id = ready_upload(aws_env, analysis=analysis)
         created = api.post_song(body("cover", {"upload_id": upload_id}))
         assert created.status == 202, created.body
