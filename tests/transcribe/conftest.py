@@ -41,11 +41,13 @@ def melody(
     return out.astype(np.float32)
 
 
-def encode(samples: np.ndarray, rate: int, fmt: str = "WAV", channels: int = 1) -> bytes:
+def encode(
+    samples: np.ndarray, rate: int, fmt: str = "WAV", channels: int = 1, subtype: str = "PCM_16"
+) -> bytes:
     if channels > 1:
         samples = np.stack([samples * (1 - 0.1 * c) for c in range(channels)], axis=1)
     buffer = io.BytesIO()
-    sf.write(buffer, samples, rate, format=fmt, subtype="PCM_16")
+    sf.write(buffer, samples, rate, format=fmt, subtype=subtype)
     return buffer.getvalue()
 
 

@@ -115,6 +115,17 @@ def test_a_damaged_track_is_refused_where_it_stops_decoding(tmp_path: Path) -> N
         transcribe_file(_file(tmp_path, bytes(data)))
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+@pytest.mark.parametrize("mono", [True, False], ids=["transcriber", "analyzer"])
+def test_a_float_track_with_samples_that_are_not_numbers_is_refused(tmp_path: Path, bad, mono) -> None:
+    """The upload check refuses such a file, but songs and older uploads reach the decoder too."""
+    samples = melody([(0.0, 1.0, [69])], 16_000, 1.0)
+    samples[8_000:8_010] = bad
+    path = _file(tmp_path, encode(samples, 16_000, subtype="FLOAT"))
+    with pytest.raises(AudioRejected, match=r"not numbers \(NaN or infinite\) after 0\.0 s"):
+        audio.decode(path, 48_000, mono=mono)
+
+
 def test_decoding_mixes_to_mono_at_the_model_rate(tmp_path: Path) -> None:
     path = _file(tmp_path, encode(melody([(0.0, 1.0, [69])], 48_000, 1.0), 48_000, channels=2))
     samples = audio.decode_mono(path, 22_050)

@@ -64,6 +64,11 @@ def _read(track: sf.SoundFile, rate: int, max_duration_s: float, mono: bool) -> 
             raise AudioRejected(
                 f"the audio stops decoding after {decoded / track.samplerate:.1f} s; the file is damaged"
             ) from None
+        if not np.isfinite(block).all():  # a float file may hold them; the meters and resampler cannot
+            raise AudioRejected(
+                f"the audio holds samples that are not numbers (NaN or infinite) after "
+                f"{decoded / track.samplerate:.1f} s; the file is damaged"
+            )
         decoded += len(block)
         if decoded > limit:
             raise _too_long(decoded / track.samplerate, max_duration_s)
