@@ -104,7 +104,6 @@ def test_measure_bench(tmp_path) -> None:
     # A take's cost is what the container runs for it: the meters mastering already ran are apart.
     assert set(one["steps"]) == {"master", "downmix_22k", "tempo", "key"}
     assert set(one["meters_alone"]) == {"loudness", "true_peak"}
-    assert one["wall_s"] == pytest.approx(sum(step["wall_s"] for step in one["steps"].values()), abs=0.011)
 
 
 def test_quality_bench(tmp_path) -> None:

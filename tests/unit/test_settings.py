@@ -8,9 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from lambdas.common import business_metrics, contract
+from lambdas.common import contract
 from lambdas.common.clock import utc_timestamp
-from lambdas.common.models import SONG_MODES
 from lambdas.common.settings import (
     FUNCTION_SETTINGS,
     AcquireSlotSettings,
@@ -42,11 +41,6 @@ def test_queue_horizon_is_the_execution_timeout_ago() -> None:
     horizon = user_queue(settings).horizon()
     after = utc_timestamp(datetime.now(UTC) - timedelta(hours=1))
     assert before <= horizon <= after and horizon.endswith("Z")
-
-
-def test_metric_modes_are_the_request_modes() -> None:
-    # business_metrics keeps its own copy so the CDK app can import it without pydantic.
-    assert business_metrics.MODES == SONG_MODES
 
 
 def test_a_missing_variable_is_named_before_any_aws_call(monkeypatch: pytest.MonkeyPatch) -> None:
