@@ -35,7 +35,16 @@ from local.paths import REPO_ROOT
 SCOPE = Scope(REGION, ACCOUNT)
 RECORDER = install(CallRecorder(SCOPE))
 # What the CDK app is built from: a cdk.out older than any of these is not the current template.
-APP_SOURCES = ("app.py", "cdk.json", "cdk.context.json", "stacks", "statemachines")
+# lambdas/common holds the contract (names, timeouts, each function's environment) the stack reads.
+APP_SOURCES = (
+    "app.py",
+    "cdk.json",
+    "cdk.context.json",
+    "stacks",
+    "statemachines",
+    "lambdas/common",
+    "lambda_images/transcribe/Dockerfile.dockerignore",
+)
 
 
 @dataclass
