@@ -15,12 +15,21 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
 from lambdas.common import aws
+from lambdas.common.contract import UPLOAD_ANALYZER_TIMEOUT_S
 from lambdas.common.measurements import TakeAnalysis
 from lambdas.common.observability import logger
+
+# Wait as long as the analyzer may run (its timeout, a cold start's init before it, a margin), once:
+# a retry after a read timeout would run it again past the check's own timeout, and the analysis is
+# best-effort (the upload is ready without it).
+INVOKE_CONFIG = Config(
+    read_timeout=UPLOAD_ANALYZER_TIMEOUT_S + 30, retries={"mode": "standard", "total_max_attempts": 1}
+)
 
 
 @dataclass(frozen=True)
@@ -30,7 +39,7 @@ class UploadAnalyzer:
     def analyze(self, key: str) -> TakeAnalysis | None:
         """The analysis of the upload at `key`, or None when it could not be made."""
         try:
-            response = aws.client("lambda").invoke(
+            response = aws.client("lambda", INVOKE_CONFIG).invoke(
                 FunctionName=self.function_name,
                 InvocationType="RequestResponse",
                 Payload=json.dumps({"key": key}).encode(),

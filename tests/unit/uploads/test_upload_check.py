@@ -331,3 +331,16 @@ def test_a_float_file_with_samples_that_are_not_numbers_is_rejected(aws_env, bad
     row = factories.uploads().find(upload.upload_id)
     assert row.error.code == "DamagedAudio" and "not numbers" in row.error.message
     assert not _exists(aws_env, upload.key)
+
+
+def test_the_analyzer_is_invoked_once_and_waited_for_past_its_cold_start(aws_env) -> None:
+    """The SDK's read timeout covers the analyzer's timeout and Lambda's init (up to 10 s) before
+    it, and ends before the check's own timeout; no retry runs the analysis twice."""
+    from lambdas.common import aws, contract
+    from lambdas.upload_check.analysis import INVOKE_CONFIG
+
+    config = aws.client("lambda", INVOKE_CONFIG).meta.config
+    assert config.read_timeout > contract.UPLOAD_ANALYZER_TIMEOUT_S + 10
+    assert config.read_timeout < contract.UPLOAD_CHECK.function_timeout_s
+    assert config.retries["total_max_attempts"] == 1
+    assert aws.client("lambda").meta.config.read_timeout == 60  # other calls keep boto3's default
