@@ -18,20 +18,14 @@ from typing import Any
 from lambdas.common import contract
 from local.cognito import CognitoSettings
 from local.lambda_context import Handler
-from local.paths import REPO_ROOT
+from local.paths import MEASURING_DIR, TRANSCRIBE_IMAGE_DIR
 from local.resources import ResourceNames
 from stacks.config import ServiceConfig
 
-# The transcriber and the upload analyzer are a container image of their own
-# (lambda_images/transcribe): their package `transcriber` is imported from that folder, as the
-# image's CMD names it, and the measuring module `song_model.analysis` from the model container's
-# folder, which the image's Dockerfile copies it from.
-TRANSCRIBE_IMAGE_DIR = REPO_ROOT / "lambda_images" / "transcribe"
-MEASURING_DIR = REPO_ROOT / "sagemaker_containers" / "music"
-IMAGE_HANDLERS = {
-    contract.TRANSCRIBER: contract.TRANSCRIBER_HANDLER,
-    contract.UPLOAD_ANALYZER: contract.UPLOAD_ANALYZER_HANDLER,
-}
+# The transcriber and the upload analyzer are a container image of their own: their package
+# `transcriber` is imported from its folder, as the image's CMD names it, and the measuring module
+# from the model container's folder, which the image's Dockerfile copies it from.
+IMAGE_HANDLERS = contract.IMAGE_HANDLERS
 
 # The local endpoint is one instance (the container renders one request at a time).
 LOCAL_ENDPOINT_INSTANCES = 1

@@ -55,19 +55,19 @@ def image_code(handler: str) -> lambda_.DockerImageCode:
 
 @dataclass(frozen=True)
 class ImageFunctionSpec:
-    """What sets one of the image's functions apart: its CMD, its description and its sizes."""
+    """What sets one of the image's functions apart besides its CMD (contract.IMAGE_HANDLERS): its
+    description and its sizes."""
 
-    handler: str
     description: str
     memory_mb: int
     timeout_s: int
     ephemeral_mb: int
 
 
-# The image's functions by their contract names (as ServiceFunction's are by their package).
+# The image's functions by their contract names (as ServiceFunction's are by their package); the
+# contract's IMAGE_HANDLERS names the same ones.
 IMAGE_FUNCTIONS = {
     contract.TRANSCRIBER: ImageFunctionSpec(
-        handler=contract.TRANSCRIBER_HANDLER,
         description="workflow: transcribe audio to MIDI (basic-pitch, CPU)",
         memory_mb=contract.TRANSCRIBER_MEMORY_MB,
         timeout_s=contract.TRANSCRIBER_TIMEOUT_S,
@@ -75,7 +75,6 @@ IMAGE_FUNCTIONS = {
     ),
     # Reads uploads only (Uploads grants it GetObject on the uploads prefix).
     contract.UPLOAD_ANALYZER: ImageFunctionSpec(
-        handler=contract.UPLOAD_ANALYZER_HANDLER,
         description="upload check: measure an upload's loudness, tempo and key (CPU)",
         memory_mb=contract.UPLOAD_ANALYZER_MEMORY_MB,
         timeout_s=contract.UPLOAD_ANALYZER_TIMEOUT_S,
@@ -107,7 +106,7 @@ class ImageFunction(Construct):
             self,
             "Function",
             description=spec.description,
-            code=image_code(spec.handler),
+            code=image_code(contract.IMAGE_HANDLERS[name]),
             architecture=lambda_.Architecture.X86_64,
             role=self.role,
             memory_size=spec.memory_mb,

@@ -341,6 +341,9 @@ UPLOAD_ANALYZER_MEMORY_MB = 2048
 UPLOAD_ANALYZER_TIMEOUT_S = 120
 # /tmp holds the upload (at most upload_max_mb, 50 MB by default) while it is decoded.
 UPLOAD_ANALYZER_EPHEMERAL_MB = 512
+# The transcriber image's functions by name, each with the CMD it runs (the stack's IMAGE_FUNCTIONS,
+# the local stack and the local IAM check all read it).
+IMAGE_HANDLERS = {TRANSCRIBER: TRANSCRIBER_HANDLER, UPLOAD_ANALYZER: UPLOAD_ANALYZER_HANDLER}
 
 
 def upload_analyzer_environment(values: Mapping[str, object]) -> dict[str, str]:

@@ -37,15 +37,14 @@ from typing import Any
 
 from lambdas.common import contract
 from local.iam.requests import IamRequest, Scope, iam_requests, presigned_post_requests
-from local.paths import REPO_ROOT
+from local.paths import REPO_ROOT, TRANSCRIBE_IMAGE_DIR
 
 HANDLERS_DIR = REPO_ROOT / "lambdas"
 # The transcriber's image (lambda_images/transcribe): its handler modules (the transcriber's, the
 # upload analyzer's) by the names the CMDs (and the CDK app's ImageConfig) give them.
-_IMAGE_DIR = REPO_ROOT / "lambda_images" / "transcribe"
 IMAGE_HANDLERS = {
-    _IMAGE_DIR / f"{handler.rpartition('.')[0].replace('.', '/')}.py": handler
-    for handler in (contract.TRANSCRIBER_HANDLER, contract.UPLOAD_ANALYZER_HANDLER)
+    TRANSCRIBE_IMAGE_DIR / f"{handler.rpartition('.')[0].replace('.', '/')}.py": handler
+    for handler in contract.IMAGE_HANDLERS.values()
 }
 # Environment variables that name resources (JOBS_TABLE_NAME, STATE_MACHINE_ARN, ...): their values
 # tie the names a call uses to the template's resources (check.py).

@@ -10,7 +10,8 @@ import pytest
 from aws_cdk.assertions import Template
 
 from lambdas.common import contract
-from local.functions import MEASURING_DIR, TRANSCRIBE_IMAGE_DIR, environments, local_values
+from local.functions import environments, local_values
+from local.paths import MEASURING_DIR, TRANSCRIBE_IMAGE_DIR
 from local.resources import ResourceNames
 from stacks.config import ServiceConfig
 
