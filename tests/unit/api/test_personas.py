@@ -188,7 +188,7 @@ def test_silent_or_undecodable_windows_are_422(api, aws_env) -> None:
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf], ids=["nan", "infinity"])
 def test_a_window_holding_samples_that_are_not_numbers_is_422(api, aws_env, bad) -> None:
-    # A float WAV may carry NaN or infinity; the upload check decodes it without reading its values.
+    # A float WAV may carry NaN or infinity; uploads made ready before the check refused them exist.
     samples = np.full((10 * SR, 2), 0.25, dtype=np.float32)
     samples[SR, 0] = bad
     buffer = io.BytesIO()
