@@ -73,7 +73,7 @@ IMAGE_FUNCTIONS = {
         timeout_s=contract.TRANSCRIBER_TIMEOUT_S,
         ephemeral_mb=contract.TRANSCRIBER_EPHEMERAL_MB,
     ),
-    # Reads uploads only (Uploads grants it GetObject on the uploads prefix).
+    # Reads uploads only (Uploads grants it GetObject and ListBucket on the uploads prefix).
     contract.UPLOAD_ANALYZER: ImageFunctionSpec(
         description="upload check: measure an upload's loudness, tempo and key (CPU)",
         memory_mb=contract.UPLOAD_ANALYZER_MEMORY_MB,

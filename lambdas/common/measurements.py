@@ -24,7 +24,7 @@ class TakeAnalysis(BaseModel):
 class TakeScores(BaseModel):
     """A take's quality scores (docs/container.md, Measuring); null where not measured."""
 
-    # As TakeAnalysis: a NaN score would be stored nowhere.
+    # As TakeAnalysis: DynamoDB cannot store a NaN score.
     model_config = ConfigDict(allow_inf_nan=False)
 
     text_audio: float | None = Field(None, description="CLAP cosine between the take and its style prompt")
